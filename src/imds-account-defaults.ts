@@ -1,0 +1,228 @@
+import * as fs from 'fs';
+import * as path from 'path';
+import {
+  CustomResource,
+  Duration,
+  RemovalPolicy,
+  Stack,
+  Token,
+  aws_iam as iam,
+  aws_lambda as lambda,
+  aws_logs as logs,
+} from 'aws-cdk-lib';
+import { Construct, IConstruct } from 'constructs';
+import { AttributeKey, ImdsResourceProperties, RESOURCE_TYPE } from './private/properties';
+import { toResourceProperties, validateSettings, warnOnContradictions } from './private/validate';
+import { ImdsSettings } from './settings';
+
+/**
+ * Properties for `ImdsAccountDefaults`.
+ */
+export interface ImdsAccountDefaultsProps extends ImdsSettings {
+  /**
+   * What happens to the account settings when the resource leaves the stack.
+   *
+   * - `RemovalPolicy.DESTROY`: on delete, every setting this construct manages
+   *   is reset to no preference; the other settings are left alone.
+   * - `RemovalPolicy.RETAIN`: the settings stay as they are (the custom
+   *   resource carries `DeletionPolicy` and `UpdateReplacePolicy` `Retain`).
+   *
+   * @default RemovalPolicy.DESTROY
+   */
+  readonly removalPolicy?: RemovalPolicy;
+
+  /**
+   * Succeed without changing anything when an AWS Organizations declarative
+   * policy manages the instance metadata defaults of the account
+   * (`GetInstanceMetadataDefaults` reports `ManagedBy: declarative-policy`).
+   *
+   * Meant for organization-wide rollouts (StackSets) where some accounts are
+   * governed by a policy: the stack instance succeeds there and its `applied`
+   * attribute is `false`. Left `false`, create, update and delete fail in such an
+   * account with a reason that quotes the policy's exception message.
+   *
+   * @default false
+   */
+  readonly skipIfManagedByDeclarativePolicy?: boolean;
+
+  /**
+   * How long the handler's logs are kept.
+   *
+   * @default logs.RetentionDays.ONE_YEAR
+   */
+  readonly logRetention?: logs.RetentionDays;
+}
+
+/**
+ * The Lambda runtime of the handler: the newest GA Node.js runtime.
+ * Declared by name so that aws-cdk-lib releases older than its constant still work.
+ */
+const HANDLER_RUNTIME = new lambda.Runtime('nodejs24.x', lambda.RuntimeFamily.NODEJS, { supportsInlineCode: true });
+
+/** How long the handler may run; it answers CloudFormation a few seconds before this. */
+const HANDLER_TIMEOUT = Duration.seconds(30);
+
+/** The handler bundle built by `projen bundle` and shipped in the npm package. */
+const HANDLER_BUNDLE = path.join(__dirname, '..', 'assets', 'lambda', 'index', 'index.js');
+
+let handlerCode: string | undefined;
+
+/** Reads the bundled handler once per process; it is the same file for every construct. */
+function readHandlerCode(): string {
+  if (handlerCode === undefined) {
+    if (!fs.existsSync(HANDLER_BUNDLE)) {
+      throw new Error(`cdk-imds-account-defaults: the handler bundle ${HANDLER_BUNDLE} is missing; run "npx projen bundle" (it is built before compile and shipped in the npm package)`);
+    }
+    handlerCode = fs.readFileSync(HANDLER_BUNDLE, 'utf8');
+  }
+  return handlerCode;
+}
+
+const IS_IMDS_ACCOUNT_DEFAULTS = Symbol.for('cdk-imds-account-defaults.ImdsAccountDefaults');
+
+/**
+ * Sets the EC2 account-level instance metadata (IMDS) defaults of the account
+ * and Region the stack is deployed to, for example to require IMDSv2 on every
+ * new instance.
+ *
+ * It deploys one Lambda function whose code is inline in the template, so the
+ * template is self-contained (no file assets, no bootstrap bucket) and can be
+ * rolled out with CloudFormation StackSets. The function applies the settings
+ * on create and update, reads them back to check they took effect, and resets
+ * the settings it manages to no preference on delete.
+ *
+ * The setting is account- and Region-wide: at most one per stack, and at most
+ * one per concrete account and Region in an app.
+ *
+ * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_ModifyInstanceMetadataDefaults.html
+ */
+export class ImdsAccountDefaults extends Construct {
+  /**
+   * Whether the given object is an `ImdsAccountDefaults`.
+   */
+  public static isImdsAccountDefaults(x: any): x is ImdsAccountDefaults {
+    return x !== null && typeof x === 'object' && IS_IMDS_ACCOUNT_DEFAULTS in x;
+  }
+
+  /** The effective account-level `HttpTokens` after deployment (`no-preference` when unset). */
+  public readonly effectiveHttpTokens: string;
+  /** The effective account-level `HttpTokensEnforced` after deployment (`no-preference` when unset). */
+  public readonly effectiveHttpTokensEnforced: string;
+  /** The effective account-level `HttpPutResponseHopLimit` after deployment (-1 when unset). */
+  public readonly effectiveHttpPutResponseHopLimit: number;
+  /** The effective account-level `HttpEndpoint` after deployment (`no-preference` when unset). */
+  public readonly effectiveHttpEndpoint: string;
+  /** The effective account-level `InstanceMetadataTags` after deployment (`no-preference` when unset). */
+  public readonly effectiveInstanceMetadataTags: string;
+  /** Who manages the settings: `account`, or `declarative-policy` when an AWS Organizations policy does. */
+  public readonly managedBy: string;
+  /**
+   * `"true"` when the last create or update applied the settings; `"false"` when it
+   * skipped them because a declarative policy manages them (see `skipIfManagedByDeclarativePolicy`).
+   */
+  public readonly applied: string;
+
+  /** The custom resource (`Custom::ImdsAccountDefaults`). */
+  public readonly resource: CustomResource;
+  /** The Lambda function that handles the custom resource. */
+  public readonly handler: lambda.IFunction;
+
+  constructor(scope: Construct, id: string, props: ImdsAccountDefaultsProps) {
+    super(scope, id);
+    Object.defineProperty(this, IS_IMDS_ACCOUNT_DEFAULTS, { value: true });
+
+    validateSettings(this, props);
+    this.validateOnePerStack();
+    warnOnContradictions(this, props);
+    this.node.addValidation({ validate: () => this.validateOnePerAccountAndRegion() });
+
+    const logGroup = new logs.LogGroup(this, 'LogGroup', {
+      retention: props.logRetention ?? logs.RetentionDays.ONE_YEAR,
+      // The log group goes with the stack; a failed Delete keeps it (its dependants stay too).
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+
+    const role = new iam.Role(this, 'Role', {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description: 'Applies the EC2 account-level instance metadata defaults (cdk-imds-account-defaults)',
+    });
+
+    // A policy of its own, which the custom resource depends on: CloudFormation
+    // deletes the custom resource (and so resets the settings) before the permissions.
+    const policy = new iam.Policy(this, 'Policy', {
+      roles: [role],
+      statements: [
+        new iam.PolicyStatement({
+          // Neither action supports resource-level permissions.
+          actions: ['ec2:GetInstanceMetadataDefaults', 'ec2:ModifyInstanceMetadataDefaults'],
+          resources: ['*'],
+        }),
+        new iam.PolicyStatement({
+          actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+          resources: [logGroup.logGroupArn],
+        }),
+      ],
+    });
+
+    const fn = new lambda.Function(this, 'Handler', {
+      description: 'cdk-imds-account-defaults: applies the EC2 account-level instance metadata defaults',
+      runtime: HANDLER_RUNTIME,
+      handler: 'index.handler',
+      code: lambda.Code.fromInline(readHandlerCode()),
+      timeout: HANDLER_TIMEOUT,
+      memorySize: 128,
+      role,
+      logGroup,
+    });
+    this.handler = fn;
+
+    const properties: ImdsResourceProperties = {
+      ...toResourceProperties(props),
+      ...(props.skipIfManagedByDeclarativePolicy ? { SkipIfManagedByDeclarativePolicy: true } : {}),
+    };
+    this.resource = new CustomResource(this, 'Resource', {
+      serviceToken: fn.functionArn,
+      resourceType: RESOURCE_TYPE,
+      properties,
+      removalPolicy: props.removalPolicy ?? RemovalPolicy.DESTROY,
+    });
+    this.resource.node.addDependency(policy);
+
+    const att = (key: AttributeKey) => this.resource.getAttString(key);
+    this.effectiveHttpTokens = att('HttpTokens');
+    this.effectiveHttpTokensEnforced = att('HttpTokensEnforced');
+    this.effectiveHttpPutResponseHopLimit = Token.asNumber(this.resource.getAtt('HttpPutResponseHopLimit'));
+    this.effectiveHttpEndpoint = att('HttpEndpoint');
+    this.effectiveInstanceMetadataTags = att('InstanceMetadataTags');
+    this.managedBy = att('ManagedBy');
+    this.applied = att('Applied');
+  }
+
+  /** The setting is account- and Region-wide: two in one stack would fight over it. */
+  private validateOnePerStack(): void {
+    const stack = Stack.of(this);
+    const others = stack.node.findAll()
+      .filter((c) => c !== this && ImdsAccountDefaults.isImdsAccountDefaults(c) && Stack.of(c) === stack);
+    if (others.length > 0) {
+      throw new Error(`[${this.node.path}] a stack can hold only one ImdsAccountDefaults, because the settings are account- and Region-wide; ${others[0].node.path} already manages them in stack ${stack.stackName}`);
+    }
+  }
+
+  /** Two stacks of one app that target the same concrete account and Region would fight over the setting. */
+  private validateOnePerAccountAndRegion(): string[] {
+    const env = concreteEnv(this);
+    if (!env) {
+      return [];
+    }
+    return this.node.root.node.findAll()
+      .filter((c) => c !== this && ImdsAccountDefaults.isImdsAccountDefaults(c))
+      .filter((c) => Stack.of(c) !== Stack.of(this) && concreteEnv(c) === env)
+      .map((c) => `ImdsAccountDefaults ${c.node.path} (stack ${Stack.of(c).stackName}) also targets account and Region ${env}; the settings are account- and Region-wide, so only one ImdsAccountDefaults may target them`);
+  }
+}
+
+/** "account/region" when both are concrete, else undefined (environment-agnostic stacks are not compared). */
+function concreteEnv(c: IConstruct): string | undefined {
+  const { account, region } = Stack.of(c);
+  return Token.isUnresolved(account) || Token.isUnresolved(region) ? undefined : `${account}/${region}`;
+}
