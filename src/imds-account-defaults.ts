@@ -11,6 +11,7 @@ import {
   aws_logs as logs,
 } from 'aws-cdk-lib';
 import { Construct, IConstruct } from 'constructs';
+import { suppressImdsAccountDefaultsFindings } from './private/nag';
 import { AttributeKey, ImdsResourceProperties, RESOURCE_TYPE } from './private/properties';
 import { toResourceProperties, validateSettings, warnOnContradictions } from './private/validate';
 import { ImdsSettings } from './settings';
@@ -196,6 +197,9 @@ export class ImdsAccountDefaults extends Construct {
     this.effectiveInstanceMetadataTags = att('InstanceMetadataTags');
     this.managedBy = att('ManagedBy');
     this.applied = att('Applied');
+
+    // cdk-nag: the findings this design accepts, each with its reason (cdk_nag metadata, no run-time dependency).
+    suppressImdsAccountDefaultsFindings({ policy, handler: fn, logGroup });
   }
 
   /** The setting is account- and Region-wide: two in one stack would fight over it. */
