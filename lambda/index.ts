@@ -33,6 +33,13 @@ import { MANAGED_BY_DECLARATIVE_POLICY } from '../src/private/properties';
 /** Time kept back from the deadline to answer CloudFormation (the PUT and its retries). */
 export const RESPONSE_RESERVE_MS = 5_000;
 
+/**
+ * The first EC2 call of a Create can come seconds after IAM created the role's
+ * policy, before it has reached EC2: UnauthorizedOperation is retried this many
+ * times (1 s, 2 s, 4 s apart) on that call only.
+ */
+export const IAM_PROPAGATION_ATTEMPTS = 4;
+
 /** The prefix of the physical id answered for a failed Create: the following Delete does nothing. */
 export const CREATE_FAILED_PREFIX = 'ImdsAccountDefaults:CreateFailed:';
 
@@ -105,7 +112,7 @@ async function onCreate(event: CloudFormationCustomResourceEvent, signal: AbortS
   const skip = parseFlag(event.ResourceProperties, SKIP_FLAG);
   const physicalResourceId = stablePhysicalId(event);
 
-  const before = await getDefaults(client, signal);
+  const before = await firstRead(signal);
   if (isManagedByPolicy(before)) {
     return skipOrFail(before, skip, physicalResourceId, 'Create');
   }
@@ -163,6 +170,21 @@ async function onDelete(event: CloudFormationCustomResourceEvent & { RequestType
   await modifyDefaults(client, settings, signal);
   await verifyApplied(settings, signal);
   return { physicalResourceId };
+}
+
+/** The first read of a Create, which waits out IAM propagation of the new role's policy. */
+async function firstRead(signal: AbortSignal): Promise<AccountLevel> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await getDefaults(client, signal);
+    } catch (err) {
+      if ((err as Error).name !== 'UnauthorizedOperation' || attempt >= IAM_PROPAGATION_ATTEMPTS || signal.aborted) {
+        throw err;
+      }
+      log('UnauthorizedOperation on the first call: waiting for the role\'s policy to propagate', { attempt });
+      await new Promise((resolve) => setTimeout(resolve, 1_000 * 2 ** (attempt - 1)));
+    }
+  }
 }
 
 /** Reads the settings back after a Modify and fails unless every requested field took effect. */
@@ -224,5 +246,6 @@ function stablePhysicalId(event: CloudFormationCustomResourceEvent): string {
 
 /** On failure, Update and Delete keep their id; a failed Create gets the marker that makes its Delete a no-op. */
 function failurePhysicalId(event: CloudFormationCustomResourceEvent): string {
-  return event.RequestType === 'Create' ? `${CREATE_FAILED_PREFIX}${event.RequestId}` : event.PhysicalResourceId;
+  const existing = event.RequestType !== 'Create' ? (event as { PhysicalResourceId?: string }).PhysicalResourceId : undefined;
+  return existing || `${CREATE_FAILED_PREFIX}${event.RequestId}`;
 }
