@@ -42,14 +42,19 @@ export function responseBody(target: ResponseTarget, answer: Answer): string {
     NoEcho: false,
     Data: answer.data,
   });
-  let reason = answer.reason;
-  let text = body(reason);
-  while (reason !== undefined && Buffer.byteLength(text) >= MAX_BODY_BYTES) {
-    const excess = Buffer.byteLength(text) - MAX_BODY_BYTES + 1;
-    reason = `${reason.slice(0, Math.max(0, reason.length - excess - 20))} [truncated]`;
-    text = body(reason);
+  const reason = answer.reason;
+  const fits = (text: string) => Buffer.byteLength(text) < MAX_BODY_BYTES;
+  if (reason === undefined || fits(body(reason))) {
+    return body(reason);
   }
-  return text;
+  // The longest prefix that fits (bytes, after JSON escaping), by binary search.
+  const cut = (n: number) => body(`${reason.slice(0, n)} [truncated]`);
+  let [lo, hi] = [0, reason.length];
+  while (lo < hi) {
+    const mid = Math.ceil((lo + hi) / 2);
+    [lo, hi] = fits(cut(mid)) ? [mid, hi] : [lo, mid - 1];
+  }
+  return cut(lo);
 }
 
 export interface SendOptions {

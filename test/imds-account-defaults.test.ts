@@ -1,0 +1,263 @@
+import { App, CfnParameter, RemovalPolicy, Stack, Token, aws_logs as logs } from 'aws-cdk-lib';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
+import {
+  HttpEndpoint,
+  HttpTokens,
+  HttpTokensEnforced,
+  ImdsAccountDefaults,
+  ImdsAccountDefaultsProps,
+  InstanceMetadataTags,
+} from '../src';
+
+const ENV = { account: '123456789012', region: 'eu-west-1' };
+
+function synth(props: ImdsAccountDefaultsProps, stackProps = {}) {
+  const app = new App();
+  const stack = new Stack(app, 'Stack', stackProps);
+  const imds = new ImdsAccountDefaults(stack, 'Imds', props);
+  return { app, stack, imds, template: Template.fromStack(stack) };
+}
+
+describe('resources', () => {
+  const { template, stack, imds } = synth({
+    httpTokens: HttpTokens.REQUIRED,
+    httpTokensEnforced: HttpTokensEnforced.ENABLED,
+    httpPutResponseHopLimit: 2,
+  });
+
+  test('one inline Lambda function, its role, policy and log group, and the custom resource', () => {
+    template.resourceCountIs('AWS::Lambda::Function', 1);
+    template.resourceCountIs('AWS::IAM::Role', 1);
+    template.resourceCountIs('AWS::IAM::Policy', 1);
+    template.resourceCountIs('AWS::Logs::LogGroup', 1);
+    template.resourceCountIs('Custom::ImdsAccountDefaults', 1);
+    expect(Object.keys(template.toJSON().Resources)).toHaveLength(5);
+  });
+
+  test('the function runs the bundled handler inline on the newest Node.js runtime', () => {
+    const fn = Object.values(template.findResources('AWS::Lambda::Function'))[0];
+    expect(fn.Properties).toMatchObject({ Runtime: 'nodejs24.x', Handler: 'index.handler', Timeout: 30, MemorySize: 128 });
+    const code: string = fn.Properties.Code.ZipFile;
+    expect(code).toContain('exports'); // CommonJS
+    expect(code).toContain('ModifyInstanceMetadataDefaultsCommand');
+    expect(code).toContain('require("@aws-sdk/client-ec2")'); // external: the runtime provides it
+    expect(code).not.toMatch(/\bimport\s*\{/); // no ES module syntax
+    expect(Buffer.byteLength(code)).toBeLessThan(16_000);
+    template.hasResourceProperties('AWS::Lambda::Function', { LoggingConfig: { LogGroup: { Ref: Match.stringLikeRegexp('ImdsLogGroup') } } });
+  });
+
+  test('the custom resource carries only the given settings, under the fixed type name', () => {
+    template.hasResource('Custom::ImdsAccountDefaults', {
+      Properties: {
+        ServiceToken: { 'Fn::GetAtt': [Match.stringLikeRegexp('ImdsHandler'), 'Arn'] },
+        HttpTokens: 'required',
+        HttpTokensEnforced: 'enabled',
+        HttpPutResponseHopLimit: 2,
+      },
+      DeletionPolicy: 'Delete',
+      UpdateReplacePolicy: 'Delete',
+    });
+    const props = Object.values(template.findResources('Custom::ImdsAccountDefaults'))[0].Properties;
+    expect(Object.keys(props).sort()).toEqual(['HttpPutResponseHopLimit', 'HttpTokens', 'HttpTokensEnforced', 'ServiceToken']);
+  });
+
+  test('least privilege: the two EC2 actions (no resource-level permissions) and its own log group', () => {
+    template.hasResourceProperties('AWS::IAM::Policy', {
+      PolicyDocument: {
+        Statement: [
+          { Action: ['ec2:GetInstanceMetadataDefaults', 'ec2:ModifyInstanceMetadataDefaults'], Effect: 'Allow', Resource: '*' },
+          { Action: ['logs:CreateLogStream', 'logs:PutLogEvents'], Effect: 'Allow', Resource: { 'Fn::GetAtt': [Match.stringLikeRegexp('ImdsLogGroup'), 'Arn'] } },
+        ],
+      },
+    });
+    template.hasResourceProperties('AWS::IAM::Role', {
+      AssumeRolePolicyDocument: { Statement: [{ Action: 'sts:AssumeRole', Principal: { Service: 'lambda.amazonaws.com' } }] },
+      ManagedPolicyArns: Match.absent(),
+      Policies: Match.absent(),
+    });
+  });
+
+  test('the custom resource depends on the policy, so Delete still has its permissions', () => {
+    const cr = Object.values(template.findResources('Custom::ImdsAccountDefaults'))[0];
+    const policyId = Object.keys(template.findResources('AWS::IAM::Policy'))[0];
+    expect(cr.DependsOn).toContain(policyId);
+  });
+
+  test('the log group has a retention and goes with the stack', () => {
+    template.hasResource('AWS::Logs::LogGroup', { Properties: { RetentionInDays: 365 }, DeletionPolicy: 'Delete' });
+  });
+
+  test('no file assets: the template deploys on its own (StackSets, no bootstrap bucket)', () => {
+    const app = stack.node.root as App;
+    const artifact = app.synth().getStackByName(stack.stackName);
+    expect(artifact.assets).toEqual([]);
+    expect(JSON.stringify(artifact.template)).not.toMatch(/AssetParameters|cdk-assets|S3Bucket/);
+  });
+
+  test('the effective settings are typed attributes read with Fn::GetAtt', () => {
+    const resolve = (v: any) => stack.resolve(v);
+    const crId = Object.keys(template.findResources('Custom::ImdsAccountDefaults'))[0];
+    expect(resolve(imds.effectiveHttpTokens)).toEqual({ 'Fn::GetAtt': [crId, 'HttpTokens'] });
+    expect(resolve(imds.effectiveHttpTokensEnforced)).toEqual({ 'Fn::GetAtt': [crId, 'HttpTokensEnforced'] });
+    expect(Token.isUnresolved(imds.effectiveHttpPutResponseHopLimit)).toBe(true);
+    expect(resolve(imds.effectiveHttpPutResponseHopLimit)).toEqual({ 'Fn::GetAtt': [crId, 'HttpPutResponseHopLimit'] });
+    expect(resolve(imds.effectiveHttpEndpoint)).toEqual({ 'Fn::GetAtt': [crId, 'HttpEndpoint'] });
+    expect(resolve(imds.effectiveInstanceMetadataTags)).toEqual({ 'Fn::GetAtt': [crId, 'InstanceMetadataTags'] });
+    expect(resolve(imds.managedBy)).toEqual({ 'Fn::GetAtt': [crId, 'ManagedBy'] });
+    expect(resolve(imds.applied)).toEqual({ 'Fn::GetAtt': [crId, 'Applied'] });
+  });
+
+  test('isImdsAccountDefaults', () => {
+    expect(ImdsAccountDefaults.isImdsAccountDefaults(imds)).toBe(true);
+    expect(ImdsAccountDefaults.isImdsAccountDefaults(stack)).toBe(false);
+    expect(ImdsAccountDefaults.isImdsAccountDefaults(undefined)).toBe(false);
+  });
+});
+
+describe('props', () => {
+  test('every setting, including no preference', () => {
+    const { template } = synth({
+      httpTokens: HttpTokens.NO_PREFERENCE,
+      httpTokensEnforced: HttpTokensEnforced.DISABLED,
+      httpPutResponseHopLimit: -1,
+      httpEndpoint: HttpEndpoint.ENABLED,
+      instanceMetadataTags: InstanceMetadataTags.DISABLED,
+    });
+    template.hasResourceProperties('Custom::ImdsAccountDefaults', {
+      HttpTokens: 'no-preference',
+      HttpTokensEnforced: 'disabled',
+      HttpPutResponseHopLimit: -1,
+      HttpEndpoint: 'enabled',
+      InstanceMetadataTags: 'disabled',
+    });
+  });
+
+  test('RETAIN puts DeletionPolicy and UpdateReplacePolicy Retain on the custom resource', () => {
+    const { template } = synth({ httpTokens: HttpTokens.REQUIRED, removalPolicy: RemovalPolicy.RETAIN });
+    template.hasResource('Custom::ImdsAccountDefaults', { DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain' });
+  });
+
+  test('skipIfManagedByDeclarativePolicy reaches the handler only when set', () => {
+    synth({ httpTokens: HttpTokens.REQUIRED, skipIfManagedByDeclarativePolicy: true }).template
+      .hasResourceProperties('Custom::ImdsAccountDefaults', { SkipIfManagedByDeclarativePolicy: true });
+    synth({ httpTokens: HttpTokens.REQUIRED, skipIfManagedByDeclarativePolicy: false }).template
+      .hasResourceProperties('Custom::ImdsAccountDefaults', { SkipIfManagedByDeclarativePolicy: Match.absent() });
+  });
+
+  test('logRetention', () => {
+    synth({ httpTokens: HttpTokens.REQUIRED, logRetention: logs.RetentionDays.ONE_WEEK }).template
+      .hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: 7 });
+  });
+
+  test('tokens skip synth-time checks and reach the handler as references', () => {
+    const app = new App();
+    const stack = new Stack(app, 'Stack');
+    const hop = new CfnParameter(stack, 'HopLimit', { type: 'Number' });
+    const tokens = new CfnParameter(stack, 'HttpTokens');
+    new ImdsAccountDefaults(stack, 'Imds', {
+      httpPutResponseHopLimit: hop.valueAsNumber,
+      httpTokens: tokens.valueAsString as HttpTokens,
+      httpTokensEnforced: HttpTokensEnforced.ENABLED,
+    });
+    const template = Template.fromStack(stack);
+    template.hasResourceProperties('Custom::ImdsAccountDefaults', {
+      HttpPutResponseHopLimit: { Ref: 'HopLimit' },
+      HttpTokens: { Ref: 'HttpTokens' },
+    });
+    // A token is not compared either: no warning about enforcement with optional tokens.
+    Annotations.fromStack(stack).hasNoWarning('*', Match.anyValue());
+  });
+});
+
+describe('validation', () => {
+  const throws = (props: ImdsAccountDefaultsProps) => () => synth(props);
+
+  test.each([65, 0, -2, 2.5, NaN, 1000])('hop limit %p is rejected, naming the prop, the value and the path', (hop) => {
+    expect(throws({ httpPutResponseHopLimit: hop })).toThrow(
+      new RegExp(`^\\[Stack/Imds\\] httpPutResponseHopLimit must be an integer from 1 to 64, or -1 for no preference; got ${Number.isNaN(hop) ? 'null' : hop}$`));
+  });
+
+  test.each([1, 64, -1])('hop limit %p is accepted', (hop) => {
+    expect(throws({ httpPutResponseHopLimit: hop })).not.toThrow();
+  });
+
+  test('at least one setting', () => {
+    expect(throws({})).toThrow(/^\[Stack\/Imds\] at least one setting is required \(httpTokens, httpTokensEnforced, httpPutResponseHopLimit, httpEndpoint, instanceMetadataTags\)/);
+    expect(throws({ removalPolicy: RemovalPolicy.RETAIN, skipIfManagedByDeclarativePolicy: true })).toThrow(/at least one setting is required/);
+  });
+
+  test('enum props given as raw strings (JavaScript users) must be API values', () => {
+    expect(throws({ httpTokens: 'REQUIRED' as HttpTokens })).toThrow(/^\[Stack\/Imds\] httpTokens must be one of "optional", "required", "no-preference"; got "REQUIRED"$/);
+    expect(throws({ instanceMetadataTags: 'no_preference' as InstanceMetadataTags })).toThrow(/instanceMetadataTags must be one of .*; got "no_preference"/);
+  });
+
+  test('at most one ImdsAccountDefaults per stack', () => {
+    const app = new App();
+    const stack = new Stack(app, 'Stack');
+    new ImdsAccountDefaults(stack, 'First', { httpTokens: HttpTokens.REQUIRED });
+    expect(() => new ImdsAccountDefaults(stack, 'Second', { httpTokens: HttpTokens.OPTIONAL }))
+      .toThrow(/^\[Stack\/Second\] a stack can hold only one ImdsAccountDefaults, because the settings are account- and Region-wide; Stack\/First already manages them in stack Stack$/);
+  });
+
+  test('nested constructs count too', () => {
+    const app = new App();
+    const stack = new Stack(app, 'Stack');
+    new ImdsAccountDefaults(new Stack(app, 'Other'), 'Elsewhere', { httpTokens: HttpTokens.REQUIRED }); // other stack: fine
+    const group = new (require('constructs').Construct)(stack, 'Group');
+    new ImdsAccountDefaults(group, 'First', { httpTokens: HttpTokens.REQUIRED });
+    expect(() => new ImdsAccountDefaults(stack, 'Second', { httpTokens: HttpTokens.REQUIRED })).toThrow(/Stack\/Group\/First already manages them/);
+  });
+
+  test('two stacks of one app that target the same concrete account and Region fail at synth', () => {
+    const app = new App();
+    new ImdsAccountDefaults(new Stack(app, 'A', { env: ENV }), 'Imds', { httpTokens: HttpTokens.REQUIRED });
+    new ImdsAccountDefaults(new Stack(app, 'B', { env: ENV }), 'Imds', { httpTokens: HttpTokens.REQUIRED });
+    expect(() => app.synth()).toThrow(/ImdsAccountDefaults B\/Imds \(stack B\) also targets account and Region 123456789012\/eu-west-1/);
+  });
+
+  test('other Regions, other accounts and environment-agnostic stacks are fine', () => {
+    const app = new App();
+    new ImdsAccountDefaults(new Stack(app, 'A', { env: ENV }), 'Imds', { httpTokens: HttpTokens.REQUIRED });
+    new ImdsAccountDefaults(new Stack(app, 'B', { env: { ...ENV, region: 'us-east-1' } }), 'Imds', { httpTokens: HttpTokens.REQUIRED });
+    new ImdsAccountDefaults(new Stack(app, 'C', { env: { ...ENV, account: '210987654321' } }), 'Imds', { httpTokens: HttpTokens.REQUIRED });
+    new ImdsAccountDefaults(new Stack(app, 'D'), 'Imds', { httpTokens: HttpTokens.REQUIRED });
+    new ImdsAccountDefaults(new Stack(app, 'E'), 'Imds', { httpTokens: HttpTokens.REQUIRED });
+    expect(() => app.synth()).not.toThrow();
+  });
+});
+
+describe('warnings', () => {
+  test('enforcement with optional tokens', () => {
+    const { stack } = synth({ httpTokens: HttpTokens.OPTIONAL, httpTokensEnforced: HttpTokensEnforced.ENABLED });
+    Annotations.fromStack(stack).hasWarning('/Stack/Imds', Match.stringLikeRegexp('httpTokensEnforced is ENABLED but httpTokens is OPTIONAL'));
+  });
+
+  test('tags through IMDS with the endpoint off', () => {
+    const { stack } = synth({ httpEndpoint: HttpEndpoint.DISABLED, instanceMetadataTags: InstanceMetadataTags.ENABLED });
+    Annotations.fromStack(stack).hasWarning('/Stack/Imds', Match.stringLikeRegexp('instanceMetadataTags is ENABLED but httpEndpoint is DISABLED'));
+  });
+
+  test('consistent settings warn about nothing', () => {
+    const { stack } = synth({ httpTokens: HttpTokens.REQUIRED, httpTokensEnforced: HttpTokensEnforced.ENABLED, httpEndpoint: HttpEndpoint.ENABLED });
+    Annotations.fromStack(stack).hasNoWarning('*', Match.anyValue());
+  });
+});
+
+test('snapshot: the template users will see in their own snapshot tests', () => {
+  const { template } = synth({
+    httpTokens: HttpTokens.REQUIRED,
+    httpTokensEnforced: HttpTokensEnforced.ENABLED,
+    httpPutResponseHopLimit: 2,
+  });
+  const json = template.toJSON();
+  // The inline code is checked above and by the e2e suite; keep the snapshot readable and stable across handler edits.
+  for (const fn of Object.values<any>(json.Resources).filter((r) => r.Type === 'AWS::Lambda::Function')) {
+    fn.Properties.Code.ZipFile = `<inline handler: ${fn.Properties.Code.ZipFile.length} characters>`.replace(/\d+/, 'N');
+  }
+  expect(json).toMatchSnapshot();
+});
+
+test('synthesis is deterministic: two apps give byte-identical templates', () => {
+  const once = () => JSON.stringify(synth({ httpTokens: HttpTokens.REQUIRED, httpPutResponseHopLimit: 2 }).template.toJSON());
+  expect(once()).toEqual(once());
+});

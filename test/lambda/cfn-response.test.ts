@@ -1,0 +1,65 @@
+import { MAX_BODY_BYTES, redactUrl, responseBody, sendResponse } from '../../lambda/cfn-response';
+import { captureLogs } from './support';
+import { RESPONSE_URL_SIGNATURE, ResponseReceiver } from '../support/response-receiver';
+
+const target = (url = 'https://example.invalid/x?sig=1') => ({
+  ResponseURL: url,
+  StackId: 'arn:aws:cloudformation:eu-west-1:123456789012:stack/s/1',
+  RequestId: 'r-1',
+  LogicalResourceId: 'Imds',
+});
+
+describe('responseBody', () => {
+  test('echoes the ids and carries status, reason, physical id and data', () => {
+    expect(JSON.parse(responseBody(target(), { status: 'FAILED', physicalResourceId: 'p', reason: 'why', data: { A: 'b' } }))).toEqual({
+      Status: 'FAILED', Reason: 'why', PhysicalResourceId: 'p', NoEcho: false, Data: { A: 'b' },
+      StackId: target().StackId, RequestId: 'r-1', LogicalResourceId: 'Imds',
+    });
+  });
+
+  test.each([5_000, 20_000])('cuts a %d-character reason so the body stays under 4 KB', (n) => {
+    const body = responseBody(target(), { status: 'FAILED', physicalResourceId: 'p', reason: 'é"'.repeat(n / 2) });
+    expect(Buffer.byteLength(body)).toBeLessThan(MAX_BODY_BYTES);
+    expect(Buffer.byteLength(body)).toBeGreaterThan(MAX_BODY_BYTES - 200);
+    expect(JSON.parse(body).Reason).toMatch(/ \[truncated\]$/);
+  });
+
+  test('leaves a short reason alone', () => {
+    expect(JSON.parse(responseBody(target(), { status: 'FAILED', physicalResourceId: 'p', reason: 'short' })).Reason).toBe('short');
+  });
+});
+
+test('redactUrl removes the URL and its signature', () => {
+  const url = 'https://bucket.s3.amazonaws.com/key?X-Amz-Signature=abc&X-Amz-Credential=def';
+  expect(redactUrl(`PUT ${url} failed`, url)).toBe('PUT [ResponseURL] failed');
+  expect(redactUrl('query: X-Amz-Signature=abc&X-Amz-Credential=def', url)).toBe('query: [redacted]');
+});
+
+describe('sendResponse', () => {
+  let receiver: ResponseReceiver;
+  let logs: string[];
+  beforeAll(async () => {
+    receiver = await ResponseReceiver.start();
+    logs = captureLogs();
+  });
+  afterAll(() => receiver.stop());
+  beforeEach(() => receiver.reset());
+
+  test('gives up after the configured attempts, without the URL in the error or the logs', async () => {
+    receiver.failNext(10);
+    const url = receiver.url('r-1');
+    const error = await sendResponse(target(url), { status: 'SUCCESS', physicalResourceId: 'p' }, { attempts: 3, firstDelayMs: 1, attemptTimeoutMs: 1_000 })
+      .catch((e: Error) => e);
+    expect(String(error)).toMatch(/could not answer CloudFormation after 3 attempts: HTTP 500/);
+    expect(receiver.attempts).toBe(3);
+    expect(String(error)).not.toContain(RESPONSE_URL_SIGNATURE);
+    expect(logs.join('\n')).not.toContain(RESPONSE_URL_SIGNATURE);
+  });
+
+  test('an unreachable URL fails each attempt within its timeout', async () => {
+    const error = await sendResponse(target('http://127.0.0.1:9/?X-Amz-Signature=s3cr3t'), { status: 'SUCCESS', physicalResourceId: 'p' },
+      { attempts: 2, firstDelayMs: 1, attemptTimeoutMs: 500 }).catch((e: Error) => e);
+    expect(String(error)).toMatch(/after 2 attempts/);
+    expect(logs.join('\n')).not.toContain('s3cr3t');
+  });
+});
