@@ -1,2 +1,4 @@
 export * from './settings';
 export * from './imds-account-defaults';
+export * from './imds-account-defaults-stack-set';
+export * from './imds-declarative-policy';

@@ -1,0 +1,127 @@
+/**
+ * Synthesizes the ImdsAccountDefaults template on its own, for embedding as a
+ * StackSet's TemplateBody.
+ *
+ * The stack lives in a construct tree of its own (a root `Stage`, not an `App`,
+ * so that neither CDK_CONTEXT_JSON nor CDK_OUTDIR from the environment reach it,
+ * and without context: no path metadata, no CDKMetadata resource, aws-cdk-lib's
+ * default feature flags). It uses the BootstraplessSynthesizer: no
+ * BootstrapVersion parameter, no CheckBootstrapVersion rule, and any file asset
+ * is refused. The assembly is written to a temporary directory that is removed
+ * afterwards. The result depends only on the props and the handler bundle, so
+ * two synths give byte-identical bodies.
+ */
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { BootstraplessSynthesizer, CfnParameter, Stack, Stage, Token } from 'aws-cdk-lib';
+import { Construct } from 'constructs';
+import {
+  ALLOWED_VALUES,
+  EnumSettingKey,
+  HOP_LIMIT_MAX,
+  HOP_LIMIT_MIN,
+  HOP_LIMIT_NO_PREFERENCE,
+  SettingKey,
+} from './properties';
+import { SETTING_PROPS } from './validate';
+import { ImdsAccountDefaults, ImdsAccountDefaultsProps } from '../imds-account-defaults';
+import { ImdsSettings } from '../settings';
+
+/** The documented limit of a StackSet's (and a stack's) TemplateBody, in bytes. */
+export const TEMPLATE_BODY_MAX_BYTES = 51_200;
+
+/** The id of the ImdsAccountDefaults construct inside the embedded stack (its logical ids derive from it). */
+export const EMBEDDED_CONSTRUCT_ID = 'ImdsAccountDefaults';
+
+/** Matches "-1" and the integers 1 to 64, as CloudFormation parameter text. */
+export const HOP_LIMIT_PATTERN = `^(${HOP_LIMIT_NO_PREFERENCE}|[1-9]|[1-5][0-9]|6[0-4])$`;
+
+export interface EmbeddedTemplateOptions {
+  /** The description of the embedded template. */
+  readonly description: string;
+  /** Make every given setting a template parameter whose default is the given value. */
+  readonly settingsAsParameters: boolean;
+}
+
+export interface EmbeddedTemplate {
+  /** The template, minified JSON: what TemplateBody receives. */
+  readonly body: string;
+  /** The size of `body` in bytes (UTF-8). */
+  readonly bytes: number;
+  /** The template parameters made from settings, in order, with their default values as strings. */
+  readonly parameters: ReadonlyArray<{ readonly key: SettingKey; readonly value: string }>;
+}
+
+/**
+ * Synthesizes a self-contained ImdsAccountDefaults template for the given
+ * (already validated, token-free) props.
+ */
+export function synthesizeEmbeddedTemplate(props: ImdsAccountDefaultsProps, options: EmbeddedTemplateOptions): EmbeddedTemplate {
+  const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'cdk-imds-stackset-'));
+  try {
+    // A root Stage: `undefined` scope makes it the root of its own tree.
+    const stage = new Stage(undefined as unknown as Construct, '', { outdir });
+    const stack = new Stack(stage, 'ImdsAccountDefaultsStackSetTemplate', {
+      synthesizer: new BootstraplessSynthesizer(),
+      analyticsReporting: false,
+      description: options.description,
+    });
+
+    const parameters: Array<{ key: SettingKey; value: string }> = [];
+    let settings: ImdsSettings = props;
+    if (options.settingsAsParameters) {
+      const fromParameters: Record<string, unknown> = {};
+      for (const { prop, key } of SETTING_PROPS) {
+        const value = props[prop];
+        if (value === undefined) {
+          continue;
+        }
+        const param = settingParameter(stack, key, String(value));
+        parameters.push({ key, value: String(value) });
+        fromParameters[prop] = key === 'HttpPutResponseHopLimit' ? Token.asNumber(param.valueAsString) : param.valueAsString;
+      }
+      settings = fromParameters as ImdsSettings;
+    }
+
+    new ImdsAccountDefaults(stack, EMBEDDED_CONSTRUCT_ID, { ...props, ...settings });
+
+    const assembly = stage.synth();
+    const artifact = assembly.getStackArtifact(stack.artifactId);
+    const errors = artifact.messages.filter((m) => m.level === 'error');
+    if (errors.length > 0) {
+      throw new Error(`the embedded ImdsAccountDefaults template has errors: ${errors.map((m) => String(m.entry.data)).join('; ')}`);
+    }
+    if (artifact.assets.length > 0) {
+      throw new Error('the embedded ImdsAccountDefaults template has file assets, which a StackSet cannot deploy');
+    }
+    const body = JSON.stringify(artifact.template);
+    return { body, bytes: Buffer.byteLength(body, 'utf8'), parameters };
+  } finally {
+    fs.rmSync(outdir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * A template parameter for one setting, named as the EC2 API names it, so that
+ * CloudFormation checks a value given per stack instance before the custom
+ * resource runs (the handler checks it again and writes nothing if it is bad).
+ */
+function settingParameter(stack: Stack, key: SettingKey, defaultValue: string): CfnParameter {
+  const description = `EC2 account-level instance metadata default ${key} (ModifyInstanceMetadataDefaults)`;
+  if (key === 'HttpPutResponseHopLimit') {
+    return new CfnParameter(stack, key, {
+      type: 'String',
+      default: defaultValue,
+      allowedPattern: HOP_LIMIT_PATTERN,
+      constraintDescription: `an integer from ${HOP_LIMIT_MIN} to ${HOP_LIMIT_MAX}, or ${HOP_LIMIT_NO_PREFERENCE} for no preference`,
+      description,
+    });
+  }
+  return new CfnParameter(stack, key, {
+    type: 'String',
+    default: defaultValue,
+    allowedValues: [...ALLOWED_VALUES[key as EnumSettingKey]],
+    description,
+  });
+}

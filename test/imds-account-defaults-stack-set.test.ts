@@ -1,0 +1,550 @@
+import * as fs from 'fs';
+import * as path from 'path';
+import { App, RemovalPolicy, Stack, Token, aws_logs as logs } from 'aws-cdk-lib';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
+import {
+  HttpEndpoint,
+  HttpTokens,
+  HttpTokensEnforced,
+  ImdsAccountDefaults,
+  ImdsAccountDefaultsStackSet,
+  ImdsAccountDefaultsStackSetProps,
+  InstanceMetadataTags,
+  StackSetAccountFilter,
+  StackSetCallAs,
+  StackSetConcurrencyMode,
+  StackSetRegionConcurrency,
+} from '../src';
+
+const HANDLER_BUNDLE = path.join(__dirname, '..', 'assets', 'lambda', 'index', 'index.js');
+
+const TARGETS = { organizationalUnitIds: ['ou-abcd-12345678'], regions: ['us-east-1', 'eu-west-1'] };
+const SETTINGS = { httpTokens: HttpTokens.REQUIRED, httpTokensEnforced: HttpTokensEnforced.ENABLED, httpPutResponseHopLimit: 2 };
+const PROPS: ImdsAccountDefaultsStackSetProps = { ...SETTINGS, ...TARGETS };
+
+function synth(props: ImdsAccountDefaultsStackSetProps = PROPS) {
+  const app = new App();
+  const stack = new Stack(app, 'Org');
+  const stackSet = new ImdsAccountDefaultsStackSet(stack, 'ImdsEverywhere', props);
+  // Synthesized on first use, so that tests can add stack instances first.
+  return { app, stack, stackSet, get template() { return Template.fromStack(stack); } };
+}
+
+/** The StackSet resource's properties. */
+function stackSetProperties(template: Template): Record<string, any> {
+  return Object.values(template.findResources('AWS::CloudFormation::StackSet'))[0].Properties;
+}
+
+/** The embedded template, parsed. */
+function embedded(template: Template): Record<string, any> {
+  return JSON.parse(stackSetProperties(template).TemplateBody);
+}
+
+/** The template with the embedded template parsed and the inline handler replaced by a marker, for readable, stable snapshots. */
+function forSnapshot(template: Template): Record<string, any> {
+  const json = template.toJSON();
+  for (const resource of Object.values<any>(json.Resources)) {
+    if (resource.Type === 'AWS::CloudFormation::StackSet') {
+      const body = JSON.parse(resource.Properties.TemplateBody);
+      for (const inner of Object.values<any>(body.Resources)) {
+        if (inner.Type === 'AWS::Lambda::Function') {
+          inner.Properties.Code.ZipFile = '<assets/lambda/index/index.js>';
+        }
+      }
+      resource.Properties.TemplateBody = body;
+    }
+  }
+  return json;
+}
+
+describe('the StackSet', () => {
+  const { template, stackSet } = synth();
+  const properties = stackSetProperties(template);
+
+  test('service-managed, auto-deploying, with the IAM capability, from the management account', () => {
+    template.resourceCountIs('AWS::CloudFormation::StackSet', 1);
+    expect(Object.keys(template.toJSON().Resources)).toHaveLength(1);
+    expect(properties).toMatchObject({
+      PermissionModel: 'SERVICE_MANAGED',
+      CallAs: 'SELF',
+      AutoDeployment: { Enabled: true, RetainStacksOnAccountRemoval: false },
+      Capabilities: ['CAPABILITY_IAM'],
+      Description: 'EC2 account-level instance metadata defaults (cdk-imds-account-defaults)',
+    });
+    expect(properties.TemplateURL).toBeUndefined();
+    expect(properties.Parameters).toBeUndefined();
+  });
+
+  test('operation preferences: Regions in parallel, 25 % of accounts at a time, 10 % may fail', () => {
+    expect(properties.OperationPreferences).toEqual({
+      RegionConcurrencyType: 'PARALLEL',
+      MaxConcurrentPercentage: 25,
+      FailureTolerancePercentage: 10,
+      ConcurrencyMode: 'SOFT_FAILURE_TOLERANCE',
+    });
+  });
+
+  test('one stack instance group: the OUs in the Regions', () => {
+    expect(properties.StackInstancesGroup).toEqual([
+      { DeploymentTargets: { OrganizationalUnitIds: ['ou-abcd-12345678'] }, Regions: ['us-east-1', 'eu-west-1'] },
+    ]);
+  });
+
+  test('a deterministic name derived from the construct path', () => {
+    expect(properties.StackSetName).toMatch(/^OrgImdsEverywhere[0-9A-F]{8}$/);
+    expect(stackSet.stackSetName).toBe(properties.StackSetName);
+    expect(synth().stackSet.stackSetName).toBe(stackSet.stackSetName);
+  });
+
+  test('exposes the StackSet id and the embedded template', () => {
+    const stack = Stack.of(stackSet);
+    expect(stack.resolve(stackSet.stackSetId)).toEqual({ 'Fn::GetAtt': [stack.getLogicalId(stackSet.resource), 'StackSetId'] });
+    expect(stackSet.templateBody).toBe(properties.TemplateBody);
+  });
+
+  test('snapshot', () => {
+    expect(forSnapshot(template)).toMatchSnapshot();
+  });
+});
+
+describe('the embedded template', () => {
+  const { template } = synth();
+  const body = embedded(template);
+
+  test('is self-contained: no bootstrap version parameter or rule, no assets, no CDK metadata', () => {
+    expect(body.Parameters?.BootstrapVersion).toBeUndefined();
+    expect(body.Parameters).toBeUndefined();
+    expect(body.Rules).toBeUndefined();
+    expect(JSON.stringify(body)).not.toMatch(/cdk-bootstrap|AssetParameters|S3Bucket|S3Key|"Metadata":\{"aws:cdk:path"/);
+    expect(Object.values<any>(body.Resources).map((r) => r.Type)).not.toContain('AWS::CDK::Metadata');
+  });
+
+  test('holds exactly one Lambda function, with the handler bundle inline', () => {
+    const functions = Object.values<any>(body.Resources).filter((r) => r.Type === 'AWS::Lambda::Function');
+    expect(functions).toHaveLength(1);
+    expect(Object.keys(functions[0].Properties.Code)).toEqual(['ZipFile']);
+    expect(functions[0].Properties.Code.ZipFile).toBe(fs.readFileSync(HANDLER_BUNDLE, 'utf8'));
+  });
+
+  test('holds the ImdsAccountDefaults custom resource with the settings', () => {
+    const resources = Object.values<any>(body.Resources).filter((r) => r.Type === 'Custom::ImdsAccountDefaults');
+    expect(resources).toHaveLength(1);
+    expect(resources[0].Properties).toEqual({
+      ServiceToken: { 'Fn::GetAtt': [expect.stringMatching(/^ImdsAccountDefaultsHandler/), 'Arn'] },
+      HttpTokens: 'required',
+      HttpTokensEnforced: 'enabled',
+      HttpPutResponseHopLimit: 2,
+    });
+    expect(resources[0].DeletionPolicy).toBe('Delete');
+  });
+
+  test('is the template ImdsAccountDefaults synthesizes in a stack of its own, resource for resource', () => {
+    const app = new App();
+    const stack = new Stack(app, 'PerAccount');
+    new ImdsAccountDefaults(stack, 'ImdsAccountDefaults', SETTINGS);
+    const perAccount = Template.fromStack(stack).toJSON();
+    expect(body.Resources).toEqual(perAccount.Resources);
+  });
+
+  test('fits the 51,200-byte TemplateBody limit, as minified JSON', () => {
+    const sent: string = stackSetProperties(template).TemplateBody;
+    expect(sent).toBe(JSON.stringify(body));
+    expect(Buffer.byteLength(sent)).toBeLessThanOrEqual(51_200);
+  });
+
+  test('is byte-identical across synths', () => {
+    expect(stackSetProperties(synth().template).TemplateBody).toBe(stackSetProperties(template).TemplateBody);
+  });
+
+  test('does not depend on the app\'s context or the CDK environment variables', () => {
+    const saved = { ...process.env };
+    try {
+      process.env.CDK_CONTEXT_JSON = JSON.stringify({ 'aws:cdk:enable-path-metadata': true, 'aws:cdk:version-reporting': true });
+      const app = new App({ context: { '@aws-cdk/aws-iam:minimizePolicies': true } });
+      const stack = new Stack(app, 'Org');
+      const stackSet = new ImdsAccountDefaultsStackSet(stack, 'ImdsEverywhere', PROPS);
+      expect(stackSet.templateBody).toBe(stackSetProperties(template).TemplateBody);
+    } finally {
+      process.env = saved;
+    }
+  });
+
+  test('is synthesized in a temporary directory that is removed', () => {
+    // The module object itself (the namespace import only has getters onto it).
+    const mkdtemp = jest.spyOn(jest.requireActual<typeof fs>('fs'), 'mkdtempSync');
+    try {
+      synth();
+      // The outer App makes a directory of its own: keep ours.
+      const dirs = mkdtemp.mock.results
+        .map((r) => r.value as string)
+        .filter((d) => path.basename(d).startsWith('cdk-imds-stackset-'));
+      expect(dirs).toHaveLength(1);
+      expect(fs.existsSync(dirs[0])).toBe(false);
+    } finally {
+      mkdtemp.mockRestore();
+    }
+  });
+
+  test('carries the other ImdsAccountDefaults props to every stack instance', () => {
+    const { template: t } = synth({
+      ...PROPS,
+      removalPolicy: RemovalPolicy.RETAIN,
+      skipIfManagedByDeclarativePolicy: true,
+      logRetention: logs.RetentionDays.ONE_MONTH,
+    });
+    const inner = Template.fromJSON(embedded(t));
+    inner.hasResource('Custom::ImdsAccountDefaults', {
+      Properties: Match.objectLike({ SkipIfManagedByDeclarativePolicy: true }),
+      DeletionPolicy: 'Retain',
+      UpdateReplacePolicy: 'Retain',
+    });
+    inner.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: 30 });
+  });
+});
+
+describe('settings as StackSet parameters', () => {
+  const { stackSet } = synth({ ...PROPS, settingsAsParameters: true });
+  stackSet.addStackInstances({
+    organizationalUnitIds: ['ou-abcd-legacy01'],
+    regions: ['us-east-1'],
+    settingOverrides: { httpTokens: HttpTokens.OPTIONAL, httpTokensEnforced: HttpTokensEnforced.DISABLED },
+  });
+  const template = Template.fromStack(Stack.of(stackSet));
+  const properties = stackSetProperties(template);
+  const body = embedded(template);
+
+  test('each given setting is a template parameter whose default is the given value', () => {
+    expect(body.Parameters).toEqual({
+      HttpTokens: expect.objectContaining({ Type: 'String', Default: 'required', AllowedValues: ['optional', 'required', 'no-preference'] }),
+      HttpTokensEnforced: expect.objectContaining({ Type: 'String', Default: 'enabled', AllowedValues: ['disabled', 'enabled', 'no-preference'] }),
+      HttpPutResponseHopLimit: expect.objectContaining({ Type: 'String', Default: '2', AllowedPattern: '^(-1|[1-9]|[1-5][0-9]|6[0-4])$' }),
+    });
+    expect(body.Parameters.BootstrapVersion).toBeUndefined();
+  });
+
+  test('the hop limit pattern accepts exactly -1 and 1 to 64', () => {
+    const pattern = new RegExp(body.Parameters.HttpPutResponseHopLimit.AllowedPattern);
+    const accepted = ['-2', '-1', '0', '1', '01', '2', '9', '10', '59', '60', '64', '65', '100', '1.5', ' 2', ''].filter((v) => pattern.test(v));
+    expect(accepted).toEqual(['-1', '1', '2', '9', '10', '59', '60', '64']);
+  });
+
+  test('the custom resource reads the parameters', () => {
+    const resource = Object.values<any>(body.Resources).find((r) => r.Type === 'Custom::ImdsAccountDefaults');
+    expect(resource.Properties).toEqual({
+      ServiceToken: expect.anything(),
+      HttpTokens: { Ref: 'HttpTokens' },
+      HttpTokensEnforced: { Ref: 'HttpTokensEnforced' },
+      HttpPutResponseHopLimit: { Ref: 'HttpPutResponseHopLimit' },
+    });
+  });
+
+  test('the StackSet passes the values as its parameters', () => {
+    expect(properties.Parameters).toEqual([
+      { ParameterKey: 'HttpTokens', ParameterValue: 'required' },
+      { ParameterKey: 'HttpTokensEnforced', ParameterValue: 'enabled' },
+      { ParameterKey: 'HttpPutResponseHopLimit', ParameterValue: '2' },
+    ]);
+  });
+
+  test('addStackInstances overrides values for some OUs', () => {
+    expect(properties.StackInstancesGroup).toEqual([
+      { DeploymentTargets: { OrganizationalUnitIds: ['ou-abcd-12345678'] }, Regions: ['us-east-1', 'eu-west-1'] },
+      {
+        DeploymentTargets: { OrganizationalUnitIds: ['ou-abcd-legacy01'] },
+        Regions: ['us-east-1'],
+        ParameterOverrides: [
+          { ParameterKey: 'HttpTokens', ParameterValue: 'optional' },
+          { ParameterKey: 'HttpTokensEnforced', ParameterValue: 'disabled' },
+        ],
+      },
+    ]);
+  });
+
+  test('snapshot', () => {
+    expect(forSnapshot(template)).toMatchSnapshot();
+  });
+
+  test('an override that contradicts the other settings is warned about', () => {
+    const { stack, stackSet: s } = synth({ ...PROPS, settingsAsParameters: true });
+    s.addStackInstances({ ...TARGETS, organizationalUnitIds: ['ou-abcd-87654321'], settingOverrides: { httpTokens: HttpTokens.OPTIONAL } });
+    Annotations.fromStack(stack).hasWarning('/Org/ImdsEverywhere', Match.stringLikeRegexp('httpTokensEnforced is ENABLED but httpTokens is OPTIONAL'));
+  });
+});
+
+describe('options', () => {
+  test('delegated administrator', () => {
+    expect(stackSetProperties(synth({ ...PROPS, callAs: StackSetCallAs.DELEGATED_ADMIN }).template).CallAs).toBe('DELEGATED_ADMIN');
+  });
+
+  test('keep stacks on account removal', () => {
+    expect(stackSetProperties(synth({ ...PROPS, retainStacksOnAccountRemoval: true }).template).AutoDeployment)
+      .toEqual({ Enabled: true, RetainStacksOnAccountRemoval: true });
+  });
+
+  test('no auto-deployment', () => {
+    expect(stackSetProperties(synth({ ...PROPS, autoDeployment: false }).template).AutoDeployment).toEqual({ Enabled: false });
+  });
+
+  test('counts instead of percentages, strict failure tolerance', () => {
+    const p = stackSetProperties(synth({
+      ...PROPS,
+      maxConcurrentCount: 5,
+      failureToleranceCount: 0,
+      concurrencyMode: StackSetConcurrencyMode.STRICT_FAILURE_TOLERANCE,
+    }).template);
+    expect(p.OperationPreferences).toEqual({
+      RegionConcurrencyType: 'PARALLEL',
+      MaxConcurrentCount: 5,
+      FailureToleranceCount: 0,
+      ConcurrencyMode: 'STRICT_FAILURE_TOLERANCE',
+    });
+  });
+
+  test('sequential Regions follow the order given, across every stack instance group', () => {
+    const { stack, stackSet } = synth({
+      ...PROPS,
+      regionConcurrency: StackSetRegionConcurrency.SEQUENTIAL,
+      maxConcurrentPercentage: 100,
+      failureTolerancePercentage: 0,
+    });
+    stackSet.addStackInstances({ organizationalUnitIds: ['ou-abcd-87654321'], regions: ['eu-west-1', 'ap-southeast-2'] });
+    expect(stackSetProperties(Template.fromStack(stack)).OperationPreferences).toEqual({
+      RegionConcurrencyType: 'SEQUENTIAL',
+      RegionOrder: ['us-east-1', 'eu-west-1', 'ap-southeast-2'],
+      MaxConcurrentPercentage: 100,
+      FailureTolerancePercentage: 0,
+      ConcurrencyMode: 'SOFT_FAILURE_TOLERANCE',
+    });
+  });
+
+  test('accounts within OUs: intersection by default, or difference', () => {
+    const { stack, stackSet } = synth({ ...PROPS, organizationalUnitIds: ['r-abcd'], accountIds: ['111111111111'] });
+    stackSet.addStackInstances({ organizationalUnitIds: ['ou-abcd-12345678'], accountIds: ['222222222222'], accountFilter: StackSetAccountFilter.DIFFERENCE, regions: ['us-east-1'] });
+    expect(stackSetProperties(Template.fromStack(stack)).StackInstancesGroup.map((g: any) => g.DeploymentTargets)).toEqual([
+      { OrganizationalUnitIds: ['r-abcd'], Accounts: ['111111111111'], AccountFilterType: 'INTERSECTION' },
+      { OrganizationalUnitIds: ['ou-abcd-12345678'], Accounts: ['222222222222'], AccountFilterType: 'DIFFERENCE' },
+    ]);
+  });
+
+  test('name and description', () => {
+    const p = stackSetProperties(synth({ ...PROPS, stackSetName: 'imds-defaults', description: 'IMDSv2 everywhere' }).template);
+    expect(p).toMatchObject({ StackSetName: 'imds-defaults', Description: 'IMDSv2 everywhere' });
+  });
+
+  test('every setting', () => {
+    const body = embedded(synth({
+      ...TARGETS,
+      httpTokens: HttpTokens.NO_PREFERENCE,
+      httpTokensEnforced: HttpTokensEnforced.NO_PREFERENCE,
+      httpPutResponseHopLimit: -1,
+      httpEndpoint: HttpEndpoint.ENABLED,
+      instanceMetadataTags: InstanceMetadataTags.DISABLED,
+    }).template);
+    const resource = Object.values<any>(body.Resources).find((r) => r.Type === 'Custom::ImdsAccountDefaults');
+    expect(resource.Properties).toMatchObject({
+      HttpTokens: 'no-preference',
+      HttpTokensEnforced: 'no-preference',
+      HttpPutResponseHopLimit: -1,
+      HttpEndpoint: 'enabled',
+      InstanceMetadataTags: 'disabled',
+    });
+  });
+
+  test('contradicting settings are warned about on the StackSet', () => {
+    const { stack } = synth({ ...PROPS, httpTokens: HttpTokens.OPTIONAL });
+    Annotations.fromStack(stack).hasWarning('/Org/ImdsEverywhere', Match.stringLikeRegexp('httpTokensEnforced is ENABLED but httpTokens is OPTIONAL'));
+  });
+
+  test('targets and Regions may be tokens', () => {
+    const app = new App();
+    const stack = new Stack(app, 'Org');
+    const ous = Token.asList({ Ref: 'Ous' });
+    new ImdsAccountDefaultsStackSet(stack, 'ImdsEverywhere', { ...SETTINGS, organizationalUnitIds: ous, regions: [stack.region] });
+    expect(stackSetProperties(Template.fromStack(stack)).StackInstancesGroup).toEqual([
+      { DeploymentTargets: { OrganizationalUnitIds: { Ref: 'Ous' } }, Regions: [{ Ref: 'AWS::Region' }] },
+    ]);
+  });
+});
+
+describe('the management account', () => {
+  test('addAccountDefaults gives it an ImdsAccountDefaults with the StackSet\'s settings', () => {
+    const app = new App();
+    const org = new Stack(app, 'Org');
+    const stackSet = new ImdsAccountDefaultsStackSet(org, 'ImdsEverywhere', { ...PROPS, settingsAsParameters: true, skipIfManagedByDeclarativePolicy: true });
+    const management = new Stack(app, 'Management', { env: { account: '123456789012', region: 'us-east-1' } });
+    const defaults = stackSet.addAccountDefaults(management);
+
+    expect(defaults).toBeInstanceOf(ImdsAccountDefaults);
+    expect(defaults.node.id).toBe('ImdsAccountDefaults');
+    Template.fromStack(management).hasResourceProperties('Custom::ImdsAccountDefaults', {
+      HttpTokens: 'required',
+      HttpTokensEnforced: 'enabled',
+      HttpPutResponseHopLimit: 2,
+      SkipIfManagedByDeclarativePolicy: true,
+    });
+    // The StackSet's own stack is untouched.
+    Template.fromStack(org).resourceCountIs('Custom::ImdsAccountDefaults', 0);
+  });
+
+  test('addAccountDefaults takes an id', () => {
+    const { stackSet, stack } = synth();
+    expect(stackSet.addAccountDefaults(stack, 'ManagementDefaults').node.path).toBe('Org/ManagementDefaults');
+  });
+});
+
+describe('validation', () => {
+  const attempt = (props: Partial<ImdsAccountDefaultsStackSetProps>) => () => synth({ ...PROPS, ...props } as ImdsAccountDefaultsStackSetProps);
+  test('errors name the construct path', () => {
+    expect(attempt({ organizationalUnitIds: [] })).toThrow(/^\[Org\/ImdsEverywhere\] /);
+  });
+
+  test('empty targets', () => {
+    expect(attempt({ organizationalUnitIds: [] })).toThrow(/organizationalUnitIds is empty; give at least one OU id \(ou-…\) or the root id \(r-…\)/);
+  });
+
+  test('missing targets (from JavaScript)', () => {
+    expect(attempt({ organizationalUnitIds: undefined })).toThrow(/organizationalUnitIds is required/);
+  });
+
+  test('no Regions', () => {
+    expect(attempt({ regions: [] })).toThrow(/regions is empty; give at least one Region/);
+  });
+
+  test('missing Regions (from JavaScript)', () => {
+    expect(attempt({ regions: undefined })).toThrow(/regions is required/);
+  });
+
+  test('a Region that is not a Region name', () => {
+    expect(attempt({ regions: ['us-east-1', 'US East'] })).toThrow(/regions must hold only Region names such as "us-east-1"; got "US East"/);
+  });
+
+  test('a Region given twice', () => {
+    expect(attempt({ regions: ['us-east-1', 'us-east-1'] })).toThrow(/regions lists "us-east-1" more than once/);
+  });
+
+  test('an OU id that is not one', () => {
+    expect(attempt({ organizationalUnitIds: ['123456789012'] })).toThrow(/organizationalUnitIds must hold only an OU id \(ou-…-…\) or a root id \(r-…\); got "123456789012"/);
+  });
+
+  test('empty account ids', () => {
+    expect(attempt({ accountIds: [] })).toThrow(/accountIds is empty; leave accountIds out/);
+  });
+
+  test('an account id that is not one', () => {
+    expect(attempt({ accountIds: ['1234'] })).toThrow(/accountIds must hold only a 12-digit account id; got "1234"/);
+  });
+
+  test('an account filter without accounts', () => {
+    expect(attempt({ accountFilter: StackSetAccountFilter.DIFFERENCE })).toThrow(/accountFilter \(DIFFERENCE\) needs accountIds/);
+  });
+
+  test('no settings', () => {
+    expect(() => synth({ ...TARGETS } as ImdsAccountDefaultsStackSetProps)).toThrow(/\[Org\/ImdsEverywhere\] at least one setting is required/);
+  });
+
+  test('a bad setting value (the shared validation)', () => {
+    expect(attempt({ httpPutResponseHopLimit: 0 })).toThrow(/\[Org\/ImdsEverywhere\] httpPutResponseHopLimit must be an integer from 1 to 64, or -1 for no preference; got 0/);
+  });
+
+  test('a setting that is a token', () => {
+    expect(attempt({ httpTokens: Token.asString({ Ref: 'Tokens' }) as HttpTokens })).toThrow(/httpTokens is a token .*settings must be known at synth time.*settingsAsParameters/);
+  });
+
+  test('count and percentage of concurrent accounts together', () => {
+    expect(attempt({ maxConcurrentCount: 2, maxConcurrentPercentage: 50 })).toThrow(/give maxConcurrentCount \(2\) or maxConcurrentPercentage \(50\), not both/);
+  });
+
+  test('count and percentage of failure tolerance together', () => {
+    expect(attempt({ failureToleranceCount: 1, failureTolerancePercentage: 5 })).toThrow(/give failureToleranceCount \(1\) or failureTolerancePercentage \(5\), not both/);
+  });
+
+  test('a concurrency percentage out of range', () => {
+    expect(attempt({ maxConcurrentPercentage: 0 })).toThrow(/maxConcurrentPercentage must be an integer from 1 to 100; got 0/);
+  });
+
+  test('a concurrency count out of range', () => {
+    expect(attempt({ maxConcurrentCount: 0 })).toThrow(/maxConcurrentCount must be an integer of at least 1; got 0/);
+  });
+
+  test('a failure tolerance percentage out of range', () => {
+    expect(attempt({ failureTolerancePercentage: 101 })).toThrow(/failureTolerancePercentage must be an integer from 0 to 100; got 101/);
+  });
+
+  test('a failure tolerance count that is not an integer', () => {
+    expect(attempt({ failureToleranceCount: 1.5 })).toThrow(/failureToleranceCount must be an integer of at least 0; got 1.5/);
+  });
+
+  test('retaining stacks without auto-deployment', () => {
+    expect(attempt({ autoDeployment: false, retainStacksOnAccountRemoval: true })).toThrow(/retainStacksOnAccountRemoval applies only with autoDeployment/);
+  });
+
+  test('a StackSet name CloudFormation refuses', () => {
+    expect(attempt({ stackSetName: 'imds_defaults' })).toThrow(/stackSetName must start with a letter and hold only letters, digits and hyphens, at most 128 characters; got "imds_defaults"/);
+  });
+
+  test('nothing is created when validation fails', () => {
+    const app = new App();
+    const stack = new Stack(app, 'Org');
+    expect(() => new ImdsAccountDefaultsStackSet(stack, 'ImdsEverywhere', { ...PROPS, regions: [] })).toThrow();
+    expect(stack.node.tryFindChild('ImdsEverywhere')?.node.children ?? []).toHaveLength(0);
+  });
+
+  describe('addStackInstances', () => {
+    const add = (props: Partial<ImdsAccountDefaultsStackSetProps>, options: object) => () => {
+      const { stackSet } = synth({ ...PROPS, ...props });
+      stackSet.addStackInstances({ ...TARGETS, ...options } as any);
+    };
+
+    test('empty targets', () => {
+      expect(add({}, { organizationalUnitIds: [] })).toThrow(/\[Org\/ImdsEverywhere\] organizationalUnitIds is empty/);
+    });
+
+    test('no Regions', () => {
+      expect(add({}, { regions: [] })).toThrow(/\[Org\/ImdsEverywhere\] regions is empty/);
+    });
+
+    test('overrides without settingsAsParameters', () => {
+      expect(add({}, { settingOverrides: { httpTokens: HttpTokens.OPTIONAL } })).toThrow(/settingOverrides needs settingsAsParameters: true/);
+    });
+
+    test('empty overrides', () => {
+      expect(add({ settingsAsParameters: true }, { settingOverrides: {} })).toThrow(/settingOverrides is empty/);
+    });
+
+    test('an override of a setting the StackSet does not manage', () => {
+      expect(add({ settingsAsParameters: true }, { settingOverrides: { httpEndpoint: HttpEndpoint.DISABLED } }))
+        .toThrow(/settingOverrides.httpEndpoint overrides a setting the StackSet does not manage; only httpTokens, httpTokensEnforced, httpPutResponseHopLimit can/);
+    });
+
+    test('a bad override value (the shared validation)', () => {
+      expect(add({ settingsAsParameters: true }, { settingOverrides: { httpPutResponseHopLimit: 65 } }))
+        .toThrow(/\[Org\/ImdsEverywhere\] settingOverrides: httpPutResponseHopLimit must be an integer from 1 to 64, or -1 for no preference; got 65/);
+    });
+
+    test('an override that is a token', () => {
+      expect(add({ settingsAsParameters: true }, { settingOverrides: { httpTokens: Token.asString({ Ref: 'X' }) } }))
+        .toThrow(/settingOverrides.httpTokens is a token/);
+    });
+  });
+});
+
+describe('an oversize template', () => {
+  test('fails synth with the size and the limit', () => {
+    // A fresh module registry whose fs returns a handler bundle too large to inline.
+    jest.isolateModules(() => {
+      const realFs = jest.requireActual<typeof fs>('fs');
+      jest.doMock('fs', () => ({
+        ...realFs,
+        readFileSync: (file: fs.PathOrFileDescriptor, ...rest: any[]) =>
+          (file === HANDLER_BUNDLE ? `exports.handler=async()=>{};/*${'x'.repeat(60_000)}*/` : (realFs.readFileSync as any)(file, ...rest)),
+      }));
+      /* eslint-disable @typescript-eslint/no-require-imports */
+      const cdk = require('aws-cdk-lib');
+      const lib = require('../src');
+      /* eslint-enable @typescript-eslint/no-require-imports */
+      const stack = new cdk.Stack(new cdk.App(), 'Org');
+      expect(() => new lib.ImdsAccountDefaultsStackSet(stack, 'ImdsEverywhere', PROPS))
+        .toThrow(/\[Org\/ImdsEverywhere\] the ImdsAccountDefaults template is \d+ bytes as minified JSON, over the 51200-byte limit of a StackSet's TemplateBody/);
+    });
+  });
+});

@@ -1,0 +1,254 @@
+import { App, CfnParameter, Stack, Token } from 'aws-cdk-lib';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
+import {
+  HttpEndpoint,
+  HttpTokens,
+  HttpTokensEnforced,
+  ImdsDeclarativePolicy,
+  ImdsDeclarativePolicyProps,
+  InstanceMetadataTags,
+} from '../src';
+
+function synth(props: ImdsDeclarativePolicyProps) {
+  const app = new App();
+  const stack = new Stack(app, 'Org');
+  const policy = new ImdsDeclarativePolicy(stack, 'ImdsPolicy', props);
+  return { app, stack, policy, template: Template.fromStack(stack) };
+}
+
+function policyProperties(template: Template): Record<string, any> {
+  return Object.values(template.findResources('AWS::Organizations::Policy'))[0].Properties;
+}
+
+/**
+ * The documented syntax, key by key, from the AWS Organizations User Guide,
+ * "Declarative policy syntax and examples" → "Instance Metadata Defaults"
+ * (https://docs.aws.amazon.com/organizations/latest/userguide/orgs_manage_policies_declarative_syntax.html):
+ * every document starts with `ec2_attributes`; `exception_message` sits directly
+ * under it; the instance metadata block is `instance_metadata_defaults`; each
+ * value is set with `@@assign`.
+ */
+const DOCUMENTED = {
+  serviceKey: 'ec2_attributes',
+  attributeKey: 'instance_metadata_defaults',
+  exceptionMessageKey: 'exception_message',
+  keys: {
+    http_tokens: ['no_preference', 'required', 'optional'],
+    http_endpoint: ['no_preference', 'enabled', 'disabled'],
+    instance_metadata_tags: ['no_preference', 'enabled', 'disabled'],
+  } as Record<string, string[]>,
+  /** "Integer value from -1 to 64 ... To indicate no preference, specify -1"; the example gives it as a string. */
+  hopLimitKey: 'http_put_response_hop_limit',
+  /** The guide's example, verbatim in content. */
+  example: {
+    ec2_attributes: {
+      instance_metadata_defaults: {
+        http_tokens: { '@@assign': 'required' },
+        http_put_response_hop_limit: { '@@assign': '4' },
+        http_endpoint: { '@@assign': 'enabled' },
+        instance_metadata_tags: { '@@assign': 'enabled' },
+      },
+    },
+  },
+};
+
+/**
+ * NOT CONFIRMED in the user guide text we could read: `http_tokens_enforced`.
+ * Source: the EC2 API change of 2026-02-24 (HttpTokensEnforced can be managed
+ * organization-wide with declarative policies) and public policy examples.
+ */
+const UNCONFIRMED = {
+  keys: { http_tokens_enforced: ['no_preference', 'enabled', 'disabled'] } as Record<string, string[]>,
+};
+
+describe('the policy', () => {
+  const { template, policy, stack } = synth({
+    httpTokens: HttpTokens.REQUIRED,
+    httpTokensEnforced: HttpTokensEnforced.ENABLED,
+    targetIds: ['r-abcd'],
+  });
+  const properties = policyProperties(template);
+
+  test('an EC2 declarative policy attached to the targets', () => {
+    template.resourceCountIs('AWS::Organizations::Policy', 1);
+    expect(Object.keys(template.toJSON().Resources)).toHaveLength(1);
+    expect(properties).toMatchObject({
+      Type: 'DECLARATIVE_POLICY_EC2',
+      TargetIds: ['r-abcd'],
+      Description: 'EC2 instance metadata defaults (cdk-imds-account-defaults)',
+    });
+  });
+
+  test('the content is a JSON object (CloudFormation detects drift on it), with only the given settings', () => {
+    expect(properties.Content).toEqual({
+      ec2_attributes: {
+        instance_metadata_defaults: {
+          http_tokens: { '@@assign': 'required' },
+          http_tokens_enforced: { '@@assign': 'enabled' },
+        },
+      },
+    });
+    expect(JSON.parse(policy.content)).toEqual(properties.Content);
+  });
+
+  test('a deterministic name derived from the construct path', () => {
+    expect(properties.Name).toMatch(/^OrgImdsPolicy[0-9A-F]{8}$/);
+    expect(policyProperties(synth({ httpTokens: HttpTokens.REQUIRED }).template).Name).toBe(properties.Name);
+  });
+
+  test('exposes the policy id and ARN', () => {
+    const logicalId = stack.getLogicalId(policy.resource);
+    expect(stack.resolve(policy.policyId)).toEqual({ 'Fn::GetAtt': [logicalId, 'Id'] });
+    expect(stack.resolve(policy.policyArn)).toEqual({ 'Fn::GetAtt': [logicalId, 'Arn'] });
+  });
+
+  test('snapshot', () => {
+    expect(template.toJSON()).toMatchSnapshot();
+  });
+});
+
+describe('the document against the documented syntax, key by key', () => {
+  const contentOf = (props: ImdsDeclarativePolicyProps) => policyProperties(synth(props).template).Content;
+
+  test('reproduces the user guide\'s example exactly', () => {
+    expect(contentOf({
+      httpTokens: HttpTokens.REQUIRED,
+      httpPutResponseHopLimit: 4,
+      httpEndpoint: HttpEndpoint.ENABLED,
+      instanceMetadataTags: InstanceMetadataTags.ENABLED,
+    })).toEqual(DOCUMENTED.example);
+  });
+
+  test('starts with ec2_attributes and holds only instance_metadata_defaults and exception_message', () => {
+    const content = contentOf({ httpTokens: HttpTokens.REQUIRED, exceptionMessage: 'See https://wiki.example.com/imdsv2' });
+    expect(Object.keys(content)).toEqual([DOCUMENTED.serviceKey]);
+    expect(Object.keys(content.ec2_attributes).sort()).toEqual([DOCUMENTED.attributeKey, DOCUMENTED.exceptionMessageKey].sort());
+    expect(content.ec2_attributes.exception_message).toEqual({ '@@assign': 'See https://wiki.example.com/imdsv2' });
+  });
+
+  const cases: Array<[keyof ImdsDeclarativePolicyProps, string, Record<string, string>]> = [
+    ['httpTokens', 'http_tokens', HttpTokens],
+    ['httpEndpoint', 'http_endpoint', HttpEndpoint],
+    ['instanceMetadataTags', 'instance_metadata_tags', InstanceMetadataTags],
+    ['httpTokensEnforced', 'http_tokens_enforced', HttpTokensEnforced],
+  ];
+  test.each(cases)('%s → %s: every enum value maps to a documented policy value', (prop, key, values) => {
+    const allowed = DOCUMENTED.keys[key] ?? UNCONFIRMED.keys[key];
+    expect(allowed).toBeDefined();
+    for (const value of Object.values(values)) {
+      const defaults = contentOf({ [prop]: value }).ec2_attributes.instance_metadata_defaults;
+      expect(Object.keys(defaults)).toEqual([key]);
+      expect(Object.keys(defaults[key])).toEqual(['@@assign']);
+      expect(allowed).toContain(defaults[key]['@@assign']);
+      // Underscores in the policy, a hyphen in the API.
+      expect(defaults[key]['@@assign']).toBe(value.replace('-', '_'));
+    }
+  });
+
+  test('no-preference is spelled no_preference', () => {
+    const defaults = contentOf({
+      httpTokens: HttpTokens.NO_PREFERENCE,
+      httpTokensEnforced: HttpTokensEnforced.NO_PREFERENCE,
+      httpEndpoint: HttpEndpoint.NO_PREFERENCE,
+      instanceMetadataTags: InstanceMetadataTags.NO_PREFERENCE,
+    }).ec2_attributes.instance_metadata_defaults;
+    expect(JSON.stringify(defaults)).not.toContain('no-preference');
+    expect(Object.values(defaults).map((v: any) => v['@@assign'])).toEqual(['no_preference', 'no_preference', 'no_preference', 'no_preference']);
+  });
+
+  test.each([[-1, '-1'], [1, '1'], [2, '2'], [64, '64']])('http_put_response_hop_limit %d is the string %s', (hops, expected) => {
+    const defaults = contentOf({ httpPutResponseHopLimit: hops }).ec2_attributes.instance_metadata_defaults;
+    expect(defaults).toEqual({ [DOCUMENTED.hopLimitKey]: { '@@assign': expected } });
+  });
+
+  test('every key generated is documented, or listed as not confirmed', () => {
+    const defaults = contentOf({
+      httpTokens: HttpTokens.REQUIRED,
+      httpTokensEnforced: HttpTokensEnforced.ENABLED,
+      httpPutResponseHopLimit: 2,
+      httpEndpoint: HttpEndpoint.ENABLED,
+      instanceMetadataTags: InstanceMetadataTags.DISABLED,
+    }).ec2_attributes.instance_metadata_defaults;
+    const documented = [...Object.keys(DOCUMENTED.keys), DOCUMENTED.hopLimitKey];
+    const unconfirmed = Object.keys(defaults).filter((key) => !documented.includes(key));
+    expect(unconfirmed).toEqual(Object.keys(UNCONFIRMED.keys));
+  });
+
+  test('a hop limit token is passed through as a string', () => {
+    const app = new App();
+    const stack = new Stack(app, 'Org');
+    const hops = new CfnParameter(stack, 'Hops', { type: 'Number' });
+    new ImdsDeclarativePolicy(stack, 'ImdsPolicy', { httpPutResponseHopLimit: hops.valueAsNumber });
+    const content = policyProperties(Template.fromStack(stack)).Content;
+    expect(content.ec2_attributes.instance_metadata_defaults).toEqual({ http_put_response_hop_limit: { '@@assign': { Ref: 'Hops' } } });
+  });
+});
+
+describe('options', () => {
+  test('name, description, no targets', () => {
+    const properties = policyProperties(synth({ httpTokens: HttpTokens.REQUIRED, policyName: 'imdsv2 everywhere', description: 'IMDSv2' }).template);
+    expect(properties).toMatchObject({ Name: 'imdsv2 everywhere', Description: 'IMDSv2' });
+    expect(properties.TargetIds).toBeUndefined();
+  });
+
+  test('OU and account targets', () => {
+    const properties = policyProperties(synth({ httpTokens: HttpTokens.REQUIRED, targetIds: ['ou-abcd-12345678', '123456789012'] }).template);
+    expect(properties.TargetIds).toEqual(['ou-abcd-12345678', '123456789012']);
+  });
+
+  test('contradicting settings are warned about', () => {
+    const { stack } = synth({ httpTokens: HttpTokens.OPTIONAL, httpTokensEnforced: HttpTokensEnforced.ENABLED });
+    Annotations.fromStack(stack).hasWarning('/Org/ImdsPolicy', Match.stringLikeRegexp('httpTokensEnforced is ENABLED but httpTokens is OPTIONAL'));
+  });
+});
+
+describe('validation', () => {
+  const attempt = (props: ImdsDeclarativePolicyProps) => () => synth(props);
+
+  test('no settings (the shared validation)', () => {
+    expect(attempt({ targetIds: ['r-abcd'] })).toThrow(/^\[Org\/ImdsPolicy\] at least one setting is required/);
+  });
+
+  test('a bad hop limit (the shared validation)', () => {
+    expect(attempt({ httpPutResponseHopLimit: 65 })).toThrow(/\[Org\/ImdsPolicy\] httpPutResponseHopLimit must be an integer from 1 to 64, or -1 for no preference; got 65/);
+  });
+
+  test('a setting that is a token', () => {
+    expect(attempt({ httpTokens: Token.asString({ Ref: 'Tokens' }) as HttpTokens }))
+      .toThrow(/\[Org\/ImdsPolicy\] httpTokens is a token .*no_preference, not no-preference.*must be known at synth time/);
+  });
+
+  test('empty targets', () => {
+    expect(attempt({ httpTokens: HttpTokens.REQUIRED, targetIds: [] })).toThrow(/\[Org\/ImdsPolicy\] targetIds is empty; leave targetIds out to create the policy without attaching it/);
+  });
+
+  test('a target that is not a root, OU or account id', () => {
+    expect(attempt({ httpTokens: HttpTokens.REQUIRED, targetIds: ['o-abcdefghij'] }))
+      .toThrow(/targetIds must hold only a root id \(r-…\) or an OU id \(ou-…-…\) or a 12-digit account id; got "o-abcdefghij"/);
+  });
+
+  test('a target given twice', () => {
+    expect(attempt({ httpTokens: HttpTokens.REQUIRED, targetIds: ['r-abcd', 'r-abcd'] })).toThrow(/targetIds lists "r-abcd" more than once/);
+  });
+
+  test('an empty exception message', () => {
+    expect(attempt({ httpTokens: HttpTokens.REQUIRED, exceptionMessage: '  ' })).toThrow(/\[Org\/ImdsPolicy\] exceptionMessage is empty/);
+  });
+
+  test('a document over the 10,000-character limit', () => {
+    expect(attempt({ httpTokens: HttpTokens.REQUIRED, exceptionMessage: 'x'.repeat(10_000) }))
+      .toThrow(/\[Org\/ImdsPolicy\] the policy document is \d+ characters, over the 10000-character limit of a declarative policy; shorten exceptionMessage/);
+  });
+
+  test('a policy name that is not 1 to 128 ASCII characters', () => {
+    expect(attempt({ httpTokens: HttpTokens.REQUIRED, policyName: 'x'.repeat(129) })).toThrow(/policyName must be 1 to 128 printable ASCII characters/);
+    expect(attempt({ httpTokens: HttpTokens.REQUIRED, policyName: 'IMDSv2 – everywhere' })).toThrow(/policyName must be 1 to 128 printable ASCII characters/);
+  });
+
+  test('nothing is created when validation fails', () => {
+    const app = new App();
+    const stack = new Stack(app, 'Org');
+    expect(() => new ImdsDeclarativePolicy(stack, 'ImdsPolicy', { httpTokens: HttpTokens.REQUIRED, targetIds: [] })).toThrow();
+    expect(stack.node.tryFindChild('ImdsPolicy')?.node.children ?? []).toHaveLength(0);
+  });
+});
