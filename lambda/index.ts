@@ -221,7 +221,9 @@ function isRejection(err: unknown): boolean {
 }
 
 /** After a failed Create: restores the fields it may have changed, and says in the error what happened. */
-async function restoreAfterFailedCreate(err: unknown, mayHaveChanged: boolean, before: AccountLevel, desired: Settings, signal: AbortSignal): Promise<Error> {
+async function restoreAfterFailedCreate(
+  err: unknown, mayHaveChanged: boolean, before: AccountLevel, desired: Settings, signal: AbortSignal,
+): Promise<Error> {
   const reason = describeError(err);
   if (!mayHaveChanged) {
     return new Error(reason);

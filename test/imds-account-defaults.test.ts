@@ -1,5 +1,6 @@
 import { App, CfnParameter, RemovalPolicy, Stack, Token, aws_logs as logs } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
+import { Construct } from 'constructs';
 import {
   HttpEndpoint,
   HttpTokens,
@@ -203,7 +204,7 @@ describe('validation', () => {
     const app = new App();
     const stack = new Stack(app, 'Stack');
     new ImdsAccountDefaults(new Stack(app, 'Other'), 'Elsewhere', { httpTokens: HttpTokens.REQUIRED }); // other stack: fine
-    const group = new (require('constructs').Construct)(stack, 'Group');
+    const group = new Construct(stack, 'Group');
     new ImdsAccountDefaults(group, 'First', { httpTokens: HttpTokens.REQUIRED });
     expect(() => new ImdsAccountDefaults(stack, 'Second', { httpTokens: HttpTokens.REQUIRED })).toThrow(/Stack\/Group\/First already manages them/);
   });

@@ -1,5 +1,5 @@
-import { MAX_BODY_BYTES, redactUrl, responseBody, sendResponse } from '../../lambda/cfn-response';
 import { captureLogs } from './support';
+import { MAX_BODY_BYTES, redactUrl, responseBody, sendResponse } from '../../lambda/cfn-response';
 import { RESPONSE_URL_SIGNATURE, ResponseReceiver } from '../support/response-receiver';
 
 const target = (url = 'https://example.invalid/x?sig=1') => ({
@@ -11,9 +11,16 @@ const target = (url = 'https://example.invalid/x?sig=1') => ({
 
 describe('responseBody', () => {
   test('echoes the ids and carries status, reason, physical id and data', () => {
-    expect(JSON.parse(responseBody(target(), { status: 'FAILED', physicalResourceId: 'p', reason: 'why', data: { A: 'b' } }))).toEqual({
-      Status: 'FAILED', Reason: 'why', PhysicalResourceId: 'p', NoEcho: false, Data: { A: 'b' },
-      StackId: target().StackId, RequestId: 'r-1', LogicalResourceId: 'Imds',
+    const body = JSON.parse(responseBody(target(), { status: 'FAILED', physicalResourceId: 'p', reason: 'why', data: { A: 'b' } }));
+    expect(body).toEqual({
+      Status: 'FAILED',
+      Reason: 'why',
+      PhysicalResourceId: 'p',
+      NoEcho: false,
+      Data: { A: 'b' },
+      StackId: target().StackId,
+      RequestId: 'r-1',
+      LogicalResourceId: 'Imds',
     });
   });
 

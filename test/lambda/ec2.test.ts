@@ -16,10 +16,15 @@ function loadEc2(sdk: keyof typeof SDKS): Ec2Module {
   let mod: Ec2Module | undefined;
   jest.isolateModules(() => {
     jest.doMock('@aws-sdk/client-ec2', () => jest.requireActual(SDKS[sdk]));
+    // A fresh copy of the module, with the client-ec2 mocked above (import() would share the registry).
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
     mod = require('../../lambda/ec2');
   });
   return mod!;
 }
+
+// The SDK's backoff is random (up to a few seconds for throttling): leave room on a busy machine.
+jest.setTimeout(30_000);
 
 let emulator: Ec2Emulator;
 const env = { ...process.env };

@@ -10,6 +10,9 @@ import { ResponseReceiver } from '../support/response-receiver';
 
 type HandlerModule = typeof import('../../lambda/index');
 
+// The SDK's backoff is random (up to a few seconds for throttling): leave room on a busy machine.
+jest.setTimeout(30_000);
+
 let emulator: Ec2Emulator;
 let receiver: ResponseReceiver;
 const env = { ...process.env };
@@ -19,6 +22,8 @@ function loadHandler(sdk = '@aws-sdk/client-ec2'): HandlerModule {
   let mod: HandlerModule | undefined;
   jest.isolateModules(() => {
     jest.doMock('@aws-sdk/client-ec2', () => jest.requireActual(sdk));
+    // A fresh copy of the module, with the client-ec2 mocked above (import() would share the registry).
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
     mod = require('../../lambda/index');
   });
   return mod!;
