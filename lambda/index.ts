@@ -12,6 +12,7 @@
  *   sends next changes nothing.
  * - The ResponseURL is presigned: it is never logged.
  */
+import type { EC2Client } from '@aws-sdk/client-ec2';
 import type { CloudFormationCustomResourceEvent, Context } from 'aws-lambda';
 import { Answer, sendResponse } from './cfn-response';
 import { createEc2Client, getDefaults, modifyDefaults } from './ec2';
@@ -45,7 +46,12 @@ export const CREATE_FAILED_PREFIX = 'ImdsAccountDefaults:CreateFailed:';
 
 const SKIP_FLAG = 'SkipIfManagedByDeclarativePolicy';
 
-const client = createEc2Client();
+let client: EC2Client | undefined;
+
+/** The EC2 client, made on first use inside the handler's try: a failure to make it is answered, not a silent init error. */
+function ec2(): EC2Client {
+  return (client ??= createEc2Client());
+}
 
 interface Outcome {
   readonly physicalResourceId: string;
@@ -118,7 +124,7 @@ async function onCreate(event: CloudFormationCustomResourceEvent, signal: AbortS
   }
   let modifySucceeded = false;
   try {
-    await modifyDefaults(client, desired, signal);
+    await modifyDefaults(ec2(), desired, signal);
     modifySucceeded = true;
     const after = await verifyApplied(desired, signal);
     return { physicalResourceId, data: toData(after, true) };
@@ -135,11 +141,11 @@ async function onUpdate(event: CloudFormationCustomResourceEvent & { RequestType
 
   if (sameSettings(event.OldResourceProperties, event.ResourceProperties)) {
     log('the settings did not change: no EC2 write');
-    const state = await getDefaults(client, signal);
+    const state = await getDefaults(ec2(), signal);
     return { physicalResourceId, data: toData(state, !isManagedByPolicy(state)) };
   }
 
-  const before = await getDefaults(client, signal);
+  const before = await getDefaults(ec2(), signal);
   if (isManagedByPolicy(before)) {
     return skipOrFail(before, skip, physicalResourceId, 'Update');
   }
@@ -147,7 +153,7 @@ async function onUpdate(event: CloudFormationCustomResourceEvent & { RequestType
   // not validated: in a rollback Update they are the values that just failed.
   const removed = managedKeys(event.OldResourceProperties).filter((key) => desired[key] === undefined);
   const settings = { ...resetSettings(removed), ...desired };
-  await modifyDefaults(client, settings, signal);
+  await modifyDefaults(ec2(), settings, signal);
   return { physicalResourceId, data: toData(await verifyApplied(settings, signal), true) };
 }
 
@@ -162,12 +168,12 @@ async function onDelete(event: CloudFormationCustomResourceEvent & { RequestType
     return { physicalResourceId };
   }
   const skip = parseFlag(event.ResourceProperties, SKIP_FLAG);
-  const before = await getDefaults(client, signal);
+  const before = await getDefaults(ec2(), signal);
   if (isManagedByPolicy(before)) {
     return skipOrFail(before, skip, physicalResourceId, 'Delete');
   }
   const settings = resetSettings(keys);
-  await modifyDefaults(client, settings, signal);
+  await modifyDefaults(ec2(), settings, signal);
   await verifyApplied(settings, signal);
   return { physicalResourceId };
 }
@@ -176,7 +182,7 @@ async function onDelete(event: CloudFormationCustomResourceEvent & { RequestType
 async function firstRead(signal: AbortSignal): Promise<AccountLevel> {
   for (let attempt = 1; ; attempt++) {
     try {
-      return await getDefaults(client, signal);
+      return await getDefaults(ec2(), signal);
     } catch (err) {
       if ((err as Error).name !== 'UnauthorizedOperation' || attempt >= IAM_PROPAGATION_ATTEMPTS || signal.aborted) {
         throw err;
@@ -189,7 +195,7 @@ async function firstRead(signal: AbortSignal): Promise<AccountLevel> {
 
 /** Reads the settings back after a Modify and fails unless every requested field took effect. */
 async function verifyApplied(settings: Settings, signal: AbortSignal): Promise<AccountLevel> {
-  const after = await getDefaults(client, signal);
+  const after = await getDefaults(ec2(), signal);
   const wrong = mismatches(settings, after);
   if (wrong.length > 0) {
     throw new ReadBackError(`ModifyInstanceMetadataDefaults succeeded but GetInstanceMetadataDefaults reports ${wrong.join('; ')}`);
@@ -232,7 +238,7 @@ async function restoreAfterFailedCreate(
     return new Error(`${reason}. The settings may be partially applied.`);
   }
   try {
-    await modifyDefaults(client, valuesOf(before, Object.keys(desired) as (keyof Settings)[]), signal);
+    await modifyDefaults(ec2(), valuesOf(before, Object.keys(desired) as (keyof Settings)[]), signal);
     return new Error(`${reason}. The previous values were restored.`);
   } catch (restoreErr) {
     return new Error(`${reason}. Restoring the previous values failed too (${describeError(restoreErr)}): the settings may be partially applied.`);
