@@ -528,20 +528,64 @@ describe('validation', () => {
   });
 });
 
+/** Loads the library in a fresh module registry, with `mocked` modules replaced by `mock`, and takes the mocks away after. */
+function isolated(mocked: string[], mock: () => void, run: (cdk: typeof import('aws-cdk-lib'), lib: typeof import('../src')) => void) {
+  try {
+    jest.isolateModules(() => {
+      mock();
+      /* eslint-disable @typescript-eslint/no-require-imports */
+      run(require('aws-cdk-lib'), require('../src'));
+      /* eslint-enable @typescript-eslint/no-require-imports */
+    });
+  } finally {
+    mocked.forEach((name) => jest.dontMock(name));
+  }
+}
+
+describe('when the embedded template cannot be made', () => {
+  test('a missing handler bundle: the error names the StackSet', () => {
+    isolated(['fs'], () => {
+      const realFs = jest.requireActual<typeof fs>('fs');
+      jest.doMock('fs', () => ({ ...realFs, existsSync: (file: fs.PathLike) => file !== HANDLER_BUNDLE && realFs.existsSync(file) }));
+    }, (cdk, lib) => {
+      const stack = new cdk.Stack(new cdk.App(), 'Org');
+      expect(() => new lib.ImdsAccountDefaultsStackSet(stack, 'ImdsEverywhere', PROPS))
+        .toThrow(/\[Org\/ImdsEverywhere\] cannot synthesize the ImdsAccountDefaults template for the StackSet: .*handler bundle .* is missing/);
+    });
+  });
+
+  test('an error annotation in the embedded template fails synth', () => {
+    isolated(['../src/imds-account-defaults'], () => {
+      jest.doMock('../src/imds-account-defaults', () => {
+        const actual = jest.requireActual('../src/imds-account-defaults');
+        const { Annotations: annotations } = jest.requireActual('aws-cdk-lib');
+        class WithError extends actual.ImdsAccountDefaults {
+          constructor(scope: any, id: string, props: any) {
+            super(scope, id, props);
+            annotations.of(this).addError('something is wrong');
+          }
+        }
+        return { ...actual, ImdsAccountDefaults: WithError };
+      });
+    }, (cdk, lib) => {
+      const stack = new cdk.Stack(new cdk.App(), 'Org');
+      expect(() => new lib.ImdsAccountDefaultsStackSet(stack, 'ImdsEverywhere', PROPS))
+        .toThrow(/\[Org\/ImdsEverywhere\] cannot synthesize .*: the embedded ImdsAccountDefaults template has errors: something is wrong/);
+    });
+  });
+});
+
 describe('an oversize template', () => {
   test('fails synth with the size and the limit', () => {
-    // A fresh module registry whose fs returns a handler bundle too large to inline.
-    jest.isolateModules(() => {
+    // fs returns a handler bundle too large to inline.
+    isolated(['fs'], () => {
       const realFs = jest.requireActual<typeof fs>('fs');
       jest.doMock('fs', () => ({
         ...realFs,
         readFileSync: (file: fs.PathOrFileDescriptor, ...rest: any[]) =>
           (file === HANDLER_BUNDLE ? `exports.handler=async()=>{};/*${'x'.repeat(60_000)}*/` : (realFs.readFileSync as any)(file, ...rest)),
       }));
-      /* eslint-disable @typescript-eslint/no-require-imports */
-      const cdk = require('aws-cdk-lib');
-      const lib = require('../src');
-      /* eslint-enable @typescript-eslint/no-require-imports */
+    }, (cdk, lib) => {
       const stack = new cdk.Stack(new cdk.App(), 'Org');
       expect(() => new lib.ImdsAccountDefaultsStackSet(stack, 'ImdsEverywhere', PROPS))
         .toThrow(/\[Org\/ImdsEverywhere\] the ImdsAccountDefaults template is \d+ bytes as minified JSON, over the 51200-byte limit of a StackSet's TemplateBody/);
