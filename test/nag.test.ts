@@ -16,8 +16,8 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { App, RemovalPolicy, Stack, aws_logs as logs } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
-import { declaredSuppressions, describeFindings, runNag, suppressionKey } from './support/nag-findings';
 import * as lib from '../src';
+import { declaredSuppressions, describeFindings, runNag, suppressionKey } from './support/nag-findings';
 
 /**
  * Every construct of the library, each in a stack of its own, with every
