@@ -72,7 +72,9 @@ export interface ImdsStackSetTargets {
   readonly organizationalUnitIds: string[];
 
   /**
-   * The Regions to deploy to.
+   * The Regions to deploy to (a stack instance per target account and Region).
+   *
+   * @see https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-cloudformation-stackset-stackinstances.html
    */
   readonly regions: string[];
 
@@ -101,6 +103,10 @@ export interface ImdsStackInstancesOptions extends ImdsStackSetTargets {
    * Values for these stack instances that differ from the StackSet's
    * (stack instance parameter overrides). Only settings given to the StackSet
    * can be overridden, and only with `settingsAsParameters: true`.
+   *
+   * Whether accounts that join these OUs later (auto-deployment) get the
+   * overrides is not stated in the CloudFormation documentation we checked:
+   * check their stack instances' parameters.
    *
    * @default - the StackSet's values
    * @see https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/stackinstances-override.html
