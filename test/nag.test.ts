@@ -13,11 +13,27 @@
  * library does not depend on cdk-nag at run time.
  */
 import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
 import { App, RemovalPolicy, Stack, aws_logs as logs } from 'aws-cdk-lib';
+import { CfnInclude } from 'aws-cdk-lib/cloudformation-include';
 import { Construct } from 'constructs';
 import * as lib from '../src';
 import { declaredSuppressions, describeFindings, runNag, suppressionKey } from './support/nag-findings';
+
+const STACK_SET_PROPS: lib.ImdsAccountDefaultsStackSetProps = {
+  httpTokens: lib.HttpTokens.REQUIRED,
+  httpTokensEnforced: lib.HttpTokensEnforced.ENABLED,
+  organizationalUnitIds: ['ou-abcd-12345678'],
+  regions: ['eu-west-1', 'us-east-1'],
+  settingsAsParameters: true,
+};
+
+function writeTemplate(body: string): string {
+  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'nag-template-')), 'template.json');
+  fs.writeFileSync(file, body);
+  return file;
+}
 
 /**
  * Every construct of the library, each in a stack of its own, with every
@@ -33,6 +49,18 @@ const CONSTRUCTS: Record<string, (scope: Construct) => void> = {
     removalPolicy: RemovalPolicy.RETAIN,
     skipIfManagedByDeclarativePolicy: true,
     logRetention: logs.RetentionDays.THREE_MONTHS,
+  }),
+  ImdsAccountDefaultsStackSet: (scope) => new lib.ImdsAccountDefaultsStackSet(scope, 'StackSet', STACK_SET_PROPS),
+  // What the StackSet deploys in every member account: its embedded template, read back
+  // with CfnInclude (cdk-nag does not look inside a TemplateBody string).
+  ImdsAccountDefaultsStackSetTemplate: (scope) => new CfnInclude(scope, 'Template', {
+    templateFile: writeTemplate(new lib.ImdsAccountDefaultsStackSet(new Stack(new App(), 'Source'), 'StackSet', STACK_SET_PROPS).templateBody),
+  }),
+  ImdsDeclarativePolicy: (scope) => new lib.ImdsDeclarativePolicy(scope, 'Policy', {
+    httpTokens: lib.HttpTokens.REQUIRED,
+    httpPutResponseHopLimit: 2,
+    targetIds: ['r-abcd'],
+    exceptionMessage: 'IMDSv2 is required by the platform team',
   }),
 };
 
@@ -61,6 +89,8 @@ describe('cdk-nag (AwsSolutions, NIST 800-53 rev 5)', () => {
       'AwsSolutions-IAM5',
       'NIST.800.53.R5-LambdaDLQ',
     ]));
+    // Both the construct in a stack and the template the StackSet rolls out were checked.
+    expect([...new Set(result.suppressed.map((f) => f.stack))].sort()).toEqual(['NagImdsAccountDefaults', 'NagImdsAccountDefaultsStackSetTemplate']);
   });
 
   test('every suppression in the constructs is used: none is stale, none is broader than a finding', () => {
