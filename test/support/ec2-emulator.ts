@@ -12,7 +12,10 @@
  * - a SigV4 Authorization header is required and its signature is checked
  *   against the test credentials (a body changed after signing is rejected with
  *   AuthFailure 401, as EC2 does); the Region comes from the credential scope and
- *   state is kept per Region;
+ *   state is kept per Region; a session token (X-Amz-Security-Token, as Lambda's
+ *   temporary credentials carry) must be signed and must be TEST_SESSION_TOKEN;
+ * - injected faults answer with the code, HTTP status and message text EC2 uses
+ *   (DryRunOperation is 412, as EC2 answers a successful dry run);
  * - values are validated as Modify documents them; `no-preference` and a hop
  *   limit of -1 clear a field, and Get omits fields that have no value;
  * - ManagedBy / ManagedExceptionMessage for accounts under a declarative policy.
@@ -23,13 +26,17 @@
  *   the real code is not documented (the handler decides from Get, not the code);
  * - a Modify with no setting at all is accepted as a no-op;
  * - `knowsHttpTokensEnforced: false` emulates an EC2 before 2026-02-24, which
- *   rejects the parameter as unknown.
+ *   rejects the parameter as unknown;
+ * - the session token is compared with a constant, not checked for expiry;
+ * - only POST is served (EC2 also takes GET; the SDK always POSTs).
  */
 import * as crypto from 'crypto';
 import * as http from 'http';
 import { AddressInfo } from 'net';
 
 export const TEST_CREDENTIALS = { accessKeyId: 'AKIDLOCALEMULATOR', secretAccessKey: 'local-emulator-secret' };
+/** The only session token the emulator accepts when a request carries one (Lambda's credentials always do). */
+export const TEST_SESSION_TOKEN = 'local-emulator-session-token';
 export const EC2_NAMESPACE = 'http://ec2.amazonaws.com/doc/2016-11-15/';
 
 /** The account-level state of one Region, as EC2 keeps it (only set fields present). */
@@ -46,6 +53,8 @@ export interface RecordedRequest {
   readonly action: string;
   readonly region: string;
   readonly params: Record<string, string>;
+  /** The EC2 error code of an injected fault this request was answered with. */
+  readonly fault?: string;
 }
 
 /** A fault to inject into the next matching requests. */
@@ -59,6 +68,7 @@ export interface Fault {
 }
 
 const ERROR_STATUS: Record<string, number> = {
+  DryRunOperation: 412,
   RequestLimitExceeded: 503,
   InternalError: 500,
   Unavailable: 503,
@@ -69,6 +79,14 @@ const ERROR_STATUS: Record<string, number> = {
   InvalidAction: 400,
   MissingParameter: 400,
   OperationNotPermitted: 400,
+};
+
+/** The message text EC2 sends with each code, for injected faults (the account and role are made up). */
+const FAULT_MESSAGES: Record<string, string> = {
+  RequestLimitExceeded: 'Request limit exceeded.',
+  InternalError: 'An internal error has occurred',
+  Unavailable: 'The server is overloaded and can\'t handle the request.',
+  UnauthorizedOperation: 'You are not authorized to perform this operation. User: arn:aws:sts::123456789012:assumed-role/ImdsRole/ImdsHandler is not authorized to perform: ec2:{action} because no identity-based policy allows the ec2:{action} action',
 };
 
 const ENUM_VALUES: Record<string, readonly string[]> = {
@@ -109,6 +127,10 @@ export class Ec2Emulator {
   public knowsHttpTokensEnforced = true;
   /** When set, requests are accepted but never answered. */
   public hang = false;
+  /** How many requests were answered with an injected fault. */
+  public faultsServed = 0;
+  /** How many requests were held unanswered because of `hang`. */
+  public requestsHeld = 0;
 
   private readonly states = new Map<string, RegionState>();
   private readonly faults: Array<{ code: string; remaining: number; action?: string }> = [];
@@ -170,15 +192,16 @@ export class Ec2Emulator {
       const body = Buffer.concat(chunks).toString('utf8');
       const requestId = `00000000-0000-4000-8000-${String(++this.requestCounter).padStart(12, '0')}`;
       if (this.hang) {
+        this.requestsHeld++;
         this.hanging.add(res);
         return;
       }
       try {
         const { status, xml } = this.handle(req, body, requestId);
-        send(res, status, xml);
+        send(res, status, xml, requestId);
       } catch (err) {
         const e = err instanceof Ec2Error ? err : new Ec2Error('InternalError', String(err));
-        send(res, ERROR_STATUS[e.code] ?? 400, errorXml(e.code, e.message, requestId));
+        send(res, ERROR_STATUS[e.code] ?? 400, errorXml(e.code, e.message, requestId), requestId);
       }
     });
   }
@@ -201,7 +224,9 @@ export class Ec2Emulator {
     const fault = this.faults.find((f) => f.remaining > 0 && (f.action === undefined || f.action === action));
     if (fault) {
       fault.remaining--;
-      throw new Ec2Error(fault.code, `injected ${fault.code}`);
+      this.faultsServed++;
+      this.requests[this.requests.length - 1] = { action, region, params, fault: fault.code };
+      throw new Ec2Error(fault.code, (FAULT_MESSAGES[fault.code] ?? `injected ${fault.code}`).replace(/\{action\}/g, action));
     }
 
     switch (action) {
@@ -281,8 +306,9 @@ export class Ec2Emulator {
   }
 }
 
-function send(res: http.ServerResponse, status: number, xml: string): void {
-  res.writeHead(status, { 'content-type': 'text/xml;charset=UTF-8', 'content-length': Buffer.byteLength(xml) });
+function send(res: http.ServerResponse, status: number, xml: string, requestId: string): void {
+  // EC2 also sends the request ID as a header, which is where the SDK's $metadata.requestId comes from.
+  res.writeHead(status, { 'content-type': 'text/xml;charset=UTF-8', 'content-length': Buffer.byteLength(xml), 'x-amzn-requestid': requestId });
   res.end(xml);
 }
 
@@ -317,6 +343,10 @@ function verifySignature(req: http.IncomingMessage, body: string): string {
   const canonicalHeaders = headers.map((h) => `${h}:${String(req.headers[h] ?? '').trim().replace(/\s+/g, ' ')}\n`).join('');
   const url = new URL(req.url ?? '/', 'http://localhost');
   const canonicalQuery = [...url.searchParams].map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v)}`).sort().join('&');
+  const sessionToken = req.headers['x-amz-security-token'];
+  if (sessionToken !== undefined && (sessionToken !== TEST_SESSION_TOKEN || !signedHeaders.split(';').includes('x-amz-security-token'))) {
+    throw new Ec2Error('AuthFailure', 'AWS was not able to validate the provided access credentials (unknown or unsigned session token)');
+  }
   const payloadHash = String(req.headers['x-amz-content-sha256'] ?? sha256(body));
   if (payloadHash !== sha256(body)) {
     throw new Ec2Error('AuthFailure', 'The request body does not match its signed payload hash');
