@@ -39,7 +39,10 @@ export function createEc2Client(): EC2Client {
     maxAttempts: MAX_ATTEMPTS,
     retryMode: 'standard',
     // Without these a hanging endpoint would hold one attempt until the deadline.
-    requestHandler: { connectionTimeout: 3_000, requestTimeout: 5_000 },
+    // throwOnRequestTimeout: current @smithy/node-http-handler releases only log a warning
+    // when requestTimeout passes unless told to throw; older ones, which lack the option,
+    // ended the attempt with a TimeoutError. Either way the attempt ends and is retried.
+    requestHandler: { connectionTimeout: 3_000, requestTimeout: 5_000, throwOnRequestTimeout: true },
   });
   // 'high' in the build step: before contentLengthMiddleware measures the body, and before signing (finalizeRequest).
   client.middlewareStack.add(addEnforcedToRequest, { step: 'build', priority: 'high', name: 'imdsAddHttpTokensEnforced' });
