@@ -1,0 +1,291 @@
+#!/usr/bin/env bash
+# Consumer test: the library as a user gets it.
+#
+# The packed tarball (dist/js, made by `npx projen package`) is installed into a
+# fresh CDK TypeScript app in a temporary directory, shaped like `cdk init app`
+# makes it, with the newest aws-cdk-lib (the upper end of our peer range), the
+# aws-cdk CLI 2.1148.x (aws-cdk@3.0.0 cannot read current cloud assemblies),
+# jest and ts-jest. Then:
+#   1. the tarball holds the handler bundle and no sources, tests or tools;
+#   2. the installed library resolves aws-cdk-lib and constructs from the app,
+#      brings no node_modules of its own, and needs no cdk-nag at run time;
+#   3. `cdk synth` twice gives byte-identical output (users snapshot our templates);
+#   4. a jest snapshot test of the app's stacks is written in one process and
+#      passes unchanged in a second one (`jest --ci`).
+#
+# Offline apart from the npm registry; reuses the npm cache (--prefer-offline).
+# KEEP=1 keeps the temporary app for a look; CONSUMER_DIR=<dir> chooses where it goes.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+ROOT="$PWD"
+
+# Exact versions: what a new app gets today, pinned so that a run is reproducible.
+AWS_CDK_LIB=2.276.0
+CONSTRUCTS=10.8.1
+AWS_CDK_CLI=2.1148.1
+JEST=30.5.2
+TS_JEST=29.4.15
+TYPES_JEST=30.0.0
+TYPES_NODE=22.20.5
+TYPESCRIPT=6.0.3
+TS_NODE=10.9.2
+
+started=$SECONDS
+step() { echo "consumer: [$((SECONDS - started))s] $*"; }
+fail() { echo "consumer: FAILED: $*" >&2; exit 1; }
+
+# --- 1. the tarball ---------------------------------------------------------
+shopt -s nullglob
+tarballs=(dist/js/cdk-imds-account-defaults@*.jsii.tgz)
+[ ${#tarballs[@]} -eq 1 ] || fail "expected one dist/js/cdk-imds-account-defaults@*.jsii.tgz, found ${#tarballs[@]}: run 'npx projen package' first"
+TARBALL="$ROOT/${tarballs[0]}"
+step "tarball ${tarballs[0]} ($(wc -c < "$TARBALL") bytes)"
+
+contents="$(tar tzf "$TARBALL")"
+for required in package/package.json package/.jsii package/lib/index.js package/lib/index.d.ts \
+  package/assets/lambda/index/index.js package/README.md package/LICENSE; do
+  grep -qx "$required" <<< "$contents" || fail "the tarball lacks $required"
+done
+stray="$(grep -E '^package/(lambda|test|src|bench|examples|rosetta|projenrc|cdk\.out|\.ci|coverage|test-reports|node_modules)/|^package/\.projenrc\.ts$|^package/tsconfig' <<< "$contents" || true)"
+[ -z "$stray" ] || fail "the tarball carries files users should not get:"$'\n'"$stray"
+step "tarball holds the handler bundle (assets/lambda/index/index.js) and no sources, tests or tools"
+
+# --- 2. a fresh app -----------------------------------------------------------
+if [ -n "${CONSUMER_DIR:-}" ]; then
+  APP="$CONSUMER_DIR"; rm -rf "$APP"; mkdir -p "$APP"
+else
+  APP="$(mktemp -d "${TMPDIR:-/tmp}/imds-consumer.XXXXXX")"
+fi
+[ "${KEEP:-}" = 1 ] && echo "consumer: keeping $APP" || trap 'rm -rf "$APP"' EXIT
+case "$APP" in "$ROOT"/*) fail "the app must live outside the repository, so that nothing resolves from its node_modules" ;; esac
+
+# Nothing from the repository or the environment may leak into module resolution.
+unset NODE_PATH NODE_OPTIONS
+export CI=true                       # jest: never write snapshots unless asked
+export CDK_DISABLE_VERSION_CHECK=1   # the CLI: no version check, no notices, no telemetry
+export CDK_DISABLE_CLI_TELEMETRY=true
+
+cp "$TARBALL" "$APP/cdk-imds-account-defaults.tgz"
+cd "$APP"
+mkdir -p bin lib test
+
+cat > package.json <<EOF
+{
+  "name": "imds-consumer",
+  "version": "0.1.0",
+  "private": true,
+  "bin": { "imds-consumer": "bin/app.js" },
+  "scripts": { "cdk": "cdk", "test": "jest" },
+  "devDependencies": {
+    "@types/jest": "$TYPES_JEST",
+    "@types/node": "$TYPES_NODE",
+    "aws-cdk": "$AWS_CDK_CLI",
+    "jest": "$JEST",
+    "ts-jest": "$TS_JEST",
+    "ts-node": "$TS_NODE",
+    "typescript": "$TYPESCRIPT"
+  },
+  "dependencies": {
+    "aws-cdk-lib": "$AWS_CDK_LIB",
+    "cdk-imds-account-defaults": "file:./cdk-imds-account-defaults.tgz",
+    "constructs": "$CONSTRUCTS"
+  }
+}
+EOF
+
+cat > tsconfig.json <<'EOF'
+{
+  "compilerOptions": {
+    "target": "ES2022",
+    "module": "NodeNext",
+    "moduleResolution": "NodeNext",
+    "lib": ["es2022"],
+    "declaration": true,
+    "strict": true,
+    "noImplicitAny": true,
+    "strictNullChecks": true,
+    "noImplicitThis": true,
+    "alwaysStrict": true,
+    "noUnusedLocals": false,
+    "noUnusedParameters": false,
+    "noImplicitReturns": true,
+    "noFallthroughCasesInSwitch": false,
+    "inlineSourceMap": true,
+    "inlineSources": true,
+    "experimentalDecorators": true,
+    "strictPropertyInitialization": false,
+    "skipLibCheck": true,
+    "types": ["jest", "node"]
+  },
+  "exclude": ["node_modules", "cdk.out*"]
+}
+EOF
+
+cat > jest.config.js <<'EOF'
+module.exports = {
+  testEnvironment: 'node',
+  roots: ['<rootDir>/test'],
+  testMatch: ['**/*.test.ts'],
+  transform: { '^.+\\.tsx?$': 'ts-jest' },
+};
+EOF
+
+# The stacks a platform team would write: the account defaults in one stack;
+# the organization-wide rollout (StackSet) and the policy in another.
+cat > lib/stacks.ts <<'EOF'
+import { CfnOutput, Stack, StackProps } from 'aws-cdk-lib';
+import { Construct } from 'constructs';
+import {
+  HttpTokens,
+  HttpTokensEnforced,
+  ImdsAccountDefaults,
+  ImdsAccountDefaultsStackSet,
+  ImdsDeclarativePolicy,
+} from 'cdk-imds-account-defaults';
+
+export class ImdsDefaultsStack extends Stack {
+  constructor(scope: Construct, id: string, props?: StackProps) {
+    super(scope, id, props);
+    const imds = new ImdsAccountDefaults(this, 'ImdsDefaults', {
+      httpTokens: HttpTokens.REQUIRED,
+      httpTokensEnforced: HttpTokensEnforced.ENABLED,
+      httpPutResponseHopLimit: 2,
+    });
+    new CfnOutput(this, 'HttpTokens', { value: imds.effectiveHttpTokens });
+  }
+}
+
+export class OrganizationStack extends Stack {
+  constructor(scope: Construct, id: string, props?: StackProps) {
+    super(scope, id, props);
+    new ImdsAccountDefaultsStackSet(this, 'Rollout', {
+      httpTokens: HttpTokens.REQUIRED,
+      httpPutResponseHopLimit: 2,
+      organizationalUnitIds: ['ou-abcd-12345678'],
+      regions: ['eu-west-1', 'us-east-1'],
+    });
+    new ImdsDeclarativePolicy(this, 'Policy', {
+      httpTokens: HttpTokens.REQUIRED,
+      targetIds: ['ou-abcd-87654321'],
+    });
+  }
+}
+EOF
+
+cat > bin/app.ts <<'EOF'
+#!/usr/bin/env node
+import { App } from 'aws-cdk-lib';
+import { ImdsDefaultsStack, OrganizationStack } from '../lib/stacks';
+
+const app = new App();
+new ImdsDefaultsStack(app, 'ImdsDefaultsStack');
+new OrganizationStack(app, 'OrganizationStack');
+EOF
+
+cat > test/stacks.test.ts <<'EOF'
+import * as fs from 'fs';
+import * as path from 'path';
+import { App } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import { ImdsDefaultsStack, OrganizationStack } from '../lib/stacks';
+
+function synth() {
+  const app = new App();
+  return {
+    defaults: new ImdsDefaultsStack(app, 'ImdsDefaultsStack'),
+    organization: new OrganizationStack(app, 'OrganizationStack'),
+  };
+}
+
+// What users keep: a snapshot of each stack's template.
+test('ImdsDefaultsStack matches the snapshot', () => {
+  expect(Template.fromStack(synth().defaults).toJSON()).toMatchSnapshot();
+});
+
+test('OrganizationStack matches the snapshot', () => {
+  expect(Template.fromStack(synth().organization).toJSON()).toMatchSnapshot();
+});
+
+test('the handler is the bundle shipped in the package, inline, in one Lambda function', () => {
+  const template = Template.fromStack(synth().defaults);
+  template.resourceCountIs('AWS::Lambda::Function', 1);
+  const bundle = fs.readFileSync(
+    path.join(path.dirname(require.resolve('cdk-imds-account-defaults/package.json')), 'assets', 'lambda', 'index', 'index.js'), 'utf8');
+  template.hasResourceProperties('AWS::Lambda::Function', { Code: { ZipFile: bundle } });
+});
+
+test('two synths in one process give the same templates', () => {
+  const a = synth();
+  const b = synth();
+  expect(JSON.stringify(Template.fromStack(b.defaults).toJSON())).toEqual(JSON.stringify(Template.fromStack(a.defaults).toJSON()));
+  expect(JSON.stringify(Template.fromStack(b.organization).toJSON())).toEqual(JSON.stringify(Template.fromStack(a.organization).toJSON()));
+});
+EOF
+
+step "installing aws-cdk-lib@$AWS_CDK_LIB, constructs@$CONSTRUCTS, aws-cdk@$AWS_CDK_CLI, jest@$JEST, ts-jest@$TS_JEST, typescript@$TYPESCRIPT and the tarball"
+npm install --prefer-offline --no-audit --no-fund --loglevel=error > npm-install.log 2>&1 || { cat npm-install.log >&2; fail "npm install"; }
+# cdk init writes every recommended feature flag into cdk.json: do the same with this aws-cdk-lib's.
+node -e '
+  const flags = require("aws-cdk-lib/recommended-feature-flags.json");
+  const cdkJson = { app: "npx ts-node --prefer-ts-exts bin/app.ts", context: flags };
+  require("fs").writeFileSync("cdk.json", JSON.stringify(cdkJson, null, 2) + "\n");'
+
+# --- 3. the installed library stands on the app's dependencies --------------
+node -e '
+  const path = require("path");
+  const app = process.cwd();
+  const lib = path.dirname(require.resolve("cdk-imds-account-defaults/package.json"));
+  const problems = [];
+  const inApp = (p) => p.startsWith(path.join(app, "node_modules") + path.sep);
+  if (!inApp(lib)) problems.push(`the library resolves to ${lib}, outside the app`);
+  for (const dep of ["aws-cdk-lib", "constructs"]) {
+    const resolved = require.resolve(`${dep}/package.json`, { paths: [lib] });
+    if (resolved !== require.resolve(`${dep}/package.json`)) problems.push(`${dep} resolves from the library to ${resolved}, not the copy of the app`);
+    if (!inApp(resolved)) problems.push(`${dep} resolves to ${resolved}, outside the app`);
+  }
+  if (require("fs").existsSync(path.join(lib, "node_modules"))) problems.push("the library brought node_modules of its own");
+  try { require.resolve("cdk-nag"); problems.push("cdk-nag is installed in the app; the check needs it absent"); } catch {}
+  const version = require("aws-cdk-lib/package.json").version;
+  if (version !== process.argv[1]) problems.push(`aws-cdk-lib is ${version}, expected ${process.argv[1]}`);
+  if (problems.length) { console.error(problems.join("\n")); process.exit(1); }
+  console.log(`consumer: the library (${path.relative(app, lib)}) uses the aws-cdk-lib ${version} and constructs; no node_modules of its own; no cdk-nag installed`);
+' "$AWS_CDK_LIB" || fail "module resolution"
+
+# --- 4. cdk synth, twice -----------------------------------------------------------
+CDK=(npx --no-install cdk --no-notices --no-version-reporting)
+step "cdk synth ($(npx --no-install cdk --version 2>/dev/null))"
+"${CDK[@]}" synth --quiet --output cdk.out.1 > synth1.log 2>&1 || { cat synth1.log >&2; fail "cdk synth"; }
+step "cdk synth again"
+"${CDK[@]}" synth --quiet --output cdk.out.2 > synth2.log 2>&1 || { cat synth2.log >&2; fail "cdk synth (second)"; }
+diff -r cdk.out.1 cdk.out.2 > synth.diff || { head -50 synth.diff >&2; fail "two synths differ: a user's snapshot would change without a change of theirs"; }
+step "the two synths are byte-identical ($(find cdk.out.1 -type f | wc -l) files)"
+
+node -e '
+  const fs = require("fs");
+  const path = require("path");
+  const out = "cdk.out.1";
+  const problems = [];
+  for (const stack of ["ImdsDefaultsStack", "OrganizationStack"]) {
+    const template = JSON.parse(fs.readFileSync(path.join(out, `${stack}.template.json`), "utf8"));
+    const bytes = Buffer.byteLength(JSON.stringify(template));
+    const assets = JSON.parse(fs.readFileSync(path.join(out, `${stack}.assets.json`), "utf8"));
+    const files = Object.values(assets.files).map((f) => f.source.path).filter((p) => p !== `${stack}.template.json`);
+    const functions = Object.values(template.Resources).filter((r) => r.Type === "AWS::Lambda::Function").length;
+    const nag = Object.values(template.Resources).filter((r) => r.Metadata && r.Metadata.cdk_nag).length;
+    console.log(`consumer: ${stack}: ${bytes} bytes as sent (minified JSON), ${functions} Lambda function(s), ${files.length} file asset(s), cdk_nag suppressions on ${nag} resource(s)`);
+    if (files.length) problems.push(`${stack} has file assets: ${files.join(", ")}`);
+    if (stack === "ImdsDefaultsStack" && functions !== 1) problems.push(`${stack} has ${functions} Lambda functions, expected 1`);
+    if (stack === "ImdsDefaultsStack" && nag === 0) problems.push(`${stack} lost the cdk_nag suppressions`);
+  }
+  if (problems.length) { console.error(problems.join("\n")); process.exit(1); }
+' || fail "synthesized templates"
+
+# --- 5. jest snapshot test -------------------------------------------------------
+step "jest: writing the snapshots"
+npx --no-install jest --ci=false > jest1.log 2>&1 || { cat jest1.log >&2; fail "jest (first run)"; }
+grep -q "snapshots* written" jest1.log || { cat jest1.log >&2; fail "jest wrote no snapshot"; }
+step "jest --ci: the snapshots match in a new process"
+npx --no-install jest --ci > jest2.log 2>&1 || { cat jest2.log >&2; fail "jest (second run): the snapshot changed between two processes"; }
+grep -E "^(Tests|Snapshots):" jest2.log | sed 's/^/consumer: /'
+
+step "OK"
