@@ -65,6 +65,8 @@ export interface Fault {
   readonly times: number;
   /** Only this action (default: any). */
   readonly action?: string;
+  /** Let this many matching requests through first (default 0). */
+  readonly after?: number;
 }
 
 const ERROR_STATUS: Record<string, number> = {
@@ -133,7 +135,7 @@ export class Ec2Emulator {
   public requestsHeld = 0;
 
   private readonly states = new Map<string, RegionState>();
-  private readonly faults: Array<{ code: string; remaining: number; action?: string }> = [];
+  private readonly faults: Array<{ code: string; remaining: number; action?: string; skip: number }> = [];
   private readonly server: http.Server;
   private readonly hanging = new Set<http.ServerResponse>();
   private requestCounter = 0;
@@ -160,7 +162,7 @@ export class Ec2Emulator {
 
   /** Makes the next `times` requests (of `action`, if given) fail with an EC2 error. */
   public injectFault(fault: Fault): void {
-    this.faults.push({ code: fault.code, remaining: fault.times, action: fault.action });
+    this.faults.push({ code: fault.code, remaining: fault.times, action: fault.action, skip: fault.after ?? 0 });
   }
 
   /** Puts a Region under a declarative policy (ManagedBy: declarative-policy), or takes it out. */
@@ -222,7 +224,9 @@ export class Ec2Emulator {
       throw new Ec2Error('InvalidParameterValue', `unsupported Version ${params.Version}`);
     }
     const fault = this.faults.find((f) => f.remaining > 0 && (f.action === undefined || f.action === action));
-    if (fault) {
+    if (fault && fault.skip > 0) {
+      fault.skip--;
+    } else if (fault) {
       fault.remaining--;
       this.faultsServed++;
       this.requests[this.requests.length - 1] = { action, region, params, fault: fault.code };
