@@ -1,0 +1,217 @@
+/**
+ * Synthesizes stacks through the library's public API and reads back, from the
+ * template alone, what CloudFormation would: the function (its inline code,
+ * runtime, handler, Timeout, memory, environment, log group) and the custom
+ * resource (properties, ServiceToken, DeletionPolicy). Also resolves the
+ * intrinsic functions in the custom resource's properties and delivers them as
+ * CloudFormation does: every scalar a string.
+ */
+import * as crypto from 'crypto';
+import { App, DefaultStackSynthesizer, Stack } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import { FunctionConfig } from './lambda';
+import { ImdsAccountDefaults, ImdsAccountDefaultsProps } from '../../../src';
+
+export const ACCOUNT = '123456789012';
+export const CUSTOM_RESOURCE_TYPE = 'Custom::ImdsAccountDefaults';
+
+/** A synthesized template and the logical ids of what the suite runs. */
+export interface StackTemplate {
+  readonly template: any;
+  readonly functionLogicalId: string;
+  readonly resourceLogicalId: string;
+}
+
+/**
+ * Synthesizes one stack. `build` adds to it through the public API, e.g.
+ * `(stack) => new ImdsAccountDefaults(stack, 'Imds', { ... })`.
+ * No bootstrap-version rule or parameter: the template is self-contained, as for StackSets.
+ */
+export function synthesize(build: (stack: Stack) => void): StackTemplate {
+  const app = new App();
+  const stack = new Stack(app, 'ImdsE2e', { synthesizer: new DefaultStackSynthesizer({ generateBootstrapVersionRule: false }) });
+  build(stack);
+  return readTemplate(Template.fromStack(stack).toJSON());
+}
+
+/** Synthesizes a stack holding one ImdsAccountDefaults with these props. */
+export function synthesizeImds(props: ImdsAccountDefaultsProps): StackTemplate {
+  return synthesize((stack) => new ImdsAccountDefaults(stack, 'Imds', props));
+}
+
+/** Finds the custom resource and the function its ServiceToken points to. */
+export function readTemplate(template: any): StackTemplate {
+  const resources: Record<string, any> = template.Resources ?? {};
+  const custom = Object.entries(resources).filter(([, r]) => r.Type === CUSTOM_RESOURCE_TYPE);
+  if (custom.length !== 1) {
+    throw new Error(`expected one ${CUSTOM_RESOURCE_TYPE} in the template, found ${custom.length}`);
+  }
+  const [resourceLogicalId, resource] = custom[0];
+  const token = resource.Properties?.ServiceToken;
+  const target = token?.['Fn::GetAtt'];
+  if (!Array.isArray(target) || target[1] !== 'Arn' || resources[target[0]]?.Type !== 'AWS::Lambda::Function') {
+    throw new Error(`the ServiceToken of ${resourceLogicalId} is ${JSON.stringify(token)}, not the Arn of a function in this template: the template is not self-contained`);
+  }
+  return { template, functionLogicalId: target[0], resourceLogicalId };
+}
+
+/** Values CloudFormation knows at deploy time. */
+export interface DeployContext {
+  readonly stackName: string;
+  readonly stackId: string;
+  readonly region: string;
+  /** Parameter values given at deploy time (as strings, as CloudFormation takes them). */
+  readonly parameters: Readonly<Record<string, string>>;
+}
+
+/** The physical name CloudFormation gives an unnamed resource: stack name, logical id, random suffix. */
+export function physicalName(ctx: DeployContext, logicalId: string): string {
+  const suffix = crypto.createHash('sha256').update(`${ctx.stackId}/${logicalId}`).digest('base64url').replace(/[^A-Za-z0-9]/g, '').slice(0, 12).toUpperCase();
+  return `${ctx.stackName}-${logicalId}`.slice(0, 64 - 13) + `-${suffix}`;
+}
+
+/** The function as CloudFormation would create it from the template. */
+export function functionConfig(t: StackTemplate, ctx: DeployContext): FunctionConfig {
+  const properties = t.template.Resources[t.functionLogicalId].Properties;
+  const code = properties.Code?.ZipFile;
+  if (typeof code !== 'string') {
+    throw new Error(`the function ${t.functionLogicalId} has no inline code (Code.ZipFile): ${JSON.stringify(properties.Code)?.slice(0, 200)}`);
+  }
+  const functionName = physicalName(ctx, t.functionLogicalId);
+  const logGroup = properties.LoggingConfig?.LogGroup;
+  const environment = resolve(t, properties.Environment?.Variables ?? {}, ctx);
+  return {
+    logicalId: t.functionLogicalId,
+    functionName,
+    arn: functionArn(t, ctx),
+    runtime: properties.Runtime,
+    handler: properties.Handler,
+    // CloudFormation's defaults when the template leaves them out.
+    timeoutSeconds: Number(properties.Timeout ?? 3),
+    memorySize: Number(properties.MemorySize ?? 128),
+    code,
+    environment: stringify(environment),
+    logGroupName: logGroup ? String(resolve(t, logGroup, ctx)) : `/aws/lambda/${functionName}`,
+  };
+}
+
+function functionArn(t: StackTemplate, ctx: DeployContext): string {
+  return `arn:aws:lambda:${ctx.region}:${ACCOUNT}:function:${physicalName(ctx, t.functionLogicalId)}`;
+}
+
+/** The custom resource's properties as the handler receives them: resolved, every scalar a string. */
+export function resourceProperties(t: StackTemplate, ctx: DeployContext): Record<string, any> {
+  return stringify(resolve(t, t.template.Resources[t.resourceLogicalId].Properties ?? {}, ctx));
+}
+
+/** The custom resource's DeletionPolicy (CloudFormation's default is Delete). */
+export function deletionPolicy(t: StackTemplate): string {
+  return t.template.Resources[t.resourceLogicalId].DeletionPolicy ?? 'Delete';
+}
+
+/**
+ * The parameter values CloudFormation would accept: given or default, checked
+ * against Type Number, AllowedValues, MinValue and MaxValue (other constraints
+ * and SSM parameter types are not emulated).
+ */
+export function parameterValues(t: StackTemplate, given: Readonly<Record<string, string>>): Record<string, string> {
+  const declared: Record<string, any> = t.template.Parameters ?? {};
+  for (const name of Object.keys(given)) {
+    if (!(name in declared)) {
+      throw new Error(`Parameters: [${name}] do not exist in the template`);
+    }
+  }
+  const values: Record<string, string> = {};
+  for (const [name, p] of Object.entries(declared)) {
+    const value = given[name] ?? (p.Default !== undefined ? String(p.Default) : undefined);
+    if (value === undefined) {
+      throw new Error(`Parameters: [${name}] must have values`);
+    }
+    if (p.Type === 'Number' && (value.trim() === '' || !Number.isFinite(Number(value)))) {
+      throw new Error(`Parameter '${name}' must be a number.`);
+    }
+    if (p.Type !== 'Number' && p.Type !== 'String') {
+      throw new Error(`Parameter '${name}' has Type ${p.Type}, which the end-to-end suite does not emulate`);
+    }
+    if (p.AllowedValues && !p.AllowedValues.map(String).includes(value)) {
+      throw new Error(`Parameter '${name}' failed to satisfy constraint: Value must be one of ${p.AllowedValues.join(', ')}`);
+    }
+    if (p.MinValue !== undefined && Number(value) < Number(p.MinValue)) {
+      throw new Error(`Parameter '${name}' must be a number not less than ${p.MinValue}`);
+    }
+    if (p.MaxValue !== undefined && Number(value) > Number(p.MaxValue)) {
+      throw new Error(`Parameter '${name}' must be a number not greater than ${p.MaxValue}`);
+    }
+    values[name] = value;
+  }
+  return values;
+}
+
+/** Resolves Ref, Fn::GetAtt, Fn::Join and Fn::Sub (plain ${Name} references) as CloudFormation would at deploy time. */
+export function resolve(t: StackTemplate, value: any, ctx: DeployContext): any {
+  if (Array.isArray(value)) {
+    return value.map((v) => resolve(t, v, ctx));
+  }
+  if (value === null || typeof value !== 'object') {
+    return value;
+  }
+  const keys = Object.keys(value);
+  if (keys.length === 1 && (keys[0] === 'Ref' || keys[0].startsWith('Fn::'))) {
+    const [fn] = keys;
+    const arg = value[fn];
+    switch (fn) {
+      case 'Ref':
+        return ref(t, arg, ctx);
+      case 'Fn::GetAtt': {
+        const [logicalId, attribute] = Array.isArray(arg) ? arg : String(arg).split('.');
+        if (logicalId === t.functionLogicalId && attribute === 'Arn') {
+          return functionArn(t, ctx);
+        }
+        throw new Error(`Fn::GetAtt ${logicalId}.${attribute} is not emulated`);
+      }
+      case 'Fn::Join':
+        return resolve(t, arg[1], ctx).join(arg[0]);
+      case 'Fn::Sub':
+        return String(arg).replace(/\$\{([^}!]+)\}/g, (_, name) => String(ref(t, name, ctx)));
+      default:
+        throw new Error(`${fn} is not emulated by the end-to-end suite`);
+    }
+  }
+  return Object.fromEntries(keys.map((k) => [k, resolve(t, value[k], ctx)]));
+}
+
+function ref(t: StackTemplate, name: string, ctx: DeployContext): string {
+  const pseudo: Record<string, string> = {
+    'AWS::Region': ctx.region,
+    'AWS::AccountId': ACCOUNT,
+    'AWS::Partition': 'aws',
+    'AWS::URLSuffix': 'amazonaws.com',
+    'AWS::StackName': ctx.stackName,
+    'AWS::StackId': ctx.stackId,
+  };
+  if (name in pseudo) {
+    return pseudo[name];
+  }
+  if (name in (t.template.Parameters ?? {})) {
+    const value = ctx.parameters[name];
+    if (value === undefined) {
+      throw new Error(`no value for parameter ${name}`);
+    }
+    return value;
+  }
+  if (name in (t.template.Resources ?? {})) {
+    return physicalName(ctx, name);
+  }
+  throw new Error(`Ref ${name}: no such parameter, pseudo parameter or resource`);
+}
+
+/** CloudFormation delivers custom resource properties with every scalar as a string ("2", "true"). */
+export function stringify(value: any): any {
+  if (Array.isArray(value)) {
+    return value.map(stringify);
+  }
+  if (value !== null && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, stringify(v)]));
+  }
+  return value === null || value === undefined ? value : String(value);
+}

@@ -1,0 +1,57 @@
+/**
+ * The per-event timing table the suite prints, so that a regression in the
+ * handler's speed or in its cold start shows in the test output.
+ */
+export interface TimingRow {
+  readonly scenario: string;
+  readonly step: string;
+  readonly sdk: string;
+  /** Spawn to handler loaded, measured by the test. */
+  readonly coldStartMs?: number;
+  /** Process start to handler loaded, measured in the function's process. */
+  readonly initMs?: number;
+  /** The handler's wall time. */
+  readonly handlerMs?: number;
+  /** From handing the event over to the answer reaching the ResponseURL. */
+  readonly answerMs?: number;
+  readonly status?: string;
+  readonly faulted?: boolean;
+  readonly node?: string;
+  readonly clientEc2?: string;
+}
+
+export class TimingRecorder {
+  private readonly rows: TimingRow[] = [];
+
+  public add(row: TimingRow): void {
+    this.rows.push(row);
+  }
+
+  /** The table, with the slowest event (injected faults aside) and the slowest cold start. */
+  public format(title: string): string {
+    if (this.rows.length === 0) {
+      return `${title}: no events`;
+    }
+    const ms = (n?: number) => (n === undefined ? '-' : `${Math.round(n)} ms`);
+    const header = ['scenario', 'event', 'client-ec2', 'cold start', 'init', 'handler', 'answered at', 'answer'];
+    const body = this.rows.map((r) => [
+      r.scenario, r.step, r.clientEc2 ?? r.sdk, ms(r.coldStartMs), ms(r.initMs), ms(r.handlerMs), ms(r.answerMs),
+      `${r.status ?? '-'}${r.faulted ? ' (injected fault)' : ''}`,
+    ]);
+    const widths = header.map((h, i) => Math.max(h.length, ...body.map((row) => row[i].length)));
+    const line = (cells: string[]) => cells.map((c, i) => (i >= 3 && i <= 6 ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join('  ').trimEnd();
+
+    const clean = this.rows.filter((r) => !r.faulted && r.handlerMs !== undefined);
+    const slowest = clean.reduce<TimingRow | undefined>((a, r) => (!a || r.handlerMs! > a.handlerMs! ? r : a), undefined);
+    const cold = this.rows.filter((r) => r.coldStartMs !== undefined);
+    const slowestCold = cold.reduce<TimingRow | undefined>((a, r) => (!a || r.coldStartMs! > a.coldStartMs! ? r : a), undefined);
+    const node = this.rows.find((r) => r.node)?.node;
+    return [
+      `${title} (Node.js ${node ?? '?'}; cold start = spawn to handler loaded; init = the same, measured in the function's process; handler = the handler's wall time)`,
+      line(header),
+      ...body.map(line),
+      slowest ? `slowest event without injected faults: handler ${ms(slowest.handlerMs)} (${slowest.scenario} / ${slowest.step})` : 'no event without injected faults',
+      slowestCold ? `slowest cold start: ${ms(slowestCold.coldStartMs)} (${slowestCold.scenario} / ${slowestCold.step})` : '',
+    ].join('\n');
+  }
+}
