@@ -1,0 +1,130 @@
+/**
+ * End-to-end: the shipped handler (the inline index.js of the synthesized
+ * template, run by the runtime's Node.js with only @aws-sdk/client-ec2 on
+ * NODE_PATH) through Create, Update and Delete, against local EC2 and
+ * CloudFormation endpoints. Every step is also checked as CloudFormation and
+ * Lambda would check it: see harness/cloudformation.ts.
+ */
+import { RemovalPolicy } from 'aws-cdk-lib';
+import { REGION, expectSuccess, scenario } from './harness/scenario';
+import { synthesizeImds } from './harness/template';
+import { HttpEndpoint, HttpTokens, HttpTokensEnforced, InstanceMetadataTags } from '../../src';
+
+const PHYSICAL_ID = `ImdsAccountDefaults:123456789012:${REGION}`;
+
+scenario('create, update, delete: the settings are applied, changed, then reset', async (w) => {
+  const stack = w.stack();
+
+  const create = await stack.create(synthesizeImds({ httpTokens: HttpTokens.REQUIRED, httpPutResponseHopLimit: 2 }));
+  expectSuccess(create, { HttpTokens: 'required', HttpPutResponseHopLimit: '2', HttpTokensEnforced: 'no-preference', ManagedBy: 'account', Applied: 'true' });
+  // CloudFormation delivers the number 2 of the template as the string "2".
+  expect(create.event!.ResourceProperties).toEqual({ ServiceToken: create.event!.ServiceToken, HttpTokens: 'required', HttpPutResponseHopLimit: '2' });
+  expect(create.answer!.PhysicalResourceId).toBe(PHYSICAL_ID);
+  expect(create.ec2Actions).toEqual(['GetInstanceMetadataDefaults', 'ModifyInstanceMetadataDefaults', 'GetInstanceMetadataDefaults']);
+  expect(w.state()).toEqual({ HttpTokens: 'required', HttpPutResponseHopLimit: 2 });
+
+  const update = await stack.update(synthesizeImds({
+    httpTokens: HttpTokens.REQUIRED, httpTokensEnforced: HttpTokensEnforced.ENABLED, httpPutResponseHopLimit: 3,
+  }));
+  expectSuccess(update, { HttpTokens: 'required', HttpTokensEnforced: 'enabled', HttpPutResponseHopLimit: '3', Applied: 'true' });
+  expect(update.event!).toMatchObject({ PhysicalResourceId: PHYSICAL_ID, OldResourceProperties: create.event!.ResourceProperties });
+  expect(w.state()).toEqual({ HttpTokens: 'required', HttpTokensEnforced: 'enabled', HttpPutResponseHopLimit: 3 });
+
+  const del = await stack.delete();
+  expectSuccess(del);
+  expect(del.event!.PhysicalResourceId).toBe(PHYSICAL_ID);
+  expect(w.state()).toEqual({});
+  expect(w.state('us-east-1')).toEqual({});
+});
+
+scenario('settings the stack does not manage are left untouched on create, update and delete', async (w) => {
+  const outside = { HttpEndpoint: 'enabled', InstanceMetadataTags: 'enabled' };
+  w.ec2.setState(REGION, outside);
+  const stack = w.stack();
+
+  const create = await stack.create(synthesizeImds({ httpTokens: HttpTokens.REQUIRED }));
+  expectSuccess(create, { HttpTokens: 'required', HttpEndpoint: 'enabled', InstanceMetadataTags: 'enabled' });
+  expect(w.ec2.requestsOf('ModifyInstanceMetadataDefaults').map((r) => r.params)).toEqual([
+    { Action: 'ModifyInstanceMetadataDefaults', Version: '2016-11-15', HttpTokens: 'required' },
+  ]);
+  expect(w.state()).toEqual({ ...outside, HttpTokens: 'required' });
+
+  expectSuccess(await stack.update(synthesizeImds({ httpTokens: HttpTokens.REQUIRED, httpPutResponseHopLimit: 2 })));
+  expect(w.state()).toEqual({ ...outside, HttpTokens: 'required', HttpPutResponseHopLimit: 2 });
+
+  expectSuccess(await stack.delete());
+  expect(w.state()).toEqual(outside);
+});
+
+scenario('a setting removed on update goes back to no preference; the others stay', async (w) => {
+  const stack = w.stack();
+  expectSuccess(await stack.create(synthesizeImds({
+    httpTokens: HttpTokens.REQUIRED, httpPutResponseHopLimit: 2, instanceMetadataTags: InstanceMetadataTags.DISABLED,
+  })));
+  expect(w.state()).toEqual({ HttpTokens: 'required', HttpPutResponseHopLimit: 2, InstanceMetadataTags: 'disabled' });
+
+  const update = await stack.update(synthesizeImds({ httpTokens: HttpTokens.REQUIRED }));
+  expectSuccess(update, { HttpTokens: 'required', HttpPutResponseHopLimit: '-1', InstanceMetadataTags: 'no-preference' });
+  expect(update.ec2Requests.find((r) => r.action === 'ModifyInstanceMetadataDefaults')!.params).toMatchObject({
+    HttpTokens: 'required', HttpPutResponseHopLimit: '-1', InstanceMetadataTags: 'no-preference',
+  });
+  expect(w.state()).toEqual({ HttpTokens: 'required' });
+
+  expectSuccess(await stack.delete());
+  expect(w.state()).toEqual({});
+});
+
+scenario('RETAIN: CloudFormation sends no Delete and the settings stay', async (w) => {
+  const stack = w.stack();
+  expectSuccess(await stack.create(synthesizeImds({ httpTokens: HttpTokens.REQUIRED, removalPolicy: RemovalPolicy.RETAIN })));
+  expect(w.state()).toEqual({ HttpTokens: 'required' });
+
+  const del = await stack.delete();
+  expect(del.event).toBeUndefined();
+  expect(del.ec2Actions).toEqual([]);
+  expect(w.state()).toEqual({ HttpTokens: 'required' });
+});
+
+scenario('an update that changes no setting makes no EC2 write', async (w) => {
+  const stack = w.stack();
+  expectSuccess(await stack.create(synthesizeImds({ httpEndpoint: HttpEndpoint.ENABLED })));
+
+  const update = await stack.update(synthesizeImds({ httpEndpoint: HttpEndpoint.ENABLED, skipIfManagedByDeclarativePolicy: true }));
+  expectSuccess(update, { HttpEndpoint: 'enabled', Applied: 'true' });
+  expect(update.event!.ResourceProperties.SkipIfManagedByDeclarativePolicy).toBe('true');
+  expect(update.ec2Actions).toEqual(['GetInstanceMetadataDefaults']);
+  expect(w.state()).toEqual({ HttpEndpoint: 'enabled' });
+});
+
+scenario('the state is per Region: two stacks of one StackSet in two Regions', async (w) => {
+  const ireland = w.stack();
+  const virginia = w.stack({ region: 'us-east-1' });
+  expectSuccess(await ireland.create(synthesizeImds({ httpTokens: HttpTokens.REQUIRED })));
+  const create = await virginia.create(synthesizeImds({ httpTokens: HttpTokens.OPTIONAL }));
+  expectSuccess(create, { HttpTokens: 'optional' });
+  expect(create.answer!.PhysicalResourceId).toBe('ImdsAccountDefaults:123456789012:us-east-1');
+  expect(w.state()).toEqual({ HttpTokens: 'required' });
+  expect(w.state('us-east-1')).toEqual({ HttpTokens: 'optional' });
+
+  expectSuccess(await virginia.delete());
+  expect(w.state('us-east-1')).toEqual({});
+  expect(w.state()).toEqual({ HttpTokens: 'required' });
+});
+
+scenario('an older @aws-sdk/client-ec2 (3.996.0) without HttpTokensEnforced on NODE_PATH', async (w) => {
+  const stack = w.stack({ sdk: '3.996.0' });
+
+  const create = await stack.create(synthesizeImds({ httpTokens: HttpTokens.REQUIRED, httpTokensEnforced: HttpTokensEnforced.ENABLED }));
+  expect(create.invocation!.clientEc2!.version).toBe('3.996.0');
+  expectSuccess(create, { HttpTokens: 'required', HttpTokensEnforced: 'enabled', Applied: 'true' });
+  // The field reaches EC2 in the signed request although this client cannot serialize it.
+  expect(create.ec2Requests.find((r) => r.action === 'ModifyInstanceMetadataDefaults')!.params).toMatchObject({ HttpTokensEnforced: 'enabled' });
+  expect(create.invocation!.logs).toMatch(/does not serialize HttpTokensEnforced/);
+  expect(w.state()).toEqual({ HttpTokens: 'required', HttpTokensEnforced: 'enabled' });
+
+  expectSuccess(await stack.update(synthesizeImds({ httpTokens: HttpTokens.REQUIRED, httpTokensEnforced: HttpTokensEnforced.DISABLED })), { HttpTokensEnforced: 'disabled' });
+  expect(w.state()).toEqual({ HttpTokens: 'required', HttpTokensEnforced: 'disabled' });
+
+  expectSuccess(await stack.delete());
+  expect(w.state()).toEqual({});
+});
