@@ -34,8 +34,9 @@ export class TimingRecorder {
     }
     const ms = (n?: number) => (n === undefined ? '-' : `${Math.round(n)} ms`);
     const header = ['scenario', 'event', 'client-ec2', 'cold start', 'init', 'handler', 'answered at', 'answer'];
+    const short = (text: string) => (text.length > 64 ? `${text.slice(0, 63)}…` : text);
     const body = this.rows.map((r) => [
-      r.scenario, r.step, r.clientEc2 ?? r.sdk, ms(r.coldStartMs), ms(r.initMs), ms(r.handlerMs), ms(r.answerMs),
+      short(r.scenario), r.step, r.clientEc2 ?? r.sdk, ms(r.coldStartMs), ms(r.initMs), ms(r.handlerMs), ms(r.answerMs),
       `${r.status ?? '-'}${r.faulted ? ' (injected fault)' : ''}`,
     ]);
     const widths = header.map((h, i) => Math.max(h.length, ...body.map((row) => row[i].length)));
