@@ -21,7 +21,7 @@
  * - handler cold start: in a fresh Node process, the time to `require` each
  *   function's handler module and the AWS SDK clients its first event needs
  *   (the Lambda runtime ships them; here they come from node_modules), summed
- *   over the functions one event passes through. Median of 5 processes. Node's
+ *   over the functions one event passes through. Median of 9 processes. Node's
  *   own start is left out; Lambda's init (download, unzip, runtime start) is
  *   not modelled.
  *
@@ -201,7 +201,7 @@ function sdkNodePath(): string {
 }
 
 /** Median over fresh Node processes of the time to require the module and the clients it needs. */
-function coldStartMs(modulePath: string, clients: string[], nodePath: string, processes = 5): number {
+function coldStartMs(modulePath: string, clients: string[], nodePath: string, processes = 9): number {
   const script = `
     const start = process.hrtime.bigint();
     require(${JSON.stringify(modulePath)});
@@ -325,7 +325,7 @@ function main(): void {
     metric('IAM statements (with a wildcard)', (r) => `${r.statements} (${r.wildcards})`),
     metric('cdk-nag findings unsuppressed (AwsSolutions + NIST 800-53 R5)', (r) =>
       (r.nagFindings ? `${r.nagFindings}: ${r.nagRules.map((id) => id.replace('NIST.800.53.R5-', 'NIST-')).join(', ')}` : '0')),
-    metric('handler cold start (require + SDK client, median of 5)', (r) =>
+    metric('handler cold start (require + SDK client, median of 9)', (r) =>
       `${r.coldStartMs.toFixed(0)} ms${r.coldStartParts ? ` (${r.coldStartParts})` : ''}`),
   ];
 
