@@ -64,6 +64,8 @@ export interface SendOptions {
   readonly firstDelayMs: number;
   /** Give up on one attempt after this long. */
   readonly attemptTimeoutMs: number;
+  /** No attempt runs past this time (epoch ms): the function's end. */
+  readonly deadline?: number;
 }
 
 export const DEFAULT_SEND_OPTIONS: SendOptions = { attempts: 5, firstDelayMs: 250, attemptTimeoutMs: 4_000 };
@@ -72,17 +74,19 @@ export const DEFAULT_SEND_OPTIONS: SendOptions = { attempts: 5, firstDelayMs: 25
 export async function sendResponse(target: ResponseTarget, answer: Answer, options: SendOptions = DEFAULT_SEND_OPTIONS): Promise<void> {
   const body = responseBody(target, answer);
   log('answering CloudFormation', { status: answer.status, physicalResourceId: answer.physicalResourceId, reason: answer.reason, data: answer.data });
+  const remaining = () => (options.deadline ?? Infinity) - Date.now();
   for (let attempt = 1; ; attempt++) {
     try {
-      await put(target.ResponseURL, body, options.attemptTimeoutMs);
+      await put(target.ResponseURL, body, Math.max(1, Math.min(options.attemptTimeoutMs, remaining())));
       return;
     } catch (err) {
       const message = redactUrl(err instanceof Error ? err.message : String(err), target.ResponseURL);
       log('the answer to CloudFormation did not go through', { attempt, error: message });
-      if (attempt >= options.attempts) {
+      const delay = options.firstDelayMs * 2 ** (attempt - 1);
+      if (attempt >= options.attempts || remaining() <= delay) {
         throw new Error(`could not answer CloudFormation after ${attempt} attempts: ${message}`);
       }
-      await sleep(options.firstDelayMs * 2 ** (attempt - 1));
+      await sleep(delay);
     }
   }
 }

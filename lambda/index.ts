@@ -14,7 +14,7 @@
  */
 import type { EC2Client } from '@aws-sdk/client-ec2';
 import type { CloudFormationCustomResourceEvent, Context } from 'aws-lambda';
-import { Answer, sendResponse } from './cfn-response';
+import { Answer, DEFAULT_SEND_OPTIONS, sendResponse } from './cfn-response';
 import { createEc2Client, getDefaults, modifyDefaults } from './ec2';
 import { describeError, log } from './log';
 import {
@@ -71,9 +71,12 @@ export async function handler(event: CloudFormationCustomResourceEvent, context:
     OldResourceProperties: 'OldResourceProperties' in event ? event.OldResourceProperties : undefined,
   });
 
+  // The answer and its retries end with the function (the runtime would cut them off anyway).
+  const functionEnd = Date.now() + context.getRemainingTimeInMillis();
   let answered: Promise<void> | undefined;
   const answer = (a: Answer) => {
-    answered ??= sendResponse(event, a).catch((err) => log('giving up on answering CloudFormation', { error: describeError(err) }));
+    answered ??= sendResponse(event, a, { ...DEFAULT_SEND_OPTIONS, deadline: functionEnd })
+      .catch((err) => log('giving up on answering CloudFormation', { error: describeError(err) }));
     return answered;
   };
 

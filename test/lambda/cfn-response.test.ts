@@ -63,6 +63,15 @@ describe('sendResponse', () => {
     expect(logs.join('\n')).not.toContain(RESPONSE_URL_SIGNATURE);
   });
 
+  test('retries stop at the deadline (the function\'s end), whatever the attempts left', async () => {
+    receiver.failNext(100);
+    const started = Date.now();
+    const error = await sendResponse(target(receiver.url('r-2')), { status: 'SUCCESS', physicalResourceId: 'p' },
+      { attempts: 100, firstDelayMs: 100, attemptTimeoutMs: 4_000, deadline: started + 350 }).catch((e: Error) => e);
+    expect(String(error)).toMatch(/could not answer CloudFormation after [1-3] attempts: HTTP 500/);
+    expect(Date.now() - started).toBeLessThan(1_000);
+  });
+
   test('an unreachable URL fails each attempt within its timeout', async () => {
     const error = await sendResponse(target('http://127.0.0.1:9/?X-Amz-Signature=s3cr3t'), { status: 'SUCCESS', physicalResourceId: 'p' },
       { attempts: 2, firstDelayMs: 1, attemptTimeoutMs: 500 }).catch((e: Error) => e);
