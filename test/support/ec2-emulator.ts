@@ -165,6 +165,11 @@ export class Ec2Emulator {
     this.faults.push({ code: fault.code, remaining: fault.times, action: fault.action, skip: fault.after ?? 0 });
   }
 
+  /** Drops the faults not yet used up. */
+  public clearFaults(): void {
+    this.faults.length = 0;
+  }
+
   /** Puts a Region under a declarative policy (ManagedBy: declarative-policy), or takes it out. */
   public setDeclarativePolicy(region: string, exceptionMessage: string | undefined): void {
     if (exceptionMessage === undefined) {
