@@ -1,0 +1,47 @@
+/**
+ * The budget the library promises (README, "Benchmark"), as far as it is not a
+ * timing: one Lambda function, no file assets, the template as sent under 16 KB.
+ * Synth time and cold start are measured by `npx projen bench`, never asserted here.
+ */
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { App, Stack } from 'aws-cdk-lib';
+import { HttpEndpoint, HttpTokens, HttpTokensEnforced, ImdsAccountDefaults, InstanceMetadataTags } from '../src';
+
+/** The template size the README promises, as CloudFormation receives it (minified JSON). */
+const TEMPLATE_BUDGET_BYTES = 16 * 1024;
+
+describe('ImdsAccountDefaults, every setting given', () => {
+  const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'targets-'));
+  afterAll(() => fs.rmSync(outdir, { recursive: true, force: true }));
+
+  const app = new App({ outdir });
+  const stack = new Stack(app, 'Targets');
+  new ImdsAccountDefaults(stack, 'ImdsDefaults', {
+    httpTokens: HttpTokens.REQUIRED,
+    httpTokensEnforced: HttpTokensEnforced.ENABLED,
+    httpPutResponseHopLimit: 2,
+    httpEndpoint: HttpEndpoint.ENABLED,
+    instanceMetadataTags: InstanceMetadataTags.DISABLED,
+    skipIfManagedByDeclarativePolicy: true,
+  });
+  const artifact = app.synth().getStackByName('Targets');
+  const resources = Object.values(artifact.template.Resources) as Array<{ Type: string }>;
+
+  test(`the template as sent is under ${TEMPLATE_BUDGET_BYTES} bytes`, () => {
+    const bytes = Buffer.byteLength(JSON.stringify(artifact.template));
+    expect(bytes).toBeLessThan(TEMPLATE_BUDGET_BYTES);
+  });
+
+  test('one Lambda function', () => {
+    expect(resources.filter((r) => r.Type === 'AWS::Lambda::Function')).toHaveLength(1);
+  });
+
+  test('no file assets: the asset manifest lists only the template itself', () => {
+    const manifest = JSON.parse(fs.readFileSync(path.join(outdir, `${artifact.stackName}.assets.json`), 'utf8'));
+    const sources = Object.values(manifest.files).map((f: any) => f.source.path);
+    expect(sources).toEqual([artifact.templateFile]);
+    expect(manifest.dockerImages ?? {}).toEqual({});
+  });
+});
