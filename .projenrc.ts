@@ -82,6 +82,12 @@ const project = new awscdk.AwsCdkConstructLibrary({
   // --- end issue 5 ---
 });
 
+// `npm ci` must work from the lockfile on a clean machine. unrs-resolver (used by jest 30
+// and the ESLint import resolver) 1.13.0 lists platform bindings that the registry this
+// project builds from does not serve for every platform, so npm writes a lockfile without
+// them and `npm ci` then rejects it as out of sync. 1.12.2 has all of its bindings there.
+project.package.addField('overrides', { 'unrs-resolver': '1.12.2' });
+
 // ---------------------------------------------------------------------------
 // The custom-resource handler: TypeScript in lambda/, bundled by esbuild into one
 // minified CommonJS file that ships in the npm package (assets/) and that the
