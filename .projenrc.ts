@@ -208,4 +208,12 @@ project.gitignore.exclude('/test/e2e/runtime/*/node_modules/');
 project.npmignore?.exclude('/test/e2e/runtime/');
 // --- end e2e (issue 3) ---
 
+// Every test in one command (README): the build (construct, handler, end-to-end, cdk-nag and
+// integ-snapshot suites, lint, package), then the packed library in a fresh app.
+const testAll = project.addTask('test:all', {
+  description: 'Every test: the full build (all jest suites, lint, package) and then the consumer test of the packed library',
+});
+testAll.spawn(project.buildTask);
+testAll.spawn(project.tasks.tryFind('test:consumer')!);
+
 project.synth();
