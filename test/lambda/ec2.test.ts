@@ -2,6 +2,7 @@
  * lambda/ec2.ts with the real @aws-sdk/client-ec2, current and 3.996.0 (the last
  * release without HttpTokensEnforced), against the local EC2 emulator.
  */
+import { captureLogs } from './support';
 import { Ec2Emulator, TEST_CREDENTIALS } from '../support/ec2-emulator';
 
 type Ec2Module = typeof import('../../lambda/ec2');
@@ -32,6 +33,7 @@ const signal = new AbortController().signal;
 
 beforeAll(async () => {
   emulator = await Ec2Emulator.start();
+  captureLogs();
   process.env.AWS_ENDPOINT_URL_EC2 = emulator.endpoint;
   process.env.AWS_REGION = 'eu-west-1';
   process.env.AWS_ACCESS_KEY_ID = TEST_CREDENTIALS.accessKeyId;

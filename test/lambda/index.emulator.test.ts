@@ -4,9 +4,9 @@
  * HttpTokensEnforced), with the real @aws-sdk/client-ec2 talking to the local
  * EC2 emulator. aws-sdk-client-mock would replace exactly the code under test here.
  */
-import { PHYSICAL_ID, REGION, captureLogs, createEvent, deleteEvent, lambdaContext } from './support';
+import { PHYSICAL_ID, REGION, answerOf as answerOfEvent, captureLogs, createEvent, deleteEvent } from './support';
 import { Ec2Emulator, TEST_CREDENTIALS } from '../support/ec2-emulator';
-import { ResponseReceiver } from '../support/response-receiver';
+import { ResponseEndpoint } from '../support/response-endpoint';
 
 type HandlerModule = typeof import('../../lambda/index');
 
@@ -14,7 +14,7 @@ type HandlerModule = typeof import('../../lambda/index');
 jest.setTimeout(30_000);
 
 let emulator: Ec2Emulator;
-let receiver: ResponseReceiver;
+let endpoint: ResponseEndpoint;
 const env = { ...process.env };
 
 /** Loads the handler afresh (its EC2 client is created at load) with the given client-ec2 package. */
@@ -29,17 +29,12 @@ function loadHandler(sdk = '@aws-sdk/client-ec2'): HandlerModule {
   return mod!;
 }
 
-async function answerOf(handler: HandlerModule['handler'], event: Parameters<HandlerModule['handler']>[0], timeoutMs = 30_000) {
-  const before = receiver.answers.length;
-  await handler(event, lambdaContext(timeoutMs));
-  expect(receiver.rejected).toEqual([]);
-  expect(receiver.answers).toHaveLength(before + 1);
-  return receiver.answers[before];
-}
+const answerOf = (handler: HandlerModule['handler'], event: Parameters<HandlerModule['handler']>[0], timeoutMs?: number) =>
+  answerOfEvent(handler, endpoint, event, timeoutMs);
 
 beforeAll(async () => {
   emulator = await Ec2Emulator.start();
-  receiver = await ResponseReceiver.start();
+  endpoint = await ResponseEndpoint.start();
   Object.assign(process.env, {
     AWS_ENDPOINT_URL_EC2: emulator.endpoint,
     AWS_REGION: REGION,
@@ -52,7 +47,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   process.env = env;
-  await Promise.all([emulator.stop(), receiver.stop()]);
+  await Promise.all([emulator.stop(), endpoint.stop()]);
 });
 beforeEach(() => {
   emulator.requests.length = 0;
@@ -60,13 +55,12 @@ beforeEach(() => {
   emulator.hang = false;
   emulator.knowsHttpTokensEnforced = true;
   emulator.setState(REGION, { HttpEndpoint: 'enabled' });
-  receiver.reset();
 });
 
 test('throttling (RequestLimitExceeded) is retried with backoff and the Create succeeds', async () => {
   const { handler } = loadHandler();
   emulator.injectFault({ code: 'RequestLimitExceeded', times: 3, action: 'ModifyInstanceMetadataDefaults' });
-  const answer = await answerOf(handler, createEvent(receiver, { HttpTokens: 'required' }));
+  const answer = await answerOf(handler, createEvent(endpoint, { HttpTokens: 'required' }));
   expect(answer).toMatchObject({ Status: 'SUCCESS', PhysicalResourceId: PHYSICAL_ID });
   expect(emulator.requestsOf('ModifyInstanceMetadataDefaults')).toHaveLength(4);
   expect(emulator.state(REGION)).toEqual({ HttpEndpoint: 'enabled', HttpTokens: 'required' });
@@ -76,7 +70,7 @@ test('5xx (InternalError) is retried and the Delete succeeds', async () => {
   const { handler } = loadHandler();
   emulator.setState(REGION, { HttpTokens: 'required', HttpEndpoint: 'enabled' });
   emulator.injectFault({ code: 'InternalError', times: 2 });
-  const answer = await answerOf(handler, deleteEvent(receiver, { HttpTokens: 'required' }));
+  const answer = await answerOf(handler, deleteEvent(endpoint, { HttpTokens: 'required' }));
   expect(answer.Status).toBe('SUCCESS');
   expect(emulator.state(REGION)).toEqual({ HttpEndpoint: 'enabled' });
 });
@@ -87,7 +81,7 @@ test('5xx that outlasts the retries fails the Create with the EC2 error code, af
   emulator.setState(REGION, { HttpTokens: 'optional' });
   // MAX_ATTEMPTS (6) failures: the Modify's outcome is unknown, so the handler puts the old values back.
   emulator.injectFault({ code: 'InternalError', times: 6, action: 'ModifyInstanceMetadataDefaults' });
-  const answer = await answerOf(handler, createEvent(receiver, { HttpTokens: 'required' }));
+  const answer = await answerOf(handler, createEvent(endpoint, { HttpTokens: 'required' }));
   expect(answer.Status).toBe('FAILED');
   expect(answer.Reason).toMatch(/^InternalError: .*\. The previous values were restored\.$/);
   expect(emulator.requestsOf('ModifyInstanceMetadataDefaults')).toHaveLength(7);
@@ -99,20 +93,20 @@ test('a hanging EC2 endpoint: the timer answers FAILED before the deadline and s
   emulator.hang = true;
   const timeoutMs = RESPONSE_RESERVE_MS + 1_500;
   const started = Date.now();
-  const answer = await answerOf(handler, createEvent(receiver, { HttpTokens: 'required' }), timeoutMs);
+  const answer = await answerOf(handler, createEvent(endpoint, { HttpTokens: 'required' }), timeoutMs);
   const elapsed = Date.now() - started;
 
   expect(answer.Status).toBe('FAILED');
-  expect(answer.Reason).toMatch(/^Create did not finish within 2 s .* the settings may be partially applied/);
+  expect(answer.Reason).toMatch(/^Create did not finish within \d+ s .* the settings may be partially applied/);
   expect(answer.PhysicalResourceId).toMatch(/^ImdsAccountDefaults:CreateFailed:/);
   expect(elapsed).toBeLessThan(timeoutMs);
-  expect(receiver.answers).toHaveLength(1); // answered once, not again when the aborted call failed
+  // answerOf checked that exactly one answer arrived: not a second one when the aborted call failed.
 });
 
 describe('with @aws-sdk/client-ec2 3.996.0, which does not know HttpTokensEnforced', () => {
   test('the setting still reaches EC2 and the read-back sees it', async () => {
     const { handler } = loadHandler('@aws-sdk/client-ec2-v3996');
-    const answer = await answerOf(handler, createEvent(receiver, { HttpTokens: 'required', HttpTokensEnforced: 'enabled' }));
+    const answer = await answerOf(handler, createEvent(endpoint, { HttpTokens: 'required', HttpTokensEnforced: 'enabled' }));
     expect(answer.Status).toBe('SUCCESS');
     expect(answer.Data).toMatchObject({ HttpTokens: 'required', HttpTokensEnforced: 'enabled' });
     expect(emulator.state(REGION)).toMatchObject({ HttpTokens: 'required', HttpTokensEnforced: 'enabled' });
@@ -121,7 +115,7 @@ describe('with @aws-sdk/client-ec2 3.996.0, which does not know HttpTokensEnforc
   test('an EC2 that does not apply it makes the resource fail, never succeed', async () => {
     const { handler } = loadHandler('@aws-sdk/client-ec2-v3996');
     emulator.knowsHttpTokensEnforced = false; // rejects the parameter as unknown
-    const answer = await answerOf(handler, createEvent(receiver, { HttpTokensEnforced: 'enabled' }));
+    const answer = await answerOf(handler, createEvent(endpoint, { HttpTokensEnforced: 'enabled' }));
     expect(answer.Status).toBe('FAILED');
     expect(answer.Reason).toMatch(/UnknownParameter/);
   });

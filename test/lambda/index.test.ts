@@ -16,12 +16,12 @@ import {
 } from '@aws-sdk/client-ec2';
 import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-jest';
-import { ACCOUNT, PHYSICAL_ID, REGION, captureLogs, createEvent, deleteEvent, lambdaContext, updateEvent } from './support';
+import { ACCOUNT, PHYSICAL_ID, REGION, answerOf, captureLogs, createEvent, deleteEvent, updateEvent } from './support';
 import { CREATE_FAILED_PREFIX, handler } from '../../lambda/index';
-import { RESPONSE_URL_SIGNATURE, ResponseReceiver } from '../support/response-receiver';
+import { ResponseEndpoint } from '../support/response-endpoint';
 
 const ec2 = mockClient(EC2Client);
-let receiver: ResponseReceiver;
+let endpoint: ResponseEndpoint;
 let logs: string[];
 
 type State = Record<string, string | number | undefined>;
@@ -41,32 +41,26 @@ function emulateEc2(): void {
   });
 }
 
-async function run(event: Parameters<typeof handler>[0]) {
-  const before = receiver.answers.length;
-  await handler(event, lambdaContext());
-  expect(receiver.rejected).toEqual([]);
-  expect(receiver.answers).toHaveLength(before + 1);
-  return receiver.answers[before];
-}
+const run = (event: Parameters<typeof handler>[0]) => answerOf(handler, endpoint, event);
 
 const modifyCalls = () => ec2.commandCalls(ModifyInstanceMetadataDefaultsCommand).map((c) => c.args[0].input);
 
 beforeAll(async () => {
-  receiver = await ResponseReceiver.start();
+  endpoint = await ResponseEndpoint.start();
   logs = captureLogs();
 });
-afterAll(() => receiver.stop());
+afterAll(() => endpoint.stop());
 beforeEach(() => {
   state = { HttpEndpoint: 'enabled' }; // a field set outside the stack
   managedBy = { ManagedBy: 'account' };
-  receiver.reset();
+  endpoint.attempts = 0;
   logs.length = 0;
   emulateEc2();
 });
 
 describe('Create', () => {
   test('applies exactly the given fields, parsed from strings, and returns the effective settings', async () => {
-    const answer = await run(createEvent(receiver, { HttpTokens: 'required', HttpTokensEnforced: 'enabled', HttpPutResponseHopLimit: '2' }));
+    const answer = await run(createEvent(endpoint, { HttpTokens: 'required', HttpTokensEnforced: 'enabled', HttpPutResponseHopLimit: '2' }));
 
     expect(answer).toMatchObject({ Status: 'SUCCESS', PhysicalResourceId: PHYSICAL_ID });
     expect(modifyCalls()).toEqual([{ HttpTokens: 'required', HttpTokensEnforced: 'enabled', HttpPutResponseHopLimit: 2 }]);
@@ -83,7 +77,7 @@ describe('Create', () => {
   });
 
   test('the physical id names the account and Region of the stack', async () => {
-    const answer = await run(createEvent(receiver, { HttpTokens: 'required' }));
+    const answer = await run(createEvent(endpoint, { HttpTokens: 'required' }));
     expect(answer.PhysicalResourceId).toBe(`ImdsAccountDefaults:${ACCOUNT}:${REGION}`);
   });
 
@@ -99,7 +93,7 @@ describe('Create', () => {
     [{ HttpTokens: 'required', SkipIfManagedByDeclarativePolicy: 'yes' }, /SkipIfManagedByDeclarativePolicy must be "true" or "false"; got "yes"/],
     [{}, /at least one of HttpTokens, HttpTokensEnforced, HttpPutResponseHopLimit, HttpEndpoint, InstanceMetadataTags is required/],
   ])('rejects %j with a clear reason and no EC2 call', async (props, reason) => {
-    const answer = await run(createEvent(receiver, props));
+    const answer = await run(createEvent(endpoint, props));
     expect(answer.Status).toBe('FAILED');
     expect(answer.Reason).toMatch(reason);
     expect(ec2.calls()).toHaveLength(0);
@@ -109,7 +103,7 @@ describe('Create', () => {
     ec2.on(ModifyInstanceMetadataDefaultsCommand).rejects(Object.assign(new Error('You are not authorized'), {
       name: 'UnauthorizedOperation', $metadata: { httpStatusCode: 403 },
     }));
-    const failed = await run(createEvent(receiver, { HttpTokens: 'required' }));
+    const failed = await run(createEvent(endpoint, { HttpTokens: 'required' }));
     expect(failed.Status).toBe('FAILED');
     expect(failed.Reason).toMatch(/^UnauthorizedOperation: You are not authorized/);
     expect(failed.PhysicalResourceId.startsWith(CREATE_FAILED_PREFIX)).toBe(true);
@@ -117,7 +111,7 @@ describe('Create', () => {
     expect(modifyCalls()).toHaveLength(1);
 
     ec2.resetHistory();
-    const deleted = await run(deleteEvent(receiver, { HttpTokens: 'required' }, failed.PhysicalResourceId));
+    const deleted = await run(deleteEvent(endpoint, { HttpTokens: 'required' }, failed.PhysicalResourceId));
     expect(deleted).toMatchObject({ Status: 'SUCCESS', PhysicalResourceId: failed.PhysicalResourceId });
     expect(ec2.calls()).toHaveLength(0);
   });
@@ -131,7 +125,7 @@ describe('Create', () => {
       else Object.assign(state, input);
       return { Return: true };
     });
-    const answer = await run(createEvent(receiver, { HttpTokens: 'required', HttpPutResponseHopLimit: '2' }));
+    const answer = await run(createEvent(endpoint, { HttpTokens: 'required', HttpPutResponseHopLimit: '2' }));
     expect(answer.Status).toBe('FAILED');
     expect(answer.Reason).toMatch(/GetInstanceMetadataDefaults reports HttpPutResponseHopLimit is -1, expected 2\. The previous values were restored\./);
     expect(modifyCalls()[1]).toEqual({ HttpTokens: 'optional', HttpPutResponseHopLimit: -1 });
@@ -143,13 +137,13 @@ describe('Create', () => {
       .resolvesOnce({ AccountLevel: { ManagedBy: 'account' } })
       .resolves({ AccountLevel: { ManagedBy: 'account' } }); // Modify "succeeds" but nothing shows
     ec2.on(ModifyInstanceMetadataDefaultsCommand).resolvesOnce({ Return: true }).rejects(new Error('socket hang up'));
-    const answer = await run(createEvent(receiver, { HttpTokens: 'required' }));
+    const answer = await run(createEvent(endpoint, { HttpTokens: 'required' }));
     expect(answer.Reason).toMatch(/HttpTokens is "no-preference", expected "required"\. Restoring the previous values failed too \(socket hang up\): the settings may be partially applied\./);
   });
 
   test('a Modify that returns false is a failure', async () => {
     ec2.on(ModifyInstanceMetadataDefaultsCommand).resolves({ Return: false });
-    const answer = await run(createEvent(receiver, { HttpTokens: 'required' }));
+    const answer = await run(createEvent(endpoint, { HttpTokens: 'required' }));
     expect(answer.Status).toBe('FAILED');
     expect(answer.Reason).toMatch(/ModifyInstanceMetadataDefaults returned false/);
   });
@@ -158,7 +152,7 @@ describe('Create', () => {
     ec2.on(GetInstanceMetadataDefaultsCommand)
       .rejectsOnce(Object.assign(new Error('not yet'), { name: 'UnauthorizedOperation', $metadata: { httpStatusCode: 403 } }))
       .callsFake(() => ({ AccountLevel: { ...state, ...managedBy } }));
-    const answer = await run(createEvent(receiver, { HttpTokens: 'required' }));
+    const answer = await run(createEvent(endpoint, { HttpTokens: 'required' }));
     expect(answer.Status).toBe('SUCCESS');
     expect(ec2.commandCalls(GetInstanceMetadataDefaultsCommand)).toHaveLength(3);
   });
@@ -166,19 +160,19 @@ describe('Create', () => {
 
 describe('Update', () => {
   test('applies the new values and keeps the physical id', async () => {
-    const answer = await run(updateEvent(receiver, { HttpTokens: 'required', HttpPutResponseHopLimit: '3' }, { HttpTokens: 'required', HttpPutResponseHopLimit: '2' }));
+    const answer = await run(updateEvent(endpoint, { HttpTokens: 'required', HttpPutResponseHopLimit: '3' }, { HttpTokens: 'required', HttpPutResponseHopLimit: '2' }));
     expect(answer).toMatchObject({ Status: 'SUCCESS', PhysicalResourceId: PHYSICAL_ID });
     expect(modifyCalls()).toEqual([{ HttpTokens: 'required', HttpPutResponseHopLimit: 3 }]);
   });
 
   test('keeps whatever physical id the resource has, even one from an earlier version', async () => {
-    const answer = await run(updateEvent(receiver, { HttpTokens: 'required' }, { HttpTokens: 'optional' }, 'some-older-id'));
+    const answer = await run(updateEvent(endpoint, { HttpTokens: 'required' }, { HttpTokens: 'optional' }, 'some-older-id'));
     expect(answer.PhysicalResourceId).toBe('some-older-id');
   });
 
   test('a field in the old properties but not in the new ones is reset to no preference', async () => {
     state = { HttpTokens: 'required', InstanceMetadataTags: 'enabled', HttpPutResponseHopLimit: 2, HttpEndpoint: 'enabled' };
-    const answer = await run(updateEvent(receiver,
+    const answer = await run(updateEvent(endpoint,
       { HttpTokens: 'required' },
       { HttpTokens: 'required', InstanceMetadataTags: 'enabled', HttpPutResponseHopLimit: '2' }));
     expect(answer.Status).toBe('SUCCESS');
@@ -188,7 +182,7 @@ describe('Update', () => {
 
   test('an Update whose settings did not change makes no EC2 write and still returns the attributes', async () => {
     state = { HttpTokens: 'required' };
-    const answer = await run(updateEvent(receiver,
+    const answer = await run(updateEvent(endpoint,
       { HttpTokens: 'required', HttpPutResponseHopLimit: '2', SkipIfManagedByDeclarativePolicy: 'true' },
       { HttpTokens: 'required', HttpPutResponseHopLimit: '2' }));
     expect(answer.Status).toBe('SUCCESS');
@@ -201,27 +195,27 @@ describe('Update', () => {
     const oldProps = { HttpTokens: 'optional', HttpPutResponseHopLimit: '1' };
     const newProps = { HttpTokens: 'required', HttpPutResponseHopLimit: '100' }; // 100 only shows at deploy time
 
-    const failed = await run(updateEvent(receiver, newProps, oldProps));
+    const failed = await run(updateEvent(endpoint, newProps, oldProps));
     expect(failed).toMatchObject({ Status: 'FAILED', PhysicalResourceId: PHYSICAL_ID });
     expect(failed.Reason).toMatch(/HttpPutResponseHopLimit .* got "100"/);
     expect(ec2).not.toHaveReceivedCommand(ModifyInstanceMetadataDefaultsCommand);
 
     // CloudFormation's rollback: old and new swapped. The invalid values are now the "old" ones and must not fail it.
-    const rollback = await run(updateEvent(receiver, oldProps, newProps));
+    const rollback = await run(updateEvent(endpoint, oldProps, newProps));
     expect(rollback).toMatchObject({ Status: 'SUCCESS', PhysicalResourceId: PHYSICAL_ID });
     expect(state).toEqual({ HttpTokens: 'optional', HttpPutResponseHopLimit: 1 });
   });
 
   test('a rollback Update after a partly applied Update removes the field the failed Update added', async () => {
     state = { HttpTokens: 'required', InstanceMetadataTags: 'enabled' };
-    const rollback = await run(updateEvent(receiver, { HttpTokens: 'required' }, { HttpTokens: 'required', InstanceMetadataTags: 'enabled' }));
+    const rollback = await run(updateEvent(endpoint, { HttpTokens: 'required' }, { HttpTokens: 'required', InstanceMetadataTags: 'enabled' }));
     expect(rollback.Status).toBe('SUCCESS');
     expect(state).toEqual({ HttpTokens: 'required' });
   });
 
   test('a read-back mismatch fails the Update and names the field', async () => {
     ec2.on(ModifyInstanceMetadataDefaultsCommand).resolves({ Return: true }); // accepted, never applied
-    const answer = await run(updateEvent(receiver, { HttpTokens: 'required' }, { HttpTokens: 'optional' }));
+    const answer = await run(updateEvent(endpoint, { HttpTokens: 'required' }, { HttpTokens: 'optional' }));
     expect(answer.Status).toBe('FAILED');
     expect(answer.Reason).toMatch(/ModifyInstanceMetadataDefaults succeeded but GetInstanceMetadataDefaults reports HttpTokens is "no-preference", expected "required"/);
     expect(answer.PhysicalResourceId).toBe(PHYSICAL_ID);
@@ -231,14 +225,14 @@ describe('Update', () => {
 describe('Delete', () => {
   test('resets exactly the managed fields and leaves the others alone', async () => {
     state = { HttpTokens: 'required', HttpPutResponseHopLimit: 2, HttpEndpoint: 'enabled', InstanceMetadataTags: 'enabled' };
-    const answer = await run(deleteEvent(receiver, { HttpTokens: 'required', HttpPutResponseHopLimit: '2' }));
+    const answer = await run(deleteEvent(endpoint, { HttpTokens: 'required', HttpPutResponseHopLimit: '2' }));
     expect(answer).toMatchObject({ Status: 'SUCCESS', PhysicalResourceId: PHYSICAL_ID });
     expect(modifyCalls()).toEqual([{ HttpTokens: 'no-preference', HttpPutResponseHopLimit: -1 }]);
     expect(state).toEqual({ HttpEndpoint: 'enabled', InstanceMetadataTags: 'enabled' });
   });
 
   test('resets a field whose value was invalid (it was never applied, and must not block the delete)', async () => {
-    const answer = await run(deleteEvent(receiver, { HttpPutResponseHopLimit: '100' }));
+    const answer = await run(deleteEvent(endpoint, { HttpPutResponseHopLimit: '100' }));
     expect(answer.Status).toBe('SUCCESS');
     expect(modifyCalls()).toEqual([{ HttpPutResponseHopLimit: -1 }]);
   });
@@ -246,7 +240,7 @@ describe('Delete', () => {
   test('fails when the reset does not take effect', async () => {
     state = { HttpTokens: 'required' };
     ec2.on(ModifyInstanceMetadataDefaultsCommand).resolves({ Return: true });
-    const answer = await run(deleteEvent(receiver, { HttpTokens: 'required' }));
+    const answer = await run(deleteEvent(endpoint, { HttpTokens: 'required' }));
     expect(answer.Status).toBe('FAILED');
     expect(answer.Reason).toMatch(/HttpTokens is "required", expected "no-preference"/);
   });
@@ -258,9 +252,9 @@ describe('declarative policy', () => {
   });
 
   test.each([
-    ['Create', () => createEvent(receiver, { HttpTokens: 'required' })],
-    ['Update', () => updateEvent(receiver, { HttpTokens: 'required' }, { HttpTokens: 'optional' })],
-    ['Delete', () => deleteEvent(receiver, { HttpTokens: 'required' })],
+    ['Create', () => createEvent(endpoint, { HttpTokens: 'required' })],
+    ['Update', () => updateEvent(endpoint, { HttpTokens: 'required' }, { HttpTokens: 'optional' })],
+    ['Delete', () => deleteEvent(endpoint, { HttpTokens: 'required' })],
   ])('%s fails by default, quoting the policy message, without calling Modify', async (operation, event) => {
     const answer = await run(event());
     expect(answer.Status).toBe('FAILED');
@@ -271,9 +265,9 @@ describe('declarative policy', () => {
   });
 
   test.each([
-    ['Create', () => createEvent(receiver, { HttpTokens: 'required', SkipIfManagedByDeclarativePolicy: 'true' })],
-    ['Update', () => updateEvent(receiver, { HttpTokens: 'required', SkipIfManagedByDeclarativePolicy: 'true' }, { HttpTokens: 'optional' })],
-    ['Delete', () => deleteEvent(receiver, { HttpTokens: 'required', SkipIfManagedByDeclarativePolicy: 'true' })],
+    ['Create', () => createEvent(endpoint, { HttpTokens: 'required', SkipIfManagedByDeclarativePolicy: 'true' })],
+    ['Update', () => updateEvent(endpoint, { HttpTokens: 'required', SkipIfManagedByDeclarativePolicy: 'true' }, { HttpTokens: 'optional' })],
+    ['Delete', () => deleteEvent(endpoint, { HttpTokens: 'required', SkipIfManagedByDeclarativePolicy: 'true' })],
   ])('%s succeeds without changes when the resource opts in', async (_operation, event) => {
     const answer = await run(event());
     expect(answer.Status).toBe('SUCCESS');
@@ -286,28 +280,31 @@ describe('declarative policy', () => {
 
 describe('the answer to CloudFormation', () => {
   test('an unknown RequestType fails with a reason', async () => {
-    const event = { ...createEvent(receiver, { HttpTokens: 'required' }), RequestType: 'Replace' } as any;
+    const event = { ...createEvent(endpoint, { HttpTokens: 'required' }), RequestType: 'Replace' } as any;
     const answer = await run(event);
     expect(answer).toMatchObject({ Status: 'FAILED', Reason: 'unknown RequestType "Replace"' });
   });
 
   test('the response PUT is retried until it goes through', async () => {
-    receiver.failNext(2);
-    const answer = await run(createEvent(receiver, { HttpTokens: 'required' }));
+    endpoint.failNext(2);
+    const answer = await run(createEvent(endpoint, { HttpTokens: 'required' }));
     expect(answer.Status).toBe('SUCCESS');
-    expect(receiver.attempts).toBe(3);
+    expect(endpoint.attempts).toBe(3);
   });
 
   test('the logs never contain the ResponseURL, on success, failure and failed answers', async () => {
-    receiver.failNext(1);
-    await run(createEvent(receiver, { HttpTokens: 'required' }));
-    await run(createEvent(receiver, { HttpTokens: 'INVALID' }));
-    await run(deleteEvent(receiver, { HttpTokens: 'required' }));
+    endpoint.failNext(1);
+    await run(createEvent(endpoint, { HttpTokens: 'required' }));
+    await run(createEvent(endpoint, { HttpTokens: 'INVALID' }));
+    await run(deleteEvent(endpoint, { HttpTokens: 'required' }));
     expect(logs.length).toBeGreaterThan(5);
     expect(logs.join('\n')).toContain('"RequestType":"Create"');
     expect(logs.join('\n')).toContain('did not go through');
+    expect(endpoint.signatures.length).toBeGreaterThanOrEqual(3);
     for (const line of logs) {
-      expect(line).not.toContain(RESPONSE_URL_SIGNATURE);
+      for (const signature of endpoint.signatures) {
+        expect(line).not.toContain(signature);
+      }
       expect(line).not.toContain('cloudformation-custom-resource-response');
     }
   });

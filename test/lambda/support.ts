@@ -1,9 +1,10 @@
 /**
  * Shared pieces of the handler tests: CloudFormation-like events (every
- * property a string, as CloudFormation delivers them) and a Lambda context.
+ * property a string, as CloudFormation delivers them), a Lambda context, and
+ * running one event to its answer.
  */
 import type { CloudFormationCustomResourceEvent, Context } from 'aws-lambda';
-import { ResponseReceiver } from '../support/response-receiver';
+import { CfnResponse, ResponseEndpoint } from '../support/response-endpoint';
 
 export const ACCOUNT = '123456789012';
 export const REGION = 'eu-west-1';
@@ -14,25 +15,27 @@ const SERVICE_TOKEN = `arn:aws:lambda:${REGION}:${ACCOUNT}:function:imds-handler
 type Props = Record<string, string>;
 let counter = 0;
 
-function base(receiver: ResponseReceiver) {
+const LOGICAL_ID = 'ImdsDefaults';
+
+function base(endpoint: ResponseEndpoint) {
   const RequestId = `request-${++counter}`;
   return {
     ServiceToken: SERVICE_TOKEN,
-    ResponseURL: receiver.url(RequestId),
+    ResponseURL: endpoint.issue({ stackId: STACK_ID, requestId: RequestId, logicalResourceId: LOGICAL_ID, region: REGION }).url,
     StackId: STACK_ID,
     RequestId,
-    LogicalResourceId: 'ImdsDefaults',
+    LogicalResourceId: LOGICAL_ID,
     ResourceType: 'Custom::ImdsAccountDefaults',
   };
 }
 
-export function createEvent(receiver: ResponseReceiver, props: Props): CloudFormationCustomResourceEvent {
-  return { ...base(receiver), RequestType: 'Create', ResourceProperties: { ServiceToken: SERVICE_TOKEN, ...props } };
+export function createEvent(endpoint: ResponseEndpoint, props: Props): CloudFormationCustomResourceEvent {
+  return { ...base(endpoint), RequestType: 'Create', ResourceProperties: { ServiceToken: SERVICE_TOKEN, ...props } };
 }
 
-export function updateEvent(receiver: ResponseReceiver, props: Props, oldProps: Props, physicalId = PHYSICAL_ID): CloudFormationCustomResourceEvent {
+export function updateEvent(endpoint: ResponseEndpoint, props: Props, oldProps: Props, physicalId = PHYSICAL_ID): CloudFormationCustomResourceEvent {
   return {
-    ...base(receiver),
+    ...base(endpoint),
     RequestType: 'Update',
     PhysicalResourceId: physicalId,
     ResourceProperties: { ServiceToken: SERVICE_TOKEN, ...props },
@@ -40,8 +43,8 @@ export function updateEvent(receiver: ResponseReceiver, props: Props, oldProps: 
   };
 }
 
-export function deleteEvent(receiver: ResponseReceiver, props: Props, physicalId = PHYSICAL_ID): CloudFormationCustomResourceEvent {
-  return { ...base(receiver), RequestType: 'Delete', PhysicalResourceId: physicalId, ResourceProperties: { ServiceToken: SERVICE_TOKEN, ...props } };
+export function deleteEvent(endpoint: ResponseEndpoint, props: Props, physicalId = PHYSICAL_ID): CloudFormationCustomResourceEvent {
+  return { ...base(endpoint), RequestType: 'Delete', PhysicalResourceId: physicalId, ResourceProperties: { ServiceToken: SERVICE_TOKEN, ...props } };
 }
 
 /** A Lambda context whose remaining time counts down from `timeoutMs`. */
@@ -57,4 +60,19 @@ export function captureLogs(): string[] {
     lines.push(args.map(String).join(' '));
   });
   return lines;
+}
+
+type Handler = (event: CloudFormationCustomResourceEvent, context: Context) => Promise<void>;
+
+/**
+ * Runs one event through the handler and returns its answer: exactly one, which
+ * CloudFormation would accept (the endpoint checks it), sent before the handler returned.
+ */
+export async function answerOf(handler: Handler, endpoint: ResponseEndpoint, event: CloudFormationCustomResourceEvent, timeoutMs = 30_000): Promise<CfnResponse> {
+  await handler(event, lambdaContext(timeoutMs));
+  const answers = endpoint.answersFor(event.RequestId);
+  expect(endpoint.refused).toEqual([]);
+  expect(answers).toHaveLength(1);
+  expect(answers[0].problems).toEqual([]);
+  return answers[0].response!;
 }

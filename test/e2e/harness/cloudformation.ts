@@ -25,7 +25,6 @@
 import * as crypto from 'crypto';
 import { isDeepStrictEqual } from 'util';
 import { Invocation, invoke } from './lambda';
-import { CfnResponse, ResponseEndpoint } from './response-endpoint';
 import { SdkName, sdkRoot } from './runtime';
 import {
   ACCOUNT,
@@ -38,6 +37,7 @@ import {
 } from './template';
 import { TimingRecorder } from './timings';
 import { Ec2Emulator, RecordedRequest } from '../../support/ec2-emulator';
+import { CfnResponse, ResponseEndpoint } from '../../support/response-endpoint';
 
 /** The slowest a handler may be against the local endpoint, injected faults aside. */
 export const SLOWEST_EVENT_MS = 2_000;

@@ -18,10 +18,10 @@ import * as path from 'path';
 import { Certificate, makeCertificate } from './certificate';
 import { CloudFormationStack, StepResult } from './cloudformation';
 import { killAll } from './lambda';
-import { ResponseEndpoint } from './response-endpoint';
 import { SdkName } from './runtime';
 import { TimingRecorder } from './timings';
 import { Ec2Emulator, RegionState } from '../../support/ec2-emulator';
+import { ResponseEndpoint } from '../../support/response-endpoint';
 
 export const REGION = 'eu-west-1';
 

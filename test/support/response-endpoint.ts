@@ -1,7 +1,8 @@
 /**
- * A local HTTPS stand-in for the presigned S3 URL that CloudFormation gives a
- * custom resource as ResponseURL, on 127.0.0.1 with a certificate made at test
- * time (the handler's process trusts it through NODE_EXTRA_CA_CERTS).
+ * A local stand-in for the presigned S3 URL that CloudFormation gives a custom
+ * resource as ResponseURL, on 127.0.0.1: HTTPS with a certificate made at test
+ * time for the end-to-end suite (the handler's process trusts it through
+ * NODE_EXTRA_CA_CERTS), plain HTTP for the handler's unit tests.
  *
  * Two layers, as in AWS:
  * - S3: only a PUT to a URL this endpoint issued, with its exact presigned query
@@ -15,10 +16,16 @@
  *   any body; CloudFormation is the one that fails the resource).
  */
 import * as crypto from 'crypto';
+import * as http from 'http';
 import * as https from 'https';
 import { AddressInfo } from 'net';
 import { performance } from 'perf_hooks';
-import { Certificate } from './certificate';
+
+/** A PEM certificate and key to serve HTTPS with. */
+export interface Tls {
+  readonly cert: string;
+  readonly key: string;
+}
 
 /** The body of a custom resource response. */
 export interface CfnResponse {
@@ -63,9 +70,9 @@ interface Issued {
 }
 
 export class ResponseEndpoint {
-  /** Starts an endpoint on 127.0.0.1 with a free port. */
-  public static async start(certificate: Certificate): Promise<ResponseEndpoint> {
-    const endpoint = new ResponseEndpoint(certificate);
+  /** Starts an endpoint on 127.0.0.1 with a free port: HTTPS with `tls`, else HTTP. */
+  public static async start(tls?: Tls): Promise<ResponseEndpoint> {
+    const endpoint = new ResponseEndpoint(tls);
     await new Promise<void>((resolve) => endpoint.server.listen(0, '127.0.0.1', resolve));
     return endpoint;
   }
@@ -74,13 +81,20 @@ export class ResponseEndpoint {
   public readonly refused: string[] = [];
   /** How many PUTs were answered with an injected fault. */
   public faultsServed = 0;
+  /** How many requests reached the endpoint, refused and failed ones included. */
+  public attempts = 0;
+  /** The signature of every URL issued: none may appear in the handler's logs. */
+  public readonly signatures: string[] = [];
 
-  private readonly server: https.Server;
+  private readonly server: http.Server | https.Server;
+  private readonly protocol: 'http' | 'https';
   private readonly issued = new Map<string, Issued>();
   private failures = 0;
 
-  private constructor(certificate: Certificate) {
-    this.server = https.createServer({ cert: certificate.cert, key: certificate.key }, (req, res) => this.onRequest(req, res));
+  private constructor(tls: Tls | undefined) {
+    const listener = (req: http.IncomingMessage, res: http.ServerResponse) => this.onRequest(req, res);
+    this.server = tls ? https.createServer({ cert: tls.cert, key: tls.key }, listener) : http.createServer(listener);
+    this.protocol = tls ? 'https' : 'http';
   }
 
   /**
@@ -103,7 +117,8 @@ export class ResponseEndpoint {
     const key = encodeURIComponent(`${expected.stackId}|${expected.logicalResourceId}|${expected.requestId}`);
     const pathname = `/cloudformation-custom-resource-response-${expected.region.replace(/-/g, '')}/${key}`;
     this.issued.set(pathname, { expected, query, answers: [] });
-    return { url: `https://127.0.0.1:${port}${pathname}?${query}`, signature };
+    this.signatures.push(signature);
+    return { url: `${this.protocol}://127.0.0.1:${port}${pathname}?${query}`, signature };
   }
 
   /** The accepted PUTs for one request id, in order of arrival. */
@@ -126,11 +141,12 @@ export class ResponseEndpoint {
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 
-  private onRequest(req: import('http').IncomingMessage, res: import('http').ServerResponse): void {
+  private onRequest(req: http.IncomingMessage, res: http.ServerResponse): void {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      const url = new URL(req.url ?? '/', 'https://127.0.0.1');
+      this.attempts++;
+      const url = new URL(req.url ?? '/', `${this.protocol}://127.0.0.1`);
       const issued = this.issued.get(url.pathname);
       const refuse = (status: number, code: string, message: string) => {
         this.refused.push(`${req.method} ${url.pathname}: ${code}`);
@@ -220,7 +236,7 @@ function sameQuery(a: string, b: string): boolean {
   return norm(a) === norm(b);
 }
 
-function s3Error(res: import('http').ServerResponse, status: number, code: string, message: string): void {
+function s3Error(res: http.ServerResponse, status: number, code: string, message: string): void {
   const xml = `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code><Message>${message}</Message><RequestId>E2E0000000000000</RequestId></Error>`;
   res.writeHead(status, { 'content-type': 'application/xml', 'content-length': Buffer.byteLength(xml) });
   res.end(xml);
