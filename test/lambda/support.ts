@@ -68,7 +68,9 @@ type Handler = (event: CloudFormationCustomResourceEvent, context: Context) => P
  * Runs one event through the handler and returns its answer: exactly one, which
  * CloudFormation would accept (the endpoint checks it), sent before the handler returned.
  */
-export async function answerOf(handler: Handler, endpoint: ResponseEndpoint, event: CloudFormationCustomResourceEvent, timeoutMs = 30_000): Promise<CfnResponse> {
+export async function answerOf(
+  handler: Handler, endpoint: ResponseEndpoint, event: CloudFormationCustomResourceEvent, timeoutMs = 30_000,
+): Promise<CfnResponse> {
   await handler(event, lambdaContext(timeoutMs));
   const answers = endpoint.answersFor(event.RequestId);
   expect(endpoint.refused).toEqual([]);
