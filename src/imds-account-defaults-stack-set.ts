@@ -2,8 +2,8 @@ import { Lazy, Names, Token, aws_cloudformation as cloudformation } from 'aws-cd
 import { Construct } from 'constructs';
 import { ImdsAccountDefaults, ImdsAccountDefaultsProps } from './imds-account-defaults';
 import { EmbeddedTemplate, TEMPLATE_BODY_MAX_BYTES, synthesizeEmbeddedTemplate } from './private/embedded-template';
-import { ACCOUNT, OU, ROOT, failer, validateIdList, validateRegions } from './private/organizations';
-import { SETTING_PROPS, validateSettings, warnOnContradictions } from './private/validate';
+import { ACCOUNT, OU, ROOT, validateIdList, validateRegions } from './private/organizations';
+import { SETTING_PROPS, failer, validateSettings, warnOnContradictions } from './private/validate';
 import { ImdsSettings } from './settings';
 
 /**

@@ -13,7 +13,7 @@ import {
 import { Construct, IConstruct } from 'constructs';
 import { suppressImdsAccountDefaultsFindings } from './private/nag';
 import { AttributeKey, ImdsResourceProperties, RESOURCE_TYPE } from './private/properties';
-import { toResourceProperties, validateSettings, warnOnContradictions } from './private/validate';
+import { failer, toResourceProperties, validateSettings, warnOnContradictions } from './private/validate';
 import { ImdsSettings } from './settings';
 
 /**
@@ -208,7 +208,7 @@ export class ImdsAccountDefaults extends Construct {
     const others = stack.node.findAll()
       .filter((c) => c !== this && ImdsAccountDefaults.isImdsAccountDefaults(c) && Stack.of(c) === stack);
     if (others.length > 0) {
-      throw new Error(`[${this.node.path}] a stack can hold only one ImdsAccountDefaults, because the settings are account- and Region-wide; ${others[0].node.path} already manages them in stack ${stack.stackName}`);
+      failer(this)(`a stack can hold only one ImdsAccountDefaults, because the settings are account- and Region-wide; ${others[0].node.path} already manages them in stack ${stack.stackName}`);
     }
   }
 

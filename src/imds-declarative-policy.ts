@@ -1,13 +1,13 @@
 import { Names, Stack, Token, aws_organizations as organizations } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
-import { ACCOUNT, OU, ROOT, failer, validateIdList } from './private/organizations';
+import { ACCOUNT, OU, ROOT, validateIdList } from './private/organizations';
 import {
   DECLARATIVE_POLICY_TYPE,
   InstanceMetadataPolicyContent,
   POLICY_CONTENT_MAX_CHARS,
   buildPolicyContent,
 } from './private/policy-document';
-import { SETTING_PROPS, validateSettings, warnOnContradictions } from './private/validate';
+import { SETTING_PROPS, failer, validateSettings, warnOnContradictions } from './private/validate';
 import { ImdsSettings } from './settings';
 
 /**

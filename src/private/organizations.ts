@@ -5,6 +5,7 @@
  */
 import { Token } from 'aws-cdk-lib';
 import { IConstruct } from 'constructs';
+import { failer } from './validate';
 
 /** A root id: "r-" and 4 to 32 lowercase letters or digits (Organizations API reference). */
 export const ROOT_ID = /^r-[0-9a-z]{4,32}$/;
@@ -23,13 +24,6 @@ export interface IdKind {
 export const ROOT: IdKind = { name: 'a root id (r-…)', pattern: ROOT_ID };
 export const OU: IdKind = { name: 'an OU id (ou-…-…)', pattern: OU_ID };
 export const ACCOUNT: IdKind = { name: 'a 12-digit account id', pattern: ACCOUNT_ID };
-
-/** Throws `[path] message`. */
-export function failer(scope: IConstruct): (message: string) => never {
-  return (message: string): never => {
-    throw new Error(`[${scope.node.path}] ${message}`);
-  };
-}
 
 /**
  * Checks a list prop: not empty (unless it is a token), every concrete element

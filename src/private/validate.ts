@@ -20,15 +20,20 @@ export const SETTING_PROPS: ReadonlyArray<{ readonly prop: keyof ImdsSettings; r
   { prop: 'instanceMetadataTags', key: 'InstanceMetadataTags' },
 ];
 
+/** Throws `[construct path] message`: every synth-time error names the construct. */
+export function failer(scope: IConstruct): (message: string) => never {
+  return (message: string): never => {
+    throw new Error(`[${scope.node.path}] ${message}`);
+  };
+}
+
 /**
  * Checks the settings at synth time and throws an error that names the
  * construct path, the prop and the value. Unresolved tokens (CfnParameter
  * values, for example) are skipped: the handler checks them at deploy time.
  */
 export function validateSettings(scope: IConstruct, settings: ImdsSettings): void {
-  const fail = (message: string): never => {
-    throw new Error(`[${scope.node.path}] ${message}`);
-  };
+  const fail = failer(scope);
 
   const given = SETTING_PROPS.filter(({ prop }) => settings[prop] !== undefined);
   if (given.length === 0) {
