@@ -37,6 +37,9 @@ const project = new awscdk.AwsCdkConstructLibrary({
     '@aws-sdk/client-ec2@^3.997.0',
     // The last client without HttpTokensEnforced, to prove the handler never reports it applied when it was not.
     '@aws-sdk/client-ec2-v3996@npm:@aws-sdk/client-ec2@3.996.0',
+    // Claims (ownership of the settings across stacks): SSM Parameter Store and CloudFormation, also provided by the runtime.
+    '@aws-sdk/client-ssm@^3.997.0',
+    '@aws-sdk/client-cloudformation@^3.997.0',
     '@types/aws-lambda',
     'aws-sdk-client-mock@^4',
     'aws-sdk-client-mock-jest@^4',
