@@ -30,13 +30,12 @@
  * - the session token is compared with a constant, not checked for expiry;
  * - only POST is served (EC2 also takes GET; the SDK always POSTs).
  */
-import * as crypto from 'crypto';
 import * as http from 'http';
-import { AddressInfo } from 'net';
+import { LocalEndpoint, Reply, TEST_ROLE_ARN, escapeXml } from './local-endpoint';
+import { SigV4Error, verifySigV4 } from './sigv4';
 
-export const TEST_CREDENTIALS = { accessKeyId: 'AKIDLOCALEMULATOR', secretAccessKey: 'local-emulator-secret' };
-/** The only session token the emulator accepts when a request carries one (Lambda's credentials always do). */
-export const TEST_SESSION_TOKEN = 'local-emulator-session-token';
+export { TEST_CREDENTIALS, TEST_SESSION_TOKEN } from './sigv4';
+export { Fault } from './local-endpoint';
 export const EC2_NAMESPACE = 'http://ec2.amazonaws.com/doc/2016-11-15/';
 
 /** The account-level state of one Region, as EC2 keeps it (only set fields present). */
@@ -55,18 +54,6 @@ export interface RecordedRequest {
   readonly params: Record<string, string>;
   /** The EC2 error code of an injected fault this request was answered with. */
   readonly fault?: string;
-}
-
-/** A fault to inject into the next matching requests. */
-export interface Fault {
-  /** EC2 error code, e.g. RequestLimitExceeded, InternalError, UnauthorizedOperation. */
-  readonly code: string;
-  /** How many requests it applies to. */
-  readonly times: number;
-  /** Only this action (default: any). */
-  readonly action?: string;
-  /** Let this many matching requests through first (default 0). */
-  readonly after?: number;
 }
 
 const ERROR_STATUS: Record<string, number> = {
@@ -88,7 +75,7 @@ const FAULT_MESSAGES: Record<string, string> = {
   RequestLimitExceeded: 'Request limit exceeded.',
   InternalError: 'An internal error has occurred',
   Unavailable: 'The server is overloaded and can\'t handle the request.',
-  UnauthorizedOperation: 'You are not authorized to perform this operation. User: arn:aws:sts::123456789012:assumed-role/ImdsRole/ImdsHandler is not authorized to perform: ec2:{action} because no identity-based policy allows the ec2:{action} action',
+  UnauthorizedOperation: `You are not authorized to perform this operation. User: ${TEST_ROLE_ARN} is not authorized to perform: ec2:{action} because no identity-based policy allows the ec2:{action} action`,
 };
 
 const ENUM_VALUES: Record<string, readonly string[]> = {
@@ -113,41 +100,23 @@ class Ec2Error extends Error {
   }
 }
 
-export class Ec2Emulator {
+export class Ec2Emulator extends LocalEndpoint<RecordedRequest> {
   /** Starts an emulator on 127.0.0.1 with a free port. */
   public static async start(): Promise<Ec2Emulator> {
     const emulator = new Ec2Emulator();
-    await new Promise<void>((resolve) => emulator.server.listen(0, '127.0.0.1', resolve));
+    await emulator.listen();
     return emulator;
   }
 
-  /** Every request that reached an action, in order (rejected ones included). */
-  public readonly requests: RecordedRequest[] = [];
   /** ManagedBy per Region; absent means `account`. */
   public readonly managedBy = new Map<string, { message: string }>();
   /** Whether the emulated EC2 knows HttpTokensEnforced (it does since 2026-02-24). */
   public knowsHttpTokensEnforced = true;
-  /** When set, requests are accepted but never answered. */
-  public hang = false;
-  /** How many requests were answered with an injected fault. */
-  public faultsServed = 0;
-  /** How many requests were held unanswered because of `hang`. */
-  public requestsHeld = 0;
 
   private readonly states = new Map<string, RegionState>();
-  private readonly faults: Array<{ code: string; remaining: number; action?: string; skip: number }> = [];
-  private readonly server: http.Server;
-  private readonly hanging = new Set<http.ServerResponse>();
-  private requestCounter = 0;
 
   private constructor() {
-    this.server = http.createServer((req, res) => this.onRequest(req, res));
-  }
-
-  /** The endpoint URL, for `endpoint` or AWS_ENDPOINT_URL_EC2. */
-  public get endpoint(): string {
-    const { port } = this.server.address() as AddressInfo;
-    return `http://127.0.0.1:${port}`;
+    super();
   }
 
   /** The account-level state of a Region (a copy). */
@@ -160,16 +129,6 @@ export class Ec2Emulator {
     this.states.set(region, { ...state });
   }
 
-  /** Makes the next `times` requests (of `action`, if given) fail with an EC2 error. */
-  public injectFault(fault: Fault): void {
-    this.faults.push({ code: fault.code, remaining: fault.times, action: fault.action, skip: fault.after ?? 0 });
-  }
-
-  /** Drops the faults not yet used up. */
-  public clearFaults(): void {
-    this.faults.length = 0;
-  }
-
   /** Puts a Region under a declarative policy (ManagedBy: declarative-policy), or takes it out. */
   public setDeclarativePolicy(region: string, exceptionMessage: string | undefined): void {
     if (exceptionMessage === undefined) {
@@ -179,70 +138,44 @@ export class Ec2Emulator {
     }
   }
 
-  /** The requests of one action. */
-  public requestsOf(action: string): RecordedRequest[] {
-    return this.requests.filter((r) => r.action === action);
-  }
-
-  public async stop(): Promise<void> {
-    for (const res of this.hanging) {
-      res.destroy();
+  protected respond(req: http.IncomingMessage, body: string, requestId: string): Reply {
+    try {
+      return { status: 200, contentType: 'text/xml;charset=UTF-8', body: this.handle(req, body, requestId) };
+    } catch (err) {
+      const e = err instanceof Ec2Error ? err : new Ec2Error('InternalError', String(err));
+      return { status: ERROR_STATUS[e.code] ?? 400, contentType: 'text/xml;charset=UTF-8', body: errorXml(e.code, e.message, requestId) };
     }
-    this.server.closeAllConnections?.();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 
-  private onRequest(req: http.IncomingMessage, res: http.ServerResponse): void {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const body = Buffer.concat(chunks).toString('utf8');
-      const requestId = `00000000-0000-4000-8000-${String(++this.requestCounter).padStart(12, '0')}`;
-      if (this.hang) {
-        this.requestsHeld++;
-        this.hanging.add(res);
-        return;
-      }
-      try {
-        const { status, xml } = this.handle(req, body, requestId);
-        send(res, status, xml, requestId);
-      } catch (err) {
-        const e = err instanceof Ec2Error ? err : new Ec2Error('InternalError', String(err));
-        send(res, ERROR_STATUS[e.code] ?? 400, errorXml(e.code, e.message, requestId), requestId);
-      }
-    });
-  }
-
-  private handle(req: http.IncomingMessage, body: string, requestId: string): { status: number; xml: string } {
+  private handle(req: http.IncomingMessage, body: string, requestId: string): string {
     if (req.method !== 'POST') {
       throw new Ec2Error('InvalidAction', `EC2 Query requests are POSTs here, got ${req.method}`);
     }
     if (!String(req.headers['content-type'] ?? '').startsWith('application/x-www-form-urlencoded')) {
       throw new Ec2Error('InvalidParameterValue', 'expected a form-encoded body');
     }
-    const region = verifySignature(req, body);
+    let region: string;
+    try {
+      region = verifySigV4(req, body, 'ec2');
+    } catch (err) {
+      // EC2 answers every signature problem with AuthFailure 401.
+      throw err instanceof SigV4Error ? new Ec2Error('AuthFailure', err.message) : err;
+    }
     const params = Object.fromEntries(new URLSearchParams(body));
     const action = params.Action ?? '';
-    this.requests.push({ action, region, params });
-
     if (params.Version !== '2016-11-15') {
       throw new Ec2Error('InvalidParameterValue', `unsupported Version ${params.Version}`);
     }
-    const fault = this.faults.find((f) => f.remaining > 0 && (f.action === undefined || f.action === action));
-    if (fault && fault.skip > 0) {
-      fault.skip--;
-    } else if (fault) {
-      fault.remaining--;
-      this.faultsServed++;
-      this.requests[this.requests.length - 1] = { action, region, params, fault: fault.code };
-      throw new Ec2Error(fault.code, (FAULT_MESSAGES[fault.code] ?? `injected ${fault.code}`).replace(/\{action\}/g, action));
+    const fault = this.record({ action, region, params });
+    if (fault) {
+      throw new Ec2Error(fault, (FAULT_MESSAGES[fault] ?? `injected ${fault}`).replace(/\{action\}/g, action));
     }
 
     switch (action) {
       case 'GetInstanceMetadataDefaults':
-        return { status: 200, xml: this.get(region, requestId) };
+        return this.get(region, requestId);
       case 'ModifyInstanceMetadataDefaults':
-        return { status: 200, xml: this.modify(region, params, requestId) };
+        return this.modify(region, params, requestId);
       default:
         throw new Ec2Error('InvalidAction', `The action ${action} is not valid for this web service.`);
     }
@@ -315,58 +248,7 @@ export class Ec2Emulator {
   }
 }
 
-function send(res: http.ServerResponse, status: number, xml: string, requestId: string): void {
-  // EC2 also sends the request ID as a header, which is where the SDK's $metadata.requestId comes from.
-  res.writeHead(status, { 'content-type': 'text/xml;charset=UTF-8', 'content-length': Buffer.byteLength(xml), 'x-amzn-requestid': requestId });
-  res.end(xml);
-}
-
 function errorXml(code: string, message: string, requestId: string): string {
   return `<?xml version="1.0" encoding="UTF-8"?>
 <Response><Errors><Error><Code>${code}</Code><Message>${escapeXml(message)}</Message></Error></Errors><RequestID>${requestId}</RequestID></Response>`;
-}
-
-function escapeXml(s: string): string {
-  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
-}
-
-const sha256 = (data: string) => crypto.createHash('sha256').update(data, 'utf8').digest('hex');
-const hmac = (key: crypto.BinaryLike, data: string) => crypto.createHmac('sha256', key).update(data, 'utf8').digest();
-
-/**
- * Checks the SigV4 signature of a request against TEST_CREDENTIALS and returns
- * the Region of its credential scope. Throws AuthFailure otherwise.
- */
-function verifySignature(req: http.IncomingMessage, body: string): string {
-  const auth = String(req.headers.authorization ?? '');
-  const m = /^AWS4-HMAC-SHA256 Credential=([^/]+)\/(\d{8})\/([^/]+)\/ec2\/aws4_request, SignedHeaders=([^,]+), Signature=([0-9a-f]{64})$/.exec(auth);
-  if (!m) {
-    throw new Ec2Error('AuthFailure', 'AWS was not able to validate the provided access credentials (missing or malformed SigV4 Authorization header)');
-  }
-  const [, accessKeyId, date, region, signedHeaders, signature] = m;
-  if (accessKeyId !== TEST_CREDENTIALS.accessKeyId) {
-    throw new Ec2Error('AuthFailure', 'AWS was not able to validate the provided access credentials');
-  }
-  const amzDate = String(req.headers['x-amz-date'] ?? '');
-  const headers = signedHeaders.split(';');
-  const canonicalHeaders = headers.map((h) => `${h}:${String(req.headers[h] ?? '').trim().replace(/\s+/g, ' ')}\n`).join('');
-  const url = new URL(req.url ?? '/', 'http://localhost');
-  const canonicalQuery = [...url.searchParams].map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v)}`).sort().join('&');
-  const sessionToken = req.headers['x-amz-security-token'];
-  if (sessionToken !== undefined && (sessionToken !== TEST_SESSION_TOKEN || !signedHeaders.split(';').includes('x-amz-security-token'))) {
-    throw new Ec2Error('AuthFailure', 'AWS was not able to validate the provided access credentials (unknown or unsigned session token)');
-  }
-  const payloadHash = String(req.headers['x-amz-content-sha256'] ?? sha256(body));
-  if (payloadHash !== sha256(body)) {
-    throw new Ec2Error('AuthFailure', 'The request body does not match its signed payload hash');
-  }
-  const canonicalRequest = [req.method, url.pathname, canonicalQuery, canonicalHeaders, signedHeaders, payloadHash].join('\n');
-  const scope = `${date}/${region}/ec2/aws4_request`;
-  const stringToSign = ['AWS4-HMAC-SHA256', amzDate, scope, sha256(canonicalRequest)].join('\n');
-  const key = hmac(hmac(hmac(hmac(`AWS4${TEST_CREDENTIALS.secretAccessKey}`, date), region), 'ec2'), 'aws4_request');
-  const expected = crypto.createHmac('sha256', key).update(stringToSign, 'utf8').digest('hex');
-  if (expected !== signature) {
-    throw new Ec2Error('AuthFailure', 'The request signature we calculated does not match the signature you provided.');
-  }
-  return region;
 }
