@@ -6,7 +6,8 @@
  *
  * 1. Init: loads <task root>/index.js as CommonJS (the inline ZipFile that
  *    Lambda writes as index.js) and finds the handler export, then reports
- *    `ready` with the init time and which @aws-sdk/client-ec2 it loaded.
+ *    `ready` with the init time and which @aws-sdk clients it loaded (`clientEc2`,
+ *    and `clients` for client-ec2, client-ssm and client-cloudformation).
  * 2. Invoke: on an `invoke` message, calls handler(event, context) with a
  *    context whose getRemainingTimeInMillis counts down to the deadline the
  *    parent set (the parent kills this process at that deadline, as Lambda
@@ -60,15 +61,27 @@ function describe(err) {
   return err instanceof Error ? (err.stack || `${err.name}: ${err.message}`) : String(err);
 }
 
-/** The @aws-sdk/client-ec2 that index.js really loaded: its folder and version. */
-function loadedClientEc2() {
-  const marker = `${path.sep}@aws-sdk${path.sep}client-ec2${path.sep}`;
+/** The @aws-sdk/<client> that index.js really loaded: its folder and version. */
+function loadedClient(client) {
+  const marker = `${path.sep}@aws-sdk${path.sep}${client}${path.sep}`;
   const file = Object.keys(require.cache).find((key) => key.includes(marker));
   if (!file) {
     return undefined;
   }
   const dir = file.slice(0, file.indexOf(marker) + marker.length - 1);
   return { path: dir, version: JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8')).version };
+}
+
+/** Each client of the runtime's SDK that index.js loaded, by package name (those it did not load are left out). */
+function loadedClients() {
+  const clients = {};
+  for (const client of ['client-ec2', 'client-ssm', 'client-cloudformation']) {
+    const loaded = loadedClient(client);
+    if (loaded) {
+      clients[client] = loaded;
+    }
+  }
+  return clients;
 }
 
 async function main() {
@@ -113,7 +126,7 @@ async function main() {
     await report({ type: 'done', handlerMs: performance.now() - started, error });
     process.exit(0);
   });
-  await report({ type: 'ready', initMs: performance.now(), node: process.version, clientEc2: loadedClientEc2() });
+  await report({ type: 'ready', initMs: performance.now(), node: process.version, clientEc2: loadedClient('client-ec2'), clients: loadedClients() });
 }
 
 main().catch((err) => {
