@@ -5,28 +5,15 @@
  * an account governed by a declarative policy. It is the exact TemplateBody
  * string, parsed: what CloudFormation StackSets would deploy.
  */
-import { App, Stack } from 'aws-cdk-lib';
 import { REGION, expectFailed, expectSuccess, scenario } from './harness/scenario';
-import { StackTemplate, readTemplate } from './harness/template';
-import {
-  HttpTokens,
-  HttpTokensEnforced,
-  ImdsAccountDefaultsStackSet,
-  ImdsAccountDefaultsStackSetProps,
-} from '../../src';
+import { synthesizeStackSet } from './harness/template';
+import { HttpTokens, HttpTokensEnforced, ImdsAccountDefaultsStackSetProps } from '../../src';
 
 const TARGETS = { organizationalUnitIds: ['ou-abcd-12345678'], regions: [REGION] };
 
 /** The StackSet's TemplateBody, as a stack template the harness runs, and the StackSet's own parameter values. */
 function stackSetTemplate(props: Omit<ImdsAccountDefaultsStackSetProps, 'organizationalUnitIds' | 'regions'>) {
-  const stack = new Stack(new App(), 'Org');
-  const stackSet = new ImdsAccountDefaultsStackSet(stack, 'ImdsEverywhere', { ...TARGETS, ...props });
-  const parameters: Record<string, string> = {};
-  for (const p of (stack.resolve(stackSet.resource.parameters) ?? []) as Array<{ parameterKey: string; parameterValue: string }>) {
-    parameters[p.parameterKey] = p.parameterValue;
-  }
-  const template: StackTemplate = readTemplate(JSON.parse(stackSet.templateBody));
-  return { template, parameters };
+  return synthesizeStackSet({ ...TARGETS, ...props });
 }
 
 scenario('a stack instance of the StackSet: create, update, delete apply, change and reset the settings', async (w) => {

@@ -1,33 +1,55 @@
 /**
- * A CloudFormation stand-in for one stack holding the custom resource: it keeps
- * what CloudFormation keeps (the deployed template, resolved properties,
- * physical id, stack status), sends the events CloudFormation would send, runs
- * the function for each (lambda.ts), waits for the answer at the ResponseURL
- * (response-endpoint.ts) and checks the answer and the invocation as
- * CloudFormation and Lambda would. One method per event:
+ * A CloudFormation stand-in for the stacks of one scenario: each
+ * CloudFormationStack keeps what CloudFormation keeps (the deployed template,
+ * every custom resource's resolved properties, physical id and status, the
+ * stack status), sends the events CloudFormation would send in the order it
+ * sends them, runs the function for each (lambda.ts), waits for the answer at
+ * the ResponseURL (response-endpoint.ts) and checks the answer and the
+ * invocation as CloudFormation and Lambda would.
  *
- * - create(template, parameters)  Create
- * - update(template, parameters)  Update: OldResourceProperties and the
- *   PhysicalResourceId from before; refused, as CloudFormation refuses it, if the
- *   ServiceToken changes; not sent by CloudFormation if nothing changed
- * - rollback()                    after a failed Update: the Update back, with old
- *   and new properties swapped, run by the old template's function
- * - delete()                      Delete (also the rollback of a failed Create,
- *   with the physical id of the failed answer); no event at all when the
- *   resource's DeletionPolicy is Retain
+ * Every status change is written into the account's CloudFormationEmulator as
+ * it happens, so a handler that calls DescribeStackResource on any stack of the
+ * scenario sees what CloudFormation would show at that moment: the resource
+ * being created is CREATE_IN_PROGRESS, the stack of a rename's cleanup Delete is
+ * UPDATE_COMPLETE_CLEANUP_IN_PROGRESS, a deleted stack stays describable by its
+ * StackId with its retained resource DELETE_SKIPPED, a resource no longer in its
+ * stack's template does not exist.
  *
- * Simplifications: one resource (the custom resource); the other resources are
- * assumed created (their names are made up); it is not documented whether
- * CloudFormation sends the rollback Delete of a failed Create for a resource
- * with DeletionPolicy Retain: here it follows the DeletionPolicy, and the
- * handler is safe either way (a failed Create puts back what it changed).
+ * Operations (each returns the events it sent, in order; see OperationResult):
+ * - create(template, parameters)  CREATE_IN_PROGRESS; a Create per custom
+ *   resource; CREATE_COMPLETE, or ROLLBACK_IN_PROGRESS after a failure (then
+ *   rollback() or delete() sends the rollback Deletes: ROLLBACK_COMPLETE)
+ * - update(template, parameters)  UPDATE_IN_PROGRESS; a Create for a custom
+ *   resource new to the template (a new logical id: a rename or a move in),
+ *   an Update for one whose properties changed (refused, as CloudFormation
+ *   refuses it, if its ServiceToken changes), none for one unchanged; then
+ *   UPDATE_COMPLETE_CLEANUP_IN_PROGRESS, a Delete for every custom resource no
+ *   longer in the template (the old logical id of a rename, a move out; none for
+ *   one whose DeletionPolicy is Retain: DELETE_SKIPPED), UPDATE_COMPLETE. After a
+ *   failure (of ours, or `anotherResourceFails`): UPDATE_ROLLBACK_IN_PROGRESS,
+ *   and rollback() sends the Updates back (old and new properties swapped, run
+ *   by the old template's function), then in UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS
+ *   the Deletes of what the failed update created, UPDATE_ROLLBACK_COMPLETE
+ * - delete({ retainResources })  DELETE_IN_PROGRESS; a Delete per custom
+ *   resource (none for DeletionPolicy Retain or a resource in retainResources,
+ *   which CloudFormation accepts only for a stack in DELETE_FAILED:
+ *   DELETE_SKIPPED); DELETE_COMPLETE or DELETE_FAILED
+ *
+ * Simplifications: the other resources of a template (function, role, log
+ * group) are assumed to deploy (their names are made up) and are not entered in
+ * the emulator's model; custom resources are processed one at a time in
+ * template order (CloudFormation runs independent ones in parallel) and the
+ * first failure stops the rest; a Delete that fails in a cleanup phase is
+ * recorded DELETE_FAILED and the stack still completes, as CloudFormation does;
+ * it is not documented whether CloudFormation sends the rollback Delete of a
+ * failed Create for a resource with DeletionPolicy Retain: here it follows the
+ * DeletionPolicy.
  */
 import * as crypto from 'crypto';
 import { isDeepStrictEqual } from 'util';
 import { Invocation, invoke } from './lambda';
 import { SdkName, sdkRoot } from './runtime';
 import {
-  ACCOUNT,
   DeployContext,
   StackTemplate,
   deletionPolicy,
@@ -36,20 +58,39 @@ import {
   resourceProperties,
 } from './template';
 import { TimingRecorder } from './timings';
+import { CfnRecordedRequest, CloudFormationEmulator } from '../../support/cloudformation-emulator';
 import { Ec2Emulator, RecordedRequest } from '../../support/ec2-emulator';
 import { CfnResponse, ResponseEndpoint } from '../../support/response-endpoint';
+import { SsmEmulator, SsmRecordedRequest } from '../../support/ssm-emulator';
 
-/** The slowest a handler may be against the local endpoint, injected faults aside. */
+/** The slowest a handler may be against the local endpoints, injected faults aside. */
 export const SLOWEST_EVENT_MS = 2_000;
 
 export type StackStatus =
-  | 'NEW' | 'CREATE_COMPLETE' | 'CREATE_FAILED' | 'ROLLBACK_COMPLETE'
-  | 'UPDATE_COMPLETE' | 'UPDATE_FAILED' | 'UPDATE_ROLLBACK_COMPLETE' | 'UPDATE_ROLLBACK_FAILED'
-  | 'DELETE_COMPLETE' | 'DELETE_FAILED';
+  | 'NEW'
+  | 'CREATE_IN_PROGRESS' | 'CREATE_COMPLETE' | 'ROLLBACK_IN_PROGRESS' | 'ROLLBACK_COMPLETE' | 'ROLLBACK_FAILED'
+  | 'UPDATE_IN_PROGRESS' | 'UPDATE_COMPLETE_CLEANUP_IN_PROGRESS' | 'UPDATE_COMPLETE'
+  | 'UPDATE_ROLLBACK_IN_PROGRESS' | 'UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS' | 'UPDATE_ROLLBACK_COMPLETE' | 'UPDATE_ROLLBACK_FAILED'
+  | 'DELETE_IN_PROGRESS' | 'DELETE_COMPLETE' | 'DELETE_FAILED';
 
-/** One step: the event sent (if any), the answer, the invocation and the EC2 calls it made. */
+export type ResourceStatus =
+  | 'CREATE_IN_PROGRESS' | 'CREATE_COMPLETE' | 'CREATE_FAILED'
+  | 'UPDATE_IN_PROGRESS' | 'UPDATE_COMPLETE' | 'UPDATE_FAILED'
+  | 'DELETE_IN_PROGRESS' | 'DELETE_COMPLETE' | 'DELETE_FAILED' | 'DELETE_SKIPPED';
+
+/** The emulators of one account: the state EC2, SSM and CloudFormation keep for it. */
+export interface AccountEndpoints {
+  readonly id: string;
+  readonly ec2: Ec2Emulator;
+  readonly ssm: SsmEmulator;
+  readonly cfn: CloudFormationEmulator;
+}
+
+/** One event: the event sent (if any), the answer, the invocation and the calls it made. */
 export interface StepResult {
   readonly step: string;
+  readonly requestType?: 'Create' | 'Update' | 'Delete';
+  readonly logicalResourceId?: string;
   /** The event CloudFormation sent; undefined when it sends none (DeletionPolicy Retain). */
   readonly event?: Record<string, any>;
   readonly answer?: CfnResponse;
@@ -58,119 +99,383 @@ export interface StepResult {
   readonly ec2Requests: readonly RecordedRequest[];
   /** The EC2 actions made during this step, in order. */
   readonly ec2Actions: readonly string[];
-  /** Whether a fault was injected into this step (EC2 or the ResponseURL). */
+  /** The SSM requests made during this step, in order. */
+  readonly ssmRequests: readonly SsmRecordedRequest[];
+  readonly ssmActions: readonly string[];
+  /** The CloudFormation API requests made during this step, in order. */
+  readonly cfnRequests: readonly CfnRecordedRequest[];
+  readonly cfnActions: readonly string[];
+  /** Whether a fault was injected into this step (EC2, SSM, CloudFormation or the ResponseURL). */
   readonly faulted: boolean;
+}
+
+/**
+ * What an operation did: every event it sent (`steps`, in order) and the stack
+ * status it ended in. It also reads as its first event (or as an event-less
+ * step when it sent none), which is the only one in a one-resource stack.
+ */
+export interface OperationResult extends StepResult {
+  readonly steps: readonly StepResult[];
+  readonly stackStatus: StackStatus;
+}
+
+/** The step of an operation that sent this request type (to this logical id, when given); throws if there is not exactly one. */
+export function stepOf(result: OperationResult, requestType: 'Create' | 'Update' | 'Delete', logicalResourceId?: string): StepResult {
+  const found = result.steps.filter((s) => s.requestType === requestType && (!logicalResourceId || s.logicalResourceId === logicalResourceId));
+  if (found.length !== 1) {
+    throw new Error(`expected one ${requestType}${logicalResourceId ? ` of ${logicalResourceId}` : ''}, found ${found.length} among: ${result.steps.map((s) => s.step).join('; ')}`);
+  }
+  return found[0];
 }
 
 export interface StackOptions {
   readonly scenario: string;
-  readonly ec2: Ec2Emulator;
+  readonly account: AccountEndpoints;
   readonly responses: ResponseEndpoint;
   readonly caFile: string;
   readonly timings: TimingRecorder;
   readonly region: string;
   readonly sdk: SdkName;
+  /** @default 'ImdsE2e' */
   readonly stackName?: string;
 }
 
-interface Deployed {
-  readonly template: StackTemplate;
-  readonly ctx: DeployContext;
-  readonly properties: Record<string, any>;
-  readonly physicalId: string;
+export interface OperationOptions {
+  /**
+   * Another resource of the template (this logical id, made up) fails after
+   * every custom resource event of the operation succeeded: the stack rolls back.
+   */
+  readonly anotherResourceFails?: string;
 }
+
+/** A custom resource as CloudFormation holds it. */
+interface Resource {
+  readonly logicalId: string;
+  /** The template (and so the function and DeletionPolicy) it was last deployed with. */
+  template: StackTemplate;
+  ctx: DeployContext;
+  properties: Record<string, any>;
+  physicalId?: string;
+  status: ResourceStatus;
+}
+
+type Snapshot = Omit<Resource, 'logicalId' | 'status'>;
+
+type Pending =
+  | { readonly kind: 'create'; readonly created: string[] }
+  | {
+    readonly kind: 'update';
+    readonly before: Map<string, Snapshot>;
+    readonly deployedBefore: { template: StackTemplate; ctx: DeployContext };
+    readonly created: string[];
+    /** Resources sent an Update (successful or not), with the properties it tried. */
+    readonly updated: Array<{ logicalId: string; attempted: Record<string, any> }>;
+  };
+
+const GONE: readonly ResourceStatus[] = ['DELETE_COMPLETE', 'DELETE_SKIPPED'];
+
+/** A step without an event. */
+const NO_CALLS = { ec2Requests: [], ec2Actions: [], ssmRequests: [], ssmActions: [], cfnRequests: [], cfnActions: [], faulted: false } as const;
 
 export class CloudFormationStack {
   public status: StackStatus = 'NEW';
-  private deployed?: Deployed;
-  private failedUpdate?: { readonly template: StackTemplate; readonly ctx: DeployContext; readonly properties: Record<string, any> };
-  private readonly stackName: string;
-  private readonly stackId: string;
+  public readonly stackName: string;
+  public readonly stackId: string;
+  /** Every status change of the stack and its custom resources, in order: `<name or logical id> <status>`. */
+  public readonly history: string[] = [];
+  private readonly resources = new Map<string, Resource>();
+  private deployed?: { template: StackTemplate; ctx: DeployContext };
+  private pending?: Pending;
 
   constructor(private readonly options: StackOptions) {
     this.stackName = options.stackName ?? 'ImdsE2e';
-    this.stackId = `arn:aws:cloudformation:${options.region}:${ACCOUNT}:stack/${this.stackName}/${crypto.randomUUID()}`;
+    this.stackId = `arn:aws:cloudformation:${options.region}:${options.account.id}:stack/${this.stackName}/${crypto.randomUUID()}`;
   }
 
-  /** The physical id CloudFormation holds for the resource. */
+  /** The physical id CloudFormation holds for the stack's one custom resource. */
   public get physicalResourceId(): string | undefined {
-    return this.deployed?.physicalId;
+    const live = [...this.resources.values()].filter((r) => !GONE.includes(r.status));
+    return live.length === 1 ? live[0].physicalId : undefined;
   }
 
-  public async create(template: StackTemplate, parameters: Record<string, string> = {}): Promise<StepResult> {
+  /** The status of a custom resource as DescribeStackResource shows it (undefined when not in the stack). */
+  public resourceStatus(logicalId: string): ResourceStatus | undefined {
+    return this.resources.get(logicalId)?.status;
+  }
+
+  public async create(template: StackTemplate, parameters: Record<string, string> = {}, options: OperationOptions = {}): Promise<OperationResult> {
     this.expectStatus('create', ['NEW']);
     const ctx = this.context(template, parameters);
-    const properties = resourceProperties(template, ctx);
-    const result = await this.send('Create', template, ctx, { ResourceProperties: properties });
-    const answer = result.answer!;
-    this.deployed = { template, ctx, properties, physicalId: answer.PhysicalResourceId };
-    this.status = answer.Status === 'SUCCESS' ? 'CREATE_COMPLETE' : 'CREATE_FAILED';
-    return result;
+    this.setStack('CREATE_IN_PROGRESS');
+    const steps: StepResult[] = [];
+    const created: string[] = [];
+    let failed = false;
+    for (const ref of template.customResources) {
+      const resource: Resource = { logicalId: ref.logicalId, template, ctx, properties: resourceProperties(template, ref.logicalId, ctx), status: 'CREATE_IN_PROGRESS' };
+      this.resources.set(ref.logicalId, resource);
+      created.push(ref.logicalId);
+      this.setResource(resource, 'CREATE_IN_PROGRESS');
+      const step = await this.send('Create', resource.logicalId, template, ctx, { ResourceProperties: resource.properties });
+      steps.push(step);
+      resource.physicalId = step.answer!.PhysicalResourceId;
+      if (step.answer!.Status !== 'SUCCESS') {
+        this.setResource(resource, 'CREATE_FAILED');
+        failed = true;
+        break;
+      }
+      this.setResource(resource, 'CREATE_COMPLETE');
+    }
+    if (!failed && options.anotherResourceFails) {
+      this.history.push(`${options.anotherResourceFails} CREATE_FAILED`);
+      failed = true;
+    }
+    if (failed) {
+      this.pending = { kind: 'create', created };
+      this.setStack('ROLLBACK_IN_PROGRESS');
+    } else {
+      this.deployed = { template, ctx };
+      this.setStack('CREATE_COMPLETE');
+    }
+    return this.result(steps, 'Create');
   }
 
-  public async update(template: StackTemplate, parameters: Record<string, string> = {}): Promise<StepResult> {
+  public async update(template: StackTemplate, parameters: Record<string, string> = {}, options: OperationOptions = {}): Promise<OperationResult> {
     this.expectStatus('update', ['CREATE_COMPLETE', 'UPDATE_COMPLETE', 'UPDATE_ROLLBACK_COMPLETE']);
     const deployed = this.deployed!;
-    if (template.resourceLogicalId !== deployed.template.resourceLogicalId) {
-      throw new Error(`the custom resource's logical id changed from ${deployed.template.resourceLogicalId} to ${template.resourceLogicalId}: CloudFormation would replace it (create the new, delete the old)`);
-    }
     const ctx = this.context(template, parameters);
-    const properties = resourceProperties(template, ctx);
-    if (properties.ServiceToken !== deployed.properties.ServiceToken) {
-      throw new Error(`Modifying service token is not allowed. (${deployed.properties.ServiceToken} -> ${properties.ServiceToken}): CloudFormation fails such an update`);
-    }
-    if (isDeepStrictEqual(properties, deployed.properties)) {
-      throw new Error('the custom resource\'s properties did not change: CloudFormation would send no Update');
-    }
-    const result = await this.send('Update', template, ctx, {
-      PhysicalResourceId: deployed.physicalId,
-      ResourceProperties: properties,
-      OldResourceProperties: deployed.properties,
+    const plan = template.customResources.map((ref) => {
+      const properties = resourceProperties(template, ref.logicalId, ctx);
+      const existing = this.live(ref.logicalId);
+      if (!existing) {
+        return { logicalId: ref.logicalId, kind: 'Create' as const, properties };
+      }
+      if (properties.ServiceToken !== existing.properties.ServiceToken) {
+        throw new Error(`Modifying service token is not allowed. (${ref.logicalId}: ${existing.properties.ServiceToken} -> ${properties.ServiceToken}): CloudFormation fails such an update`);
+      }
+      return { logicalId: ref.logicalId, kind: isDeepStrictEqual(properties, existing.properties) ? 'None' as const : 'Update' as const, properties };
     });
-    if (result.answer!.Status === 'SUCCESS') {
-      this.deployed = { template, ctx, properties, physicalId: deployed.physicalId };
-      this.status = 'UPDATE_COMPLETE';
-    } else {
-      this.failedUpdate = { template, ctx, properties };
-      this.status = 'UPDATE_FAILED';
+    const kept = new Set(plan.map((p) => p.logicalId));
+    const removed = [...this.resources.values()].filter((r) => !GONE.includes(r.status) && !kept.has(r.logicalId));
+    if (plan.every((p) => p.kind === 'None') && removed.length === 0
+      && isDeepStrictEqual(template.template, deployed.template.template) && isDeepStrictEqual(ctx.parameters, deployed.ctx.parameters)) {
+      throw new Error('No updates are to be performed.: CloudFormation would send no event');
     }
-    return result;
+
+    const before = new Map<string, Snapshot>();
+    for (const r of this.resources.values()) {
+      before.set(r.logicalId, { template: r.template, ctx: r.ctx, properties: r.properties, physicalId: r.physicalId });
+    }
+    const pending = { kind: 'update' as const, before, deployedBefore: deployed, created: [] as string[], updated: [] as Array<{ logicalId: string; attempted: Record<string, any> }> };
+    this.setStack('UPDATE_IN_PROGRESS');
+    const steps: StepResult[] = [];
+    let failed = false;
+    for (const p of plan) {
+      if (p.kind === 'None') {
+        // The function may have changed (new code): the resource's next event runs it.
+        Object.assign(this.resources.get(p.logicalId)!, { template, ctx });
+        continue;
+      }
+      if (p.kind === 'Create') {
+        const resource: Resource = { logicalId: p.logicalId, template, ctx, properties: p.properties, status: 'CREATE_IN_PROGRESS' };
+        this.resources.set(p.logicalId, resource);
+        pending.created.push(p.logicalId);
+        this.setResource(resource, 'CREATE_IN_PROGRESS');
+        const step = await this.send('Create', p.logicalId, template, ctx, { ResourceProperties: p.properties });
+        steps.push(step);
+        resource.physicalId = step.answer!.PhysicalResourceId;
+        failed = step.answer!.Status !== 'SUCCESS';
+        this.setResource(resource, failed ? 'CREATE_FAILED' : 'CREATE_COMPLETE');
+      } else {
+        const resource = this.resources.get(p.logicalId)!;
+        pending.updated.push({ logicalId: p.logicalId, attempted: p.properties });
+        this.setResource(resource, 'UPDATE_IN_PROGRESS');
+        const step = await this.send('Update', p.logicalId, template, ctx, {
+          PhysicalResourceId: resource.physicalId,
+          ResourceProperties: p.properties,
+          OldResourceProperties: resource.properties,
+        });
+        steps.push(step);
+        failed = step.answer!.Status !== 'SUCCESS';
+        if (!failed) {
+          Object.assign(resource, { template, ctx, properties: p.properties });
+        }
+        this.setResource(resource, failed ? 'UPDATE_FAILED' : 'UPDATE_COMPLETE');
+      }
+      if (failed) {
+        break;
+      }
+    }
+    if (!failed && options.anotherResourceFails) {
+      this.history.push(`${options.anotherResourceFails} UPDATE_FAILED`);
+      failed = true;
+    }
+    if (failed) {
+      this.pending = pending;
+      this.setStack('UPDATE_ROLLBACK_IN_PROGRESS');
+      return this.result(steps, 'Update');
+    }
+
+    this.setStack('UPDATE_COMPLETE_CLEANUP_IN_PROGRESS');
+    for (const resource of removed.reverse()) {
+      steps.push(await this.deleteResource(resource, 'Delete (cleanup)'));
+    }
+    this.deployed = { template, ctx };
+    this.setStack('UPDATE_COMPLETE');
+    // What left the template is no longer a resource of the stack.
+    for (const resource of removed) {
+      this.forget(resource.logicalId);
+    }
+    return this.result(steps, 'Update');
   }
 
-  /** The rollback Update CloudFormation sends after a failed Update. */
-  public async rollback(): Promise<StepResult> {
-    this.expectStatus('roll back', ['UPDATE_FAILED']);
-    const deployed = this.deployed!;
-    const result = await this.send('Update', deployed.template, deployed.ctx, {
-      PhysicalResourceId: deployed.physicalId,
-      ResourceProperties: deployed.properties,
-      OldResourceProperties: this.failedUpdate!.properties,
-    }, 'Rollback');
-    this.failedUpdate = undefined;
-    this.status = result.answer!.Status === 'SUCCESS' ? 'UPDATE_ROLLBACK_COMPLETE' : 'UPDATE_ROLLBACK_FAILED';
-    return result;
+  /** The rollback CloudFormation runs after a failed Create or Update. */
+  public async rollback(): Promise<OperationResult> {
+    if (this.status === 'ROLLBACK_IN_PROGRESS') {
+      return this.rollbackCreate();
+    }
+    this.expectStatus('roll back', ['UPDATE_ROLLBACK_IN_PROGRESS']);
+    const pending = this.pending as Extract<Pending, { kind: 'update' }>;
+    this.pending = undefined;
+    const steps: StepResult[] = [];
+    let failed = false;
+    for (const { logicalId, attempted } of [...pending.updated].reverse()) {
+      const resource = this.resources.get(logicalId)!;
+      const old = pending.before.get(logicalId)!;
+      this.setResource(resource, 'UPDATE_IN_PROGRESS');
+      const step = await this.send('Update', logicalId, old.template, old.ctx, {
+        PhysicalResourceId: resource.physicalId,
+        ResourceProperties: old.properties,
+        OldResourceProperties: attempted,
+      }, 'Rollback');
+      steps.push(step);
+      if (step.answer!.Status !== 'SUCCESS') {
+        this.setResource(resource, 'UPDATE_FAILED');
+        failed = true;
+        break;
+      }
+      Object.assign(resource, old);
+      this.setResource(resource, 'UPDATE_COMPLETE');
+    }
+    if (failed) {
+      this.setStack('UPDATE_ROLLBACK_FAILED');
+      return this.result(steps, 'Rollback');
+    }
+    for (const [logicalId, old] of pending.before) {
+      if (this.resources.has(logicalId)) {
+        Object.assign(this.resources.get(logicalId)!, old);
+      }
+    }
+    this.setStack('UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS');
+    for (const logicalId of [...pending.created].reverse()) {
+      steps.push(await this.deleteResource(this.resources.get(logicalId)!, 'Delete (rollback cleanup)'));
+    }
+    this.deployed = pending.deployedBefore;
+    this.setStack('UPDATE_ROLLBACK_COMPLETE');
+    for (const logicalId of pending.created) {
+      this.forget(logicalId);
+    }
+    return this.result(steps, 'Rollback');
   }
 
-  /** Deletes the stack (or rolls back a failed Create). */
-  public async delete(): Promise<StepResult> {
-    this.expectStatus('delete', ['CREATE_COMPLETE', 'CREATE_FAILED', 'UPDATE_COMPLETE', 'UPDATE_ROLLBACK_COMPLETE', 'DELETE_FAILED']);
-    const deployed = this.deployed!;
-    const step = this.status === 'CREATE_FAILED' ? 'Delete (rollback of the failed Create)' : 'Delete';
-    if (deletionPolicy(deployed.template) === 'Retain') {
-      this.status = 'DELETE_COMPLETE';
-      this.options.timings.add({ scenario: this.options.scenario, step: `${step}: retained, no event`, sdk: this.options.sdk });
-      return { step, ec2Requests: [], ec2Actions: [], faulted: false };
+  /**
+   * Deletes the stack (or, in ROLLBACK_IN_PROGRESS, rolls back the failed Create).
+   * `retainResources`: the logical ids to keep, which CloudFormation accepts only for a stack in DELETE_FAILED.
+   */
+  public async delete(options: { readonly retainResources?: readonly string[] } = {}): Promise<OperationResult> {
+    if (this.status === 'ROLLBACK_IN_PROGRESS' && !options.retainResources) {
+      return this.rollbackCreate();
     }
-    const result = await this.send('Delete', deployed.template, deployed.ctx, {
-      PhysicalResourceId: deployed.physicalId,
-      ResourceProperties: deployed.properties,
+    this.expectStatus('delete', ['CREATE_COMPLETE', 'UPDATE_COMPLETE', 'UPDATE_ROLLBACK_COMPLETE', 'UPDATE_ROLLBACK_FAILED', 'ROLLBACK_COMPLETE', 'DELETE_FAILED']);
+    const retain = options.retainResources ?? [];
+    if (retain.length > 0 && this.status !== 'DELETE_FAILED') {
+      throw new Error(`Invalid operation on stack [${this.stackId}]. RetainResources can only be specified when the stack is in the DELETE_FAILED state`);
+    }
+    this.setStack('DELETE_IN_PROGRESS');
+    const steps: StepResult[] = [];
+    for (const resource of [...this.resources.values()].reverse()) {
+      if (GONE.includes(resource.status)) {
+        continue;
+      }
+      steps.push(await this.deleteResource(resource, 'Delete', retain.includes(resource.logicalId)));
+    }
+    const failed = [...this.resources.values()].some((r) => r.status === 'DELETE_FAILED');
+    this.setStack(failed ? 'DELETE_FAILED' : 'DELETE_COMPLETE');
+    return this.result(steps, 'Delete');
+  }
+
+  private async rollbackCreate(): Promise<OperationResult> {
+    const pending = this.pending as Extract<Pending, { kind: 'create' }>;
+    this.pending = undefined;
+    const steps: StepResult[] = [];
+    for (const logicalId of [...pending.created].reverse()) {
+      steps.push(await this.deleteResource(this.resources.get(logicalId)!, 'Delete (rollback of the failed Create)'));
+    }
+    const failed = [...this.resources.values()].some((r) => r.status === 'DELETE_FAILED');
+    this.setStack(failed ? 'ROLLBACK_FAILED' : 'ROLLBACK_COMPLETE');
+    return this.result(steps, 'Delete (rollback of the failed Create)');
+  }
+
+  /** Deletes one custom resource, or skips it (DeletionPolicy Retain, or retained by the caller): no event then. */
+  private async deleteResource(resource: Resource, step: string, retained = false): Promise<StepResult> {
+    if (retained || deletionPolicy(resource.template, resource.logicalId) === 'Retain') {
+      this.setResource(resource, 'DELETE_SKIPPED');
+      const label = `${step} ${resource.logicalId}: retained, no event`;
+      this.options.timings.add({ scenario: this.options.scenario, step: label, sdk: this.options.sdk });
+      return { step: label, logicalResourceId: resource.logicalId, ...NO_CALLS };
+    }
+    this.setResource(resource, 'DELETE_IN_PROGRESS');
+    const result = await this.send('Delete', resource.logicalId, resource.template, resource.ctx, {
+      PhysicalResourceId: resource.physicalId,
+      ResourceProperties: resource.properties,
     }, step);
-    this.status = result.answer!.Status === 'SUCCESS' ? (this.status === 'CREATE_FAILED' ? 'ROLLBACK_COMPLETE' : 'DELETE_COMPLETE') : 'DELETE_FAILED';
+    this.setResource(resource, result.answer!.Status === 'SUCCESS' ? 'DELETE_COMPLETE' : 'DELETE_FAILED');
     return result;
+  }
+
+  private live(logicalId: string): Resource | undefined {
+    const resource = this.resources.get(logicalId);
+    return resource && !GONE.includes(resource.status) ? resource : undefined;
+  }
+
+  /** The resource is no longer in the stack's template: DescribeStackResource no longer finds it. */
+  private forget(logicalId: string): void {
+    this.resources.delete(logicalId);
+    this.options.account.cfn.removeResource(this.stackId, logicalId);
+    this.history.push(`${logicalId} removed from the stack`);
+  }
+
+  private setStack(status: StackStatus): void {
+    this.status = status;
+    this.history.push(`${this.stackName} ${status}`);
+    this.options.account.cfn.putStack({ stackId: this.stackId, stackName: this.stackName, stackStatus: status });
+  }
+
+  private setResource(resource: Resource, status: ResourceStatus): void {
+    resource.status = status;
+    this.history.push(`${resource.logicalId} ${status}`);
+    this.options.account.cfn.putResource(this.stackId, {
+      logicalResourceId: resource.logicalId,
+      physicalResourceId: resource.physicalId,
+      resourceType: resource.template.template.Resources[resource.logicalId].Type,
+      resourceStatus: status,
+    });
+  }
+
+  private result(steps: StepResult[], noEvent: string): OperationResult {
+    const primary: StepResult = steps.find((s) => s.event) ?? steps[0] ?? {
+      step: `${noEvent}: no event`, ...NO_CALLS,
+    };
+    return { ...primary, steps, stackStatus: this.status };
   }
 
   private context(template: StackTemplate, parameters: Record<string, string>): DeployContext {
-    return { stackName: this.stackName, stackId: this.stackId, region: this.options.region, parameters: parameterValues(template, parameters) };
+    return {
+      account: this.options.account.id,
+      stackName: this.stackName,
+      stackId: this.stackId,
+      region: this.options.region,
+      parameters: parameterValues(template, parameters),
+    };
   }
 
   private expectStatus(operation: string, allowed: StackStatus[]): void {
@@ -179,32 +484,50 @@ export class CloudFormationStack {
     }
   }
 
-  /** Sends one event, runs the function, and checks what came back. */
-  private async send(requestType: 'Create' | 'Update' | 'Delete', template: StackTemplate, ctx: DeployContext, fields: Record<string, any>, step: string = requestType): Promise<StepResult> {
-    const { ec2, responses, region, sdk } = this.options;
-    const fn = functionConfig(template, ctx);
+  /** Sends one event to the function of `template` for the custom resource `logicalId`, runs it, and checks what came back. */
+  private async send(
+    requestType: 'Create' | 'Update' | 'Delete', logicalId: string, template: StackTemplate, ctx: DeployContext,
+    fields: Record<string, any>, step: string = requestType,
+  ): Promise<StepResult> {
+    const { account: { ec2, ssm, cfn }, responses, region, sdk } = this.options;
+    const ref = template.customResources.find((r) => r.logicalId === logicalId)!;
+    const fn = functionConfig(template, ref.functionLogicalId, ctx);
     const requestId = crypto.randomUUID();
-    const { url, signature } = responses.issue({ stackId: this.stackId, requestId, logicalResourceId: template.resourceLogicalId, region });
+    const { url, signature } = responses.issue({ stackId: this.stackId, requestId, logicalResourceId: logicalId, region });
     const event = {
       RequestType: requestType,
       ServiceToken: fn.arn,
       ResponseURL: url,
       StackId: this.stackId,
       RequestId: requestId,
-      LogicalResourceId: template.resourceLogicalId,
-      ResourceType: template.template.Resources[template.resourceLogicalId].Type,
+      LogicalResourceId: logicalId,
+      ResourceType: template.template.Resources[logicalId].Type,
       ...fields,
     };
+    const label = template.customResources.length > 1 || this.resources.size > 1 || step !== requestType ? `${step} ${logicalId}` : step;
 
-    const firstRequest = ec2.requests.length;
-    const faultsBefore = ec2.faultsServed + ec2.requestsHeld + responses.faultsServed;
-    const invocation = await invoke({ fn, event, requestId, region, sdk, ec2Endpoint: ec2.endpoint, caFile: this.options.caFile });
-    const ec2Requests = ec2.requests.slice(firstRequest);
-    const faulted = ec2.faultsServed + ec2.requestsHeld + responses.faultsServed > faultsBefore;
+    const first = { ec2: ec2.requests.length, ssm: ssm.requests.length, cfn: cfn.requests.length };
+    const faultCount = () => [ec2, ssm, cfn].reduce((n, e) => n + e.faultsServed + e.requestsHeld, responses.faultsServed);
+    const faultsBefore = faultCount();
+    const invocation = await invoke({
+      fn,
+      event,
+      requestId,
+      region,
+      sdk,
+      caFile: this.options.caFile,
+      ec2Endpoint: ec2.endpoint,
+      ssmEndpoint: ssm.endpoint,
+      cloudFormationEndpoint: cfn.endpoint,
+    });
+    const ec2Requests = ec2.requests.slice(first.ec2);
+    const ssmRequests = ssm.requests.slice(first.ssm);
+    const cfnRequests = cfn.requests.slice(first.cfn);
+    const faulted = faultCount() > faultsBefore;
     const answers = responses.answersFor(requestId);
 
     const fail = (problem: string): never => {
-      throw new Error(`${step}: ${problem}\n--- invocation: ${invocation.outcome}${invocation.error ? ` (${invocation.error})` : ''}\n--- function logs ---\n${invocation.logs}`);
+      throw new Error(`${label}: ${problem}\n--- invocation: ${invocation.outcome}${invocation.error ? ` (${invocation.error})` : ''}\n--- function logs ---\n${invocation.logs}`);
     };
     // What Lambda and CloudFormation would see.
     if (invocation.outcome === 'init-failed') {
@@ -214,7 +537,7 @@ export class CloudFormationStack {
       fail('the function tried to reach a host other than 127.0.0.1');
     }
     if (answers.length === 0) {
-      fail(`no answer reached the ResponseURL (the stack would wait an hour)${responses.refused.length ? `; refused PUTs: ${responses.refused.join('; ')}` : ''}`);
+      fail(`no answer reached the ResponseURL (the stack would wait until the ServiceTimeout)${responses.refused.length ? `; refused PUTs: ${responses.refused.join('; ')}` : ''}`);
     }
     if (answers.length > 1) {
       fail(`${answers.length} answers reached the ResponseURL; the handler must answer exactly once`);
@@ -233,9 +556,18 @@ export class CloudFormationStack {
     if (!invocation.clientEc2 || !invocation.clientEc2.path.startsWith(sdkRoot(sdk).nodePath)) {
       fail(`index.js did not load @aws-sdk/client-ec2 from NODE_PATH: ${JSON.stringify(invocation.clientEc2)}`);
     }
+    const foreign = Object.entries(invocation.clients ?? {}).filter(([, c]) => !c.path.startsWith(sdkRoot(sdk).nodePath));
+    if (foreign.length > 0) {
+      fail(`index.js loaded SDK clients from outside NODE_PATH (the bundle must leave @aws-sdk/* to the runtime): ${JSON.stringify(foreign)}`);
+    }
     const query = url.slice(url.indexOf('?') + 1);
     if (invocation.logs.includes(signature) || invocation.logs.includes(query) || invocation.logs.includes(url)) {
       fail('the logs hold the ResponseURL\'s signature');
+    }
+    // The settings and the claims are per account and Region: every call goes to the stack's Region.
+    const elsewhere = [...ec2Requests, ...ssmRequests, ...cfnRequests].filter((r) => r.region !== region);
+    if (elsewhere.length > 0) {
+      fail(`calls to another Region than the stack's (${region}): ${elsewhere.map((r) => `${r.action} in ${r.region}`).join(', ')}`);
     }
     const answer = received.response!;
     if (answer.Status === 'FAILED' && !answer.Reason) {
@@ -248,12 +580,12 @@ export class CloudFormationStack {
       fail(`the physical id changed from ${fields.PhysicalResourceId} to ${answer.PhysicalResourceId}: CloudFormation would then delete the "old" resource`);
     }
     if (!faulted && invocation.handlerMs! > SLOWEST_EVENT_MS) {
-      fail(`the handler took ${Math.round(invocation.handlerMs!)} ms against the local endpoint without injected faults (limit ${SLOWEST_EVENT_MS} ms)`);
+      fail(`the handler took ${Math.round(invocation.handlerMs!)} ms against the local endpoints without injected faults (limit ${SLOWEST_EVENT_MS} ms)`);
     }
 
     this.options.timings.add({
       scenario: this.options.scenario,
-      step,
+      step: label,
       sdk,
       coldStartMs: invocation.coldStartMs,
       initMs: invocation.initMs,
@@ -261,9 +593,24 @@ export class CloudFormationStack {
       answerMs: received.receivedAt - invocation.invokedAt!,
       status: answer.Status,
       faulted,
+      calls: `${ec2Requests.length}/${ssmRequests.length}/${cfnRequests.length}`,
       node: invocation.nodeVersion,
       clientEc2: invocation.clientEc2?.version,
     });
-    return { step, event, answer, invocation, ec2Requests, ec2Actions: ec2Requests.map((r) => r.action), faulted };
+    return {
+      step: label,
+      requestType,
+      logicalResourceId: logicalId,
+      event,
+      answer,
+      invocation,
+      ec2Requests,
+      ec2Actions: ec2Requests.map((r) => r.action),
+      ssmRequests,
+      ssmActions: ssmRequests.map((r) => r.action),
+      cfnRequests,
+      cfnActions: cfnRequests.map((r) => r.action),
+      faulted,
+    };
   }
 }

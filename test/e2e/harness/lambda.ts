@@ -2,8 +2,11 @@
  * Runs the function's inline code as Lambda would: written as index.js into a
  * task root of its own, loaded by bootstrap.js in a separate process of the
  * Node.js binary of the function's runtime, with Lambda's environment variables,
- * NODE_PATH holding only the chosen @aws-sdk/client-ec2, and the function's
- * Timeout enforced by killing the process.
+ * NODE_PATH holding only the chosen SDK clients (client-ec2, client-ssm,
+ * client-cloudformation, as the runtime ships them), the AWS endpoints
+ * redirected to the scenario's local EC2, SSM and CloudFormation emulators
+ * (AWS_ENDPOINT_URL_<SERVICE>, which the SDK reads by itself), and the
+ * function's Timeout enforced by killing the process.
  *
  * Every invocation is a cold start (a new process): custom resource events are
  * rare and minutes apart, so Lambda mostly starts a new sandbox for them too.
@@ -43,6 +46,10 @@ export interface InvokeOptions {
   readonly sdk: SdkName;
   /** AWS_ENDPOINT_URL_EC2. */
   readonly ec2Endpoint: string;
+  /** AWS_ENDPOINT_URL_SSM. */
+  readonly ssmEndpoint: string;
+  /** AWS_ENDPOINT_URL_CLOUDFORMATION. */
+  readonly cloudFormationEndpoint: string;
   /** NODE_EXTRA_CA_CERTS: the certificate of the local ResponseURL endpoint. */
   readonly caFile: string;
 }
@@ -80,6 +87,8 @@ export interface Invocation {
   readonly nodeVersion?: string;
   /** The @aws-sdk/client-ec2 that index.js loaded. */
   readonly clientEc2?: { readonly path: string; readonly version: string };
+  /** Every client of the runtime's SDK that index.js loaded (client-ec2, client-ssm, client-cloudformation), by package name. */
+  readonly clients?: Readonly<Record<string, { readonly path: string; readonly version: string }>>;
 }
 
 const running = new Set<ChildProcess>();
@@ -125,6 +134,8 @@ export async function invoke(options: InvokeOptions): Promise<Invocation> {
       // The function's own variables (none today), then the test's redirections.
       ...fn.environment,
       AWS_ENDPOINT_URL_EC2: options.ec2Endpoint,
+      AWS_ENDPOINT_URL_SSM: options.ssmEndpoint,
+      AWS_ENDPOINT_URL_CLOUDFORMATION: options.cloudFormationEndpoint,
       NODE_EXTRA_CA_CERTS: options.caFile,
       // Hermetic: no shared config or credentials file of this machine's user.
       AWS_CONFIG_FILE: path.join(taskRoot, 'no-aws-config'),
@@ -166,6 +177,7 @@ function run(nodePath: string, taskRoot: string, env: Record<string, string>, op
             initMs: message.initMs,
             nodeVersion: message.node,
             clientEc2: message.clientEc2,
+            clients: message.clients,
           };
           invokeTimer = setTimeout(() => {
             result = { ...result, outcome: 'timeout', error: `Task timed out after ${fn.timeoutSeconds} seconds` };

@@ -1,7 +1,9 @@
 /**
  * The entry point of the end-to-end scenarios: `scenario(name, async (w) => …)`
- * gives each scenario a fresh local EC2 endpoint and ResponseURL endpoint, and
- * `w.stack()` a CloudFormation stand-in whose steps run the shipped handler.
+ * gives each scenario a fresh account (local EC2, SSM and CloudFormation
+ * endpoints) and ResponseURL endpoint, and `w.stack()` a CloudFormation
+ * stand-in whose operations run the shipped handler; `w.account(id)` starts
+ * another account for the scenarios that span several (StackSets).
  *
  *   scenario('requires IMDSv2', async (w) => {
  *     const stack = w.stack();
@@ -12,28 +14,75 @@
  * Every step is checked as Lambda and CloudFormation would (see
  * cloudformation.ts); the timing of every event is printed after the file.
  */
+import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { Certificate, makeCertificate } from './certificate';
-import { CloudFormationStack, StepResult } from './cloudformation';
+import { AccountEndpoints, CloudFormationStack, StepResult } from './cloudformation';
 import { killAll } from './lambda';
 import { SdkName } from './runtime';
+import { ACCOUNT } from './template';
 import { TimingRecorder } from './timings';
+import { CloudFormationEmulator } from '../../support/cloudformation-emulator';
 import { Ec2Emulator, RegionState } from '../../support/ec2-emulator';
 import { ResponseEndpoint } from '../../support/response-endpoint';
+import { SsmEmulator } from '../../support/ssm-emulator';
 
 export const REGION = 'eu-west-1';
 
+/** Where the handler keeps its claims (documented in the README; fixed for good). */
+export const CLAIMS_PATH = '/cdk-imds-account-defaults/claims';
+
+/** The SSM parameter that holds the claim of one resource: the first 40 hex of sha256(StackId|LogicalResourceId). */
+export function claimName(stackId: string, logicalResourceId: string): string {
+  return `${CLAIMS_PATH}/${crypto.createHash('sha256').update(`${stackId}|${logicalResourceId}`).digest('hex').slice(0, 40)}`;
+}
+
+/** A claim as SSM holds it: the parameter, and its value parsed. */
+export interface StoredClaim {
+  readonly name: string;
+  readonly type: string;
+  readonly tier: string;
+  readonly format?: number;
+  readonly stackId?: string;
+  readonly stackName?: string;
+  readonly logicalResourceId?: string;
+  readonly fields?: Record<string, string | number>;
+  /** The value when it is not JSON. */
+  readonly raw?: string;
+}
+
+export interface StackRequest {
+  /** @default 'current' */
+  readonly sdk?: SdkName;
+  /** @default REGION */
+  readonly region?: string;
+  /** @default 'ImdsE2e' */
+  readonly name?: string;
+  /** @default the scenario's first account */
+  readonly account?: AccountEndpoints;
+}
+
 export interface World {
-  /** The local EC2 endpoint of this scenario: state, fault switches, recorded requests. */
+  /** The local EC2 endpoint of the scenario's first account: state, fault switches, recorded requests. */
   readonly ec2: Ec2Emulator;
+  /** The local SSM endpoint of the first account: the claims. */
+  readonly ssm: SsmEmulator;
+  /** The local CloudFormation endpoint of the first account: what DescribeStackResource answers from. */
+  readonly cfn: CloudFormationEmulator;
   /** The local ResponseURL endpoint of this scenario. */
   readonly responses: ResponseEndpoint;
-  /** A new stack; by default in REGION, run with the current client-ec2. */
-  stack(options?: { readonly sdk?: SdkName; readonly region?: string }): CloudFormationStack;
-  /** The account-level state EC2 holds for a Region (REGION by default). */
-  state(region?: string): RegionState;
+  /** The first account (ACCOUNT). */
+  readonly main: AccountEndpoints;
+  /** Starts another account (its own EC2, SSM and CloudFormation endpoints), or returns it if started. */
+  account(id: string): Promise<AccountEndpoints>;
+  /** A new stack (not yet created); by default ImdsE2e in REGION of the first account, run with the current SDK. */
+  stack(options?: StackRequest): CloudFormationStack;
+  /** The account-level state EC2 holds for a Region (REGION of the first account by default). */
+  state(region?: string, account?: AccountEndpoints): RegionState;
+  /** The claims SSM holds under CLAIMS_PATH in a Region (REGION of the first account by default), by stack name and logical id. */
+  claims(region?: string, account?: AccountEndpoints): StoredClaim[];
 }
 
 export interface ScenarioOptions {
@@ -54,28 +103,69 @@ let registered = false;
 export function scenario(name: string, body: (w: World) => Promise<void>, options: ScenarioOptions = {}): void {
   registerHooks();
   const run = async () => {
-    const ec2 = await Ec2Emulator.start();
+    const accounts = new Map<string, Promise<AccountEndpoints>>();
+    const account = (id: string) => {
+      if (!accounts.has(id)) {
+        accounts.set(id, startAccount(id));
+      }
+      return accounts.get(id)!;
+    };
     const responses = await ResponseEndpoint.start(sharedCertificate().cert);
     try {
+      const main = await account(ACCOUNT);
       await body({
-        ec2,
+        ec2: main.ec2,
+        ssm: main.ssm,
+        cfn: main.cfn,
         responses,
+        main,
+        account,
         stack: (o = {}) => new CloudFormationStack({
           scenario: name,
-          ec2,
+          account: o.account ?? main,
           responses,
           caFile: sharedCertificate().cert.certFile,
           timings,
           region: o.region ?? REGION,
           sdk: o.sdk ?? 'current',
+          stackName: o.name,
         }),
-        state: (region = REGION) => ec2.state(region),
+        state: (region = REGION, a = main) => a.ec2.state(region),
+        claims: (region = REGION, a = main) => readClaims(a.ssm, region),
       });
     } finally {
-      await Promise.all([ec2.stop(), responses.stop()]);
+      const started = await Promise.allSettled(accounts.values());
+      await Promise.all([
+        responses.stop(),
+        ...started.flatMap((a) => (a.status === 'fulfilled' ? [a.value.ec2.stop(), a.value.ssm.stop(), a.value.cfn.stop()] : [])),
+      ]);
     }
   };
   (options.concurrent ? test.concurrent : test)(name, run, options.timeoutMs ?? 60_000);
+}
+
+async function startAccount(id: string): Promise<AccountEndpoints> {
+  const [ec2, ssm, cfn] = await Promise.all([Ec2Emulator.start(), SsmEmulator.start(), CloudFormationEmulator.start()]);
+  return { id, ec2, ssm, cfn };
+}
+
+function readClaims(ssm: SsmEmulator, region: string): StoredClaim[] {
+  const claims: StoredClaim[] = [];
+  for (const p of ssm.parameters(region).values()) {
+    if (!p.Name.startsWith(`${CLAIMS_PATH}/`)) {
+      continue;
+    }
+    let parsed: any;
+    try {
+      parsed = JSON.parse(p.Value);
+    } catch {
+      claims.push({ name: p.Name, type: p.Type, tier: p.Tier, raw: p.Value });
+      continue;
+    }
+    claims.push({ ...parsed, name: p.Name, type: p.Type, tier: p.Tier });
+  }
+  const key = (c: StoredClaim) => `${c.stackName ?? ''}/${c.logicalResourceId ?? ''}/${c.name}`;
+  return claims.sort((a, b) => key(a).localeCompare(key(b)));
 }
 
 function sharedCertificate(): { dir: string; cert: Certificate } {

@@ -16,6 +16,8 @@ export interface TimingRow {
   readonly answerMs?: number;
   readonly status?: string;
   readonly faulted?: boolean;
+  /** The requests the event made: EC2/SSM/CloudFormation. */
+  readonly calls?: string;
   readonly node?: string;
   readonly clientEc2?: string;
 }
@@ -33,14 +35,14 @@ export class TimingRecorder {
       return `${title}: no events`;
     }
     const ms = (n?: number) => (n === undefined ? '-' : `${Math.round(n)} ms`);
-    const header = ['scenario', 'event', 'client-ec2', 'cold start', 'init', 'handler', 'answered at', 'answer'];
+    const header = ['scenario', 'event', 'client-ec2', 'cold start', 'init', 'handler', 'answered at', 'calls ec2/ssm/cfn', 'answer'];
     const short = (text: string) => (text.length > 64 ? `${text.slice(0, 63)}…` : text);
     const body = this.rows.map((r) => [
-      short(r.scenario), r.step, r.clientEc2 ?? r.sdk, ms(r.coldStartMs), ms(r.initMs), ms(r.handlerMs), ms(r.answerMs),
+      short(r.scenario), r.step, r.clientEc2 ?? r.sdk, ms(r.coldStartMs), ms(r.initMs), ms(r.handlerMs), ms(r.answerMs), r.calls ?? '-',
       `${r.status ?? '-'}${r.faulted ? ' (injected fault)' : ''}`,
     ]);
     const widths = header.map((h, i) => Math.max(h.length, ...body.map((row) => row[i].length)));
-    const line = (cells: string[]) => cells.map((c, i) => (i >= 3 && i <= 6 ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join('  ').trimEnd();
+    const line = (cells: string[]) => cells.map((c, i) => (i >= 3 && i <= 7 ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join('  ').trimEnd();
 
     const clean = this.rows.filter((r) => !r.faulted && r.handlerMs !== undefined);
     const slowest = clean.reduce<TimingRow | undefined>((a, r) => (!a || r.handlerMs! > a.handlerMs! ? r : a), undefined);
