@@ -23,10 +23,8 @@ import {
   ModifyInstanceMetadataDefaultsCommandInput,
 } from '@aws-sdk/client-ec2';
 import { log } from './log';
+import { CLIENT_CONFIG } from './sdk';
 import { AccountLevel, Settings } from './settings';
-
-/** Attempts per call, first one included, under the SDK's standard retry strategy. */
-export const MAX_ATTEMPTS = 6;
 
 const ENFORCED = 'HttpTokensEnforced';
 const RAW_BODY = Symbol('imdsRawResponseBody');
@@ -35,15 +33,7 @@ type Middleware = (next: (args: any) => Promise<any>, context: any) => (args: an
 
 /** Creates the EC2 client with bounded per-attempt timeouts and the HttpTokensEnforced safeguards. */
 export function createEc2Client(): EC2Client {
-  const client = new EC2Client({
-    maxAttempts: MAX_ATTEMPTS,
-    retryMode: 'standard',
-    // Without these a hanging endpoint would hold one attempt until the deadline.
-    // throwOnRequestTimeout: current @smithy/node-http-handler releases only log a warning
-    // when requestTimeout passes unless told to throw; older ones, which lack the option,
-    // ended the attempt with a TimeoutError. Either way the attempt ends and is retried.
-    requestHandler: { connectionTimeout: 3_000, requestTimeout: 5_000, throwOnRequestTimeout: true },
-  });
+  const client = new EC2Client(CLIENT_CONFIG);
   // 'high' in the build step: before contentLengthMiddleware measures the body, and before signing (finalizeRequest).
   client.middlewareStack.add(addEnforcedToRequest, { step: 'build', priority: 'high', name: 'imdsAddHttpTokensEnforced' });
   // 'low' in the deserialize step: inside the deserializer, so it sees the raw response first.

@@ -10,48 +10,65 @@
  *   resource, which would undo what was just applied).
  * - A failed Create answers with a marker id, so that the Delete CloudFormation
  *   sends next changes nothing.
+ * - Ownership (ownership.ts): Create and Update fail, changing nothing, when
+ *   another stack's live claim manages a field with another value; Delete resets
+ *   only the fields that no other live claim manages. Each resource records its
+ *   claim after a successful Create or Update and removes it on Delete.
+ * - Only what differs is written, and a failed Create or Update puts back what it
+ *   changed before answering, so CloudFormation's rollback starts from the state
+ *   before the event.
  * - The ResponseURL is presigned: it is never logged.
  */
+import type { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import type { EC2Client } from '@aws-sdk/client-ec2';
+import type { SSMClient } from '@aws-sdk/client-ssm';
 import type { CloudFormationCustomResourceEvent, Context } from 'aws-lambda';
 import { Answer, DEFAULT_SEND_OPTIONS, sendResponse } from './cfn-response';
+import { Owner, claimName, createSsmClient, deleteClaim, putClaim } from './claims';
 import { createEc2Client, getDefaults, modifyDefaults } from './ec2';
 import { describeError, log } from './log';
+import { Ownership, OwnershipUnknownError, conflicts, createCloudFormationClient, managedByOthers, readOwnership } from './ownership';
+import { whileIamPropagates } from './sdk';
 import {
   AccountLevel,
   Settings,
+  changesFrom,
+  holdsRequested,
   managedKeys,
   mismatches,
   parseFlag,
   parseSettings,
   resetSettings,
-  sameSettings,
   toData,
   valuesOf,
 } from './settings';
 import { MANAGED_BY_DECLARATIVE_POLICY } from '../src/private/properties';
 
+export { IAM_PROPAGATION_ATTEMPTS } from './sdk';
+
 /** Time kept back from the deadline to answer CloudFormation (the PUT and its retries). */
 export const RESPONSE_RESERVE_MS = 5_000;
-
-/**
- * The first EC2 call of a Create can come seconds after IAM created the role's
- * policy, before it has reached EC2: UnauthorizedOperation is retried this many
- * times (1 s, 2 s, 4 s apart) on that call only.
- */
-export const IAM_PROPAGATION_ATTEMPTS = 4;
 
 /** The prefix of the physical id answered for a failed Create: the following Delete does nothing. */
 export const CREATE_FAILED_PREFIX = 'ImdsAccountDefaults:CreateFailed:';
 
+/**
+ * EC2 may answer Get with the old values for a moment after a Modify: the
+ * read-back is tried this many times, READ_BACK_INTERVAL_MS apart, before a
+ * mismatch fails the event.
+ */
+export const READ_BACK_ATTEMPTS = 4;
+export const READ_BACK_INTERVAL_MS = 1_000;
+
 const SKIP_FLAG = 'SkipIfManagedByDeclarativePolicy';
 
-let client: EC2Client | undefined;
-
-/** The EC2 client, made on first use inside the handler's try: a failure to make it is answered, not a silent init error. */
-function ec2(): EC2Client {
-  return (client ??= createEc2Client());
-}
+// The clients, made on first use inside the handler's try: a failure to make one is answered, not a silent init error.
+let ec2Client: EC2Client | undefined;
+let ssmClient: SSMClient | undefined;
+let cfnClient: CloudFormationClient | undefined;
+const ec2 = () => (ec2Client ??= createEc2Client());
+const ssm = () => (ssmClient ??= createSsmClient());
+const cfn = () => (cfnClient ??= createCloudFormationClient());
 
 interface Outcome {
   readonly physicalResourceId: string;
@@ -120,90 +137,147 @@ async function onCreate(event: CloudFormationCustomResourceEvent, signal: AbortS
   const desired = parseSettings(event.ResourceProperties);
   const skip = parseFlag(event.ResourceProperties, SKIP_FLAG);
   const physicalResourceId = stablePhysicalId(event);
+  const self = ownerOf(event);
 
-  const before = await firstRead(signal);
+  const before = await whileIamPropagates('EC2', () => getDefaults(ec2(), signal), signal);
   if (isManagedByPolicy(before)) {
     return skipOrFail(before, skip, physicalResourceId, 'Create');
   }
-  let modifySucceeded = false;
-  try {
-    await modifyDefaults(ec2(), desired, signal);
-    modifySucceeded = true;
-    const after = await verifyApplied(desired, signal);
-    return { physicalResourceId, data: toData(after, true) };
-  } catch (err) {
-    // The Delete that follows a failed Create changes nothing (marker id), so put back what this Create changed.
-    throw await restoreAfterFailedCreate(err, modifySucceeded || !isRejection(err), before, desired, signal);
-  }
+  assertNoConflict(await readOwnership(ssm(), cfn(), self, signal), self, desired);
+  const after = await applyAndClaim(self, desired, desired, before, signal);
+  return { physicalResourceId, data: toData(after, true) };
 }
 
 async function onUpdate(event: CloudFormationCustomResourceEvent & { RequestType: 'Update' }, signal: AbortSignal): Promise<Outcome> {
   const physicalResourceId = event.PhysicalResourceId;
   const desired = parseSettings(event.ResourceProperties);
   const skip = parseFlag(event.ResourceProperties, SKIP_FLAG);
-
-  if (sameSettings(event.OldResourceProperties, event.ResourceProperties)) {
-    log('the settings did not change: no EC2 write');
-    const state = await getDefaults(ec2(), signal);
-    return { physicalResourceId, data: toData(state, !isManagedByPolicy(state)) };
-  }
+  const self = ownerOf(event);
 
   const before = await getDefaults(ec2(), signal);
   if (isManagedByPolicy(before)) {
     return skipOrFail(before, skip, physicalResourceId, 'Update');
   }
-  // A field managed before but not now goes back to no preference. Old values are
-  // not validated: in a rollback Update they are the values that just failed.
-  const removed = managedKeys(event.OldResourceProperties).filter((key) => desired[key] === undefined);
-  const settings = { ...resetSettings(removed), ...desired };
-  await modifyDefaults(ec2(), settings, signal);
-  return { physicalResourceId, data: toData(await verifyApplied(settings, signal), true) };
+  const ownership = await readOwnership(ssm(), cfn(), self, signal);
+  assertNoConflict(ownership, self, desired);
+  // A field managed before but not now goes back to no preference, unless someone
+  // changed it since (it no longer holds what the old properties asked for) or
+  // another live resource manages it. Old values are not validated: in a rollback
+  // Update they are the values that just failed.
+  const old = event.OldResourceProperties;
+  const removed = managedKeys(old).filter((key) => desired[key] === undefined);
+  const resets = removed.filter((key) => holdsRequested(before, old, key) && !managedByOthers(ownership, key));
+  if (removed.length > resets.length) {
+    log('fields no longer managed and left as they are (changed since, or managed by another resource)', { fields: removed.filter((key) => !resets.includes(key)) });
+  }
+  const after = await applyAndClaim(self, { ...resetSettings(resets), ...desired }, desired, before, signal);
+  return { physicalResourceId, data: toData(after, true) };
 }
 
 async function onDelete(event: CloudFormationCustomResourceEvent & { RequestType: 'Delete' }, signal: AbortSignal): Promise<Outcome> {
   const physicalResourceId = event.PhysicalResourceId;
+  const self = ownerOf(event);
   if (physicalResourceId.startsWith(CREATE_FAILED_PREFIX)) {
     log('Delete after a failed Create: nothing to reset');
+    await removeOwnClaim(self, signal);
     return { physicalResourceId };
   }
   const keys = managedKeys(event.ResourceProperties);
   if (keys.length === 0) {
+    await removeOwnClaim(self, signal);
     return { physicalResourceId };
   }
   const skip = parseFlag(event.ResourceProperties, SKIP_FLAG);
+  let ownership: Ownership;
+  try {
+    ownership = await readOwnership(ssm(), cfn(), self, signal);
+  } catch (err) {
+    if (!(err instanceof OwnershipUnknownError)) {
+      throw err;
+    }
+    // The safe side: a setting that may still be someone else's stays (IMDSv2 stays required).
+    log('Delete leaves the settings as they are: ownership could not be determined', { error: err.message, fields: keys });
+    return { physicalResourceId };
+  }
   const before = await getDefaults(ec2(), signal);
   if (isManagedByPolicy(before)) {
     return skipOrFail(before, skip, physicalResourceId, 'Delete');
   }
-  const settings = resetSettings(keys);
-  await modifyDefaults(ec2(), settings, signal);
-  await verifyApplied(settings, signal);
+  const resets = keys.filter((key) => !managedByOthers(ownership, key));
+  if (resets.length < keys.length) {
+    log('fields another live resource manages are not reset', { fields: keys.filter((key) => !resets.includes(key)) });
+  }
+  await apply(resetSettings(resets), before, signal);
+  await removeOwnClaim(self, signal);
   return { physicalResourceId };
 }
 
-/** The first read of a Create, which waits out IAM propagation of the new role's policy. */
-async function firstRead(signal: AbortSignal): Promise<AccountLevel> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await getDefaults(ec2(), signal);
-    } catch (err) {
-      if ((err as Error).name !== 'UnauthorizedOperation' || attempt >= IAM_PROPAGATION_ATTEMPTS || signal.aborted) {
-        throw err;
-      }
-      log('UnauthorizedOperation on the first call: waiting for the role\'s policy to propagate', { attempt });
-      await new Promise((resolve) => setTimeout(resolve, 1_000 * 2 ** (attempt - 1)));
-    }
+/** Fails, naming the other stack and the field, when `desired` disagrees with another stack's live claim. */
+function assertNoConflict(ownership: Ownership, self: Owner, desired: Settings): void {
+  const found = conflicts(ownership, self, desired);
+  if (found.length > 0) {
+    throw new Error(`Another stack manages these instance metadata defaults of this account and Region with other values: ${found.join('; ')}. Nothing was changed. Make the values agree, or remove the setting from one of the stacks.`);
   }
 }
 
-/** Reads the settings back after a Modify and fails unless every requested field took effect. */
-async function verifyApplied(settings: Settings, signal: AbortSignal): Promise<AccountLevel> {
-  const after = await getDefaults(ec2(), signal);
-  const wrong = mismatches(settings, after);
-  if (wrong.length > 0) {
-    throw new ReadBackError(`ModifyInstanceMetadataDefaults succeeded but GetInstanceMetadataDefaults reports ${wrong.join('; ')}`);
+/**
+ * Applies `target` (see apply), then records the claim on `claimed`. When the
+ * claim cannot be recorded, the change is put back: an unrecorded change would
+ * be invisible to the other resources' Deletes.
+ */
+async function applyAndClaim(self: Owner, target: Settings, claimed: Settings, before: AccountLevel, signal: AbortSignal): Promise<AccountLevel> {
+  const { after, changed } = await apply(target, before, signal);
+  try {
+    await whileIamPropagates('SSM', () => putClaim(ssm(), self, claimed, signal), signal);
+  } catch (err) {
+    throw await restore(new OwnershipUnknownError(`the claim could not be recorded in SSM Parameter Store (${describeError(err)})`), true, before, changed, signal);
   }
   return after;
+}
+
+/**
+ * Writes the fields of `target` whose value differs from `before` (nothing at
+ * all when none does), reads them back, and on failure puts back what it changed.
+ */
+async function apply(target: Settings, before: AccountLevel, signal: AbortSignal): Promise<{ after: AccountLevel; changed: Settings }> {
+  const changed = changesFrom(before, target);
+  if (Object.keys(changed).length === 0) {
+    log('the settings are already as requested: no EC2 write', { target });
+    return { after: before, changed };
+  }
+  let modifySucceeded = false;
+  try {
+    await modifyDefaults(ec2(), changed, signal);
+    modifySucceeded = true;
+    return { after: await verifyApplied(changed, signal), changed };
+  } catch (err) {
+    throw await restore(err, modifySucceeded || !isRejection(err), before, changed, signal);
+  }
+}
+
+/** Removes this resource's claim. A failure leaves a claim whose resource is gone: stale, and pruned by the next reader. */
+async function removeOwnClaim(self: Owner, signal: AbortSignal): Promise<void> {
+  try {
+    await whileIamPropagates('SSM', () => deleteClaim(ssm(), claimName(self), signal), signal);
+  } catch (err) {
+    log('could not remove the claim; it is stale now and the next reader removes it', { error: describeError(err) });
+  }
+}
+
+/** Reads the settings back after a Modify (a few times) and fails unless every requested field took effect. */
+async function verifyApplied(settings: Settings, signal: AbortSignal): Promise<AccountLevel> {
+  for (let attempt = 1; ; attempt++) {
+    const after = await getDefaults(ec2(), signal);
+    const wrong = mismatches(settings, after);
+    if (wrong.length === 0) {
+      return after;
+    }
+    if (attempt >= READ_BACK_ATTEMPTS || signal.aborted) {
+      throw new ReadBackError(`ModifyInstanceMetadataDefaults succeeded but GetInstanceMetadataDefaults reports ${wrong.join('; ')}`);
+    }
+    log('the read-back does not show the change yet', { attempt, mismatches: wrong });
+    await new Promise((resolve) => setTimeout(resolve, READ_BACK_INTERVAL_MS));
+  }
 }
 
 class ReadBackError extends Error {
@@ -229,23 +303,34 @@ function isRejection(err: unknown): boolean {
   return status !== undefined && status >= 400 && status < 500;
 }
 
-/** After a failed Create: restores the fields it may have changed, and says in the error what happened. */
-async function restoreAfterFailedCreate(
-  err: unknown, mayHaveChanged: boolean, before: AccountLevel, desired: Settings, signal: AbortSignal,
+/**
+ * After a failed write: restores the fields it may have changed, and says in the
+ * error what happened. A failed Create is followed by a Delete that does nothing
+ * (marker id), and a failed Update by a rollback that must start from the state
+ * before it.
+ */
+async function restore(
+  err: unknown, mayHaveChanged: boolean, before: AccountLevel, changed: Settings, signal: AbortSignal,
 ): Promise<Error> {
   const reason = describeError(err);
-  if (!mayHaveChanged) {
+  if (!mayHaveChanged || Object.keys(changed).length === 0) {
     return new Error(reason);
   }
   if (signal.aborted) {
     return new Error(`${reason}. The settings may be partially applied.`);
   }
   try {
-    await modifyDefaults(ec2(), valuesOf(before, Object.keys(desired) as (keyof Settings)[]), signal);
+    await modifyDefaults(ec2(), valuesOf(before, Object.keys(changed) as (keyof Settings)[]), signal);
     return new Error(`${reason}. The previous values were restored.`);
   } catch (restoreErr) {
     return new Error(`${reason}. Restoring the previous values failed too (${describeError(restoreErr)}): the settings may be partially applied.`);
   }
+}
+
+/** This resource, as its claim names it. */
+function ownerOf(event: CloudFormationCustomResourceEvent): Owner {
+  // arn:aws:cloudformation:<region>:<account>:stack/<name>/<id>
+  return { stackId: event.StackId, stackName: event.StackId.split('/')[1] ?? event.StackId, logicalResourceId: event.LogicalResourceId };
 }
 
 /** The physical id answered on a successful Create: the stack's account and Region, as the setting is per account and Region. */

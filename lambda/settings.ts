@@ -90,11 +90,6 @@ export function parseFlag(properties: Properties, key: string): boolean {
   throw new InvalidPropertiesError(`${key} must be "true" or "false"; got ${q(raw)}`);
 }
 
-/** Whether two property sets ask for the same settings (compared as CloudFormation delivers them). */
-export function sameSettings(a: Properties, b: Properties): boolean {
-  return SETTING_KEYS.every((key) => normalize(a?.[key]) === normalize(b?.[key]));
-}
-
 function normalize(value: unknown): string | undefined {
   return value === undefined || value === null ? undefined : String(value);
 }
@@ -132,6 +127,23 @@ export function effectiveSettings(state: AccountLevel): Required<Settings> {
     HttpEndpoint: enumValue('HttpEndpoint'),
     InstanceMetadataTags: enumValue('InstanceMetadataTags'),
   };
+}
+
+/** The fields of `target` whose effective value is not yet the one `target` gives: what a Modify must send. */
+export function changesFrom(state: AccountLevel, target: Settings): Settings {
+  const effective = effectiveSettings(state);
+  const changes: Record<string, unknown> = {};
+  for (const key of Object.keys(target) as SettingKey[]) {
+    if (target[key] !== effective[key]) {
+      changes[key] = target[key];
+    }
+  }
+  return changes as Settings;
+}
+
+/** Whether the field's effective value is the one a property set asked for (compared as CloudFormation delivers it). */
+export function holdsRequested(state: AccountLevel, properties: Properties, key: SettingKey): boolean {
+  return String(effectiveSettings(state)[key]) === normalize(properties?.[key]);
 }
 
 /** The requested fields whose effective value differs, described for the failure reason. */

@@ -54,7 +54,28 @@ export interface ImdsResourceProperties {
   readonly InstanceMetadataTags?: string;
   /** "true": succeed without changes when a declarative policy manages the settings. */
   readonly SkipIfManagedByDeclarativePolicy?: boolean | string;
+  /**
+   * The ownership scheme the handler records claims in (OWNERSHIP_FORMAT). Always
+   * written, and changed whenever the claim format changes, so that the deployment
+   * which upgrades the library sends an Update and the claim is registered at once.
+   */
+  readonly Ownership?: string;
+  /**
+   * CloudFormation's own property: how long it waits for the handler's answer
+   * (seconds). Not read by the handler.
+   */
+  readonly ServiceTimeout?: number | string;
 }
+
+/** The value of the `Ownership` property: claims in SSM Parameter Store, format 1. */
+export const OWNERSHIP_FORMAT = 'claims-v1';
+
+/**
+ * The SSM Parameter Store path under which each resource records its claim on the
+ * settings of its account and Region: one parameter per resource, named after its
+ * StackId and LogicalResourceId. Fixed for good: every release reads claims here.
+ */
+export const CLAIMS_PATH = '/cdk-imds-account-defaults/claims';
 
 /**
  * The keys of the response Data, readable with Fn::GetAtt: the effective

@@ -1,12 +1,16 @@
 /**
- * The handler's rules that live inside the SDK client (retries with backoff,
- * the abort at the deadline, the safeguards for clients that do not know
- * HttpTokensEnforced), with the real @aws-sdk/client-ec2 talking to the local
- * EC2 emulator. aws-sdk-client-mock would replace exactly the code under test here.
+ * The handler's rules that live inside the SDK clients (retries with backoff,
+ * per-attempt timeouts, the abort at the deadline, the safeguards for clients
+ * that do not know HttpTokensEnforced), with the real @aws-sdk/client-ec2,
+ * client-ssm and client-cloudformation talking to the local emulators.
+ * aws-sdk-client-mock would replace exactly the code under test here.
  */
-import { PHYSICAL_ID, REGION, answerOf as answerOfEvent, captureLogs, createEvent, deleteEvent } from './support';
+import { LOGICAL_ID, PHYSICAL_ID, REGION, STACK_ID, answerOf as answerOfEvent, captureLogs, createEvent, deleteEvent, updateEvent } from './support';
+import { claimName } from '../../lambda/claims';
+import { CloudFormationEmulator } from '../support/cloudformation-emulator';
 import { Ec2Emulator, TEST_CREDENTIALS } from '../support/ec2-emulator';
 import { ResponseEndpoint } from '../support/response-endpoint';
+import { SsmEmulator } from '../support/ssm-emulator';
 
 type HandlerModule = typeof import('../../lambda/index');
 
@@ -14,6 +18,8 @@ type HandlerModule = typeof import('../../lambda/index');
 jest.setTimeout(30_000);
 
 let emulator: Ec2Emulator;
+let ssm: SsmEmulator;
+let cfn: CloudFormationEmulator;
 let endpoint: ResponseEndpoint;
 const env = { ...process.env };
 
@@ -33,10 +39,13 @@ const answerOf = (handler: HandlerModule['handler'], event: Parameters<HandlerMo
   answerOfEvent(handler, endpoint, event, timeoutMs);
 
 beforeAll(async () => {
-  emulator = await Ec2Emulator.start();
-  endpoint = await ResponseEndpoint.start();
+  [emulator, ssm, cfn, endpoint] = await Promise.all([
+    Ec2Emulator.start(), SsmEmulator.start(), CloudFormationEmulator.start(), ResponseEndpoint.start(),
+  ]);
   Object.assign(process.env, {
     AWS_ENDPOINT_URL_EC2: emulator.endpoint,
+    AWS_ENDPOINT_URL_SSM: ssm.endpoint,
+    AWS_ENDPOINT_URL_CLOUDFORMATION: cfn.endpoint,
     AWS_REGION: REGION,
     AWS_ACCESS_KEY_ID: TEST_CREDENTIALS.accessKeyId,
     AWS_SECRET_ACCESS_KEY: TEST_CREDENTIALS.secretAccessKey,
@@ -47,12 +56,17 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   process.env = env;
-  await Promise.all([emulator.stop(), endpoint.stop()]);
+  await Promise.all([emulator.stop(), ssm.stop(), cfn.stop(), endpoint.stop()]);
 });
 beforeEach(() => {
-  emulator.requests.length = 0;
-  emulator.clearFaults();
-  emulator.hang = false;
+  for (const e of [emulator, ssm, cfn]) {
+    e.requests.length = 0;
+    e.clearFaults();
+    e.hang = false;
+  }
+  for (const name of ssm.parameters(REGION).keys()) {
+    ssm.deleteParameter(REGION, name);
+  }
   emulator.knowsHttpTokensEnforced = true;
   emulator.setState(REGION, { HttpEndpoint: 'enabled' });
 });
@@ -118,5 +132,51 @@ describe('with @aws-sdk/client-ec2 3.996.0, which does not know HttpTokensEnforc
     const answer = await answerOf(handler, createEvent(endpoint, { HttpTokensEnforced: 'enabled' }));
     expect(answer.Status).toBe('FAILED');
     expect(answer.Reason).toMatch(/UnknownParameter/);
+  });
+});
+
+describe('claims through the real client-ssm and client-cloudformation', () => {
+  const ownClaim = claimName({ stackId: STACK_ID, logicalResourceId: LOGICAL_ID });
+
+  test('a Create records its claim in SSM and a Delete removes it', async () => {
+    const { handler } = loadHandler();
+    expect((await answerOf(handler, createEvent(endpoint, { HttpTokens: 'required' }))).Status).toBe('SUCCESS');
+    expect(JSON.parse(ssm.parameters(REGION).get(ownClaim)!.Value)).toMatchObject({ format: 1, stackId: STACK_ID, fields: { HttpTokens: 'required' } });
+    expect(ssm.parameters(REGION).get(ownClaim)).toMatchObject({ Type: 'String', Tier: 'Standard' });
+    expect((await answerOf(handler, deleteEvent(endpoint, { HttpTokens: 'required' }))).Status).toBe('SUCCESS');
+    expect(ssm.parameters(REGION).has(ownClaim)).toBe(false);
+    expect(emulator.state(REGION)).toEqual({ HttpEndpoint: 'enabled' });
+  });
+
+  test('SSM throttling is retried by the client and the Update succeeds', async () => {
+    const { handler } = loadHandler();
+    ssm.injectFault({ code: 'ThrottlingException', times: 2, action: 'GetParametersByPath' });
+    const answer = await answerOf(handler, updateEvent(endpoint, { HttpTokens: 'required' }, { HttpTokens: 'optional' }));
+    expect(answer.Status).toBe('SUCCESS');
+    expect(ssm.requestsOf('GetParametersByPath')).toHaveLength(3);
+  });
+
+  test('a hanging SSM: a Delete answers SUCCESS within the ownership budget and leaves the settings', async () => {
+    const { handler } = loadHandler();
+    emulator.setState(REGION, { HttpTokens: 'required' });
+    ssm.hang = true;
+    const started = Date.now();
+    const answer = await answerOf(handler, deleteEvent(endpoint, { HttpTokens: 'required' }));
+    expect(answer.Status).toBe('SUCCESS');
+    expect(Date.now() - started).toBeLessThan(25_000);
+    expect(emulator.state(REGION)).toEqual({ HttpTokens: 'required' });
+    expect(emulator.requestsOf('ModifyInstanceMetadataDefaults')).toHaveLength(0);
+  });
+
+  test('a hanging CloudFormation: a Create fails without writing, naming the claim it could not check', async () => {
+    const { handler } = loadHandler();
+    ssm.setParameter(REGION, '/cdk-imds-account-defaults/claims/other', JSON.stringify({
+      format: 1, stackId: `arn:aws:cloudformation:${REGION}:123456789012:stack/platform/1`, stackName: 'platform', logicalResourceId: 'Imds', fields: { HttpTokens: 'required' },
+    }));
+    cfn.hang = true;
+    const answer = await answerOf(handler, createEvent(endpoint, { HttpTokens: 'required' }));
+    expect(answer.Status).toBe('FAILED');
+    expect(answer.Reason).toMatch(/^OwnershipUnknownError: CloudFormation could not say whether stack platform .* still holds Imds/);
+    expect(emulator.requestsOf('ModifyInstanceMetadataDefaults')).toHaveLength(0);
   });
 });

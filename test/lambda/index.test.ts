@@ -8,38 +8,23 @@
  * aws-sdk-client-mock replaces: those rules are tested against the local EC2
  * emulator with the real client in index.emulator.test.ts.
  */
+import { DescribeStackResourceCommand } from '@aws-sdk/client-cloudformation';
 import {
-  EC2Client,
   GetInstanceMetadataDefaultsCommand,
   ModifyInstanceMetadataDefaultsCommand,
   ModifyInstanceMetadataDefaultsCommandInput,
 } from '@aws-sdk/client-ec2';
-import { mockClient } from 'aws-sdk-client-mock';
+import { DeleteParameterCommand, GetParametersByPathCommand, PutParameterCommand } from '@aws-sdk/client-ssm';
 import 'aws-sdk-client-mock-jest';
-import { ACCOUNT, PHYSICAL_ID, REGION, answerOf, captureLogs, createEvent, deleteEvent, updateEvent } from './support';
-import { CREATE_FAILED_PREFIX, handler } from '../../lambda/index';
+import { World, addClaim, cfn, ec2, emulate, fakes, newWorld, serviceError, ssm, stackIdOf } from './aws-mocks';
+import { ACCOUNT, LOGICAL_ID, PHYSICAL_ID, REGION, STACK_ID, answerOf, captureLogs, createEvent, deleteEvent, updateEvent } from './support';
+import { claimName, formatClaim } from '../../lambda/claims';
+import { CREATE_FAILED_PREFIX, IAM_PROPAGATION_ATTEMPTS, READ_BACK_ATTEMPTS, handler } from '../../lambda/index';
 import { ResponseEndpoint } from '../support/response-endpoint';
 
-const ec2 = mockClient(EC2Client);
 let endpoint: ResponseEndpoint;
 let logs: string[];
-
-type State = Record<string, string | number | undefined>;
-let state: State;
-let managedBy: { ManagedBy: string; ManagedExceptionMessage?: string };
-
-/** Emulates EC2's semantics on the mock: Modify applies, Get reports. */
-function emulateEc2(): void {
-  ec2.reset();
-  ec2.on(GetInstanceMetadataDefaultsCommand).callsFake(() => ({ AccountLevel: { ...state, ...managedBy } }));
-  ec2.on(ModifyInstanceMetadataDefaultsCommand).callsFake((input: ModifyInstanceMetadataDefaultsCommandInput) => {
-    for (const [key, value] of Object.entries(input)) {
-      state[key] = value === 'no-preference' || value === -1 ? undefined : value;
-      if (state[key] === undefined) delete state[key];
-    }
-    return { Return: true };
-  });
-}
+let world: World;
 
 const run = (event: Parameters<typeof handler>[0]) => answerOf(handler, endpoint, event);
 
@@ -51,11 +36,10 @@ beforeAll(async () => {
 });
 afterAll(() => endpoint.stop());
 beforeEach(() => {
-  state = { HttpEndpoint: 'enabled' }; // a field set outside the stack
-  managedBy = { ManagedBy: 'account' };
+  world = newWorld({ HttpEndpoint: 'enabled' }); // a field set outside the stack
   endpoint.attempts = 0;
   logs.length = 0;
-  emulateEc2();
+  emulate(world);
 });
 
 describe('Create', () => {
@@ -64,7 +48,7 @@ describe('Create', () => {
 
     expect(answer).toMatchObject({ Status: 'SUCCESS', PhysicalResourceId: PHYSICAL_ID });
     expect(modifyCalls()).toEqual([{ HttpTokens: 'required', HttpTokensEnforced: 'enabled', HttpPutResponseHopLimit: 2 }]);
-    expect(state).toEqual({ HttpEndpoint: 'enabled', HttpTokens: 'required', HttpTokensEnforced: 'enabled', HttpPutResponseHopLimit: 2 });
+    expect(world.state).toEqual({ HttpEndpoint: 'enabled', HttpTokens: 'required', HttpTokensEnforced: 'enabled', HttpPutResponseHopLimit: 2 });
     expect(answer.Data).toEqual({
       HttpTokens: 'required',
       HttpTokensEnforced: 'enabled',
@@ -117,19 +101,19 @@ describe('Create', () => {
   });
 
   test('a Create whose read-back fails restores the previous values and says so', async () => {
-    state = { HttpTokens: 'optional' };
+    world.state = { HttpTokens: 'optional' };
     let modifies = 0;
     ec2.on(ModifyInstanceMetadataDefaultsCommand).callsFake((input: ModifyInstanceMetadataDefaultsCommandInput) => {
       // The first Modify "succeeds" without effect on HttpPutResponseHopLimit; the restore applies.
-      if (modifies++ === 0) state.HttpTokens = input.HttpTokens;
-      else Object.assign(state, input);
+      if (modifies++ === 0) world.state.HttpTokens = input.HttpTokens;
+      else Object.assign(world.state, input);
       return { Return: true };
     });
     const answer = await run(createEvent(endpoint, { HttpTokens: 'required', HttpPutResponseHopLimit: '2' }));
     expect(answer.Status).toBe('FAILED');
     expect(answer.Reason).toMatch(/GetInstanceMetadataDefaults reports HttpPutResponseHopLimit is -1, expected 2\. The previous values were restored\./);
     expect(modifyCalls()[1]).toEqual({ HttpTokens: 'optional', HttpPutResponseHopLimit: -1 });
-    expect(state.HttpTokens).toBe('optional');
+    expect(world.state.HttpTokens).toBe('optional');
   });
 
   test('a Create whose restore fails too says the settings may be partially applied', async () => {
@@ -151,7 +135,7 @@ describe('Create', () => {
   test('UnauthorizedOperation on the first read is retried while IAM propagates the new policy', async () => {
     ec2.on(GetInstanceMetadataDefaultsCommand)
       .rejectsOnce(Object.assign(new Error('not yet'), { name: 'UnauthorizedOperation', $metadata: { httpStatusCode: 403 } }))
-      .callsFake(() => ({ AccountLevel: { ...state, ...managedBy } }));
+      .callsFake(() => ({ AccountLevel: { ...world.state, ...world.managedBy } }));
     const answer = await run(createEvent(endpoint, { HttpTokens: 'required' }));
     expect(answer.Status).toBe('SUCCESS');
     expect(ec2.commandCalls(GetInstanceMetadataDefaultsCommand)).toHaveLength(3);
@@ -171,17 +155,18 @@ describe('Update', () => {
   });
 
   test('a field in the old properties but not in the new ones is reset to no preference', async () => {
-    state = { HttpTokens: 'required', InstanceMetadataTags: 'enabled', HttpPutResponseHopLimit: 2, HttpEndpoint: 'enabled' };
+    world.state = { HttpTokens: 'required', InstanceMetadataTags: 'enabled', HttpPutResponseHopLimit: 2, HttpEndpoint: 'enabled' };
     const answer = await run(updateEvent(endpoint,
       { HttpTokens: 'required' },
       { HttpTokens: 'required', InstanceMetadataTags: 'enabled', HttpPutResponseHopLimit: '2' }));
     expect(answer.Status).toBe('SUCCESS');
-    expect(modifyCalls()).toEqual([{ HttpTokens: 'required', InstanceMetadataTags: 'no-preference', HttpPutResponseHopLimit: -1 }]);
-    expect(state).toEqual({ HttpTokens: 'required', HttpEndpoint: 'enabled' });
+    // HttpTokens already holds its value: only what differs is sent.
+    expect(modifyCalls()).toEqual([{ InstanceMetadataTags: 'no-preference', HttpPutResponseHopLimit: -1 }]);
+    expect(world.state).toEqual({ HttpTokens: 'required', HttpEndpoint: 'enabled' });
   });
 
-  test('an Update whose settings did not change makes no EC2 write and still returns the attributes', async () => {
-    state = { HttpTokens: 'required' };
+  test('an Update that changes nothing on EC2 makes no EC2 write and still returns the attributes', async () => {
+    world.state = { HttpTokens: 'required', HttpPutResponseHopLimit: 2 };
     const answer = await run(updateEvent(endpoint,
       { HttpTokens: 'required', HttpPutResponseHopLimit: '2', SkipIfManagedByDeclarativePolicy: 'true' },
       { HttpTokens: 'required', HttpPutResponseHopLimit: '2' }));
@@ -191,7 +176,7 @@ describe('Update', () => {
   });
 
   test('a failed Update followed by the rollback Update restores the old values', async () => {
-    state = { HttpTokens: 'optional', HttpPutResponseHopLimit: 1 };
+    world.state = { HttpTokens: 'optional', HttpPutResponseHopLimit: 1 };
     const oldProps = { HttpTokens: 'optional', HttpPutResponseHopLimit: '1' };
     const newProps = { HttpTokens: 'required', HttpPutResponseHopLimit: '100' }; // 100 only shows at deploy time
 
@@ -203,14 +188,14 @@ describe('Update', () => {
     // CloudFormation's rollback: old and new swapped. The invalid values are now the "old" ones and must not fail it.
     const rollback = await run(updateEvent(endpoint, oldProps, newProps));
     expect(rollback).toMatchObject({ Status: 'SUCCESS', PhysicalResourceId: PHYSICAL_ID });
-    expect(state).toEqual({ HttpTokens: 'optional', HttpPutResponseHopLimit: 1 });
+    expect(world.state).toEqual({ HttpTokens: 'optional', HttpPutResponseHopLimit: 1 });
   });
 
   test('a rollback Update after a partly applied Update removes the field the failed Update added', async () => {
-    state = { HttpTokens: 'required', InstanceMetadataTags: 'enabled' };
+    world.state = { HttpTokens: 'required', InstanceMetadataTags: 'enabled' };
     const rollback = await run(updateEvent(endpoint, { HttpTokens: 'required' }, { HttpTokens: 'required', InstanceMetadataTags: 'enabled' }));
     expect(rollback.Status).toBe('SUCCESS');
-    expect(state).toEqual({ HttpTokens: 'required' });
+    expect(world.state).toEqual({ HttpTokens: 'required' });
   });
 
   test('a read-back mismatch fails the Update and names the field', async () => {
@@ -224,21 +209,29 @@ describe('Update', () => {
 
 describe('Delete', () => {
   test('resets exactly the managed fields and leaves the others alone', async () => {
-    state = { HttpTokens: 'required', HttpPutResponseHopLimit: 2, HttpEndpoint: 'enabled', InstanceMetadataTags: 'enabled' };
+    world.state = { HttpTokens: 'required', HttpPutResponseHopLimit: 2, HttpEndpoint: 'enabled', InstanceMetadataTags: 'enabled' };
     const answer = await run(deleteEvent(endpoint, { HttpTokens: 'required', HttpPutResponseHopLimit: '2' }));
     expect(answer).toMatchObject({ Status: 'SUCCESS', PhysicalResourceId: PHYSICAL_ID });
     expect(modifyCalls()).toEqual([{ HttpTokens: 'no-preference', HttpPutResponseHopLimit: -1 }]);
-    expect(state).toEqual({ HttpEndpoint: 'enabled', InstanceMetadataTags: 'enabled' });
+    expect(world.state).toEqual({ HttpEndpoint: 'enabled', InstanceMetadataTags: 'enabled' });
   });
 
   test('resets a field whose value was invalid (it was never applied, and must not block the delete)', async () => {
+    world.state = { HttpPutResponseHopLimit: 3 };
     const answer = await run(deleteEvent(endpoint, { HttpPutResponseHopLimit: '100' }));
     expect(answer.Status).toBe('SUCCESS');
     expect(modifyCalls()).toEqual([{ HttpPutResponseHopLimit: -1 }]);
   });
 
+  test('a field already at no preference is not written again', async () => {
+    world.state = { HttpTokens: 'required' };
+    const answer = await run(deleteEvent(endpoint, { HttpTokens: 'required', HttpPutResponseHopLimit: '2' }));
+    expect(answer.Status).toBe('SUCCESS');
+    expect(modifyCalls()).toEqual([{ HttpTokens: 'no-preference' }]);
+  });
+
   test('fails when the reset does not take effect', async () => {
-    state = { HttpTokens: 'required' };
+    world.state = { HttpTokens: 'required' };
     ec2.on(ModifyInstanceMetadataDefaultsCommand).resolves({ Return: true });
     const answer = await run(deleteEvent(endpoint, { HttpTokens: 'required' }));
     expect(answer.Status).toBe('FAILED');
@@ -248,7 +241,7 @@ describe('Delete', () => {
 
 describe('declarative policy', () => {
   beforeEach(() => {
-    managedBy = { ManagedBy: 'declarative-policy', ManagedExceptionMessage: 'IMDS is managed centrally: contact cloud-platform@example.com' };
+    world.managedBy = { ManagedBy: 'declarative-policy', ManagedExceptionMessage: 'IMDS is managed centrally: contact cloud-platform@example.com' };
   });
 
   test.each([
@@ -308,4 +301,282 @@ describe('the answer to CloudFormation', () => {
       expect(line).not.toContain('cloudformation-custom-resource-response');
     }
   });
+});
+
+describe('ownership (claims)', () => {
+  const ownClaim = () => claimName({ stackId: STACK_ID, logicalResourceId: LOGICAL_ID });
+  const stored = (name: string) => JSON.parse(world.parameters.get(name)!);
+
+  test('a Create records its claim: one standard String parameter under the claims path, with its stack, logical id and fields', async () => {
+    const answer = await run(createEvent(endpoint, { HttpTokens: 'required', HttpPutResponseHopLimit: '2', Ownership: 'claims-v1' }));
+    expect(answer.Status).toBe('SUCCESS');
+    expect(ownClaim()).toMatch(/^\/cdk-imds-account-defaults\/claims\/[0-9a-f]{40}$/);
+    expect(stored(ownClaim())).toEqual({
+      format: 1, stackId: STACK_ID, stackName: 'imds', logicalResourceId: LOGICAL_ID, fields: { HttpTokens: 'required', HttpPutResponseHopLimit: 2 },
+    });
+    expect(ssm).toHaveReceivedCommandWith(PutParameterCommand, { Name: ownClaim(), Type: 'String', Tier: 'Standard', Overwrite: true });
+    expect([...world.parameters.keys()]).toEqual([ownClaim()]);
+  });
+
+  test('a Create that disagrees with another stack\'s live claim fails, names that stack and the field, and changes nothing', async () => {
+    world.state = { HttpTokens: 'required' };
+    addClaim(world, 'platform', 'Imds1234', { HttpTokens: 'required' });
+    const answer = await run(createEvent(endpoint, { HttpTokens: 'optional', HttpPutResponseHopLimit: '2' }));
+    expect(answer.Status).toBe('FAILED');
+    expect(answer.Reason).toBe(`Another stack manages these instance metadata defaults of this account and Region with other values: HttpTokens: stack platform (${stackIdOf('platform')}) manages it as "required", this resource asks for "optional". Nothing was changed. Make the values agree, or remove the setting from one of the stacks.`);
+    expect(answer.PhysicalResourceId.startsWith(CREATE_FAILED_PREFIX)).toBe(true);
+    expect(ec2).not.toHaveReceivedCommand(ModifyInstanceMetadataDefaultsCommand);
+    expect(world.parameters.has(ownClaim())).toBe(false);
+  });
+
+  test('a Create that agrees with another stack\'s claim succeeds, and so does one whose other fields nobody claims', async () => {
+    addClaim(world, 'platform', 'Imds1234', { HttpTokens: 'required' });
+    const answer = await run(createEvent(endpoint, { HttpTokens: 'required', HttpPutResponseHopLimit: '2' }));
+    expect(answer.Status).toBe('SUCCESS');
+    expect(world.state).toEqual({ HttpEndpoint: 'enabled', HttpTokens: 'required', HttpPutResponseHopLimit: 2 });
+  });
+
+  test('a claim of the same stack never conflicts (the construct was renamed or moved inside the stack)', async () => {
+    world.state = { HttpTokens: 'optional' };
+    world.parameters.set(claimName({ stackId: STACK_ID, logicalResourceId: 'OldImds' }),
+      formatClaim({ stackId: STACK_ID, stackName: 'imds', logicalResourceId: 'OldImds' }, { HttpTokens: 'optional' }));
+    world.resources.set(`${STACK_ID}|OldImds`, 'UPDATE_COMPLETE');
+    const answer = await run(createEvent(endpoint, { HttpTokens: 'required' }));
+    expect(answer.Status).toBe('SUCCESS');
+    expect(world.state.HttpTokens).toBe('required');
+  });
+
+  test.each(['DELETE_COMPLETE', 'DELETE_SKIPPED', null])('a stale claim (resource %s) never blocks, and is removed', async (status) => {
+    const stale = addClaim(world, 'gone', 'Imds1234', { HttpTokens: 'optional' }, status);
+    const answer = await run(createEvent(endpoint, { HttpTokens: 'required' }));
+    expect(answer.Status).toBe('SUCCESS');
+    expect(world.parameters.has(stale)).toBe(false);
+    expect(ssm).toHaveReceivedCommandWith(DeleteParameterCommand, { Name: stale });
+  });
+
+  test.each(['CREATE_COMPLETE', 'UPDATE_COMPLETE', 'UPDATE_ROLLBACK_COMPLETE', 'DELETE_IN_PROGRESS', 'DELETE_FAILED', 'CREATE_IN_PROGRESS'])('a claim whose resource is %s is live: it blocks and is kept', async (status) => {
+    const live = addClaim(world, 'platform', 'Imds1234', { HttpTokens: 'optional' }, status);
+    const answer = await run(createEvent(endpoint, { HttpTokens: 'required' }));
+    expect(answer.Status).toBe('FAILED');
+    expect(world.parameters.has(live)).toBe(true);
+    expect(cfn).toHaveReceivedCommandWith(DescribeStackResourceCommand, { StackName: stackIdOf('platform'), LogicalResourceId: 'Imds1234' });
+  });
+
+  test('a claim that cannot be read is ignored and left in place', async () => {
+    world.parameters.set('/cdk-imds-account-defaults/claims/broken', '{not json');
+    const answer = await run(createEvent(endpoint, { HttpTokens: 'required' }));
+    expect(answer.Status).toBe('SUCCESS');
+    expect(world.parameters.has('/cdk-imds-account-defaults/claims/broken')).toBe(true);
+    expect(logs.join('\n')).toContain('ignoring a claim that cannot be read');
+  });
+
+  test('a Delete does not reset a field another live resource manages, resets the rest, and removes its claim', async () => {
+    world.state = { HttpTokens: 'required', HttpPutResponseHopLimit: 2 };
+    world.parameters.set(ownClaim(), formatClaim({ stackId: STACK_ID, stackName: 'imds', logicalResourceId: LOGICAL_ID }, { HttpTokens: 'required', HttpPutResponseHopLimit: 2 }));
+    addClaim(world, 'platform', 'Imds1234', { HttpTokens: 'required' });
+    const answer = await run(deleteEvent(endpoint, { HttpTokens: 'required', HttpPutResponseHopLimit: '2' }));
+    expect(answer.Status).toBe('SUCCESS');
+    expect(modifyCalls()).toEqual([{ HttpPutResponseHopLimit: -1 }]);
+    expect(world.state).toEqual({ HttpTokens: 'required' });
+    expect(world.parameters.has(ownClaim())).toBe(false);
+  });
+
+  test('a Delete keeps a field that a resource of the same stack manages (the cleanup Delete after a rename)', async () => {
+    world.state = { HttpTokens: 'required' };
+    world.parameters.set(claimName({ stackId: STACK_ID, logicalResourceId: 'NewImds' }),
+      formatClaim({ stackId: STACK_ID, stackName: 'imds', logicalResourceId: 'NewImds' }, { HttpTokens: 'required' }));
+    world.resources.set(`${STACK_ID}|NewImds`, 'CREATE_COMPLETE');
+    const answer = await run(deleteEvent(endpoint, { HttpTokens: 'required' }));
+    expect(answer.Status).toBe('SUCCESS');
+    expect(ec2).not.toHaveReceivedCommand(ModifyInstanceMetadataDefaultsCommand);
+    expect(world.state).toEqual({ HttpTokens: 'required' });
+  });
+
+  test('a Delete whose only other claim is stale resets, as without claims', async () => {
+    world.state = { HttpTokens: 'required' };
+    addClaim(world, 'gone', 'Imds1234', { HttpTokens: 'required' }, 'DELETE_COMPLETE');
+    const answer = await run(deleteEvent(endpoint, { HttpTokens: 'required' }));
+    expect(answer.Status).toBe('SUCCESS');
+    expect(world.state).toEqual({});
+  });
+
+  test('a Delete with no managed field removes its claim and calls nothing else', async () => {
+    world.parameters.set(ownClaim(), '{}');
+    const answer = await run(deleteEvent(endpoint, { SkipIfManagedByDeclarativePolicy: 'true' }));
+    expect(answer.Status).toBe('SUCCESS');
+    expect(ec2.calls()).toHaveLength(0);
+    expect(world.parameters.has(ownClaim())).toBe(false);
+  });
+
+  test('the Delete after a failed Create removes a claim left behind and resets nothing', async () => {
+    world.parameters.set(ownClaim(), '{}');
+    world.state = { HttpTokens: 'required' };
+    const answer = await run(deleteEvent(endpoint, { HttpTokens: 'required' }, `${CREATE_FAILED_PREFIX}x`));
+    expect(answer.Status).toBe('SUCCESS');
+    expect(ec2.calls()).toHaveLength(0);
+    expect(world.parameters.size).toBe(0);
+  });
+
+  test('a claim that cannot be removed on Delete does not fail it (it is stale from then on)', async () => {
+    world.state = { HttpTokens: 'required' };
+    ssm.on(DeleteParameterCommand).rejects(serviceError('InternalServerError', 'boom', 500));
+    const answer = await run(deleteEvent(endpoint, { HttpTokens: 'required' }));
+    expect(answer.Status).toBe('SUCCESS');
+    expect(world.state).toEqual({});
+    expect(logs.join('\n')).toContain('could not remove the claim');
+  });
+
+  describe('when ownership cannot be determined', () => {
+    test.each([
+      ['Create', () => createEvent(endpoint, { HttpTokens: 'required' })],
+      ['Update', () => updateEvent(endpoint, { HttpTokens: 'required' }, { HttpTokens: 'optional' })],
+    ])('%s fails, says why, and writes nothing (SSM unreachable)', async (_op, event) => {
+      ssm.on(GetParametersByPathCommand).rejects(serviceError('InternalServerError', 'SSM is down', 500));
+      const answer = await run(event());
+      expect(answer.Status).toBe('FAILED');
+      expect(answer.Reason).toBe('OwnershipUnknownError: the claims under /cdk-imds-account-defaults/claims in SSM Parameter Store could not be read (InternalServerError: SSM is down)');
+      expect(ec2).not.toHaveReceivedCommand(ModifyInstanceMetadataDefaultsCommand);
+    });
+
+    test('Create fails when CloudFormation cannot say whether another claim is live, naming that claim', async () => {
+      addClaim(world, 'platform', 'Imds1234', { HttpTokens: 'required' });
+      cfn.on(DescribeStackResourceCommand).rejects(serviceError('Throttling', 'Rate exceeded'));
+      const answer = await run(createEvent(endpoint, { HttpTokens: 'required' }));
+      expect(answer.Status).toBe('FAILED');
+      expect(answer.Reason).toBe(`OwnershipUnknownError: CloudFormation could not say whether stack platform (${stackIdOf('platform')}) still holds Imds1234, which claims HttpTokens (Throttling: Rate exceeded)`);
+      expect(ec2).not.toHaveReceivedCommand(ModifyInstanceMetadataDefaultsCommand);
+    });
+
+    test('Delete succeeds and leaves the settings as they are', async () => {
+      world.state = { HttpTokens: 'required' };
+      ssm.on(GetParametersByPathCommand).rejects(serviceError('InternalServerError', 'SSM is down', 500));
+      const answer = await run(deleteEvent(endpoint, { HttpTokens: 'required' }));
+      expect(answer.Status).toBe('SUCCESS');
+      expect(ec2).not.toHaveReceivedCommand(ModifyInstanceMetadataDefaultsCommand);
+      expect(world.state).toEqual({ HttpTokens: 'required' });
+      expect(logs.join('\n')).toContain('Delete leaves the settings as they are: ownership could not be determined');
+    });
+
+    test('access denied is waited out while IAM propagates, then fails Create after the last attempt', async () => {
+      ssm.on(GetParametersByPathCommand).rejects(serviceError('AccessDeniedException', 'not authorized'));
+      const answer = await run(createEvent(endpoint, { HttpTokens: 'required' }));
+      expect(answer.Status).toBe('FAILED');
+      expect(answer.Reason).toMatch(/could not be read \(AccessDeniedException: not authorized\)/);
+      expect(ssm.commandCalls(GetParametersByPathCommand)).toHaveLength(IAM_PROPAGATION_ATTEMPTS);
+    }, 15_000);
+  });
+
+  test('access denied on the first SSM and CloudFormation calls is retried while IAM propagates the new statements', async () => {
+    addClaim(world, 'platform', 'Imds1234', { HttpTokens: 'required' });
+    ssm.on(GetParametersByPathCommand).rejectsOnce(serviceError('AccessDeniedException', 'not yet')).callsFake(fakes(world).getParametersByPath);
+    cfn.on(DescribeStackResourceCommand).rejectsOnce(serviceError('AccessDenied', 'not yet', 403)).callsFake(fakes(world).describeStackResource);
+    const answer = await run(updateEvent(endpoint, { HttpTokens: 'required', Ownership: 'claims-v1' }, { HttpTokens: 'required' }));
+    expect(answer.Status).toBe('SUCCESS');
+    expect(ssm.commandCalls(GetParametersByPathCommand)).toHaveLength(2);
+    expect(cfn.commandCalls(DescribeStackResourceCommand)).toHaveLength(2);
+  }, 15_000);
+
+  test('a Create whose claim cannot be recorded puts back what it changed and fails', async () => {
+    world.state = { HttpTokens: 'optional' };
+    ssm.on(PutParameterCommand).rejects(serviceError('InternalServerError', 'SSM is down', 500));
+    const answer = await run(createEvent(endpoint, { HttpTokens: 'required', HttpEndpoint: 'enabled' }));
+    expect(answer.Status).toBe('FAILED');
+    expect(answer.Reason).toBe('OwnershipUnknownError: the claim could not be recorded in SSM Parameter Store (InternalServerError: SSM is down). The previous values were restored.');
+    expect(modifyCalls()).toEqual([{ HttpTokens: 'required', HttpEndpoint: 'enabled' }, { HttpTokens: 'optional', HttpEndpoint: 'no-preference' }]);
+    expect(world.state).toEqual({ HttpTokens: 'optional' });
+  });
+
+  test('upgrade: a resource created by the release without claims registers its claim on the Update that upgrades it, with no EC2 write', async () => {
+    world.state = { HttpTokens: 'required' };
+    const answer = await run(updateEvent(endpoint, { HttpTokens: 'required', Ownership: 'claims-v1', ServiceTimeout: '120' }, { HttpTokens: 'required' }));
+    expect(answer.Status).toBe('SUCCESS');
+    expect(ec2).not.toHaveReceivedCommand(ModifyInstanceMetadataDefaultsCommand);
+    expect(stored(ownClaim()).fields).toEqual({ HttpTokens: 'required' });
+  });
+
+  test('an Update that disagrees with another stack fails and changes nothing; the rollback Update then succeeds', async () => {
+    world.state = { HttpTokens: 'required' };
+    world.parameters.set(ownClaim(), formatClaim({ stackId: STACK_ID, stackName: 'imds', logicalResourceId: LOGICAL_ID }, { HttpTokens: 'required' }));
+    addClaim(world, 'platform', 'Imds1234', { HttpTokens: 'required' });
+    const failed = await run(updateEvent(endpoint, { HttpTokens: 'optional' }, { HttpTokens: 'required' }));
+    expect(failed).toMatchObject({ Status: 'FAILED', PhysicalResourceId: PHYSICAL_ID });
+    expect(failed.Reason).toContain(`HttpTokens: stack platform (${stackIdOf('platform')})`);
+    const rollback = await run(updateEvent(endpoint, { HttpTokens: 'required' }, { HttpTokens: 'optional' }));
+    expect(rollback.Status).toBe('SUCCESS');
+    expect(ec2).not.toHaveReceivedCommand(ModifyInstanceMetadataDefaultsCommand);
+    expect(stored(ownClaim()).fields).toEqual({ HttpTokens: 'required' });
+  });
+
+  test('an Update that removes a field another live resource manages does not reset it', async () => {
+    world.state = { HttpTokens: 'required', HttpPutResponseHopLimit: 2 };
+    addClaim(world, 'platform', 'Imds1234', { HttpPutResponseHopLimit: 2 });
+    const answer = await run(updateEvent(endpoint, { HttpTokens: 'required' }, { HttpTokens: 'required', HttpPutResponseHopLimit: '2' }));
+    expect(answer.Status).toBe('SUCCESS');
+    expect(world.state).toEqual({ HttpTokens: 'required', HttpPutResponseHopLimit: 2 });
+  });
+});
+
+describe('rollback-safe Update', () => {
+  test('the rollback of a failed Update does not reset a field the stack never wrote (someone else set hop limit 3)', async () => {
+    world.state = { HttpTokens: 'required', HttpPutResponseHopLimit: 3 };
+    // The forward Update adds the hop limit from a parameter whose value is 0: it fails before any write.
+    const failed = await run(updateEvent(endpoint, { HttpTokens: 'required', HttpPutResponseHopLimit: '0' }, { HttpTokens: 'required' }));
+    expect(failed.Status).toBe('FAILED');
+    // CloudFormation's rollback: old and new swapped; the "removed" hop limit still holds 3, not the 0 that was asked.
+    const rollback = await run(updateEvent(endpoint, { HttpTokens: 'required' }, { HttpTokens: 'required', HttpPutResponseHopLimit: '0' }));
+    expect(rollback.Status).toBe('SUCCESS');
+    expect(ec2).not.toHaveReceivedCommand(ModifyInstanceMetadataDefaultsCommand);
+    expect(world.state).toEqual({ HttpTokens: 'required', HttpPutResponseHopLimit: 3 });
+  });
+
+  test('a field removed by an Update is reset when it still holds what the old properties asked for, compared as strings', async () => {
+    world.state = { HttpTokens: 'required', HttpPutResponseHopLimit: 64 };
+    const answer = await run(updateEvent(endpoint, { HttpTokens: 'required' }, { HttpTokens: 'required', HttpPutResponseHopLimit: '64' }));
+    expect(answer.Status).toBe('SUCCESS');
+    expect(modifyCalls()).toEqual([{ HttpPutResponseHopLimit: -1 }]);
+  });
+
+  test('a forward Update that wrote some fields and then failed puts them back before answering FAILED', async () => {
+    world.state = { HttpTokens: 'optional', HttpPutResponseHopLimit: 1 };
+    let modifies = 0;
+    ec2.on(ModifyInstanceMetadataDefaultsCommand).callsFake((input: ModifyInstanceMetadataDefaultsCommandInput) => {
+      // The first Modify applies HttpTokens only; the restore applies in full.
+      if (modifies++ === 0) world.state.HttpTokens = input.HttpTokens;
+      else Object.assign(world.state, input);
+      return { Return: true };
+    });
+    const answer = await run(updateEvent(endpoint, { HttpTokens: 'required', HttpPutResponseHopLimit: '10' }, { HttpTokens: 'optional', HttpPutResponseHopLimit: '1' }));
+    expect(answer).toMatchObject({ Status: 'FAILED', PhysicalResourceId: PHYSICAL_ID });
+    expect(answer.Reason).toMatch(/HttpPutResponseHopLimit is 1, expected 10\. The previous values were restored\.$/);
+    expect(modifyCalls()[1]).toEqual({ HttpTokens: 'optional', HttpPutResponseHopLimit: 1 });
+    expect(world.state).toEqual({ HttpTokens: 'optional', HttpPutResponseHopLimit: 1 });
+  }, 10_000);
+
+  test('a Modify that EC2 rejects (4xx) changed nothing: no restore is attempted', async () => {
+    world.state = { HttpTokens: 'optional' };
+    ec2.on(ModifyInstanceMetadataDefaultsCommand).rejects(serviceError('InvalidParameterValue', 'bad value'));
+    const answer = await run(updateEvent(endpoint, { HttpTokens: 'required' }, { HttpTokens: 'optional' }));
+    expect(answer.Reason).toBe('InvalidParameterValue: bad value');
+    expect(modifyCalls()).toHaveLength(1);
+  });
+
+  test('the read-back is polled: a change that shows on the second Get succeeds', async () => {
+    world.state = { HttpTokens: 'optional' };
+    ec2.on(GetInstanceMetadataDefaultsCommand)
+      .resolvesOnce({ AccountLevel: { HttpTokens: 'optional', ManagedBy: 'account' } })
+      .resolvesOnce({ AccountLevel: { HttpTokens: 'optional', ManagedBy: 'account' } })
+      .resolves({ AccountLevel: { HttpTokens: 'required', ManagedBy: 'account' } });
+    const answer = await run(updateEvent(endpoint, { HttpTokens: 'required' }, { HttpTokens: 'optional' }));
+    expect(answer.Status).toBe('SUCCESS');
+    expect(ec2.commandCalls(GetInstanceMetadataDefaultsCommand)).toHaveLength(3);
+    expect(logs.join('\n')).toContain('the read-back does not show the change yet');
+  });
+
+  test(`a mismatch that persists fails after ${READ_BACK_ATTEMPTS} reads`, async () => {
+    ec2.on(ModifyInstanceMetadataDefaultsCommand).resolves({ Return: true }); // accepted, never applied
+    const answer = await run(createEvent(endpoint, { HttpTokens: 'required' }));
+    expect(answer.Status).toBe('FAILED');
+    // The first read, then READ_BACK_ATTEMPTS read-backs.
+    expect(ec2.commandCalls(GetInstanceMetadataDefaultsCommand)).toHaveLength(1 + READ_BACK_ATTEMPTS);
+  }, 15_000);
 });

@@ -15,7 +15,7 @@ const SERVICE_TOKEN = `arn:aws:lambda:${REGION}:${ACCOUNT}:function:imds-handler
 type Props = Record<string, string>;
 let counter = 0;
 
-const LOGICAL_ID = 'ImdsDefaults';
+export const LOGICAL_ID = 'ImdsDefaults';
 
 function base(endpoint: ResponseEndpoint) {
   const RequestId = `request-${++counter}`;
