@@ -12,7 +12,7 @@ import {
 } from 'aws-cdk-lib';
 import { Construct, IConstruct } from 'constructs';
 import { suppressImdsAccountDefaultsFindings } from './private/nag';
-import { AttributeKey, ImdsResourceProperties, RESOURCE_TYPE } from './private/properties';
+import { AttributeKey, CLAIMS_PATH, ImdsResourceProperties, OWNERSHIP_FORMAT, RESOURCE_TYPE } from './private/properties';
 import { failer, toResourceProperties, validateSettings, warnOnContradictions } from './private/validate';
 import { ImdsSettings } from './settings';
 
@@ -62,6 +62,14 @@ const HANDLER_RUNTIME = new lambda.Runtime('nodejs24.x', lambda.RuntimeFamily.NO
 
 /** How long the handler may run; it answers CloudFormation a few seconds before this. */
 const HANDLER_TIMEOUT = Duration.seconds(30);
+
+/**
+ * How long CloudFormation waits for an answer (the custom resource's
+ * ServiceTimeout, in seconds): a handler that never answers fails the stack
+ * within minutes instead of CloudFormation's default hour. Four times the
+ * function's timeout leaves room for a queued asynchronous invocation.
+ */
+const SERVICE_TIMEOUT_SECONDS = 120;
 
 /** The handler bundle built by `projen bundle` and shipped in the npm package. */
 const HANDLER_BUNDLE = path.join(__dirname, '..', 'assets', 'lambda', 'index', 'index.js');
@@ -162,6 +170,20 @@ export class ImdsAccountDefaults extends Construct {
           actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
           resources: [logGroup.logGroupArn],
         }),
+        // Claims: one parameter per resource under the library's own path (README, "Ownership").
+        new iam.PolicyStatement({
+          actions: ['ssm:GetParametersByPath'],
+          resources: [claimsArn(this, '')],
+        }),
+        new iam.PolicyStatement({
+          actions: ['ssm:PutParameter', 'ssm:DeleteParameter'],
+          resources: [claimsArn(this, '/*')],
+        }),
+        // Liveness of the other claims: read-only, this account's stacks in this Region.
+        new iam.PolicyStatement({
+          actions: ['cloudformation:DescribeStackResource'],
+          resources: [Stack.of(this).formatArn({ service: 'cloudformation', resource: 'stack', resourceName: '*' })],
+        }),
       ],
     });
 
@@ -174,12 +196,18 @@ export class ImdsAccountDefaults extends Construct {
       memorySize: 128,
       role,
       logGroup,
+      // CloudFormation invokes the function asynchronously: a Lambda retry after a hard
+      // timeout would run an event again that may already have been answered.
+      retryAttempts: 0,
     });
     this.handler = fn;
 
     const properties: ImdsResourceProperties = {
       ...toResourceProperties(props),
       ...(props.skipIfManagedByDeclarativePolicy ? { SkipIfManagedByDeclarativePolicy: true } : {}),
+      Ownership: OWNERSHIP_FORMAT,
+      // CloudFormation's own property (not in CustomResourceProps before aws-cdk-lib 2.17x).
+      ServiceTimeout: SERVICE_TIMEOUT_SECONDS,
     };
     this.resource = new CustomResource(this, 'Resource', {
       serviceToken: fn.functionArn,
@@ -223,6 +251,11 @@ export class ImdsAccountDefaults extends Construct {
       .filter((c) => Stack.of(c) !== Stack.of(this) && concreteEnv(c) === env)
       .map((c) => `ImdsAccountDefaults ${c.node.path} (stack ${Stack.of(c).stackName}) also targets account and Region ${env}; the settings are account- and Region-wide, so only one ImdsAccountDefaults may target them`);
   }
+}
+
+/** The ARN of the claims path (suffix '') or of the claims under it (suffix '/*'). */
+function claimsArn(scope: IConstruct, suffix: string): string {
+  return Stack.of(scope).formatArn({ service: 'ssm', resource: 'parameter', resourceName: `${CLAIMS_PATH.slice(1)}${suffix}` });
 }
 
 /** "account/region" when both are concrete, else undefined (environment-agnostic stacks are not compared). */

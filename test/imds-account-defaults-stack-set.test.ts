@@ -134,6 +134,8 @@ describe('the embedded template', () => {
       HttpTokens: 'required',
       HttpTokensEnforced: 'enabled',
       HttpPutResponseHopLimit: 2,
+      Ownership: 'claims-v1',
+      ServiceTimeout: 120,
     });
     expect(resources[0].DeletionPolicy).toBe('Delete');
   });
@@ -235,6 +237,8 @@ describe('settings as StackSet parameters', () => {
       HttpTokens: { Ref: 'HttpTokens' },
       HttpTokensEnforced: { Ref: 'HttpTokensEnforced' },
       HttpPutResponseHopLimit: { Ref: 'HttpPutResponseHopLimit' },
+      Ownership: 'claims-v1',
+      ServiceTimeout: 120,
     });
   });
 

@@ -26,13 +26,23 @@ describe('resources', () => {
     httpPutResponseHopLimit: 2,
   });
 
-  test('one inline Lambda function, its role, policy and log group, and the custom resource', () => {
+  test('one inline Lambda function, its role, policy, log group and async-invoke config, and the custom resource', () => {
     template.resourceCountIs('AWS::Lambda::Function', 1);
     template.resourceCountIs('AWS::IAM::Role', 1);
     template.resourceCountIs('AWS::IAM::Policy', 1);
     template.resourceCountIs('AWS::Logs::LogGroup', 1);
+    template.resourceCountIs('AWS::Lambda::EventInvokeConfig', 1);
     template.resourceCountIs('Custom::ImdsAccountDefaults', 1);
-    expect(Object.keys(template.toJSON().Resources)).toHaveLength(5);
+    expect(Object.keys(template.toJSON().Resources)).toHaveLength(6);
+  });
+
+  test('backstops: no Lambda retry of an asynchronous invocation, and CloudFormation waits minutes, not an hour', () => {
+    template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
+      FunctionName: { Ref: Match.stringLikeRegexp('ImdsHandler') },
+      MaximumRetryAttempts: 0,
+      Qualifier: '$LATEST',
+    });
+    template.hasResourceProperties('Custom::ImdsAccountDefaults', { ServiceTimeout: 120 });
   });
 
   test('the function runs the bundled handler inline on the newest Node.js runtime', () => {
@@ -41,33 +51,44 @@ describe('resources', () => {
     const code: string = fn.Properties.Code.ZipFile;
     expect(code).toContain('exports'); // CommonJS
     expect(code).toContain('ModifyInstanceMetadataDefaultsCommand');
-    expect(code).toContain('require("@aws-sdk/client-ec2")'); // external: the runtime provides it
+    // External: the runtime provides them.
+    expect(code).toContain('require("@aws-sdk/client-ec2")');
+    expect(code).toContain('require("@aws-sdk/client-ssm")');
+    expect(code).toContain('require("@aws-sdk/client-cloudformation")');
     expect(code).not.toMatch(/\bimport\s*\{/); // no ES module syntax
-    expect(Buffer.byteLength(code)).toBeLessThan(16_000);
+    expect(Buffer.byteLength(code)).toBeLessThan(18_000);
     template.hasResourceProperties('AWS::Lambda::Function', { LoggingConfig: { LogGroup: { Ref: Match.stringLikeRegexp('ImdsLogGroup') } } });
   });
 
-  test('the custom resource carries only the given settings, under the fixed type name', () => {
+  test('the custom resource carries only the given settings and the ownership format, under the fixed type name', () => {
     template.hasResource('Custom::ImdsAccountDefaults', {
       Properties: {
         ServiceToken: { 'Fn::GetAtt': [Match.stringLikeRegexp('ImdsHandler'), 'Arn'] },
         HttpTokens: 'required',
         HttpTokensEnforced: 'enabled',
         HttpPutResponseHopLimit: 2,
+        // Changes with the claim format, so the deployment that upgrades the library sends an Update.
+        Ownership: 'claims-v1',
       },
       DeletionPolicy: 'Delete',
       UpdateReplacePolicy: 'Delete',
     });
     const props = Object.values(template.findResources('Custom::ImdsAccountDefaults'))[0].Properties;
-    expect(Object.keys(props).sort()).toEqual(['HttpPutResponseHopLimit', 'HttpTokens', 'HttpTokensEnforced', 'ServiceToken']);
+    expect(Object.keys(props).sort()).toEqual(['HttpPutResponseHopLimit', 'HttpTokens', 'HttpTokensEnforced', 'Ownership', 'ServiceTimeout', 'ServiceToken']);
   });
 
-  test('least privilege: the two EC2 actions (no resource-level permissions) and its own log group', () => {
+  test('least privilege: the two EC2 actions (no resource-level permissions), its own log group, the claims path, and reading this account\'s stacks', () => {
+    const arn = (service: string, resource: string) => ({
+      'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:${service}:`, { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, `:${resource}`]],
+    });
     template.hasResourceProperties('AWS::IAM::Policy', {
       PolicyDocument: {
         Statement: [
           { Action: ['ec2:GetInstanceMetadataDefaults', 'ec2:ModifyInstanceMetadataDefaults'], Effect: 'Allow', Resource: '*' },
           { Action: ['logs:CreateLogStream', 'logs:PutLogEvents'], Effect: 'Allow', Resource: { 'Fn::GetAtt': [Match.stringLikeRegexp('ImdsLogGroup'), 'Arn'] } },
+          { Action: 'ssm:GetParametersByPath', Effect: 'Allow', Resource: arn('ssm', 'parameter/cdk-imds-account-defaults/claims') },
+          { Action: ['ssm:PutParameter', 'ssm:DeleteParameter'], Effect: 'Allow', Resource: arn('ssm', 'parameter/cdk-imds-account-defaults/claims/*') },
+          { Action: 'cloudformation:DescribeStackResource', Effect: 'Allow', Resource: arn('cloudformation', 'stack/*') },
         ],
       },
     });

@@ -58,6 +58,10 @@ export function suppressImdsAccountDefaultsFindings({ policy, handler, logGroup 
     // EC2 API reference: neither action supports resource-level permissions.
     // The policy is separate from the role so the custom resource can depend on it.
     { id: 'AwsSolutions-IAM5', reason: 'The EC2 IMDS defaults actions have no resource ARNs', appliesTo: ['Resource::*'] },
+    // Claims: one parameter per resource, named at deploy time, under the library's fixed path.
+    { id: 'AwsSolutions-IAM5', reason: 'One claim parameter per resource, under this library path', appliesTo: ['Resource::arn:<AWS::Partition>:ssm:<AWS::Region>:<AWS::AccountId>:parameter/cdk-imds-account-defaults/claims/*'] },
+    // Liveness: DescribeStackResource on any stack of this account and Region that holds a claim.
+    { id: 'AwsSolutions-IAM5', reason: 'Read-only check of the stacks that hold claims', appliesTo: ['Resource::arn:<AWS::Partition>:cloudformation:<AWS::Region>:<AWS::AccountId>:stack/*'] },
     { id: 'NIST.800.53.R5-IAMNoInlinePolicy', reason: 'Separate so Delete runs before it is removed' },
   ]);
   addNagSuppressions(handler, [
