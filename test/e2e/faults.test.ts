@@ -178,3 +178,18 @@ scenario('the first PUT to the ResponseURL fails (S3 500): the answer is retried
   expect(create.invocation!.logs).not.toMatch(/X-Amz-Signature/);
   expect(w.state()).toEqual({ HttpTokens: 'required' });
 });
+
+scenario('SSM and CloudFormation throttling and 5xx are retried, and the Create succeeds', async (w) => {
+  const first = w.stack({ name: 'AppA' });
+  expectSuccess(await first.create(synthesizeImds(IMDSV2)));
+  w.ssm.injectFault({ code: 'ThrottlingException', times: 2 });
+  w.ssm.injectFault({ code: 'InternalServerError', times: 1, action: 'PutParameter' });
+  w.cfn.injectFault({ code: 'Throttling', times: 2 });
+  const stack = w.stack({ name: 'AppB' });
+
+  const create = await stack.create(synthesizeImds(IMDSV2));
+  expectSuccess(create, { HttpTokens: 'required', HttpTokensEnforced: 'enabled' });
+  expect(create.ssmRequests.filter((r) => r.fault)).toHaveLength(3);
+  expect(create.cfnRequests.filter((r) => r.fault)).toHaveLength(2);
+  expect(w.claims()).toHaveLength(2);
+}, { concurrent: true });

@@ -1,8 +1,8 @@
 /**
  * End-to-end: the shipped handler (the inline index.js of the synthesized
- * template, run by the runtime's Node.js with only @aws-sdk/client-ec2 on
- * NODE_PATH) through Create, Update and Delete, against local EC2 and
- * CloudFormation endpoints. Every step is also checked as CloudFormation and
+ * template, run by the runtime's Node.js with only the runtime's SDK clients on
+ * NODE_PATH) through Create, Update and Delete, against local EC2, SSM and
+ * CloudFormation endpoints (ownership.test.ts: several stacks and resources). Every step is also checked as CloudFormation and
  * Lambda would check it: see harness/cloudformation.ts.
  */
 import { RemovalPolicy } from 'aws-cdk-lib';
@@ -17,24 +17,37 @@ scenario('create, update, delete: the settings are applied, changed, then reset'
 
   const create = await stack.create(synthesizeImds({ httpTokens: HttpTokens.REQUIRED, httpPutResponseHopLimit: 2 }));
   expectSuccess(create, { HttpTokens: 'required', HttpPutResponseHopLimit: '2', HttpTokensEnforced: 'no-preference', ManagedBy: 'account', Applied: 'true' });
-  // CloudFormation delivers the number 2 of the template as the string "2".
-  expect(create.event!.ResourceProperties).toEqual({ ServiceToken: create.event!.ServiceToken, HttpTokens: 'required', HttpPutResponseHopLimit: '2' });
+  // CloudFormation delivers the number 2 of the template as the string "2", and its own ServiceTimeout too.
+  expect(create.event!.ResourceProperties).toEqual({
+    ServiceToken: create.event!.ServiceToken, HttpTokens: 'required', HttpPutResponseHopLimit: '2', Ownership: 'claims-v1', ServiceTimeout: '120',
+  });
   expect(create.answer!.PhysicalResourceId).toBe(PHYSICAL_ID);
   expect(create.ec2Actions).toEqual(['GetInstanceMetadataDefaults', 'ModifyInstanceMetadataDefaults', 'GetInstanceMetadataDefaults']);
+  // The claims are read before the write and this resource's claim recorded after it.
+  expect(create.ssmActions).toEqual(['GetParametersByPath', 'PutParameter']);
+  expect(create.cfnActions).toEqual([]);
   expect(w.state()).toEqual({ HttpTokens: 'required', HttpPutResponseHopLimit: 2 });
+  expect(w.claims().map((c) => c.fields)).toEqual([{ HttpTokens: 'required', HttpPutResponseHopLimit: 2 }]);
 
   const update = await stack.update(synthesizeImds({
     httpTokens: HttpTokens.REQUIRED, httpTokensEnforced: HttpTokensEnforced.ENABLED, httpPutResponseHopLimit: 3,
   }));
   expectSuccess(update, { HttpTokens: 'required', HttpTokensEnforced: 'enabled', HttpPutResponseHopLimit: '3', Applied: 'true' });
   expect(update.event!).toMatchObject({ PhysicalResourceId: PHYSICAL_ID, OldResourceProperties: create.event!.ResourceProperties });
+  // Only the fields whose value differs are sent.
+  expect(update.ec2Requests.filter((r) => r.action === 'ModifyInstanceMetadataDefaults').map((r) => r.params)).toEqual([
+    { Action: 'ModifyInstanceMetadataDefaults', Version: '2016-11-15', HttpTokensEnforced: 'enabled', HttpPutResponseHopLimit: '3' },
+  ]);
   expect(w.state()).toEqual({ HttpTokens: 'required', HttpTokensEnforced: 'enabled', HttpPutResponseHopLimit: 3 });
+  expect(w.claims().map((c) => c.fields)).toEqual([{ HttpTokens: 'required', HttpTokensEnforced: 'enabled', HttpPutResponseHopLimit: 3 }]);
 
   const del = await stack.delete();
   expectSuccess(del);
   expect(del.event!.PhysicalResourceId).toBe(PHYSICAL_ID);
+  expect(del.ssmActions).toEqual(['GetParametersByPath', 'DeleteParameter']);
   expect(w.state()).toEqual({});
   expect(w.state('us-east-1')).toEqual({});
+  expect(w.claims()).toEqual([]);
 });
 
 scenario('settings the stack does not manage are left untouched on create, update and delete', async (w) => {
@@ -65,9 +78,10 @@ scenario('a setting removed on update goes back to no preference; the others sta
 
   const update = await stack.update(synthesizeImds({ httpTokens: HttpTokens.REQUIRED }));
   expectSuccess(update, { HttpTokens: 'required', HttpPutResponseHopLimit: '-1', InstanceMetadataTags: 'no-preference' });
-  expect(update.ec2Requests.find((r) => r.action === 'ModifyInstanceMetadataDefaults')!.params).toMatchObject({
-    HttpTokens: 'required', HttpPutResponseHopLimit: '-1', InstanceMetadataTags: 'no-preference',
-  });
+  // HttpTokens is already "required": only the removed fields are written.
+  expect(update.ec2Requests.filter((r) => r.action === 'ModifyInstanceMetadataDefaults').map((r) => r.params)).toEqual([
+    { Action: 'ModifyInstanceMetadataDefaults', Version: '2016-11-15', HttpPutResponseHopLimit: '-1', InstanceMetadataTags: 'no-preference' },
+  ]);
   expect(w.state()).toEqual({ HttpTokens: 'required' });
 
   expectSuccess(await stack.delete());
@@ -82,7 +96,10 @@ scenario('RETAIN: CloudFormation sends no Delete and the settings stay', async (
   const del = await stack.delete();
   expect(del.event).toBeUndefined();
   expect(del.ec2Actions).toEqual([]);
+  expect(stack.resourceStatus(del.logicalResourceId!)).toBe('DELETE_SKIPPED');
   expect(w.state()).toEqual({ HttpTokens: 'required' });
+  // The claim stays until another resource's Create, Update or Delete finds it stale (ownership.test.ts).
+  expect(w.claims()).toHaveLength(1);
 });
 
 scenario('an update that changes no setting makes no EC2 write', async (w) => {
@@ -105,6 +122,9 @@ scenario('the state is per Region: two stacks of one StackSet in two Regions', a
   expect(create.answer!.PhysicalResourceId).toBe('ImdsAccountDefaults:123456789012:us-east-1');
   expect(w.state()).toEqual({ HttpTokens: 'required' });
   expect(w.state('us-east-1')).toEqual({ HttpTokens: 'optional' });
+  // Claims are per Region too: no conflict between the two.
+  expect(w.claims().map((c) => c.fields)).toEqual([{ HttpTokens: 'required' }]);
+  expect(w.claims('us-east-1').map((c) => c.fields)).toEqual([{ HttpTokens: 'optional' }]);
 
   expectSuccess(await virginia.delete());
   expect(w.state('us-east-1')).toEqual({});

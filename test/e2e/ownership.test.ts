@@ -461,6 +461,20 @@ scenario(`upgrade: a resource created by the released handler (${RELEASED_COMMIT
   expect(w.claims()).toEqual([]);
 });
 
+scenario(`upgrade and rename in one deployment: the old resource's Delete is run by the released (${RELEASED_COMMIT}) function, which resets; upgrade first, then refactor`, async (w) => {
+  const stack = w.stack();
+  expectSuccess(await stack.create(releasedTemplate()));
+  const renamed = synthesizeImds(IMDSV2, 'Security/ImdsDefaults');
+  const update = await stack.update(renamed);
+  expectSuccess(stepOf(update, 'Create', renamed.resourceLogicalId));
+  const cleanup = stepOf(update, 'Delete');
+  expectSuccess(cleanup);
+  // The old function left the template with its resource, so CloudFormation never updated its code.
+  expect(cleanup.ssmRequests).toEqual([]);
+  expect(w.state()).toEqual({});
+  // Deployed in two steps (upgrade, then rename), the settings stay: the rename scenarios above.
+});
+
 /** A stack managing HttpTokens, and the same stack with a hop limit from the Number parameter HopLimit. */
 const tokensOnly = synthesizeImds({ httpTokens: HttpTokens.REQUIRED });
 const withHopParameter = synthesize((stack) => {

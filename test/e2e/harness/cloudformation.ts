@@ -504,7 +504,7 @@ export class CloudFormationStack {
       ResourceType: template.template.Resources[logicalId].Type,
       ...fields,
     };
-    const label = template.customResources.length > 1 || this.resources.size > 1 || step !== requestType ? `${step} ${logicalId}` : step;
+    const label = template.customResources.length > 1 || this.resources.size > 1 ? `${step} ${logicalId}` : step;
 
     const first = { ec2: ec2.requests.length, ssm: ssm.requests.length, cfn: cfn.requests.length };
     const faultCount = () => [ec2, ssm, cfn].reduce((n, e) => n + e.faultsServed + e.requestsHeld, responses.faultsServed);
