@@ -176,7 +176,7 @@ export class ImdsAccountDefaults extends Construct {
           resources: [claimsArn(this, '')],
         }),
         new iam.PolicyStatement({
-          actions: ['ssm:PutParameter', 'ssm:DeleteParameter'],
+          actions: ['ssm:DeleteParameter', 'ssm:PutParameter'],
           resources: [claimsArn(this, '/*')],
         }),
         // Liveness of the other claims: read-only, this account's stacks in this Region.

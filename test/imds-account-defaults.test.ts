@@ -87,7 +87,7 @@ describe('resources', () => {
           { Action: ['ec2:GetInstanceMetadataDefaults', 'ec2:ModifyInstanceMetadataDefaults'], Effect: 'Allow', Resource: '*' },
           { Action: ['logs:CreateLogStream', 'logs:PutLogEvents'], Effect: 'Allow', Resource: { 'Fn::GetAtt': [Match.stringLikeRegexp('ImdsLogGroup'), 'Arn'] } },
           { Action: 'ssm:GetParametersByPath', Effect: 'Allow', Resource: arn('ssm', 'parameter/cdk-imds-account-defaults/claims') },
-          { Action: ['ssm:PutParameter', 'ssm:DeleteParameter'], Effect: 'Allow', Resource: arn('ssm', 'parameter/cdk-imds-account-defaults/claims/*') },
+          { Action: ['ssm:DeleteParameter', 'ssm:PutParameter'], Effect: 'Allow', Resource: arn('ssm', 'parameter/cdk-imds-account-defaults/claims/*') },
           { Action: 'cloudformation:DescribeStackResource', Effect: 'Allow', Resource: arn('cloudformation', 'stack/*') },
         ],
       },
