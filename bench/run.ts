@@ -4,6 +4,7 @@
  *
  *   npx projen bench                 # 15 synth runs per variant
  *   npx projen bench -- --runs 15
+ *   npx projen bench -- --baseline-ref 221f819
  *
  * - AwsCustomResource (aws-cdk-lib/custom-resources): an SDK call on create,
  *   update and delete, with the policy generated from the calls.
@@ -25,6 +26,20 @@
  *   own start is left out; Lambda's init (download, unzip, runtime start) is
  *   not modelled.
  *
+ * Template size before and after (bench/template-sizes.ts): the template an
+ * ImdsAccountDefaultsStackSet embeds (`templateBody`) and a stack with
+ * ImdsAccountDefaults alone, both with every option, for the current tree and for
+ * a previous release, with the ratio after/before and the budget of 25,600 B
+ * (half CloudFormation's 51,200-byte TemplateBody limit). The previous release is
+ * --baseline-ref, by default 221f819: the last commit before the ownership claims
+ * (issue 8: SSM and CloudFormation IAM statements, Ownership and ServiceTimeout
+ * properties, EventInvokeConfig, a larger handler) started with 7631167, i.e. what
+ * users have today. Its src/ and lambda/ come out of git (`git archive`, no network)
+ * into a temporary directory; its handler is bundled there with the project's
+ * esbuild and the options of the `bundle:lambda/index` task (.projenrc.ts), to
+ * assets/lambda/index/index.js where that src/ reads it; its src/ is then loaded
+ * with the project's node_modules (a symlink) in a child ts-node process.
+ *
  * Timings are printed, never asserted: they depend on the machine.
  */
 import { execFileSync } from 'child_process';
@@ -41,6 +56,8 @@ import {
   custom_resources as cr,
 } from 'aws-cdk-lib';
 import { CloudFormationStackArtifact } from 'aws-cdk-lib/cx-api';
+import { TemplateSizes, templateSizes } from './template-sizes';
+import * as current from '../src';
 import { HttpTokens, HttpTokensEnforced, ImdsAccountDefaults } from '../src';
 import { runNag } from '../test/support/nag-findings';
 
@@ -102,13 +119,24 @@ const VARIANTS: Variant[] = [
 
 const BASELINE = 'AwsCustomResource';
 
-function parseArgs(): { runs: number } {
+/** The budget for the template with every option, on its own and as a StackSet embeds it: half the TemplateBody limit. */
+const TEMPLATE_BUDGET_BYTES = 25_600;
+
+/** The previous release: the last commit before the ownership claims (issue 8) started. */
+const DEFAULT_BASELINE_REF = '221f819';
+
+function parseArgs(): { runs: number; baselineRef: string } {
   const i = process.argv.indexOf('--runs');
   const runs = i >= 0 ? Number(process.argv[i + 1]) : 15;
   if (!Number.isInteger(runs) || runs < 1) {
     throw new Error(`--runs must be a positive integer; got ${process.argv[i + 1]}`);
   }
-  return { runs };
+  const j = process.argv.indexOf('--baseline-ref');
+  const baselineRef = j >= 0 ? process.argv[j + 1] : DEFAULT_BASELINE_REF;
+  if (!baselineRef || baselineRef.startsWith('--')) {
+    throw new Error(`--baseline-ref needs a git revision; got ${baselineRef}`);
+  }
+  return { runs, baselineRef };
 }
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'imds-bench-'));
@@ -176,6 +204,8 @@ function sdkClientsOf(resources: Resources, functionId: string): string[] {
     const service = String(action).split(':')[0];
     if (service === 'ec2') clients.add('@aws-sdk/client-ec2');
     if (service === 'lambda') clients.add('@aws-sdk/client-lambda');
+    if (service === 'ssm') clients.add('@aws-sdk/client-ssm');
+    if (service === 'cloudformation') clients.add('@aws-sdk/client-cloudformation');
   }
   return [...clients];
 }
@@ -252,6 +282,61 @@ function handlerModules(artifact: CloudFormationStackArtifact): Array<{ id: stri
   return modules;
 }
 
+function git(args: string[]): string {
+  try {
+    return execFileSync('git', args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] }).toString().trim();
+  } catch (e: any) {
+    throw new Error(`git ${args.join(' ')}: ${String(e.stderr ?? e.message).trim()}`);
+  }
+}
+
+/**
+ * The template sizes of a previous release, built from git: its src/ and lambda/
+ * (and the tsconfig files esbuild reads for lambda/) extracted into a temporary
+ * directory, the handler bundled with the project's esbuild as the
+ * `bundle:lambda/index` task does, src/ loaded in a child ts-node process.
+ */
+function baselineSizes(ref: string): { commit: string; subject: string; sizes: TemplateSizes } {
+  const commit = git(['rev-parse', '--verify', `${ref}^{commit}`]);
+  const subject = git(['log', '-1', '--format=%s', commit]);
+  const dir = path.join(tmp, 'baseline');
+  fs.mkdirSync(dir);
+
+  const paths = ['src', 'lambda', 'tsconfig.json', 'test/tsconfig.json'].filter((p) => {
+    try {
+      git(['cat-file', '-e', `${commit}:${p}`]);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+  if (!paths.includes('src') || !paths.includes('lambda')) {
+    throw new Error(`--baseline-ref ${ref}: ${commit} has no src/ or no lambda/`);
+  }
+  const archive = execFileSync('git', ['archive', '--format=tar', commit, ...paths], { cwd: ROOT, maxBuffer: 256 * 1024 * 1024 });
+  execFileSync('tar', ['-x', '-C', dir], { input: archive });
+  fs.writeFileSync(path.join(dir, 'package.json'), '{"name":"cdk-imds-account-defaults-baseline","private":true}\n');
+  fs.symlinkSync(path.join(ROOT, 'node_modules'), path.join(dir, 'node_modules'), 'dir');
+
+  // The bundle task's own command line (generated from .projenrc.ts), run in the extracted tree:
+  // its relative --outfile lands at assets/lambda/index/index.js, where that src/ reads the handler.
+  const tasks = JSON.parse(fs.readFileSync(path.join(ROOT, '.projen', 'tasks.json'), 'utf8')).tasks;
+  const bundleArgs: string[] | undefined = tasks['bundle:lambda/index']?.steps?.find((s: any) => s.execArgs)?.execArgs;
+  if (!bundleArgs || bundleArgs[0] !== 'esbuild') {
+    throw new Error('bench: .projen/tasks.json has no esbuild step in bundle:lambda/index');
+  }
+  execFileSync(path.join(ROOT, 'node_modules', '.bin', 'esbuild'), [...bundleArgs.slice(1), '--log-level=warning'],
+    { cwd: dir, stdio: ['ignore', 'inherit', 'inherit'] });
+
+  const out = execFileSync(path.join(ROOT, 'node_modules', '.bin', 'ts-node'), [
+    '--transpile-only', // the old tree's types were checked when it was released
+    '--project', path.join(ROOT, 'bench', 'tsconfig.json'),
+    path.join(ROOT, 'bench', 'template-sizes.ts'),
+    path.join(dir, 'src'),
+  ], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+  return { commit, subject, sizes: JSON.parse(out.toString()) };
+}
+
 interface Row {
   readonly synthMs: number;
   readonly templateBytes: number;
@@ -267,8 +352,10 @@ interface Row {
 }
 
 function main(): void {
-  const { runs } = parseArgs();
+  const { runs, baselineRef } = parseArgs();
   const nodePath = sdkNodePath();
+  const before = baselineSizes(baselineRef);
+  const after = templateSizes(current);
 
   // Synth time: warm-up rounds (module loading, first reads, JIT), then `runs` interleaved rounds.
   for (let i = 0; i < 3; i++) {
@@ -333,14 +420,33 @@ function main(): void {
   const targets: Array<[string, boolean]> = [
     ['one Lambda function', ours.functions === 1],
     ['zero file assets', ours.fileAssets === 0],
-    ['template as sent under 16 KB', ours.templateBytes < 16 * 1024],
+    [`template as sent under ${TEMPLATE_BUDGET_BYTES} B`, ours.templateBytes < TEMPLATE_BUDGET_BYTES],
     [`synth no slower than ${BASELINE}`, ours.synthMs <= base.synthMs],
     ['no unsuppressed cdk-nag findings', ours.nagFindings === 0],
+    [`StackSet's embedded template, every option, under ${TEMPLATE_BUDGET_BYTES} B (${after.stackSetBytes} B)`,
+      after.stackSetBytes < TEMPLATE_BUDGET_BYTES],
+    [`ImdsAccountDefaults alone, every option, under ${TEMPLATE_BUDGET_BYTES} B (${after.standaloneBytes} B)`,
+      after.standaloneBytes < TEMPLATE_BUDGET_BYTES],
+  ];
+
+  const shortCommit = before.commit.slice(0, 7);
+  const sizeRow = (label: string, f: (s: TemplateSizes) => number) => {
+    const b = f(before.sizes);
+    const a = f(after);
+    return `| ${label} | ${b} B (${kb(b)}) | ${a} B (${kb(a)}) | ${(a / b).toFixed(2)}x | ${((a / TEMPLATE_BUDGET_BYTES) * 100).toFixed(0)}% |`;
+  };
+  const sizeLines = [
+    `| template, every option | before: ${shortCommit} | after: current tree | after/before | of the ${TEMPLATE_BUDGET_BYTES} B budget |`,
+    '|---|---|---|---|---|',
+    sizeRow("StackSet's embedded template (templateBody, settings as parameters)", (s) => s.stackSetBytes),
+    sizeRow('ImdsAccountDefaults alone in a stack, as sent (minified JSON)', (s) => s.standaloneBytes),
   ];
 
   const versionOf = (pkg: string) => JSON.parse(fs.readFileSync(require.resolve(`${pkg}/package.json`), 'utf8')).version;
   console.log(`\nNode ${process.version}, ${os.cpus().length} CPUs, aws-cdk-lib ${versionOf('aws-cdk-lib')}, cdk-nag ${versionOf('cdk-nag')}\n`);
   console.log(lines.join('\n'));
+  console.log(`\nTemplate size with every option, before (${shortCommit} "${before.subject}", --baseline-ref ${baselineRef}) and after:\n`);
+  console.log(sizeLines.join('\n'));
   console.log('\nTargets for ImdsAccountDefaults:');
   for (const [label, ok] of targets) {
     console.log(`  ${ok ? 'met    ' : 'MISSED '} ${label}`);

@@ -1,0 +1,71 @@
+/**
+ * The two template sizes the budget is about, with every option given:
+ * - the template an ImdsAccountDefaultsStackSet embeds (its public
+ *   `templateBody`, as the StackSet's TemplateBody sends it), every setting
+ *   as a parameter;
+ * - a stack holding ImdsAccountDefaults alone, as CloudFormation gets it
+ *   (minified JSON).
+ *
+ * The library is passed in, so the same code measures the current tree (bench/run.ts
+ * calls `templateSizes(require('../src'))`) and a previous release extracted from git
+ * (run as a script in a child process: `ts-node bench/template-sizes.ts <dir>/src`,
+ * prints the sizes as JSON on stdout).
+ *
+ * The options are test/targets.test.ts's EVERY_OPTION, written with the enums'
+ * string values so that they read the same against any release.
+ */
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { App, RemovalPolicy, Stack, aws_logs as logs } from 'aws-cdk-lib';
+
+export interface TemplateSizes {
+  /** Bytes of the StackSet's embedded template (`templateBody`). */
+  readonly stackSetBytes: number;
+  /** Bytes of the stack with ImdsAccountDefaults alone, as sent (minified JSON). */
+  readonly standaloneBytes: number;
+}
+
+/** Every option of ImdsAccountDefaults (test/targets.test.ts, EVERY_OPTION). */
+const EVERY_OPTION = {
+  httpTokens: 'required',
+  httpTokensEnforced: 'enabled',
+  httpPutResponseHopLimit: 2,
+  httpEndpoint: 'enabled',
+  instanceMetadataTags: 'disabled',
+  skipIfManagedByDeclarativePolicy: true,
+  removalPolicy: RemovalPolicy.RETAIN,
+  logRetention: logs.RetentionDays.TEN_YEARS,
+};
+
+export function templateSizes(lib: any): TemplateSizes {
+  const stack = new Stack(new App(), 'Org');
+  const stackSet = new lib.ImdsAccountDefaultsStackSet(stack, 'ImdsEverywhere', {
+    ...EVERY_OPTION,
+    settingsAsParameters: true,
+    organizationalUnitIds: ['ou-abcd-12345678'],
+    regions: ['eu-west-1'],
+  });
+
+  const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'imds-bench-sizes-'));
+  try {
+    const app = new App({ outdir });
+    new lib.ImdsAccountDefaults(new Stack(app, 'Bench'), 'ImdsDefaults', EVERY_OPTION);
+    const template = app.synth().getStackByName('Bench').template;
+    return {
+      stackSetBytes: Buffer.byteLength(stackSet.templateBody),
+      standaloneBytes: Buffer.byteLength(JSON.stringify(template)),
+    };
+  } finally {
+    fs.rmSync(outdir, { recursive: true, force: true });
+  }
+}
+
+if (require.main === module) {
+  const srcDir = process.argv[2];
+  if (!srcDir) {
+    throw new Error('usage: ts-node bench/template-sizes.ts <path to a src directory>');
+  }
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  process.stdout.write(JSON.stringify(templateSizes(require(path.resolve(srcDir)))));
+}
