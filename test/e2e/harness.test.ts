@@ -123,7 +123,7 @@ scenario('the simulator: a rename creates the new logical id, then deletes the o
 
   // The old logical id is no longer in the stack; a move out leaves the stack without the resource.
   const moved = await stack.update(synthesizeWithoutImds());
-  expect(moved.steps.map((s) => [s.step, s.answer?.Data])).toEqual([[`Delete (cleanup) ${newId}`, { Self: 'DELETE_IN_PROGRESS', Other: 'ValidationError' }]]);
+  expect(moved.steps.map((s) => [s.step, s.answer?.Data])).toEqual([['Delete (cleanup)', { Self: 'DELETE_IN_PROGRESS', Other: 'ValidationError' }]]);
   expect(moved.stackStatus).toBe('UPDATE_COMPLETE');
 });
 
