@@ -1,9 +1,9 @@
-import { Lazy, Names, Token, aws_cloudformation as cloudformation } from 'aws-cdk-lib';
+import { Lazy, Names, Stack, Token, aws_cloudformation as cloudformation } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { ImdsAccountDefaults, ImdsAccountDefaultsProps } from './imds-account-defaults';
 import { EmbeddedTemplate, TEMPLATE_BODY_MAX_BYTES, synthesizeEmbeddedTemplate } from './private/embedded-template';
 import { ACCOUNT, OU, ROOT, validateIdList, validateRegions } from './private/organizations';
-import { SETTING_PROPS, failer, validateSettings, warnOnContradictions } from './private/validate';
+import { SETTING_PROPS, failer, validateRoleOptions, validateSettings, warnOnContradictions } from './private/validate';
 import { ImdsSettings } from './settings';
 
 /**
@@ -250,6 +250,12 @@ const STACK_SET_NAME = /^[a-zA-Z][-a-zA-Z0-9]{0,127}$/;
  * - Operation preferences do not apply to auto-deployments.
  * - A StackSet operation can succeed in some accounts and fail in others (each
  *   stack instance rolls back on its own).
+ * - Aspects of the app (`PermissionsBoundary.of`, `Tags.of`, cdk-nag packs, ...)
+ *   never reach the embedded template, which is synthesized on its own when the
+ *   construct is created: `permissionsBoundaryPolicyName` and `rolePath` set the
+ *   role's boundary and path there. Tags do reach the stack instances another
+ *   way: `Tags.of` tags the StackSet, and CloudFormation gives a StackSet's tags
+ *   to its stacks, which propagate them to the resources that support tags.
  *
  * @see https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-cloudformation-stackset.html
  */
@@ -288,6 +294,8 @@ export class ImdsAccountDefaultsStackSet extends Construct {
     if (props.stackSetName !== undefined && !Token.isUnresolved(props.stackSetName) && !STACK_SET_NAME.test(props.stackSetName)) {
       fail(`stackSetName must start with a letter and hold only letters, digits and hyphens, at most 128 characters; got ${JSON.stringify(props.stackSetName)}`);
     }
+    validateRoleOptions(this, props);
+    validateStackSetBoundary(this, props);
     warnOnContradictions(this, props);
 
     this.settingsAsParameters = props.settingsAsParameters ?? false;
@@ -300,6 +308,9 @@ export class ImdsAccountDefaultsStackSet extends Construct {
       removalPolicy: props.removalPolicy,
       skipIfManagedByDeclarativePolicy: props.skipIfManagedByDeclarativePolicy,
       logRetention: props.logRetention,
+      permissionsBoundary: props.permissionsBoundary,
+      permissionsBoundaryPolicyName: props.permissionsBoundaryPolicyName,
+      rolePath: props.rolePath,
     };
     const given = SETTING_PROPS.filter(({ prop }) => props[prop] !== undefined).map(({ prop }) => prop);
     this.parameterKeys = new Set(this.settingsAsParameters ? given : []);
@@ -456,6 +467,46 @@ function validateTargets(scope: Construct, targets: ImdsStackSetTargets): void {
   } else if (targets.accountFilter !== undefined) {
     fail(`accountFilter (${targets.accountFilter}) needs accountIds to filter with`);
   }
+}
+
+/** An AWS managed policy's ARN: the same policy in every account. */
+const AWS_MANAGED_POLICY_ARN = /^arn:aws[a-z-]*:iam::aws:policy\/.+$/;
+
+/**
+ * The template deploys to many accounts: a permissions boundary given as a
+ * policy object must be an AWS managed policy, known at synth time. A policy of
+ * one account (or a token, such as an ARN built from this stack's account)
+ * would not resolve in the member accounts: that is what
+ * `permissionsBoundaryPolicyName` is for.
+ */
+function validateStackSetBoundary(scope: Construct, props: ImdsAccountDefaultsStackSetProps): void {
+  const boundary = props.permissionsBoundary;
+  if (boundary === undefined) {
+    return;
+  }
+  const arn = boundary.managedPolicyArn;
+  if (!isAwsManagedPolicyArn(scope, arn)) {
+    failer(scope)(`permissionsBoundary must be an AWS managed policy (arn:aws:iam::aws:policy/…) for a StackSet, whose template deploys to every target account; got ${Token.isUnresolved(arn) ? `a token (${arn})` : JSON.stringify(arn)}. For a customer managed policy that each member account holds, give permissionsBoundaryPolicyName (its name, e.g. "ImdsBoundary" or "boundaries/ImdsBoundary")`);
+  }
+}
+
+/**
+ * Whether `arn` names an AWS managed policy: as text, or as the join
+ * `ManagedPolicy.fromAwsManagedPolicyName` makes, whose only token is the
+ * partition (which resolves in every account's stack too).
+ */
+function isAwsManagedPolicyArn(scope: Construct, arn: string): boolean {
+  const resolved = Stack.of(scope).resolve(arn);
+  if (typeof resolved === 'string') {
+    return AWS_MANAGED_POLICY_ARN.test(resolved);
+  }
+  const join = resolved?.['Fn::Join'];
+  if (!Array.isArray(join) || join[0] !== '' || !Array.isArray(join[1])) {
+    return false;
+  }
+  const parts: unknown[] = join[1];
+  const text = parts.map((part) => typeof part === 'string' ? part : (part as { Ref?: string })?.Ref === 'AWS::Partition' ? 'aws' : undefined);
+  return !text.includes(undefined) && AWS_MANAGED_POLICY_ARN.test(text.join(''));
 }
 
 /** Checks the operation preferences: ranges, and count or percentage, not both. */

@@ -13,7 +13,7 @@ import {
 import { Construct, IConstruct } from 'constructs';
 import { suppressImdsAccountDefaultsFindings } from './private/nag';
 import { AttributeKey, CLAIMS_PATH, ImdsResourceProperties, OWNERSHIP_FORMAT, RESOURCE_TYPE } from './private/properties';
-import { failer, toResourceProperties, validateSettings, warnOnContradictions } from './private/validate';
+import { failer, toResourceProperties, validateRoleOptions, validateSettings, warnOnContradictions } from './private/validate';
 import { ImdsSettings } from './settings';
 
 /**
@@ -52,6 +52,42 @@ export interface ImdsAccountDefaultsProps extends ImdsSettings {
    * @default logs.RetentionDays.ONE_YEAR
    */
   readonly logRetention?: logs.RetentionDays;
+
+  /**
+   * The permissions boundary of the handler's IAM role, for organizations whose
+   * service control policies refuse `iam:CreateRole` without one.
+   *
+   * A policy of the account the stack deploys to, or an AWS managed policy. For
+   * `ImdsAccountDefaultsStackSet`, whose template deploys to many accounts, give
+   * `permissionsBoundaryPolicyName` instead (only an AWS managed policy ARN is
+   * accepted here). Not with `permissionsBoundaryPolicyName`.
+   *
+   * @default - no permissions boundary (unless an aspect such as `PermissionsBoundary.of(scope)` sets one)
+   * @see https://docs.aws.amazon.com/IAM/latest/UserGuide/access_policies_boundaries.html
+   */
+  readonly permissionsBoundary?: iam.IManagedPolicy;
+
+  /**
+   * The permissions boundary of the handler's IAM role, as the name of a
+   * customer managed policy in the account the template deploys to, with its
+   * path if it has one (`ImdsBoundary`, `boundaries/ImdsBoundary`). The role gets
+   * `arn:${AWS::Partition}:iam::${AWS::AccountId}:policy/<path/><name>`, which
+   * resolves in each account: the form for `ImdsAccountDefaultsStackSet`, where
+   * every member account holds a policy of that name. Not with `permissionsBoundary`.
+   *
+   * @default - no permissions boundary (unless an aspect such as `PermissionsBoundary.of(scope)` sets one)
+   * @see https://docs.aws.amazon.com/IAM/latest/UserGuide/access_policies_boundaries.html
+   */
+  readonly permissionsBoundaryPolicyName?: string;
+
+  /**
+   * The IAM path of the handler's role (`/` or `/<path>/`), for organizations
+   * whose policies allow creating roles only under a given path.
+   *
+   * @default '/'
+   * @see https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_identifiers.html#identifiers-friendly-names
+   */
+  readonly rolePath?: string;
 }
 
 /**
@@ -141,6 +177,7 @@ export class ImdsAccountDefaults extends Construct {
     Object.defineProperty(this, IS_IMDS_ACCOUNT_DEFAULTS, { value: true });
 
     validateSettings(this, props);
+    validateRoleOptions(this, props);
     this.validateOnePerStack();
     warnOnContradictions(this, props);
     this.node.addValidation({ validate: () => this.validateOnePerAccountAndRegion() });
@@ -154,6 +191,12 @@ export class ImdsAccountDefaults extends Construct {
     const role = new iam.Role(this, 'Role', {
       assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
       description: 'Applies the EC2 account-level instance metadata defaults (cdk-imds-account-defaults)',
+      path: props.rolePath,
+      permissionsBoundary: props.permissionsBoundary ?? (props.permissionsBoundaryPolicyName !== undefined
+        ? iam.ManagedPolicy.fromManagedPolicyArn(this, 'PermissionsBoundary', Stack.of(this).formatArn({
+          service: 'iam', region: '', resource: 'policy', resourceName: props.permissionsBoundaryPolicyName,
+        }))
+        : undefined),
     });
 
     // A policy of its own, which the custom resource depends on: CloudFormation
@@ -227,7 +270,7 @@ export class ImdsAccountDefaults extends Construct {
     this.applied = att('Applied');
 
     // cdk-nag: the findings this design accepts, each with its reason (cdk_nag metadata, no run-time dependency).
-    suppressImdsAccountDefaultsFindings({ policy, handler: fn, logGroup });
+    suppressImdsAccountDefaultsFindings({ policy, handler: fn, eventInvokeConfig: fn.node.findChild('EventInvokeConfig'), logGroup });
   }
 
   /** The setting is account- and Region-wide: two in one stack would fight over it. */

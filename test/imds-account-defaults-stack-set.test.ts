@@ -1,6 +1,6 @@
 import * as fs from 'fs';
 import * as path from 'path';
-import { App, RemovalPolicy, Stack, Token, aws_logs as logs } from 'aws-cdk-lib';
+import { App, RemovalPolicy, Stack, Tags, Token, aws_iam as iam, aws_logs as logs } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import {
   HttpEndpoint,
@@ -594,5 +594,98 @@ describe('an oversize template', () => {
       expect(() => new lib.ImdsAccountDefaultsStackSet(stack, 'ImdsEverywhere', PROPS))
         .toThrow(/\[Org\/ImdsEverywhere\] the ImdsAccountDefaults template is \d+ bytes as minified JSON, over the 51200-byte limit of a StackSet's TemplateBody/);
     });
+  });
+});
+
+describe('permissions boundary and role path in the member accounts', () => {
+  /** The embedded template's role properties. */
+  function embeddedRole(template: Template): Record<string, any> {
+    return Object.values<any>(embedded(template).Resources).find((r) => r.Type === 'AWS::IAM::Role').Properties;
+  }
+
+  test('by default the embedded role has neither a permissions boundary nor a path', () => {
+    const role = embeddedRole(synth().template);
+    expect(role.PermissionsBoundary).toBeUndefined();
+    expect(role.Path).toBeUndefined();
+  });
+
+  test('permissionsBoundaryPolicyName: the boundary is the named policy of each member account', () => {
+    const { template } = synth({ ...PROPS, permissionsBoundaryPolicyName: 'boundaries/ImdsBoundary' });
+    expect(embeddedRole(template).PermissionsBoundary).toEqual({
+      'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':iam::', { Ref: 'AWS::AccountId' }, ':policy/boundaries/ImdsBoundary']],
+    });
+  });
+
+  test('rolePath: the embedded role is created under the path', () => {
+    const { template } = synth({ ...PROPS, rolePath: '/platform/' });
+    expect(embeddedRole(template).Path).toBe('/platform/');
+  });
+
+  test('permissionsBoundary: an AWS managed policy is the same in every account, so it is accepted', () => {
+    const app = new App();
+    const stack = new Stack(app, 'Org');
+    new ImdsAccountDefaultsStackSet(stack, 'ImdsEverywhere', {
+      ...PROPS,
+      permissionsBoundary: iam.ManagedPolicy.fromManagedPolicyArn(stack, 'Boundary', 'arn:aws:iam::aws:policy/PowerUserAccess'),
+    });
+    expect(embeddedRole(Template.fromStack(stack)).PermissionsBoundary).toBe('arn:aws:iam::aws:policy/PowerUserAccess');
+  });
+
+  test('permissionsBoundary: a policy of one account is refused, pointing to permissionsBoundaryPolicyName', () => {
+    const app = new App();
+    const stack = new Stack(app, 'Org');
+    expect(() => new ImdsAccountDefaultsStackSet(stack, 'ImdsEverywhere', {
+      ...PROPS,
+      permissionsBoundary: iam.ManagedPolicy.fromManagedPolicyArn(stack, 'Boundary', 'arn:aws:iam::123456789012:policy/ImdsBoundary'),
+    })).toThrow(/\[Org\/ImdsEverywhere\] permissionsBoundary must be an AWS managed policy .*got "arn:aws:iam::123456789012:policy\/ImdsBoundary"\. .*give permissionsBoundaryPolicyName/);
+  });
+
+  test('permissionsBoundary: a token (an ARN of this stack\'s account) is refused', () => {
+    const app = new App();
+    const stack = new Stack(app, 'Org');
+    expect(() => new ImdsAccountDefaultsStackSet(stack, 'ImdsEverywhere', {
+      ...PROPS,
+      permissionsBoundary: iam.ManagedPolicy.fromManagedPolicyName(stack, 'Boundary', 'ImdsBoundary'),
+    })).toThrow(/permissionsBoundary must be an AWS managed policy .*got a token \(arn:\$\{Token\[AWS\.Partition\.\d+\]\}:iam::\$\{Token\[AWS\.AccountId\.\d+\]\}:policy\/ImdsBoundary\)/);
+  });
+
+  test('permissionsBoundary: ManagedPolicy.fromAwsManagedPolicyName (a partition token) is accepted and resolves in the embedded template', () => {
+    const app = new App();
+    const stack = new Stack(app, 'Org');
+    new ImdsAccountDefaultsStackSet(stack, 'ImdsEverywhere', {
+      ...PROPS,
+      permissionsBoundary: iam.ManagedPolicy.fromAwsManagedPolicyName('PowerUserAccess'),
+    });
+    expect(embeddedRole(Template.fromStack(stack)).PermissionsBoundary).toEqual({
+      'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':iam::aws:policy/PowerUserAccess']],
+    });
+  });
+
+  test('the StackSet checks the boundary props as ImdsAccountDefaults does', () => {
+    expect(() => synth({ ...PROPS, permissionsBoundaryPolicyName: 'Imds Boundary' }))
+      .toThrow(/\[Org\/ImdsEverywhere\] permissionsBoundaryPolicyName must be a managed policy name.*got "Imds Boundary"/);
+    expect(() => synth({ ...PROPS, rolePath: 'platform' }))
+      .toThrow(/\[Org\/ImdsEverywhere\] rolePath must be .*got "platform"/);
+  });
+
+  test('addAccountDefaults gives the management account\'s role the same boundary and path', () => {
+    const { app, stackSet } = synth({ ...PROPS, permissionsBoundaryPolicyName: 'ImdsBoundary', rolePath: '/platform/' });
+    const management = new Stack(app, 'Management', { env: { account: '111111111111', region: 'us-east-1' } });
+    stackSet.addAccountDefaults(management);
+    Template.fromStack(management).hasResourceProperties('AWS::IAM::Role', {
+      Path: '/platform/',
+      PermissionsBoundary: { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':iam::111111111111:policy/ImdsBoundary']] },
+    });
+  });
+
+  test('aspects of the app do not reach the embedded template; tags reach the StackSet, which CloudFormation propagates', () => {
+    const { app, stack, stackSet } = synth();
+    iam.PermissionsBoundary.of(app).apply(iam.ManagedPolicy.fromAwsManagedPolicyName('PowerUserAccess'));
+    Tags.of(app).add('cost-center', 'platform');
+    const template = Template.fromStack(stack);
+    expect(embeddedRole(template).PermissionsBoundary).toBeUndefined();
+    expect(JSON.stringify(embedded(template))).not.toContain('cost-center');
+    expect(stackSetProperties(template).Tags).toEqual([{ Key: 'cost-center', Value: 'platform' }]);
+    expect(stackSetProperties(template).TemplateBody).toBe(stackSet.templateBody);
   });
 });

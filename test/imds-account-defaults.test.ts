@@ -1,4 +1,4 @@
-import { App, CfnParameter, RemovalPolicy, Stack, Token, aws_logs as logs } from 'aws-cdk-lib';
+import { App, CfnParameter, RemovalPolicy, Stack, Token, aws_iam as iam, aws_logs as logs } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { Construct } from 'constructs';
 import {
@@ -282,4 +282,90 @@ test('snapshot: the template users will see in their own snapshot tests', () => 
 test('synthesis is deterministic: two apps give byte-identical templates', () => {
   const once = () => JSON.stringify(synth({ httpTokens: HttpTokens.REQUIRED, httpPutResponseHopLimit: 2 }).template.toJSON());
   expect(once()).toEqual(once());
+});
+
+describe('permissions boundary and role path (landing zones that require them)', () => {
+  const SETTINGS_ONLY = { httpTokens: HttpTokens.REQUIRED };
+
+  test('by default the role has neither a permissions boundary nor a path', () => {
+    const { template } = synth(SETTINGS_ONLY);
+    const role = Object.values(template.findResources('AWS::IAM::Role'))[0].Properties;
+    expect(role.PermissionsBoundary).toBeUndefined();
+    expect(role.Path).toBeUndefined();
+  });
+
+  test('permissionsBoundary: the policy given is the role\'s boundary', () => {
+    const app = new App();
+    const stack = new Stack(app, 'Stack', { env: ENV });
+    new ImdsAccountDefaults(stack, 'Imds', {
+      ...SETTINGS_ONLY,
+      permissionsBoundary: iam.ManagedPolicy.fromManagedPolicyName(stack, 'Boundary', 'LandingZoneBoundary'),
+    });
+    Template.fromStack(stack).hasResourceProperties('AWS::IAM::Role', {
+      PermissionsBoundary: { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':iam::123456789012:policy/LandingZoneBoundary']] },
+    });
+  });
+
+  test('permissionsBoundaryPolicyName: the named policy of the account the stack deploys to, with its path', () => {
+    const { template } = synth({ ...SETTINGS_ONLY, permissionsBoundaryPolicyName: 'boundaries/ImdsBoundary' });
+    template.hasResourceProperties('AWS::IAM::Role', {
+      PermissionsBoundary: {
+        'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':iam::', { Ref: 'AWS::AccountId' }, ':policy/boundaries/ImdsBoundary']],
+      },
+    });
+  });
+
+  test('rolePath: the role is created under the path', () => {
+    const { template } = synth({ ...SETTINGS_ONLY, rolePath: '/platform/imds/' });
+    template.hasResourceProperties('AWS::IAM::Role', { Path: '/platform/imds/' });
+  });
+
+  test('iam.PermissionsBoundary.of(app) still applies (an aspect on the same tree)', () => {
+    const app = new App();
+    const stack = new Stack(app, 'Stack');
+    new ImdsAccountDefaults(stack, 'Imds', SETTINGS_ONLY);
+    iam.PermissionsBoundary.of(app).apply(iam.ManagedPolicy.fromAwsManagedPolicyName('PowerUserAccess'));
+    Template.fromStack(stack).hasResourceProperties('AWS::IAM::Role', {
+      PermissionsBoundary: { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':iam::aws:policy/PowerUserAccess']] },
+    });
+  });
+
+  test.each([
+    ['', /rolePath must be "\/" or a path that starts and ends with "\/".*got ""/],
+    ['platform/', /rolePath must be .*got "platform\/"/],
+    ['/platform', /rolePath must be .*got "\/platform"/],
+    ['/a//b/', /rolePath must be .*got "\/a\/\/b\/"/],
+    ['/ space/', /rolePath must be .*got "\/ space\/"/],
+  ])('rolePath %j is refused, naming the prop and the value', (rolePath, message) => {
+    expect(() => synth({ ...SETTINGS_ONLY, rolePath })).toThrow(message);
+  });
+
+  test.each([
+    ['', /permissionsBoundaryPolicyName must be a managed policy name.*got ""/],
+    ['/boundaries/ImdsBoundary', /permissionsBoundaryPolicyName must be .*got "\/boundaries\/ImdsBoundary"/],
+    ['Imds Boundary', /permissionsBoundaryPolicyName must be .*got "Imds Boundary"/],
+    ['arn:aws:iam::123456789012:policy/ImdsBoundary', /permissionsBoundaryPolicyName takes the policy's name, not its ARN.*got "arn:aws:iam::123456789012:policy\/ImdsBoundary"/],
+    ['boundaries/', /permissionsBoundaryPolicyName must be .*got "boundaries\/"/],
+  ])('permissionsBoundaryPolicyName %j is refused, naming the prop and the value', (permissionsBoundaryPolicyName, message) => {
+    expect(() => synth({ ...SETTINGS_ONLY, permissionsBoundaryPolicyName })).toThrow(message);
+  });
+
+  test('a boundary given both ways is refused', () => {
+    const app = new App();
+    const stack = new Stack(app, 'Stack');
+    expect(() => new ImdsAccountDefaults(stack, 'Imds', {
+      ...SETTINGS_ONLY,
+      permissionsBoundary: iam.ManagedPolicy.fromAwsManagedPolicyName('PowerUserAccess'),
+      permissionsBoundaryPolicyName: 'ImdsBoundary',
+    })).toThrow(/give permissionsBoundary or permissionsBoundaryPolicyName \("ImdsBoundary"\), not both/);
+  });
+
+  test('tokens are left to IAM', () => {
+    const app = new App();
+    const stack = new Stack(app, 'Stack');
+    const name = new CfnParameter(stack, 'BoundaryName').valueAsString;
+    const path = new CfnParameter(stack, 'RolePath').valueAsString;
+    new ImdsAccountDefaults(stack, 'Imds', { ...SETTINGS_ONLY, permissionsBoundaryPolicyName: name, rolePath: path });
+    Template.fromStack(stack).hasResourceProperties('AWS::IAM::Role', { Path: { Ref: 'RolePath' } });
+  });
 });

@@ -1,12 +1,12 @@
 /**
- * cdk-nag over an app that uses every construct of the library, as a platform
- * team would check it before adopting it.
+ * cdk-nag 2 over an app that uses every construct of the library, as a platform
+ * team would check it before adopting it, with our aws-cdk-lib (the oldest we
+ * support; cdk-nag 2.36.50 is the newest cdk-nag 2 for it). cdk-nag 3 needs a
+ * newer aws-cdk-lib: test/nag3.test.ts.
  *
- * Packs (test/support/nag-findings.ts): AwsSolutions, and NIST 800-53 rev 5,
- * the compliance pack regulated teams run; its Lambda, IAM and Logs rules are
- * the same ones the HIPAA and PCI DSS packs apply. The Serverless pack was
- * the other candidate: it asks for X-Ray tracing and a DLQ, which say little
- * about a function CloudFormation calls a few times per stack lifetime.
+ * Packs: every pack cdk-nag ships (test/support/nag-findings.ts, ALL_NAG_PACKS):
+ * AwsSolutions, HIPAA Security, NIST 800-53 rev 4 and rev 5, PCI DSS 3.2.1 and
+ * Serverless; a user of the library may turn on any of them.
  *
  * Suppressions the constructs need live in the constructs (src/private/nag.ts),
  * as `cdk_nag` metadata: users get them without configuring anything, and the
@@ -19,7 +19,7 @@ import { App, RemovalPolicy, Stack, aws_logs as logs } from 'aws-cdk-lib';
 import { CfnInclude } from 'aws-cdk-lib/cloudformation-include';
 import { Construct } from 'constructs';
 import * as lib from '../src';
-import { declaredSuppressions, describeFindings, runNag, suppressionKey } from './support/nag-findings';
+import { ALL_NAG_PACKS, declaredSuppressions, describeFindings, runNag, suppressionKey } from './support/nag-findings';
 
 const STACK_SET_PROPS: lib.ImdsAccountDefaultsStackSetProps = {
   httpTokens: lib.HttpTokens.REQUIRED,
@@ -27,6 +27,8 @@ const STACK_SET_PROPS: lib.ImdsAccountDefaultsStackSetProps = {
   organizationalUnitIds: ['ou-abcd-12345678'],
   regions: ['eu-west-1', 'us-east-1'],
   settingsAsParameters: true,
+  permissionsBoundaryPolicyName: 'boundaries/ImdsBoundary',
+  rolePath: '/platform/',
 };
 
 function writeTemplate(body: string): string {
@@ -49,6 +51,8 @@ const CONSTRUCTS: Record<string, (scope: Construct) => void> = {
     removalPolicy: RemovalPolicy.RETAIN,
     skipIfManagedByDeclarativePolicy: true,
     logRetention: logs.RetentionDays.THREE_MONTHS,
+    permissionsBoundaryPolicyName: 'ImdsBoundary',
+    rolePath: '/platform/',
   }),
   ImdsAccountDefaultsStackSet: (scope) => new lib.ImdsAccountDefaultsStackSet(scope, 'StackSet', STACK_SET_PROPS),
   // What the StackSet deploys in every member account: its embedded template, read back
@@ -72,9 +76,9 @@ function everyConstructApp(): App {
   return app;
 }
 
-describe('cdk-nag (AwsSolutions, NIST 800-53 rev 5)', () => {
+describe('cdk-nag 2 (every pack it ships)', () => {
   const app = everyConstructApp();
-  const result = runNag(app);
+  const result = runNag(app, ALL_NAG_PACKS);
 
   test('no unsuppressed findings', () => {
     expect(describeFindings(result.unsuppressed)).toEqual([]);
@@ -88,7 +92,9 @@ describe('cdk-nag (AwsSolutions, NIST 800-53 rev 5)', () => {
     expect(result.suppressed.map((f) => f.ruleId)).toEqual(expect.arrayContaining([
       'AwsSolutions-IAM5',
       'NIST.800.53.R5-LambdaDLQ',
+      'Serverless-LambdaTracing',
     ]));
+    expect(new Set(result.suppressed.map((f) => f.pack))).toEqual(new Set(['AwsSolutions', 'HIPAA.Security', 'NIST.800.53.R4', 'NIST.800.53.R5', 'PCI.DSS.321', 'Serverless']));
     // Both the construct in a stack and the template the StackSet rolls out were checked.
     expect([...new Set(result.suppressed.map((f) => f.stack))].sort()).toEqual(['NagImdsAccountDefaults', 'NagImdsAccountDefaultsStackSetTemplate']);
   });

@@ -60,31 +60,7 @@ export interface EmbeddedTemplate {
 export function synthesizeEmbeddedTemplate(props: ImdsAccountDefaultsProps, options: EmbeddedTemplateOptions): EmbeddedTemplate {
   const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'cdk-imds-stackset-'));
   try {
-    // A root Stage: `undefined` scope makes it the root of its own tree.
-    const stage = new Stage(undefined as unknown as Construct, '', { outdir });
-    const stack = new Stack(stage, 'ImdsAccountDefaultsStackSetTemplate', {
-      synthesizer: new BootstraplessSynthesizer(),
-      analyticsReporting: false,
-      description: options.description,
-    });
-
-    const parameters: Array<{ key: SettingKey; value: string }> = [];
-    let settings: ImdsSettings = props;
-    if (options.settingsAsParameters) {
-      const fromParameters: Record<string, unknown> = {};
-      for (const { prop, key } of SETTING_PROPS) {
-        const value = props[prop];
-        if (value === undefined) {
-          continue;
-        }
-        const param = settingParameter(stack, key, String(value));
-        parameters.push({ key, value: String(value) });
-        fromParameters[prop] = key === 'HttpPutResponseHopLimit' ? Token.asNumber(param.valueAsString) : param.valueAsString;
-      }
-      settings = fromParameters as ImdsSettings;
-    }
-
-    new ImdsAccountDefaults(stack, EMBEDDED_CONSTRUCT_ID, { ...props, ...settings });
+    const { stage, stack, parameters } = buildEmbeddedStack(props, options, outdir);
 
     const assembly = stage.synth();
     const artifact = assembly.getStackArtifact(stack.artifactId);
@@ -99,6 +75,51 @@ export function synthesizeEmbeddedTemplate(props: ImdsAccountDefaultsProps, opti
   } finally {
     fs.rmSync(outdir, { recursive: true, force: true });
   }
+}
+
+/** The construct tree behind the embedded template, not yet synthesized. */
+export interface EmbeddedStack {
+  /** The root of the tree. */
+  readonly stage: Stage;
+  /** The stack whose template is embedded. */
+  readonly stack: Stack;
+  /** The template parameters made from settings (see `EmbeddedTemplate.parameters`). */
+  readonly parameters: ReadonlyArray<{ readonly key: SettingKey; readonly value: string }>;
+}
+
+/**
+ * Builds the tree of the embedded template in a root Stage of its own, writing
+ * to `outdir` when synthesized. Exported for the cdk-nag 3 check
+ * (test/nag3), which runs the packs over this tree: cdk-nag 3 reads its
+ * acknowledgements from the construct tree, not from the template.
+ */
+export function buildEmbeddedStack(props: ImdsAccountDefaultsProps, options: EmbeddedTemplateOptions, outdir: string): EmbeddedStack {
+  // A root Stage: `undefined` scope makes it the root of its own tree.
+  const stage = new Stage(undefined as unknown as Construct, '', { outdir });
+  const stack = new Stack(stage, 'ImdsAccountDefaultsStackSetTemplate', {
+    synthesizer: new BootstraplessSynthesizer(),
+    analyticsReporting: false,
+    description: options.description,
+  });
+
+  const parameters: Array<{ key: SettingKey; value: string }> = [];
+  let settings: ImdsSettings = props;
+  if (options.settingsAsParameters) {
+    const fromParameters: Record<string, unknown> = {};
+    for (const { prop, key } of SETTING_PROPS) {
+      const value = props[prop];
+      if (value === undefined) {
+        continue;
+      }
+      const param = settingParameter(stack, key, String(value));
+      parameters.push({ key, value: String(value) });
+      fromParameters[prop] = key === 'HttpPutResponseHopLimit' ? Token.asNumber(param.valueAsString) : param.valueAsString;
+    }
+    settings = fromParameters as ImdsSettings;
+  }
+
+  new ImdsAccountDefaults(stack, EMBEDDED_CONSTRUCT_ID, { ...props, ...settings });
+  return { stage, stack, parameters };
 }
 
 /**

@@ -90,3 +90,36 @@ export function toResourceProperties(settings: ImdsSettings): ImdsResourceProper
   }
   return properties;
 }
+
+/** The options of the handler's role that synth can check: the role path and the boundary's policy name. */
+export interface RoleOptions {
+  readonly permissionsBoundary?: unknown;
+  readonly permissionsBoundaryPolicyName?: string;
+  readonly rolePath?: string;
+}
+
+/** An IAM path: `/`, or segments of printable ASCII between slashes, at most 512 characters. */
+const IAM_PATH = /^\/([\x21-\x2e\x30-\x7e]+\/)*$/;
+/** A managed policy name, optionally after its path (`boundaries/ImdsBoundary`). */
+const POLICY_NAME_WITH_PATH = /^([\x21-\x2e\x30-\x7e]+\/)*[\w+=,.@-]{1,128}$/;
+
+/**
+ * Checks `rolePath` and `permissionsBoundaryPolicyName` (tokens are left to
+ * IAM), and that a boundary is given one way only.
+ */
+export function validateRoleOptions(scope: IConstruct, options: RoleOptions): void {
+  const fail = failer(scope);
+  const { rolePath, permissionsBoundaryPolicyName: name } = options;
+  if (rolePath !== undefined && !Token.isUnresolved(rolePath) && (rolePath.length > 512 || !IAM_PATH.test(rolePath))) {
+    fail(`rolePath must be "/" or a path that starts and ends with "/" (printable ASCII, at most 512 characters), e.g. "/platform/"; got ${JSON.stringify(rolePath)}`);
+  }
+  if (name !== undefined && !Token.isUnresolved(name) && name.startsWith('arn:')) {
+    fail(`permissionsBoundaryPolicyName takes the policy's name, not its ARN (the ARN is built for each account the template deploys to; for one policy ARN, give permissionsBoundary); got ${JSON.stringify(name)}`);
+  }
+  if (name !== undefined && !Token.isUnresolved(name) && (name.length > 512 + 128 || !POLICY_NAME_WITH_PATH.test(name))) {
+    fail(`permissionsBoundaryPolicyName must be a managed policy name (letters, digits and +=,.@_-, at most 128 characters), optionally after its path without the leading slash (e.g. "boundaries/ImdsBoundary"); got ${JSON.stringify(name)}`);
+  }
+  if (name !== undefined && options.permissionsBoundary !== undefined) {
+    fail(`give permissionsBoundary or permissionsBoundaryPolicyName (${JSON.stringify(name)}), not both`);
+  }
+}
