@@ -1,0 +1,131 @@
+/**
+ * cdk-nag 3 (npm `latest`) over the compiled library, under the aws-cdk-lib
+ * cdk-nag 3 needs (2.257 or later), as a user on the newest releases runs it.
+ * The project builds against an older aws-cdk-lib, so this runs in a separate
+ * Node.js process: test/nag3/check.js, with test/nag3's own node_modules
+ * (cdk-nag 3.0.2, aws-cdk-lib 2.276.0, installed from its lockfile by
+ * `npx projen nag3:install`, which `npx projen test` runs first).
+ *
+ * cdk-nag 3 reads only aws-cdk-lib's acknowledgements
+ * (`Validations.of(scope).acknowledge`), never the `cdk_nag` metadata that
+ * cdk-nag 2 reads (test/nag.test.ts): the library records both
+ * (src/private/nag.ts).
+ */
+import { spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as path from 'path';
+
+const ROOT = path.join(__dirname, '..');
+const CHECK = path.join(__dirname, 'nag3', 'check.js');
+
+interface Finding { pack: string; ruleId: string; path: string; acknowledged: boolean; description?: string }
+interface Acknowledgement { path: string; id: string; reason: string; l1: boolean }
+interface TreeResult { findings: Finding[]; acknowledgements: Acknowledgement[] }
+interface CheckResult {
+  resolved: { libraryAwsCdkLib: string; libraryAwsCdkLibPath: string; checkAwsCdkLibPath: string; cdkNag: string; hasValidations: boolean };
+  packs: string[];
+  app: TreeResult;
+  embedded: TreeResult & { sameAsTemplateBody: boolean };
+  plugins: { synthesized: boolean; error?: string };
+}
+
+/** The newest modification time of the files under `dir` whose names match. */
+function newest(dir: string, pattern: RegExp): number {
+  return fs.readdirSync(dir, { recursive: true, encoding: 'utf8' })
+    .filter((f) => pattern.test(f))
+    .map((f) => fs.statSync(path.join(dir, f)).mtimeMs)
+    .reduce((a, b) => Math.max(a, b), 0);
+}
+
+function runCheck(): CheckResult {
+  if (!fs.existsSync(path.join(__dirname, 'nag3', 'node_modules', 'cdk-nag'))) {
+    throw new Error('test/nag3/node_modules is missing: run "npx projen nag3:install"');
+  }
+  const libIndex = path.join(ROOT, 'lib', 'index.js');
+  if (!fs.existsSync(libIndex) || fs.statSync(libIndex).mtimeMs < newest(path.join(ROOT, 'src'), /\.ts$/)) {
+    throw new Error('lib/ is missing or older than src/: run "npx projen compile" (this test runs the compiled library)');
+  }
+  const result = spawnSync(process.execPath, [CHECK], { cwd: ROOT, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+  if (result.status !== 0) {
+    throw new Error(`test/nag3/check.js failed (exit ${result.status}):\n${result.stderr}`);
+  }
+  return JSON.parse(result.stdout) as CheckResult;
+}
+
+const describeFindings = (findings: Finding[]) => findings.map((f) => `${f.path} ${f.ruleId}${f.description ? `: ${f.description}` : ''}`);
+
+/** Acknowledgements that match no acknowledged finding on their construct or below it. */
+function stale(tree: TreeResult): string[] {
+  return tree.acknowledgements
+    .filter((a) => !tree.findings.some((f) => f.acknowledged && f.ruleId === a.id && (f.path === a.path || f.path.startsWith(`${a.path}/`))))
+    .map((a) => `${a.path} ${a.id}`);
+}
+
+describe('cdk-nag 3 (every pack it ships) over the compiled library under aws-cdk-lib 2.276', () => {
+  let result: CheckResult;
+  beforeAll(() => {
+    result = runCheck();
+  }, 120_000);
+
+  test('the library ran under the nested aws-cdk-lib 2.276.0, with cdk-nag 3.0.2', () => {
+    expect(result.resolved).toEqual({
+      libraryAwsCdkLib: '2.276.0',
+      libraryAwsCdkLibPath: path.join(__dirname, 'nag3', 'node_modules', 'aws-cdk-lib', 'index.js'),
+      checkAwsCdkLibPath: path.join(__dirname, 'nag3', 'node_modules', 'aws-cdk-lib', 'index.js'),
+      cdkNag: '3.0.2',
+      hasValidations: true,
+    });
+    expect(result.packs).toEqual(['AwsSolutions', 'HIPAA.Security', 'NIST.800.53.R4', 'NIST.800.53.R5', 'PCI.DSS.321', 'Serverless']);
+  });
+
+  test('no unacknowledged finding, in the app or in the StackSet\'s embedded template', () => {
+    expect(describeFindings(result.app.findings.filter((f) => !f.acknowledged))).toEqual([]);
+    expect(describeFindings(result.embedded.findings.filter((f) => !f.acknowledged))).toEqual([]);
+  });
+
+  test('the packs did look at the resources: the accepted findings are reported as acknowledged', () => {
+    for (const tree of [result.app, result.embedded]) {
+      expect(new Set(tree.findings.map((f) => f.pack))).toEqual(new Set(result.packs));
+      expect(tree.findings.map((f) => f.ruleId)).toEqual(expect.arrayContaining([
+        'AwsSolutions-IAM5[Resource::*]',
+        'NIST.800.53.R5-LambdaDLQ',
+        'Serverless-LambdaTracing',
+      ]));
+    }
+    // Both the construct in a stack and the embedded template have them; the StackSet and the policy have none.
+    expect([...new Set(result.app.findings.map((f) => f.path.split('/')[0]))]).toEqual(['NagImdsAccountDefaults']);
+  });
+
+  test('the embedded tree checked is the one behind the StackSet\'s TemplateBody', () => {
+    expect(result.embedded.sameAsTemplateBody).toBe(true);
+  });
+
+  test('no stale acknowledgement: each one matches a finding on its own resource', () => {
+    expect(stale(result.app)).toEqual([]);
+    expect(stale(result.embedded)).toEqual([]);
+    // Finding by finding on the L1 resources, never on a whole construct or stack.
+    for (const a of [...result.app.acknowledgements, ...result.embedded.acknowledgements]) {
+      expect({ ...a, l1: true }).toEqual(a);
+    }
+    expect(result.app.acknowledgements.length).toBe(result.app.findings.length);
+  });
+
+  test('IAM wildcards are acknowledged finding by finding', () => {
+    const iam5 = [...new Set(result.app.acknowledgements.filter((a) => a.id.startsWith('AwsSolutions-IAM5')).map((a) => a.id))].sort();
+    expect(iam5).toEqual([
+      'AwsSolutions-IAM5[Resource::*]',
+      'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:cloudformation:<AWS::Region>:<AWS::AccountId>:stack/*]',
+      'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ssm:<AWS::Region>:<AWS::AccountId>:parameter/cdk-imds-account-defaults/claims/*]',
+    ]);
+  });
+
+  test('every acknowledgement has the same reason as the cdk-nag 2 suppression: short plain ASCII', () => {
+    for (const a of result.app.acknowledgements) {
+      expect(a.reason).toMatch(/^[\x20-\x7e]{10,80}$/);
+    }
+  });
+
+  test('as a user runs it (Validations.of(app).addPlugins with every pack), synth succeeds', () => {
+    expect(result.plugins).toEqual({ synthesized: true });
+  });
+});
