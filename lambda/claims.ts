@@ -8,8 +8,10 @@
  *   String parameter (standard tier) per resource, named after a hash of its
  *   StackId and LogicalResourceId. A resource only ever writes its own
  *   parameter: no read-modify-write of anything shared.
- * - The value is JSON: `{"format":1,"stackId","stackName","logicalResourceId","fields"}`
- *   with `fields` in EC2 API shape (HttpTokens: "required", HttpPutResponseHopLimit: 2).
+ * - The value is JSON: `{"format":1,"stackId","stackName","logicalResourceId","fields","before"}`
+ *   with `fields` in EC2 API shape (HttpTokens: "required", HttpPutResponseHopLimit: 2)
+ *   and `before` the value each of those fields had when this resource took it over
+ *   (what a rollback that drops the field puts back).
  *
  * Reads are tolerant: a later release may add keys or raise `format`; as long as
  * `stackId`, `logicalResourceId` and `fields` keep their meaning the claim is
@@ -43,6 +45,8 @@ export interface Claim extends Owner {
   /** The SSM parameter that holds it. */
   readonly name: string;
   readonly fields: Settings;
+  /** For each managed field, its effective value when this resource took it over (empty when not recorded). */
+  readonly before: Settings;
 }
 
 export function createSsmClient(): SSMClient {
@@ -56,8 +60,8 @@ export function claimName(owner: Pick<Owner, 'stackId' | 'logicalResourceId'>): 
 }
 
 /** The stored value of a claim. */
-export function formatClaim(owner: Owner, fields: Settings): string {
-  return JSON.stringify({ format: CLAIM_FORMAT, ...owner, fields });
+export function formatClaim(owner: Owner, fields: Settings, before: Settings = {}): string {
+  return JSON.stringify({ format: CLAIM_FORMAT, ...owner, fields, before });
 }
 
 /** Reads a stored claim; undefined (and a log line) when the value cannot be understood. */
@@ -68,24 +72,33 @@ export function parseClaim(name: string, value: string | undefined): Claim | und
   } catch {
     parsed = undefined;
   }
-  const { stackId, stackName, logicalResourceId, fields } = parsed ?? {};
+  const { stackId, stackName, logicalResourceId, fields, before } = parsed ?? {};
   if (typeof stackId !== 'string' || typeof logicalResourceId !== 'string' || typeof fields !== 'object' || fields === null) {
     log('ignoring a claim that cannot be read', { name });
     return undefined;
-  }
-  const known: Record<string, unknown> = {};
-  for (const key of SETTING_KEYS) {
-    if (fields[key] !== undefined && fields[key] !== null) {
-      known[key] = fields[key];
-    }
   }
   return {
     name,
     stackId,
     stackName: typeof stackName === 'string' ? stackName : stackId.split('/')[1] ?? stackId,
     logicalResourceId,
-    fields: known as Settings,
+    fields: knownSettings(fields),
+    before: knownSettings(before),
   };
+}
+
+/** The settings keys of a stored object, unknown keys and empty values dropped. */
+function knownSettings(stored: unknown): Settings {
+  const known: Record<string, unknown> = {};
+  if (typeof stored === 'object' && stored !== null) {
+    for (const key of SETTING_KEYS) {
+      const value = (stored as Record<string, unknown>)[key];
+      if (value !== undefined && value !== null) {
+        known[key] = value;
+      }
+    }
+  }
+  return known as Settings;
 }
 
 /** Every claim recorded in this account and Region (readable ones; see parseClaim). */
@@ -109,12 +122,12 @@ export async function listClaims(client: SSMClient, abortSignal: AbortSignal): P
 }
 
 /** Records (or replaces) a resource's claim. */
-export async function putClaim(client: SSMClient, owner: Owner, fields: Settings, abortSignal: AbortSignal): Promise<void> {
+export async function putClaim(client: SSMClient, owner: Owner, fields: Settings, before: Settings, abortSignal: AbortSignal): Promise<void> {
   const name = claimName(owner);
-  log('recording the claim', { name, fields });
+  log('recording the claim', { name, fields, before });
   await client.send(new PutParameterCommand({
     Name: name,
-    Value: formatClaim(owner, fields),
+    Value: formatClaim(owner, fields, before),
     Type: 'String',
     Tier: 'Standard',
     Overwrite: true,

@@ -42,7 +42,7 @@ import {
   toData,
   valuesOf,
 } from './settings';
-import { MANAGED_BY_DECLARATIVE_POLICY } from '../src/private/properties';
+import { MANAGED_BY_DECLARATIVE_POLICY, SettingKey } from '../src/private/properties';
 
 export { IAM_PROPAGATION_ATTEMPTS } from './sdk';
 
@@ -143,8 +143,9 @@ async function onCreate(event: CloudFormationCustomResourceEvent, signal: AbortS
   if (isManagedByPolicy(before)) {
     return skipOrFail(before, skip, physicalResourceId, 'Create');
   }
-  assertNoConflict(await readOwnership(ssm(), cfn(), self, signal), self, desired);
-  const after = await applyAndClaim(self, desired, desired, before, signal);
+  const ownership = await readOwnership(ssm(), cfn(), self, signal);
+  assertNoConflict(ownership, self, desired);
+  const after = await applyAndClaim(self, desired, desired, takenOverFrom(ownership, desired, before), before, signal);
   return { physicalResourceId, data: toData(after, true) };
 }
 
@@ -160,17 +161,8 @@ async function onUpdate(event: CloudFormationCustomResourceEvent & { RequestType
   }
   const ownership = await readOwnership(ssm(), cfn(), self, signal);
   assertNoConflict(ownership, self, desired);
-  // A field managed before but not now goes back to no preference, unless someone
-  // changed it since (it no longer holds what the old properties asked for) or
-  // another live resource manages it. Old values are not validated: in a rollback
-  // Update they are the values that just failed.
-  const old = event.OldResourceProperties;
-  const removed = managedKeys(old).filter((key) => desired[key] === undefined);
-  const resets = removed.filter((key) => holdsRequested(before, old, key) && !managedByOthers(ownership, key));
-  if (removed.length > resets.length) {
-    log('fields no longer managed and left as they are (changed since, or managed by another resource)', { fields: removed.filter((key) => !resets.includes(key)) });
-  }
-  const after = await applyAndClaim(self, { ...resetSettings(resets), ...desired }, desired, before, signal);
+  const removed = handBack(managedKeys(event.OldResourceProperties).filter((key) => desired[key] === undefined), event.OldResourceProperties, ownership, before);
+  const after = await applyAndClaim(self, { ...removed, ...desired }, desired, takenOverFrom(ownership, desired, before), before, signal);
   return { physicalResourceId, data: toData(after, true) };
 }
 
@@ -212,6 +204,46 @@ async function onDelete(event: CloudFormationCustomResourceEvent & { RequestType
   return { physicalResourceId };
 }
 
+/**
+ * What the fields an Update stops managing go back to. Each goes back to the
+ * value it had when this resource took it over (recorded in its claim; no
+ * preference for a resource created by a release without claims), unless:
+ * - someone changed it since (it no longer holds what the old properties asked
+ *   for: a rollback Update's old properties are the values that just failed, and
+ *   were never applied);
+ * - another live resource manages it;
+ * - this resource has a claim that does not name it: the field was never taken
+ *   over (the Update that added it failed, and this is its rollback).
+ * Old values are not validated: in a rollback Update they are the values that just failed.
+ */
+function handBack(removed: SettingKey[], old: Record<string, unknown>, ownership: Ownership, before: AccountLevel): Settings {
+  const own = ownership.own;
+  const back: Record<string, unknown> = {};
+  const kept: SettingKey[] = [];
+  for (const key of removed) {
+    if (!holdsRequested(before, old, key) || managedByOthers(ownership, key) || (own && own.fields[key] === undefined)) {
+      kept.push(key);
+    } else {
+      back[key] = own?.before[key] ?? resetSettings([key])[key];
+    }
+  }
+  if (kept.length > 0) {
+    log('fields no longer managed and left as they are (changed since, managed by another resource, or never taken over)', { fields: kept });
+  }
+  return back as Settings;
+}
+
+/** For the claim: each field's value when this resource took it over (kept from its claim, or read now). */
+function takenOverFrom(ownership: Ownership, desired: Settings, before: AccountLevel): Settings {
+  const current = valuesOf(before, Object.keys(desired) as SettingKey[]);
+  const taken: Record<string, unknown> = {};
+  for (const key of Object.keys(desired) as SettingKey[]) {
+    const recorded = ownership.own?.fields[key] !== undefined ? ownership.own.before[key] : undefined;
+    taken[key] = recorded ?? current[key];
+  }
+  return taken as Settings;
+}
+
 /** Fails, naming the other stack and the field, when `desired` disagrees with another stack's live claim. */
 function assertNoConflict(ownership: Ownership, self: Owner, desired: Settings): void {
   const found = conflicts(ownership, self, desired);
@@ -225,10 +257,12 @@ function assertNoConflict(ownership: Ownership, self: Owner, desired: Settings):
  * claim cannot be recorded, the change is put back: an unrecorded change would
  * be invisible to the other resources' Deletes.
  */
-async function applyAndClaim(self: Owner, target: Settings, claimed: Settings, before: AccountLevel, signal: AbortSignal): Promise<AccountLevel> {
+async function applyAndClaim(
+  self: Owner, target: Settings, claimed: Settings, takenOver: Settings, before: AccountLevel, signal: AbortSignal,
+): Promise<AccountLevel> {
   const { after, changed } = await apply(target, before, signal);
   try {
-    await whileIamPropagates('SSM', () => putClaim(ssm(), self, claimed, signal), signal);
+    await whileIamPropagates('SSM', () => putClaim(ssm(), self, claimed, takenOver, signal), signal);
   } catch (err) {
     throw await restore(new OwnershipUnknownError(`the claim could not be recorded in SSM Parameter Store (${describeError(err)})`), true, before, changed, signal);
   }

@@ -40,9 +40,11 @@ export class OwnershipUnknownError extends Error {
   public readonly name = 'OwnershipUnknownError';
 }
 
-/** The live claims of the other resources (any stack, this one included). */
+/** The live claims of the other resources (any stack, this one included), and this resource's own claim. */
 export interface Ownership {
   readonly others: readonly Claim[];
+  /** This resource's claim; undefined when it has none yet (a new resource, or one created by a release without claims). */
+  readonly own?: Claim;
 }
 
 export function createCloudFormationClient(): CloudFormationClient {
@@ -77,10 +79,10 @@ async function readWithin(ssm: SSMClient, cfn: CloudFormationClient, self: Owner
   } catch (err) {
     throw new OwnershipUnknownError(`the claims under ${CLAIMS_PATH} in SSM Parameter Store could not be read (${describeError(err)})`);
   }
-  const own = claimName(self);
+  const ownName = claimName(self);
   const others: Claim[] = [];
   let first = true;
-  for (const claim of claims.filter((c) => c.name !== own)) {
+  for (const claim of claims.filter((c) => c.name !== ownName)) {
     let live: boolean;
     try {
       const check = () => isLive(cfn, claim, signal);
@@ -96,7 +98,7 @@ async function readWithin(ssm: SSMClient, cfn: CloudFormationClient, self: Owner
     }
   }
   log('ownership', { others: others.map(({ stackName, logicalResourceId, fields }) => ({ stackName, logicalResourceId, fields })) });
-  return { others };
+  return { others, own: claims.find((c) => c.name === ownName) };
 }
 
 /** Whether the claim's stack still holds its resource. */

@@ -44,16 +44,23 @@ describe('claimName', () => {
 });
 
 describe('format and parse', () => {
-  test('the stored value is format 1 JSON with the owner and the fields, and reads back as written', () => {
-    const value = formatClaim(OWNER, { HttpTokens: 'required', HttpPutResponseHopLimit: 2 });
-    expect(JSON.parse(value)).toEqual({ format: CLAIM_FORMAT, ...OWNER, fields: { HttpTokens: 'required', HttpPutResponseHopLimit: 2 } });
+  test('the stored value is format 1 JSON with the owner, the fields and their values before, and reads back as written', () => {
+    const before = { HttpTokens: 'optional', HttpPutResponseHopLimit: -1 };
+    const value = formatClaim(OWNER, { HttpTokens: 'required', HttpPutResponseHopLimit: 2 }, before);
+    expect(JSON.parse(value)).toEqual({ format: CLAIM_FORMAT, ...OWNER, fields: { HttpTokens: 'required', HttpPutResponseHopLimit: 2 }, before });
     expect(CLAIM_FORMAT).toBe(1);
-    expect(parseClaim('/p/n', value)).toEqual({ name: '/p/n', ...OWNER, fields: { HttpTokens: 'required', HttpPutResponseHopLimit: 2 } });
+    expect(parseClaim('/p/n', value)).toEqual({ name: '/p/n', ...OWNER, fields: { HttpTokens: 'required', HttpPutResponseHopLimit: 2 }, before });
+  });
+
+  test('without values before, the claim says so with an empty object', () => {
+    expect(JSON.parse(formatClaim(OWNER, { HttpTokens: 'required' })).before).toEqual({});
+    expect(parseClaim('/p/n', JSON.stringify({ ...OWNER, fields: {} }))?.before).toEqual({});
+    expect(parseClaim('/p/n', JSON.stringify({ ...OWNER, fields: {}, before: 'x' }))?.before).toEqual({});
   });
 
   test('a later format is read as long as stackId, logicalResourceId and fields keep their meaning; unknown keys are dropped', () => {
-    const value = JSON.stringify({ format: 7, ...OWNER, extra: true, fields: { HttpTokens: 'required', SomethingNew: 'x', HttpEndpoint: null } });
-    expect(parseClaim('/p/n', value)).toEqual({ name: '/p/n', ...OWNER, fields: { HttpTokens: 'required' } });
+    const value = JSON.stringify({ format: 7, ...OWNER, extra: true, fields: { HttpTokens: 'required', SomethingNew: 'x', HttpEndpoint: null }, before: { HttpTokens: 'optional', Other: 1 } });
+    expect(parseClaim('/p/n', value)).toEqual({ name: '/p/n', ...OWNER, fields: { HttpTokens: 'required' }, before: { HttpTokens: 'optional' } });
   });
 
   test('a claim without a stack name takes it from the StackId', () => {
@@ -84,10 +91,10 @@ describe('format and parse', () => {
 describe('the store', () => {
   test('putClaim writes a standard String parameter, replacing an earlier one', async () => {
     const client = createSsmClient();
-    await putClaim(client, OWNER, { HttpTokens: 'optional' }, signal);
-    await putClaim(client, OWNER, { HttpTokens: 'required' }, signal);
+    await putClaim(client, OWNER, { HttpTokens: 'optional' }, {}, signal);
+    await putClaim(client, OWNER, { HttpTokens: 'required' }, { HttpTokens: 'no-preference' }, signal);
     expect(ssm).toHaveReceivedCommandWith(PutParameterCommand, { Name: claimName(OWNER), Type: 'String', Tier: 'Standard', Overwrite: true });
-    expect(JSON.parse(world.parameters.get(claimName(OWNER))!).fields).toEqual({ HttpTokens: 'required' });
+    expect(JSON.parse(world.parameters.get(claimName(OWNER))!)).toMatchObject({ fields: { HttpTokens: 'required' }, before: { HttpTokens: 'no-preference' } });
   });
 
   test('listClaims reads the direct children of the claims path, page after page, and skips unreadable ones', async () => {

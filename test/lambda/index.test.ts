@@ -307,12 +307,18 @@ describe('ownership (claims)', () => {
   const ownClaim = () => claimName({ stackId: STACK_ID, logicalResourceId: LOGICAL_ID });
   const stored = (name: string) => JSON.parse(world.parameters.get(name)!);
 
-  test('a Create records its claim: one standard String parameter under the claims path, with its stack, logical id and fields', async () => {
+  test('a Create records its claim: one standard String parameter under the claims path, with its stack, logical id, fields and their values before', async () => {
+    world.state = { HttpTokens: 'optional' };
     const answer = await run(createEvent(endpoint, { HttpTokens: 'required', HttpPutResponseHopLimit: '2', Ownership: 'claims-v1' }));
     expect(answer.Status).toBe('SUCCESS');
     expect(ownClaim()).toMatch(/^\/cdk-imds-account-defaults\/claims\/[0-9a-f]{40}$/);
     expect(stored(ownClaim())).toEqual({
-      format: 1, stackId: STACK_ID, stackName: 'imds', logicalResourceId: LOGICAL_ID, fields: { HttpTokens: 'required', HttpPutResponseHopLimit: 2 },
+      format: 1,
+      stackId: STACK_ID,
+      stackName: 'imds',
+      logicalResourceId: LOGICAL_ID,
+      fields: { HttpTokens: 'required', HttpPutResponseHopLimit: 2 },
+      before: { HttpTokens: 'optional', HttpPutResponseHopLimit: -1 },
     });
     expect(ssm).toHaveReceivedCommandWith(PutParameterCommand, { Name: ownClaim(), Type: 'String', Tier: 'Standard', Overwrite: true });
     expect([...world.parameters.keys()]).toEqual([ownClaim()]);
@@ -517,6 +523,69 @@ describe('ownership (claims)', () => {
 });
 
 describe('rollback-safe Update', () => {
+  const self = { stackId: STACK_ID, stackName: 'imds', logicalResourceId: LOGICAL_ID };
+  const claimWith = (fields: Record<string, unknown>, before: Record<string, unknown>) =>
+    world.parameters.set(claimName(self), formatClaim(self, fields, before));
+
+  test('an Update keeps the values before of the fields it already managed, and records them for the fields it adds', async () => {
+    world.state = { HttpTokens: 'required', HttpPutResponseHopLimit: 3 };
+    claimWith({ HttpTokens: 'required' }, { HttpTokens: 'optional' });
+    const answer = await run(updateEvent(endpoint, { HttpTokens: 'required', HttpPutResponseHopLimit: '2' }, { HttpTokens: 'required' }));
+    expect(answer.Status).toBe('SUCCESS');
+    expect(JSON.parse(world.parameters.get(claimName(self))!)).toMatchObject({
+      fields: { HttpTokens: 'required', HttpPutResponseHopLimit: 2 },
+      before: { HttpTokens: 'optional', HttpPutResponseHopLimit: 3 },
+    });
+  });
+
+  test('another resource fails the stack update that added a hop limit someone else had set: the rollback keeps it', async () => {
+    world.state = { HttpTokens: 'required', HttpPutResponseHopLimit: 3 };
+    claimWith({ HttpTokens: 'required' }, { HttpTokens: 'no-preference' });
+    // The forward Update adds the hop limit 3 that is already there: no write.
+    expect((await run(updateEvent(endpoint, { HttpTokens: 'required', HttpPutResponseHopLimit: '3' }, { HttpTokens: 'required' }))).Status).toBe('SUCCESS');
+    // Another resource fails; CloudFormation rolls this one back, old and new swapped.
+    const rollback = await run(updateEvent(endpoint, { HttpTokens: 'required' }, { HttpTokens: 'required', HttpPutResponseHopLimit: '3' }));
+    expect(rollback.Status).toBe('SUCCESS');
+    expect(ec2).not.toHaveReceivedCommand(ModifyInstanceMetadataDefaultsCommand);
+    expect(world.state).toEqual({ HttpTokens: 'required', HttpPutResponseHopLimit: 3 });
+    expect(JSON.parse(world.parameters.get(claimName(self))!)).toMatchObject({ fields: { HttpTokens: 'required' }, before: { HttpTokens: 'no-preference' } });
+  });
+
+  test('the rollback of an Update that changed a hop limit someone else had set puts that value back', async () => {
+    world.state = { HttpTokens: 'required', HttpPutResponseHopLimit: 3 };
+    claimWith({ HttpTokens: 'required' }, {});
+    expect((await run(updateEvent(endpoint, { HttpTokens: 'required', HttpPutResponseHopLimit: '2' }, { HttpTokens: 'required' }))).Status).toBe('SUCCESS');
+    expect(world.state.HttpPutResponseHopLimit).toBe(2);
+    const rollback = await run(updateEvent(endpoint, { HttpTokens: 'required' }, { HttpTokens: 'required', HttpPutResponseHopLimit: '2' }));
+    expect(rollback.Status).toBe('SUCCESS');
+    expect(modifyCalls()).toEqual([{ HttpPutResponseHopLimit: 2 }, { HttpPutResponseHopLimit: 3 }]);
+    expect(world.state).toEqual({ HttpTokens: 'required', HttpPutResponseHopLimit: 3 });
+  });
+
+  test('a field the claim never took over (the Update that added it failed) is left alone by the rollback, even when it holds the value asked', async () => {
+    world.state = { HttpTokens: 'required', HttpPutResponseHopLimit: 3 };
+    claimWith({ HttpTokens: 'required' }, { HttpTokens: 'optional' });
+    const rollback = await run(updateEvent(endpoint, { HttpTokens: 'required' }, { HttpTokens: 'required', HttpPutResponseHopLimit: '3' }));
+    expect(rollback.Status).toBe('SUCCESS');
+    expect(world.state).toEqual({ HttpTokens: 'required', HttpPutResponseHopLimit: 3 });
+    expect(logs.join('\n')).toContain('never taken over');
+  });
+
+  test('a field a resource without a claim (created by the release without claims) stops managing is reset, as that release did', async () => {
+    world.state = { HttpTokens: 'required', InstanceMetadataTags: 'enabled' };
+    const answer = await run(updateEvent(endpoint, { HttpTokens: 'required' }, { HttpTokens: 'required', InstanceMetadataTags: 'enabled' }));
+    expect(answer.Status).toBe('SUCCESS');
+    expect(modifyCalls()).toEqual([{ InstanceMetadataTags: 'no-preference' }]);
+  });
+
+  test('a claim without values before (tolerated) resets a removed field to no preference', async () => {
+    world.state = { HttpTokens: 'required', InstanceMetadataTags: 'enabled' };
+    claimWith({ HttpTokens: 'required', InstanceMetadataTags: 'enabled' }, {});
+    const answer = await run(updateEvent(endpoint, { HttpTokens: 'required' }, { HttpTokens: 'required', InstanceMetadataTags: 'enabled' }));
+    expect(answer.Status).toBe('SUCCESS');
+    expect(world.state).toEqual({ HttpTokens: 'required' });
+  });
+
   test('the rollback of a failed Update does not reset a field the stack never wrote (someone else set hop limit 3)', async () => {
     world.state = { HttpTokens: 'required', HttpPutResponseHopLimit: 3 };
     // The forward Update adds the hop limit from a parameter whose value is 0: it fails before any write.

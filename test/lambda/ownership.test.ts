@@ -40,8 +40,9 @@ describe('readOwnership', () => {
   test('returns the live claims of the other resources, never its own, and asks CloudFormation by StackId', async () => {
     world.parameters.set(claimName(SELF), formatClaim(SELF, { HttpTokens: 'optional' }));
     addClaim(world, 'platform', 'Imds1', { HttpTokens: 'required' });
-    const { others } = await read();
+    const { others, own } = await read();
     expect(others.map((c) => [c.stackName, c.logicalResourceId, c.fields])).toEqual([['platform', 'Imds1', { HttpTokens: 'required' }]]);
+    expect(own).toMatchObject({ name: claimName(SELF), fields: { HttpTokens: 'optional' } });
     expect(cfn).toHaveReceivedCommandTimes(DescribeStackResourceCommand, 1);
     expect(cfn).toHaveReceivedCommandWith(DescribeStackResourceCommand, { StackName: stackIdOf('platform'), LogicalResourceId: 'Imds1' });
     expect(logs.some((l) => l.includes('"message":"ownership"') && l.includes('platform'))).toBe(true);
@@ -110,7 +111,7 @@ describe('readOwnership', () => {
 
 describe('conflicts and managedByOthers', () => {
   const claim = (stackName: string, fields: Claim['fields'], stackId = stackIdOf(stackName)): Claim =>
-    ({ name: `/c/${stackName}`, stackId, stackName, logicalResourceId: 'Imds', fields });
+    ({ name: `/c/${stackName}`, stackId, stackName, logicalResourceId: 'Imds', fields, before: {} });
 
   test('a field another stack manages with another value conflicts; the message names the stack, its StackId, the field and both values', () => {
     const ownership: Ownership = { others: [claim('platform', { HttpTokens: 'required', HttpPutResponseHopLimit: 2 })] };
