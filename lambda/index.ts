@@ -161,8 +161,9 @@ async function onUpdate(event: CloudFormationCustomResourceEvent & { RequestType
   }
   const ownership = await readOwnership(ssm(), cfn(), self, signal);
   assertNoConflict(ownership, self, desired);
-  const removed = handBack(managedKeys(event.OldResourceProperties).filter((key) => desired[key] === undefined), event.OldResourceProperties, ownership, before);
-  const after = await applyAndClaim(self, { ...removed, ...desired }, desired, takenOverFrom(ownership, desired, before), before, signal);
+  const old = event.OldResourceProperties;
+  const handedBack = handBack(managedKeys(old).filter((key) => desired[key] === undefined), old, ownership, before);
+  const after = await applyAndClaim(self, { ...handedBack, ...desired }, desired, takenOverFrom(ownership, desired, before), before, signal);
   return { physicalResourceId, data: toData(after, true) };
 }
 
