@@ -12,6 +12,9 @@
 #   3. `cdk synth` twice gives byte-identical output (users snapshot our templates);
 #   4. a jest snapshot test of the app's stacks is written in one process and
 #      passes unchanged in a second one (`jest --ci`);
+#   4b. cdk-nag 3 as a user turns it on: every pack as a validation plugin of the app
+#      (`Validations.of(app).addPlugins(...)`); `cdk synth` fails on any finding the
+#      library did not acknowledge;
 #   5. the same app under Node.js 22 and 24 (test/consumer/runtime): installed from
 #      the app's lockfile with that Node.js, `cdk synth` gives templates
 #      byte-identical to Node.js 20's and the snapshots written under Node.js 20 pass (`jest --ci`);
@@ -285,6 +288,41 @@ grep -q "snapshots* written" jest1.log || { cat jest1.log >&2; fail "jest wrote 
 step "jest --ci: the snapshots match in a new process"
 npx --no-install jest --ci > jest2.log 2>&1 || { cat jest2.log >&2; fail "jest (second run): the snapshot changed between two processes"; }
 grep -E "^(Tests|Snapshots):" jest2.log | sed 's/^/consumer: /'
+
+# --- 5b. cdk-nag 3, as a user turns it on ----------------------------------------------
+# Every pack as a validation plugin of the app: cdk synth fails on a finding the library
+# did not acknowledge (Validations.of(...).acknowledge, recorded where aws-cdk-lib has it).
+step "cdk-nag@$CDK_NAG3: every pack as a validation plugin, cdk synth"
+npm install --no-save --prefer-offline --no-audit --no-fund --loglevel=error "cdk-nag@$CDK_NAG3" > npm-nag.log 2>&1 || { cat npm-nag.log >&2; fail "npm install cdk-nag@$CDK_NAG3"; }
+cat > bin/nag.ts <<'EOF'
+#!/usr/bin/env node
+import { App, Validations } from 'aws-cdk-lib';
+import {
+  AwsSolutionsChecks,
+  HIPAASecurityChecks,
+  NIST80053R4Checks,
+  NIST80053R5Checks,
+  PCIDSS321Checks,
+  ServerlessChecks,
+} from 'cdk-nag';
+import { ImdsDefaultsStack, OrganizationStack } from '../lib/stacks';
+
+const app = new App();
+new ImdsDefaultsStack(app, 'ImdsDefaultsStack');
+new OrganizationStack(app, 'OrganizationStack');
+Validations.of(app).addPlugins(
+  new AwsSolutionsChecks(app),
+  new HIPAASecurityChecks(app),
+  new NIST80053R4Checks(app),
+  new NIST80053R5Checks(app),
+  new PCIDSS321Checks(app),
+  new ServerlessChecks(app),
+);
+EOF
+"${CDK[@]}" synth --quiet --app "npx ts-node --prefer-ts-exts bin/nag.ts" --output cdk.out.nag > synth-nag.log 2>&1 || { cat synth-nag.log >&2; fail "cdk synth with the cdk-nag $CDK_NAG3 packs: a finding the library did not acknowledge"; }
+[ -f cdk.out.nag/ImdsDefaultsStack.template.json ] || { cat synth-nag.log >&2; fail "cdk synth with the cdk-nag packs wrote no template"; }
+rm -f bin/nag.ts
+step "cdk-nag $CDK_NAG3: no unacknowledged finding in either stack under AwsSolutions, HIPAA Security, NIST 800-53 R4 and R5, PCI DSS 3.2.1, Serverless"
 
 # --- 6. Node.js 22 and 24 ------------------------------------------------------------
 # Users run cdk synth on Node.js 22 and 24 (20 reached end of life in April 2026).

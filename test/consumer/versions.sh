@@ -12,6 +12,8 @@ TYPES_JEST=30.0.0
 TYPES_NODE=22.20.5
 TYPESCRIPT=6.0.3
 TS_NODE=10.9.2
+# cdk-nag 3 (npm latest; needs aws-cdk-lib >= 2.257): the packs as validation plugins.
+CDK_NAG3=3.0.2
 
 # Python and Go: the newest aws-cdk-lib that both PyPI (aws-cdk-lib, up to 2.275.0)
 # and the Go proxy (github.com/aws/aws-cdk-go/awscdk/v2: v2.230.0, v2.257.0,
