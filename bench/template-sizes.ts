@@ -36,6 +36,9 @@ const EVERY_OPTION = {
   skipIfManagedByDeclarativePolicy: true,
   removalPolicy: RemovalPolicy.RETAIN,
   logRetention: logs.RetentionDays.TEN_YEARS,
+  // A boundary by name (the form that resolves in every StackSet member account) and a role path.
+  permissionsBoundaryPolicyName: 'boundaries/ImdsBoundary',
+  rolePath: '/platform/',
 };
 
 export function templateSizes(lib: any): TemplateSizes {

@@ -32,6 +32,9 @@ const EVERY_OPTION: ImdsAccountDefaultsProps = {
   skipIfManagedByDeclarativePolicy: true,
   removalPolicy: RemovalPolicy.RETAIN,
   logRetention: logs.RetentionDays.TEN_YEARS,
+  // A boundary by name (the form that resolves in every StackSet member account) and a role path.
+  permissionsBoundaryPolicyName: 'boundaries/ImdsBoundary',
+  rolePath: '/platform/',
 };
 
 test(`the template a StackSet embeds, with every option and every setting as a parameter, is under ${TEMPLATE_BUDGET_BYTES} bytes`, () => {
