@@ -4,73 +4,30 @@
  * that do not know HttpTokensEnforced), with the real @aws-sdk/client-ec2,
  * client-ssm and client-cloudformation talking to the local emulators.
  * aws-sdk-client-mock would replace exactly the code under test here.
+ * The two tests that wait out the 12 s ownership budget are in ownership.budget.test.ts.
  */
-import { LOGICAL_ID, PHYSICAL_ID, REGION, STACK_ID, answerOf as answerOfEvent, captureLogs, createEvent, deleteEvent, updateEvent } from './support';
+import { Emulators, HandlerModule, answerOf as answerOfEmulated, loadHandler, useEmulators } from './emulators';
+import { LOGICAL_ID, PHYSICAL_ID, REGION, STACK_ID, createEvent, deleteEvent, updateEvent } from './support';
 import { claimName } from '../../lambda/claims';
-import { OWNERSHIP_BUDGET_MS } from '../../lambda/ownership';
 import { CloudFormationEmulator } from '../support/cloudformation-emulator';
-import { Ec2Emulator, TEST_CREDENTIALS } from '../support/ec2-emulator';
+import { Ec2Emulator } from '../support/ec2-emulator';
 import { ResponseEndpoint } from '../support/response-endpoint';
 import { SsmEmulator } from '../support/ssm-emulator';
-
-type HandlerModule = typeof import('../../lambda/index');
 
 // The SDK's backoff is random (up to a few seconds for throttling): leave room on a busy machine.
 jest.setTimeout(30_000);
 
+const emulators: Emulators = useEmulators();
 let emulator: Ec2Emulator;
 let ssm: SsmEmulator;
 let cfn: CloudFormationEmulator;
 let endpoint: ResponseEndpoint;
-const env = { ...process.env };
-
-/** Loads the handler afresh (its EC2 client is created at load) with the given client-ec2 package. */
-function loadHandler(sdk = '@aws-sdk/client-ec2'): HandlerModule {
-  let mod: HandlerModule | undefined;
-  jest.isolateModules(() => {
-    jest.doMock('@aws-sdk/client-ec2', () => jest.requireActual(sdk));
-    // A fresh copy of the module, with the client-ec2 mocked above (import() would share the registry).
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    mod = require('../../lambda/index');
-  });
-  return mod!;
-}
+beforeAll(() => {
+  ({ ec2: emulator, ssm, cfn, endpoint } = emulators);
+});
 
 const answerOf = (handler: HandlerModule['handler'], event: Parameters<HandlerModule['handler']>[0], timeoutMs?: number) =>
-  answerOfEvent(handler, endpoint, event, timeoutMs);
-
-beforeAll(async () => {
-  [emulator, ssm, cfn, endpoint] = await Promise.all([
-    Ec2Emulator.start(), SsmEmulator.start(), CloudFormationEmulator.start(), ResponseEndpoint.start(),
-  ]);
-  Object.assign(process.env, {
-    AWS_ENDPOINT_URL_EC2: emulator.endpoint,
-    AWS_ENDPOINT_URL_SSM: ssm.endpoint,
-    AWS_ENDPOINT_URL_CLOUDFORMATION: cfn.endpoint,
-    AWS_REGION: REGION,
-    AWS_ACCESS_KEY_ID: TEST_CREDENTIALS.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: TEST_CREDENTIALS.secretAccessKey,
-  });
-  delete process.env.AWS_SESSION_TOKEN;
-  delete process.env.AWS_PROFILE;
-  captureLogs();
-});
-afterAll(async () => {
-  process.env = env;
-  await Promise.all([emulator.stop(), ssm.stop(), cfn.stop(), endpoint.stop()]);
-});
-beforeEach(() => {
-  for (const e of [emulator, ssm, cfn]) {
-    e.requests.length = 0;
-    e.clearFaults();
-    e.hang = false;
-  }
-  for (const name of ssm.parameters(REGION).keys()) {
-    ssm.deleteParameter(REGION, name);
-  }
-  emulator.knowsHttpTokensEnforced = true;
-  emulator.setState(REGION, { HttpEndpoint: 'enabled' });
-});
+  answerOfEmulated(emulators, handler, event, timeoutMs);
 
 test('throttling (RequestLimitExceeded) is retried with backoff and the Create succeeds', async () => {
   const { handler } = loadHandler();
@@ -155,32 +112,5 @@ describe('claims through the real client-ssm and client-cloudformation', () => {
     const answer = await answerOf(handler, updateEvent(endpoint, { HttpTokens: 'required' }, { HttpTokens: 'optional' }));
     expect(answer.Status).toBe('SUCCESS');
     expect(ssm.requestsOf('GetParametersByPath')).toHaveLength(3);
-  });
-
-  test('a hanging SSM: a Delete answers SUCCESS within the ownership budget and leaves the settings', async () => {
-    const { handler } = loadHandler();
-    emulator.setState(REGION, { HttpTokens: 'required' });
-    ssm.hang = true;
-    const started = Date.now();
-    const answer = await answerOf(handler, deleteEvent(endpoint, { HttpTokens: 'required' }));
-    const elapsed = Date.now() - started;
-    expect(answer.Status).toBe('SUCCESS');
-    // Cut off by the ownership budget, not by the function's deadline (25 s).
-    expect(elapsed).toBeGreaterThanOrEqual(OWNERSHIP_BUDGET_MS);
-    expect(elapsed).toBeLessThan(OWNERSHIP_BUDGET_MS + 5_000);
-    expect(emulator.state(REGION)).toEqual({ HttpTokens: 'required' });
-    expect(emulator.requestsOf('ModifyInstanceMetadataDefaults')).toHaveLength(0);
-  });
-
-  test('a hanging CloudFormation: a Create fails without writing, naming the claim it could not check', async () => {
-    const { handler } = loadHandler();
-    ssm.setParameter(REGION, '/cdk-imds-account-defaults/claims/other', JSON.stringify({
-      format: 1, stackId: `arn:aws:cloudformation:${REGION}:123456789012:stack/platform/1`, stackName: 'platform', logicalResourceId: 'Imds', fields: { HttpTokens: 'required' },
-    }));
-    cfn.hang = true;
-    const answer = await answerOf(handler, createEvent(endpoint, { HttpTokens: 'required' }));
-    expect(answer.Status).toBe('FAILED');
-    expect(answer.Reason).toMatch(/^OwnershipUnknownError: CloudFormation could not say whether stack platform .* still holds Imds/);
-    expect(emulator.requestsOf('ModifyInstanceMetadataDefaults')).toHaveLength(0);
   });
 });
