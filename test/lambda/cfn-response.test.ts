@@ -1,6 +1,12 @@
-import { captureLogs } from './support';
-import { MAX_BODY_BYTES, redactUrl, responseBody, sendResponse } from '../../lambda/cfn-response';
+import * as http from 'http';
+import * as https from 'https';
+import { AddressInfo } from 'net';
+import { captureLogs, quickWaits } from './support';
+import { DEFAULT_SEND_OPTIONS, MAX_BODY_BYTES, redactUrl, responseBody, sendResponse } from '../../lambda/cfn-response';
 import { ResponseEndpoint } from '../support/response-endpoint';
+
+/** The module object itself (the `import * as` namespace has read-only bindings that jest.spyOn cannot replace). */
+const nodeModule = <T>(name: string): T => jest.requireActual<T>(name);
 
 const target = (url = 'https://example.invalid/x?sig=1') => ({
   ResponseURL: url,
@@ -82,5 +88,157 @@ describe('sendResponse', () => {
       { attempts: 2, firstDelayMs: 1, attemptTimeoutMs: 500 }).catch((e: Error) => e);
     expect(String(error)).toMatch(/after 2 attempts/);
     expect(logs.join('\n')).not.toContain('s3cr3t');
+  });
+});
+
+describe('responseBody at the size limit', () => {
+  const sizeWith = (reason: string) => Buffer.byteLength(responseBody(target(), { status: 'FAILED', physicalResourceId: 'p', reason }));
+  const base = sizeWith('');
+
+  test(`a body of ${MAX_BODY_BYTES - 1} bytes is sent as it is; one of ${MAX_BODY_BYTES} bytes is cut`, () => {
+    const fits = 'a'.repeat(MAX_BODY_BYTES - 1 - base);
+    expect(JSON.parse(responseBody(target(), { status: 'FAILED', physicalResourceId: 'p', reason: fits })).Reason).toBe(fits);
+    const tooLong = 'a'.repeat(MAX_BODY_BYTES - base);
+    expect(JSON.parse(responseBody(target(), { status: 'FAILED', physicalResourceId: 'p', reason: tooLong })).Reason).toMatch(/a \[truncated\]$/);
+  });
+
+  test('the cut keeps the longest prefix that fits', () => {
+    const body = responseBody(target(), { status: 'FAILED', physicalResourceId: 'p', reason: 'a'.repeat(10_000) });
+    // Every character is one byte here: the longest prefix makes the body exactly one byte under the limit.
+    expect(Buffer.byteLength(body)).toBe(MAX_BODY_BYTES - 1);
+    expect(JSON.parse(body).Reason).toBe(`${'a'.repeat(MAX_BODY_BYTES - 1 - base - ' [truncated]'.length)} [truncated]`);
+  });
+
+  test('a response without reason or data leaves them out', () => {
+    expect(JSON.parse(responseBody(target(), { status: 'SUCCESS', physicalResourceId: 'p' }))).toEqual({
+      Status: 'SUCCESS', PhysicalResourceId: 'p', StackId: target().StackId, RequestId: 'r-1', LogicalResourceId: 'Imds', NoEcho: false,
+    });
+  });
+});
+
+describe('redactUrl edge cases', () => {
+  test('a URL without a query string is replaced, and nothing else is touched', () => {
+    expect(redactUrl('PUT http://h/p?x failed at http://h/p', 'http://h/p')).toBe('PUT [ResponseURL]?x failed at [ResponseURL]');
+  });
+
+  test('a URL that ends in "?" (empty query string) is replaced, and nothing else is touched', () => {
+    expect(redactUrl('error: http://h/p? and some text', 'http://h/p?')).toBe('error: [ResponseURL] and some text');
+  });
+
+  test('the query string alone is redacted wherever it shows', () => {
+    expect(redactUrl('a=1&sig=2 then a=1&sig=2', 'https://h/p?a=1&sig=2')).toBe('[redacted] then [redacted]');
+  });
+});
+
+describe('the PUT', () => {
+  interface Seen { method?: string; headers: http.IncomingHttpHeaders; body: string }
+  let server: http.Server;
+  let base: string;
+  let status = 200;
+  let hang = false;
+  const seen: Seen[] = [];
+  let logs: string[];
+  const answer = { status: 'SUCCESS', physicalResourceId: 'p', reason: 'fine', data: { A: 'b' } } as const;
+
+  beforeAll(async () => {
+    logs = captureLogs();
+    server = http.createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        seen.push({ method: req.method, headers: req.headers, body: Buffer.concat(chunks).toString() });
+        if (!hang) {
+          res.writeHead(status, { 'content-length': 0 });
+          res.end();
+        }
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(async () => {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  });
+  beforeEach(() => {
+    seen.length = 0;
+    logs.length = 0;
+    status = 200;
+    hang = false;
+  });
+  afterEach(() => {
+    jest.restoreAllMocks();
+    logs = captureLogs();
+  });
+
+  const fast = { attempts: 3, firstDelayMs: 1, attemptTimeoutMs: 1_000 };
+
+  test('is a PUT of the body with its Content-Length and an empty Content-Type (S3 presigned URLs are signed without one)', async () => {
+    await sendResponse(target(`${base}/key?sig=1`), answer, fast);
+    expect(seen).toHaveLength(1);
+    expect(seen[0].method).toBe('PUT');
+    expect(seen[0].headers['content-type']).toBe('');
+    expect(seen[0].body).toBe(responseBody(target(), answer));
+    expect(seen[0].headers['content-length']).toBe(String(Buffer.byteLength(seen[0].body)));
+  });
+
+  test('logs the answer, never the URL', async () => {
+    await sendResponse(target(`${base}/key?sig=s3cr3t`), answer, fast);
+    expect(logs).toEqual([JSON.stringify({ message: 'answering CloudFormation', status: 'SUCCESS', physicalResourceId: 'p', reason: 'fine', data: { A: 'b' } })]);
+  });
+
+  test.each([200, 201, 204, 299])('HTTP %d is accepted at the first attempt', async (code) => {
+    status = code;
+    await sendResponse(target(`${base}/k`), answer, fast);
+    expect(seen).toHaveLength(1);
+  });
+
+  test.each([300, 302, 400, 403, 500])('HTTP %d is a failed attempt, retried, logged and named in the error', async (code) => {
+    status = code;
+    const error = await sendResponse(target(`${base}/k?sig=abc`), answer, fast).catch((e: Error) => e);
+    expect(String(error)).toBe(`Error: could not answer CloudFormation after 3 attempts: HTTP ${code}`);
+    expect(seen).toHaveLength(3);
+    expect(logs.slice(1)).toEqual([1, 2, 3].map((attempt) => JSON.stringify({ message: 'the answer to CloudFormation did not go through', attempt, error: `HTTP ${code}` })));
+  });
+
+  test('the retries wait 250 ms, then twice as long each time, 5 attempts by default', async () => {
+    status = 500;
+    const delays = quickWaits();
+    const error = await sendResponse(target(`${base}/k`), answer).catch((e: Error) => e);
+    expect(String(error)).toMatch(/after 5 attempts: HTTP 500$/);
+    expect(seen).toHaveLength(5);
+    expect(delays).toEqual([250, 500, 1_000, 2_000]);
+  });
+
+  test('each attempt may take 4 s by default, less when the deadline is nearer, and at least 1 ms', async () => {
+    const request = jest.spyOn(nodeModule<typeof http>('http'), 'request');
+    await sendResponse(target(`${base}/k`), answer);
+    await sendResponse(target(`${base}/k`), answer, { ...DEFAULT_SEND_OPTIONS, deadline: Date.now() + 2_000 });
+    await sendResponse(target(`${base}/k`), answer, { ...DEFAULT_SEND_OPTIONS, deadline: Date.now() - 1_000 }).catch(() => undefined);
+    const timeouts = request.mock.calls.map((call) => (call[1] as http.RequestOptions).timeout!);
+    expect(timeouts[0]).toBe(4_000);
+    expect(timeouts[1]).toBeGreaterThan(1_500);
+    expect(timeouts[1]).toBeLessThanOrEqual(2_000);
+    expect(timeouts[2]).toBe(1);
+  });
+
+  test('an endpoint that does not answer fails the attempt after its timeout, and the error says so', async () => {
+    hang = true;
+    const started = Date.now();
+    const error = await sendResponse(target(`${base}/k?sig=abc`), answer, { attempts: 1, firstDelayMs: 1, attemptTimeoutMs: 300 }).catch((e: Error) => e);
+    expect(String(error)).toBe('Error: could not answer CloudFormation after 1 attempts: no answer within 300 ms');
+    expect(Date.now() - started).toBeLessThan(2_000);
+  });
+
+  test('an https URL goes through https, an http URL through http', async () => {
+    const viaHttps = jest.spyOn(nodeModule<typeof https>('https'), 'request');
+    const viaHttp = jest.spyOn(nodeModule<typeof http>('http'), 'request');
+    // TLS to a plain HTTP port fails the handshake: what matters is which transport was used.
+    await sendResponse(target(`${base.replace('http:', 'https:')}/k`), answer, { attempts: 1, firstDelayMs: 1, attemptTimeoutMs: 1_000 }).catch(() => undefined);
+    expect(viaHttps).toHaveBeenCalledTimes(1);
+    expect(viaHttp).not.toHaveBeenCalled();
+    await sendResponse(target(`${base}/k`), answer, fast);
+    expect(viaHttp).toHaveBeenCalledTimes(1);
+    expect(viaHttps).toHaveBeenCalledTimes(1);
   });
 });

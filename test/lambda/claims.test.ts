@@ -129,3 +129,42 @@ describe('the store', () => {
     await expect(deleteClaim(client, '/p/a', signal)).rejects.toThrow('no');
   });
 });
+
+describe('the store, more', () => {
+  test('putClaim logs the claim it records: name, fields and values before', async () => {
+    await putClaim(createSsmClient(), OWNER, { HttpTokens: 'required' }, { HttpTokens: 'optional' }, signal);
+    expect(logs).toEqual([JSON.stringify({ message: 'recording the claim', name: claimName(OWNER), fields: { HttpTokens: 'required' }, before: { HttpTokens: 'optional' } })]);
+  });
+
+  test('every call carries the caller\'s abort signal', async () => {
+    const client = createSsmClient();
+    const own = new AbortController().signal;
+    await putClaim(client, OWNER, { HttpTokens: 'required' }, {}, own);
+    await listClaims(client, own);
+    await deleteClaim(client, claimName(OWNER), own);
+    expect(ssm.calls().map((call) => (call.args[1] as { abortSignal?: AbortSignal } | undefined)?.abortSignal)).toEqual([own, own, own]);
+  });
+
+  test('listClaims names each claim after its parameter', async () => {
+    world.parameters.set(`${CLAIMS_PATH}/abc`, formatClaim(OWNER, { HttpTokens: 'required' }));
+    expect((await listClaims(createSsmClient(), signal)).map((c) => c.name)).toEqual([`${CLAIMS_PATH}/abc`]);
+  });
+
+  test('a parameter without a name or value is skipped', async () => {
+    ssm.on(GetParametersByPathCommand).resolves({ Parameters: [{ Value: formatClaim(OWNER, {}) }, { Name: `${CLAIMS_PATH}/x` }] });
+    const claims = await listClaims(createSsmClient(), signal);
+    expect(claims.map((c) => c.name)).toEqual(['']);
+    expect(logs).toContainEqual(JSON.stringify({ message: 'ignoring a claim that cannot be read', name: `${CLAIMS_PATH}/x` }));
+  });
+});
+
+describe('parse, more', () => {
+  test('values before that are null, or not an object, are dropped', () => {
+    expect(parseClaim('/p/n', JSON.stringify({ ...OWNER, fields: {}, before: null }))?.before).toEqual({});
+    expect(parseClaim('/p/n', JSON.stringify({ ...OWNER, fields: {}, before: { HttpTokens: null, HttpEndpoint: 'enabled' } }))?.before).toEqual({ HttpEndpoint: 'enabled' });
+  });
+
+  test('fields in an array are not settings', () => {
+    expect(parseClaim('/p/n', JSON.stringify({ ...OWNER, fields: ['HttpTokens'] }))?.fields).toEqual({});
+  });
+});

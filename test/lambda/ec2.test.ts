@@ -2,6 +2,7 @@
  * lambda/ec2.ts with the real @aws-sdk/client-ec2, current and 3.996.0 (the last
  * release without HttpTokensEnforced), against the local EC2 emulator.
  */
+import { Readable } from 'stream';
 import { captureLogs } from './support';
 import { Ec2Emulator, TEST_CREDENTIALS } from '../support/ec2-emulator';
 
@@ -110,4 +111,106 @@ test('an EC2 error surfaces with its code', async () => {
   const ec2 = loadEc2('current');
   emulator.injectFault({ code: 'UnauthorizedOperation', times: 1 });
   await expect(ec2.getDefaults(ec2.createEc2Client(), signal)).rejects.toMatchObject({ name: 'UnauthorizedOperation' });
+});
+
+describe('with client-ec2 3.996.0 and EC2 answers as real EC2 writes them', () => {
+  const requests: Array<{ body: string; headers: Record<string, string> }> = [];
+  /** A client whose HTTP layer answers `xml` (status 200) and records each request. */
+  const clientAnswering = (ec2: Ec2Module, xml: string) => {
+    const client = ec2.createEc2Client();
+    (client.config as { requestHandler: unknown }).requestHandler = {
+      handle: async (request: { body: string; headers: Record<string, string> }) => {
+        requests.push({ body: request.body, headers: { ...request.headers } });
+        return { response: { statusCode: 200, headers: { 'content-type': 'text/xml;charset=UTF-8' }, body: Readable.from([Buffer.from(xml)]) } };
+      },
+    };
+    return client;
+  };
+  const getXml = (accountLevel: string) => `<?xml version="1.0" encoding="UTF-8"?>
+<GetInstanceMetadataDefaultsResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/">
+    <requestId>59dbff89-35bd-4eac-99ed-be587EXAMPLE</requestId>
+    <accountLevel>
+${accountLevel}
+    </accountLevel>
+</GetInstanceMetadataDefaultsResponse>`;
+  beforeEach(() => {
+    requests.length = 0;
+  });
+
+  test('HttpTokensEnforced is read from indented XML, whatever element comes before and after it', async () => {
+    const ec2 = loadEc2('3.996.0');
+    const client = clientAnswering(ec2, getXml(`        <httpTokens>required</httpTokens>
+        <httpTokensEnforced>enabled</httpTokensEnforced>
+        <managedBy>account</managedBy>`));
+    await expect(ec2.getDefaults(client, signal)).resolves.toEqual({ HttpTokens: 'required', HttpTokensEnforced: 'enabled', ManagedBy: 'account' });
+  });
+
+  test('without httpTokensEnforced in the XML the field stays absent', async () => {
+    const ec2 = loadEc2('3.996.0');
+    const client = clientAnswering(ec2, getXml('        <httpTokens>required</httpTokens>'));
+    await expect(ec2.getDefaults(client, signal)).resolves.toEqual({ HttpTokens: 'required' });
+  });
+
+  test('an httpTokensEnforced outside accountLevel is not taken for it', async () => {
+    const ec2 = loadEc2('3.996.0');
+    const xml = getXml('        <httpTokens>required</httpTokens>').replace('<requestId>', '<httpTokensEnforced>enabled</httpTokensEnforced><requestId>');
+    const client = clientAnswering(ec2, xml);
+    await expect(ec2.getDefaults(client, signal)).resolves.toEqual({ HttpTokens: 'required' });
+  });
+
+  test('an empty accountLevel reads as no settings', async () => {
+    const ec2 = loadEc2('3.996.0');
+    const client = clientAnswering(ec2, getXml(''));
+    await expect(ec2.getDefaults(client, signal)).resolves.toEqual({});
+  });
+
+  test('the added HttpTokensEnforced is counted in Content-Length', async () => {
+    const ec2 = loadEc2('3.996.0');
+    const client = clientAnswering(ec2, '<ModifyInstanceMetadataDefaultsResponse><return>true</return></ModifyInstanceMetadataDefaultsResponse>');
+    await ec2.modifyDefaults(client, { HttpTokensEnforced: 'enabled' }, signal);
+    expect(new URLSearchParams(requests[0].body).get('HttpTokensEnforced')).toBe('enabled');
+    expect(requests[0].headers['content-length']).toBe(String(Buffer.byteLength(requests[0].body)));
+  });
+
+  test('a Modify answered with return false fails', async () => {
+    const ec2 = loadEc2('current');
+    const client = clientAnswering(ec2, '<ModifyInstanceMetadataDefaultsResponse><return>false</return></ModifyInstanceMetadataDefaultsResponse>');
+    await expect(ec2.modifyDefaults(client, { HttpTokens: 'required' }, signal)).rejects.toThrow('ModifyInstanceMetadataDefaults returned false');
+  });
+
+  test.each(Object.keys(SDKS) as Array<keyof typeof SDKS>)('with client-ec2 %s, a serialized HttpTokensEnforced other than the one asked is refused before sending', async (sdk) => {
+    const ec2 = loadEc2(sdk);
+    const client = clientAnswering(ec2, '<ModifyInstanceMetadataDefaultsResponse><return>true</return></ModifyInstanceMetadataDefaultsResponse>');
+    // A serializer that writes another value (after serialization, before our check).
+    client.middlewareStack.add((next: (args: any) => Promise<any>) => async (args: any) => {
+      const form = new URLSearchParams(args.request.body);
+      form.set('HttpTokensEnforced', 'disabled');
+      args.request.body = form.toString();
+      return next(args);
+    }, { step: 'serialize', priority: 'low', name: 'testTamper' });
+    await expect(ec2.modifyDefaults(client, { HttpTokensEnforced: 'enabled' }, signal))
+      .rejects.toThrow('the serialized HttpTokensEnforced is "disabled", expected "enabled"');
+    expect(requests).toHaveLength(0);
+  });
+
+  test('a request body that is not a form string cannot be checked: the Modify fails before sending', async () => {
+    const ec2 = loadEc2('3.996.0');
+    const client = clientAnswering(ec2, '<ModifyInstanceMetadataDefaultsResponse><return>true</return></ModifyInstanceMetadataDefaultsResponse>');
+    client.middlewareStack.add((next: (args: any) => Promise<any>) => async (args: any) => {
+      args.request.body = Buffer.from(args.request.body);
+      return next(args);
+    }, { step: 'serialize', priority: 'low', name: 'testBuffer' });
+    await expect(ec2.modifyDefaults(client, { HttpTokensEnforced: 'enabled' }, signal))
+      .rejects.toThrow('cannot check that HttpTokensEnforced is in the ModifyInstanceMetadataDefaults request: the client\'s request body is not a form string');
+    expect(requests).toHaveLength(0);
+  });
+
+  test('other commands pass the safeguards untouched', async () => {
+    const ec2 = loadEc2('3.996.0');
+    const client = clientAnswering(ec2, getXml('        <httpTokens>required</httpTokens>'));
+    // A Get whose input carries the field (it has none in the API): the request is left as serialized.
+    const sdk = jest.requireActual('@aws-sdk/client-ec2-v3996');
+    await client.send(new sdk.GetInstanceMetadataDefaultsCommand({ HttpTokensEnforced: 'enabled' } as any));
+    expect(new URLSearchParams(requests[0].body).has('HttpTokensEnforced')).toBe(false);
+  });
 });

@@ -17,14 +17,16 @@ import {
 import { DeleteParameterCommand, GetParametersByPathCommand, PutParameterCommand } from '@aws-sdk/client-ssm';
 import 'aws-sdk-client-mock-jest';
 import { World, addClaim, cfn, ec2, emulate, fakes, newWorld, serviceError, ssm, stackIdOf } from './aws-mocks';
-import { ACCOUNT, LOGICAL_ID, PHYSICAL_ID, REGION, STACK_ID, answerOf, captureLogs, createEvent, deleteEvent, updateEvent } from './support';
+import { ACCOUNT, LOGICAL_ID, PHYSICAL_ID, REGION, STACK_ID, answerOf, captureLogs, createEvent, deleteEvent, lambdaContext, quickWaits, updateEvent } from './support';
 import { claimName, formatClaim } from '../../lambda/claims';
-import { CREATE_FAILED_PREFIX, IAM_PROPAGATION_ATTEMPTS, READ_BACK_ATTEMPTS, handler } from '../../lambda/index';
+import { CREATE_FAILED_PREFIX, IAM_PROPAGATION_ATTEMPTS, READ_BACK_ATTEMPTS, READ_BACK_INTERVAL_MS, RESPONSE_RESERVE_MS, handler } from '../../lambda/index';
 import { ResponseEndpoint } from '../support/response-endpoint';
 
 let endpoint: ResponseEndpoint;
 let logs: string[];
 let world: World;
+/** The delays the handler asked for (the waits between attempts run at once: see quickWaits). */
+let delays: number[];
 
 const run = (event: Parameters<typeof handler>[0]) => answerOf(handler, endpoint, event);
 
@@ -33,9 +35,11 @@ const modifyCalls = () => ec2.commandCalls(ModifyInstanceMetadataDefaultsCommand
 beforeAll(async () => {
   endpoint = await ResponseEndpoint.start();
   logs = captureLogs();
+  delays = quickWaits();
 });
 afterAll(() => endpoint.stop());
 beforeEach(() => {
+  delays.length = 0;
   world = newWorld({ HttpEndpoint: 'enabled' }); // a field set outside the stack
   endpoint.attempts = 0;
   logs.length = 0;
@@ -648,4 +652,278 @@ describe('rollback-safe Update', () => {
     // The first read, then READ_BACK_ATTEMPTS read-backs.
     expect(ec2.commandCalls(GetInstanceMetadataDefaultsCommand)).toHaveLength(1 + READ_BACK_ATTEMPTS);
   }, 15_000);
+});
+
+describe('the deadline', () => {
+  const setTimeoutMock = () => global.setTimeout as unknown as jest.Mock;
+  /** A macrotask later: lets a timer that is due (the waits run at once) fire first. */
+  const later = () => new Promise((resolve) => setImmediate(resolve));
+
+  test('the timer is set to the function\'s time left less RESPONSE_RESERVE_MS, and cleared once the handler answered', async () => {
+    const clear = jest.spyOn(global, 'clearTimeout');
+    try {
+      await run(createEvent(endpoint, { HttpTokens: 'required' }));
+      const index = setTimeoutMock().mock.calls.findIndex((call) => call[1] > 20_000);
+      expect(setTimeoutMock().mock.calls[index][1]).toBeGreaterThan(30_000 - RESPONSE_RESERVE_MS - 200);
+      expect(setTimeoutMock().mock.calls[index][1]).toBeLessThanOrEqual(30_000 - RESPONSE_RESERVE_MS);
+      expect(clear).toHaveBeenCalledWith(setTimeoutMock().mock.results[index].value);
+    } finally {
+      clear.mockRestore();
+    }
+  });
+
+  test.each([
+    ['Create', () => createEvent(endpoint, { HttpTokens: 'required' }), /^ImdsAccountDefaults:CreateFailed:request-\d+$/],
+    ['Update', () => updateEvent(endpoint, { HttpTokens: 'required' }, { HttpTokens: 'optional' }), /^ImdsAccountDefaults:123456789012:eu-west-1$/],
+  ])('a %s that outlives it is answered FAILED once, at the deadline, and the calls are stopped', async (operation, event, physicalId) => {
+    // The first Get returns only once the deadline was reached (its timer runs at once here); the Modify is accepted but never shows.
+    const deadlineReached = () => logs.some((line) => line.includes('"message":"deadline reached"'));
+    ec2.on(GetInstanceMetadataDefaultsCommand).callsFake(async () => {
+      while (!deadlineReached()) await later();
+      return { AccountLevel: { ...world.state, ...world.managedBy } };
+    });
+    ec2.on(ModifyInstanceMetadataDefaultsCommand).resolves({ Return: true });
+    const answer = await answerOf(handler, endpoint, event(), RESPONSE_RESERVE_MS + 2_400);
+    expect(answer.Status).toBe('FAILED');
+    expect(answer.PhysicalResourceId).toMatch(physicalId);
+    expect(answer.Reason).toBe(`${operation} did not finish within 2 s (the function's timeout less 5 s to answer); the EC2 calls were stopped and the settings may be partially applied: compare GetInstanceMetadataDefaults with the resource's properties`);
+    expect(logs).toContainEqual(expect.stringMatching(/^\{"message":"deadline reached","budgetMs":2[34]\d\d\}$/));
+    // Aborted: no polling of the read-back, and no restore (its call would be stopped too).
+    expect(ec2.commandCalls(GetInstanceMetadataDefaultsCommand)).toHaveLength(2);
+    expect(modifyCalls()).toHaveLength(1);
+    expect(logs.join('\n')).toContain('The settings may be partially applied.');
+  });
+
+  test('a function with less time left than the reserve answers at once', async () => {
+    ec2.on(GetInstanceMetadataDefaultsCommand).callsFake(async () => {
+      while (!logs.some((line) => line.includes('"message":"deadline reached"'))) await later();
+      return { AccountLevel: { ...world.state, ...world.managedBy } };
+    });
+    const answer = await answerOf(handler, endpoint, createEvent(endpoint, { HttpTokens: 'required' }), RESPONSE_RESERVE_MS - 1_000);
+    expect(answer.Status).toBe('FAILED');
+    expect(answer.Reason).toMatch(/^Create did not finish within 0 s /);
+    expect(setTimeoutMock().mock.calls.map((call) => call[1])).toContain(0);
+  });
+});
+
+describe('the answer, more', () => {
+  test('the event is logged with its ids and properties, old properties and physical id included, and never its ResponseURL', async () => {
+    const event = updateEvent(endpoint, { HttpTokens: 'required' }, { HttpTokens: 'optional' });
+    await run(event);
+    const logged = JSON.parse(logs[0]);
+    expect(logged).toEqual({
+      message: 'event',
+      RequestType: 'Update',
+      RequestId: event.RequestId,
+      StackId: STACK_ID,
+      LogicalResourceId: LOGICAL_ID,
+      PhysicalResourceId: PHYSICAL_ID,
+      ResourceProperties: event.ResourceProperties,
+      OldResourceProperties: (event as { OldResourceProperties: unknown }).OldResourceProperties,
+    });
+  });
+
+  test('a Create\'s event log has no physical id or old properties', async () => {
+    await run(createEvent(endpoint, { HttpTokens: 'required' }));
+    const logged = JSON.parse(logs[0]);
+    expect(logged.message).toBe('event');
+    expect('PhysicalResourceId' in logged).toBe(false);
+    expect('OldResourceProperties' in logged).toBe(false);
+  });
+
+  test('an answer that cannot be delivered is logged and the handler still returns', async () => {
+    endpoint.failNext(100);
+    try {
+      const event = createEvent(endpoint, { HttpTokens: 'required' });
+      await expect(handler(event, lambdaContext())).resolves.toBeUndefined();
+      expect(logs.join('\n')).toMatch(/"message":"giving up on answering CloudFormation","error":"could not answer CloudFormation after 5 attempts: HTTP 5\d\d"/);
+    } finally {
+      endpoint.failNext(0);
+    }
+  });
+
+  test('a failed Delete keeps its physical id', async () => {
+    world.state = { HttpTokens: 'required' };
+    ec2.on(ModifyInstanceMetadataDefaultsCommand).rejects(serviceError('InvalidParameterValue', 'no'));
+    const answer = await run(deleteEvent(endpoint, { HttpTokens: 'required' }, 'some-id'));
+    expect(answer).toMatchObject({ Status: 'FAILED', PhysicalResourceId: 'some-id', Reason: 'InvalidParameterValue: no' });
+  });
+
+  test('a StackId that is not an ARN: the claim names the StackId as the stack, the id falls back to unknown account and the Region of the function', async () => {
+    const event = { ...createEvent(endpoint, { HttpTokens: 'required' }), StackId: 'odd-stack-id' };
+    const region = process.env.AWS_REGION;
+    process.env.AWS_REGION = 'ap-south-2';
+    try {
+      await handler(event, lambdaContext());
+    } finally {
+      process.env.AWS_REGION = region;
+    }
+    // The endpoint refuses the answer (another StackId than the one it issued the URL for): read what was sent from the log.
+    expect(logs.join('\n')).toContain('"physicalResourceId":"ImdsAccountDefaults:unknown-account:ap-south-2"');
+    const claim = JSON.parse(world.parameters.get(claimName({ stackId: 'odd-stack-id', logicalResourceId: LOGICAL_ID }))!);
+    expect(claim).toMatchObject({ stackId: 'odd-stack-id', stackName: 'odd-stack-id' });
+    endpoint.refused.length = 0;
+  });
+
+  test('a StackId without a Region and no AWS_REGION: unknown-region', async () => {
+    const event = { ...createEvent(endpoint, { HttpTokens: 'required' }), StackId: 'arn:aws:cloudformation::123456789012:stack/s/1' };
+    const region = process.env.AWS_REGION;
+    delete process.env.AWS_REGION;
+    try {
+      await handler(event, lambdaContext());
+    } finally {
+      process.env.AWS_REGION = region;
+    }
+    expect(logs.join('\n')).toContain('"physicalResourceId":"ImdsAccountDefaults:123456789012:unknown-region"');
+    endpoint.refused.length = 0;
+  });
+});
+
+describe('writes, more', () => {
+  test('the read-back is polled READ_BACK_INTERVAL_MS (1 s) apart, with a log line per miss', async () => {
+    ec2.on(ModifyInstanceMetadataDefaultsCommand).resolves({ Return: true }); // accepted, never applied
+    await run(createEvent(endpoint, { HttpTokens: 'required' }));
+    expect(READ_BACK_INTERVAL_MS).toBe(1_000);
+    expect(delays.filter((ms) => ms <= 10_000)).toEqual([1_000, 1_000, 1_000]);
+    expect(logs).toContainEqual(JSON.stringify({ message: 'the read-back does not show the change yet', attempt: 1, mismatches: ['HttpTokens is "no-preference", expected "required"'] }));
+  });
+
+  test('a Modify that fails with a 5xx may have applied: the previous values are put back', async () => {
+    world.state = { HttpTokens: 'optional' };
+    ec2.on(ModifyInstanceMetadataDefaultsCommand).rejectsOnce(serviceError('InternalError', 'boom', 500)).callsFake((input: ModifyInstanceMetadataDefaultsCommandInput) => {
+      Object.assign(world.state, input);
+      return { Return: true };
+    });
+    const answer = await run(updateEvent(endpoint, { HttpTokens: 'required' }, { HttpTokens: 'optional' }));
+    expect(answer.Reason).toBe('InternalError: boom. The previous values were restored.');
+    expect(modifyCalls()).toEqual([{ HttpTokens: 'required' }, { HttpTokens: 'optional' }]);
+  });
+
+  test('a Modify rejected with 499 changed nothing either; one with 399 or without a status is put back', async () => {
+    world.state = { HttpTokens: 'optional' };
+    ec2.on(ModifyInstanceMetadataDefaultsCommand).rejects(serviceError('ClientClosed', 'x', 499));
+    await run(updateEvent(endpoint, { HttpTokens: 'required' }, { HttpTokens: 'optional' }));
+    expect(modifyCalls()).toHaveLength(1);
+    for (const err of [serviceError('Odd', 'x', 399), new Error('socket hang up')]) {
+      ec2.resetHistory();
+      ec2.on(ModifyInstanceMetadataDefaultsCommand).rejects(err);
+      const answer = await run(updateEvent(endpoint, { HttpTokens: 'required' }, { HttpTokens: 'optional' }));
+      expect(modifyCalls()).toHaveLength(2);
+      expect(answer.Reason).toMatch(/Restoring the previous values failed too/);
+    }
+  });
+
+  test('when nothing differs the log says so, with the target', async () => {
+    world.state = { HttpTokens: 'required' };
+    await run(createEvent(endpoint, { HttpTokens: 'required' }));
+    expect(logs).toContainEqual(JSON.stringify({ message: 'the settings are already as requested: no EC2 write', target: { HttpTokens: 'required' } }));
+  });
+
+  test('access denied on the claim\'s Put is waited out while IAM propagates', async () => {
+    ssm.on(PutParameterCommand).rejectsOnce(serviceError('AccessDeniedException', 'not yet')).callsFake((input) => {
+      world.parameters.set(input.Name, input.Value);
+      return {};
+    });
+    const answer = await run(createEvent(endpoint, { HttpTokens: 'required' }));
+    expect(answer.Status).toBe('SUCCESS');
+    expect(ssm.commandCalls(PutParameterCommand)).toHaveLength(2);
+  });
+
+  test('access denied on the claim\'s Delete is waited out while IAM propagates', async () => {
+    world.state = { HttpTokens: 'required' };
+    world.parameters.set(claimName({ stackId: STACK_ID, logicalResourceId: LOGICAL_ID }), '{}');
+    ssm.on(DeleteParameterCommand).rejectsOnce(serviceError('AccessDeniedException', 'not yet')).callsFake((input) => {
+      world.parameters.delete(input.Name);
+      return {};
+    });
+    const answer = await run(deleteEvent(endpoint, { HttpTokens: 'required' }));
+    expect(answer.Status).toBe('SUCCESS');
+    expect(world.parameters.size).toBe(0);
+  });
+
+  test('an Update after a Create answers the applied settings (Applied "true")', async () => {
+    world.state = { HttpTokens: 'optional' };
+    const answer = await run(updateEvent(endpoint, { HttpTokens: 'required', HttpPutResponseHopLimit: '10' }, { HttpTokens: 'optional' }));
+    expect(answer.Data).toEqual({
+      HttpTokens: 'required',
+      HttpTokensEnforced: 'no-preference',
+      HttpPutResponseHopLimit: '10',
+      HttpEndpoint: 'no-preference',
+      InstanceMetadataTags: 'no-preference',
+      ManagedBy: 'account',
+      Applied: 'true',
+    });
+  });
+});
+
+describe('Delete, more', () => {
+  test('logs the fields it leaves to another live resource', async () => {
+    world.state = { HttpTokens: 'required', HttpEndpoint: 'enabled' };
+    addClaim(world, 'platform', 'Imds1234', { HttpTokens: 'required' });
+    await run(deleteEvent(endpoint, { HttpTokens: 'required', HttpEndpoint: 'enabled' }));
+    expect(logs).toContainEqual(JSON.stringify({ message: 'fields another live resource manages are not reset', fields: ['HttpTokens'] }));
+    expect(world.state).toEqual({ HttpTokens: 'required' });
+  });
+
+  test('no such log line when it resets every field', async () => {
+    world.state = { HttpTokens: 'required' };
+    await run(deleteEvent(endpoint, { HttpTokens: 'required' }));
+    expect(logs.join('\n')).not.toContain('not reset');
+  });
+
+  test('ownership unknown: the log names the fields left and why', async () => {
+    world.state = { HttpTokens: 'required' };
+    ssm.on(GetParametersByPathCommand).rejects(serviceError('InternalServerError', 'SSM is down', 500));
+    await run(deleteEvent(endpoint, { HttpTokens: 'required', HttpEndpoint: 'enabled' }));
+    expect(logs).toContainEqual(JSON.stringify({
+      message: 'Delete leaves the settings as they are: ownership could not be determined',
+      error: 'the claims under /cdk-imds-account-defaults/claims in SSM Parameter Store could not be read (InternalServerError: SSM is down)',
+      fields: ['HttpTokens', 'HttpEndpoint'],
+    }));
+  });
+
+  test('a Delete that resets nothing (every field managed elsewhere) makes no EC2 write and removes its claim', async () => {
+    world.state = { HttpTokens: 'required' };
+    world.parameters.set(claimName({ stackId: STACK_ID, logicalResourceId: LOGICAL_ID }), '{}');
+    addClaim(world, 'platform', 'Imds1234', { HttpTokens: 'required' });
+    const answer = await run(deleteEvent(endpoint, { HttpTokens: 'required' }));
+    expect(answer.Status).toBe('SUCCESS');
+    expect(ec2).not.toHaveReceivedCommand(ModifyInstanceMetadataDefaultsCommand);
+    expect(world.parameters.has(claimName({ stackId: STACK_ID, logicalResourceId: LOGICAL_ID }))).toBe(false);
+  });
+});
+
+describe('declarative policy, more', () => {
+  beforeEach(() => {
+    world.managedBy = { ManagedBy: 'declarative-policy' };
+  });
+
+  test('without a policy message, the reason has no message part', async () => {
+    const answer = await run(createEvent(endpoint, { HttpTokens: 'required' }));
+    expect(answer.Reason).toBe('An AWS Organizations declarative policy manages the EC2 instance metadata defaults of this account and Region (ManagedBy: declarative-policy), so Create cannot change them. Set skipIfManagedByDeclarativePolicy to succeed without changes in accounts governed by a policy.');
+  });
+
+  test.each([
+    ['Create', () => createEvent(endpoint, { HttpTokens: 'required', SkipIfManagedByDeclarativePolicy: 'true' })],
+    ['Update', () => updateEvent(endpoint, { HttpTokens: 'required', SkipIfManagedByDeclarativePolicy: 'true' }, { HttpTokens: 'optional' })],
+    ['Delete', () => deleteEvent(endpoint, { HttpTokens: 'required', SkipIfManagedByDeclarativePolicy: 'true' })],
+  ])('a skipped %s answers the policy\'s values, not applied, and logs the skip', async (operation, event) => {
+    world.state = { HttpTokens: 'optional' };
+    const answer = await run(event());
+    expect(answer.Data).toEqual({
+      HttpTokens: 'optional',
+      HttpTokensEnforced: 'no-preference',
+      HttpPutResponseHopLimit: '-1',
+      HttpEndpoint: 'no-preference',
+      InstanceMetadataTags: 'no-preference',
+      ManagedBy: 'declarative-policy',
+      Applied: 'false',
+    });
+    expect(logs.join('\n')).toContain(`a declarative policy manages the settings; ${operation} skipped (SkipIfManagedByDeclarativePolicy)`);
+  });
+
+  test('"false" is the default: the Create fails', async () => {
+    const answer = await run(createEvent(endpoint, { HttpTokens: 'required', SkipIfManagedByDeclarativePolicy: 'false' }));
+    expect(answer.Status).toBe('FAILED');
+  });
 });

@@ -5,13 +5,15 @@
  * budget that cuts a hanging read off (OWNERSHIP_BUDGET_MS) lives in the real
  * clients' abort handling, which the mock replaces: index.emulator.test.ts covers it.
  */
+import { getEventListeners } from 'events';
 import { DescribeStackResourceCommand } from '@aws-sdk/client-cloudformation';
 import { DeleteParameterCommand, GetParametersByPathCommand } from '@aws-sdk/client-ssm';
 import 'aws-sdk-client-mock-jest';
 import { World, addClaim, cfn, emulate, newWorld, serviceError, ssm, stackIdOf } from './aws-mocks';
-import { captureLogs } from './support';
+import { captureLogs, quickWaits } from './support';
 import { Claim, claimName, createSsmClient, formatClaim } from '../../lambda/claims';
 import {
+  OWNERSHIP_BUDGET_MS,
   Ownership,
   OwnershipUnknownError,
   STALE_STATUSES,
@@ -142,5 +144,132 @@ describe('conflicts and managedByOthers', () => {
     expect(managedByOthers(ownership, 'HttpEndpoint')).toBe(true);
     expect(managedByOthers(ownership, 'HttpPutResponseHopLimit')).toBe(false);
     expect(managedByOthers({ others: [] }, 'HttpTokens')).toBe(false);
+  });
+});
+
+describe('the ownership budget', () => {
+  /** A client whose every call hangs until its abort signal fires, then fails with the signal's reason. */
+  const hangingClient = () => ({
+    calls: 0,
+    send(_command: unknown, options: { abortSignal: AbortSignal }) {
+      this.calls++;
+      return new Promise((_resolve, reject) => {
+        options.abortSignal.addEventListener('abort', () => reject(Object.assign(new Error('Request aborted'), { name: 'AbortError' })), { once: true });
+      });
+    },
+  });
+  let budgets: number[];
+  let cleared: unknown[];
+  let timers: unknown[];
+  beforeEach(() => {
+    budgets = [];
+    cleared = [];
+    timers = [];
+    const realSetTimeout = global.setTimeout;
+    // The budget's timer fires after 50 ms instead of OWNERSHIP_BUDGET_MS; its delay is recorded.
+    jest.spyOn(global, 'setTimeout').mockImplementation(((callback: () => void, ms?: number) => {
+      budgets.push(ms ?? 0);
+      const timer = realSetTimeout(callback, ms === OWNERSHIP_BUDGET_MS ? 50 : ms);
+      timers.push(timer);
+      return timer;
+    }) as typeof setTimeout);
+    const realClearTimeout = global.clearTimeout;
+    jest.spyOn(global, 'clearTimeout').mockImplementation(((timer: NodeJS.Timeout) => {
+      cleared.push(timer);
+      realClearTimeout(timer);
+    }) as typeof clearTimeout);
+  });
+  afterEach(() => {
+    (global.setTimeout as unknown as jest.SpyInstance).mockRestore();
+    (global.clearTimeout as unknown as jest.SpyInstance).mockRestore();
+  });
+
+  test(`a hanging SSM is cut off after OWNERSHIP_BUDGET_MS (${OWNERSHIP_BUDGET_MS} ms): ownership unknown`, async () => {
+    expect(OWNERSHIP_BUDGET_MS).toBe(12_000);
+    const client = hangingClient();
+    const err = await readOwnership(client as any, createCloudFormationClient(), SELF, new AbortController().signal).catch((e) => e);
+    expect(err).toBeInstanceOf(OwnershipUnknownError);
+    expect(err.message).toBe('the claims under /cdk-imds-account-defaults/claims in SSM Parameter Store could not be read (AbortError: Request aborted)');
+    expect(budgets).toEqual([OWNERSHIP_BUDGET_MS]);
+    expect(client.calls).toBe(1);
+  });
+
+  test('the caller\'s deadline, when it comes first, aborts the read too', async () => {
+    const deadline = new AbortController();
+    const client = hangingClient();
+    const reading = readOwnership(client as any, createCloudFormationClient(), SELF, deadline.signal).catch((e) => e);
+    budgets.length = 0;
+    deadline.abort();
+    const err = await reading;
+    expect(err).toBeInstanceOf(OwnershipUnknownError);
+    // Aborted by the deadline, not by the budget's timer (its callback never ran: cleared).
+    expect(cleared).toEqual([timers[0]]);
+  });
+
+  test('a read that finishes clears its timer and stops listening to the caller\'s deadline', async () => {
+    const deadline = new AbortController();
+    await readOwnership(createSsmClient(), createCloudFormationClient(), SELF, deadline.signal);
+    expect(budgets).toEqual([OWNERSHIP_BUDGET_MS]);
+    expect(cleared).toEqual([timers[0]]);
+    expect(getEventListeners(deadline.signal, 'abort')).toHaveLength(0);
+  });
+
+  test('every call carries the abort signal of the budget', async () => {
+    addClaim(world, 'a', 'Imds', { HttpTokens: 'required' }, 'DELETE_COMPLETE');
+    const deadline = new AbortController();
+    await readOwnership(createSsmClient(), createCloudFormationClient(), SELF, deadline.signal);
+    const signals = [
+      ssm.commandCalls(GetParametersByPathCommand)[0].args[1],
+      cfn.commandCalls(DescribeStackResourceCommand)[0].args[1],
+      ssm.commandCalls(DeleteParameterCommand)[0].args[1],
+    ].map((options) => (options as { abortSignal?: AbortSignal } | undefined)?.abortSignal);
+    for (const signal of signals) {
+      expect(signal).toBeInstanceOf(AbortSignal);
+      expect(signal).not.toBe(deadline.signal);
+      expect(signal!.aborted).toBe(false);
+    }
+  });
+});
+
+describe('readOwnership, more', () => {
+  test('the first CloudFormation call waits out IAM propagation, 1 s before its first retry', async () => {
+    addClaim(world, 'a', 'Imds', { HttpTokens: 'required' });
+    cfn.on(DescribeStackResourceCommand)
+      .rejectsOnce(serviceError('AccessDenied', 'not yet', 403))
+      .resolvesOnce({ StackResourceDetail: { ResourceStatus: 'CREATE_COMPLETE' } } as any);
+    const delays = quickWaits();
+    try {
+      expect((await read()).others).toHaveLength(1);
+      expect(delays).toContain(1_000);
+    } finally {
+      (global.setTimeout as unknown as jest.SpyInstance).mockRestore();
+    }
+  });
+
+  test('logs the live claims it found, by stack, logical id and fields', async () => {
+    addClaim(world, 'platform', 'Imds1', { HttpTokens: 'required' });
+    await read();
+    expect(logs).toContainEqual(JSON.stringify({ message: 'ownership', others: [{ stackName: 'platform', logicalResourceId: 'Imds1', fields: { HttpTokens: 'required' } }] }));
+  });
+
+  test('a stale claim is removed with a log line naming it, its stack and logical id', async () => {
+    const stale = addClaim(world, 'gone', 'Imds9', { HttpTokens: 'required' }, 'DELETE_COMPLETE');
+    await read();
+    expect(logs).toContainEqual(JSON.stringify({ message: 'removing a stale claim', name: stale, stackId: stackIdOf('gone'), logicalResourceId: 'Imds9' }));
+  });
+
+  test('an error other than ValidationError from CloudFormation is not staleness', async () => {
+    addClaim(world, 'a', 'Imds', { HttpTokens: 'required' });
+    cfn.on(DescribeStackResourceCommand).rejects(serviceError('InternalFailure', 'boom', 500));
+    await expect(read()).rejects.toBeInstanceOf(OwnershipUnknownError);
+    expect(world.parameters.size).toBe(1);
+  });
+
+  test('a claim that names no fields still takes part and conflicts with nothing', async () => {
+    addClaim(world, 'a', 'Imds', {});
+    const ownership = await read();
+    expect(ownership.others).toHaveLength(1);
+    expect(conflicts(ownership, SELF, { HttpTokens: 'required' })).toEqual([]);
+    expect(managedByOthers(ownership, 'HttpTokens')).toBe(false);
   });
 });

@@ -78,3 +78,24 @@ export async function answerOf(
   expect(answers[0].problems).toEqual([]);
   return answers[0].response!;
 }
+
+/** Delays up to this long are the handler's waits between attempts; longer ones are its deadlines. */
+const QUICK_UP_TO_MS = 10_000;
+
+/**
+ * Records every delay the code under test asks setTimeout for, and runs the
+ * waits between attempts (read-back polling, IAM propagation, response PUT
+ * backoff: up to 10 s) at once; deadlines (the function's budget, the ownership
+ * budget) keep their real time. The retry tests then take milliseconds and can
+ * check the intervals themselves. Call in beforeAll; the returned array is
+ * emptied with `delays.length = 0`.
+ */
+export function quickWaits(): number[] {
+  const delays: number[] = [];
+  const realSetTimeout = global.setTimeout;
+  jest.spyOn(global, 'setTimeout').mockImplementation(((callback: (...args: unknown[]) => void, ms?: number, ...args: unknown[]) => {
+    delays.push(ms ?? 0);
+    return realSetTimeout(callback, ms !== undefined && ms <= QUICK_UP_TO_MS ? 0 : ms, ...args);
+  }) as typeof setTimeout);
+  return delays;
+}
