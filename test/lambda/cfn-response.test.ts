@@ -230,6 +230,22 @@ describe('the PUT', () => {
     expect(Date.now() - started).toBeLessThan(2_000);
   });
 
+  test('a response cut off in its body fails the attempt (the error is not lost)', async () => {
+    const cutting = http.createServer((_req, res) => {
+      res.writeHead(200, { 'content-length': 100 });
+      res.write('partial', () => res.socket?.destroy());
+    });
+    await new Promise<void>((resolve) => cutting.listen(0, '127.0.0.1', resolve));
+    try {
+      const url = `http://127.0.0.1:${(cutting.address() as AddressInfo).port}/k`;
+      const error = await sendResponse(target(url), answer, { attempts: 1, firstDelayMs: 1, attemptTimeoutMs: 30_000 }).catch((e: Error) => e);
+      expect(String(error)).toMatch(/^Error: could not answer CloudFormation after 1 attempts: /);
+    } finally {
+      cutting.closeAllConnections();
+      await new Promise((resolve) => cutting.close(resolve));
+    }
+  });
+
   test('an https URL goes through https, an http URL through http', async () => {
     const viaHttps = jest.spyOn(nodeModule<typeof https>('https'), 'request');
     const viaHttp = jest.spyOn(nodeModule<typeof http>('http'), 'request');

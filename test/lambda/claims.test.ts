@@ -68,6 +68,10 @@ describe('format and parse', () => {
     expect(parseClaim('/p/n', JSON.stringify({ ...rest, fields: {} }))?.stackName).toBe('platform');
   });
 
+  test('a claim\'s own stack name is kept, even when the StackId names another', () => {
+    expect(parseClaim('/p/n', JSON.stringify({ ...OWNER, stackName: 'renamed', fields: {} }))?.stackName).toBe('renamed');
+  });
+
   test('a claim whose StackId has no stack name keeps the StackId as its name', () => {
     expect(parseClaim('/p/n', JSON.stringify({ stackId: 'odd', logicalResourceId: 'L', fields: {}, stackName: 5 }))?.stackName).toBe('odd');
   });
@@ -117,6 +121,7 @@ describe('the store', () => {
   test('listClaims with no claims at all is empty', async () => {
     ssm.on(GetParametersByPathCommand).resolves({});
     expect(await listClaims(createSsmClient(), signal)).toEqual([]);
+    expect(logs).toEqual([]);
   });
 
   test('deleteClaim removes the parameter; one already gone is fine; any other error is thrown', async () => {

@@ -927,3 +927,92 @@ describe('declarative policy, more', () => {
     expect(answer.Status).toBe('FAILED');
   });
 });
+
+describe('reasons and logs, exactly', () => {
+  test('a failure is logged with its description', async () => {
+    const answer = await run(createEvent(endpoint, { HttpTokens: 'bad' }));
+    expect(logs).toContainEqual(JSON.stringify({ message: 'failed', error: `InvalidPropertiesError: ${answer.Reason!.replace(/^InvalidPropertiesError: /, '')}` }));
+  });
+
+  test('the wait for IAM on the first EC2 call is logged as such', async () => {
+    ec2.on(GetInstanceMetadataDefaultsCommand)
+      .rejectsOnce(serviceError('UnauthorizedOperation', 'not yet', 403))
+      .callsFake(() => ({ AccountLevel: { ...world.state, ...world.managedBy } }));
+    await run(createEvent(endpoint, { HttpTokens: 'required' }));
+    expect(logs).toContainEqual(JSON.stringify({ message: 'UnauthorizedOperation on the first EC2 call: waiting for the role\'s policy to propagate', attempt: 1 }));
+  });
+
+  test('the waits for IAM on the claim\'s Put and Delete are logged as SSM calls', async () => {
+    ssm.on(PutParameterCommand).rejectsOnce(serviceError('AccessDeniedException', 'not yet')).callsFake((input) => {
+      world.parameters.set(input.Name, input.Value);
+      return {};
+    });
+    await run(createEvent(endpoint, { HttpTokens: 'required' }));
+    ssm.on(DeleteParameterCommand).rejectsOnce(serviceError('AccessDeniedException', 'not yet')).callsFake((input) => {
+      world.parameters.delete(input.Name);
+      return {};
+    });
+    await run(deleteEvent(endpoint, { HttpTokens: 'required' }));
+    const waits = logs.filter((line) => line.includes('waiting for the role'));
+    expect(waits).toEqual([1, 2].map(() => JSON.stringify({ message: 'AccessDeniedException on the first SSM call: waiting for the role\'s policy to propagate', attempt: 1 })));
+  });
+
+  test('the Delete after a failed Create says why it resets nothing', async () => {
+    await run(deleteEvent(endpoint, { HttpTokens: 'required' }, `${CREATE_FAILED_PREFIX}x`));
+    expect(logs).toContainEqual(JSON.stringify({ message: 'Delete after a failed Create: nothing to reset' }));
+  });
+
+  test('a claim that cannot be removed is logged with the error', async () => {
+    world.state = { HttpTokens: 'required' };
+    ssm.on(DeleteParameterCommand).rejects(serviceError('InternalServerError', 'boom', 500));
+    await run(deleteEvent(endpoint, { HttpTokens: 'required' }));
+    expect(logs).toContainEqual(JSON.stringify({ message: 'could not remove the claim; it is stale now and the next reader removes it', error: 'InternalServerError: boom' }));
+  });
+
+  test('fields an Update stops managing and leaves alone are logged by name; none when nothing is removed', async () => {
+    const self = { stackId: STACK_ID, stackName: 'imds', logicalResourceId: LOGICAL_ID };
+    world.state = { HttpTokens: 'no-preference', HttpPutResponseHopLimit: 3, HttpEndpoint: 'enabled' };
+    world.parameters.set(claimName(self), formatClaim(self, { HttpTokens: 'optional' }, {}));
+    // HttpTokens is changed by someone since (not what the old properties asked) but still managed: no log for it.
+    await run(updateEvent(endpoint, { HttpTokens: 'required' }, { HttpTokens: 'optional' }));
+    expect(logs.join('\n')).not.toContain('left as they are');
+    // The hop limit was never taken over by this resource's claim: left, and logged.
+    await run(updateEvent(endpoint, { HttpTokens: 'required' }, { HttpTokens: 'required', HttpPutResponseHopLimit: '3' }));
+    expect(logs).toContainEqual(JSON.stringify({
+      message: 'fields no longer managed and left as they are (changed since, managed by another resource, or never taken over)', fields: ['HttpPutResponseHopLimit'],
+    }));
+  });
+
+  test('conflicts with several stacks are all named, separated by "; "', async () => {
+    addClaim(world, 'a', 'Imds1', { HttpTokens: 'optional' });
+    addClaim(world, 'b', 'Imds2', { HttpPutResponseHopLimit: 3 });
+    const answer = await run(createEvent(endpoint, { HttpTokens: 'required', HttpPutResponseHopLimit: '2' }));
+    expect(answer.Reason).toContain(`manages it as "optional", this resource asks for "required"; HttpPutResponseHopLimit: stack b (${stackIdOf('b')})`);
+  });
+
+  test('a read-back that misses several fields names each, separated by "; ", as a ReadBackError', async () => {
+    ec2.on(ModifyInstanceMetadataDefaultsCommand).resolves({ Return: true }); // accepted, never applied
+    const answer = await run(updateEvent(endpoint, { HttpTokens: 'required', HttpPutResponseHopLimit: '2' }, { HttpTokens: 'optional' }));
+    expect(answer.Reason).toMatch(/^ReadBackError: ModifyInstanceMetadataDefaults succeeded but GetInstanceMetadataDefaults reports HttpTokens is "no-preference", expected "required"; HttpPutResponseHopLimit is -1, expected 2\. /);
+  });
+
+  test('a 4xx on the read-back after a successful Modify: the Modify took effect, so the previous values are put back', async () => {
+    world.state = { HttpTokens: 'optional' };
+    ec2.on(GetInstanceMetadataDefaultsCommand)
+      .callsFakeOnce(() => ({ AccountLevel: { ...world.state, ...world.managedBy } }))
+      .rejectsOnce(serviceError('UnauthorizedOperation', 'no Get', 403))
+      .callsFake(() => ({ AccountLevel: { ...world.state, ...world.managedBy } }));
+    const answer = await run(updateEvent(endpoint, { HttpTokens: 'required' }, { HttpTokens: 'optional' }));
+    expect(answer.Reason).toBe('UnauthorizedOperation: no Get. The previous values were restored.');
+    expect(modifyCalls()).toEqual([{ HttpTokens: 'required' }, { HttpTokens: 'optional' }]);
+    expect(world.state).toEqual({ HttpTokens: 'optional' });
+  });
+
+  test('a claim that cannot be recorded when nothing was changed fails without any EC2 write', async () => {
+    world.state = { HttpTokens: 'required' };
+    ssm.on(PutParameterCommand).rejects(serviceError('InternalServerError', 'SSM is down', 500));
+    const answer = await run(updateEvent(endpoint, { HttpTokens: 'required', Ownership: 'claims-v1' }, { HttpTokens: 'required' }));
+    expect(answer.Reason).toBe('OwnershipUnknownError: the claim could not be recorded in SSM Parameter Store (InternalServerError: SSM is down)');
+    expect(ec2).not.toHaveReceivedCommand(ModifyInstanceMetadataDefaultsCommand);
+  });
+});

@@ -9,7 +9,7 @@ import { getEventListeners } from 'events';
 import { DescribeStackResourceCommand } from '@aws-sdk/client-cloudformation';
 import { DeleteParameterCommand, GetParametersByPathCommand } from '@aws-sdk/client-ssm';
 import 'aws-sdk-client-mock-jest';
-import { World, addClaim, cfn, emulate, newWorld, serviceError, ssm, stackIdOf } from './aws-mocks';
+import { World, addClaim, cfn, emulate, fakes, newWorld, serviceError, ssm, stackIdOf } from './aws-mocks';
 import { captureLogs, quickWaits } from './support';
 import { Claim, claimName, createSsmClient, formatClaim } from '../../lambda/claims';
 import {
@@ -161,7 +161,9 @@ describe('the ownership budget', () => {
   let budgets: number[];
   let cleared: unknown[];
   let timers: unknown[];
+  let shortBudget: boolean;
   beforeEach(() => {
+    shortBudget = true;
     budgets = [];
     cleared = [];
     timers = [];
@@ -169,7 +171,7 @@ describe('the ownership budget', () => {
     // The budget's timer fires after 50 ms instead of OWNERSHIP_BUDGET_MS; its delay is recorded.
     jest.spyOn(global, 'setTimeout').mockImplementation(((callback: () => void, ms?: number) => {
       budgets.push(ms ?? 0);
-      const timer = realSetTimeout(callback, ms === OWNERSHIP_BUDGET_MS ? 50 : ms);
+      const timer = realSetTimeout(callback, shortBudget && ms === OWNERSHIP_BUDGET_MS ? 50 : ms);
       timers.push(timer);
       return timer;
     }) as typeof setTimeout);
@@ -195,14 +197,15 @@ describe('the ownership budget', () => {
   });
 
   test('the caller\'s deadline, when it comes first, aborts the read too', async () => {
+    shortBudget = false; // the budget keeps its 12 s: only the deadline can end the read within the test
     const deadline = new AbortController();
     const client = hangingClient();
+    const started = Date.now();
     const reading = readOwnership(client as any, createCloudFormationClient(), SELF, deadline.signal).catch((e) => e);
-    budgets.length = 0;
     deadline.abort();
     const err = await reading;
     expect(err).toBeInstanceOf(OwnershipUnknownError);
-    // Aborted by the deadline, not by the budget's timer (its callback never ran: cleared).
+    expect(Date.now() - started).toBeLessThan(1_000);
     expect(cleared).toEqual([timers[0]]);
   });
 
@@ -271,5 +274,52 @@ describe('readOwnership, more', () => {
     expect(ownership.others).toHaveLength(1);
     expect(conflicts(ownership, SELF, { HttpTokens: 'required' })).toEqual([]);
     expect(managedByOthers(ownership, 'HttpTokens')).toBe(false);
+  });
+});
+
+describe('readOwnership, logs and messages', () => {
+  test('its own claim is found among several, wherever it is listed', async () => {
+    for (const name of ['a', 'b', 'c', 'd']) addClaim(world, name, 'Imds', { HttpTokens: 'required' });
+    world.parameters.set(claimName(SELF), formatClaim(SELF, { HttpEndpoint: 'enabled' }));
+    const { own, others } = await read();
+    expect(own?.name).toBe(claimName(SELF));
+    expect(own?.fields).toEqual({ HttpEndpoint: 'enabled' });
+    expect(others).toHaveLength(4);
+  });
+
+  test('the first SSM and CloudFormation calls log their wait for IAM propagation by service', async () => {
+    addClaim(world, 'a', 'Imds', { HttpTokens: 'required' });
+    ssm.on(GetParametersByPathCommand).rejectsOnce(serviceError('AccessDeniedException', 'not yet')).callsFake(fakes(world).getParametersByPath);
+    cfn.on(DescribeStackResourceCommand).rejectsOnce(serviceError('AccessDenied', 'not yet', 403)).callsFake(fakes(world).describeStackResource);
+    quickWaits();
+    try {
+      await read();
+    } finally {
+      (global.setTimeout as unknown as jest.SpyInstance).mockRestore();
+    }
+    expect(logs).toContainEqual(JSON.stringify({ message: 'AccessDeniedException on the first SSM call: waiting for the role\'s policy to propagate', attempt: 1 }));
+    expect(logs).toContainEqual(JSON.stringify({ message: 'AccessDenied on the first CloudFormation call: waiting for the role\'s policy to propagate', attempt: 1 }));
+  });
+
+  test('the reason names every field of a claim CloudFormation could not check', async () => {
+    addClaim(world, 'platform', 'Imds1', { HttpTokens: 'required', HttpPutResponseHopLimit: 2 });
+    cfn.on(DescribeStackResourceCommand).rejects(serviceError('Throttling', 'Rate exceeded'));
+    const err = await read().catch((e) => e);
+    expect(err.message).toBe(`CloudFormation could not say whether stack platform (${stackIdOf('platform')}) still holds Imds1, which claims HttpTokens, HttpPutResponseHopLimit (Throttling: Rate exceeded)`);
+  });
+
+  test('a claim whose resource is gone is logged with its name and CloudFormation\'s error', async () => {
+    const name = addClaim(world, 'gone', 'Imds1', { HttpTokens: 'required' }, null);
+    await read();
+    expect(logs).toContainEqual(JSON.stringify({
+      message: 'the claim\'s stack or resource does not exist', name, error: `ValidationError: Resource Imds1 does not exist for stack ${stackIdOf('gone')}`,
+    }));
+  });
+
+  test('a stale claim that cannot be removed is logged with its name and the error', async () => {
+    const name = addClaim(world, 'gone', 'Imds1', { HttpTokens: 'required' }, 'DELETE_COMPLETE');
+    ssm.on(DeleteParameterCommand).rejects(serviceError('InternalServerError', 'boom', 500));
+    await read();
+    expect(logs).toContainEqual(JSON.stringify({ message: 'could not remove the stale claim', name, error: 'InternalServerError: boom' }));
   });
 });

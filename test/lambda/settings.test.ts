@@ -31,7 +31,7 @@ describe('parseSettings', () => {
       expect(parseSettings({ HttpPutResponseHopLimit: raw })).toEqual({ HttpPutResponseHopLimit: n });
     });
 
-  test.each(['0', '65', '-2', '100', ' 2', '2 ', '2.0', '1e1', 'two', '-', '', 0, 65, 2.5, true, {}])(
+  test.each(['0', '65', '-2', '100', ' 2', '2 ', '2.0', '1e1', 'two', '-', '', 0, 65, 2.5, true, {}, [2], ['2']])(
     'HttpPutResponseHopLimit %j is rejected, naming the range and the value', (raw) => {
       const err = parseError({ HttpPutResponseHopLimit: raw });
       expect(err).toBeInstanceOf(InvalidPropertiesError);
