@@ -114,13 +114,13 @@ test('an EC2 error surfaces with its code', async () => {
 });
 
 describe('with client-ec2 3.996.0 and EC2 answers as real EC2 writes them', () => {
-  const requests: Array<{ body: string; headers: Record<string, string> }> = [];
+  const requests: Array<{ body: string; headers: Record<string, string>; abortSignal?: AbortSignal }> = [];
   /** A client whose HTTP layer answers `xml` (status 200) and records each request. */
   const clientAnswering = (ec2: Ec2Module, xml: string) => {
     const client = ec2.createEc2Client();
     (client.config as { requestHandler: unknown }).requestHandler = {
-      handle: async (request: { body: string; headers: Record<string, string> }) => {
-        requests.push({ body: request.body, headers: { ...request.headers } });
+      handle: async (request: { body: string; headers: Record<string, string> }, options?: { abortSignal?: AbortSignal }) => {
+        requests.push({ body: request.body, headers: { ...request.headers }, abortSignal: options?.abortSignal });
         return { response: { statusCode: 200, headers: { 'content-type': 'text/xml;charset=UTF-8' }, body: Readable.from([Buffer.from(xml)]) } };
       },
     };
@@ -170,6 +170,42 @@ ${accountLevel}
     await ec2.modifyDefaults(client, { HttpTokensEnforced: 'enabled' }, signal);
     expect(new URLSearchParams(requests[0].body).get('HttpTokensEnforced')).toBe('enabled');
     expect(requests[0].headers['content-length']).toBe(String(Buffer.byteLength(requests[0].body)));
+  });
+
+  test('a Content-Length the serializer already set is corrected for the added HttpTokensEnforced', async () => {
+    const ec2 = loadEc2('3.996.0');
+    const client = clientAnswering(ec2, '<ModifyInstanceMetadataDefaultsResponse><return>true</return></ModifyInstanceMetadataDefaultsResponse>');
+    // A serializer that sets Content-Length itself (before the safeguard adds the field).
+    client.middlewareStack.add((next: (args: any) => Promise<any>) => async (args: any) => {
+      args.request.headers['content-length'] = String(Buffer.byteLength(args.request.body));
+      return next(args);
+    }, { step: 'serialize', priority: 'low', name: 'testContentLength' });
+    await ec2.modifyDefaults(client, { HttpTokens: 'required', HttpTokensEnforced: 'enabled' }, signal);
+    expect(new URLSearchParams(requests[0].body).get('HttpTokensEnforced')).toBe('enabled');
+    expect(requests[0].headers['content-length']).toBe(String(Buffer.byteLength(requests[0].body)));
+  });
+
+  test('the safeguards say in the log when they stepped in', async () => {
+    const ec2 = loadEc2('3.996.0');
+    const logs = captureLogs();
+    await ec2.modifyDefaults(clientAnswering(ec2, '<ModifyInstanceMetadataDefaultsResponse><return>true</return></ModifyInstanceMetadataDefaultsResponse>'), { HttpTokensEnforced: 'enabled' }, signal);
+    await ec2.getDefaults(clientAnswering(ec2, getXml('<httpTokensEnforced>enabled</httpTokensEnforced>')), signal);
+    expect(logs).toEqual([
+      JSON.stringify({ message: 'ModifyInstanceMetadataDefaults', settings: { HttpTokensEnforced: 'enabled' } }),
+      JSON.stringify({ message: 'this @aws-sdk/client-ec2 does not serialize HttpTokensEnforced; added it to the request before signing' }),
+      JSON.stringify({ message: 'this @aws-sdk/client-ec2 does not parse HttpTokensEnforced; read it from the raw response' }),
+    ]);
+  });
+
+  test('both calls hand the caller\'s abort signal to the HTTP layer', async () => {
+    const ec2 = loadEc2('current');
+    const own = new AbortController().signal;
+    await ec2.getDefaults(clientAnswering(ec2, getXml('')), own);
+    await ec2.modifyDefaults(clientAnswering(ec2, '<ModifyInstanceMetadataDefaultsResponse><return>true</return></ModifyInstanceMetadataDefaultsResponse>'), { HttpTokens: 'required' }, own);
+    expect(requests).toHaveLength(2);
+    for (const request of requests) {
+      expect(request.abortSignal).toBe(own);
+    }
   });
 
   test('a Modify answered with return false fails', async () => {
