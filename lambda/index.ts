@@ -163,7 +163,7 @@ async function onUpdate(event: CloudFormationCustomResourceEvent & { RequestType
   assertNoConflict(ownership, self, desired);
   const old = event.OldResourceProperties;
   const handedBack = handBack(managedKeys(old).filter((key) => desired[key] === undefined), old, ownership, before);
-  const after = await applyAndClaim(self, { ...handedBack, ...desired }, desired, takenOverFrom(ownership, desired, before), before, signal);
+  const after = await applyAndClaim(self, { ...handedBack, ...desired }, desired, takenOverFrom(ownership, desired, before, old), before, signal);
   return { physicalResourceId, data: toData(after, true) };
 }
 
@@ -234,13 +234,22 @@ function handBack(removed: SettingKey[], old: Record<string, unknown>, ownership
   return back as Settings;
 }
 
-/** For the claim: each field's value when this resource took it over (kept from its claim, or read now). */
-function takenOverFrom(ownership: Ownership, desired: Settings, before: AccountLevel): Settings {
+/**
+ * For the claim: each field's value when this resource took it over. Kept from its
+ * claim for the fields it already managed; read now for the fields it takes over
+ * now; unknown (left out, so that dropping the field later resets it, as the
+ * release without claims did) for a field it managed before it had a claim.
+ */
+function takenOverFrom(ownership: Ownership, desired: Settings, before: AccountLevel, old?: Record<string, unknown>): Settings {
   const current = valuesOf(before, Object.keys(desired) as SettingKey[]);
+  const managedBeforeClaims = ownership.own === undefined ? managedKeys(old) : [];
   const taken: Record<string, unknown> = {};
   for (const key of Object.keys(desired) as SettingKey[]) {
-    const recorded = ownership.own?.fields[key] !== undefined ? ownership.own.before[key] : undefined;
-    taken[key] = recorded ?? current[key];
+    if (ownership.own?.fields[key] !== undefined) {
+      taken[key] = ownership.own.before[key];
+    } else if (!managedBeforeClaims.includes(key)) {
+      taken[key] = current[key];
+    }
   }
   return taken as Settings;
 }

@@ -1016,3 +1016,30 @@ describe('reasons and logs, exactly', () => {
     expect(ec2).not.toHaveReceivedCommand(ModifyInstanceMetadataDefaultsCommand);
   });
 });
+
+describe('upgrade from the release without claims', () => {
+  test('a field the resource managed before it had a claim goes back to no preference when a later Update drops it, as that release did', async () => {
+    world.state = { HttpTokens: 'required', HttpEndpoint: 'enabled' };
+    // The Update that upgrades the library: the same settings, the Ownership property added, no claim yet.
+    const upgrade = await run(updateEvent(endpoint,
+      { HttpTokens: 'required', HttpEndpoint: 'enabled', Ownership: 'claims-v1' },
+      { HttpTokens: 'required', HttpEndpoint: 'enabled' }));
+    expect(upgrade.Status).toBe('SUCCESS');
+    // What the fields were before that resource set them is not known: the claim leaves it out.
+    const name = claimName({ stackId: STACK_ID, logicalResourceId: LOGICAL_ID });
+    expect(JSON.parse(world.parameters.get(name)!)).toMatchObject({ fields: { HttpTokens: 'required', HttpEndpoint: 'enabled' }, before: {} });
+
+    const dropped = await run(updateEvent(endpoint,
+      { HttpEndpoint: 'enabled', Ownership: 'claims-v1' },
+      { HttpTokens: 'required', HttpEndpoint: 'enabled', Ownership: 'claims-v1' }));
+    expect(dropped.Status).toBe('SUCCESS');
+    expect(world.state).toEqual({ HttpEndpoint: 'enabled' });
+  });
+
+  test('a field the upgrading Update adds is recorded with its value before, like any new field', async () => {
+    world.state = { HttpTokens: 'required', HttpPutResponseHopLimit: 3 };
+    await run(updateEvent(endpoint, { HttpTokens: 'required', HttpPutResponseHopLimit: '2', Ownership: 'claims-v1' }, { HttpTokens: 'required' }));
+    const name = claimName({ stackId: STACK_ID, logicalResourceId: LOGICAL_ID });
+    expect(JSON.parse(world.parameters.get(name)!).before).toEqual({ HttpPutResponseHopLimit: 3 });
+  });
+});
