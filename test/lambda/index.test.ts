@@ -265,10 +265,15 @@ describe('declarative policy', () => {
     ['Create', () => createEvent(endpoint, { HttpTokens: 'required', SkipIfManagedByDeclarativePolicy: 'true' })],
     ['Update', () => updateEvent(endpoint, { HttpTokens: 'required', SkipIfManagedByDeclarativePolicy: 'true' }, { HttpTokens: 'optional' })],
     ['Delete', () => deleteEvent(endpoint, { HttpTokens: 'required', SkipIfManagedByDeclarativePolicy: 'true' })],
-  ])('%s succeeds without changes when the resource opts in', async (_operation, event) => {
+  ])('%s succeeds without changes when the resource opts in', async (operation, event) => {
     const answer = await run(event());
     expect(answer.Status).toBe('SUCCESS');
     expect(ec2).not.toHaveReceivedCommand(ModifyInstanceMetadataDefaultsCommand);
+    // The log says why nothing happened, with the policy's message.
+    expect(logs).toContainEqual(JSON.stringify({
+      message: `a declarative policy manages the settings; ${operation} skipped (SkipIfManagedByDeclarativePolicy)`,
+      managedExceptionMessage: 'IMDS is managed centrally: contact cloud-platform@example.com',
+    }));
     if (answer.Data) {
       expect(answer.Data).toMatchObject({ ManagedBy: 'declarative-policy', Applied: 'false' });
     }
