@@ -53,6 +53,11 @@ export function createSsmClient(): SSMClient {
   return new SSMClient(CLIENT_CONFIG);
 }
 
+/** The stack name inside a StackId (arn:aws:cloudformation:<region>:<account>:stack/<name>/<id>); the StackId itself if it has none. */
+export function stackNameOf(stackId: string): string {
+  return stackId.split('/')[1] ?? stackId;
+}
+
 /** The parameter name of a resource's claim: stable for its StackId and LogicalResourceId. */
 export function claimName(owner: Pick<Owner, 'stackId' | 'logicalResourceId'>): string {
   const hash = crypto.createHash('sha256').update(`${owner.stackId}|${owner.logicalResourceId}`).digest('hex');
@@ -80,7 +85,7 @@ export function parseClaim(name: string, value: string | undefined): Claim | und
   return {
     name,
     stackId,
-    stackName: typeof stackName === 'string' ? stackName : stackId.split('/')[1] ?? stackId,
+    stackName: typeof stackName === 'string' ? stackName : stackNameOf(stackId),
     logicalResourceId,
     fields: knownSettings(fields),
     before: knownSettings(before),

@@ -24,7 +24,7 @@ import type { EC2Client } from '@aws-sdk/client-ec2';
 import type { SSMClient } from '@aws-sdk/client-ssm';
 import type { CloudFormationCustomResourceEvent, Context } from 'aws-lambda';
 import { Answer, DEFAULT_SEND_OPTIONS, sendResponse } from './cfn-response';
-import { Owner, claimName, createSsmClient, deleteClaim, putClaim } from './claims';
+import { Owner, claimName, createSsmClient, deleteClaim, putClaim, stackNameOf } from './claims';
 import { createEc2Client, getDefaults, modifyDefaults } from './ec2';
 import { describeError, log } from './log';
 import { Ownership, OwnershipUnknownError, conflicts, createCloudFormationClient, managedByOthers, readOwnership } from './ownership';
@@ -373,8 +373,7 @@ async function restore(
 
 /** This resource, as its claim names it. */
 function ownerOf(event: CloudFormationCustomResourceEvent): Owner {
-  // arn:aws:cloudformation:<region>:<account>:stack/<name>/<id>
-  return { stackId: event.StackId, stackName: event.StackId.split('/')[1] ?? event.StackId, logicalResourceId: event.LogicalResourceId };
+  return { stackId: event.StackId, stackName: stackNameOf(event.StackId), logicalResourceId: event.LogicalResourceId };
 }
 
 /** The physical id answered on a successful Create: the stack's account and Region, as the setting is per account and Region. */

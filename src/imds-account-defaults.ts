@@ -249,7 +249,7 @@ export class ImdsAccountDefaults extends Construct {
       ...toResourceProperties(props),
       ...(props.skipIfManagedByDeclarativePolicy ? { SkipIfManagedByDeclarativePolicy: true } : {}),
       Ownership: OWNERSHIP_FORMAT,
-      // CloudFormation's own property (not in CustomResourceProps before aws-cdk-lib 2.17x).
+      // CloudFormation's own property (aws-cdk-lib 2.168, our minimum, has no serviceTimeout prop for it).
       ServiceTimeout: SERVICE_TIMEOUT_SECONDS,
     };
     this.resource = new CustomResource(this, 'Resource', {

@@ -13,6 +13,7 @@ import {
   ModifyInstanceMetadataDefaultsCommandInput,
 } from '@aws-sdk/client-ec2';
 import { EC2_NAMESPACE, Ec2Emulator, TEST_CREDENTIALS, TEST_SESSION_TOKEN } from '../support/ec2-emulator';
+import { captureRaw, errorOf, tamperAfterSigning } from '../support/sdk-probe';
 
 const REGION = 'eu-west-1';
 let emulator: Ec2Emulator;
@@ -32,12 +33,6 @@ beforeEach(() => {
   emulator.setDeclarativePolicy(REGION, undefined);
 });
 
-interface Raw {
-  status?: number;
-  contentType?: string;
-  body?: string;
-}
-
 /** A client of the emulator; `raw` receives the last HTTP response as EC2 sent it. */
 function client(options: { region?: string; maxAttempts?: number; secret?: string; sessionToken?: string; requestTimeout?: number } = {}) {
   const c = new EC2Client({
@@ -51,35 +46,11 @@ function client(options: { region?: string; maxAttempts?: number; secret?: strin
     maxAttempts: options.maxAttempts ?? 1,
     requestHandler: { requestTimeout: options.requestTimeout ?? 5_000, throwOnRequestTimeout: true },
   });
-  const raw: Raw = {};
-  // Inside the deserializer: sees the HTTP response before it is parsed (as lambda/ec2.ts does).
-  c.middlewareStack.add((next) => async (args) => {
-    const result: any = await next(args);
-    const chunks: Buffer[] = [];
-    for await (const chunk of result.response.body) {
-      chunks.push(Buffer.from(chunk));
-    }
-    raw.status = result.response.statusCode;
-    raw.contentType = result.response.headers['content-type'];
-    raw.body = Buffer.concat(chunks).toString('utf8');
-    result.response.body = new Uint8Array(Buffer.from(raw.body));
-    return result;
-  }, { step: 'deserialize', priority: 'low' });
-  return { c, raw };
+  return { c, raw: captureRaw(c) };
 }
 
 const get = (c: EC2Client) => c.send(new GetInstanceMetadataDefaultsCommand({}));
 const modify = (c: EC2Client, input: ModifyInstanceMetadataDefaultsCommandInput) => c.send(new ModifyInstanceMetadataDefaultsCommand(input));
-
-/** The SDK's error for a call: its name (the EC2 code), HTTP status, retry class and attempts. */
-async function errorOf(call: Promise<unknown>) {
-  try {
-    await call;
-  } catch (err: any) {
-    return { name: err.name, status: err.$metadata?.httpStatusCode, fault: err.$fault, requestId: err.$metadata?.requestId, message: err.message };
-  }
-  throw new Error('the call succeeded');
-}
 
 test('the wire format: a signed form-encoded POST of Action and Version, answered with XML in the EC2 namespace', async () => {
   const { c, raw } = client();
@@ -153,11 +124,7 @@ test('SigV4: a wrong secret, an unknown or unsigned session token, and a body ch
   expect(await errorOf(get(client({ sessionToken: 'stolen' }).c))).toMatchObject({ name: 'AuthFailure', status: 401 });
 
   const { c } = client();
-  // After signing (the last middleware of the last step before the request is sent).
-  c.middlewareStack.add((next) => async (args: any) => {
-    args.request.body = String(args.request.body).replace('required', 'optional');
-    return next(args);
-  }, { step: 'finalizeRequest', priority: 'low' });
+  tamperAfterSigning(c, (body) => body.replace('required', 'optional'));
   expect(await errorOf(modify(c, { HttpTokens: 'required' }))).toMatchObject({ name: 'AuthFailure', status: 401 });
   expect(emulator.state(REGION)).toEqual({});
 
