@@ -95,20 +95,27 @@ const project = new awscdk.AwsCdkConstructLibrary({
 project.package.addField('overrides', { 'unrs-resolver': '1.12.2' });
 
 // ---------------------------------------------------------------------------
-// The custom-resource handler: TypeScript in lambda/, bundled by esbuild into one
-// minified CommonJS file that ships in the npm package (assets/) and that the
-// construct inlines as Code.ZipFile at synth time. @aws-sdk/* stays external:
-// the Lambda Node.js runtime provides it.
+// The Lambda functions: one folder each in lambda/ (lambda/<name>/index.ts is the
+// entry point; lambda/shared/ holds what they share), each bundled by esbuild into
+// one minified CommonJS file that ships in the npm package (assets/lambda/<name>/index/
+// index.js). projenrc/inline-code.js then writes inline.js beside it: the small
+// loader that the constructs inline as Code.ZipFile (brotli + base64, see there).
+// @aws-sdk/* stays external: the Lambda Node.js runtime provides it.
 // ---------------------------------------------------------------------------
-const handlerBundle = project.bundler.addBundle('./lambda/index.ts', {
-  platform: 'node',
-  target: 'node22',
-  format: 'cjs',
-  minify: true,
-  sourcemap: false,
-  externals: ['@aws-sdk/*'],
-});
-// Tests read the bundle through the construct: make `projen test` self-sufficient.
+const HANDLERS = ['account-defaults', 'instance-upgrade'];
+for (const name of HANDLERS) {
+  project.bundler.addBundle(`./lambda/${name}/index.ts`, {
+    platform: 'node',
+    target: 'node22',
+    format: 'cjs',
+    minify: true,
+    sourcemap: false,
+    externals: ['@aws-sdk/*'],
+  });
+}
+const handlerBundle = { bundleTask: project.bundler.bundleTask };
+handlerBundle.bundleTask.exec(`node projenrc/inline-code.js ${HANDLERS.join(' ')}`);
+// Tests read the bundles through the constructs: make `projen test` self-sufficient.
 project.testTask.prependSpawn(handlerBundle.bundleTask);
 
 project.tsconfigDev.addInclude('../lambda/**/*.ts');

@@ -36,8 +36,8 @@
  * properties, EventInvokeConfig, a larger handler) started with 7631167, i.e. what
  * users have today. Its src/ and lambda/ come out of git (`git archive`, no network)
  * into a temporary directory; its handler is bundled there with the project's
- * esbuild and the options of the `bundle:lambda/index` task (.projenrc.ts), to
- * assets/lambda/index/index.js where that src/ reads it; its src/ is then loaded
+ * esbuild and the options of the `bundle:lambda/account-defaults/index` task
+ * (.projenrc.ts), to where that src/ reads it; its src/ is then loaded
  * with the project's node_modules (a symlink) in a child ts-node process.
  *
  * Timings are printed, never asserted: they depend on the machine.
@@ -294,7 +294,7 @@ function git(args: string[]): string {
  * The template sizes of a previous release, built from git: its src/ and lambda/
  * (and the tsconfig files esbuild reads for lambda/) extracted into a temporary
  * directory, the handler bundled with the project's esbuild as the
- * `bundle:lambda/index` task does, src/ loaded in a child ts-node process.
+ * `bundle:lambda/account-defaults/index` task does, src/ loaded in a child ts-node process.
  */
 function baselineSizes(ref: string): { commit: string; subject: string; sizes: TemplateSizes } {
   const commit = git(['rev-parse', '--verify', `${ref}^{commit}`]);
@@ -318,15 +318,22 @@ function baselineSizes(ref: string): { commit: string; subject: string; sizes: T
   fs.writeFileSync(path.join(dir, 'package.json'), '{"name":"cdk-imds-account-defaults-baseline","private":true}\n');
   fs.symlinkSync(path.join(ROOT, 'node_modules'), path.join(dir, 'node_modules'), 'dir');
 
-  // The bundle task's own command line (generated from .projenrc.ts), run in the extracted tree:
-  // its relative --outfile lands at assets/lambda/index/index.js, where that src/ reads the handler.
+  // The bundle task's own command line (generated from .projenrc.ts), run in the extracted tree.
+  // Releases before the second function kept the handler in lambda/index.ts, bundled to
+  // assets/lambda/index/index.js where their src/ reads it; later ones read the loader that
+  // projenrc/inline-code.js writes beside the bundle.
   const tasks = JSON.parse(fs.readFileSync(path.join(ROOT, '.projen', 'tasks.json'), 'utf8')).tasks;
-  const bundleArgs: string[] | undefined = tasks['bundle:lambda/index']?.steps?.find((s: any) => s.execArgs)?.execArgs;
+  const bundleArgs: string[] | undefined = tasks['bundle:lambda/account-defaults/index']?.steps?.find((s: any) => s.execArgs)?.execArgs;
   if (!bundleArgs || bundleArgs[0] !== 'esbuild') {
-    throw new Error('bench: .projen/tasks.json has no esbuild step in bundle:lambda/index');
+    throw new Error('bench: .projen/tasks.json has no esbuild step in bundle:lambda/account-defaults/index');
   }
-  execFileSync(path.join(ROOT, 'node_modules', '.bin', 'esbuild'), [...bundleArgs.slice(1), '--log-level=warning'],
+  const flat = fs.existsSync(path.join(dir, 'lambda', 'index.ts'));
+  const args = bundleArgs.slice(1).map((a) => (flat ? a.replace('lambda/account-defaults/index', 'lambda/index') : a));
+  execFileSync(path.join(ROOT, 'node_modules', '.bin', 'esbuild'), [...args, '--log-level=warning'],
     { cwd: dir, stdio: ['ignore', 'inherit', 'inherit'] });
+  if (!flat) {
+    execFileSync(process.execPath, [path.join(ROOT, 'projenrc', 'inline-code.js'), 'account-defaults'], { cwd: dir, stdio: 'ignore' });
+  }
 
   const out = execFileSync(path.join(ROOT, 'node_modules', '.bin', 'ts-node'), [
     '--transpile-only', // the old tree's types were checked when it was released

@@ -17,7 +17,7 @@ export const MUTATION_INCREMENTAL_FILE = 'reports/stryker-incremental.json';
  * emulator) included.
  * Mutants that only the left-out tests would kill are counted as survivors.
  */
-export const MUTATION_EXCLUDED_TESTS = ['test/lambda/index.emulator.test.ts', 'test/lambda/ownership.budget.test.ts'];
+export const MUTATION_EXCLUDED_TESTS = ['test/lambda/account-defaults/index.emulator.test.ts', 'test/lambda/account-defaults/ownership.budget.test.ts'];
 /** The HTML and JSON reports of the last run: local only. */
 const REPORT_DIR = 'reports/mutation';
 
@@ -28,7 +28,7 @@ const REPORT_DIR = 'reports/mutation';
  * - `npx projen mutation`: incremental run, against the committed incremental file;
  *   only mutants whose code or covering tests changed are run again.
  * - `npx projen mutation:full`: every mutant again (`--force`); rewrites the incremental file.
- * Both take Stryker's CLI options, e.g. `npx projen mutation --mutate lambda/settings.ts`.
+ * Both take Stryker's CLI options, e.g. `npx projen mutation --mutate lambda/account-defaults/settings.ts`.
  *
  * Not part of `build` or CI: a full run of the 872 mutants took 19.5 minutes on two shared cores.
  */

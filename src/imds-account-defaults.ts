@@ -1,5 +1,3 @@
-import * as fs from 'fs';
-import * as path from 'path';
 import {
   CustomResource,
   Duration,
@@ -11,6 +9,7 @@ import {
   aws_logs as logs,
 } from 'aws-cdk-lib';
 import { Construct, IConstruct } from 'constructs';
+import { inlineHandlerCode } from './private/inline-code';
 import { suppressImdsAccountDefaultsFindings } from './private/nag';
 import { AttributeKey, CLAIMS_PATH, ImdsResourceProperties, OWNERSHIP_FORMAT, RESOURCE_TYPE } from './private/properties';
 import { failer, toResourceProperties, validateRoleOptions, validateSettings, warnOnContradictions } from './private/validate';
@@ -106,22 +105,6 @@ const HANDLER_TIMEOUT = Duration.seconds(30);
  * function's timeout leaves room for a queued asynchronous invocation.
  */
 const SERVICE_TIMEOUT_SECONDS = 120;
-
-/** The handler bundle built by `projen bundle` and shipped in the npm package. */
-const HANDLER_BUNDLE = path.join(__dirname, '..', 'assets', 'lambda', 'index', 'index.js');
-
-let handlerCode: string | undefined;
-
-/** Reads the bundled handler once per process; it is the same file for every construct. */
-function readHandlerCode(): string {
-  if (handlerCode === undefined) {
-    if (!fs.existsSync(HANDLER_BUNDLE)) {
-      throw new Error(`cdk-imds-account-defaults: the handler bundle ${HANDLER_BUNDLE} is missing; run "npx projen bundle" (it is built before compile and shipped in the npm package)`);
-    }
-    handlerCode = fs.readFileSync(HANDLER_BUNDLE, 'utf8');
-  }
-  return handlerCode;
-}
 
 const IS_IMDS_ACCOUNT_DEFAULTS = Symbol.for('cdk-imds-account-defaults.ImdsAccountDefaults');
 
@@ -234,7 +217,7 @@ export class ImdsAccountDefaults extends Construct {
       description: 'cdk-imds-account-defaults: applies the EC2 account-level instance metadata defaults',
       runtime: HANDLER_RUNTIME,
       handler: 'index.handler',
-      code: lambda.Code.fromInline(readHandlerCode()),
+      code: lambda.Code.fromInline(inlineHandlerCode('account-defaults')),
       timeout: HANDLER_TIMEOUT,
       memorySize: 128,
       role,

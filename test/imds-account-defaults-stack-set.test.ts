@@ -16,7 +16,7 @@ import {
   StackSetRegionConcurrency,
 } from '../src';
 
-const HANDLER_BUNDLE = path.join(__dirname, '..', 'assets', 'lambda', 'index', 'index.js');
+const HANDLER_BUNDLE = path.join(__dirname, '..', 'assets', 'lambda', 'account-defaults', 'index', 'inline.js');
 
 const TARGETS = { organizationalUnitIds: ['ou-abcd-12345678'], regions: ['us-east-1', 'eu-west-1'] };
 const SETTINGS = { httpTokens: HttpTokens.REQUIRED, httpTokensEnforced: HttpTokensEnforced.ENABLED, httpPutResponseHopLimit: 2 };
@@ -48,7 +48,7 @@ function forSnapshot(template: Template): Record<string, any> {
       const body = JSON.parse(resource.Properties.TemplateBody);
       for (const inner of Object.values<any>(body.Resources)) {
         if (inner.Type === 'AWS::Lambda::Function') {
-          inner.Properties.Code.ZipFile = '<assets/lambda/index/index.js>';
+          inner.Properties.Code.ZipFile = '<assets/lambda/account-defaults/index/inline.js>';
         }
       }
       resource.Properties.TemplateBody = body;

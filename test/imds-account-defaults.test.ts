@@ -9,6 +9,7 @@ import {
   ImdsAccountDefaultsProps,
   InstanceMetadataTags,
 } from '../src';
+import { decodeInlineCode } from './support/inline-code';
 
 const ENV = { account: '123456789012', region: 'eu-west-1' };
 
@@ -48,7 +49,7 @@ describe('resources', () => {
   test('the function runs the bundled handler inline on the newest Node.js runtime', () => {
     const fn = Object.values(template.findResources('AWS::Lambda::Function'))[0];
     expect(fn.Properties).toMatchObject({ Runtime: 'nodejs24.x', Handler: 'index.handler', Timeout: 30, MemorySize: 128 });
-    const code: string = fn.Properties.Code.ZipFile;
+    const code = decodeInlineCode(fn.Properties.Code.ZipFile);
     expect(code).toContain('exports'); // CommonJS
     expect(code).toContain('ModifyInstanceMetadataDefaultsCommand');
     // External: the runtime provides them.

@@ -3,10 +3,10 @@
  * release without HttpTokensEnforced), against the local EC2 emulator.
  */
 import { Readable } from 'stream';
-import { captureLogs } from './support';
-import { Ec2Emulator, TEST_CREDENTIALS } from '../support/ec2-emulator';
+import { captureLogs } from '../support';
+import { Ec2Emulator, TEST_CREDENTIALS } from '../../support/ec2-emulator';
 
-type Ec2Module = typeof import('../../lambda/ec2');
+type Ec2Module = typeof import('../../../lambda/account-defaults/ec2');
 
 const SDKS = {
   'current': '@aws-sdk/client-ec2',
@@ -20,7 +20,7 @@ function loadEc2(sdk: keyof typeof SDKS): Ec2Module {
     jest.doMock('@aws-sdk/client-ec2', () => jest.requireActual(SDKS[sdk]));
     // A fresh copy of the module, with the client-ec2 mocked above (import() would share the registry).
     // eslint-disable-next-line @typescript-eslint/no-require-imports
-    mod = require('../../lambda/ec2');
+    mod = require('../../../lambda/account-defaults/ec2');
   });
   return mod!;
 }

@@ -31,9 +31,9 @@ import {
   SSMClient,
 } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
-import { ACCOUNT, REGION } from './support';
-import { claimName, formatClaim } from '../../lambda/claims';
-import { Settings } from '../../lambda/settings';
+import { ACCOUNT, REGION } from '.';
+import { claimName, formatClaim } from '../../../lambda/account-defaults/claims';
+import { Settings } from '../../../lambda/account-defaults/settings';
 
 export const ec2 = mockClient(EC2Client);
 export const ssm = mockClient(SSMClient);

@@ -23,12 +23,12 @@ import type { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import type { EC2Client } from '@aws-sdk/client-ec2';
 import type { SSMClient } from '@aws-sdk/client-ssm';
 import type { CloudFormationCustomResourceEvent, Context } from 'aws-lambda';
-import { Answer, DEFAULT_SEND_OPTIONS, sendResponse } from './cfn-response';
+import { Answer, DEFAULT_SEND_OPTIONS, sendResponse } from '../shared/cfn-response';
 import { Owner, claimName, createSsmClient, deleteClaim, putClaim, stackNameOf } from './claims';
 import { createEc2Client, getDefaults, modifyDefaults } from './ec2';
-import { describeError, log } from './log';
+import { describeError, log } from '../shared/log';
 import { Ownership, OwnershipUnknownError, conflicts, createCloudFormationClient, managedByOthers, readOwnership } from './ownership';
-import { whileIamPropagates } from './sdk';
+import { whileIamPropagates } from '../shared/sdk';
 import {
   AccountLevel,
   Settings,
@@ -42,9 +42,9 @@ import {
   toData,
   valuesOf,
 } from './settings';
-import { MANAGED_BY_DECLARATIVE_POLICY, SettingKey } from '../src/private/properties';
+import { MANAGED_BY_DECLARATIVE_POLICY, SettingKey } from '../../src/private/properties';
 
-export { IAM_PROPAGATION_ATTEMPTS } from './sdk';
+export { IAM_PROPAGATION_ATTEMPTS } from '../shared/sdk';
 
 /** Time kept back from the deadline to answer CloudFormation (the PUT and its retries). */
 export const RESPONSE_RESERVE_MS = 5_000;

@@ -14,7 +14,7 @@ import {
   resetSettings,
   toData,
   valuesOf,
-} from '../../lambda/settings';
+} from '../../../lambda/account-defaults/settings';
 
 const parseError = (properties: Record<string, unknown> | undefined) => {
   try {

@@ -25,10 +25,10 @@ import {
   PutParameterCommand,
   SSMClient,
 } from '@aws-sdk/client-ssm';
-import { log } from './log';
-import { CLIENT_CONFIG } from './sdk';
+import { log } from '../shared/log';
+import { CLIENT_CONFIG } from '../shared/sdk';
 import { Settings } from './settings';
-import { CLAIMS_PATH, SETTING_KEYS } from '../src/private/properties';
+import { CLAIMS_PATH, SETTING_KEYS } from '../../src/private/properties';
 
 /** The claim format this release writes. */
 export const CLAIM_FORMAT = 1;

@@ -4,7 +4,7 @@
  * running one event to its answer.
  */
 import type { CloudFormationCustomResourceEvent, Context } from 'aws-lambda';
-import { CfnResponse, ResponseEndpoint } from '../support/response-endpoint';
+import { CfnResponse, ResponseEndpoint } from '../../support/response-endpoint';
 
 export const ACCOUNT = '123456789012';
 export const REGION = 'eu-west-1';

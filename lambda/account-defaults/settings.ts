@@ -12,7 +12,7 @@ import {
   NO_PREFERENCE,
   SETTING_KEYS,
   SettingKey,
-} from '../src/private/properties';
+} from '../../src/private/properties';
 
 /** Settings in EC2 API shape: a key is present only when it is managed. */
 export interface Settings {

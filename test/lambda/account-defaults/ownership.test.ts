@@ -9,9 +9,9 @@ import { getEventListeners } from 'events';
 import { DescribeStackResourceCommand } from '@aws-sdk/client-cloudformation';
 import { DeleteParameterCommand, GetParametersByPathCommand } from '@aws-sdk/client-ssm';
 import 'aws-sdk-client-mock-jest';
-import { World, addClaim, cfn, emulate, fakes, newWorld, serviceError, ssm, stackIdOf } from './aws-mocks';
-import { captureLogs, quickWaits } from './support';
-import { Claim, claimName, createSsmClient, formatClaim } from '../../lambda/claims';
+import { World, addClaim, cfn, emulate, fakes, newWorld, serviceError, ssm, stackIdOf } from '../support/aws-mocks';
+import { captureLogs, quickWaits } from '../support';
+import { Claim, claimName, createSsmClient, formatClaim } from '../../../lambda/account-defaults/claims';
 import {
   OWNERSHIP_BUDGET_MS,
   Ownership,
@@ -21,7 +21,7 @@ import {
   createCloudFormationClient,
   managedByOthers,
   readOwnership,
-} from '../../lambda/ownership';
+} from '../../../lambda/account-defaults/ownership';
 
 const SELF = { stackId: stackIdOf('app'), stackName: 'app', logicalResourceId: 'Imds' };
 

@@ -22,8 +22,8 @@ import {
   ModifyInstanceMetadataDefaultsCommand,
   ModifyInstanceMetadataDefaultsCommandInput,
 } from '@aws-sdk/client-ec2';
-import { log } from './log';
-import { CLIENT_CONFIG } from './sdk';
+import { log } from '../shared/log';
+import { CLIENT_CONFIG } from '../shared/sdk';
 import { AccountLevel, Settings } from './settings';
 
 const ENFORCED = 'HttpTokensEnforced';

@@ -4,13 +4,13 @@
  * tests that run the real @aws-sdk clients (index.emulator.test.ts,
  * ownership.budget.test.ts).
  */
-import { REGION, answerOf as answerOfEvent, captureLogs } from './support';
-import { CloudFormationEmulator } from '../support/cloudformation-emulator';
-import { Ec2Emulator, TEST_CREDENTIALS } from '../support/ec2-emulator';
-import { ResponseEndpoint } from '../support/response-endpoint';
-import { SsmEmulator } from '../support/ssm-emulator';
+import { REGION, answerOf as answerOfEvent, captureLogs } from '.';
+import { CloudFormationEmulator } from '../../support/cloudformation-emulator';
+import { Ec2Emulator, TEST_CREDENTIALS } from '../../support/ec2-emulator';
+import { ResponseEndpoint } from '../../support/response-endpoint';
+import { SsmEmulator } from '../../support/ssm-emulator';
 
-export type HandlerModule = typeof import('../../lambda/index');
+export type HandlerModule = typeof import('../../../lambda/account-defaults/index');
 
 export interface Emulators {
   ec2: Ec2Emulator;
@@ -26,7 +26,7 @@ export function loadHandler(sdk = '@aws-sdk/client-ec2'): HandlerModule {
     jest.doMock('@aws-sdk/client-ec2', () => jest.requireActual(sdk));
     // A fresh copy of the module, with the client-ec2 mocked above (import() would share the registry).
     // eslint-disable-next-line @typescript-eslint/no-require-imports
-    mod = require('../../lambda/index');
+    mod = require('../../../lambda/account-defaults/index');
   });
   return mod!;
 }
