@@ -43,6 +43,9 @@ const project = new awscdk.AwsCdkConstructLibrary({
     // Claims (ownership of the settings across stacks): SSM Parameter Store and CloudFormation, also provided by the runtime.
     '@aws-sdk/client-ssm@^3.997.0',
     '@aws-sdk/client-cloudformation@^3.997.0',
+    // Metrics (drift guard, instance upgrade) and the readiness check's launch configurations, also provided by the runtime.
+    '@aws-sdk/client-cloudwatch@^3.997.0',
+    '@aws-sdk/client-auto-scaling@^3.997.0',
     '@types/aws-lambda',
     'aws-sdk-client-mock@^4',
     'aws-sdk-client-mock-jest@^4',

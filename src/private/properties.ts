@@ -88,3 +88,10 @@ export type AttributeKey = (typeof ATTRIBUTE_KEYS)[number];
 
 /** The `ManagedBy` value when an AWS Organizations declarative policy governs the settings. */
 export const MANAGED_BY_DECLARATIVE_POLICY = 'declarative-policy';
+
+/**
+ * The CloudWatch namespace of the library's own metrics (drift guard, instance
+ * upgrade). The functions may put metrics only here (IAM condition `cloudwatch:namespace`).
+ * Documented in the README: users alarm on these names, so they never change.
+ */
+export const METRICS_NAMESPACE = 'CdkImdsAccountDefaults';
