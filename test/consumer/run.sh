@@ -44,12 +44,14 @@ step "tarball ${tarballs[0]} ($(wc -c < "$TARBALL") bytes)"
 
 contents="$(tar tzf "$TARBALL")"
 for required in package/package.json package/.jsii package/lib/index.js package/lib/index.d.ts \
-  package/assets/lambda/index/index.js package/README.md package/LICENSE; do
+  package/assets/lambda/account-defaults/index/index.js package/assets/lambda/account-defaults/index/inline.js \
+  package/assets/lambda/instance-upgrade/index/index.js package/assets/lambda/instance-upgrade/index/inline.js \
+  package/README.md package/LICENSE; do
   grep -qx "$required" <<< "$contents" || fail "the tarball lacks $required"
 done
 stray="$(grep -E '^package/(lambda|test|src|bench|examples|rosetta|projenrc|cdk\.out|\.ci|coverage|test-reports|node_modules)/|^package/\.projenrc\.ts$|^package/tsconfig' <<< "$contents" || true)"
 [ -z "$stray" ] || fail "the tarball carries files users should not get:"$'\n'"$stray"
-step "tarball holds the handler bundle (assets/lambda/index/index.js) and no sources, tests or tools"
+step "tarball holds each handler bundle and its inline loader (assets/lambda/<name>/index/{index,inline}.js) and no sources, tests or tools"
 
 # --- 2. a fresh app -----------------------------------------------------------
 if [ -n "${CONSUMER_DIR:-}" ]; then
@@ -186,6 +188,7 @@ EOF
 cat > test/stacks.test.ts <<'EOF'
 import * as fs from 'fs';
 import * as path from 'path';
+import * as zlib from 'zlib';
 import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { ImdsDefaultsStack, OrganizationStack } from '../lib/stacks';
@@ -207,12 +210,14 @@ test('OrganizationStack matches the snapshot', () => {
   expect(Template.fromStack(synth().organization).toJSON()).toMatchSnapshot();
 });
 
-test('the handler is the bundle shipped in the package, inline, in one Lambda function', () => {
+test('the handler is the bundle shipped in the package, inline (its loader), in one Lambda function', () => {
   const template = Template.fromStack(synth().defaults);
   template.resourceCountIs('AWS::Lambda::Function', 1);
-  const bundle = fs.readFileSync(
-    path.join(path.dirname(require.resolve('cdk-imds-account-defaults/package.json')), 'assets', 'lambda', 'index', 'index.js'), 'utf8');
-  template.hasResourceProperties('AWS::Lambda::Function', { Code: { ZipFile: bundle } });
+  const dir = path.join(path.dirname(require.resolve('cdk-imds-account-defaults/package.json')), 'assets', 'lambda', 'account-defaults', 'index');
+  const loader = fs.readFileSync(path.join(dir, 'inline.js'), 'utf8');
+  template.hasResourceProperties('AWS::Lambda::Function', { Code: { ZipFile: loader } });
+  const packed = /Buffer\.from\('([A-Za-z0-9+/=]+)','base64'\)/.exec(loader)[1];
+  expect(zlib.brotliDecompressSync(Buffer.from(packed, 'base64')).toString()).toBe(fs.readFileSync(path.join(dir, 'index.js'), 'utf8'));
 });
 
 test('two synths in one process give the same templates', () => {
