@@ -95,3 +95,75 @@ export const MANAGED_BY_DECLARATIVE_POLICY = 'declarative-policy';
  * Documented in the README: users alarm on these names, so they never change.
  */
 export const METRICS_NAMESPACE = 'CdkImdsAccountDefaults';
+
+// ---- ImdsInstanceUpgrade (construct: src/imds-instance-upgrade.ts, handler: lambda/instance-upgrade/) ----
+
+/** The custom resource type of ImdsInstanceUpgrade. Fixed for good: changing it would replace users' resources. */
+export const UPGRADE_RESOURCE_TYPE = 'Custom::ImdsInstanceUpgrade';
+
+/** The prefix of the physical id (`ImdsInstanceUpgrade:<account>:<region>`). */
+export const UPGRADE_PHYSICAL_ID_PREFIX = 'ImdsInstanceUpgrade';
+
+/**
+ * The environment variables the construct sets on the ImdsInstanceUpgrade function
+ * (its whole configuration; every value a string). An absent variable takes its
+ * value from UPGRADE_DEFAULTS.
+ */
+export const UPGRADE_ENV = {
+  /** One of UPGRADE_MODES. */
+  MODE: 'IMDS_UPGRADE_MODE',
+  /** Integer seconds within UPGRADE_LIMITS.lookbackSeconds. */
+  LOOKBACK_SECONDS: 'IMDS_UPGRADE_LOOKBACK_SECONDS',
+  /** A tag key (1..128 characters): instances carrying it, whatever its value, are never changed. */
+  EXCLUSION_TAG_KEY: 'IMDS_UPGRADE_EXCLUSION_TAG_KEY',
+  /** "true" or "false": whether instances without MetadataNoToken datapoints are upgraded too. */
+  WITHOUT_METRICS: 'IMDS_UPGRADE_WITHOUT_METRICS',
+  /** Integer within UPGRADE_LIMITS.maxUpgradesPerRun: the most instances one run modifies. */
+  MAX_PER_RUN: 'IMDS_UPGRADE_MAX_PER_RUN',
+} as const;
+
+/** The values of UPGRADE_ENV.MODE (the InstanceUpgradeMode enum's values). */
+export const UPGRADE_MODES = ['REPORT_ONLY', 'UPGRADE'] as const;
+
+export type UpgradeMode = (typeof UPGRADE_MODES)[number];
+
+/** What the handler uses for an absent variable; the construct's defaults are the same. */
+export const UPGRADE_DEFAULTS = {
+  mode: 'REPORT_ONLY' as UpgradeMode,
+  lookbackSeconds: 14 * 24 * 3600,
+  exclusionTagKey: 'imds-keep-v1',
+  upgradeWithoutMetrics: false,
+  maxUpgradesPerRun: 100,
+} as const;
+
+/**
+ * The accepted ranges. Lookback: 1 hour to 455 days (CloudWatch keeps 1-hour
+ * datapoints that long); the handler queries one period, the lookback rounded up
+ * to a whole hour, which CloudWatch accepts whatever the start time's age.
+ */
+export const UPGRADE_LIMITS = {
+  lookbackSeconds: { min: 3600, max: 455 * 24 * 3600 },
+  maxUpgradesPerRun: { min: 1, max: 1000 },
+  exclusionTagKeyLength: { min: 1, max: 128 },
+} as const;
+
+/**
+ * The keys of the custom resource's response Data (readable with Fn::GetAtt), each
+ * a count as a string: the instances that allowed IMDSv1 (Candidates), those safe
+ * to upgrade (Eligible), upgraded (Modify accepted; Pending: not yet seen applied),
+ * skipped because they used IMDSv1 (InUse), carrying the exclusion tag (Excluded),
+ * without MetadataNoToken datapoints (Unknown), and failed (Failed).
+ */
+export const UPGRADE_ATTRIBUTE_KEYS = ['Candidates', 'Eligible', 'Upgraded', 'Pending', 'InUse', 'Excluded', 'Unknown', 'Failed'] as const;
+
+export type UpgradeAttributeKey = (typeof UPGRADE_ATTRIBUTE_KEYS)[number];
+
+/** The CloudWatch metrics (namespace METRICS_NAMESPACE, no dimensions) each run puts, and the count each carries. */
+export const UPGRADE_METRIC_NAMES = {
+  InstancesAllowingImdsv1: 'Candidates',
+  InstancesUpgraded: 'Upgraded',
+  InstancesInUse: 'InUse',
+  InstancesExcluded: 'Excluded',
+  InstancesUnknown: 'Unknown',
+  InstancesFailed: 'Failed',
+} as const;
