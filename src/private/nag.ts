@@ -136,3 +136,45 @@ export function suppressImdsAccountDefaultsFindings({ policy, handler, eventInvo
     ...inPacks([HIPAA, NIST_R4, NIST_R5, PCI], 'CloudWatchLogGroupEncrypted', 'No secrets logged; encrypted by default'),
   ]);
 }
+
+/** The parts of `ImdsInstanceUpgrade` that cdk-nag reports on. */
+export interface ImdsInstanceUpgradeNagScope {
+  readonly policy: IConstruct;
+  readonly handler: IConstruct;
+  /** The function's asynchronous invocation settings (`AWS::Lambda::EventInvokeConfig`). */
+  readonly eventInvokeConfig: IConstruct;
+  readonly logGroup: IConstruct;
+  /** The schedule (`AWS::Events::Rule`). */
+  readonly rule: IConstruct;
+}
+
+/**
+ * The findings the `ImdsInstanceUpgrade` design accepts, each with its reason.
+ */
+export function suppressImdsInstanceUpgradeFindings({ policy, handler, eventInvokeConfig, logGroup, rule }: ImdsInstanceUpgradeNagScope): void {
+  addNagSuppressions(policy, [
+    // DescribeInstances, GetMetricData and PutMetricData have no resource ARNs; PutMetricData
+    // is limited to the library's namespace by a condition.
+    { id: 'AwsSolutions-IAM5', reason: 'Describe and CloudWatch metric actions have no ARNs', appliesTo: ['Resource::*'] },
+    // Which instances is decided at run time; the condition allows only HttpTokens=required,
+    // never on an instance with the exclusion tag.
+    { id: 'AwsSolutions-IAM5', reason: 'Any instance here, only to require IMDSv2, never excluded', appliesTo: ['Resource::arn:<AWS::Partition>:ec2:<AWS::Region>:<AWS::AccountId>:instance/*'] },
+    ...inPacks([HIPAA, NIST_R4, NIST_R5, PCI], 'IAMNoInlinePolicy', 'Separate so the deploy run has it'),
+  ]);
+  addNagSuppressions(handler, [
+    ...inPacks([HIPAA, NIST_R5], 'LambdaConcurrency', 'Reserving fails in low-limit accounts'),
+    ...inPacks([HIPAA, NIST_R5, SERVERLESS], 'LambdaDLQ', 'Each run logs its outcome; next run retries'),
+    ...inPacks([HIPAA, NIST_R4, NIST_R5, PCI], 'LambdaInsideVPC', 'Calls only AWS endpoints; no VPC resources'),
+    ...inPacks([SERVERLESS], 'LambdaTracing', 'Runs on a schedule; its summary log suffices'),
+  ]);
+  addNagSuppressions(eventInvokeConfig, [
+    ...inPacks([SERVERLESS], 'LambdaAsyncFailureDestination', 'Each run logs its outcome; next run retries'),
+  ]);
+  addNagSuppressions(logGroup, [
+    ...inPacks([HIPAA, NIST_R4, NIST_R5, PCI], 'CloudWatchLogGroupEncrypted', 'No secrets logged; encrypted by default'),
+  ]);
+  addNagSuppressions(rule, [
+    // A scheduled event EventBridge could not deliver is worth nothing later: the next one runs.
+    ...inPacks([SERVERLESS], 'EventBusDLQ', 'A missed scheduled run is made up by the next'),
+  ]);
+}
