@@ -1,6 +1,143 @@
 /**
- * The function of ImdsInstanceUpgrade (being written: issue 10).
+ * The function of ImdsInstanceUpgrade: brings the instances of its account and
+ * Region that allow IMDSv1 to IMDSv2, only where MetadataNoToken shows no IMDSv1
+ * use (upgrade.ts). Its configuration is its environment (config.ts).
+ *
+ * Invocations:
+ * - a CloudFormation custom resource event (Custom::ImdsInstanceUpgrade): Create
+ *   and Update run once and answer SUCCESS with the run's counts as Data, or
+ *   FAILED when the configuration is invalid or the instances cannot be listed;
+ *   Delete answers SUCCESS and changes nothing (upgrades are never undone).
+ *   Always answered, exactly once, before the function's timeout; the physical id
+ *   is `ImdsInstanceUpgrade:<account>:<region>`, a failed Create's a marker.
+ * - the EventBridge "Scheduled Event" of its own account and Region: one run;
+ *   an invalid configuration or a run that could not complete is logged and
+ *   thrown (the function's Errors metric counts it).
+ * - anything else: logged (a few fields, never a ResponseURL) and ignored.
+ *
+ * Each run ends with one summary log line and the same counts as CloudWatch
+ * metrics (report.ts); metrics are not put when the instances could not be listed.
  */
-export async function handler(): Promise<void> {
-  throw new Error('ImdsInstanceUpgrade: not built yet');
+import type { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
+import type { EC2Client } from '@aws-sdk/client-ec2';
+import type { CloudFormationCustomResourceEvent, Context } from 'aws-lambda';
+import { UpgradeConfig, readConfig } from './config';
+import { createEc2Client } from './fleet';
+import { RunReport, Trigger } from './report';
+import { runUpgrade } from './upgrade';
+import { UPGRADE_PHYSICAL_ID_PREFIX } from '../../src/private/properties';
+import { Budget, Outcome, answerCustomResource, isCloudFormationEvent, logEvent, stablePhysicalId, withBudget } from '../shared/custom-resource';
+import { describeError, log } from '../shared/log';
+import { createCloudWatchClient, putMetrics } from '../shared/metrics';
+
+/** The prefix of the physical id answered for a failed Create: the following Delete recognises it. */
+export const CREATE_FAILED_PREFIX = `${UPGRADE_PHYSICAL_ID_PREFIX}:CreateFailed:`;
+
+/** The summary line's message. */
+export const SUMMARY_MESSAGE = 'instance upgrade summary';
+
+/** Metrics are put within this time, and never past the function's timeout less 500 ms. */
+const METRICS_TIMEOUT_MS = 4_000;
+
+// The clients, made on first use inside the handler's try: a failure to make one is reported, not a silent init error.
+let ec2Client: EC2Client | undefined;
+let cwClient: CloudWatchClient | undefined;
+const ec2 = () => (ec2Client ??= createEc2Client());
+const cw = () => (cwClient ??= createCloudWatchClient());
+
+/** The Lambda entry point. */
+export async function handler(event: unknown, context: Context): Promise<void> {
+  if (isCloudFormationEvent(event)) {
+    logEvent(event);
+    return answerCustomResource(event, context, {
+      createFailedPrefix: CREATE_FAILED_PREFIX,
+      timeoutReason: (requestType, seconds) => `${requestType} did not finish within ${seconds} s (the function's timeout less 5 s to answer); instances modified so far stay upgraded: see the function's log`,
+    }, (budget) => onCloudFormation(event, budget));
+  }
+  if (isOwnSchedule(event, context)) {
+    log('scheduled run', { id: event.id, time: event.time });
+    await withBudget(context, () => undefined, async (budget) => {
+      try {
+        await run('schedule', readConfig(), budget);
+      } catch (err) {
+        // Thrown on: Lambda counts it in the function's Errors metric.
+        log('the run did not complete', { error: describeError(err) });
+        throw err;
+      }
+    });
+    return;
+  }
+  log('ignored: neither a CloudFormation custom resource event nor the schedule of this account and Region', describeForeign(event));
+}
+
+async function onCloudFormation(event: CloudFormationCustomResourceEvent, budget: Budget): Promise<Outcome> {
+  switch (event.RequestType) {
+    case 'Create':
+    case 'Update': {
+      const physicalResourceId = event.RequestType === 'Create' ? stablePhysicalId(event, UPGRADE_PHYSICAL_ID_PREFIX) : event.PhysicalResourceId;
+      const report = await run(event.RequestType, readConfig(), budget);
+      return { physicalResourceId, data: report.data() };
+    }
+    case 'Delete':
+      log('Delete: nothing to undo (upgraded instances stay upgraded)');
+      return { physicalResourceId: event.PhysicalResourceId };
+    default:
+      throw new Error(`unknown RequestType ${JSON.stringify((event as { RequestType?: unknown }).RequestType)}`);
+  }
+}
+
+/**
+ * One run, ended by its summary line and metrics. Throws a ConfigError before
+ * doing anything when the configuration is invalid, and the run's error after
+ * reporting when the instances could not be listed.
+ */
+async function run(trigger: Trigger, config: UpgradeConfig, budget: Budget): Promise<RunReport> {
+  const report = new RunReport(trigger, config);
+  let metricsPut = false;
+  try {
+    await runUpgrade(config, { ec2: ec2(), cw: cw() }, budget, report);
+  } catch (err) {
+    report.error = describeError(err);
+  }
+  if (report.error === undefined) {
+    const timeout = Math.max(1, Math.min(METRICS_TIMEOUT_MS, budget.functionEnd - 500 - Date.now()));
+    metricsPut = await putMetrics(cw(), report.metricValues(), AbortSignal.timeout(timeout));
+  }
+  log(SUMMARY_MESSAGE, { ...report.summary(), metricsPut });
+  if (report.error !== undefined) {
+    throw new Error(report.error);
+  }
+  return report;
+}
+
+interface ScheduledEvent {
+  readonly id?: unknown;
+  readonly time?: unknown;
+}
+
+/** The EventBridge schedule's event, from the function's own account and Region (read from its ARN). */
+function isOwnSchedule(event: unknown, context: Context): event is ScheduledEvent {
+  const [, , , region, account] = (context.invokedFunctionArn ?? '').split(':');
+  const e = event as Record<string, unknown> | null;
+  return typeof e === 'object' && e !== null
+    && e.source === 'aws.events'
+    && e['detail-type'] === 'Scheduled Event'
+    && !!account && e.account === account
+    && !!region && e.region === region;
+}
+
+/** What is logged of an event that is ignored: its shape and routing fields, never a value that could be a ResponseURL. */
+function describeForeign(event: unknown): Record<string, unknown> {
+  if (typeof event !== 'object' || event === null) {
+    return { type: event === null ? 'null' : typeof event };
+  }
+  const e = event as Record<string, unknown>;
+  const short = (value: unknown) => (typeof value === 'string' ? value.slice(0, 100) : undefined);
+  return {
+    keys: Object.keys(e).slice(0, 20),
+    source: short(e.source),
+    detailType: short(e['detail-type']),
+    account: short(e.account),
+    region: short(e.region),
+  };
 }
