@@ -25,6 +25,8 @@ export interface Reply {
   readonly status: number;
   readonly contentType: string;
   readonly body: string;
+  /** Extra response headers (e.g. x-amzn-query-error of awsQuery-compatible JSON services). */
+  readonly headers?: Readonly<Record<string, string>>;
 }
 
 /** The base of each local endpoint; `R` is the type of its recorded requests. */
@@ -127,6 +129,7 @@ export abstract class LocalEndpoint<R extends { readonly action: string; readonl
         'content-type': reply.contentType,
         'content-length': Buffer.byteLength(reply.body),
         'x-amzn-requestid': requestId,
+        ...reply.headers,
       });
       res.end(reply.body);
     });

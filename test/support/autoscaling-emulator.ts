@@ -1,0 +1,279 @@
+/**
+ * A local Amazon EC2 Auto Scaling endpoint for DescribeLaunchConfigurations
+ * that speaks the AWS Query protocol (Version 2011-01-01), as
+ * `@aws-sdk/client-auto-scaling` does (current and 3.995.0 alike), so tests can
+ * drive the real client (via `endpoint` or AWS_ENDPOINT_URL_AUTO_SCALING)
+ * without reaching AWS. It answers from launch configurations that the tests
+ * add (addLaunchConfiguration). Listens on 127.0.0.1 only.
+ *
+ * Faithful to the Auto Scaling API reference where it matters to the readiness
+ * check:
+ * - form-encoded POST with Action and Version; XML answers in the Auto Scaling
+ *   namespace with the request id in ResponseMetadata;
+ * - errors as `<ErrorResponse><Error><Type>Sender|Receiver</Type><Code>…` with
+ *   Auto Scaling's codes and HTTP statuses (ValidationError 400, InvalidNextToken
+ *   400, Throttling 400, AccessDenied 403, InternalFailure 500, InvalidAction 400
+ *   for an action it does not emulate);
+ * - SigV4 is checked (test/support/sigv4.ts, signing name `autoscaling`) and
+ *   answered as Query services do (MissingAuthenticationToken,
+ *   InvalidClientTokenId, SignatureDoesNotMatch, all 403); the Region comes from
+ *   the credential scope and launch configurations are kept per Region;
+ * - DescribeLaunchConfigurations: LaunchConfigurationNames (up to 50; names that
+ *   do not exist are left out, not an error), MaxRecords 1..100 (default 50),
+ *   NextToken; each launch configuration carries LaunchConfigurationName,
+ *   LaunchConfigurationARN, ImageId, InstanceType, CreatedTime, and
+ *   MetadataOptions (HttpTokens, HttpPutResponseHopLimit, HttpEndpoint) when it
+ *   has any.
+ *
+ * Simplifications (said here so no test relies on them being real Auto Scaling):
+ * - one account; only DescribeLaunchConfigurations is emulated; no Auto Scaling
+ *   groups;
+ * - a launch configuration carries only the fields above (no SecurityGroups,
+ *   BlockDeviceMappings, UserData, ...);
+ * - results come in the order the configurations were added (Auto Scaling's
+ *   order is by name); the token is the position after the last one returned;
+ * - only POST is served (the SDK always POSTs).
+ */
+import * as http from 'http';
+import { LocalEndpoint, Reply, TEST_ACCOUNT, TEST_ROLE_ARN, escapeXml } from './local-endpoint';
+import { SigV4Error, verifySigV4 } from './sigv4';
+
+export { TEST_CREDENTIALS, TEST_SESSION_TOKEN } from './sigv4';
+
+export const AUTOSCALING_NAMESPACE = 'http://autoscaling.amazonaws.com/doc/2011-01-01/';
+
+/** The metadata options of a launch configuration (InstanceMetadataOptions in the API; each optional). */
+export interface LaunchConfigurationMetadataOptions {
+  HttpTokens?: 'optional' | 'required';
+  HttpPutResponseHopLimit?: number;
+  HttpEndpoint?: 'enabled' | 'disabled';
+}
+
+/** What addLaunchConfiguration takes. */
+export interface LaunchConfigurationSpec {
+  readonly LaunchConfigurationName: string;
+  /** Default: `ami-0123456789abcdef0`. */
+  readonly ImageId?: string;
+  /** Default: `t3.micro`. */
+  readonly InstanceType?: string;
+  /** Default: none (the launch falls back to the account default, then EC2's default). */
+  readonly MetadataOptions?: LaunchConfigurationMetadataOptions;
+  /** Default: 2026-01-01T00:00:00Z. */
+  readonly CreatedTime?: Date;
+}
+
+/** One emulated launch configuration (launchConfigurations() returns copies). */
+export interface EmulatedLaunchConfiguration {
+  LaunchConfigurationName: string;
+  LaunchConfigurationARN: string;
+  ImageId: string;
+  InstanceType: string;
+  CreatedTime: Date;
+  MetadataOptions?: LaunchConfigurationMetadataOptions;
+}
+
+/** One recorded request: the action, its Region, and its form parameters. */
+export interface AutoScalingRecordedRequest {
+  readonly action: string;
+  readonly region: string;
+  readonly params: Record<string, string>;
+  /** The Auto Scaling error code of an injected fault this request was answered with. */
+  readonly fault?: string;
+}
+
+const VERSION = '2011-01-01';
+
+const ERROR_STATUS: Record<string, number> = {
+  AccessDenied: 403,
+  MissingAuthenticationToken: 403,
+  InvalidClientTokenId: 403,
+  SignatureDoesNotMatch: 403,
+  InternalFailure: 500,
+  ServiceUnavailable: 503,
+};
+
+/** The message text Auto Scaling sends with each injectable code ({action} filled in). */
+const FAULT_MESSAGES: Record<string, string> = {
+  AccessDenied: `User: ${TEST_ROLE_ARN} is not authorized to perform: autoscaling:{action} because no identity-based policy allows the autoscaling:{action} action`,
+  Throttling: 'Rate exceeded',
+  InternalFailure: 'An internal error occurred.',
+};
+
+class AutoScalingError extends Error {
+  constructor(public readonly code: string, message: string) {
+    super(message);
+  }
+}
+
+export class AutoScalingEmulator extends LocalEndpoint<AutoScalingRecordedRequest> {
+  /** Starts an emulator on 127.0.0.1 with a free port. */
+  public static async start(): Promise<AutoScalingEmulator> {
+    const emulator = new AutoScalingEmulator();
+    await emulator.listen();
+    return emulator;
+  }
+
+  private readonly regions = new Map<string, Map<string, EmulatedLaunchConfiguration>>();
+  private counter = 0;
+
+  private constructor() {
+    super();
+  }
+
+  /** Adds a launch configuration to a Region and returns a copy. */
+  public addLaunchConfiguration(region: string, spec: LaunchConfigurationSpec): EmulatedLaunchConfiguration {
+    const configs = this.regions.get(region) ?? new Map<string, EmulatedLaunchConfiguration>();
+    this.regions.set(region, configs);
+    if (configs.has(spec.LaunchConfigurationName)) {
+      throw new Error(`launch configuration ${spec.LaunchConfigurationName} already exists in ${region}`);
+    }
+    const uuid = `00000000-0000-4000-8000-${String(++this.counter).padStart(12, '0')}`;
+    const config: EmulatedLaunchConfiguration = {
+      LaunchConfigurationName: spec.LaunchConfigurationName,
+      LaunchConfigurationARN: `arn:aws:autoscaling:${region}:${TEST_ACCOUNT}:launchConfiguration:${uuid}:launchConfigurationName/${spec.LaunchConfigurationName}`,
+      ImageId: spec.ImageId ?? 'ami-0123456789abcdef0',
+      InstanceType: spec.InstanceType ?? 't3.micro',
+      CreatedTime: spec.CreatedTime ?? new Date('2026-01-01T00:00:00Z'),
+      MetadataOptions: spec.MetadataOptions && { ...spec.MetadataOptions },
+    };
+    configs.set(config.LaunchConfigurationName, config);
+    return copy(config);
+  }
+
+  /** The launch configurations of a Region (copies), in the order they were added. */
+  public launchConfigurations(region: string): EmulatedLaunchConfiguration[] {
+    return [...(this.regions.get(region)?.values() ?? [])].map(copy);
+  }
+
+  /** Removes every launch configuration of a Region. */
+  public clearLaunchConfigurations(region: string): void {
+    this.regions.delete(region);
+  }
+
+  protected respond(req: http.IncomingMessage, body: string, requestId: string): Reply {
+    try {
+      return { status: 200, contentType: 'text/xml', body: this.handle(req, body, requestId) };
+    } catch (err) {
+      const e = err instanceof AutoScalingError ? err : new AutoScalingError('InternalFailure', String(err));
+      const status = ERROR_STATUS[e.code] ?? 400;
+      return { status, contentType: 'text/xml', body: errorXml(e.code, status >= 500 ? 'Receiver' : 'Sender', e.message, requestId) };
+    }
+  }
+
+  private handle(req: http.IncomingMessage, body: string, requestId: string): string {
+    if (req.method !== 'POST') {
+      throw new AutoScalingError('InvalidAction', `Auto Scaling Query requests are POSTs here, got ${req.method}`);
+    }
+    if (!String(req.headers['content-type'] ?? '').startsWith('application/x-www-form-urlencoded')) {
+      throw new AutoScalingError('ValidationError', 'expected a form-encoded body');
+    }
+    let region: string;
+    try {
+      region = verifySigV4(req, body, 'autoscaling');
+    } catch (err) {
+      throw err instanceof SigV4Error ? authError(err) : err;
+    }
+    const params = Object.fromEntries(new URLSearchParams(body));
+    const action = params.Action ?? '';
+    if (params.Version !== VERSION || action !== 'DescribeLaunchConfigurations') {
+      throw new AutoScalingError('InvalidAction', `Could not find operation ${action} for version ${params.Version ?? 'NO_VERSION_SPECIFIED'}`);
+    }
+    const fault = this.record({ action, region, params });
+    if (fault) {
+      throw new AutoScalingError(fault, (FAULT_MESSAGES[fault] ?? `injected ${fault}`).replace(/\{action\}/g, action));
+    }
+    return this.describeLaunchConfigurations(region, params, requestId);
+  }
+
+  private describeLaunchConfigurations(region: string, params: Record<string, string>, requestId: string): string {
+    for (const name of Object.keys(params)) {
+      if (!['Action', 'Version', 'MaxRecords', 'NextToken'].includes(name) && !/^LaunchConfigurationNames\.member\.\d+$/.test(name)) {
+        throw new AutoScalingError('ValidationError', `Unknown parameter ${name}`);
+      }
+    }
+    const names: string[] = [];
+    for (let i = 1; params[`LaunchConfigurationNames.member.${i}`] !== undefined; i++) {
+      names.push(params[`LaunchConfigurationNames.member.${i}`]);
+    }
+    if (names.length > 50) {
+      throw new AutoScalingError('ValidationError', 'The number of launch configuration names cannot exceed 50.');
+    }
+    const max = params.MaxRecords === undefined ? 50 : Number(params.MaxRecords);
+    if (!Number.isInteger(max) || max < 1 || max > 100) {
+      throw new AutoScalingError('ValidationError', `1 validation error detected: Value '${params.MaxRecords}' at 'maxRecords' failed to satisfy constraint: Member must have value less than or equal to 100`);
+    }
+    let after = 0;
+    if (params.NextToken !== undefined) {
+      const m = /^lc-page-(\d+)$/.exec(Buffer.from(params.NextToken, 'base64').toString('utf8'));
+      if (!m) {
+        throw new AutoScalingError('InvalidNextToken', 'The token provided is not valid.');
+      }
+      after = Number(m[1]);
+    }
+    const wanted = names.length > 0 ? new Set(names) : undefined;
+    const all = [...(this.regions.get(region)?.values() ?? [])].filter((c) => !wanted || wanted.has(c.LaunchConfigurationName));
+    const page = all.slice(after, after + max);
+    const nextToken = after + max < all.length ? Buffer.from(`lc-page-${after + max}`).toString('base64') : undefined;
+    const members = page.map((c) => {
+      const o = c.MetadataOptions;
+      const options = o && Object.values(o).some((v) => v !== undefined)
+        ? `\n        <MetadataOptions>${o.HttpTokens ? `<HttpTokens>${o.HttpTokens}</HttpTokens>` : ''}`
+          + `${o.HttpPutResponseHopLimit !== undefined ? `<HttpPutResponseHopLimit>${o.HttpPutResponseHopLimit}</HttpPutResponseHopLimit>` : ''}`
+          + `${o.HttpEndpoint ? `<HttpEndpoint>${o.HttpEndpoint}</HttpEndpoint>` : ''}</MetadataOptions>`
+        : '';
+      return `
+      <member>
+        <LaunchConfigurationName>${escapeXml(c.LaunchConfigurationName)}</LaunchConfigurationName>
+        <LaunchConfigurationARN>${escapeXml(c.LaunchConfigurationARN)}</LaunchConfigurationARN>
+        <ImageId>${escapeXml(c.ImageId)}</ImageId>
+        <InstanceType>${escapeXml(c.InstanceType)}</InstanceType>
+        <CreatedTime>${c.CreatedTime.toISOString()}</CreatedTime>
+        <SecurityGroups/>
+        <BlockDeviceMappings/>
+        <InstanceMonitoring><Enabled>true</Enabled></InstanceMonitoring>
+        <EbsOptimized>false</EbsOptimized>${options}
+      </member>`;
+    });
+    return `<DescribeLaunchConfigurationsResponse xmlns="${AUTOSCALING_NAMESPACE}">
+  <DescribeLaunchConfigurationsResult>
+    <LaunchConfigurations>${members.join('')}
+    </LaunchConfigurations>${nextToken ? `\n    <NextToken>${nextToken}</NextToken>` : ''}
+  </DescribeLaunchConfigurationsResult>
+  <ResponseMetadata>
+    <RequestId>${requestId}</RequestId>
+  </ResponseMetadata>
+</DescribeLaunchConfigurationsResponse>
+`;
+  }
+}
+
+function copy(c: EmulatedLaunchConfiguration): EmulatedLaunchConfiguration {
+  return { ...c, MetadataOptions: c.MetadataOptions && { ...c.MetadataOptions } };
+}
+
+/** Query services answer signature problems with these codes, all HTTP 403. */
+function authError(err: SigV4Error): AutoScalingError {
+  switch (err.failure) {
+    case 'missing':
+      return new AutoScalingError('MissingAuthenticationToken', 'Request is missing Authentication Token');
+    case 'unknown-key':
+    case 'session-token':
+      return new AutoScalingError('InvalidClientTokenId', 'The security token included in the request is invalid.');
+    case 'scope':
+      return new AutoScalingError('SignatureDoesNotMatch', err.message);
+    default:
+      return new AutoScalingError('SignatureDoesNotMatch', 'The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.');
+  }
+}
+
+function errorXml(code: string, type: string, message: string, requestId: string): string {
+  return `<ErrorResponse xmlns="${AUTOSCALING_NAMESPACE}">
+  <Error>
+    <Type>${type}</Type>
+    <Code>${code}</Code>
+    <Message>${escapeXml(message)}</Message>
+  </Error>
+  <RequestId>${requestId}</RequestId>
+</ErrorResponse>
+`;
+}
