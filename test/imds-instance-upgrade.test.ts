@@ -1,0 +1,344 @@
+import { App, CfnParameter, Duration, Stack, Token, aws_iam as iam, aws_logs as logs } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { Construct } from 'constructs';
+import { ImdsInstanceUpgrade, ImdsInstanceUpgradeProps, InstanceUpgradeMode } from '../src';
+import { decodeInlineCode } from './support/inline-code';
+
+const ENV = { account: '123456789012', region: 'eu-west-1' };
+
+function synth(props: ImdsInstanceUpgradeProps = {}) {
+  const app = new App();
+  const stack = new Stack(app, 'Stack');
+  const upgrade = new ImdsInstanceUpgrade(stack, 'Upgrade', props);
+  return { app, stack, upgrade, template: Template.fromStack(stack) };
+}
+
+/** The one resource of a type: its logical id and definition. */
+function only(template: Template, type: string): { id: string; resource: any } {
+  const found = Object.entries(template.findResources(type));
+  expect(found).toHaveLength(1);
+  return { id: found[0][0], resource: found[0][1] };
+}
+
+const ENV_DEFAULTS = {
+  IMDS_UPGRADE_MODE: 'REPORT_ONLY',
+  IMDS_UPGRADE_LOOKBACK_SECONDS: '1209600',
+  IMDS_UPGRADE_EXCLUSION_TAG_KEY: 'imds-keep-v1',
+  IMDS_UPGRADE_WITHOUT_METRICS: 'false',
+  IMDS_UPGRADE_MAX_PER_RUN: '100',
+};
+
+describe('resources, with the defaults', () => {
+  const { template, stack, upgrade } = synth();
+
+  test('an inline function, its role, policy, log group, async-invoke config, schedule and permission, and the custom resource', () => {
+    const types = Object.values(template.toJSON().Resources).map((r: any) => r.Type).sort();
+    expect(types).toEqual([
+      'AWS::Events::Rule',
+      'AWS::IAM::Policy',
+      'AWS::IAM::Role',
+      'AWS::Lambda::EventInvokeConfig',
+      'AWS::Lambda::Function',
+      'AWS::Lambda::Permission',
+      'AWS::Logs::LogGroup',
+      'Custom::ImdsInstanceUpgrade',
+    ]);
+  });
+
+  test('the function runs the bundled upgrade handler inline on nodejs24.x, with its whole configuration as environment variables', () => {
+    const { resource: fn } = only(template, 'AWS::Lambda::Function');
+    expect(fn.Properties).toMatchObject({ Runtime: 'nodejs24.x', Handler: 'index.handler', Timeout: 300, MemorySize: 256 });
+    expect(fn.Properties.Environment).toEqual({ Variables: ENV_DEFAULTS });
+    const code = decodeInlineCode(fn.Properties.Code.ZipFile);
+    expect(fn.Properties.Code.ZipFile).toContain('instance-upgrade handler');
+    expect(code).toContain('exports'); // CommonJS
+    expect(code).not.toMatch(/\bimport\s*\{/);
+    template.hasResourceProperties('AWS::Lambda::Function', { LoggingConfig: { LogGroup: { Ref: Match.stringLikeRegexp('UpgradeLogGroup') } } });
+  });
+
+  test('no Lambda retry of an asynchronous invocation (CloudFormation or the schedule)', () => {
+    const { id: fnId } = only(template, 'AWS::Lambda::Function');
+    template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', { FunctionName: { Ref: fnId }, MaximumRetryAttempts: 0, Qualifier: '$LATEST' });
+  });
+
+  test('the schedule runs the function daily; only that rule may invoke it', () => {
+    const { id: fnId } = only(template, 'AWS::Lambda::Function');
+    const { id: ruleId, resource: rule } = only(template, 'AWS::Events::Rule');
+    expect(rule.Properties).toEqual({
+      ScheduleExpression: 'rate(1 day)',
+      State: 'ENABLED',
+      Targets: [{ Arn: { 'Fn::GetAtt': [fnId, 'Arn'] }, Id: 'Target0' }],
+    });
+    expect(only(template, 'AWS::Lambda::Permission').resource.Properties).toEqual({
+      Action: 'lambda:InvokeFunction',
+      FunctionName: { 'Fn::GetAtt': [fnId, 'Arn'] },
+      Principal: 'events.amazonaws.com',
+      SourceArn: { 'Fn::GetAtt': [ruleId, 'Arn'] },
+    });
+  });
+
+  test('the custom resource repeats the configuration (a change runs the function once), under the fixed type name, and depends on the policy', () => {
+    const { id: fnId } = only(template, 'AWS::Lambda::Function');
+    const { id: policyId } = only(template, 'AWS::IAM::Policy');
+    const { resource: cr } = only(template, 'Custom::ImdsInstanceUpgrade');
+    expect(cr.Properties).toEqual({
+      ServiceToken: { 'Fn::GetAtt': [fnId, 'Arn'] },
+      Mode: 'REPORT_ONLY',
+      LookbackSeconds: 1209600,
+      ExclusionTagKey: 'imds-keep-v1',
+      UpgradeWithoutMetrics: false,
+      MaxUpgradesPerRun: 100,
+      // Twice the function's timeout: CloudFormation fails the operation in minutes, not an hour.
+      ServiceTimeout: 600,
+    });
+    expect(cr.DependsOn).toEqual([policyId]);
+    expect(cr.DeletionPolicy).toBe('Delete');
+  });
+
+  test('least privilege: exact statements', () => {
+    const { id: logGroupId } = only(template, 'AWS::Logs::LogGroup');
+    const { resource: policy } = only(template, 'AWS::IAM::Policy');
+    expect(policy.Properties.PolicyDocument.Statement).toEqual([
+      { Action: ['cloudwatch:GetMetricData', 'ec2:DescribeInstances'], Effect: 'Allow', Resource: '*' },
+      {
+        Action: 'ec2:ModifyInstanceMetadataOptions',
+        Effect: 'Allow',
+        Resource: {
+          'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':ec2:', { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, ':instance/*']],
+        },
+        Condition: {
+          StringEquals: { 'ec2:Attribute/HttpTokens': 'required' },
+          Null: { 'aws:ResourceTag/imds-keep-v1': 'true' },
+        },
+      },
+      {
+        Action: 'cloudwatch:PutMetricData',
+        Effect: 'Allow',
+        Resource: '*',
+        Condition: { StringEquals: { 'cloudwatch:namespace': 'CdkImdsAccountDefaults' } },
+      },
+      { Action: ['logs:CreateLogStream', 'logs:PutLogEvents'], Effect: 'Allow', Resource: { 'Fn::GetAtt': [logGroupId, 'Arn'] } },
+    ]);
+    const { id: roleId, resource: role } = only(template, 'AWS::IAM::Role');
+    expect(policy.Properties.Roles).toEqual([{ Ref: roleId }]);
+    expect(role.Properties).toEqual({
+      AssumeRolePolicyDocument: {
+        Statement: [{ Action: 'sts:AssumeRole', Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' } }],
+        Version: '2012-10-17',
+      },
+      Description: 'Upgrades EC2 instances to IMDSv2 where safe (cdk-imds-account-defaults)',
+    });
+  });
+
+  test('the log group keeps a year and goes with the stack', () => {
+    template.hasResource('AWS::Logs::LogGroup', { Properties: { RetentionInDays: 365 }, DeletionPolicy: 'Delete' });
+  });
+
+  test('no file assets: the template deploys on its own (StackSets, no bootstrap bucket)', () => {
+    const app = stack.node.root as App;
+    const artifact = app.synth().getStackByName(stack.stackName);
+    expect(artifact.assets).toEqual([]);
+    expect(JSON.stringify(artifact.template)).not.toMatch(/AssetParameters|cdk-assets|S3Bucket|S3Key/);
+  });
+
+  test('the counts of the run on deploy are number attributes read with Fn::GetAtt', () => {
+    const { id: crId } = only(template, 'Custom::ImdsInstanceUpgrade');
+    const attributes: Record<string, number> = {
+      Candidates: upgrade.candidates,
+      Eligible: upgrade.eligible,
+      Upgraded: upgrade.upgraded,
+      Pending: upgrade.pending,
+      InUse: upgrade.inUse,
+      Excluded: upgrade.excluded,
+      Unknown: upgrade.unknown,
+      Failed: upgrade.failed,
+    };
+    for (const [key, value] of Object.entries(attributes)) {
+      expect(Token.isUnresolved(value)).toBe(true);
+      expect(stack.resolve(value)).toEqual({ 'Fn::GetAtt': [crId, key] });
+    }
+  });
+
+  test('the resource, the function and the schedule are exposed', () => {
+    expect(stack.resolve((upgrade.resource.node.defaultChild as any).logicalId)).toBe(only(template, 'Custom::ImdsInstanceUpgrade').id);
+    expect(stack.resolve(upgrade.handler.functionArn)).toEqual({ 'Fn::GetAtt': [only(template, 'AWS::Lambda::Function').id, 'Arn'] });
+    expect(stack.resolve(upgrade.schedule.ruleArn)).toEqual({ 'Fn::GetAtt': [only(template, 'AWS::Events::Rule').id, 'Arn'] });
+  });
+
+  test('isImdsInstanceUpgrade', () => {
+    expect(ImdsInstanceUpgrade.isImdsInstanceUpgrade(upgrade)).toBe(true);
+    expect(ImdsInstanceUpgrade.isImdsInstanceUpgrade(stack)).toBe(false);
+    expect(ImdsInstanceUpgrade.isImdsInstanceUpgrade(undefined)).toBe(false);
+    expect(ImdsInstanceUpgrade.isImdsInstanceUpgrade(null)).toBe(false);
+  });
+});
+
+describe('props', () => {
+  test('every option reaches the environment, the custom resource and, for the tag key, the IAM condition', () => {
+    const { template } = synth({
+      mode: InstanceUpgradeMode.UPGRADE,
+      lookback: Duration.days(30),
+      interval: Duration.hours(6),
+      exclusionTagKey: 'team:keep imdsv1',
+      upgradeWithoutMetrics: true,
+      maxUpgradesPerRun: 250,
+    });
+    expect(only(template, 'AWS::Lambda::Function').resource.Properties.Environment.Variables).toEqual({
+      IMDS_UPGRADE_MODE: 'UPGRADE',
+      IMDS_UPGRADE_LOOKBACK_SECONDS: '2592000',
+      IMDS_UPGRADE_EXCLUSION_TAG_KEY: 'team:keep imdsv1',
+      IMDS_UPGRADE_WITHOUT_METRICS: 'true',
+      IMDS_UPGRADE_MAX_PER_RUN: '250',
+    });
+    template.hasResourceProperties('Custom::ImdsInstanceUpgrade', {
+      Mode: 'UPGRADE', LookbackSeconds: 2592000, ExclusionTagKey: 'team:keep imdsv1', UpgradeWithoutMetrics: true, MaxUpgradesPerRun: 250,
+    });
+    template.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(6 hours)' });
+    template.hasResourceProperties('AWS::IAM::Policy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([Match.objectLike({
+          Action: 'ec2:ModifyInstanceMetadataOptions',
+          Condition: { StringEquals: { 'ec2:Attribute/HttpTokens': 'required' }, Null: { 'aws:ResourceTag/team:keep imdsv1': 'true' } },
+        })]),
+      },
+    });
+  });
+
+  test.each([
+    [Duration.minutes(90), 'rate(90 minutes)'],
+    [Duration.hours(1), 'rate(1 hour)'],
+    [Duration.days(7), 'rate(7 days)'],
+  ])('interval %s gives %s', (interval, expression) => {
+    synth({ interval }).template.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: expression });
+  });
+
+  test.each([
+    [Duration.hours(1), '3600'],
+    [Duration.days(455), '39312000'],
+    [Duration.minutes(120), '7200'],
+  ])('lookback %s is %s seconds', (lookback, seconds) => {
+    const { template } = synth({ lookback });
+    template.hasResourceProperties('AWS::Lambda::Function', { Environment: { Variables: Match.objectLike({ IMDS_UPGRADE_LOOKBACK_SECONDS: seconds }) } });
+  });
+
+  test.each([1, 1000])('maxUpgradesPerRun %p is accepted', (maxUpgradesPerRun) => {
+    synth({ maxUpgradesPerRun }).template.hasResourceProperties('Custom::ImdsInstanceUpgrade', { MaxUpgradesPerRun: maxUpgradesPerRun });
+  });
+
+  test.each(['a', 'x'.repeat(128), 'Ünïcode_ключ', 'a+b-c=d.e_f:g/h@i', 'AWS-keep', 'awskeep'])('exclusion tag key %p is accepted', (exclusionTagKey) => {
+    expect(() => synth({ exclusionTagKey })).not.toThrow();
+  });
+
+  test('logRetention', () => {
+    synth({ logRetention: logs.RetentionDays.ONE_WEEK }).template.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: 7 });
+  });
+
+  test('permissionsBoundaryPolicyName and rolePath', () => {
+    const { template } = synth({ permissionsBoundaryPolicyName: 'boundaries/ImdsBoundary', rolePath: '/platform/' });
+    template.hasResourceProperties('AWS::IAM::Role', {
+      Path: '/platform/',
+      PermissionsBoundary: { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':iam::', { Ref: 'AWS::AccountId' }, ':policy/boundaries/ImdsBoundary']] },
+    });
+  });
+
+  test('permissionsBoundary', () => {
+    const app = new App();
+    const stack = new Stack(app, 'Stack');
+    new ImdsInstanceUpgrade(stack, 'Upgrade', { permissionsBoundary: iam.ManagedPolicy.fromAwsManagedPolicyName('PowerUserAccess') });
+    Template.fromStack(stack).hasResourceProperties('AWS::IAM::Role', {
+      PermissionsBoundary: { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':iam::aws:policy/PowerUserAccess']] },
+    });
+  });
+});
+
+describe('validation', () => {
+  const throws = (props: ImdsInstanceUpgradeProps) => () => synth(props);
+
+  test.each([
+    [Duration.minutes(59), '59 minutes'],
+    [Duration.minutes(90), '1 hour 30 minutes'],
+    [Duration.seconds(3601), '1 hour 1 second'],
+    [Duration.days(456), '456 days'],
+    [Duration.hours(455 * 24 + 1), '455 days 1 hour'],
+  ])('lookback %s is rejected, naming the prop, the value and the path', (lookback, shown) => {
+    expect(throws({ lookback })).toThrow(new RegExp(
+      `^\\[Stack/Upgrade\\] lookback must be a whole number of hours from 1 hour to 455 days \\(CloudWatch keeps 1-hour datapoints of MetadataNoToken for 455 days\\); got ${shown}$`));
+  });
+
+  test.each([
+    [Duration.minutes(59), '59 minutes'],
+    [Duration.seconds(3630), '1 hour 30 seconds'],
+    [Duration.seconds(0), '0 seconds'],
+  ])('interval %s is rejected', (interval, shown) => {
+    expect(throws({ interval })).toThrow(new RegExp(
+      `^\\[Stack/Upgrade\\] interval must be a whole number of minutes, at least 1 hour \\(MetadataNoToken arrives in 5-minute datapoints, and each run lists every instance\\); got ${shown}$`));
+  });
+
+  test.each([0, 1001, -1, 2.5, NaN])('maxUpgradesPerRun %p is rejected', (maxUpgradesPerRun) => {
+    expect(throws({ maxUpgradesPerRun })).toThrow(new RegExp(
+      `^\\[Stack/Upgrade\\] maxUpgradesPerRun must be an integer from 1 to 1000; got ${Number.isNaN(maxUpgradesPerRun) ? 'null' : maxUpgradesPerRun}$`));
+  });
+
+  test.each(['', 'x'.repeat(129), 'aws:keep', 'AWS:keep', ' keep', 'keep ', 'keep*', 'keep${aws:username}', 'keep,v1', 'a"b'])('exclusion tag key %p is rejected', (exclusionTagKey) => {
+    expect(throws({ exclusionTagKey })).toThrow(
+      `[Stack/Upgrade] exclusionTagKey must be an EC2 tag key: 1 to 128 characters, letters, digits, spaces and + - = . _ : / @, no leading or trailing space, not starting with "aws:"; got ${JSON.stringify(exclusionTagKey)}`);
+  });
+
+  test('enum and boolean props given as raw values (JavaScript users)', () => {
+    expect(throws({ mode: 'upgrade' as InstanceUpgradeMode })).toThrow(/^\[Stack\/Upgrade\] mode must be one of "REPORT_ONLY", "UPGRADE" \(InstanceUpgradeMode\); got "upgrade"$/);
+    expect(throws({ exclusionTagKey: 42 as unknown as string })).toThrow(/exclusionTagKey must be an EC2 tag key.*; got 42$/);
+    expect(throws({ upgradeWithoutMetrics: 'true' as unknown as boolean })).toThrow(/^\[Stack\/Upgrade\] upgradeWithoutMetrics must be true or false; got "true"$/);
+  });
+
+  test('tokens are refused: the values set the environment and the IAM policy', () => {
+    const app = new App();
+    const stack = new Stack(app, 'Stack');
+    const n = new CfnParameter(stack, 'N', { type: 'Number' }).valueAsNumber;
+    const s = new CfnParameter(stack, 'S').valueAsString;
+    const make = (id: string, props: ImdsInstanceUpgradeProps) => () => new ImdsInstanceUpgrade(new Stack(app, id), 'Upgrade', props);
+    expect(make('A', { maxUpgradesPerRun: n })).toThrow(/^\[A\/Upgrade\] maxUpgradesPerRun must be known at synth \(it sets the function's environment and IAM policy\); got a token/);
+    expect(make('B', { exclusionTagKey: s })).toThrow(/^\[B\/Upgrade\] exclusionTagKey must be known at synth/);
+    expect(make('C', { mode: s as InstanceUpgradeMode })).toThrow(/^\[C\/Upgrade\] mode must be known at synth/);
+    expect(make('D', { lookback: Duration.days(n) })).toThrow(/^\[D\/Upgrade\] lookback must be known at synth/);
+    expect(make('E', { interval: Duration.hours(n) })).toThrow(/^\[E\/Upgrade\] interval must be known at synth/);
+    expect(make('F', { upgradeWithoutMetrics: Token.asAny(s) as unknown as boolean })).toThrow(/^\[F\/Upgrade\] upgradeWithoutMetrics must be known at synth/);
+  });
+
+  test('role options are checked as for ImdsAccountDefaults', () => {
+    expect(throws({ rolePath: 'platform' })).toThrow(/^\[Stack\/Upgrade\] rolePath must be "\/" or a path that starts and ends with "\/"/);
+    expect(throws({ permissionsBoundaryPolicyName: 'arn:aws:iam::123456789012:policy/B' })).toThrow(/^\[Stack\/Upgrade\] permissionsBoundaryPolicyName takes the policy's name, not its ARN/);
+  });
+
+  test('nothing is created when a prop is rejected', () => {
+    const app = new App();
+    const stack = new Stack(app, 'Stack');
+    expect(() => new ImdsInstanceUpgrade(stack, 'Upgrade', { maxUpgradesPerRun: 0 })).toThrow();
+    expect(stack.node.tryFindChild('Upgrade')?.node.children ?? []).toEqual([]);
+  });
+
+  test('at most one ImdsInstanceUpgrade per stack, nested ones included', () => {
+    const app = new App();
+    const stack = new Stack(app, 'Stack');
+    new ImdsInstanceUpgrade(new Stack(app, 'Other'), 'Elsewhere'); // another stack: fine
+    new ImdsInstanceUpgrade(new Construct(stack, 'Group'), 'First');
+    expect(() => new ImdsInstanceUpgrade(stack, 'Second'))
+      .toThrow(/^\[Stack\/Second\] a stack can hold only one ImdsInstanceUpgrade, because it works on every instance of the account and Region; Stack\/Group\/First already does in stack Stack$/);
+  });
+
+  test('two stacks of one app that target the same concrete account and Region fail at synth', () => {
+    const app = new App();
+    new ImdsInstanceUpgrade(new Stack(app, 'A', { env: ENV }), 'Upgrade');
+    new ImdsInstanceUpgrade(new Stack(app, 'B', { env: ENV }), 'Upgrade');
+    expect(() => app.synth()).toThrow(/ImdsInstanceUpgrade B\/Upgrade \(stack B\) also targets account and Region 123456789012\/eu-west-1; only one ImdsInstanceUpgrade may work on the instances of an account and Region/);
+  });
+
+  test('other Regions, other accounts and environment-agnostic stacks are fine', () => {
+    const app = new App();
+    new ImdsInstanceUpgrade(new Stack(app, 'A', { env: ENV }), 'Upgrade');
+    new ImdsInstanceUpgrade(new Stack(app, 'B', { env: { ...ENV, region: 'us-east-1' } }), 'Upgrade');
+    new ImdsInstanceUpgrade(new Stack(app, 'C', { env: { ...ENV, account: '210987654321' } }), 'Upgrade');
+    new ImdsInstanceUpgrade(new Stack(app, 'D'), 'Upgrade');
+    new ImdsInstanceUpgrade(new Stack(app, 'E'), 'Upgrade');
+    expect(() => app.synth()).not.toThrow();
+  });
+});
