@@ -24,7 +24,15 @@ import {
 } from '@aws-sdk/client-ec2';
 import { log } from '../shared/log';
 import { CLIENT_CONFIG } from '../shared/sdk';
-import { AccountLevel, Settings } from './settings';
+import { AccountLevel, Settings, mismatches } from './settings';
+
+/**
+ * EC2 may answer Get with the old values for a moment after a Modify: the
+ * read-back is tried this many times, READ_BACK_INTERVAL_MS apart, before a
+ * mismatch is an error.
+ */
+export const READ_BACK_ATTEMPTS = 4;
+export const READ_BACK_INTERVAL_MS = 1_000;
 
 const ENFORCED = 'HttpTokensEnforced';
 const RAW_BODY = Symbol('imdsRawResponseBody');
@@ -58,6 +66,29 @@ export async function modifyDefaults(client: EC2Client, settings: Settings, abor
   if (output.Return === false) {
     throw new Error('ModifyInstanceMetadataDefaults returned false');
   }
+}
+
+/**
+ * Reads the settings back after a Modify (a few times) and fails unless every
+ * requested field took effect. Used by Create, Update and the drift guard.
+ */
+export async function verifyApplied(client: EC2Client, settings: Settings, signal: AbortSignal): Promise<AccountLevel> {
+  for (let attempt = 1; ; attempt++) {
+    const after = await getDefaults(client, signal);
+    const wrong = mismatches(settings, after);
+    if (wrong.length === 0) {
+      return after;
+    }
+    if (attempt >= READ_BACK_ATTEMPTS || signal.aborted) {
+      throw new ReadBackError(`ModifyInstanceMetadataDefaults succeeded but GetInstanceMetadataDefaults reports ${wrong.join('; ')}`);
+    }
+    log('the read-back does not show the change yet', { attempt, mismatches: wrong });
+    await new Promise((resolve) => setTimeout(resolve, READ_BACK_INTERVAL_MS));
+  }
+}
+
+export class ReadBackError extends Error {
+  public readonly name = 'ReadBackError';
 }
 
 /** Puts HttpTokensEnforced on the wire when the client's serializer does not know it. */

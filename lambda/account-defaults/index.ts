@@ -25,8 +25,9 @@ import type { SSMClient } from '@aws-sdk/client-ssm';
 import type { CloudFormationCustomResourceEvent, Context } from 'aws-lambda';
 import { Answer, DEFAULT_SEND_OPTIONS, sendResponse } from '../shared/cfn-response';
 import { Owner, claimName, createSsmClient, deleteClaim, putClaim, stackNameOf } from './claims';
-import { createEc2Client, getDefaults, modifyDefaults } from './ec2';
+import { createEc2Client, getDefaults, modifyDefaults, verifyApplied } from './ec2';
 import { describeError, log } from '../shared/log';
+import { isCloudFormationEvent, onEvent } from './drift';
 import { Ownership, OwnershipUnknownError, conflicts, createCloudFormationClient, managedByOthers, readOwnership } from './ownership';
 import { whileIamPropagates } from '../shared/sdk';
 import {
@@ -35,7 +36,6 @@ import {
   changesFrom,
   holdsRequested,
   managedKeys,
-  mismatches,
   parseFlag,
   parseSettings,
   resetSettings,
@@ -52,13 +52,8 @@ export const RESPONSE_RESERVE_MS = 5_000;
 /** The prefix of the physical id answered for a failed Create: the following Delete does nothing. */
 export const CREATE_FAILED_PREFIX = 'ImdsAccountDefaults:CreateFailed:';
 
-/**
- * EC2 may answer Get with the old values for a moment after a Modify: the
- * read-back is tried this many times, READ_BACK_INTERVAL_MS apart, before a
- * mismatch fails the event.
- */
-export const READ_BACK_ATTEMPTS = 4;
-export const READ_BACK_INTERVAL_MS = 1_000;
+/** The read-back after a Modify (ec2.ts verifyApplied): a mismatch after the last attempt fails the event. */
+export { READ_BACK_ATTEMPTS, READ_BACK_INTERVAL_MS } from './ec2';
 
 const SKIP_FLAG = 'SkipIfManagedByDeclarativePolicy';
 
@@ -77,6 +72,10 @@ interface Outcome {
 
 /** The Lambda entry point. */
 export async function handler(event: CloudFormationCustomResourceEvent, context: Context): Promise<void> {
+  if (!isCloudFormationEvent(event)) {
+    // EventBridge (the drift guard's schedule and CloudTrail rules): checked there, never answered.
+    return onEvent(event, context);
+  }
   // Everything but the ResponseURL.
   log('event', {
     RequestType: event.RequestType,
@@ -293,7 +292,7 @@ async function apply(target: Settings, before: AccountLevel, signal: AbortSignal
   try {
     await modifyDefaults(ec2(), changed, signal);
     modifySucceeded = true;
-    return { after: await verifyApplied(changed, signal), changed };
+    return { after: await verifyApplied(ec2(), changed, signal), changed };
   } catch (err) {
     throw await restore(err, modifySucceeded || !isRejection(err), before, changed, signal);
   }
@@ -306,26 +305,6 @@ async function removeOwnClaim(self: Owner, signal: AbortSignal): Promise<void> {
   } catch (err) {
     log('could not remove the claim; it is stale now and the next reader removes it', { error: describeError(err) });
   }
-}
-
-/** Reads the settings back after a Modify (a few times) and fails unless every requested field took effect. */
-async function verifyApplied(settings: Settings, signal: AbortSignal): Promise<AccountLevel> {
-  for (let attempt = 1; ; attempt++) {
-    const after = await getDefaults(ec2(), signal);
-    const wrong = mismatches(settings, after);
-    if (wrong.length === 0) {
-      return after;
-    }
-    if (attempt >= READ_BACK_ATTEMPTS || signal.aborted) {
-      throw new ReadBackError(`ModifyInstanceMetadataDefaults succeeded but GetInstanceMetadataDefaults reports ${wrong.join('; ')}`);
-    }
-    log('the read-back does not show the change yet', { attempt, mismatches: wrong });
-    await new Promise((resolve) => setTimeout(resolve, READ_BACK_INTERVAL_MS));
-  }
-}
-
-class ReadBackError extends Error {
-  public readonly name = 'ReadBackError';
 }
 
 function isManagedByPolicy(state: AccountLevel): boolean {

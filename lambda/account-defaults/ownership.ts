@@ -119,6 +119,29 @@ async function isLive(cfn: CloudFormationClient, claim: Claim, abortSignal: Abor
   }
 }
 
+/**
+ * The status CloudFormation reports for a resource, undefined when its stack or
+ * the resource does not exist. Added for the drift guard (drift.ts), which acts
+ * only while its own resource is settled: the liveness of the other claims above
+ * keeps its own call and log.
+ */
+export async function resourceStatus(
+  cfn: CloudFormationClient, owner: Pick<Owner, 'stackId' | 'logicalResourceId'>, abortSignal: AbortSignal,
+): Promise<string | undefined> {
+  try {
+    const output = await cfn.send(new DescribeStackResourceCommand({
+      StackName: owner.stackId,
+      LogicalResourceId: owner.logicalResourceId,
+    }), { abortSignal });
+    return output.StackResourceDetail?.ResourceStatus ?? '';
+  } catch (err) {
+    if ((err as Error).name === 'ValidationError') {
+      return undefined;
+    }
+    throw err;
+  }
+}
+
 /** Removes a stale claim; a failure to do so changes nothing (it stays stale and is tried again next time). */
 async function prune(ssm: SSMClient, claim: Claim, signal: AbortSignal): Promise<void> {
   log('removing a stale claim', { name: claim.name, stackId: claim.stackId, logicalResourceId: claim.logicalResourceId });

@@ -96,6 +96,20 @@ export const MANAGED_BY_DECLARATIVE_POLICY = 'declarative-policy';
  */
 export const METRICS_NAMESPACE = 'CdkImdsAccountDefaults';
 
+/**
+ * The drift guard's configuration, as environment variables of the function
+ * (set by the construct only when the guard is on): the mode (a `DriftGuard`
+ * value), and the StackId and logical id of the custom resource, which name its
+ * claim. EventBridge events carry none of this.
+ */
+export const DRIFT_GUARD_ENV = 'IMDS_DRIFT_GUARD';
+export const DRIFT_STACK_ID_ENV = 'IMDS_STACK_ID';
+export const DRIFT_LOGICAL_ID_ENV = 'IMDS_LOGICAL_ID';
+
+/** The metrics the drift guard puts in METRICS_NAMESPACE (no dimensions). Never renamed: users alarm on them. */
+export const DRIFT_DETECTED_METRIC = 'DriftDetected';
+export const DRIFT_REAPPLIED_METRIC = 'DriftReapplied';
+
 // ---- ImdsInstanceUpgrade (construct: src/imds-instance-upgrade.ts, handler: lambda/instance-upgrade/) ----
 
 /** The custom resource type of ImdsInstanceUpgrade. Fixed for good: changing it would replace users' resources. */
