@@ -1,7 +1,9 @@
 import { Lazy, Names, Stack, Token, aws_cloudformation as cloudformation } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { ImdsAccountDefaults, ImdsAccountDefaultsProps } from './imds-account-defaults';
+import { ImdsInstanceUpgrade, ImdsInstanceUpgradeOptions } from './imds-instance-upgrade';
 import { EmbeddedTemplate, TEMPLATE_BODY_MAX_BYTES, synthesizeEmbeddedTemplate } from './private/embedded-template';
+import { instanceUpgradeConfig } from './private/instance-upgrade-options';
 import { ACCOUNT, OU, ROOT, validateIdList, validateRegions } from './private/organizations';
 import { SETTING_PROPS, failer, validateRoleOptions, validateSettings, warnOnContradictions } from './private/validate';
 import { ImdsSettings } from './settings';
@@ -134,6 +136,18 @@ export interface ImdsAccountDefaultsStackSetProps extends ImdsAccountDefaultsPro
    * @default false
    */
   readonly settingsAsParameters?: boolean;
+
+  /**
+   * Also roll out `ImdsInstanceUpgrade`, with these options, in every stack
+   * instance: each target account and Region gets its own upgrade function,
+   * schedule and role (with this StackSet's `logRetention`,
+   * `permissionsBoundaryPolicyName`, `permissionsBoundary` and `rolePath`).
+   * The options must be values, not tokens. The management account needs its
+   * own stacks: `addInstanceUpgrade`.
+   *
+   * @default - no instance upgrade
+   */
+  readonly instanceUpgrade?: ImdsInstanceUpgradeOptions;
 
   /**
    * The name of the StackSet. Changing it replaces the StackSet, which deletes
@@ -270,6 +284,7 @@ export class ImdsAccountDefaultsStackSet extends Construct {
   public readonly templateBody: string;
 
   private readonly accountDefaultsProps: ImdsAccountDefaultsProps;
+  private readonly instanceUpgrade?: ImdsInstanceUpgradeOptions;
   private readonly settingsAsParameters: boolean;
   private readonly parameterKeys: ReadonlySet<keyof ImdsSettings>;
   private readonly instanceGroups: cloudformation.CfnStackSet.StackInstancesProperty[] = [];
@@ -296,6 +311,9 @@ export class ImdsAccountDefaultsStackSet extends Construct {
     }
     validateRoleOptions(this, props);
     validateStackSetBoundary(this, props);
+    if (props.instanceUpgrade !== undefined) {
+      instanceUpgradeConfig(this, props.instanceUpgrade, 'instanceUpgrade.');
+    }
     warnOnContradictions(this, props);
 
     this.settingsAsParameters = props.settingsAsParameters ?? false;
@@ -314,10 +332,11 @@ export class ImdsAccountDefaultsStackSet extends Construct {
     };
     const given = SETTING_PROPS.filter(({ prop }) => props[prop] !== undefined).map(({ prop }) => prop);
     this.parameterKeys = new Set(this.settingsAsParameters ? given : []);
+    this.instanceUpgrade = props.instanceUpgrade;
 
     const template = this.embedTemplate();
     if (template.bytes > TEMPLATE_BODY_MAX_BYTES) {
-      fail(`the ImdsAccountDefaults template is ${template.bytes} bytes as minified JSON, over the ${TEMPLATE_BODY_MAX_BYTES}-byte limit of a StackSet's TemplateBody; the handler bundle has grown too large to inline`);
+      fail(`the ${this.instanceUpgrade ? 'ImdsAccountDefaults and ImdsInstanceUpgrade' : 'ImdsAccountDefaults'} template is ${template.bytes} bytes as minified JSON, over the ${TEMPLATE_BODY_MAX_BYTES}-byte limit of a StackSet's TemplateBody; the handler bundle has grown too large to inline`);
     }
     this.templateBody = template.body;
 
@@ -409,12 +428,31 @@ export class ImdsAccountDefaultsStackSet extends Construct {
     return new ImdsAccountDefaults(scope, id ?? 'ImdsAccountDefaults', this.accountDefaultsProps);
   }
 
+  /**
+   * Adds an `ImdsInstanceUpgrade` with this StackSet's `instanceUpgrade` options
+   * (and its log retention, permissions boundary and role path) to the given scope:
+   * the StackSet never deploys to the management account.
+   *
+   * @param scope a construct in a stack deployed to the management account (one stack per Region)
+   * @param id the construct id; 'ImdsInstanceUpgrade' when left out
+   */
+  public addInstanceUpgrade(scope: Construct, id?: string): ImdsInstanceUpgrade {
+    if (this.instanceUpgrade === undefined) {
+      failer(this)('addInstanceUpgrade needs the instanceUpgrade option, whose options it uses');
+    }
+    const { logRetention, permissionsBoundary, permissionsBoundaryPolicyName, rolePath } = this.accountDefaultsProps;
+    return new ImdsInstanceUpgrade(scope, id ?? 'ImdsInstanceUpgrade', {
+      ...this.instanceUpgrade, logRetention, permissionsBoundary, permissionsBoundaryPolicyName, rolePath,
+    });
+  }
+
   /** Synthesizes the ImdsAccountDefaults template on its own; errors name this construct. */
   private embedTemplate(): EmbeddedTemplate {
     try {
       return synthesizeEmbeddedTemplate(this.accountDefaultsProps, {
         description: 'EC2 account-level instance metadata defaults, one stack instance per account and Region (cdk-imds-account-defaults)',
         settingsAsParameters: this.settingsAsParameters,
+        instanceUpgrade: this.instanceUpgrade,
       });
     } catch (err) {
       throw new Error(`[${this.node.path}] cannot synthesize the ImdsAccountDefaults template for the StackSet: ${(err as Error).message}`);

@@ -1,6 +1,6 @@
 import * as fs from 'fs';
 import * as path from 'path';
-import { App, RemovalPolicy, Stack, Tags, Token, aws_iam as iam, aws_logs as logs } from 'aws-cdk-lib';
+import { App, Duration, RemovalPolicy, Stack, Tags, Token, aws_iam as iam, aws_logs as logs } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import {
   HttpEndpoint,
@@ -9,7 +9,9 @@ import {
   ImdsAccountDefaults,
   ImdsAccountDefaultsStackSet,
   ImdsAccountDefaultsStackSetProps,
+  ImdsInstanceUpgrade,
   InstanceMetadataTags,
+  InstanceUpgradeMode,
   StackSetAccountFilter,
   StackSetCallAs,
   StackSetConcurrencyMode,
@@ -687,5 +689,104 @@ describe('permissions boundary and role path in the member accounts', () => {
     expect(JSON.stringify(embedded(template))).not.toContain('cost-center');
     expect(stackSetProperties(template).Tags).toEqual([{ Key: 'cost-center', Value: 'platform' }]);
     expect(stackSetProperties(template).TemplateBody).toBe(stackSet.templateBody);
+  });
+});
+
+describe('instanceUpgrade: ImdsInstanceUpgrade in every stack instance', () => {
+  const UPGRADE_BUNDLE = path.join(__dirname, '..', 'assets', 'lambda', 'instance-upgrade', 'index', 'inline.js');
+  const UPGRADE = { mode: InstanceUpgradeMode.UPGRADE, lookback: Duration.days(30), interval: Duration.hours(12), maxUpgradesPerRun: 50 };
+  const ROLE_OPTIONS = { logRetention: logs.RetentionDays.THREE_MONTHS, permissionsBoundaryPolicyName: 'boundaries/ImdsBoundary', rolePath: '/platform/' };
+  const typesOf = (body: Record<string, any>) => Object.values<any>(body.Resources).map((r) => r.Type);
+
+  test('off by default: the embedded template holds no upgrade function, schedule or custom resource', () => {
+    const types = typesOf(embedded(synth().template));
+    expect(types).not.toContain('Custom::ImdsInstanceUpgrade');
+    expect(types).not.toContain('AWS::Events::Rule');
+    expect(types.filter((t) => t === 'AWS::Lambda::Function')).toHaveLength(1);
+  });
+
+  test('on: the embedded template is ImdsAccountDefaults and ImdsInstanceUpgrade synthesized in a stack of their own, resource for resource, with the StackSet\'s role options and log retention on both', () => {
+    const body = embedded(synth({ ...PROPS, ...ROLE_OPTIONS, instanceUpgrade: UPGRADE }).template);
+    // The same stack name: the schedule's Lambda permission is named after the function's path.
+    const stack = new Stack(new App(), 'ImdsAccountDefaultsStackSetTemplate');
+    new ImdsAccountDefaults(stack, 'ImdsAccountDefaults', { ...SETTINGS, ...ROLE_OPTIONS });
+    new ImdsInstanceUpgrade(stack, 'ImdsInstanceUpgrade', { ...UPGRADE, ...ROLE_OPTIONS });
+    expect(body.Resources).toEqual(Template.fromStack(stack).toJSON().Resources);
+
+    const roles = Object.values<any>(body.Resources).filter((r) => r.Type === 'AWS::IAM::Role');
+    expect(roles).toHaveLength(2);
+    for (const role of roles) {
+      expect(role.Properties).toMatchObject({
+        Path: '/platform/',
+        PermissionsBoundary: { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':iam::', { Ref: 'AWS::AccountId' }, ':policy/boundaries/ImdsBoundary']] },
+      });
+    }
+    expect(Object.values<any>(body.Resources).filter((r) => r.Type === 'AWS::Logs::LogGroup').map((r) => r.Properties.RetentionInDays)).toEqual([90, 90]);
+  });
+
+  test('on: the upgrade function runs the shipped bundle inline, with the options, on the schedule', () => {
+    const body = embedded(synth({ ...PROPS, instanceUpgrade: UPGRADE }).template);
+    const fn = Object.values<any>(body.Resources).find((r) => r.Type === 'AWS::Lambda::Function' && r.Properties.Environment?.Variables?.IMDS_UPGRADE_MODE);
+    expect(fn.Properties.Code).toEqual({ ZipFile: fs.readFileSync(UPGRADE_BUNDLE, 'utf8') });
+    expect(fn.Properties.Environment.Variables).toEqual({
+      IMDS_UPGRADE_MODE: 'UPGRADE',
+      IMDS_UPGRADE_LOOKBACK_SECONDS: '2592000',
+      IMDS_UPGRADE_EXCLUSION_TAG_KEY: 'imds-keep-v1',
+      IMDS_UPGRADE_WITHOUT_METRICS: 'false',
+      IMDS_UPGRADE_MAX_PER_RUN: '50',
+    });
+    expect(Object.values<any>(body.Resources).filter((r) => r.Type === 'AWS::Events::Rule').map((r) => r.Properties.ScheduleExpression)).toEqual(['rate(12 hours)']);
+    expect(typesOf(body).filter((t) => t === 'Custom::ImdsInstanceUpgrade')).toHaveLength(1);
+  });
+
+  test('on: still self-contained and within the TemplateBody limit with every option, settings as parameters', () => {
+    const { template, stackSet } = synth({
+      ...PROPS,
+      ...ROLE_OPTIONS,
+      httpEndpoint: HttpEndpoint.ENABLED,
+      instanceMetadataTags: InstanceMetadataTags.DISABLED,
+      removalPolicy: RemovalPolicy.RETAIN,
+      skipIfManagedByDeclarativePolicy: true,
+      settingsAsParameters: true,
+      instanceUpgrade: { ...UPGRADE, exclusionTagKey: 'platform:keep-imdsv1', upgradeWithoutMetrics: true },
+    });
+    const body = embedded(template);
+    expect(JSON.stringify(body)).not.toMatch(/cdk-bootstrap|AssetParameters|S3Bucket|S3Key/);
+    expect(body.Rules).toBeUndefined();
+    expect(Buffer.byteLength(stackSet.templateBody)).toBeLessThanOrEqual(51_200);
+    expect(stackSetProperties(template).Capabilities).toEqual(['CAPABILITY_IAM']);
+  });
+
+  test('the options are checked before anything is created, and errors name the StackSet and the option', () => {
+    const app = new App();
+    const stack = new Stack(app, 'Org');
+    expect(() => new ImdsAccountDefaultsStackSet(stack, 'ImdsEverywhere', { ...PROPS, instanceUpgrade: { maxUpgradesPerRun: 0 } }))
+      .toThrow(/^\[Org\/ImdsEverywhere\] instanceUpgrade\.maxUpgradesPerRun must be an integer from 1 to 1000; got 0$/);
+    expect(stack.node.tryFindChild('ImdsEverywhere')?.node.children ?? []).toEqual([]);
+    expect(() => synth({ ...PROPS, instanceUpgrade: { lookback: Duration.minutes(30) } }))
+      .toThrow(/^\[Org\/ImdsEverywhere\] instanceUpgrade\.lookback must be a whole number of hours/);
+    expect(() => synth({ ...PROPS, instanceUpgrade: { exclusionTagKey: 'aws:keep' } }))
+      .toThrow(/^\[Org\/ImdsEverywhere\] instanceUpgrade\.exclusionTagKey must be an EC2 tag key/);
+  });
+
+  test('addInstanceUpgrade gives the management account the same upgrade, role options and log retention', () => {
+    const { app, stackSet } = synth({ ...PROPS, ...ROLE_OPTIONS, instanceUpgrade: UPGRADE });
+    const management = new Stack(app, 'Management', { env: { account: '111111111111', region: 'us-east-1' } });
+    const upgrade = stackSet.addInstanceUpgrade(management);
+    expect(upgrade.node.id).toBe('ImdsInstanceUpgrade');
+    const template = Template.fromStack(management);
+    template.hasResourceProperties('AWS::IAM::Role', {
+      Path: '/platform/',
+      PermissionsBoundary: { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':iam::111111111111:policy/boundaries/ImdsBoundary']] },
+    });
+    template.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: 90 });
+    template.hasResourceProperties('Custom::ImdsInstanceUpgrade', { Mode: 'UPGRADE', LookbackSeconds: 2592000, MaxUpgradesPerRun: 50 });
+    expect(stackSet.addInstanceUpgrade(new Stack(app, 'Management2'), 'Upgrade').node.id).toBe('Upgrade');
+  });
+
+  test('addInstanceUpgrade without the instanceUpgrade option fails', () => {
+    const { app, stackSet } = synth();
+    expect(() => stackSet.addInstanceUpgrade(new Stack(app, 'Management')))
+      .toThrow(/^\[Org\/ImdsEverywhere\] addInstanceUpgrade needs the instanceUpgrade option, whose options it uses$/);
   });
 });

@@ -26,6 +26,7 @@ import {
 } from './properties';
 import { SETTING_PROPS } from './validate';
 import { ImdsAccountDefaults, ImdsAccountDefaultsProps } from '../imds-account-defaults';
+import { ImdsInstanceUpgrade, ImdsInstanceUpgradeOptions } from '../imds-instance-upgrade';
 import { ImdsSettings } from '../settings';
 
 /** The documented limit of a StackSet's (and a stack's) TemplateBody, in bytes. */
@@ -33,6 +34,9 @@ export const TEMPLATE_BODY_MAX_BYTES = 51_200;
 
 /** The id of the ImdsAccountDefaults construct inside the embedded stack (its logical ids derive from it). */
 export const EMBEDDED_CONSTRUCT_ID = 'ImdsAccountDefaults';
+
+/** The id of the ImdsInstanceUpgrade construct inside the embedded stack, when the StackSet rolls it out. */
+export const EMBEDDED_UPGRADE_ID = 'ImdsInstanceUpgrade';
 
 /** Matches "-1" and the integers 1 to 64, as CloudFormation parameter text. */
 export const HOP_LIMIT_PATTERN = `^(${HOP_LIMIT_NO_PREFERENCE}|[1-9]|[1-5][0-9]|6[0-4])$`;
@@ -42,6 +46,8 @@ export interface EmbeddedTemplateOptions {
   readonly description: string;
   /** Make every given setting a template parameter whose default is the given value. */
   readonly settingsAsParameters: boolean;
+  /** Add an ImdsInstanceUpgrade with these options (and the role options and log retention of `props`). */
+  readonly instanceUpgrade?: ImdsInstanceUpgradeOptions;
 }
 
 export interface EmbeddedTemplate {
@@ -119,6 +125,12 @@ export function buildEmbeddedStack(props: ImdsAccountDefaultsProps, options: Emb
   }
 
   new ImdsAccountDefaults(stack, EMBEDDED_CONSTRUCT_ID, { ...props, ...settings });
+  if (options.instanceUpgrade !== undefined) {
+    const { logRetention, permissionsBoundary, permissionsBoundaryPolicyName, rolePath } = props;
+    new ImdsInstanceUpgrade(stack, EMBEDDED_UPGRADE_ID, {
+      ...options.instanceUpgrade, logRetention, permissionsBoundary, permissionsBoundaryPolicyName, rolePath,
+    });
+  }
   return { stage, stack, parameters };
 }
 
