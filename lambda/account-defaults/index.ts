@@ -14,6 +14,9 @@
  *   another stack's live claim manages a field with another value; Delete resets
  *   only the fields that no other live claim manages. Each resource records its
  *   claim after a successful Create or Update and removes it on Delete.
+ * - Readiness (readiness.ts): a Create or Update that enables HttpTokensEnforced
+ *   first lists the launch templates, launch configurations and instances that
+ *   allow IMDSv1; by default it fails, changing nothing, when launches would break.
  * - Only what differs is written, and a failed Create or Update puts back what it
  *   changed before answering, so CloudFormation's rollback starts from the state
  *   before the event.
@@ -29,6 +32,7 @@ import { createEc2Client, getDefaults, modifyDefaults, verifyApplied } from './e
 import { describeError, log } from '../shared/log';
 import { isCloudFormationEvent, onEvent } from './drift';
 import { Ownership, OwnershipUnknownError, conflicts, createCloudFormationClient, managedByOthers, readOwnership } from './ownership';
+import { ReadinessClients, checkReadiness, createAutoScalingClient, notChecked, parseReadinessCheck } from './readiness';
 import { whileIamPropagates } from '../shared/sdk';
 import {
   AccountLevel,
@@ -64,6 +68,9 @@ let cfnClient: CloudFormationClient | undefined;
 const ec2 = () => (ec2Client ??= createEc2Client());
 const ssm = () => (ssmClient ??= createSsmClient());
 const cfn = () => (cfnClient ??= createCloudFormationClient());
+// The readiness check's clients (readiness.ts): Auto Scaling only when the check runs.
+let autoScalingClient: ReturnType<typeof createAutoScalingClient> | undefined;
+const readinessClients: ReadinessClients = { ec2, autoScaling: () => (autoScalingClient ??= createAutoScalingClient()) };
 
 interface Outcome {
   readonly physicalResourceId: string;
@@ -135,6 +142,7 @@ function route(event: CloudFormationCustomResourceEvent, signal: AbortSignal): P
 async function onCreate(event: CloudFormationCustomResourceEvent, signal: AbortSignal): Promise<Outcome> {
   const desired = parseSettings(event.ResourceProperties);
   const skip = parseFlag(event.ResourceProperties, SKIP_FLAG);
+  const readinessCheck = parseReadinessCheck(event.ResourceProperties);
   const physicalResourceId = stablePhysicalId(event);
   const self = ownerOf(event);
 
@@ -144,14 +152,17 @@ async function onCreate(event: CloudFormationCustomResourceEvent, signal: AbortS
   }
   const ownership = await readOwnership(ssm(), cfn(), self, signal);
   assertNoConflict(ownership, self, desired);
+  // Before any write: enabling enforcement may stop launches (readiness.ts).
+  const readiness = await checkReadiness(desired, before, readinessCheck, readinessClients, signal);
   const after = await applyAndClaim(self, desired, desired, takenOverFrom(ownership, desired, before), before, signal);
-  return { physicalResourceId, data: toData(after, true) };
+  return { physicalResourceId, data: { ...toData(after, true), ...readiness } };
 }
 
 async function onUpdate(event: CloudFormationCustomResourceEvent & { RequestType: 'Update' }, signal: AbortSignal): Promise<Outcome> {
   const physicalResourceId = event.PhysicalResourceId;
   const desired = parseSettings(event.ResourceProperties);
   const skip = parseFlag(event.ResourceProperties, SKIP_FLAG);
+  const readinessCheck = parseReadinessCheck(event.ResourceProperties);
   const self = ownerOf(event);
 
   const before = await getDefaults(ec2(), signal);
@@ -162,8 +173,11 @@ async function onUpdate(event: CloudFormationCustomResourceEvent & { RequestType
   assertNoConflict(ownership, self, desired);
   const old = event.OldResourceProperties;
   const handedBack = handBack(managedKeys(old).filter((key) => desired[key] === undefined), old, ownership, before);
-  const after = await applyAndClaim(self, { ...handedBack, ...desired }, desired, takenOverFrom(ownership, desired, before, old), before, signal);
-  return { physicalResourceId, data: toData(after, true) };
+  const target = { ...handedBack, ...desired };
+  // Before any write: enabling enforcement (even by handing a field back) may stop launches (readiness.ts).
+  const readiness = await checkReadiness(target, before, readinessCheck, readinessClients, signal);
+  const after = await applyAndClaim(self, target, desired, takenOverFrom(ownership, desired, before, old), before, signal);
+  return { physicalResourceId, data: { ...toData(after, true), ...readiness } };
 }
 
 async function onDelete(event: CloudFormationCustomResourceEvent & { RequestType: 'Delete' }, signal: AbortSignal): Promise<Outcome> {
@@ -315,7 +329,7 @@ function skipOrFail(state: AccountLevel, skip: boolean, physicalResourceId: stri
   const message = state.ManagedExceptionMessage ? ` The policy's message: "${state.ManagedExceptionMessage}".` : '';
   if (skip) {
     log(`a declarative policy manages the settings; ${operation} skipped (${SKIP_FLAG})`, { managedExceptionMessage: state.ManagedExceptionMessage });
-    return { physicalResourceId, data: toData(state, false) };
+    return { physicalResourceId, data: { ...toData(state, false), ...notChecked() } };
   }
   throw new Error(`An AWS Organizations declarative policy manages the EC2 instance metadata defaults of this account and Region (ManagedBy: ${MANAGED_BY_DECLARATIVE_POLICY}), so ${operation} cannot change them.${message} Set skipIfManagedByDeclarativePolicy to succeed without changes in accounts governed by a policy.`);
 }

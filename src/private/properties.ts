@@ -65,6 +65,8 @@ export interface ImdsResourceProperties {
    * (seconds). Not read by the handler.
    */
   readonly ServiceTimeout?: number | string;
+  /** The readiness check's mode (READINESS_CHECK_PROPERTY): written only when it is not 'BLOCK'. */
+  readonly ReadinessCheck?: string;
 }
 
 /** The value of the `Ownership` property: claims in SSM Parameter Store, format 1. */
@@ -181,3 +183,24 @@ export const UPGRADE_METRIC_NAMES = {
   InstancesUnknown: 'Unknown',
   InstancesFailed: 'Failed',
 } as const;
+
+// ---- Readiness check before enforcement (handler: lambda/account-defaults/readiness.ts) ----
+
+/**
+ * The custom resource property that says what the readiness check does when
+ * enabling HttpTokensEnforced would break launch templates or launch
+ * configurations: one of READINESS_CHECK_VALUES (a `ReadinessCheck` value).
+ * Written only when it is not the default, 'BLOCK', so the templates of
+ * existing users do not change.
+ */
+export const READINESS_CHECK_PROPERTY = 'ReadinessCheck';
+export const READINESS_CHECK_VALUES = ['BLOCK', 'REPORT_ONLY'] as const;
+
+/**
+ * The Data keys of the readiness check, always answered (Fn::GetAtt of a missing
+ * key fails the stack): the count as a string, "N+" when the listing did not
+ * finish (at least N), READINESS_NOT_CHECKED when the check did not run.
+ */
+export const READINESS_ATTRIBUTE_KEYS = ['LaunchTemplatesAllowingImdsv1', 'LaunchConfigurationsAllowingImdsv1', 'InstancesAllowingImdsv1'] as const;
+export type ReadinessAttributeKey = (typeof READINESS_ATTRIBUTE_KEYS)[number];
+export const READINESS_NOT_CHECKED = 'not-checked';

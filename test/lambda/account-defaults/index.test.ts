@@ -61,6 +61,10 @@ describe('Create', () => {
       InstanceMetadataTags: 'no-preference',
       ManagedBy: 'account',
       Applied: 'true',
+      // The readiness check ran (enforcement is being enabled) and found nothing: readiness.test.ts.
+      LaunchTemplatesAllowingImdsv1: '0',
+      LaunchConfigurationsAllowingImdsv1: '0',
+      InstancesAllowingImdsv1: '0',
     });
   });
 
@@ -857,6 +861,9 @@ describe('writes, more', () => {
       InstanceMetadataTags: 'no-preference',
       ManagedBy: 'account',
       Applied: 'true',
+      LaunchTemplatesAllowingImdsv1: 'not-checked',
+      LaunchConfigurationsAllowingImdsv1: 'not-checked',
+      InstancesAllowingImdsv1: 'not-checked',
     });
   });
 });
@@ -923,6 +930,9 @@ describe('declarative policy, more', () => {
       InstanceMetadataTags: 'no-preference',
       ManagedBy: 'declarative-policy',
       Applied: 'false',
+      LaunchTemplatesAllowingImdsv1: 'not-checked',
+      LaunchConfigurationsAllowingImdsv1: 'not-checked',
+      InstancesAllowingImdsv1: 'not-checked',
     });
     expect(logs.join('\n')).toContain(`a declarative policy manages the settings; ${operation} skipped (SkipIfManagedByDeclarativePolicy)`);
   });

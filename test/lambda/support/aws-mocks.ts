@@ -10,14 +10,27 @@
  * - CloudFormation: DescribeStackResource answers the status of a
  *   (StackId, LogicalResourceId) from a map, and ValidationError for one it
  *   does not hold, as CloudFormation does for a resource no longer in the stack.
+ * - What the readiness check lists (EC2 DescribeLaunchTemplateVersions and
+ *   DescribeInstances, Auto Scaling DescribeLaunchConfigurations): the world's
+ *   launch template versions, instances and launch configurations, with the
+ *   filters the check uses applied as EC2 documents them, MaxResults (MaxRecords)
+ *   at a time with a NextToken.
  *
  * The SDK's own retries and timeouts live inside `send()`, which the mock
  * replaces: index.emulator.test.ts covers those against local endpoints.
  */
+import { AutoScalingClient, DescribeLaunchConfigurationsCommand, DescribeLaunchConfigurationsCommandInput, LaunchConfiguration } from '@aws-sdk/client-auto-scaling';
 import { CloudFormationClient, DescribeStackResourceCommand, DescribeStackResourceCommandInput } from '@aws-sdk/client-cloudformation';
 import {
+  DescribeInstancesCommand,
+  DescribeInstancesCommandInput,
+  DescribeLaunchTemplateVersionsCommand,
+  DescribeLaunchTemplateVersionsCommandInput,
   EC2Client,
+  Filter,
   GetInstanceMetadataDefaultsCommand,
+  Instance,
+  LaunchTemplateVersion,
   ModifyInstanceMetadataDefaultsCommand,
   ModifyInstanceMetadataDefaultsCommandInput,
 } from '@aws-sdk/client-ec2';
@@ -38,6 +51,7 @@ import { Settings } from '../../../lambda/account-defaults/settings';
 export const ec2 = mockClient(EC2Client);
 export const ssm = mockClient(SSMClient);
 export const cfn = mockClient(CloudFormationClient);
+export const autoScaling = mockClient(AutoScalingClient);
 
 export type State = Record<string, string | number | undefined>;
 
@@ -50,10 +64,24 @@ export interface World {
   readonly parameters: Map<string, string>;
   /** CloudFormation resource statuses by `${StackId}|${LogicalResourceId}`. */
   readonly resources: Map<string, string>;
+  /** Every version of every launch template (DefaultVersion marks each template's default; the highest VersionNumber is its $Latest). */
+  launchTemplateVersions: LaunchTemplateVersion[];
+  /** The Auto Scaling launch configurations. */
+  launchConfigurations: LaunchConfiguration[];
+  /** The instances, one per reservation. */
+  instances: Instance[];
 }
 
 export function newWorld(state: State = {}): World {
-  return { state, managedBy: { ManagedBy: 'account' }, parameters: new Map(), resources: new Map() };
+  return {
+    state,
+    managedBy: { ManagedBy: 'account' },
+    parameters: new Map(),
+    resources: new Map(),
+    launchTemplateVersions: [],
+    launchConfigurations: [],
+    instances: [],
+  };
 }
 
 /** An AWS SDK service error as the client surfaces it. */
@@ -66,6 +94,7 @@ export function emulate(world: World): void {
   ec2.reset();
   ssm.reset();
   cfn.reset();
+  autoScaling.reset();
 
   ec2.on(GetInstanceMetadataDefaultsCommand).callsFake(() => ({ AccountLevel: { ...world.state, ...world.managedBy } }));
   ec2.on(ModifyInstanceMetadataDefaultsCommand).callsFake((input: ModifyInstanceMetadataDefaultsCommandInput) => {
@@ -88,6 +117,24 @@ export function emulate(world: World): void {
     return {};
   });
   cfn.on(DescribeStackResourceCommand).callsFake(fakes(world).describeStackResource);
+  ec2.on(DescribeLaunchTemplateVersionsCommand).callsFake(fakes(world).describeLaunchTemplateVersions);
+  ec2.on(DescribeInstancesCommand).callsFake(fakes(world).describeInstances);
+  autoScaling.on(DescribeLaunchConfigurationsCommand).callsFake(fakes(world).describeLaunchConfigurations);
+}
+
+/** One page of `items`: MaxResults from NextToken (an index), and the next token when more remain. */
+function page<T>(items: T[], nextToken: string | undefined, max: number): { items: T[]; NextToken?: string } {
+  const start = Number(nextToken ?? 0);
+  const end = start + max;
+  return { items: items.slice(start, end), NextToken: end < items.length ? String(end) : undefined };
+}
+
+/** Whether a resource passes every filter (EC2: values of one filter are ORed, filters ANDed); `valueOf` reads a filter's field. */
+function passes(filters: Filter[] | undefined, valueOf: (name: string) => string | undefined): boolean {
+  return (filters ?? []).every((f) => {
+    const value = valueOf(f.Name!);
+    return value !== undefined && f.Values!.includes(value);
+  });
 }
 
 /** The read calls' emulations, for tests that first make a call fail (`.rejectsOnce(err).callsFake(...)`). */
@@ -102,6 +149,33 @@ export function fakes(world: World) {
         Parameters: children.slice(start, end).map((Name) => ({ Name, Type: 'String', Value: world.parameters.get(Name) })),
         NextToken: end < children.length ? String(end) : undefined,
       };
+    },
+    /** Without a template id: the $Latest and/or $Default version of every template (a version both is listed once). */
+    describeLaunchTemplateVersions: (input: DescribeLaunchTemplateVersionsCommandInput) => {
+      if (input.LaunchTemplateId !== undefined || input.LaunchTemplateName !== undefined) {
+        throw new Error('the mock serves only the all-templates form (no template id or name)');
+      }
+      const latest = new Map<string, number>();
+      for (const v of world.launchTemplateVersions) {
+        latest.set(v.LaunchTemplateId!, Math.max(latest.get(v.LaunchTemplateId!) ?? 0, v.VersionNumber!));
+      }
+      const wanted = world.launchTemplateVersions.filter((v) => (input.Versions!.includes('$Default') && v.DefaultVersion)
+        || (input.Versions!.includes('$Latest') && latest.get(v.LaunchTemplateId!) === v.VersionNumber));
+      const matching = wanted.filter((v) => passes(input.Filters, (name) => (name === 'http-tokens' ? v.LaunchTemplateData?.MetadataOptions?.HttpTokens : undefined)));
+      const { items, NextToken } = page(matching, input.NextToken, input.MaxResults ?? 1000);
+      return { LaunchTemplateVersions: items, NextToken };
+    },
+    describeInstances: (input: DescribeInstancesCommandInput) => {
+      const matching = world.instances.filter((i) => passes(input.Filters, (name) => ({
+        'metadata-options.http-tokens': i.MetadataOptions?.HttpTokens,
+        'instance-state-name': i.State?.Name,
+      } as Record<string, string | undefined>)[name]));
+      const { items, NextToken } = page(matching, input.NextToken, input.MaxResults ?? 1000);
+      return { Reservations: items.map((i) => ({ Instances: [i] })), NextToken };
+    },
+    describeLaunchConfigurations: (input: DescribeLaunchConfigurationsCommandInput) => {
+      const { items, NextToken } = page(world.launchConfigurations, input.NextToken, input.MaxRecords ?? 50);
+      return { LaunchConfigurations: items, NextToken };
     },
     describeStackResource: (input: DescribeStackResourceCommandInput) => {
       const status = world.resources.get(`${input.StackName}|${input.LogicalResourceId}`);

@@ -1,10 +1,12 @@
 /**
- * The local EC2, SSM and CloudFormation emulators and the ResponseURL endpoint,
+ * The local EC2, SSM, CloudFormation and Auto Scaling (the readiness check's
+ * DescribeLaunchConfigurations) emulators and the ResponseURL endpoint,
  * with the environment that points the real clients at them, for the handler
  * tests that run the real @aws-sdk clients (index.emulator.test.ts,
  * ownership.budget.test.ts).
  */
 import { REGION, answerOf as answerOfEvent, captureLogs } from '.';
+import { AutoScalingEmulator } from '../../support/autoscaling-emulator';
 import { CloudFormationEmulator } from '../../support/cloudformation-emulator';
 import { Ec2Emulator, TEST_CREDENTIALS } from '../../support/ec2-emulator';
 import { ResponseEndpoint } from '../../support/response-endpoint';
@@ -16,6 +18,7 @@ export interface Emulators {
   ec2: Ec2Emulator;
   ssm: SsmEmulator;
   cfn: CloudFormationEmulator;
+  autoScaling: AutoScalingEmulator;
   endpoint: ResponseEndpoint;
 }
 
@@ -40,13 +43,14 @@ export function useEmulators(): Emulators {
   const emulators = {} as Emulators;
   const env = { ...process.env };
   beforeAll(async () => {
-    [emulators.ec2, emulators.ssm, emulators.cfn, emulators.endpoint] = await Promise.all([
-      Ec2Emulator.start(), SsmEmulator.start(), CloudFormationEmulator.start(), ResponseEndpoint.start(),
+    [emulators.ec2, emulators.ssm, emulators.cfn, emulators.autoScaling, emulators.endpoint] = await Promise.all([
+      Ec2Emulator.start(), SsmEmulator.start(), CloudFormationEmulator.start(), AutoScalingEmulator.start(), ResponseEndpoint.start(),
     ]);
     Object.assign(process.env, {
       AWS_ENDPOINT_URL_EC2: emulators.ec2.endpoint,
       AWS_ENDPOINT_URL_SSM: emulators.ssm.endpoint,
       AWS_ENDPOINT_URL_CLOUDFORMATION: emulators.cfn.endpoint,
+      AWS_ENDPOINT_URL_AUTO_SCALING: emulators.autoScaling.endpoint,
       AWS_REGION: REGION,
       AWS_ACCESS_KEY_ID: TEST_CREDENTIALS.accessKeyId,
       AWS_SECRET_ACCESS_KEY: TEST_CREDENTIALS.secretAccessKey,
@@ -57,12 +61,12 @@ export function useEmulators(): Emulators {
   });
   afterAll(async () => {
     process.env = env;
-    const { ec2, ssm, cfn, endpoint } = emulators;
-    await Promise.all([ec2.stop(), ssm.stop(), cfn.stop(), endpoint.stop()]);
+    const { ec2, ssm, cfn, autoScaling, endpoint } = emulators;
+    await Promise.all([ec2.stop(), ssm.stop(), cfn.stop(), autoScaling.stop(), endpoint.stop()]);
   });
   beforeEach(() => {
-    const { ec2, ssm, cfn } = emulators;
-    for (const e of [ec2, ssm, cfn]) {
+    const { ec2, ssm, cfn, autoScaling } = emulators;
+    for (const e of [ec2, ssm, cfn, autoScaling]) {
       e.requests.length = 0;
       e.clearFaults();
       e.hang = false;
@@ -71,6 +75,8 @@ export function useEmulators(): Emulators {
       ssm.deleteParameter(REGION, name);
     }
     ec2.knowsHttpTokensEnforced = true;
+    ec2.clearFleet(REGION);
+    autoScaling.clearLaunchConfigurations(REGION);
     ec2.setState(REGION, { HttpEndpoint: 'enabled' });
   });
   return emulators;
