@@ -15,7 +15,8 @@
  * - sum 0 with datapoints: safe;
  * - no datapoints (a stopped instance publishes none): unknown;
  * - no answer for the instance (the call failed, a result not Complete, the
- *   budget ran out first): failed, with the reason as its code.
+ *   budget ran out first: no call, first page or next, starts after `stopAt`):
+ *   failed, with the reason as its code.
  */
 import { CloudWatchClient, GetMetricDataCommand, GetMetricDataCommandOutput, MetricDataQuery } from '@aws-sdk/client-cloudwatch';
 import { describeError, log } from '../shared/log';
@@ -79,7 +80,7 @@ export async function readUsage(
           status.set(result.Id!, result.StatusCode);
         }
         NextToken = page.NextToken;
-      } while (NextToken);
+      } while (NextToken && !calls.signal.aborted && Date.now() < calls.stopAt);
     } catch (err) {
       log('could not read MetadataNoToken for some instances', { instances: batch.length, error: describeError(err) });
       batch.forEach((id) => usage.set(id, { kind: 'failed', code: (err as Error).name || 'Error' }));
