@@ -29,6 +29,7 @@ const STACK_SET_PROPS: lib.ImdsAccountDefaultsStackSetProps = {
   settingsAsParameters: true,
   permissionsBoundaryPolicyName: 'boundaries/ImdsBoundary',
   rolePath: '/platform/',
+  instanceUpgrade: { mode: lib.InstanceUpgradeMode.UPGRADE },
 };
 
 function writeTemplate(body: string): string {
@@ -59,6 +60,13 @@ const CONSTRUCTS: Record<string, (scope: Construct) => void> = {
   // with CfnInclude (cdk-nag does not look inside a TemplateBody string).
   ImdsAccountDefaultsStackSetTemplate: (scope) => new CfnInclude(scope, 'Template', {
     templateFile: writeTemplate(new lib.ImdsAccountDefaultsStackSet(new Stack(new App(), 'Source'), 'StackSet', STACK_SET_PROPS).templateBody),
+  }),
+  ImdsInstanceUpgrade: (scope) => new lib.ImdsInstanceUpgrade(scope, 'Upgrade', {
+    mode: lib.InstanceUpgradeMode.UPGRADE,
+    upgradeWithoutMetrics: true,
+    logRetention: logs.RetentionDays.THREE_MONTHS,
+    permissionsBoundaryPolicyName: 'ImdsBoundary',
+    rolePath: '/platform/',
   }),
   ImdsDeclarativePolicy: (scope) => new lib.ImdsDeclarativePolicy(scope, 'Policy', {
     httpTokens: lib.HttpTokens.REQUIRED,
@@ -96,7 +104,7 @@ describe('cdk-nag 2 (every pack it ships)', () => {
     ]));
     expect(new Set(result.suppressed.map((f) => f.pack))).toEqual(new Set(['AwsSolutions', 'HIPAA.Security', 'NIST.800.53.R4', 'NIST.800.53.R5', 'PCI.DSS.321', 'Serverless']));
     // Both the construct in a stack and the template the StackSet rolls out were checked.
-    expect([...new Set(result.suppressed.map((f) => f.stack))].sort()).toEqual(['NagImdsAccountDefaults', 'NagImdsAccountDefaultsStackSetTemplate']);
+    expect([...new Set(result.suppressed.map((f) => f.stack))].sort()).toEqual(['NagImdsAccountDefaults', 'NagImdsAccountDefaultsStackSetTemplate', 'NagImdsInstanceUpgrade']);
   });
 
   test('every suppression in the constructs is used: none is stale, none is broader than a finding', () => {
@@ -113,10 +121,12 @@ describe('cdk-nag 2 (every pack it ships)', () => {
     }
     // The wildcards accepted: `*` for the EC2 actions (no resource-level permissions), the claims
     // under the library's own SSM path, and this account's stacks in this Region (read-only).
-    // The logs statement is scoped to the log group.
+    // The logs statement is scoped to the log group. ImdsInstanceUpgrade: `*` for DescribeInstances and the
+    // CloudWatch metric actions, and this account's instances in this Region (only to require IMDSv2).
     expect([...new Set(iam5.map((f) => f.findingId))].sort()).toEqual([
       'Resource::*',
       'Resource::arn:<AWS::Partition>:cloudformation:<AWS::Region>:<AWS::AccountId>:stack/*',
+      'Resource::arn:<AWS::Partition>:ec2:<AWS::Region>:<AWS::AccountId>:instance/*',
       'Resource::arn:<AWS::Partition>:ssm:<AWS::Region>:<AWS::AccountId>:parameter/cdk-imds-account-defaults/claims/*',
     ]);
   });

@@ -92,8 +92,10 @@ describe('cdk-nag 3 (every pack it ships) over the compiled library under aws-cd
         'Serverless-LambdaTracing',
       ]));
     }
-    // Both the construct in a stack and the embedded template have them; the StackSet and the policy have none.
-    expect([...new Set(result.app.findings.map((f) => f.path.split('/')[0]))]).toEqual(['NagImdsAccountDefaults']);
+    // The constructs in a stack and the embedded template have them; the StackSet and the policy have none.
+    expect([...new Set(result.app.findings.map((f) => f.path.split('/')[0]))]).toEqual(['NagImdsAccountDefaults', 'NagImdsInstanceUpgrade']);
+    // The embedded template holds both functions' resources (instanceUpgrade is on).
+    expect([...new Set(result.embedded.findings.map((f) => f.path.split('/')[1]))].sort()).toEqual(['ImdsAccountDefaults', 'ImdsInstanceUpgrade']);
   });
 
   test('the embedded tree checked is the one behind the StackSet\'s TemplateBody', () => {
@@ -115,6 +117,7 @@ describe('cdk-nag 3 (every pack it ships) over the compiled library under aws-cd
     expect(iam5).toEqual([
       'AwsSolutions-IAM5[Resource::*]',
       'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:cloudformation:<AWS::Region>:<AWS::AccountId>:stack/*]',
+      'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ec2:<AWS::Region>:<AWS::AccountId>:instance/*]',
       'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ssm:<AWS::Region>:<AWS::AccountId>:parameter/cdk-imds-account-defaults/claims/*]',
     ]);
   });

@@ -81,6 +81,7 @@ function run(pkgDir, tmpDir) {
     settingsAsParameters: true,
     permissionsBoundaryPolicyName: 'boundaries/ImdsBoundary',
     rolePath: '/platform/',
+    instanceUpgrade: { mode: lib.InstanceUpgradeMode.UPGRADE },
   };
 
   function everyConstructApp() {
@@ -98,6 +99,13 @@ function run(pkgDir, tmpDir) {
       rolePath: '/platform/',
     });
     const stackSet = new lib.ImdsAccountDefaultsStackSet(new Stack(app, 'NagImdsAccountDefaultsStackSet'), 'StackSet', STACK_SET_PROPS);
+    new lib.ImdsInstanceUpgrade(new Stack(app, 'NagImdsInstanceUpgrade'), 'Upgrade', {
+      mode: lib.InstanceUpgradeMode.UPGRADE,
+      upgradeWithoutMetrics: true,
+      logRetention: cdk.aws_logs.RetentionDays.THREE_MONTHS,
+      permissionsBoundaryPolicyName: 'ImdsBoundary',
+      rolePath: '/platform/',
+    });
     new lib.ImdsDeclarativePolicy(new Stack(app, 'NagImdsDeclarativePolicy'), 'Policy', {
       httpTokens: lib.HttpTokens.REQUIRED,
       httpPutResponseHopLimit: 2,
@@ -153,6 +161,7 @@ function run(pkgDir, tmpDir) {
   const embedded = buildEmbeddedStack(stackSet.accountDefaultsProps, {
     description: JSON.parse(stackSet.templateBody).Description,
     settingsAsParameters: stackSet.settingsAsParameters,
+    instanceUpgrade: stackSet.instanceUpgrade,
   }, outdir);
   const embeddedBody = JSON.stringify(embedded.stage.synth().getStackArtifact(embedded.stack.artifactId).template);
 
