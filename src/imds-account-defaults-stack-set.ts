@@ -329,6 +329,8 @@ export class ImdsAccountDefaultsStackSet extends Construct {
       permissionsBoundary: props.permissionsBoundary,
       permissionsBoundaryPolicyName: props.permissionsBoundaryPolicyName,
       rolePath: props.rolePath,
+      driftGuard: props.driftGuard,
+      driftCheckInterval: props.driftCheckInterval,
     };
     const given = SETTING_PROPS.filter(({ prop }) => props[prop] !== undefined).map(({ prop }) => prop);
     this.parameterKeys = new Set(this.settingsAsParameters ? given : []);

@@ -1,19 +1,35 @@
 import {
+  Aws,
+  CfnResource,
   CustomResource,
   Duration,
   RemovalPolicy,
   Stack,
   Token,
+  aws_events as events,
+  aws_events_targets as targets,
   aws_iam as iam,
   aws_lambda as lambda,
   aws_logs as logs,
 } from 'aws-cdk-lib';
 import { Construct, IConstruct } from 'constructs';
 import { inlineHandlerCode } from './private/inline-code';
-import { suppressImdsAccountDefaultsFindings } from './private/nag';
+import { suppressDriftGuardFindings, suppressImdsAccountDefaultsFindings } from './private/nag';
 import { AttributeKey, CLAIMS_PATH, ImdsResourceProperties, OWNERSHIP_FORMAT, RESOURCE_TYPE } from './private/properties';
+import { DRIFT_GUARD_ENV, DRIFT_LOGICAL_ID_ENV, DRIFT_STACK_ID_ENV, METRICS_NAMESPACE } from './private/properties';
 import { failer, toResourceProperties, validateRoleOptions, validateSettings, warnOnContradictions } from './private/validate';
 import { ImdsSettings } from './settings';
+
+/**
+ * What the drift guard does when EC2's settings differ from the ones this
+ * construct manages (see `ImdsAccountDefaultsProps.driftGuard`).
+ */
+export enum DriftGuard {
+  /** Set each field that differs back to this construct's value, read it back, and report it. */
+  REAPPLY = 'REAPPLY',
+  /** Report each field that differs (log line and metric); change nothing. */
+  REPORT_ONLY = 'REPORT_ONLY',
+}
 
 /**
  * Properties for `ImdsAccountDefaults`.
@@ -87,6 +103,27 @@ export interface ImdsAccountDefaultsProps extends ImdsSettings {
    * @see https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_identifiers.html#identifiers-friendly-names
    */
   readonly rolePath?: string;
+
+  /**
+   * Keep the settings true between deployments: the handler also runs on a
+   * schedule (`driftCheckInterval`) and on CloudTrail's
+   * `ModifyInstanceMetadataDefaults` events (where a trail records management
+   * events), compares each field this construct manages with what EC2 reports,
+   * and re-applies (`REAPPLY`) or only reports (`REPORT_ONLY`) each difference:
+   * one log line per field, and the metrics `DriftDetected` and `DriftReapplied`
+   * in the namespace `CdkImdsAccountDefaults`.
+   *
+   * @default - no drift guard: the settings are applied on create and update only
+   */
+  readonly driftGuard?: DriftGuard;
+
+  /**
+   * How often the drift guard checks the settings: whole minutes, 1 minute or
+   * more. Only with `driftGuard`.
+   *
+   * @default Duration.hours(1)
+   */
+  readonly driftCheckInterval?: Duration;
 }
 
 /**
@@ -161,6 +198,7 @@ export class ImdsAccountDefaults extends Construct {
 
     validateSettings(this, props);
     validateRoleOptions(this, props);
+    validateDriftGuard(this, props);
     this.validateOnePerStack();
     warnOnContradictions(this, props);
     this.node.addValidation({ validate: () => this.validateOnePerAccountAndRegion() });
@@ -242,6 +280,9 @@ export class ImdsAccountDefaults extends Construct {
       removalPolicy: props.removalPolicy ?? RemovalPolicy.DESTROY,
     });
     this.resource.node.addDependency(policy);
+    if (props.driftGuard !== undefined) {
+      this.addDriftGuard(fn, policy, props.driftGuard, props.driftCheckInterval ?? Duration.hours(1));
+    }
 
     const att = (key: AttributeKey) => this.resource.getAttString(key);
     this.effectiveHttpTokens = att('HttpTokens');
@@ -254,6 +295,40 @@ export class ImdsAccountDefaults extends Construct {
 
     // cdk-nag: the findings this design accepts, each with its reason (cdk_nag metadata, no run-time dependency).
     suppressImdsAccountDefaultsFindings({ policy, handler: fn, eventInvokeConfig: fn.node.findChild('EventInvokeConfig'), logGroup });
+  }
+
+  /**
+   * The drift guard: the function learns its mode and its claim (StackId and the
+   * custom resource's logical id, a string: no reference, no cycle) from its
+   * environment; two rules invoke it (each through a permission scoped to the
+   * rule's ARN), created after the custom resource and deleted before it.
+   */
+  private addDriftGuard(fn: lambda.Function, policy: iam.Policy, mode: DriftGuard, interval: Duration): void {
+    fn.addEnvironment(DRIFT_GUARD_ENV, mode);
+    fn.addEnvironment(DRIFT_STACK_ID_ENV, Aws.STACK_ID);
+    fn.addEnvironment(DRIFT_LOGICAL_ID_ENV, (this.resource.node.defaultChild as CfnResource).logicalId);
+    policy.addStatements(new iam.PolicyStatement({
+      actions: ['cloudwatch:PutMetricData'],
+      resources: ['*'],
+      conditions: { StringEquals: { 'cloudwatch:namespace': METRICS_NAMESPACE } },
+    }));
+    const target = new targets.LambdaFunction(fn);
+    const rules = [
+      new events.Rule(this, 'DriftSchedule', { schedule: events.Schedule.rate(interval), targets: [target] }),
+      // CloudTrail's record of the call, where a trail records management events.
+      new events.Rule(this, 'DriftTrail', {
+        eventPattern: {
+          source: ['aws.ec2'],
+          detailType: ['AWS API Call via CloudTrail'],
+          detail: { eventSource: ['ec2.amazonaws.com'], eventName: ['ModifyInstanceMetadataDefaults'] },
+        },
+        targets: [target],
+      }),
+    ];
+    for (const rule of rules) {
+      rule.node.addDependency(this.resource);
+    }
+    suppressDriftGuardFindings(rules);
   }
 
   /** The setting is account- and Region-wide: two in one stack would fight over it. */
@@ -276,6 +351,39 @@ export class ImdsAccountDefaults extends Construct {
       .filter((c) => c !== this && ImdsAccountDefaults.isImdsAccountDefaults(c))
       .filter((c) => Stack.of(c) !== Stack.of(this) && concreteEnv(c) === env)
       .map((c) => `ImdsAccountDefaults ${c.node.path} (stack ${Stack.of(c).stackName}) also targets account and Region ${env}; the settings are account- and Region-wide, so only one ImdsAccountDefaults may target them`);
+  }
+}
+
+/** Checks driftGuard and driftCheckInterval (whole minutes, 1 or more; only with driftGuard). */
+function validateDriftGuard(scope: IConstruct, props: ImdsAccountDefaultsProps): void {
+  const fail = failer(scope);
+  const { driftGuard, driftCheckInterval: interval } = props;
+  if (driftGuard !== undefined && !Object.values(DriftGuard).includes(driftGuard)) {
+    fail(`driftGuard must be DriftGuard.REAPPLY or DriftGuard.REPORT_ONLY; got ${JSON.stringify(driftGuard)}`);
+  }
+  if (interval !== undefined && driftGuard === undefined) {
+    fail(`driftCheckInterval applies only with driftGuard; got driftCheckInterval ${interval.toHumanString()} without driftGuard`);
+  }
+  if (interval !== undefined && !interval.isUnresolved() && (interval.toMilliseconds() < 60_000 || interval.toMilliseconds() % 60_000 !== 0)) {
+    fail(`driftCheckInterval must be a whole number of minutes, 1 minute or more; got ${interval.toHumanString()}`);
+  }
+}
+
+/** What the readiness check lists (no resource-level permissions: Service Authorization Reference, List actions). */
+const READINESS_ACTIONS = ['ec2:DescribeLaunchTemplateVersions', 'ec2:DescribeInstances', 'autoscaling:DescribeLaunchConfigurations'];
+
+/** Checks readinessCheck (a token is left to the handler) and warns when there is no enforcement for it to check. */
+function validateReadinessCheck(scope: IConstruct, props: ImdsAccountDefaultsProps): void {
+  const value = props.readinessCheck;
+  if (value === undefined || Token.isUnresolved(value)) {
+    return;
+  }
+  if (!Object.values(ReadinessCheck).includes(value)) {
+    failer(scope)(`readinessCheck must be ReadinessCheck.BLOCK or ReadinessCheck.REPORT_ONLY; got ${JSON.stringify(value)}`);
+  }
+  if (props.httpTokensEnforced === undefined) {
+    Annotations.of(scope).addWarningV2('cdk-imds-account-defaults:readinessCheckWithoutEnforcement',
+      'readinessCheck has no effect without httpTokensEnforced: the check runs only when a create or update enables enforcement.');
   }
 }
 

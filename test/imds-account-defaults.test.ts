@@ -1,12 +1,14 @@
-import { App, CfnParameter, RemovalPolicy, Stack, Token, aws_iam as iam, aws_logs as logs } from 'aws-cdk-lib';
+import { App, CfnParameter, CfnResource, Duration, RemovalPolicy, Stack, Token, aws_iam as iam, aws_logs as logs } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { Construct } from 'constructs';
 import {
+  DriftGuard,
   HttpEndpoint,
   HttpTokens,
   HttpTokensEnforced,
   ImdsAccountDefaults,
   ImdsAccountDefaultsProps,
+  ImdsAccountDefaultsStackSet,
   InstanceMetadataTags,
 } from '../src';
 import { decodeInlineCode } from './support/inline-code';
@@ -368,5 +370,129 @@ describe('permissions boundary and role path (landing zones that require them)',
     const path = new CfnParameter(stack, 'RolePath').valueAsString;
     new ImdsAccountDefaults(stack, 'Imds', { ...SETTINGS_ONLY, permissionsBoundaryPolicyName: name, rolePath: path });
     Template.fromStack(stack).hasResourceProperties('AWS::IAM::Role', { Path: { Ref: 'RolePath' } });
+  });
+});
+
+describe('drift guard', () => {
+  const guarded = (props: Partial<ImdsAccountDefaultsProps> = {}) =>
+    synth({ httpTokens: HttpTokens.REQUIRED, driftGuard: DriftGuard.REAPPLY, ...props });
+  const fnOf = (template: Template) => Object.entries(template.findResources('AWS::Lambda::Function'))[0];
+  const rulesOf = (template: Template) => template.findResources('AWS::Events::Rule');
+  const metricsStatement = {
+    Action: 'cloudwatch:PutMetricData',
+    Effect: 'Allow',
+    Resource: '*',
+    Condition: { StringEquals: { 'cloudwatch:namespace': 'CdkImdsAccountDefaults' } },
+  };
+
+  test('left out: no rule, no permission, no environment, no metrics permission (the template of the release before)', () => {
+    const { template } = synth({ httpTokens: HttpTokens.REQUIRED });
+    template.resourceCountIs('AWS::Events::Rule', 0);
+    template.resourceCountIs('AWS::Lambda::Permission', 0);
+    expect(fnOf(template)[1].Properties.Environment).toBeUndefined();
+    expect(JSON.stringify(template.toJSON())).not.toContain('cloudwatch');
+    expect(Object.keys(template.toJSON().Resources)).toHaveLength(6);
+  });
+
+  test.each([DriftGuard.REAPPLY, DriftGuard.REPORT_ONLY])('%s: the function learns its mode, its StackId and its custom resource\'s logical id', (mode) => {
+    const { template, stack, imds } = guarded({ driftGuard: mode });
+    expect(fnOf(template)[1].Properties.Environment).toEqual({
+      Variables: {
+        IMDS_DRIFT_GUARD: mode,
+        IMDS_STACK_ID: { Ref: 'AWS::StackId' },
+        IMDS_LOGICAL_ID: stack.resolve((imds.resource.node.defaultChild as CfnResource).logicalId),
+      },
+    });
+    // A plain string: the function does not depend on the custom resource (no cycle).
+    expect(typeof fnOf(template)[1].Properties.Environment.Variables.IMDS_LOGICAL_ID).toBe('string');
+  });
+
+  test('two rules: the schedule (every hour by default) and CloudTrail\'s ModifyInstanceMetadataDefaults; each targets only the function', () => {
+    const { template, stack, imds } = guarded();
+    const [fnId] = fnOf(template);
+    const resourceId = stack.resolve((imds.resource.node.defaultChild as CfnResource).logicalId);
+    const rules = Object.values(rulesOf(template));
+    expect(rules.map((r) => r.Properties)).toEqual([
+      { ScheduleExpression: 'rate(1 hour)', State: 'ENABLED', Targets: [{ Arn: { 'Fn::GetAtt': [fnId, 'Arn'] }, Id: 'Target0' }] },
+      {
+        EventPattern: {
+          'source': ['aws.ec2'],
+          'detail-type': ['AWS API Call via CloudTrail'],
+          'detail': { eventSource: ['ec2.amazonaws.com'], eventName: ['ModifyInstanceMetadataDefaults'] },
+        },
+        State: 'ENABLED',
+        Targets: [{ Arn: { 'Fn::GetAtt': [fnId, 'Arn'] }, Id: 'Target0' }],
+      },
+    ]);
+    // Created after the custom resource (its claim exists), deleted before it.
+    for (const rule of rules) {
+      expect(rule.DependsOn).toEqual([resourceId]);
+    }
+  });
+
+  test.each([
+    [Duration.minutes(1), 'rate(1 minute)'],
+    [Duration.minutes(15), 'rate(15 minutes)'],
+    [Duration.seconds(120), 'rate(2 minutes)'],
+    [Duration.hours(6), 'rate(6 hours)'],
+    [Duration.days(1), 'rate(1 day)'],
+  ])('driftCheckInterval %s is the schedule %s', (driftCheckInterval, expression) => {
+    const { template } = guarded({ driftCheckInterval });
+    template.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: expression });
+  });
+
+  test('one invoke permission per rule, scoped to that rule\'s ARN, for EventBridge only', () => {
+    const { template } = guarded();
+    const [fnId] = fnOf(template);
+    const permissions = Object.values(template.findResources('AWS::Lambda::Permission')).map((p) => p.Properties);
+    expect(permissions).toEqual(Object.keys(rulesOf(template)).map((ruleId) => ({
+      Action: 'lambda:InvokeFunction',
+      FunctionName: { 'Fn::GetAtt': [fnId, 'Arn'] },
+      Principal: 'events.amazonaws.com',
+      SourceArn: { 'Fn::GetAtt': [ruleId, 'Arn'] },
+    })));
+  });
+
+  test('PutMetricData only in the library\'s namespace, in the policy the custom resource depends on; nothing else is added', () => {
+    const plain = synth({ httpTokens: HttpTokens.REQUIRED }).template;
+    const { template } = guarded();
+    const statements = (t: Template) => Object.values(t.findResources('AWS::IAM::Policy'))[0].Properties.PolicyDocument.Statement;
+    expect(statements(template)).toEqual([...statements(plain), metricsStatement]);
+    template.resourceCountIs('AWS::IAM::Policy', 1);
+  });
+
+  test('the StackSet passes the guard on: its template holds the rules, the permissions, the environment and the statement', () => {
+    const stackSet = new ImdsAccountDefaultsStackSet(new Stack(new App(), 'Org'), 'Everywhere', {
+      httpTokens: HttpTokens.REQUIRED,
+      driftGuard: DriftGuard.REPORT_ONLY,
+      driftCheckInterval: Duration.minutes(30),
+      organizationalUnitIds: ['ou-abcd-12345678'],
+      regions: ['eu-west-1'],
+    });
+    const body = JSON.parse(stackSet.templateBody);
+    const resources = Object.values<any>(body.Resources);
+    expect(resources.filter((r) => r.Type === 'AWS::Events::Rule').map((r) => r.Properties.ScheduleExpression ?? 'pattern')).toEqual(['rate(30 minutes)', 'pattern']);
+    expect(resources.filter((r) => r.Type === 'AWS::Lambda::Permission')).toHaveLength(2);
+    expect(resources.find((r) => r.Type === 'AWS::Lambda::Function').Properties.Environment.Variables).toMatchObject({ IMDS_DRIFT_GUARD: 'REPORT_ONLY', IMDS_STACK_ID: { Ref: 'AWS::StackId' } });
+    expect(JSON.stringify(body)).toContain(JSON.stringify(metricsStatement.Condition));
+  });
+
+  test.each<[string, Partial<ImdsAccountDefaultsProps>, RegExp]>([
+    ['an interval without a guard', { driftGuard: undefined, driftCheckInterval: Duration.minutes(5) }, /^\[Stack\/Imds\] driftCheckInterval applies only with driftGuard; got driftCheckInterval 5 minutes without driftGuard$/],
+    ['90 seconds', { driftCheckInterval: Duration.seconds(90) }, /^\[Stack\/Imds\] driftCheckInterval must be a whole number of minutes, 1 minute or more; got 1 minute 30 seconds$/],
+    ['30 seconds', { driftCheckInterval: Duration.seconds(30) }, /^\[Stack\/Imds\] driftCheckInterval must be .*; got 30 seconds$/],
+    ['0 minutes', { driftCheckInterval: Duration.minutes(0) }, /^\[Stack\/Imds\] driftCheckInterval must be .*; got 0 minutes$/],
+    ['60,001 ms', { driftCheckInterval: Duration.millis(60_001) }, /driftCheckInterval must be .*; got 1 minute 1 milli$/],
+    ['an unknown mode', { driftGuard: 'FIX' as DriftGuard }, /^\[Stack\/Imds\] driftGuard must be DriftGuard.REAPPLY or DriftGuard.REPORT_ONLY; got "FIX"$/],
+  ])('%s is refused, naming the path, the prop and the value', (_, props, message) => {
+    expect(() => guarded(props)).toThrow(message);
+  });
+
+  test('an interval from a token is left to EventBridge', () => {
+    const app = new App();
+    const stack = new Stack(app, 'Stack');
+    const minutes = new CfnParameter(stack, 'Minutes', { type: 'Number' }).valueAsNumber;
+    new ImdsAccountDefaults(stack, 'Imds', { httpTokens: HttpTokens.REQUIRED, driftGuard: DriftGuard.REAPPLY, driftCheckInterval: Duration.minutes(minutes) });
+    expect(JSON.stringify(Template.fromStack(stack).findResources('AWS::Events::Rule'))).toContain('Minutes');
   });
 });

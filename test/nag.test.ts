@@ -29,6 +29,7 @@ const STACK_SET_PROPS: lib.ImdsAccountDefaultsStackSetProps = {
   settingsAsParameters: true,
   permissionsBoundaryPolicyName: 'boundaries/ImdsBoundary',
   rolePath: '/platform/',
+  driftGuard: lib.DriftGuard.REAPPLY,
   instanceUpgrade: { mode: lib.InstanceUpgradeMode.UPGRADE },
 };
 
@@ -54,6 +55,7 @@ const CONSTRUCTS: Record<string, (scope: Construct) => void> = {
     logRetention: logs.RetentionDays.THREE_MONTHS,
     permissionsBoundaryPolicyName: 'ImdsBoundary',
     rolePath: '/platform/',
+    driftGuard: lib.DriftGuard.REAPPLY,
   }),
   ImdsAccountDefaultsStackSet: (scope) => new lib.ImdsAccountDefaultsStackSet(scope, 'StackSet', STACK_SET_PROPS),
   // What the StackSet deploys in every member account: its embedded template, read back

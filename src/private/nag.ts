@@ -178,3 +178,14 @@ export function suppressImdsInstanceUpgradeFindings({ policy, handler, eventInvo
     ...inPacks([SERVERLESS], 'EventBusDLQ', 'A missed scheduled run is made up by the next'),
   ]);
 }
+
+/**
+ * The drift guard's rules (`ImdsAccountDefaults` with `driftGuard`): their target,
+ * the handler, has no dead-letter queue.
+ */
+export function suppressDriftGuardFindings(rules: IConstruct[]): void {
+  for (const rule of rules) {
+    // The next scheduled run checks again; a run that fails is in the function's Errors metric.
+    addNagSuppressions(rule, inPacks([SERVERLESS], 'EventBusDLQ', 'The next scheduled run checks again'));
+  }
+}

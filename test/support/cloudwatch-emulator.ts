@@ -166,7 +166,9 @@ export class CloudWatchEmulator extends LocalEndpoint<CloudWatchRecordedRequest>
   }
 
   /** Sets the datapoints of any metric (exact dimensions), replacing any it had; empty removes it. */
-  public setDatapoints(region: string, namespace: string, metricName: string, dimensions: Readonly<Record<string, string>>, datapoints: readonly MetricDatapoint[]): void {
+  public setDatapoints(
+    region: string, namespace: string, metricName: string, dimensions: Readonly<Record<string, string>>, datapoints: readonly MetricDatapoint[],
+  ): void {
     const regionSeries = this.regionSeries(region);
     const key = seriesKey(namespace, metricName, dimensions);
     if (datapoints.length === 0) {

@@ -79,7 +79,16 @@ export function seedFleet(ec2: Ec2Emulator, cloudwatch: CloudWatchEmulator, regi
   const lookback = (options.lookbackDays ?? 14) * DAY;
   const at = (fraction: number) => new Date(now - Math.max(1, Math.floor(lookback * fraction)));
   const instances = ec2.addInstances(region, options.count, (i) => fleetInstanceSpec(i, key, options.tags));
-  const fleet = { instances, candidates: [] as string[], excluded: [] as string[], unknown: [] as string[], inUse: [] as string[], safe: [] as string[], required: [] as string[], gone: [] as string[] };
+  const fleet = {
+    instances,
+    candidates: [] as string[],
+    excluded: [] as string[],
+    unknown: [] as string[],
+    inUse: [] as string[],
+    safe: [] as string[],
+    required: [] as string[],
+    gone: [] as string[],
+  };
   instances.forEach((instance, i) => {
     const id = instance.InstanceId;
     const kind = i % 7;
