@@ -1,0 +1,84 @@
+/**
+ * The function's configuration from its environment (lambda/instance-upgrade/config.ts).
+ */
+import { ConfigError, readConfig } from '../../../lambda/instance-upgrade/config';
+import { UPGRADE_DEFAULTS, UPGRADE_ENV } from '../../../src/private/properties';
+
+const PREFIX = 'Invalid configuration of the function, so nothing was done: ';
+
+test('without variables: the defaults (REPORT_ONLY, 14 days, imds-keep-v1, no upgrade without metrics, 100 a run)', () => {
+  expect(readConfig({})).toEqual({ mode: 'REPORT_ONLY', lookbackSeconds: 1_209_600, exclusionTagKey: 'imds-keep-v1', upgradeWithoutMetrics: false, maxUpgradesPerRun: 100 });
+  expect(readConfig({})).toEqual({ ...UPGRADE_DEFAULTS });
+});
+
+test('the variable names', () => {
+  expect(UPGRADE_ENV).toEqual({
+    MODE: 'IMDS_UPGRADE_MODE',
+    LOOKBACK_SECONDS: 'IMDS_UPGRADE_LOOKBACK_SECONDS',
+    EXCLUSION_TAG_KEY: 'IMDS_UPGRADE_EXCLUSION_TAG_KEY',
+    WITHOUT_METRICS: 'IMDS_UPGRADE_WITHOUT_METRICS',
+    MAX_PER_RUN: 'IMDS_UPGRADE_MAX_PER_RUN',
+  });
+});
+
+test('every variable read, at its bounds', () => {
+  expect(readConfig({
+    IMDS_UPGRADE_MODE: 'UPGRADE',
+    IMDS_UPGRADE_LOOKBACK_SECONDS: '3600',
+    IMDS_UPGRADE_EXCLUSION_TAG_KEY: 'k',
+    IMDS_UPGRADE_WITHOUT_METRICS: 'true',
+    IMDS_UPGRADE_MAX_PER_RUN: '1',
+  })).toEqual({ mode: 'UPGRADE', lookbackSeconds: 3600, exclusionTagKey: 'k', upgradeWithoutMetrics: true, maxUpgradesPerRun: 1 });
+  expect(readConfig({
+    IMDS_UPGRADE_MODE: 'REPORT_ONLY',
+    IMDS_UPGRADE_LOOKBACK_SECONDS: String(455 * 86_400),
+    IMDS_UPGRADE_EXCLUSION_TAG_KEY: 'k'.repeat(128),
+    IMDS_UPGRADE_WITHOUT_METRICS: 'false',
+    IMDS_UPGRADE_MAX_PER_RUN: '1000',
+  })).toEqual({ mode: 'REPORT_ONLY', lookbackSeconds: 39_312_000, exclusionTagKey: 'k'.repeat(128), upgradeWithoutMetrics: false, maxUpgradesPerRun: 1000 });
+});
+
+test.each([
+  ['IMDS_UPGRADE_MODE', 'upgrade', 'one of "REPORT_ONLY", "UPGRADE"'],
+  ['IMDS_UPGRADE_MODE', '', 'one of "REPORT_ONLY", "UPGRADE"'],
+  ['IMDS_UPGRADE_LOOKBACK_SECONDS', '3599', 'an integer from 3600 to 39312000 (seconds)'],
+  ['IMDS_UPGRADE_LOOKBACK_SECONDS', '39312001', 'an integer from 3600 to 39312000 (seconds)'],
+  ['IMDS_UPGRADE_LOOKBACK_SECONDS', '3600.5', 'an integer from 3600 to 39312000 (seconds)'],
+  ['IMDS_UPGRADE_LOOKBACK_SECONDS', '1e5', 'an integer from 3600 to 39312000 (seconds)'],
+  ['IMDS_UPGRADE_LOOKBACK_SECONDS', ' 3600', 'an integer from 3600 to 39312000 (seconds)'],
+  ['IMDS_UPGRADE_LOOKBACK_SECONDS', '3600 ', 'an integer from 3600 to 39312000 (seconds)'],
+  ['IMDS_UPGRADE_LOOKBACK_SECONDS', '', 'an integer from 3600 to 39312000 (seconds)'],
+  ['IMDS_UPGRADE_EXCLUSION_TAG_KEY', '', 'a tag key of 1 to 128 characters'],
+  ['IMDS_UPGRADE_EXCLUSION_TAG_KEY', 'k'.repeat(129), 'a tag key of 1 to 128 characters'],
+  ['IMDS_UPGRADE_WITHOUT_METRICS', 'yes', '"true" or "false"'],
+  ['IMDS_UPGRADE_WITHOUT_METRICS', 'TRUE', '"true" or "false"'],
+  ['IMDS_UPGRADE_WITHOUT_METRICS', 'constructor', '"true" or "false"'],
+  ['IMDS_UPGRADE_MAX_PER_RUN', '0', 'an integer from 1 to 1000'],
+  ['IMDS_UPGRADE_MAX_PER_RUN', '1001', 'an integer from 1 to 1000'],
+  ['IMDS_UPGRADE_MAX_PER_RUN', '-5', 'an integer from 1 to 1000'],
+])('%s=%j is refused, naming the variable, what it must be and the value', (name, value, expected) => {
+  expect(() => readConfig({ [name]: value })).toThrow(new ConfigError(`${PREFIX}${name} must be ${expected}; got ${JSON.stringify(value)}`));
+});
+
+test('every invalid variable is named at once, in a ConfigError', () => {
+  let error: unknown;
+  try {
+    readConfig({ IMDS_UPGRADE_MODE: 'x', IMDS_UPGRADE_WITHOUT_METRICS: '1', IMDS_UPGRADE_LOOKBACK_SECONDS: '3600' });
+  } catch (err) {
+    error = err;
+  }
+  expect(error).toBeInstanceOf(ConfigError);
+  expect((error as Error).name).toBe('ConfigError');
+  expect((error as Error).message).toBe(`${PREFIX}IMDS_UPGRADE_MODE must be one of "REPORT_ONLY", "UPGRADE"; got "x"; IMDS_UPGRADE_WITHOUT_METRICS must be "true" or "false"; got "1"`);
+});
+
+test('reads process.env by default', () => {
+  const saved = process.env.IMDS_UPGRADE_MAX_PER_RUN;
+  process.env.IMDS_UPGRADE_MAX_PER_RUN = '7';
+  try {
+    expect(readConfig().maxUpgradesPerRun).toBe(7);
+  } finally {
+    if (saved === undefined) delete process.env.IMDS_UPGRADE_MAX_PER_RUN;
+    else process.env.IMDS_UPGRADE_MAX_PER_RUN = saved;
+  }
+});
