@@ -168,7 +168,9 @@ export const UPGRADE_LIMITS = {
  * a count as a string: the instances that allowed IMDSv1 (Candidates), those safe
  * to upgrade (Eligible), upgraded (Modify accepted; Pending: not yet seen applied),
  * skipped because they used IMDSv1 (InUse), carrying the exclusion tag (Excluded),
- * without MetadataNoToken datapoints (Unknown), and failed (Failed).
+ * without MetadataNoToken datapoints and so left alone (Unknown; with
+ * upgradeWithoutMetrics they are Eligible instead), and failed (Failed: usage
+ * unreadable or Modify refused).
  */
 export const UPGRADE_ATTRIBUTE_KEYS = ['Candidates', 'Eligible', 'Upgraded', 'Pending', 'InUse', 'Excluded', 'Unknown', 'Failed'] as const;
 
