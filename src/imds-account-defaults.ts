@@ -369,24 +369,6 @@ function validateDriftGuard(scope: IConstruct, props: ImdsAccountDefaultsProps):
   }
 }
 
-/** What the readiness check lists (no resource-level permissions: Service Authorization Reference, List actions). */
-const READINESS_ACTIONS = ['ec2:DescribeLaunchTemplateVersions', 'ec2:DescribeInstances', 'autoscaling:DescribeLaunchConfigurations'];
-
-/** Checks readinessCheck (a token is left to the handler) and warns when there is no enforcement for it to check. */
-function validateReadinessCheck(scope: IConstruct, props: ImdsAccountDefaultsProps): void {
-  const value = props.readinessCheck;
-  if (value === undefined || Token.isUnresolved(value)) {
-    return;
-  }
-  if (!Object.values(ReadinessCheck).includes(value)) {
-    failer(scope)(`readinessCheck must be ReadinessCheck.BLOCK or ReadinessCheck.REPORT_ONLY; got ${JSON.stringify(value)}`);
-  }
-  if (props.httpTokensEnforced === undefined) {
-    Annotations.of(scope).addWarningV2('cdk-imds-account-defaults:readinessCheckWithoutEnforcement',
-      'readinessCheck has no effect without httpTokensEnforced: the check runs only when a create or update enables enforcement.');
-  }
-}
-
 /** The ARN of the claims path (suffix '') or of the claims under it (suffix '/*'). */
 function claimsArn(scope: IConstruct, suffix: string): string {
   return Stack.of(scope).formatArn({ service: 'ssm', resource: 'parameter', resourceName: `${CLAIMS_PATH.slice(1)}${suffix}` });
