@@ -325,6 +325,7 @@ export class ImdsAccountDefaultsStackSet extends Construct {
       instanceMetadataTags: props.instanceMetadataTags,
       removalPolicy: props.removalPolicy,
       skipIfManagedByDeclarativePolicy: props.skipIfManagedByDeclarativePolicy,
+      readinessCheck: props.readinessCheck,
       logRetention: props.logRetention,
       permissionsBoundary: props.permissionsBoundary,
       permissionsBoundaryPolicyName: props.permissionsBoundaryPolicyName,

@@ -1,4 +1,5 @@
 import {
+  Annotations,
   Aws,
   CfnResource,
   CustomResource,
@@ -15,8 +16,11 @@ import {
 import { Construct, IConstruct } from 'constructs';
 import { inlineHandlerCode } from './private/inline-code';
 import { suppressDriftGuardFindings, suppressImdsAccountDefaultsFindings } from './private/nag';
-import { AttributeKey, CLAIMS_PATH, ImdsResourceProperties, OWNERSHIP_FORMAT, RESOURCE_TYPE } from './private/properties';
-import { DRIFT_GUARD_ENV, DRIFT_LOGICAL_ID_ENV, DRIFT_STACK_ID_ENV, METRICS_NAMESPACE } from './private/properties';
+import {
+  AttributeKey, CLAIMS_PATH, ImdsResourceProperties, OWNERSHIP_FORMAT, RESOURCE_TYPE,
+  DRIFT_GUARD_ENV, DRIFT_LOGICAL_ID_ENV, DRIFT_STACK_ID_ENV, METRICS_NAMESPACE,
+  READINESS_CHECK_PROPERTY, ReadinessAttributeKey,
+} from './private/properties';
 import { failer, toResourceProperties, validateRoleOptions, validateSettings, warnOnContradictions } from './private/validate';
 import { ImdsSettings } from './settings';
 
@@ -28,6 +32,19 @@ export enum DriftGuard {
   /** Set each field that differs back to this construct's value, read it back, and report it. */
   REAPPLY = 'REAPPLY',
   /** Report each field that differs (log line and metric); change nothing. */
+  REPORT_ONLY = 'REPORT_ONLY',
+}
+
+/**
+ * What the readiness check does when enabling `httpTokensEnforced` would stop
+ * launches: launch templates (their `$Default` or `$Latest` version) or Auto
+ * Scaling launch configurations that set `HttpTokens` to `optional` (see
+ * `ImdsAccountDefaultsProps.readinessCheck`).
+ */
+export enum ReadinessCheck {
+  /** Fail the create or update, changing nothing, and name what would break. */
+  BLOCK = 'BLOCK',
+  /** Enforce anyway; report what would break in the log and the attributes. */
   REPORT_ONLY = 'REPORT_ONLY',
 }
 
@@ -60,6 +77,27 @@ export interface ImdsAccountDefaultsProps extends ImdsSettings {
    * @default false
    */
   readonly skipIfManagedByDeclarativePolicy?: boolean;
+
+  /**
+   * What to do when a create or update that enables `httpTokensEnforced` (it is
+   * not enabled yet) finds, in the account and Region, launch templates whose
+   * `$Default` or `$Latest` version, or Auto Scaling launch configurations, set
+   * `HttpTokens` to `optional`: with enforcement, launches from them fail.
+   *
+   * - `ReadinessCheck.BLOCK`: the create or update fails, changing nothing, and
+   *   its reason names the first few; it fails too when they cannot all be
+   *   listed (access denied, or more than the check's 8 seconds).
+   * - `ReadinessCheck.REPORT_ONLY`: enforcement is applied anyway.
+   *
+   * Either way the function's log names them, and the counts are the attributes
+   * `launchTemplatesAllowingImdsv1`, `launchConfigurationsAllowingImdsv1` and
+   * `instancesAllowingImdsv1` (instances that allow IMDSv1 keep running: they
+   * never block). Meaningful only with `httpTokensEnforced`.
+   *
+   * @default ReadinessCheck.BLOCK
+   * @see https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/configuring-IMDS-new-instances.html
+   */
+  readonly readinessCheck?: ReadinessCheck;
 
   /**
    * How long the handler's logs are kept.
@@ -186,6 +224,20 @@ export class ImdsAccountDefaults extends Construct {
    * skipped them because a declarative policy manages them (see `skipIfManagedByDeclarativePolicy`).
    */
   public readonly applied: string;
+  /**
+   * The number of launch templates whose `$Default` or `$Latest` version sets
+   * `HttpTokens` to `optional`, as the last create or update that enabled
+   * `httpTokensEnforced` found them: `"3"`, `"3+"` when the listing did not finish
+   * (at least 3), `"not-checked"` when the event did not enable enforcement.
+   */
+  public readonly launchTemplatesAllowingImdsv1: string;
+  /** The same count for Auto Scaling launch configurations (see `launchTemplatesAllowingImdsv1`). */
+  public readonly launchConfigurationsAllowingImdsv1: string;
+  /**
+   * The same count for instances (pending, running, stopping or stopped) that
+   * allow IMDSv1; they keep running under enforcement (see `launchTemplatesAllowingImdsv1`).
+   */
+  public readonly instancesAllowingImdsv1: string;
 
   /** The custom resource (`Custom::ImdsAccountDefaults`). */
   public readonly resource: CustomResource;
@@ -199,6 +251,7 @@ export class ImdsAccountDefaults extends Construct {
     validateSettings(this, props);
     validateRoleOptions(this, props);
     validateDriftGuard(this, props);
+    validateReadinessCheck(this, props);
     this.validateOnePerStack();
     warnOnContradictions(this, props);
     this.node.addValidation({ validate: () => this.validateOnePerAccountAndRegion() });
@@ -226,8 +279,13 @@ export class ImdsAccountDefaults extends Construct {
       roles: [role],
       statements: [
         new iam.PolicyStatement({
-          // Neither action supports resource-level permissions.
-          actions: ['ec2:GetInstanceMetadataDefaults', 'ec2:ModifyInstanceMetadataDefaults'],
+          // None of these actions supports resource-level permissions. The readiness check's
+          // only when the construct manages httpTokensEnforced (a token included).
+          actions: [
+            'ec2:GetInstanceMetadataDefaults',
+            'ec2:ModifyInstanceMetadataDefaults',
+            ...(props.httpTokensEnforced !== undefined ? READINESS_ACTIONS : []),
+          ],
           resources: ['*'],
         }),
         new iam.PolicyStatement({
@@ -269,6 +327,9 @@ export class ImdsAccountDefaults extends Construct {
     const properties: ImdsResourceProperties = {
       ...toResourceProperties(props),
       ...(props.skipIfManagedByDeclarativePolicy ? { SkipIfManagedByDeclarativePolicy: true } : {}),
+      // The default (BLOCK) is not written: the templates of existing users stay as they are.
+      ...(props.readinessCheck !== undefined && props.readinessCheck !== ReadinessCheck.BLOCK
+        ? { [READINESS_CHECK_PROPERTY]: props.readinessCheck } : {}),
       Ownership: OWNERSHIP_FORMAT,
       // CloudFormation's own property (aws-cdk-lib 2.168, our minimum, has no serviceTimeout prop for it).
       ServiceTimeout: SERVICE_TIMEOUT_SECONDS,
@@ -292,9 +353,15 @@ export class ImdsAccountDefaults extends Construct {
     this.effectiveInstanceMetadataTags = att('InstanceMetadataTags');
     this.managedBy = att('ManagedBy');
     this.applied = att('Applied');
+    const readiness = (key: ReadinessAttributeKey) => this.resource.getAttString(key);
+    this.launchTemplatesAllowingImdsv1 = readiness('LaunchTemplatesAllowingImdsv1');
+    this.launchConfigurationsAllowingImdsv1 = readiness('LaunchConfigurationsAllowingImdsv1');
+    this.instancesAllowingImdsv1 = readiness('InstancesAllowingImdsv1');
 
     // cdk-nag: the findings this design accepts, each with its reason (cdk_nag metadata, no run-time dependency).
-    suppressImdsAccountDefaultsFindings({ policy, handler: fn, eventInvokeConfig: fn.node.findChild('EventInvokeConfig'), logGroup });
+    suppressImdsAccountDefaultsFindings({
+      policy, handler: fn, eventInvokeConfig: fn.node.findChild('EventInvokeConfig'), logGroup, readinessCheck: props.httpTokensEnforced !== undefined,
+    });
   }
 
   /**
@@ -366,6 +433,24 @@ function validateDriftGuard(scope: IConstruct, props: ImdsAccountDefaultsProps):
   }
   if (interval !== undefined && !interval.isUnresolved() && (interval.toMilliseconds() < 60_000 || interval.toMilliseconds() % 60_000 !== 0)) {
     fail(`driftCheckInterval must be a whole number of minutes, 1 minute or more; got ${interval.toHumanString()}`);
+  }
+}
+
+/** What the readiness check lists (no resource-level permissions: Service Authorization Reference, List actions). */
+const READINESS_ACTIONS = ['ec2:DescribeLaunchTemplateVersions', 'ec2:DescribeInstances', 'autoscaling:DescribeLaunchConfigurations'];
+
+/** Checks readinessCheck (a token is left to the handler) and warns when there is no enforcement for it to check. */
+function validateReadinessCheck(scope: IConstruct, props: ImdsAccountDefaultsProps): void {
+  const value = props.readinessCheck;
+  if (value === undefined || Token.isUnresolved(value)) {
+    return;
+  }
+  if (!Object.values(ReadinessCheck).includes(value)) {
+    failer(scope)(`readinessCheck must be ReadinessCheck.BLOCK or ReadinessCheck.REPORT_ONLY; got ${JSON.stringify(value)}`);
+  }
+  if (props.httpTokensEnforced === undefined) {
+    Annotations.of(scope).addWarningV2('cdk-imds-account-defaults:readinessCheckWithoutEnforcement',
+      'readinessCheck has no effect without httpTokensEnforced: the check runs only when a create or update enables enforcement.');
   }
 }
 

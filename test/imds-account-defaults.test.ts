@@ -10,6 +10,7 @@ import {
   ImdsAccountDefaultsProps,
   ImdsAccountDefaultsStackSet,
   InstanceMetadataTags,
+  ReadinessCheck,
 } from '../src';
 import { decodeInlineCode } from './support/inline-code';
 
@@ -80,14 +81,22 @@ describe('resources', () => {
     expect(Object.keys(props).sort()).toEqual(['HttpPutResponseHopLimit', 'HttpTokens', 'HttpTokensEnforced', 'Ownership', 'ServiceTimeout', 'ServiceToken']);
   });
 
-  test('least privilege: the two EC2 actions (no resource-level permissions), its own log group, the claims path, and reading this account\'s stacks', () => {
+  test('least privilege: the two EC2 actions and the readiness check\'s Describe actions (no resource-level permissions), its own log group, the claims path, and reading this account\'s stacks', () => {
     const arn = (service: string, resource: string) => ({
       'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:${service}:`, { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, `:${resource}`]],
     });
     template.hasResourceProperties('AWS::IAM::Policy', {
       PolicyDocument: {
         Statement: [
-          { Action: ['ec2:GetInstanceMetadataDefaults', 'ec2:ModifyInstanceMetadataDefaults'], Effect: 'Allow', Resource: '*' },
+          {
+            // httpTokensEnforced is managed: the readiness check lists what enforcement would break.
+            Action: [
+              'ec2:GetInstanceMetadataDefaults', 'ec2:ModifyInstanceMetadataDefaults',
+              'ec2:DescribeLaunchTemplateVersions', 'ec2:DescribeInstances', 'autoscaling:DescribeLaunchConfigurations',
+            ],
+            Effect: 'Allow',
+            Resource: '*',
+          },
           { Action: ['logs:CreateLogStream', 'logs:PutLogEvents'], Effect: 'Allow', Resource: { 'Fn::GetAtt': [Match.stringLikeRegexp('ImdsLogGroup'), 'Arn'] } },
           { Action: 'ssm:GetParametersByPath', Effect: 'Allow', Resource: arn('ssm', 'parameter/cdk-imds-account-defaults/claims') },
           { Action: ['ssm:DeleteParameter', 'ssm:PutParameter'], Effect: 'Allow', Resource: arn('ssm', 'parameter/cdk-imds-account-defaults/claims/*') },
@@ -494,5 +503,100 @@ describe('drift guard', () => {
     const minutes = new CfnParameter(stack, 'Minutes', { type: 'Number' }).valueAsNumber;
     new ImdsAccountDefaults(stack, 'Imds', { httpTokens: HttpTokens.REQUIRED, driftGuard: DriftGuard.REAPPLY, driftCheckInterval: Duration.minutes(minutes) });
     expect(JSON.stringify(Template.fromStack(stack).findResources('AWS::Events::Rule'))).toContain('Minutes');
+  });
+});
+
+describe('readiness check', () => {
+  const EXPECTED_ACTIONS = ['ec2:DescribeLaunchTemplateVersions', 'ec2:DescribeInstances', 'autoscaling:DescribeLaunchConfigurations'];
+  const ec2Statement = (template: Template) => {
+    const policy = Object.values(template.findResources('AWS::IAM::Policy'))[0];
+    return policy.Properties.PolicyDocument.Statement.find((s: any) => [s.Action].flat().includes('ec2:GetInstanceMetadataDefaults'));
+  };
+  const resourceProps = (template: Template) => Object.values(template.findResources('Custom::ImdsAccountDefaults'))[0].Properties;
+  const iam5Reason = (template: Template) => {
+    const policy = Object.values(template.findResources('AWS::IAM::Policy'))[0];
+    return policy.Metadata.cdk_nag.rules_to_suppress.find((r: any) => r.id === 'AwsSolutions-IAM5' && r.applies_to[0] === 'Resource::*').reason;
+  };
+
+  test('the Describe actions are granted, on "*", only when httpTokensEnforced is managed', () => {
+    const managed = synth({ httpTokens: HttpTokens.REQUIRED, httpTokensEnforced: HttpTokensEnforced.ENABLED }).template;
+    expect(ec2Statement(managed)).toEqual({
+      Action: ['ec2:GetInstanceMetadataDefaults', 'ec2:ModifyInstanceMetadataDefaults', ...EXPECTED_ACTIONS],
+      Effect: 'Allow',
+      Resource: '*',
+    });
+    const unmanaged = synth({ httpTokens: HttpTokens.REQUIRED }).template;
+    expect(ec2Statement(unmanaged)).toEqual({ Action: ['ec2:GetInstanceMetadataDefaults', 'ec2:ModifyInstanceMetadataDefaults'], Effect: 'Allow', Resource: '*' });
+    expect(JSON.stringify(unmanaged.toJSON())).not.toMatch(/Describe(LaunchTemplateVersions|Instances|LaunchConfigurations)/);
+  });
+
+  test('also when httpTokensEnforced is DISABLED (a later update may enable it) or a token (a parameter)', () => {
+    const disabled = synth({ httpTokensEnforced: HttpTokensEnforced.DISABLED }).template;
+    expect(ec2Statement(disabled).Action).toEqual(expect.arrayContaining(EXPECTED_ACTIONS));
+    const app = new App();
+    const stack = new Stack(app, 'Stack');
+    const enforced = new CfnParameter(stack, 'Enforced', { type: 'String' }).valueAsString as HttpTokensEnforced;
+    new ImdsAccountDefaults(stack, 'Imds', { httpTokensEnforced: enforced });
+    expect(ec2Statement(Template.fromStack(stack)).Action).toEqual(expect.arrayContaining(EXPECTED_ACTIONS));
+  });
+
+  test('the cdk-nag reason for the policy\'s "*" names the Describe actions only when they are granted', () => {
+    expect(iam5Reason(synth({ httpTokensEnforced: HttpTokensEnforced.ENABLED }).template)).toBe('IMDS defaults and readiness Describe actions have no ARNs');
+    expect(iam5Reason(synth({ httpTokens: HttpTokens.REQUIRED }).template)).toBe('The EC2 IMDS defaults actions have no resource ARNs');
+  });
+
+  test('REPORT_ONLY reaches the handler as the ReadinessCheck property', () => {
+    const { template } = synth({ httpTokensEnforced: HttpTokensEnforced.ENABLED, readinessCheck: ReadinessCheck.REPORT_ONLY });
+    expect(resourceProps(template).ReadinessCheck).toBe('REPORT_ONLY');
+  });
+
+  test('BLOCK, the default, writes nothing: the template is the same as without the prop', () => {
+    const without = synth({ httpTokensEnforced: HttpTokensEnforced.ENABLED }).template.toJSON();
+    const block = synth({ httpTokensEnforced: HttpTokensEnforced.ENABLED, readinessCheck: ReadinessCheck.BLOCK }).template.toJSON();
+    expect(block).toEqual(without);
+    expect(resourceProps(Template.fromJSON(block))).not.toHaveProperty('ReadinessCheck');
+  });
+
+  test('a token is passed through for the handler to check', () => {
+    const app = new App();
+    const stack = new Stack(app, 'Stack');
+    const mode = new CfnParameter(stack, 'Mode', { type: 'String' }).valueAsString as ReadinessCheck;
+    new ImdsAccountDefaults(stack, 'Imds', { httpTokensEnforced: HttpTokensEnforced.ENABLED, readinessCheck: mode });
+    expect(resourceProps(Template.fromStack(stack)).ReadinessCheck).toEqual({ Ref: 'Mode' });
+  });
+
+  test('an unknown value (JavaScript users) is refused, naming the path, the prop and the value', () => {
+    expect(() => synth({ httpTokensEnforced: HttpTokensEnforced.ENABLED, readinessCheck: 'block' as ReadinessCheck }))
+      .toThrow(/^\[Stack\/Imds\] readinessCheck must be ReadinessCheck.BLOCK or ReadinessCheck.REPORT_ONLY; got "block"$/);
+  });
+
+  test('without httpTokensEnforced the prop has no effect: a warning says so', () => {
+    const { stack } = synth({ httpTokens: HttpTokens.REQUIRED, readinessCheck: ReadinessCheck.REPORT_ONLY });
+    Annotations.fromStack(stack).hasWarning('/Stack/Imds', Match.stringLikeRegexp('^readinessCheck has no effect without httpTokensEnforced'));
+    const quiet = synth({ httpTokensEnforced: HttpTokensEnforced.ENABLED, readinessCheck: ReadinessCheck.REPORT_ONLY }).stack;
+    expect(Annotations.fromStack(quiet).findWarning('*', Match.stringLikeRegexp('readinessCheck'))).toEqual([]);
+  });
+
+  test('the counts are string attributes read with Fn::GetAtt', () => {
+    const { stack, imds, template } = synth({ httpTokensEnforced: HttpTokensEnforced.ENABLED });
+    const crId = Object.keys(template.findResources('Custom::ImdsAccountDefaults'))[0];
+    expect(stack.resolve(imds.launchTemplatesAllowingImdsv1)).toEqual({ 'Fn::GetAtt': [crId, 'LaunchTemplatesAllowingImdsv1'] });
+    expect(stack.resolve(imds.launchConfigurationsAllowingImdsv1)).toEqual({ 'Fn::GetAtt': [crId, 'LaunchConfigurationsAllowingImdsv1'] });
+    expect(stack.resolve(imds.instancesAllowingImdsv1)).toEqual({ 'Fn::GetAtt': [crId, 'InstancesAllowingImdsv1'] });
+  });
+
+  test('the StackSet passes it to the template it embeds', () => {
+    const stack = new Stack(new App(), 'Org');
+    const stackSet = new ImdsAccountDefaultsStackSet(stack, 'ImdsEverywhere', {
+      httpTokens: HttpTokens.REQUIRED,
+      httpTokensEnforced: HttpTokensEnforced.ENABLED,
+      readinessCheck: ReadinessCheck.REPORT_ONLY,
+      organizationalUnitIds: ['ou-abcd-12345678'],
+      regions: ['eu-west-1'],
+    });
+    const body = JSON.parse(stackSet.templateBody);
+    const resource = Object.values<any>(body.Resources).find((r) => r.Type === 'Custom::ImdsAccountDefaults');
+    expect(resource.Properties.ReadinessCheck).toBe('REPORT_ONLY');
+    expect(JSON.stringify(body)).toContain('"autoscaling:DescribeLaunchConfigurations"');
   });
 });

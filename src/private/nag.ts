@@ -100,16 +100,26 @@ export interface ImdsAccountDefaultsNagScope {
   /** The handler's asynchronous invocation settings (`AWS::Lambda::EventInvokeConfig`). */
   readonly eventInvokeConfig: IConstruct;
   readonly logGroup: IConstruct;
+  /** Whether the policy grants the readiness check's Describe actions too (`httpTokensEnforced` managed). */
+  readonly readinessCheck?: boolean;
 }
 
 /**
  * The findings the `ImdsAccountDefaults` design accepts, each with its reason.
  */
-export function suppressImdsAccountDefaultsFindings({ policy, handler, eventInvokeConfig, logGroup }: ImdsAccountDefaultsNagScope): void {
+export function suppressImdsAccountDefaultsFindings(
+  { policy, handler, eventInvokeConfig, logGroup, readinessCheck }: ImdsAccountDefaultsNagScope,
+): void {
   addNagSuppressions(policy, [
-    // EC2 API reference: neither action supports resource-level permissions.
+    // EC2 API reference: neither action supports resource-level permissions; nor do the
+    // readiness check's ec2:DescribeLaunchTemplateVersions, ec2:DescribeInstances and
+    // autoscaling:DescribeLaunchConfigurations (Service Authorization Reference: List, no resource types).
     // The policy is separate from the role so the custom resource can depend on it.
-    { id: 'AwsSolutions-IAM5', reason: 'The EC2 IMDS defaults actions have no resource ARNs', appliesTo: ['Resource::*'] },
+    {
+      id: 'AwsSolutions-IAM5',
+      reason: readinessCheck ? 'IMDS defaults and readiness Describe actions have no ARNs' : 'The EC2 IMDS defaults actions have no resource ARNs',
+      appliesTo: ['Resource::*'],
+    },
     // Claims: one parameter per resource, named at deploy time, under the library's fixed path.
     { id: 'AwsSolutions-IAM5', reason: 'One claim parameter per resource, under this library path', appliesTo: ['Resource::arn:<AWS::Partition>:ssm:<AWS::Region>:<AWS::AccountId>:parameter/cdk-imds-account-defaults/claims/*'] },
     // Liveness: DescribeStackResource on any stack of this account and Region that holds a claim.
