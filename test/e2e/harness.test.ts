@@ -3,12 +3,27 @@
  * handler that misbehaves, and what the CloudFormation simulator shows a
  * handler while it runs (the statuses DescribeStackResource answers, the order
  * of the events). Each case swaps the function's inline code (and Timeout) in a
- * synthesized template for a few lines of its own.
+ * synthesized template for a few lines of its own, or writes a small template by
+ * hand (the function's environment, other custom resource types, ServiceTimeout,
+ * EventBridge rules and what they deliver, EventBridge's pattern matching).
  */
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
 import { RemovalPolicy } from 'aws-cdk-lib';
-import { stepOf } from './harness/cloudformation';
-import { scenario } from './harness/scenario';
-import { StackTemplate, synthesizeImds, synthesizeWithoutImds } from './harness/template';
+import { FunctionRun, stepOf } from './harness/cloudformation';
+import { cloudTrailEvent, matchesPattern, scheduleRateMinutes } from './harness/eventbridge';
+import { REGION, expectSuccess, scenario } from './harness/scenario';
+import {
+  ACCOUNT,
+  CUSTOM_RESOURCE_TYPE,
+  INSTANCE_UPGRADE_TYPE,
+  StackTemplate,
+  readTemplate,
+  synthesizeImds,
+  synthesizeWithoutImds,
+} from './harness/template';
+import { TimingRecorder } from './harness/timings';
 import { HttpTokens } from '../../src';
 
 /**
@@ -176,4 +191,346 @@ scenario('the simulator: RetainResources is refused unless the stack is in DELET
   const t = withCode('exports.handler = async (event) => { await answer(event); };');
   await stack.create(t);
   await expect(stack.delete({ retainResources: [t.resourceLogicalId] })).rejects.toThrow(/RetainResources can only be specified when the stack is in the DELETE_FAILED state/);
+});
+
+// --- What the harness adds for the drift guard and the instance upgrade: the
+// --- CloudWatch and Auto Scaling endpoints, the function's environment, any
+// --- custom resource type, ServiceTimeout, and EventBridge's invocations.
+
+/** Inline code: `answer(event, data)` PUTs a SUCCESS; `ec2` is the runtime's EC2 client, reaching the local endpoint. */
+const PRELUDE = `
+  const { EC2Client, GetInstanceMetadataDefaultsCommand } = require('@aws-sdk/client-ec2');
+  const ec2 = new EC2Client({});
+  const https = require('https');
+  const answer = (event, data) => new Promise((resolve, reject) => {
+    const body = JSON.stringify({ Status: 'SUCCESS', PhysicalResourceId: 'probe', StackId: event.StackId, RequestId: event.RequestId, LogicalResourceId: event.LogicalResourceId, Data: data });
+    const req = https.request(event.ResponseURL, { method: 'PUT', headers: { 'content-length': Buffer.byteLength(body) } }, (res) => { res.resume(); res.on('end', resolve); });
+    req.on('error', reject);
+    req.end(body);
+  });`;
+
+/** A function resource with this inline code. */
+function fnResource(code: string, properties: Record<string, any> = {}) {
+  return {
+    Type: 'AWS::Lambda::Function',
+    Properties: { Code: { ZipFile: `${PRELUDE}\n${code}` }, Handler: 'index.handler', Runtime: 'nodejs24.x', Role: { 'Fn::GetAtt': ['Role', 'Arn'] }, Timeout: 10, ...properties },
+  };
+}
+
+const ROLE = {
+  Type: 'AWS::IAM::Role',
+  Properties: { AssumeRolePolicyDocument: { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' }, Action: 'sts:AssumeRole' }] } },
+};
+
+/** A hand-written template: the function Fn with `code`, the custom resource Probe it backs, and `extra` resources. */
+function probeTemplate(code: string, options: { readonly fn?: object; readonly probe?: object; readonly extra?: object } = {}): StackTemplate {
+  return readTemplate({
+    Resources: {
+      Role: ROLE,
+      Fn: fnResource(code, options.fn),
+      Probe: { Type: 'Custom::Probe', Properties: { ServiceToken: { 'Fn::GetAtt': ['Fn', 'Arn'] }, ...options.probe } },
+      ...options.extra,
+    },
+  });
+}
+
+/** A rule targeting Fn, and the permission EventBridge needs to invoke it (as events.Rule with targets.LambdaFunction synthesizes them). */
+function ruleTo(logicalId: string, properties: Record<string, any>, permission: Record<string, any> = {}): Record<string, any> {
+  return {
+    [logicalId]: { Type: 'AWS::Events::Rule', Properties: { State: 'ENABLED', Targets: [{ Arn: { 'Fn::GetAtt': ['Fn', 'Arn'] }, Id: 'Target0' }], ...properties } },
+    [`${logicalId}Permission`]: {
+      Type: 'AWS::Lambda::Permission',
+      Properties: {
+        Action: 'lambda:InvokeFunction',
+        FunctionName: { 'Fn::GetAtt': ['Fn', 'Arn'] },
+        Principal: 'events.amazonaws.com',
+        SourceArn: { 'Fn::GetAtt': [logicalId, 'Arn'] },
+        ...permission,
+      },
+    },
+  };
+}
+
+const SCHEDULE = ruleTo('Schedule', { ScheduleExpression: 'rate(1 hour)' });
+const CLOUDTRAIL_PATTERN = {
+  'source': ['aws.ec2'],
+  'detail-type': ['AWS API Call via CloudTrail'],
+  'detail': { eventSource: ['ec2.amazonaws.com'], eventName: ['ModifyInstanceMetadataDefaults'] },
+};
+const ON_CHANGE = ruleTo('OnChange', { EventPattern: CLOUDTRAIL_PATTERN });
+
+/**
+ * Code that answers CloudFormation events; any other event is logged (EVENT
+ * and the invoked ARN) and reads the EC2 settings twice, or fails on `boom`, or
+ * PUTs to the ResponseURL the event carries.
+ */
+const EVENT_PROBE = `
+  exports.handler = async (event, context) => {
+    if (event.RequestType && event.StackId) { await answer(event, {}); return; }
+    console.log('EVENT ' + JSON.stringify({ event, arn: context.invokedFunctionArn }));
+    if (event.boom) { throw new Error('boom'); }
+    if (event.ResponseURL) { await answer(event, {}); return; }
+    await ec2.send(new GetInstanceMetadataDefaultsCommand({}));
+    await ec2.send(new GetInstanceMetadataDefaultsCommand({}));
+  };`;
+
+/** What EVENT_PROBE logged. */
+function loggedEvent(run: FunctionRun): { event: Record<string, any>; arn: string } {
+  const line = run.invocation.logs.split('\n').find((l) => l.includes('EVENT '));
+  return JSON.parse(line!.slice(line!.indexOf('EVENT ') + 6));
+}
+
+scenario('the function gets its Environment.Variables resolved, and the runtime\'s CloudWatch and Auto Scaling clients reach the local endpoints by themselves', async (w) => {
+  w.autoscaling.addLaunchConfiguration(REGION, { LaunchConfigurationName: 'legacy', MetadataOptions: { HttpTokens: 'optional' } });
+  const t = probeTemplate(`
+    const { CloudWatchClient, PutMetricDataCommand } = require('@aws-sdk/client-cloudwatch');
+    const { AutoScalingClient, DescribeLaunchConfigurationsCommand } = require('@aws-sdk/client-auto-scaling');
+    exports.handler = async (event) => {
+      await new CloudWatchClient({}).send(new PutMetricDataCommand({ Namespace: 'Probe', MetricData: [{ MetricName: 'Runs', Value: 1, Unit: 'Count' }] }));
+      const lc = await new AutoScalingClient({}).send(new DescribeLaunchConfigurationsCommand({}));
+      const env = {};
+      for (const k of ['STACK_ID', 'ROLE_ARN', 'SUB', 'PLAIN', 'NUMBER', 'JOINED']) { env[k] = process.env[k]; }
+      await answer(event, { ...env, LaunchConfigurations: lc.LaunchConfigurations.map((c) => c.LaunchConfigurationName).join(',') });
+    };`, {
+    fn: {
+      Environment: {
+        Variables: {
+          STACK_ID: { Ref: 'AWS::StackId' },
+          ROLE_ARN: { 'Fn::GetAtt': ['Role', 'Arn'] },
+          SUB: { 'Fn::Sub': '${AWS::Region}/${Fn}/${!Literal}' },
+          PLAIN: 'plain',
+          NUMBER: 42,
+          JOINED: { 'Fn::Join': [':', [{ Ref: 'AWS::AccountId' }, { 'Fn::Select': [1, { 'Fn::Split': ['/', 'a/b/c'] }] }]] },
+        },
+      },
+    },
+  });
+  const stack = w.stack();
+  const create = await stack.create(t);
+  const fn = stack.functionOf();
+  expectSuccess(create, {
+    STACK_ID: stack.stackId,
+    ROLE_ARN: expect.stringMatching(new RegExp(`^arn:aws:iam::${ACCOUNT}:role/ImdsE2e-Role-[A-Z0-9]{12}$`)) as any,
+    SUB: `${REGION}/${fn.functionName}/\${Literal}`,
+    PLAIN: 'plain',
+    NUMBER: '42',
+    JOINED: `${ACCOUNT}:b`,
+    LaunchConfigurations: 'legacy',
+  });
+  expect(fn.environment).toMatchObject({ STACK_ID: stack.stackId, NUMBER: '42' });
+  expect(create.cloudwatchActions).toEqual(['PutMetricData']);
+  expect(create.autoscalingActions).toEqual(['DescribeLaunchConfigurations']);
+  expect(w.cloudwatch.putMetricData(REGION, 'Probe').map((d) => d.MetricName)).toEqual(['Runs']);
+  // Both clients came from the runtime's NODE_PATH.
+  expect(Object.keys(create.invocation!.clients!)).toEqual(expect.arrayContaining(['client-ec2', 'client-cloudwatch', 'client-auto-scaling']));
+});
+
+scenario('any Custom:: type whose ServiceToken is a function of the template runs that function; t.resourceOf picks one type', async (w) => {
+  const t = probeTemplate('exports.handler = async (event) => { await answer(event, { Who: "probe" }); };', {
+    extra: {
+      UpgradeFn: fnResource('exports.handler = async (event) => { await answer(event, { Who: event.ResourceType }); };'),
+      Upgrade: { Type: INSTANCE_UPGRADE_TYPE, Properties: { ServiceToken: { 'Fn::GetAtt': ['UpgradeFn', 'Arn'] }, ServiceTimeout: 600 } },
+    },
+  });
+  expect(t.resourceOf(INSTANCE_UPGRADE_TYPE)).toEqual({ logicalId: 'Upgrade', functionLogicalId: 'UpgradeFn', type: INSTANCE_UPGRADE_TYPE });
+  expect(() => t.resourceLogicalId).toThrow(/expected one custom resource in the template, found 2: Probe \(Custom::Probe\), Upgrade \(Custom::ImdsInstanceUpgrade\)/);
+  expect(() => t.resourceOf(CUSTOM_RESOURCE_TYPE)).toThrow(/expected one Custom::ImdsAccountDefaults in the template, found 0/);
+
+  const stack = w.stack();
+  const create = await stack.create(t);
+  expect(create.steps.map((s) => [s.step, s.event!.ResourceType, s.answer!.Data])).toEqual([
+    ['Create Probe', 'Custom::Probe', { Who: 'probe' }],
+    ['Create Upgrade', INSTANCE_UPGRADE_TYPE, { Who: INSTANCE_UPGRADE_TYPE }],
+  ]);
+  expect(stepOf(create, 'Create', 'Upgrade').event!.ResourceProperties).toEqual({ ServiceToken: stack.functionOf({ functionLogicalId: 'UpgradeFn' }).arn, ServiceTimeout: '600' });
+  expect(stack.functionOf({ resourceType: INSTANCE_UPGRADE_TYPE }).logicalId).toBe('UpgradeFn');
+  expect((await stack.delete()).steps.map((s) => s.step)).toEqual(['Delete Upgrade', 'Delete Probe']);
+
+  // A ServiceToken that is not a function of the template: the suite cannot run it.
+  expect(() => readTemplate({ Resources: { X: { Type: 'Custom::X', Properties: { ServiceToken: 'arn:aws:lambda:eu-west-1:123456789012:function:elsewhere' } } } }))
+    .toThrow(/the ServiceToken of X \(Custom::X\) is "arn:aws:lambda:eu-west-1:123456789012:function:elsewhere", not the Arn of a function in this template/);
+});
+
+scenario('an answer later than the resource\'s ServiceTimeout fails the step: CloudFormation has stopped waiting; a ServiceTimeout CloudFormation refuses is refused', async (w) => {
+  const late = probeTemplate('exports.handler = async (event) => { await new Promise((r) => setTimeout(r, 1_300)); await answer(event, {}); };', { probe: { ServiceTimeout: 1 } });
+  await expect(w.stack().create(late)).rejects.toThrow(/past the resource's ServiceTimeout of 1000 ms/);
+  // The same answer within a longer ServiceTimeout passes.
+  const inTime = probeTemplate('exports.handler = async (event) => { await new Promise((r) => setTimeout(r, 1_300)); await answer(event, {}); };', { probe: { ServiceTimeout: 2 } });
+  expectSuccess(await w.stack({ name: 'InTime' }).create(inTime));
+
+  for (const bad of [0, 3601, 1.5]) {
+    const stack = w.stack({ name: `Bad${String(bad).replace('.', '')}` });
+    await expect(stack.create(probeTemplate('exports.handler = async (event) => { await answer(event, {}); };', { probe: { ServiceTimeout: bad } })))
+      .rejects.toThrow(new RegExp(`Probe: ServiceTimeout ${bad} is invalid: CloudFormation takes an integer from 1 to 3600`));
+    expect(stack.status).toBe('NEW');
+  }
+});
+
+scenario('CloudFormation refuses a template with a dangling reference; EventBridge could not invoke a function without a permission for the rule', async (w) => {
+  const code = 'exports.handler = async (event) => { await answer(event, {}); };';
+  await expect(w.stack().create(probeTemplate(code, { fn: { Environment: { Variables: { X: { Ref: 'Missing' }, Y: { 'Fn::Sub': '${Gone.Arn}' } } } } })))
+    .rejects.toThrow(/unresolved references \(CloudFormation refuses the template\): Fn: Ref Missing; Fn: Fn::Sub Gone/);
+  await expect(w.stack().create(probeTemplate(code, { extra: { Rule: { Type: 'AWS::Events::Rule', Properties: { ScheduleExpression: 'rate(1 hour)', Targets: [{ Arn: { 'Fn::GetAtt': ['Fn', 'Arn'] }, Id: 'T' }] } } } })))
+    .rejects.toThrow(/Rule: no AWS::Lambda::Permission lets events\.amazonaws\.com invoke Fn from arn:aws:events:eu-west-1:123456789012:rule\/ImdsE2e-Rule-/);
+  // A permission for another rule does not do.
+  const other = ruleTo('Rule', { ScheduleExpression: 'rate(1 hour)' }, { SourceArn: 'arn:aws:events:eu-west-1:123456789012:rule/another' });
+  await expect(w.stack().create(probeTemplate(code, { extra: other }))).rejects.toThrow(/Rule: no AWS::Lambda::Permission/);
+  await expect(w.stack().create(probeTemplate(code, { extra: ruleTo('Rule', { ScheduleExpression: 'rate(1 hours)' }) })))
+    .rejects.toThrow(/ScheduleExpression rate\(1 hours\) is invalid/);
+  await expect(w.stack().create(probeTemplate(code, { extra: ruleTo('Rule', {}) }))).rejects.toThrow(/Rule: a rule needs a ScheduleExpression or an EventPattern/);
+  expect(w.responses.attempts).toBe(0);
+});
+
+scenario('schedule(): the schedule rule\'s Scheduled Event reaches the function it targets, outside CloudFormation, with its EC2 calls counted', async (w) => {
+  const stack = w.stack();
+  expectSuccess(await stack.create(probeTemplate(EVENT_PROBE, { extra: { ...SCHEDULE, ...ON_CHANGE } })));
+  expect(stack.rules().map((r) => [r.logicalId, r.scheduleRateMinutes, r.targets.map((tg) => tg.functionLogicalId)])).toEqual([
+    ['Schedule', 60, ['Fn']], ['OnChange', undefined, ['Fn']],
+  ]);
+
+  const time = new Date('2026-11-27T16:00:00.123Z');
+  const run = await stack.schedule({ time });
+  expect(run.event).toEqual({
+    'version': '0',
+    'id': expect.stringMatching(/^[0-9a-f-]{36}$/),
+    'detail-type': 'Scheduled Event',
+    'source': 'aws.events',
+    'account': ACCOUNT,
+    'time': '2026-11-27T16:00:00Z',
+    'region': REGION,
+    'resources': [stack.ruleArn('Schedule')],
+    'detail': {},
+  });
+  expect(loggedEvent(run)).toEqual({ event: run.event, arn: stack.functionOf().arn });
+  expect(run).toMatchObject({ ruleLogicalId: 'Schedule', functionLogicalId: 'Fn', step: 'Schedule Schedule' });
+  expect(run.answer).toBeUndefined();
+  expect(run.invocation.outcome).toBe('returned');
+  expect(run.ec2Actions).toEqual(['GetInstanceMetadataDefaults', 'GetInstanceMetadataDefaults']);
+  expect(run.ec2Calls).toEqual({ GetInstanceMetadataDefaults: 2 });
+  expect(run.invocation.handlerMs).toBeGreaterThan(0);
+  expect(w.responses.attempts).toBe(1);
+
+  // A disabled rule never fires.
+  const disabled = w.stack({ name: 'Disabled' });
+  expectSuccess(await disabled.create(probeTemplate(EVENT_PROBE, { extra: ruleTo('Schedule', { ScheduleExpression: 'rate(5 minutes)', State: 'DISABLED' }) })));
+  await expect(disabled.schedule()).rejects.toThrow(/Schedule is DISABLED: EventBridge never fires it/);
+  await expect(stack.schedule({ ruleLogicalId: 'OnChange' })).rejects.toThrow(/expected one schedule rule OnChange in the deployed template, found 0/);
+
+  expectSuccess(await stack.delete());
+  await expect(stack.schedule()).rejects.toThrow(/cannot list the rules of the stack in DELETE_COMPLETE/);
+});
+
+scenario('putEvent(): a CloudTrail event reaches the function through the rule whose pattern matches it; other events match no rule', async (w) => {
+  const stack = w.stack();
+  expectSuccess(await stack.create(probeTemplate(EVENT_PROBE, { extra: { ...SCHEDULE, ...ON_CHANGE } })));
+  const callerArn = `arn:aws:sts::${ACCOUNT}:assumed-role/Admin/alice`;
+  const event = cloudTrailEvent({ account: stack.accountId, region: stack.region, callerArn, eventId: 'e-1', requestParameters: { ModifyInstanceMetadataDefaultsRequest: { HttpTokens: 'optional' } } });
+  expect(event).toMatchObject({
+    'source': 'aws.ec2',
+    'detail-type': 'AWS API Call via CloudTrail',
+    'account': ACCOUNT,
+    'region': REGION,
+    'detail': { eventSource: 'ec2.amazonaws.com', eventName: 'ModifyInstanceMetadataDefaults', eventID: 'e-1', awsRegion: REGION, userIdentity: { type: 'AssumedRole', arn: callerArn } },
+  });
+
+  const delivered = await stack.putEvent(event);
+  expect(delivered.matched).toEqual(['OnChange']);
+  expect(delivered.runs.map((r) => [r.step, r.ruleLogicalId])).toEqual([['Event via OnChange', 'OnChange']]);
+  expect(loggedEvent(delivered.runs[0]).event).toEqual(event);
+
+  // Forged or other events: no rule matches, nothing is invoked.
+  for (const other of [
+    { ...event, source: 'my.app' },
+    { ...event, detail: { ...event.detail, eventName: 'ModifyInstanceMetadataOptions' } },
+    { ...event, 'detail-type': 'Scheduled Event' },
+  ]) {
+    expect(await stack.putEvent(other)).toEqual({ matched: [], runs: [] });
+  }
+  await expect(stack.putEvent({ ...event, account: '210987654321' })).rejects.toThrow(/does not reach the default bus of 123456789012 in eu-west-1/);
+});
+
+scenario('invokeFunction(): any event, checked as Lambda would; a PUT to a ResponseURL or an unexpected outcome fails the call', async (w) => {
+  const stack = w.stack();
+  const t = probeTemplate(EVENT_PROBE, { extra: { Other: fnResource('exports.handler = async () => {};') } });
+  expectSuccess(await stack.create(t));
+  await expect(stack.invokeFunction({ hello: 1 })).rejects.toThrow(/the deployed template has 2 functions \(Fn, Other\): say which/);
+
+  const run = await stack.invokeFunction({ hello: 1 }, { resourceType: 'Custom::Probe' });
+  expect(loggedEvent(run).event).toEqual({ hello: 1 });
+  expect(run).toMatchObject({ step: 'Invoke Fn', functionLogicalId: 'Fn', ec2Calls: { GetInstanceMetadataDefaults: 2 } });
+  expect((await stack.invokeFunction({}, { functionLogicalId: 'Other', label: 'quiet' })).ec2Actions).toEqual([]);
+
+  await expect(stack.invokeFunction({ boom: true }, { functionLogicalId: 'Fn' })).rejects.toThrow(/the invocation ended error, expected returned[\s\S]*Error: boom/);
+  const failed = await stack.invokeFunction({ boom: true }, { functionLogicalId: 'Fn', outcomes: ['error'] });
+  expect(failed.invocation.error).toMatch(/boom/);
+
+  // A forged event carrying a live ResponseURL: a function that answers it fails the call.
+  const { url } = w.responses.issue({ stackId: stack.stackId, requestId: 'forged', logicalResourceId: 'Probe', region: REGION });
+  await expect(stack.invokeFunction({ ResponseURL: url, StackId: stack.stackId, RequestId: 'forged', LogicalResourceId: 'Probe' }, { functionLogicalId: 'Fn' }))
+    .rejects.toThrow(/sent 1 request\(s\) to a ResponseURL outside a CloudFormation event/);
+});
+
+test('matchesPattern: the EventBridge operators the suite implements, and a refusal for the others', () => {
+  const event = cloudTrailEvent({ account: ACCOUNT, region: REGION, callerArn: 'arn:aws:iam::123456789012:user/bob', time: new Date('2026-01-01T00:00:00Z') });
+  const cases: Array<[Record<string, any>, boolean]> = [
+    [CLOUDTRAIL_PATTERN, true],
+    [{ source: ['aws.ec2', 'aws.events'] }, true],
+    [{ source: ['aws.events'] }, false],
+    [{ detail: { eventName: [{ prefix: 'ModifyInstance' }] } }, true],
+    [{ detail: { eventName: [{ prefix: 'Describe' }] } }, false],
+    [{ detail: { eventName: [{ suffix: 'Defaults' }] } }, true],
+    [{ detail: { eventName: [{ 'anything-but': ['ModifyInstanceMetadataDefaults'] }] } }, false],
+    [{ detail: { eventName: [{ 'anything-but': 'RunInstances' }] } }, true],
+    [{ detail: { eventName: [{ 'anything-but': { prefix: 'Modify' } }] } }, false],
+    [{ detail: { errorCode: [{ exists: false }] } }, true],
+    [{ detail: { errorCode: [{ exists: true }] } }, false],
+    [{ detail: { userIdentity: { type: ['IAMUser'] } } }, true],
+    [{ detail: { userIdentity: ['IAMUser'] } }, false],
+    [{ detail: { eventSource: [{ 'equals-ignore-case': 'EC2.amazonaws.com' }] } }, true],
+    [{ detail: { managementEvent: [true] } }, true],
+    [{ detail: { requestParameters: [null] } }, true],
+    [{ resources: [{ exists: false }] }, false],
+    [{ missing: ['x'] }, false],
+    [{ $or: [{ source: ['aws.events'] }, { detail: { eventName: ['ModifyInstanceMetadataDefaults'] } }] }, true],
+    [{ $or: [{ source: ['aws.events'] }, { account: ['0'] }] }, false],
+  ];
+  expect(cases.map(([p]) => matchesPattern(p, event))).toEqual(cases.map(([, m]) => m));
+  // Arrays in the event: any element matches.
+  expect(matchesPattern({ resources: ['arn:b'] }, { resources: ['arn:a', 'arn:b'] })).toBe(true);
+  expect(matchesPattern({ n: [{ numeric: ['>', 0, '<=', 5] }] }, { n: 5 })).toBe(true);
+  expect(matchesPattern({ n: [{ numeric: ['>', 0, '<=', 5] }] }, { n: 6 })).toBe(false);
+  expect(matchesPattern({ n: [5] }, { n: '5' })).toBe(false);
+  expect(() => matchesPattern({ source: [{ wildcard: 'aws.*' }] }, event)).toThrow(/operator wildcard is not implemented/);
+  expect(() => matchesPattern({ source: 'aws.ec2' }, event)).toThrow(/the values of an event pattern are arrays or objects/);
+  expect(() => matchesPattern({ source: [] }, event)).toThrow(/an empty array matches nothing/);
+});
+
+test('scheduleRateMinutes: rates and crons as EventBridge validates them', () => {
+  expect(['rate(1 minute)', 'rate(5 minutes)', 'rate(1 hour)', 'rate(2 days)', 'cron(0 12 * * ? *)'].map(scheduleRateMinutes)).toEqual([1, 5, 60, 2880, undefined]);
+  for (const bad of ['rate(1 minutes)', 'rate(2 hour)', 'rate(0 minutes)', 'rate(1 week)', 'cron(0 12 * * ?)', 'every hour']) {
+    expect(() => scheduleRateMinutes(bad)).toThrow(/is invalid/);
+  }
+});
+
+test('the timings: calls per service and EC2 calls by action in the table; every row appended as JSON to E2E_TIMINGS_FILE', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'imds-e2e-timings-'));
+  const file = path.join(dir, 'rows.jsonl');
+  const previous = process.env.E2E_TIMINGS_FILE;
+  process.env.E2E_TIMINGS_FILE = file;
+  try {
+    const recorder = new TimingRecorder();
+    recorder.add({ scenario: 's', step: 'Schedule Rule', sdk: 'current', handlerMs: 12.4, calls: '3/0/0/1/0', ec2Calls: { DescribeInstances: 2, ModifyInstanceMetadataOptions: 1 }, status: 'returned' });
+    const table = recorder.format('title');
+    expect(table).toMatch(/calls ec2\/ssm\/cfn\/cw\/asg/);
+    expect(table).toMatch(/Schedule Rule .* 12 ms .* 3\/0\/0\/1\/0 {2}returned {2}DescribeInstances 2, ModifyInstanceMetadataOptions 1/);
+    const rows = fs.readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(rows).toEqual([expect.objectContaining({ step: 'Schedule Rule', handlerMs: 12.4, ec2Calls: { DescribeInstances: 2, ModifyInstanceMetadataOptions: 1 }, file: expect.stringMatching(/harness\.test\.ts$/) })]);
+  } finally {
+    if (previous === undefined) {
+      delete process.env.E2E_TIMINGS_FILE;
+    } else {
+      process.env.E2E_TIMINGS_FILE = previous;
+    }
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });

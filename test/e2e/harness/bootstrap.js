@@ -7,12 +7,13 @@
  * 1. Init: loads <task root>/index.js as CommonJS (the inline ZipFile that
  *    Lambda writes as index.js) and finds the handler export, then reports
  *    `ready` with the init time and which @aws-sdk clients it loaded (`clientEc2`,
- *    and `clients` for client-ec2, client-ssm and client-cloudformation).
+ *    and `clients` for every client the runtime's SDK roots hold: client-ec2,
+ *    client-ssm, client-cloudformation, client-cloudwatch, client-auto-scaling).
  * 2. Invoke: on an `invoke` message, calls handler(event, context) with a
  *    context whose getRemainingTimeInMillis counts down to the deadline the
  *    parent set (the parent kills this process at that deadline, as Lambda
  *    stops a function at its Timeout), awaits the returned promise and reports
- *    `done` with the handler's wall time.
+ *    `done` with the handler's wall time and the clients loaded by then.
  * 3. Then the process exits at once: Lambda freezes the sandbox as soon as the
  *    handler's promise settles, so nothing the handler left running (an
  *    un-awaited PUT to CloudFormation, a timer) gets to finish.
@@ -75,7 +76,7 @@ function loadedClient(client) {
 /** Each client of the runtime's SDK that index.js loaded, by package name (those it did not load are left out). */
 function loadedClients() {
   const clients = {};
-  for (const client of ['client-ec2', 'client-ssm', 'client-cloudformation']) {
+  for (const client of ['client-ec2', 'client-ssm', 'client-cloudformation', 'client-cloudwatch', 'client-auto-scaling']) {
     const loaded = loadedClient(client);
     if (loaded) {
       clients[client] = loaded;
@@ -123,7 +124,8 @@ async function main() {
     } catch (err) {
       error = describe(err);
     }
-    await report({ type: 'done', handlerMs: performance.now() - started, error });
+    // The clients loaded during the invocation too (a handler may require one lazily).
+    await report({ type: 'done', handlerMs: performance.now() - started, error, clients: loadedClients() });
     process.exit(0);
   });
   await report({ type: 'ready', initMs: performance.now(), node: process.version, clientEc2: loadedClient('client-ec2'), clients: loadedClients() });

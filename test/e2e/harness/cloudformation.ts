@@ -35,9 +35,26 @@
  *   which CloudFormation accepts only for a stack in DELETE_FAILED:
  *   DELETE_SKIPPED); DELETE_COMPLETE or DELETE_FAILED
  *
+ * Outside CloudFormation events, as EventBridge and Lambda would (see FunctionRun):
+ * - invokeFunction(event)  an invocation of a function of the deployed template
+ *   with any event (a forged one, say), checked as Lambda would;
+ * - schedule()  the "Scheduled Event" of the template's schedule rule, delivered
+ *   to the function it targets;
+ * - putEvent(event)  an event on the default bus (a CloudTrail event, say):
+ *   every enabled rule of the template whose EventPattern matches it invokes its
+ *   function targets.
+ * A function run outside CloudFormation must not PUT to any ResponseURL.
+ *
+ * Custom resources: any Custom::<Name> whose ServiceToken is a function of the
+ * template (template.ts), each with its ServiceToken's function and its own
+ * ServiceTimeout (an answer later than it fails the step, as CloudFormation
+ * stops waiting then).
+ *
  * Simplifications: the other resources of a template (function, role, log
- * group) are assumed to deploy (their names are made up) and are not entered in
- * the emulator's model; custom resources are processed one at a time in
+ * group, rules, permissions) are assumed to deploy (their names are made up)
+ * and are not entered in the emulator's model; create and update check only
+ * that their references resolve and that every rule may invoke the function it
+ * targets (template.ts checkReferences, rules); custom resources are processed one at a time in
  * template order (CloudFormation runs independent ones in parallel) and the
  * first failure stops the rest; a Delete that fails in a cleanup phase is
  * recorded DELETE_FAILED and the stack still completes, as CloudFormation does;
@@ -47,24 +64,36 @@
  */
 import * as crypto from 'crypto';
 import { isDeepStrictEqual } from 'util';
-import { Invocation, invoke } from './lambda';
+import { matchesPattern, scheduledEvent } from './eventbridge';
+import { FunctionConfig, Invocation, Outcome, invoke } from './lambda';
 import { SdkName, sdkRoot } from './runtime';
 import {
   DeployContext,
+  RuleConfig,
   StackTemplate,
+  checkReferences,
   deletionPolicy,
   functionConfig,
   parameterValues,
   resourceProperties,
+  rules,
+  serviceTimeoutSeconds,
 } from './template';
 import { TimingRecorder } from './timings';
+import { AutoScalingEmulator } from '../../support/autoscaling-emulator';
 import { CfnRecordedRequest, CloudFormationEmulator } from '../../support/cloudformation-emulator';
+import { CloudWatchEmulator } from '../../support/cloudwatch-emulator';
 import { Ec2Emulator, RecordedRequest } from '../../support/ec2-emulator';
 import { CfnResponse, ResponseEndpoint } from '../../support/response-endpoint';
 import { SsmEmulator, SsmRecordedRequest } from '../../support/ssm-emulator';
 
-/** The slowest a handler may be against the local endpoints, injected faults aside. */
+/** The slowest a handler may be against the local endpoints, injected faults aside (StackOptions.slowestEventMs overrides it). */
 export const SLOWEST_EVENT_MS = 2_000;
+
+/** A request the local CloudWatch endpoint recorded. */
+export type CloudWatchRequest = CloudWatchEmulator['requests'][number];
+/** A request the local Auto Scaling endpoint recorded. */
+export type AutoScalingRequest = AutoScalingEmulator['requests'][number];
 
 export type StackStatus =
   | 'NEW'
@@ -78,12 +107,14 @@ export type ResourceStatus =
   | 'UPDATE_IN_PROGRESS' | 'UPDATE_COMPLETE' | 'UPDATE_FAILED'
   | 'DELETE_IN_PROGRESS' | 'DELETE_COMPLETE' | 'DELETE_FAILED' | 'DELETE_SKIPPED';
 
-/** The emulators of one account: the state EC2, SSM and CloudFormation keep for it. */
+/** The emulators of one account: the state EC2, SSM, CloudFormation, CloudWatch and Auto Scaling keep for it. */
 export interface AccountEndpoints {
   readonly id: string;
   readonly ec2: Ec2Emulator;
   readonly ssm: SsmEmulator;
   readonly cfn: CloudFormationEmulator;
+  readonly cloudwatch: CloudWatchEmulator;
+  readonly autoscaling: AutoScalingEmulator;
 }
 
 /** One event: the event sent (if any), the answer, the invocation and the calls it made. */
@@ -105,8 +136,55 @@ export interface StepResult {
   /** The CloudFormation API requests made during this step, in order. */
   readonly cfnRequests: readonly CfnRecordedRequest[];
   readonly cfnActions: readonly string[];
-  /** Whether a fault was injected into this step (EC2, SSM, CloudFormation or the ResponseURL). */
+  /** The CloudWatch requests made during this step, in order. */
+  readonly cloudwatchRequests: readonly CloudWatchRequest[];
+  readonly cloudwatchActions: readonly string[];
+  /** The Auto Scaling requests made during this step, in order. */
+  readonly autoscalingRequests: readonly AutoScalingRequest[];
+  readonly autoscalingActions: readonly string[];
+  /** The EC2 requests of this step counted by action, e.g. `{ DescribeInstances: 3, ModifyInstanceMetadataOptions: 100 }` (for the bench). */
+  readonly ec2Calls: Readonly<Record<string, number>>;
+  /** Whether a fault was injected into this step (any endpoint of the account, or the ResponseURL). */
   readonly faulted: boolean;
+}
+
+/**
+ * One invocation outside CloudFormation (invokeFunction, schedule, putEvent):
+ * the event, the invocation (outcome, logs, handlerMs) and the calls it made.
+ */
+export interface FunctionRun extends StepResult {
+  readonly event: Record<string, any>;
+  readonly invocation: Invocation;
+  /** The function invoked. */
+  readonly functionLogicalId: string;
+  /** The rule that delivered the event (schedule, putEvent). */
+  readonly ruleLogicalId?: string;
+}
+
+/** What putEvent did: the rules whose pattern matched (in template order), and each function invocation they made. */
+export interface EventDelivery {
+  readonly matched: readonly string[];
+  readonly runs: readonly FunctionRun[];
+}
+
+export interface InvokeFunctionOptions {
+  /** The function to invoke. @default the function of the custom resource of `resourceType`, or the template's only function */
+  readonly functionLogicalId?: string;
+  /** Invoke the function behind the custom resource of this type (e.g. Custom::ImdsInstanceUpgrade). */
+  readonly resourceType?: string;
+  /** The outcomes accepted; any other fails the call. @default ['returned'] */
+  readonly outcomes?: readonly Outcome[];
+  /** The step's label in the timings. @default `Invoke <function logical id>` */
+  readonly label?: string;
+}
+
+export interface ScheduleOptions {
+  /** The rule. @default the template's only rule with a ScheduleExpression */
+  readonly ruleLogicalId?: string;
+  /** The event's time. @default now */
+  readonly time?: Date;
+  /** @default ['returned'] */
+  readonly outcomes?: readonly Outcome[];
 }
 
 /**
@@ -138,6 +216,8 @@ export interface StackOptions {
   readonly sdk: SdkName;
   /** @default 'ImdsE2e' */
   readonly stackName?: string;
+  /** The slowest a handler may be without injected faults, in ms (e.g. a run over a large fleet). @default SLOWEST_EVENT_MS */
+  readonly slowestEventMs?: number;
 }
 
 export interface OperationOptions {
@@ -175,7 +255,34 @@ type Pending =
 const GONE: readonly ResourceStatus[] = ['DELETE_COMPLETE', 'DELETE_SKIPPED'];
 
 /** A step without an event. */
-const NO_CALLS = { ec2Requests: [], ec2Actions: [], ssmRequests: [], ssmActions: [], cfnRequests: [], cfnActions: [], faulted: false } as const;
+const NO_CALLS = {
+  ec2Requests: [],
+  ec2Actions: [],
+  ssmRequests: [],
+  ssmActions: [],
+  cfnRequests: [],
+  cfnActions: [],
+  cloudwatchRequests: [],
+  cloudwatchActions: [],
+  autoscalingRequests: [],
+  autoscalingActions: [],
+  ec2Calls: {},
+  faulted: false,
+} as const;
+
+/** Counts of each action, in order of first appearance. */
+function countByAction(requests: ReadonlyArray<{ readonly action: string }>): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const r of requests) {
+    counts[r.action] = (counts[r.action] ?? 0) + 1;
+  }
+  return counts;
+}
+
+/** The requests an invocation made to each endpoint of the account. */
+type Calls = Pick<StepResult,
+  'ec2Requests' | 'ec2Actions' | 'ssmRequests' | 'ssmActions' | 'cfnRequests' | 'cfnActions'
+  | 'cloudwatchRequests' | 'cloudwatchActions' | 'autoscalingRequests' | 'autoscalingActions' | 'ec2Calls' | 'faulted'>;
 
 export class CloudFormationStack {
   public status: StackStatus = 'NEW';
@@ -192,6 +299,94 @@ export class CloudFormationStack {
     this.stackId = `arn:aws:cloudformation:${options.region}:${options.account.id}:stack/${this.stackName}/${crypto.randomUUID()}`;
   }
 
+  /** The stack's account id. */
+  public get accountId(): string {
+    return this.options.account.id;
+  }
+
+  /** The stack's Region. */
+  public get region(): string {
+    return this.options.region;
+  }
+
+  /** The EventBridge rules of the deployed template, resolved (names, ARNs, patterns, targets). */
+  public rules(): RuleConfig[] {
+    const { template, ctx } = this.current('list the rules of');
+    return rules(template, ctx);
+  }
+
+  /** The ARN of a rule of the deployed template. */
+  public ruleArn(ruleLogicalId: string): string {
+    const rule = this.rules().find((r) => r.logicalId === ruleLogicalId);
+    if (!rule) {
+      throw new Error(`no AWS::Events::Rule ${ruleLogicalId} in the deployed template`);
+    }
+    return rule.arn;
+  }
+
+  /** A function of the deployed template as Lambda runs it (its name, ARN, environment…). */
+  public functionOf(options: Pick<InvokeFunctionOptions, 'functionLogicalId' | 'resourceType'> = {}): FunctionConfig {
+    const { template, ctx } = this.current('find a function of');
+    return functionConfig(template, this.pickFunction(template, options), ctx);
+  }
+
+  /**
+   * Invokes a function of the deployed template with `event`, as Lambda runs an
+   * asynchronous invocation (EventBridge's): nothing waits for an answer at a
+   * ResponseURL, and any PUT to one fails the call. Checked as Lambda would (the
+   * runtime's SDK only, the loopback only, the stack's Region only); fails
+   * unless the outcome is one of `outcomes` (`returned` by default).
+   */
+  public async invokeFunction(event: Record<string, any>, options: InvokeFunctionOptions = {}): Promise<FunctionRun> {
+    const { template, ctx } = this.current('invoke a function of');
+    const functionLogicalId = this.pickFunction(template, options);
+    return this.runFunction(functionConfig(template, functionLogicalId, ctx), event, options.label ?? `Invoke ${functionLogicalId}`, options.outcomes);
+  }
+
+  /**
+   * What EventBridge does when a schedule rule of the deployed template fires:
+   * its "Scheduled Event" (or the target's constant Input) delivered to the
+   * function it targets. The rule must be ENABLED and target exactly one
+   * function of the template, which a Lambda permission lets it invoke.
+   */
+  public async schedule(options: ScheduleOptions = {}): Promise<FunctionRun> {
+    const scheduled = this.rules()
+      .filter((r) => r.scheduleExpression !== undefined && (!options.ruleLogicalId || r.logicalId === options.ruleLogicalId));
+    if (scheduled.length !== 1) {
+      throw new Error(`expected one schedule rule${options.ruleLogicalId ? ` ${options.ruleLogicalId}` : ''} in the deployed template, found ${scheduled.length}`);
+    }
+    const [rule] = scheduled;
+    if (rule.state !== 'ENABLED') {
+      throw new Error(`${rule.logicalId} is ${rule.state}: EventBridge never fires it`);
+    }
+    const targets = rule.targets.filter((tg) => tg.functionLogicalId);
+    if (targets.length !== 1) {
+      throw new Error(`${rule.logicalId} targets ${targets.length} functions of the template; schedule() delivers to exactly one`);
+    }
+    const event = scheduledEvent({ account: this.accountId, region: this.region, ruleArn: rule.arn, time: options.time });
+    return this.deliver(rule, targets[0], event, `Schedule ${rule.logicalId}`, options.outcomes);
+  }
+
+  /**
+   * Puts an event on the default bus of the stack's account and Region, as a
+   * service (CloudTrail) does: every ENABLED rule of the deployed template whose
+   * EventPattern matches it invokes each of its function targets, in template
+   * order. An event of another account or Region never reaches this bus.
+   */
+  public async putEvent(event: Record<string, any>, options: { readonly outcomes?: readonly Outcome[] } = {}): Promise<EventDelivery> {
+    if (event.account !== this.accountId || event.region !== this.region) {
+      throw new Error(`the event is for ${event.account} in ${event.region}: it does not reach the default bus of ${this.accountId} in ${this.region}`);
+    }
+    const matched = this.rules().filter((r) => r.state === 'ENABLED' && r.eventPattern !== undefined && matchesPattern(r.eventPattern, event));
+    const runs: FunctionRun[] = [];
+    for (const rule of matched) {
+      for (const target of rule.targets.filter((tg) => tg.functionLogicalId)) {
+        runs.push(await this.deliver(rule, target, event, `Event via ${rule.logicalId}`, options.outcomes));
+      }
+    }
+    return { matched: matched.map((r) => r.logicalId), runs };
+  }
+
   /** The physical id CloudFormation holds for the stack's one custom resource. */
   public get physicalResourceId(): string | undefined {
     const live = [...this.resources.values()].filter((r) => !GONE.includes(r.status));
@@ -206,6 +401,7 @@ export class CloudFormationStack {
   public async create(template: StackTemplate, parameters: Record<string, string> = {}, options: OperationOptions = {}): Promise<OperationResult> {
     this.expectStatus('create', ['NEW']);
     const ctx = this.context(template, parameters);
+    this.validate(template, ctx);
     this.setStack('CREATE_IN_PROGRESS');
     const steps: StepResult[] = [];
     const created: string[] = [];
@@ -243,6 +439,7 @@ export class CloudFormationStack {
     this.expectStatus('update', ['CREATE_COMPLETE', 'UPDATE_COMPLETE', 'UPDATE_ROLLBACK_COMPLETE']);
     const deployed = this.deployed!;
     const ctx = this.context(template, parameters);
+    this.validate(template, ctx);
     const plan = template.customResources.map((ref) => {
       const properties = resourceProperties(template, ref.logicalId, ctx);
       const existing = this.live(ref.logicalId);
@@ -489,9 +686,10 @@ export class CloudFormationStack {
     requestType: 'Create' | 'Update' | 'Delete', logicalId: string, template: StackTemplate, ctx: DeployContext,
     fields: Record<string, any>, step: string = requestType,
   ): Promise<StepResult> {
-    const { account: { ec2, ssm, cfn }, responses, region, sdk } = this.options;
+    const { responses, region } = this.options;
     const ref = template.customResources.find((r) => r.logicalId === logicalId)!;
     const fn = functionConfig(template, ref.functionLogicalId, ctx);
+    const serviceTimeoutMs = serviceTimeoutSeconds(template, logicalId, ctx) * 1000;
     const requestId = crypto.randomUUID();
     const { url, signature } = responses.issue({ stackId: this.stackId, requestId, logicalResourceId: logicalId, region });
     const event = {
@@ -506,24 +704,7 @@ export class CloudFormationStack {
     };
     const label = template.customResources.length > 1 || this.resources.size > 1 ? `${step} ${logicalId}` : step;
 
-    const first = { ec2: ec2.requests.length, ssm: ssm.requests.length, cfn: cfn.requests.length };
-    const faultCount = () => [ec2, ssm, cfn].reduce((n, e) => n + e.faultsServed + e.requestsHeld, responses.faultsServed);
-    const faultsBefore = faultCount();
-    const invocation = await invoke({
-      fn,
-      event,
-      requestId,
-      region,
-      sdk,
-      caFile: this.options.caFile,
-      ec2Endpoint: ec2.endpoint,
-      ssmEndpoint: ssm.endpoint,
-      cloudFormationEndpoint: cfn.endpoint,
-    });
-    const ec2Requests = ec2.requests.slice(first.ec2);
-    const ssmRequests = ssm.requests.slice(first.ssm);
-    const cfnRequests = cfn.requests.slice(first.cfn);
-    const faulted = faultCount() > faultsBefore;
+    const { invocation, calls } = await this.observe(fn, event, requestId);
     const answers = responses.answersFor(requestId);
 
     const fail = (problem: string): never => {
@@ -547,27 +728,20 @@ export class CloudFormationStack {
       fail(`CloudFormation would reject the answer: ${received.problems.join('; ')}`);
     }
     const timeoutMs = fn.timeoutSeconds * 1000;
-    if (received.receivedAt - invocation.invokedAt! > timeoutMs) {
-      fail(`the answer arrived ${Math.round(received.receivedAt - invocation.invokedAt!)} ms after the invocation began, past the function's Timeout of ${timeoutMs} ms`);
+    const answerMs = received.receivedAt - invocation.invokedAt!;
+    if (answerMs > timeoutMs) {
+      fail(`the answer arrived ${Math.round(answerMs)} ms after the invocation began, past the function's Timeout of ${timeoutMs} ms`);
+    }
+    if (answerMs > serviceTimeoutMs) {
+      fail(`the answer arrived ${Math.round(answerMs)} ms after the invocation began, past the resource's ServiceTimeout of ${serviceTimeoutMs} ms: CloudFormation has failed the resource by then`);
     }
     if (invocation.outcome !== 'returned') {
       fail(`the handler did not settle by itself: ${invocation.outcome}`);
     }
-    if (!invocation.clientEc2 || !invocation.clientEc2.path.startsWith(sdkRoot(sdk).nodePath)) {
-      fail(`index.js did not load @aws-sdk/client-ec2 from NODE_PATH: ${JSON.stringify(invocation.clientEc2)}`);
-    }
-    const foreign = Object.entries(invocation.clients ?? {}).filter(([, c]) => !c.path.startsWith(sdkRoot(sdk).nodePath));
-    if (foreign.length > 0) {
-      fail(`index.js loaded SDK clients from outside NODE_PATH (the bundle must leave @aws-sdk/* to the runtime): ${JSON.stringify(foreign)}`);
-    }
+    this.checkRuntime(invocation, calls, fail);
     const query = url.slice(url.indexOf('?') + 1);
     if (invocation.logs.includes(signature) || invocation.logs.includes(query) || invocation.logs.includes(url)) {
       fail('the logs hold the ResponseURL\'s signature');
-    }
-    // The settings and the claims are per account and Region: every call goes to the stack's Region.
-    const elsewhere = [...ec2Requests, ...ssmRequests, ...cfnRequests].filter((r) => r.region !== region);
-    if (elsewhere.length > 0) {
-      fail(`calls to another Region than the stack's (${region}): ${elsewhere.map((r) => `${r.action} in ${r.region}`).join(', ')}`);
     }
     const answer = received.response!;
     if (answer.Status === 'FAILED' && !answer.Reason) {
@@ -579,38 +753,170 @@ export class CloudFormationStack {
     if (requestType !== 'Create' && answer.PhysicalResourceId !== fields.PhysicalResourceId) {
       fail(`the physical id changed from ${fields.PhysicalResourceId} to ${answer.PhysicalResourceId}: CloudFormation would then delete the "old" resource`);
     }
-    if (!faulted && invocation.handlerMs! > SLOWEST_EVENT_MS) {
-      fail(`the handler took ${Math.round(invocation.handlerMs!)} ms against the local endpoints without injected faults (limit ${SLOWEST_EVENT_MS} ms)`);
-    }
+    this.checkSpeed(invocation, calls, fail);
 
+    this.record(label, invocation, calls, { answerMs, status: answer.Status });
+    return { step: label, requestType, logicalResourceId: logicalId, event, answer, invocation, ...calls };
+  }
+
+  /** Runs a function outside CloudFormation (an asynchronous invocation) and checks it as Lambda would. */
+  private async runFunction(fn: FunctionConfig, event: Record<string, any>, label: string, outcomes: readonly Outcome[] = ['returned'], ruleLogicalId?: string): Promise<FunctionRun> {
+    const { responses } = this.options;
+    const putsBefore = responses.attempts;
+    const { invocation, calls } = await this.observe(fn, event, crypto.randomUUID());
+    const fail = (problem: string): never => {
+      throw new Error(`${label}: ${problem}\n--- invocation: ${invocation.outcome}${invocation.error ? ` (${invocation.error})` : ''}\n--- function logs ---\n${invocation.logs}`);
+    };
+    if (invocation.outcome === 'init-failed') {
+      fail('the function could not be loaded');
+    }
+    if (invocation.logs.includes('e2e-bootstrap: blocked a connection')) {
+      fail('the function tried to reach a host other than 127.0.0.1');
+    }
+    if (responses.attempts > putsBefore) {
+      fail(`the function sent ${responses.attempts - putsBefore} request(s) to a ResponseURL outside a CloudFormation event`);
+    }
+    if (!outcomes.includes(invocation.outcome)) {
+      fail(`the invocation ended ${invocation.outcome}, expected ${outcomes.join(' or ')}`);
+    }
+    this.checkRuntime(invocation, calls, fail);
+    if (invocation.handlerMs !== undefined) {
+      this.checkSpeed(invocation, calls, fail);
+    }
+    this.record(label, invocation, calls, { status: invocation.outcome });
+    return { step: label, event, invocation, functionLogicalId: fn.logicalId, ruleLogicalId, ...calls };
+  }
+
+  /** EventBridge invoking one function target of a rule with an event (or the target's constant Input). */
+  private deliver(rule: RuleConfig, target: RuleConfig['targets'][number], event: Record<string, any>, label: string, outcomes?: readonly Outcome[]): Promise<FunctionRun> {
+    if (target.unsupported) {
+      throw new Error(`${rule.logicalId} target ${target.id}: ${target.unsupported} is not emulated by the EventBridge stand-in`);
+    }
+    const { template, ctx } = this.current('deliver an event to');
+    const delivered = target.input === undefined ? event : target.input as Record<string, any>;
+    return this.runFunction(functionConfig(template, target.functionLogicalId!, ctx), delivered, label, outcomes, rule.logicalId);
+  }
+
+  /** Runs one invocation with the account's endpoints, and collects the requests it made to each. */
+  private async observe(fn: FunctionConfig, event: object, requestId: string): Promise<{ invocation: Invocation; calls: Calls }> {
+    const { account: { ec2, ssm, cfn, cloudwatch, autoscaling }, responses, region, sdk } = this.options;
+    const endpoints = [ec2, ssm, cfn, cloudwatch, autoscaling] as const;
+    const first = endpoints.map((e) => e.requests.length);
+    const faultCount = () => endpoints.reduce((n, e) => n + e.faultsServed + e.requestsHeld, responses.faultsServed);
+    const faultsBefore = faultCount();
+    const invocation = await invoke({
+      fn,
+      event,
+      requestId,
+      region,
+      sdk,
+      caFile: this.options.caFile,
+      ec2Endpoint: ec2.endpoint,
+      ssmEndpoint: ssm.endpoint,
+      cloudFormationEndpoint: cfn.endpoint,
+      cloudWatchEndpoint: cloudwatch.endpoint,
+      autoScalingEndpoint: autoscaling.endpoint,
+    });
+    const ec2Requests = ec2.requests.slice(first[0]);
+    const ssmRequests = ssm.requests.slice(first[1]);
+    const cfnRequests = cfn.requests.slice(first[2]);
+    const cloudwatchRequests = cloudwatch.requests.slice(first[3]);
+    const autoscalingRequests = autoscaling.requests.slice(first[4]);
+    return {
+      invocation,
+      calls: {
+        ec2Requests,
+        ec2Actions: ec2Requests.map((r) => r.action),
+        ssmRequests,
+        ssmActions: ssmRequests.map((r) => r.action),
+        cfnRequests,
+        cfnActions: cfnRequests.map((r) => r.action),
+        cloudwatchRequests,
+        cloudwatchActions: cloudwatchRequests.map((r) => r.action),
+        autoscalingRequests,
+        autoscalingActions: autoscalingRequests.map((r) => r.action),
+        ec2Calls: countByAction(ec2Requests),
+        faulted: faultCount() > faultsBefore,
+      },
+    };
+  }
+
+  /** What the runtime guarantees: the SDK from NODE_PATH only, and every call to the stack's Region. */
+  private checkRuntime(invocation: Invocation, calls: Calls, fail: (problem: string) => never): void {
+    const { region, sdk } = this.options;
+    if (!invocation.clientEc2 || !invocation.clientEc2.path.startsWith(sdkRoot(sdk).nodePath)) {
+      fail(`index.js did not load @aws-sdk/client-ec2 from NODE_PATH: ${JSON.stringify(invocation.clientEc2)}`);
+    }
+    const foreign = Object.entries(invocation.clients ?? {}).filter(([, c]) => !c.path.startsWith(sdkRoot(sdk).nodePath));
+    if (foreign.length > 0) {
+      fail(`index.js loaded SDK clients from outside NODE_PATH (the bundle must leave @aws-sdk/* to the runtime): ${JSON.stringify(foreign)}`);
+    }
+    // The settings, the claims, the fleet and the metrics are per account and Region: every call goes to the stack's Region.
+    const all: ReadonlyArray<{ readonly action: string; readonly region: string }> = [
+      ...calls.ec2Requests, ...calls.ssmRequests, ...calls.cfnRequests, ...calls.cloudwatchRequests, ...calls.autoscalingRequests,
+    ];
+    const elsewhere = all.filter((r) => r.region !== region);
+    if (elsewhere.length > 0) {
+      fail(`calls to another Region than the stack's (${region}): ${elsewhere.map((r) => `${r.action} in ${r.region}`).join(', ')}`);
+    }
+  }
+
+  private checkSpeed(invocation: Invocation, calls: Calls, fail: (problem: string) => never): void {
+    const limit = this.options.slowestEventMs ?? SLOWEST_EVENT_MS;
+    if (!calls.faulted && invocation.handlerMs! > limit) {
+      fail(`the handler took ${Math.round(invocation.handlerMs!)} ms against the local endpoints without injected faults (limit ${limit} ms)`);
+    }
+  }
+
+  private record(label: string, invocation: Invocation, calls: Calls, extra: { answerMs?: number; status: string }): void {
     this.options.timings.add({
       scenario: this.options.scenario,
       step: label,
-      sdk,
+      sdk: this.options.sdk,
       coldStartMs: invocation.coldStartMs,
       initMs: invocation.initMs,
       handlerMs: invocation.handlerMs,
-      answerMs: received.receivedAt - invocation.invokedAt!,
-      status: answer.Status,
-      faulted,
-      calls: `${ec2Requests.length}/${ssmRequests.length}/${cfnRequests.length}`,
+      answerMs: extra.answerMs,
+      status: extra.status,
+      faulted: calls.faulted,
+      calls: [calls.ec2Requests, calls.ssmRequests, calls.cfnRequests, calls.cloudwatchRequests, calls.autoscalingRequests].map((r) => r.length).join('/'),
+      ec2Calls: calls.ec2Calls,
       node: invocation.nodeVersion,
       clientEc2: invocation.clientEc2?.version,
     });
-    return {
-      step: label,
-      requestType,
-      logicalResourceId: logicalId,
-      event,
-      answer,
-      invocation,
-      ec2Requests,
-      ec2Actions: ec2Requests.map((r) => r.action),
-      ssmRequests,
-      ssmActions: ssmRequests.map((r) => r.action),
-      cfnRequests,
-      cfnActions: cfnRequests.map((r) => r.action),
-      faulted,
-    };
+  }
+
+  /** The template deployed now (its function exists), and its deploy context. */
+  private current(what: string): { template: StackTemplate; ctx: DeployContext } {
+    if (!this.deployed || this.status === 'DELETE_COMPLETE') {
+      throw new Error(`cannot ${what} the stack in ${this.status}: no deployed template (Lambda would answer ResourceNotFoundException)`);
+    }
+    return this.deployed;
+  }
+
+  private pickFunction(template: StackTemplate, options: Pick<InvokeFunctionOptions, 'functionLogicalId' | 'resourceType'>): string {
+    if (options.functionLogicalId) {
+      if (template.template.Resources[options.functionLogicalId]?.Type !== 'AWS::Lambda::Function') {
+        throw new Error(`${options.functionLogicalId} is not a function of the deployed template`);
+      }
+      return options.functionLogicalId;
+    }
+    if (options.resourceType) {
+      return template.resourceOf(options.resourceType).functionLogicalId;
+    }
+    const functions = Object.keys(template.template.Resources).filter((id) => template.template.Resources[id].Type === 'AWS::Lambda::Function');
+    if (functions.length !== 1) {
+      throw new Error(`the deployed template has ${functions.length} functions (${functions.join(', ')}): say which (functionLogicalId or resourceType)`);
+    }
+    return functions[0];
+  }
+
+  /** What CloudFormation validates before it starts: references, rules and their permissions, ServiceTimeouts. */
+  private validate(template: StackTemplate, ctx: DeployContext): void {
+    checkReferences(template);
+    rules(template, ctx);
+    for (const ref of template.customResources) {
+      serviceTimeoutSeconds(template, ref.logicalId, ctx);
+    }
   }
 }

@@ -2,11 +2,16 @@
  * Runs the function's inline code as Lambda would: written as index.js into a
  * task root of its own, loaded by bootstrap.js in a separate process of the
  * Node.js binary of the function's runtime, with Lambda's environment variables,
- * NODE_PATH holding only the chosen SDK clients (client-ec2, client-ssm,
- * client-cloudformation, as the runtime ships them), the AWS endpoints
- * redirected to the scenario's local EC2, SSM and CloudFormation emulators
- * (AWS_ENDPOINT_URL_<SERVICE>, which the SDK reads by itself), and the
- * function's Timeout enforced by killing the process.
+ * NODE_PATH holding only the chosen SDK clients (runtime.ts SDK_CLIENTS, as the
+ * runtime ships them), the function's own environment variables (the template's
+ * Environment.Variables, resolved), the AWS endpoints redirected to the
+ * scenario's local EC2, SSM, CloudFormation, CloudWatch and Auto Scaling
+ * emulators (AWS_ENDPOINT_URL_<SERVICE>, which the SDK reads by itself: the
+ * client's serviceId in upper case with spaces as `_`, so "Auto Scaling" reads
+ * AWS_ENDPOINT_URL_AUTO_SCALING; @smithy/core getEndpointUrlConfig), and the
+ * function's Timeout enforced by killing the process. AWS_ENDPOINT_URL itself is
+ * never set: a client of any other service would head for AWS, which
+ * bootstrap.js refuses.
  *
  * Every invocation is a cold start (a new process): custom resource events are
  * rare and minutes apart, so Lambda mostly starts a new sandbox for them too.
@@ -50,6 +55,10 @@ export interface InvokeOptions {
   readonly ssmEndpoint: string;
   /** AWS_ENDPOINT_URL_CLOUDFORMATION. */
   readonly cloudFormationEndpoint: string;
+  /** AWS_ENDPOINT_URL_CLOUDWATCH. */
+  readonly cloudWatchEndpoint: string;
+  /** AWS_ENDPOINT_URL_AUTO_SCALING. */
+  readonly autoScalingEndpoint: string;
   /** NODE_EXTRA_CA_CERTS: the certificate of the local ResponseURL endpoint. */
   readonly caFile: string;
 }
@@ -87,7 +96,7 @@ export interface Invocation {
   readonly nodeVersion?: string;
   /** The @aws-sdk/client-ec2 that index.js loaded. */
   readonly clientEc2?: { readonly path: string; readonly version: string };
-  /** Every client of the runtime's SDK that index.js loaded (client-ec2, client-ssm, client-cloudformation), by package name. */
+  /** Every client of the runtime's SDK that index.js loaded (client-ec2, client-ssm, client-cloudformation, client-cloudwatch, client-auto-scaling), by package name. */
   readonly clients?: Readonly<Record<string, { readonly path: string; readonly version: string }>>;
 }
 
@@ -131,11 +140,13 @@ export async function invoke(options: InvokeOptions): Promise<Invocation> {
       AWS_ACCESS_KEY_ID: TEST_CREDENTIALS.accessKeyId,
       AWS_SECRET_ACCESS_KEY: TEST_CREDENTIALS.secretAccessKey,
       AWS_SESSION_TOKEN: TEST_SESSION_TOKEN,
-      // The function's own variables (none today), then the test's redirections.
+      // The function's own variables (Environment.Variables), then the test's redirections.
       ...fn.environment,
       AWS_ENDPOINT_URL_EC2: options.ec2Endpoint,
       AWS_ENDPOINT_URL_SSM: options.ssmEndpoint,
       AWS_ENDPOINT_URL_CLOUDFORMATION: options.cloudFormationEndpoint,
+      AWS_ENDPOINT_URL_CLOUDWATCH: options.cloudWatchEndpoint,
+      AWS_ENDPOINT_URL_AUTO_SCALING: options.autoScalingEndpoint,
       NODE_EXTRA_CA_CERTS: options.caFile,
       // Hermetic: no shared config or credentials file of this machine's user.
       AWS_CONFIG_FILE: path.join(taskRoot, 'no-aws-config'),
@@ -192,7 +203,13 @@ function run(nodePath: string, taskRoot: string, env: Record<string, string>, op
           break;
         }
         case 'done':
-          result = { ...result, outcome: message.error ? 'error' : 'returned', error: message.error, handlerMs: message.handlerMs };
+          result = {
+            ...result,
+            outcome: message.error ? 'error' : 'returned',
+            error: message.error,
+            handlerMs: message.handlerMs,
+            clients: { ...result.clients, ...message.clients },
+          };
           break;
         case 'init-error':
           result = { ...result, outcome: 'init-failed', error: message.error };

@@ -1,9 +1,10 @@
 /**
  * The entry point of the end-to-end scenarios: `scenario(name, async (w) => …)`
- * gives each scenario a fresh account (local EC2, SSM and CloudFormation
- * endpoints) and ResponseURL endpoint, and `w.stack()` a CloudFormation
- * stand-in whose operations run the shipped handler; `w.account(id)` starts
- * another account for the scenarios that span several (StackSets).
+ * gives each scenario a fresh account (local EC2, SSM, CloudFormation,
+ * CloudWatch and Auto Scaling endpoints) and ResponseURL endpoint, and
+ * `w.stack()` a CloudFormation stand-in whose operations run the shipped
+ * functions; `w.account(id)` starts another account for the scenarios that
+ * span several (StackSets).
  *
  *   scenario('requires IMDSv2', async (w) => {
  *     const stack = w.stack();
@@ -13,6 +14,35 @@
  *
  * Every step is checked as Lambda and CloudFormation would (see
  * cloudformation.ts); the timing of every event is printed after the file.
+ *
+ * What the harness offers (details in cloudformation.ts, template.ts, eventbridge.ts):
+ * - Endpoints per account: `w.ec2`, `w.ssm`, `w.cfn`, `w.cloudwatch`,
+ *   `w.autoscaling` (the first account's; `w.account(id)` for others). Every
+ *   invocation reaches them through AWS_ENDPOINT_URL_EC2, _SSM,
+ *   _CLOUDFORMATION, _CLOUDWATCH and _AUTO_SCALING.
+ * - Templates: `synthesize((stack) => new ImdsInstanceUpgrade(stack, 'Upgrade', {...}))`;
+ *   any Custom::<Name> backed by a function of the template runs that function
+ *   (`t.resourceOf('Custom::ImdsInstanceUpgrade')` when a template holds
+ *   several). A function's Environment.Variables reach it resolved (Ref
+ *   AWS::StackId, …). ServiceTimeout is honoured. Rules and permissions are
+ *   checked, not run.
+ * - CloudFormation events: `stack.create(t)`, `update`, `delete`, `rollback`
+ *   → OperationResult (a StepResult per event: answer, invocation, requests
+ *   per service, `ec2Calls` by action).
+ * - Outside CloudFormation, on a deployed stack (each → FunctionRun: the event,
+ *   the invocation with its outcome, logs and handlerMs, requests per service):
+ *     await stack.schedule()                       // the schedule rule fires
+ *     await stack.putEvent(cloudTrailEvent({ account: stack.accountId, region: stack.region,
+ *       callerArn: 'arn:aws:sts::123456789012:assumed-role/Admin/alice' }))  // → { matched, runs }
+ *     await stack.invokeFunction(forged, { resourceType: 'Custom::ImdsInstanceUpgrade' })
+ *   Each fails if the function PUTs to a ResponseURL, reaches beyond the
+ *   loopback or the stack's Region, or ends other than `returned` (unless
+ *   `outcomes` says so). `stack.rules()` lists the rules as deployed (ARN,
+ *   ScheduleExpression and its rate in minutes, EventPattern, targets).
+ * - `w.stack({ slowestEventMs })` raises the per-invocation speed limit
+ *   (SLOWEST_EVENT_MS) for runs over a large fleet.
+ * - Timings: the table after the file has the calls per service and EC2 calls
+ *   by action; E2E_TIMINGS_FILE=<path> appends every row as JSON (timings.ts).
  */
 import * as crypto from 'crypto';
 import * as fs from 'fs';
@@ -24,7 +54,9 @@ import { killAll } from './lambda';
 import { SdkName } from './runtime';
 import { ACCOUNT } from './template';
 import { TimingRecorder } from './timings';
+import { AutoScalingEmulator } from '../../support/autoscaling-emulator';
 import { CloudFormationEmulator } from '../../support/cloudformation-emulator';
+import { CloudWatchEmulator } from '../../support/cloudwatch-emulator';
 import { Ec2Emulator, RegionState } from '../../support/ec2-emulator';
 import { ResponseEndpoint } from '../../support/response-endpoint';
 import { SsmEmulator } from '../../support/ssm-emulator';
@@ -62,6 +94,8 @@ export interface StackRequest {
   readonly name?: string;
   /** @default the scenario's first account */
   readonly account?: AccountEndpoints;
+  /** The slowest a handler may be without injected faults, in ms. @default SLOWEST_EVENT_MS (cloudformation.ts) */
+  readonly slowestEventMs?: number;
 }
 
 export interface World {
@@ -71,11 +105,15 @@ export interface World {
   readonly ssm: SsmEmulator;
   /** The local CloudFormation endpoint of the first account: what DescribeStackResource answers from. */
   readonly cfn: CloudFormationEmulator;
+  /** The local CloudWatch endpoint of the first account: metric data to read (MetadataNoToken), metrics put. */
+  readonly cloudwatch: CloudWatchEmulator;
+  /** The local Auto Scaling endpoint of the first account: launch configurations. */
+  readonly autoscaling: AutoScalingEmulator;
   /** The local ResponseURL endpoint of this scenario. */
   readonly responses: ResponseEndpoint;
   /** The first account (ACCOUNT). */
   readonly main: AccountEndpoints;
-  /** Starts another account (its own EC2, SSM and CloudFormation endpoints), or returns it if started. */
+  /** Starts another account (its own EC2, SSM, CloudFormation, CloudWatch and Auto Scaling endpoints), or returns it if started. */
   account(id: string): Promise<AccountEndpoints>;
   /** A new stack (not yet created); by default ImdsE2e in REGION of the first account, run with the current SDK. */
   stack(options?: StackRequest): CloudFormationStack;
@@ -117,6 +155,8 @@ export function scenario(name: string, body: (w: World) => Promise<void>, option
         ec2: main.ec2,
         ssm: main.ssm,
         cfn: main.cfn,
+        cloudwatch: main.cloudwatch,
+        autoscaling: main.autoscaling,
         responses,
         main,
         account,
@@ -129,6 +169,7 @@ export function scenario(name: string, body: (w: World) => Promise<void>, option
           region: o.region ?? REGION,
           sdk: o.sdk ?? 'current',
           stackName: o.name,
+          slowestEventMs: o.slowestEventMs,
         }),
         state: (region = REGION, a = main) => a.ec2.state(region),
         claims: (region = REGION, a = main) => readClaims(a.ssm, region),
@@ -137,7 +178,9 @@ export function scenario(name: string, body: (w: World) => Promise<void>, option
       const started = await Promise.allSettled(accounts.values());
       await Promise.all([
         responses.stop(),
-        ...started.flatMap((a) => (a.status === 'fulfilled' ? [a.value.ec2.stop(), a.value.ssm.stop(), a.value.cfn.stop()] : [])),
+        ...started.flatMap((a) => (a.status === 'fulfilled'
+          ? [a.value.ec2, a.value.ssm, a.value.cfn, a.value.cloudwatch, a.value.autoscaling].map((e) => e.stop())
+          : [])),
       ]);
     }
   };
@@ -145,8 +188,10 @@ export function scenario(name: string, body: (w: World) => Promise<void>, option
 }
 
 async function startAccount(id: string): Promise<AccountEndpoints> {
-  const [ec2, ssm, cfn] = await Promise.all([Ec2Emulator.start(), SsmEmulator.start(), CloudFormationEmulator.start()]);
-  return { id, ec2, ssm, cfn };
+  const [ec2, ssm, cfn, cloudwatch, autoscaling] = await Promise.all([
+    Ec2Emulator.start(), SsmEmulator.start(), CloudFormationEmulator.start(), CloudWatchEmulator.start(), AutoScalingEmulator.start(),
+  ]);
+  return { id, ec2, ssm, cfn, cloudwatch, autoscaling };
 }
 
 function readClaims(ssm: SsmEmulator, region: string): StoredClaim[] {

@@ -8,7 +8,15 @@
  *
  * A template may hold no custom resource (the stack a resource moved out of),
  * one (what synth allows per stack), or several (written by hand: the same
- * stack under two logical ids).
+ * stack under two logical ids; or ImdsAccountDefaults and ImdsInstanceUpgrade
+ * side by side). A custom resource is any `Custom::<Name>` (or
+ * AWS::CloudFormation::CustomResource) whose ServiceToken is the Arn of a
+ * function of the template: the suite runs that function for it.
+ *
+ * The template's other resources (roles, rules, permissions, log groups) are
+ * not run; checkReferences() checks that what they refer to exists and that each
+ * EventBridge rule may invoke the function it targets (rules() describes them
+ * for the EventBridge stand-in in cloudformation.ts).
  */
 import * as crypto from 'crypto';
 import * as fs from 'fs';
@@ -16,28 +24,36 @@ import * as path from 'path';
 import { App, CfnWaitConditionHandle, DefaultStackSynthesizer, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { Construct } from 'constructs';
+import { scheduleRateMinutes } from './eventbridge';
 import { FunctionConfig } from './lambda';
 import { ImdsAccountDefaults, ImdsAccountDefaultsProps, ImdsAccountDefaultsStackSet, ImdsAccountDefaultsStackSetProps } from '../../../src';
 
 /** The account of the scenarios' stacks unless a scenario starts another one. */
 export const ACCOUNT = '123456789012';
+/** The custom resource type of ImdsAccountDefaults. */
 export const CUSTOM_RESOURCE_TYPE = 'Custom::ImdsAccountDefaults';
+/** The custom resource type of ImdsInstanceUpgrade. */
+export const INSTANCE_UPGRADE_TYPE = 'Custom::ImdsInstanceUpgrade';
 
 /** A custom resource of a template and the function its ServiceToken points to. */
 export interface CustomResourceRef {
   readonly logicalId: string;
   readonly functionLogicalId: string;
+  /** Its Type, e.g. Custom::ImdsAccountDefaults. */
+  readonly type: string;
 }
 
 /** A synthesized template and the logical ids of what the suite runs. */
 export interface StackTemplate {
   readonly template: any;
-  /** Every Custom::ImdsAccountDefaults of the template, in template order. */
+  /** Every custom resource of the template backed by one of its functions, in template order. */
   readonly customResources: readonly CustomResourceRef[];
   /** The custom resource's logical id; throws unless the template holds exactly one. */
   readonly resourceLogicalId: string;
   /** The logical id of the function of the custom resource; throws unless the template holds exactly one. */
   readonly functionLogicalId: string;
+  /** The custom resource of this type; throws unless the template holds exactly one of it. */
+  resourceOf(type: string): CustomResourceRef;
 }
 
 /**
@@ -129,20 +145,25 @@ export function releasedTemplate(settings?: Record<string, string | number>): St
   return t;
 }
 
+/** Whether CloudFormation treats a resource type as a custom resource (sent to its ServiceToken). */
+export function isCustomResourceType(type: unknown): boolean {
+  return typeof type === 'string' && (type === 'AWS::CloudFormation::CustomResource' || /^Custom::[A-Za-z0-9_@-]{1,60}$/.test(type));
+}
+
 /** Finds the custom resources and the function each one's ServiceToken points to. */
 export function readTemplate(template: any): StackTemplate {
   const resources: Record<string, any> = template.Resources ?? {};
-  const customResources = Object.entries(resources).filter(([, r]) => r.Type === CUSTOM_RESOURCE_TYPE).map(([logicalId, resource]) => {
+  const customResources = Object.entries(resources).filter(([, r]) => isCustomResourceType(r.Type)).map(([logicalId, resource]) => {
     const token = resource.Properties?.ServiceToken;
     const target = token?.['Fn::GetAtt'];
     if (!Array.isArray(target) || target[1] !== 'Arn' || resources[target[0]]?.Type !== 'AWS::Lambda::Function') {
-      throw new Error(`the ServiceToken of ${logicalId} is ${JSON.stringify(token)}, not the Arn of a function in this template: the template is not self-contained`);
+      throw new Error(`the ServiceToken of ${logicalId} (${resource.Type}) is ${JSON.stringify(token)}, not the Arn of a function in this template: the template is not self-contained`);
     }
-    return { logicalId, functionLogicalId: target[0] as string };
+    return { logicalId, functionLogicalId: target[0] as string, type: resource.Type as string };
   });
   const only = (): CustomResourceRef => {
     if (customResources.length !== 1) {
-      throw new Error(`expected one ${CUSTOM_RESOURCE_TYPE} in the template, found ${customResources.length}`);
+      throw new Error(`expected one custom resource in the template, found ${customResources.length}: ${customResources.map((r) => `${r.logicalId} (${r.type})`).join(', ')}`);
     }
     return customResources[0];
   };
@@ -151,6 +172,13 @@ export function readTemplate(template: any): StackTemplate {
     customResources,
     get resourceLogicalId() { return only().logicalId; },
     get functionLogicalId() { return only().functionLogicalId; },
+    resourceOf(type: string) {
+      const found = customResources.filter((r) => r.type === type);
+      if (found.length !== 1) {
+        throw new Error(`expected one ${type} in the template, found ${found.length}`);
+      }
+      return found[0];
+    },
   };
 }
 
@@ -177,13 +205,13 @@ export function functionConfig(t: StackTemplate, functionLogicalId: string, ctx:
   if (typeof code !== 'string') {
     throw new Error(`the function ${functionLogicalId} has no inline code (Code.ZipFile): ${JSON.stringify(properties.Code)?.slice(0, 200)}`);
   }
-  const functionName = physicalName(ctx, functionLogicalId);
+  const functionName = resourceName(t, functionLogicalId, ctx);
   const logGroup = properties.LoggingConfig?.LogGroup;
   const environment = resolve(t, properties.Environment?.Variables ?? {}, ctx);
   return {
     logicalId: functionLogicalId,
     functionName,
-    arn: functionArn(functionLogicalId, ctx),
+    arn: functionArn(t, functionLogicalId, ctx),
     runtime: properties.Runtime,
     handler: properties.Handler,
     // CloudFormation's defaults when the template leaves them out.
@@ -195,8 +223,45 @@ export function functionConfig(t: StackTemplate, functionLogicalId: string, ctx:
   };
 }
 
-function functionArn(functionLogicalId: string, ctx: DeployContext): string {
-  return `arn:aws:lambda:${ctx.region}:${ctx.account}:function:${physicalName(ctx, functionLogicalId)}`;
+function functionArn(t: StackTemplate, functionLogicalId: string, ctx: DeployContext): string {
+  return `arn:aws:lambda:${ctx.region}:${ctx.account}:function:${resourceName(t, functionLogicalId, ctx)}`;
+}
+
+/** The property that names a resource of each type, when the template names it. */
+const NAME_PROPERTIES: Record<string, string> = {
+  'AWS::Lambda::Function': 'FunctionName',
+  'AWS::Events::Rule': 'Name',
+  'AWS::IAM::Role': 'RoleName',
+  'AWS::Logs::LogGroup': 'LogGroupName',
+};
+
+/** A resource's name: the one the template gives it, else the physical name CloudFormation makes up. */
+function resourceName(t: StackTemplate, logicalId: string, ctx: DeployContext): string {
+  const resource = t.template.Resources[logicalId];
+  const property = NAME_PROPERTIES[resource.Type];
+  const given = property ? resource.Properties?.[property] : undefined;
+  return given !== undefined ? String(resolve(t, given, ctx)) : physicalName(ctx, logicalId);
+}
+
+/** Fn::GetAtt for the attributes the suite's templates use. */
+function getAtt(t: StackTemplate, logicalId: string, attribute: string, ctx: DeployContext): string {
+  const type = t.template.Resources?.[logicalId]?.Type;
+  const name = () => resourceName(t, logicalId, ctx);
+  if (attribute === 'Arn') {
+    switch (type) {
+      case 'AWS::Lambda::Function':
+        return functionArn(t, logicalId, ctx);
+      case 'AWS::IAM::Role': {
+        const rolePath = t.template.Resources[logicalId].Properties?.Path;
+        return `arn:aws:iam::${ctx.account}:role${rolePath ? String(resolve(t, rolePath, ctx)) : '/'}${name()}`;
+      }
+      case 'AWS::Events::Rule':
+        return `arn:aws:events:${ctx.region}:${ctx.account}:rule/${name()}`;
+      case 'AWS::Logs::LogGroup':
+        return `arn:aws:logs:${ctx.region}:${ctx.account}:log-group:${name()}:*`;
+    }
+  }
+  throw new Error(`Fn::GetAtt ${logicalId}.${attribute} (${type ?? 'no such resource'}) is not emulated`);
 }
 
 /** A custom resource's properties as the handler receives them: resolved, every scalar a string. */
@@ -247,7 +312,7 @@ export function parameterValues(t: StackTemplate, given: Readonly<Record<string,
   return values;
 }
 
-/** Resolves Ref, Fn::GetAtt, Fn::Join and Fn::Sub (plain ${Name} references) as CloudFormation would at deploy time. */
+/** Resolves Ref, Fn::GetAtt (the Arn of a function, role, rule or log group), Fn::Join, Fn::Select, Fn::Split and Fn::Sub as CloudFormation would at deploy time. */
 export function resolve(t: StackTemplate, value: any, ctx: DeployContext): any {
   if (Array.isArray(value)) {
     return value.map((v) => resolve(t, v, ctx));
@@ -264,15 +329,33 @@ export function resolve(t: StackTemplate, value: any, ctx: DeployContext): any {
         return ref(t, arg, ctx);
       case 'Fn::GetAtt': {
         const [logicalId, attribute] = Array.isArray(arg) ? arg : String(arg).split('.');
-        if (t.template.Resources?.[logicalId]?.Type === 'AWS::Lambda::Function' && attribute === 'Arn') {
-          return functionArn(logicalId, ctx);
-        }
-        throw new Error(`Fn::GetAtt ${logicalId}.${attribute} is not emulated`);
+        return getAtt(t, logicalId, attribute, ctx);
       }
       case 'Fn::Join':
         return resolve(t, arg[1], ctx).join(arg[0]);
-      case 'Fn::Sub':
-        return String(arg).replace(/\$\{([^}!]+)\}/g, (_, name) => String(ref(t, name, ctx)));
+      case 'Fn::Select': {
+        const list = resolve(t, arg[1], ctx);
+        const index = Number(resolve(t, arg[0], ctx));
+        if (!Array.isArray(list) || !(index >= 0 && index < list.length)) {
+          throw new Error(`Fn::Select: index ${index} out of ${JSON.stringify(list)}`);
+        }
+        return list[index];
+      }
+      case 'Fn::Split':
+        return String(resolve(t, arg[1], ctx)).split(arg[0]);
+      case 'Fn::Sub': {
+        const [text, vars] = Array.isArray(arg) ? [arg[0], resolve(t, arg[1] ?? {}, ctx)] : [arg, {}];
+        return String(text).replace(/\$\{([^}]+)\}/g, (_, name: string) => {
+          if (name.startsWith('!')) {
+            return `\${${name.slice(1)}}`;
+          }
+          if (name in vars) {
+            return String(vars[name]);
+          }
+          const dot = name.indexOf('.');
+          return dot > 0 && !name.startsWith('AWS::') ? getAtt(t, name.slice(0, dot), name.slice(dot + 1), ctx) : String(ref(t, name, ctx));
+        });
+      }
       default:
         throw new Error(`${fn} is not emulated by the end-to-end suite`);
     }
@@ -300,7 +383,7 @@ function ref(t: StackTemplate, name: string, ctx: DeployContext): string {
     return value;
   }
   if (name in (t.template.Resources ?? {})) {
-    return physicalName(ctx, name);
+    return resourceName(t, name, ctx);
   }
   throw new Error(`Ref ${name}: no such parameter, pseudo parameter or resource`);
 }
@@ -314,4 +397,174 @@ export function stringify(value: any): any {
     return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, stringify(v)]));
   }
   return value === null || value === undefined ? value : String(value);
+}
+
+/** The ServiceTimeout of a custom resource, in seconds (CloudFormation's default 3600 when absent); refuses what CloudFormation refuses. */
+export function serviceTimeoutSeconds(t: StackTemplate, logicalId: string, ctx: DeployContext): number {
+  const value = resolve(t, t.template.Resources[logicalId].Properties?.ServiceTimeout, ctx);
+  if (value === undefined) {
+    return 3600;
+  }
+  const seconds = Number(value);
+  if (!Number.isInteger(seconds) || seconds < 1 || seconds > 3600) {
+    throw new Error(`${logicalId}: ServiceTimeout ${JSON.stringify(value)} is invalid: CloudFormation takes an integer from 1 to 3600 (seconds)`);
+  }
+  return seconds;
+}
+
+const PSEUDO_PARAMETERS = new Set([
+  'AWS::Region', 'AWS::AccountId', 'AWS::Partition', 'AWS::URLSuffix', 'AWS::StackName', 'AWS::StackId', 'AWS::NoValue', 'AWS::NotificationARNs',
+]);
+
+/**
+ * Checks what CloudFormation checks when it validates a template: every Ref,
+ * Fn::GetAtt, Fn::Sub variable and DependsOn names a parameter, a pseudo
+ * parameter or a resource of the template. Throws with every dangling reference.
+ */
+export function checkReferences(t: StackTemplate): void {
+  const resources: Record<string, any> = t.template.Resources ?? {};
+  const parameters: Record<string, any> = t.template.Parameters ?? {};
+  const problems: string[] = [];
+  const refTarget = (name: string, at: string) => {
+    if (!PSEUDO_PARAMETERS.has(name) && !(name in parameters) && !(name in resources)) {
+      problems.push(`${at}: Ref ${name}`);
+    }
+  };
+  const resourceTarget = (name: string, at: string, what: string) => {
+    if (!(name in resources)) {
+      problems.push(`${at}: ${what} ${name}`);
+    }
+  };
+  const walk = (value: any, at: string): void => {
+    if (Array.isArray(value)) {
+      value.forEach((v) => walk(v, at));
+      return;
+    }
+    if (value === null || typeof value !== 'object') {
+      return;
+    }
+    for (const [key, arg] of Object.entries(value)) {
+      if (key === 'Ref' && typeof arg === 'string') {
+        refTarget(arg, at);
+      } else if (key === 'Fn::GetAtt') {
+        const [logicalId] = Array.isArray(arg) ? arg : String(arg).split('.');
+        resourceTarget(String(logicalId), at, 'Fn::GetAtt');
+      } else if (key === 'Fn::Sub') {
+        const [text, vars] = Array.isArray(arg) ? [arg[0], arg[1] ?? {}] : [arg, {}];
+        for (const [, name] of String(text).matchAll(/\$\{([^}]+)\}/g)) {
+          if (name.startsWith('!') || name in vars) {
+            continue;
+          }
+          const dot = name.indexOf('.');
+          if (dot > 0 && !name.startsWith('AWS::')) {
+            resourceTarget(name.slice(0, dot), at, 'Fn::Sub');
+          } else {
+            refTarget(name, at);
+          }
+        }
+        walk(vars, at);
+        continue;
+      }
+      walk(arg, at);
+    }
+  };
+  for (const [logicalId, resource] of Object.entries(resources)) {
+    walk(resource.Properties, logicalId);
+    for (const dependency of [resource.DependsOn ?? []].flat()) {
+      resourceTarget(String(dependency), logicalId, 'DependsOn');
+    }
+  }
+  walk(t.template.Outputs, 'Outputs');
+  if (problems.length > 0) {
+    throw new Error(`Template format error: unresolved references (CloudFormation refuses the template): ${problems.join('; ')}`);
+  }
+}
+
+/** A target of an EventBridge rule. */
+export interface RuleTarget {
+  readonly id: string;
+  readonly arn: string;
+  /** The function of the template it invokes, if it is one. */
+  readonly functionLogicalId?: string;
+  /** The constant Input EventBridge sends instead of the event, parsed. */
+  readonly input?: unknown;
+  /** What the EventBridge stand-in does not emulate about this target (InputPath, InputTransformer). */
+  readonly unsupported?: string;
+}
+
+/** An AWS::Events::Rule of the template, resolved. */
+export interface RuleConfig {
+  readonly logicalId: string;
+  readonly name: string;
+  readonly arn: string;
+  /** ENABLED (CloudFormation's default) or DISABLED. */
+  readonly state: string;
+  readonly scheduleExpression?: string;
+  /** The period of a rate() schedule, in minutes. */
+  readonly scheduleRateMinutes?: number;
+  readonly eventPattern?: Record<string, any>;
+  readonly targets: readonly RuleTarget[];
+}
+
+/**
+ * The EventBridge rules of a template, resolved as deployed, after checking
+ * what EventBridge and Lambda would refuse: a rule with neither a schedule nor
+ * a pattern, an invalid ScheduleExpression, a rule on a bus other than the
+ * default, and a function target that no AWS::Lambda::Permission lets
+ * events.amazonaws.com invoke from this rule (EventBridge's invocation would
+ * be denied).
+ */
+export function rules(t: StackTemplate, ctx: DeployContext): RuleConfig[] {
+  const resources: Record<string, any> = t.template.Resources ?? {};
+  const functions = Object.keys(resources).filter((id) => resources[id].Type === 'AWS::Lambda::Function');
+  const permissions = Object.entries(resources).filter(([, r]) => r.Type === 'AWS::Lambda::Permission')
+    .map(([logicalId, r]): Record<string, any> => ({ logicalId, ...resolve(t, r.Properties ?? {}, ctx) }));
+  return Object.entries(resources).filter(([, r]) => r.Type === 'AWS::Events::Rule').map(([logicalId, r]) => {
+    const p = r.Properties ?? {};
+    const name = resourceName(t, logicalId, ctx);
+    const arn = getAtt(t, logicalId, 'Arn', ctx);
+    const bus = p.EventBusName === undefined ? 'default' : String(resolve(t, p.EventBusName, ctx));
+    if (bus !== 'default') {
+      throw new Error(`${logicalId}: a rule on the event bus ${bus} is not emulated (the default bus only)`);
+    }
+    const scheduleExpression = p.ScheduleExpression === undefined ? undefined : String(resolve(t, p.ScheduleExpression, ctx));
+    const rawPattern = p.EventPattern === undefined ? undefined : resolve(t, p.EventPattern, ctx);
+    const eventPattern = typeof rawPattern === 'string' ? JSON.parse(rawPattern) : rawPattern;
+    if (scheduleExpression === undefined && eventPattern === undefined) {
+      throw new Error(`${logicalId}: a rule needs a ScheduleExpression or an EventPattern; EventBridge refuses it`);
+    }
+    const targets = ((p.Targets ?? []) as any[]).map((target): RuleTarget => {
+      const targetArn = String(resolve(t, target.Arn, ctx));
+      const functionLogicalId = functions.find((f) => functionArn(t, f, ctx) === targetArn);
+      if (functionLogicalId) {
+        const fnName = resourceName(t, functionLogicalId, ctx);
+        const allowed = permissions.some((perm) => perm.Action === 'lambda:InvokeFunction'
+          && (perm.FunctionName === targetArn || perm.FunctionName === fnName)
+          && perm.Principal === 'events.amazonaws.com'
+          && (perm.SourceArn === undefined || perm.SourceArn === arn)
+          && (perm.SourceAccount === undefined || perm.SourceAccount === ctx.account));
+        if (!allowed) {
+          throw new Error(`${logicalId}: no AWS::Lambda::Permission lets events.amazonaws.com invoke ${functionLogicalId} from ${arn}: EventBridge's invocation would be denied`);
+        }
+      }
+      const unsupported = ['InputPath', 'InputTransformer'].filter((k) => target[k] !== undefined);
+      return {
+        id: String(target.Id),
+        arn: targetArn,
+        functionLogicalId,
+        input: target.Input === undefined ? undefined : JSON.parse(String(resolve(t, target.Input, ctx))),
+        unsupported: unsupported.length > 0 ? unsupported.join(', ') : undefined,
+      };
+    });
+    return {
+      logicalId,
+      name,
+      arn,
+      state: p.State === undefined ? 'ENABLED' : String(resolve(t, p.State, ctx)),
+      scheduleExpression,
+      scheduleRateMinutes: scheduleExpression === undefined ? undefined : scheduleRateMinutes(scheduleExpression),
+      eventPattern,
+      targets,
+    };
+  });
 }

@@ -1,7 +1,16 @@
 /**
  * The per-event timing table the suite prints, so that a regression in the
- * handler's speed or in its cold start shows in the test output.
+ * handler's speed or in its cold start shows in the test output: one row per
+ * invocation (CloudFormation events, and invocations outside CloudFormation:
+ * schedules, EventBridge events, direct invokes), with its calls per service
+ * and its EC2 calls by action.
+ *
+ * For the bench: with E2E_TIMINGS_FILE=<path> in the environment, every row is
+ * also appended to that file as one JSON line (TimingRow, plus `file`: the
+ * test file), as it is recorded.
  */
+import * as fs from 'fs';
+
 export interface TimingRow {
   readonly scenario: string;
   readonly step: string;
@@ -16,8 +25,10 @@ export interface TimingRow {
   readonly answerMs?: number;
   readonly status?: string;
   readonly faulted?: boolean;
-  /** The requests the event made: EC2/SSM/CloudFormation. */
+  /** The requests the event made: EC2/SSM/CloudFormation/CloudWatch/Auto Scaling. */
   readonly calls?: string;
+  /** The EC2 requests by action. */
+  readonly ec2Calls?: Readonly<Record<string, number>>;
   readonly node?: string;
   readonly clientEc2?: string;
 }
@@ -27,6 +38,10 @@ export class TimingRecorder {
 
   public add(row: TimingRow): void {
     this.rows.push(row);
+    const file = process.env.E2E_TIMINGS_FILE;
+    if (file) {
+      fs.appendFileSync(file, `${JSON.stringify({ file: (globalThis as any).expect?.getState?.().testPath, ...row })}\n`);
+    }
   }
 
   /** The table, with the slowest event (injected faults aside) and the slowest cold start. */
@@ -35,11 +50,12 @@ export class TimingRecorder {
       return `${title}: no events`;
     }
     const ms = (n?: number) => (n === undefined ? '-' : `${Math.round(n)} ms`);
-    const header = ['scenario', 'event', 'client-ec2', 'cold start', 'init', 'handler', 'answered at', 'calls ec2/ssm/cfn', 'answer'];
+    const header = ['scenario', 'event', 'client-ec2', 'cold start', 'init', 'handler', 'answered at', 'calls ec2/ssm/cfn/cw/asg', 'answer', 'ec2 by action'];
     const short = (text: string) => (text.length > 64 ? `${text.slice(0, 63)}…` : text);
     const body = this.rows.map((r) => [
       short(r.scenario), r.step, r.clientEc2 ?? r.sdk, ms(r.coldStartMs), ms(r.initMs), ms(r.handlerMs), ms(r.answerMs), r.calls ?? '-',
       `${r.status ?? '-'}${r.faulted ? ' (injected fault)' : ''}`,
+      Object.entries(r.ec2Calls ?? {}).map(([action, n]) => `${action} ${n}`).join(', '),
     ]);
     const widths = header.map((h, i) => Math.max(h.length, ...body.map((row) => row[i].length)));
     const line = (cells: string[]) => cells.map((c, i) => (i >= 3 && i <= 7 ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join('  ').trimEnd();
