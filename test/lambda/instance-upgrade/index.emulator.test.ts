@@ -1,0 +1,136 @@
+/**
+ * The ImdsInstanceUpgrade handler with the real @aws-sdk/client-ec2 and
+ * client-cloudwatch against the local EC2 and CloudWatch emulators: what the
+ * mocks cannot show (the requests as the SDK serializes them, the answers as it
+ * parses them, the SDK's own retries) on a seeded fleet of 3,000 instances.
+ */
+import type { CloudFormationCustomResourceEvent, Context } from 'aws-lambda';
+import { SUMMARY_MESSAGE, handler } from '../../../lambda/instance-upgrade/index';
+import { UPGRADE_ENV } from '../../../src/private/properties';
+import { CloudWatchEmulator } from '../../support/cloudwatch-emulator';
+import { Ec2Emulator, TEST_CREDENTIALS } from '../../support/ec2-emulator';
+import { Fleet, seedFleet } from '../../support/fleet';
+import { ResponseEndpoint } from '../../support/response-endpoint';
+import { ACCOUNT, REGION, answerOf, captureLogs, createEvent, lambdaContext } from '../support';
+
+// The SDK's backoff is random (up to a few seconds for throttling): leave room on a busy machine.
+jest.setTimeout(60_000);
+
+const FUNCTION_ARN = `arn:aws:lambda:${REGION}:${ACCOUNT}:function:imds-upgrade`;
+let ec2: Ec2Emulator;
+let cloudwatch: CloudWatchEmulator;
+let endpoint: ResponseEndpoint;
+let logs: string[];
+let fleet: Fleet;
+const env = { ...process.env };
+
+const context = (): Context => ({ ...lambdaContext(120_000), invokedFunctionArn: FUNCTION_ARN }) as Context;
+const schedule = { 'source': 'aws.events', 'detail-type': 'Scheduled Event', 'account': ACCOUNT, 'region': REGION, 'id': 'e-1', 'time': '2026-11-27T06:00:00Z' };
+const summary = () => {
+  const lines = logs.map((l) => JSON.parse(l)).filter((l) => l.message === SUMMARY_MESSAGE);
+  expect(lines).toHaveLength(1);
+  return lines[0];
+};
+const optionsOf = (id: string) => ec2.instance(REGION, id)!.MetadataOptions;
+
+beforeAll(async () => {
+  [ec2, cloudwatch, endpoint] = await Promise.all([Ec2Emulator.start(), CloudWatchEmulator.start(), ResponseEndpoint.start()]);
+  Object.assign(process.env, {
+    AWS_ENDPOINT_URL_EC2: ec2.endpoint,
+    AWS_ENDPOINT_URL_CLOUDWATCH: cloudwatch.endpoint,
+    AWS_REGION: REGION,
+    AWS_ACCESS_KEY_ID: TEST_CREDENTIALS.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: TEST_CREDENTIALS.secretAccessKey,
+  });
+  delete process.env.AWS_SESSION_TOKEN;
+  delete process.env.AWS_PROFILE;
+  logs = captureLogs();
+});
+afterAll(async () => {
+  process.env = env;
+  await Promise.all([ec2.stop(), cloudwatch.stop(), endpoint.stop()]);
+});
+beforeEach(() => {
+  logs.length = 0;
+  for (const e of [ec2, cloudwatch]) {
+    e.requests.length = 0;
+    e.clearFaults();
+  }
+  ec2.clearFleet(REGION);
+  cloudwatch.clearMetrics(REGION);
+  ec2.describesUntilApplied = 0;
+  for (const name of Object.values(UPGRADE_ENV)) delete process.env[name];
+  process.env[UPGRADE_ENV.MODE] = 'UPGRADE';
+  process.env[UPGRADE_ENV.MAX_PER_RUN] = '1000';
+  fleet = seedFleet(ec2, cloudwatch, REGION, { count: 3000 });
+});
+
+test('a scheduled run on 3,000 instances: every category as the fleet holds it, the first 1,000 safe ones upgraded and applied, the metrics put', async () => {
+  await handler(schedule, context());
+  const s = summary();
+  expect(s.counts).toEqual({
+    Candidates: fleet.candidates.length,
+    Eligible: fleet.safe.length,
+    Upgraded: 1000,
+    Pending: 0,
+    InUse: fleet.inUse.length,
+    Excluded: fleet.excluded.length,
+    Unknown: fleet.unknown.length,
+    Failed: 0,
+    NotAttempted: fleet.safe.length - 1000,
+  });
+  expect(s.instances.excluded).toEqual(fleet.excluded.slice(0, 100));
+  expect(s.instances.inUse).toEqual(fleet.inUse.slice(0, 100));
+  expect(s.instances.upgraded).toEqual(fleet.safe.slice(0, 100));
+  expect(fleet.safe.slice(0, 1000).every((id) => optionsOf(id).HttpTokens === 'required' && optionsOf(id).State === 'applied')).toBe(true);
+  for (const id of [...fleet.safe.slice(1000), ...fleet.inUse, ...fleet.unknown, ...fleet.excluded]) {
+    expect(optionsOf(id).HttpTokens).toBe('optional');
+  }
+  // Every other option as the instance had it.
+  expect(optionsOf(fleet.safe[0])).toMatchObject({ HttpEndpoint: 'enabled', HttpPutResponseHopLimit: 1 });
+  expect(ec2.requestsOf('DescribeInstances').filter((r) => JSON.stringify(r).includes('MaxResults'))).toHaveLength(Math.ceil(fleet.candidates.length / 1000));
+  expect(cloudwatch.requestsOf('GetMetricData')).toHaveLength(Math.ceil((fleet.candidates.length - fleet.excluded.length) / 500));
+  expect(cloudwatch.putMetricData(REGION, 'CdkImdsAccountDefaults').map((d) => [d.MetricName, d.Value, d.Unit])).toEqual([
+    ['InstancesAllowingImdsv1', fleet.candidates.length, 'Count'],
+    ['InstancesUpgraded', 1000, 'Count'],
+    ['InstancesInUse', fleet.inUse.length, 'Count'],
+    ['InstancesExcluded', fleet.excluded.length, 'Count'],
+    ['InstancesUnknown', fleet.unknown.length, 'Count'],
+    ['InstancesFailed', 0, 'Count'],
+  ]);
+  expect(s.metricsPut).toBe(true);
+});
+
+test('throttling answered by EC2 and CloudWatch is retried by the SDK; a Modify EC2 refuses is failed with its code; pending stays pending', async () => {
+  process.env[UPGRADE_ENV.MAX_PER_RUN] = '5';
+  ec2.injectFault({ code: 'RequestLimitExceeded', times: 2, action: 'ModifyInstanceMetadataOptions' });
+  ec2.injectFault({ code: 'RequestLimitExceeded', times: 1, action: 'DescribeInstances' });
+  cloudwatch.injectFault({ code: 'Throttling', times: 1, action: 'GetMetricData' });
+  ec2.failModifyFor(REGION, [fleet.safe[1]], 'IncorrectInstanceState');
+  ec2.holdPending(REGION, [fleet.safe[2]]);
+  await handler(schedule, context());
+  const s = summary();
+  expect(s.instances.upgraded).toEqual([fleet.safe[0], fleet.safe[2], fleet.safe[3], fleet.safe[4]]);
+  expect(s.instances.failed).toEqual([{ instanceId: fleet.safe[1], action: 'ModifyInstanceMetadataOptions', code: 'IncorrectInstanceState' }]);
+  expect(s.instances.pending).toEqual([fleet.safe[2]]);
+  expect(s.stoppedEarly).toBe('maxUpgradesPerRun');
+  expect(ec2.faultsServed + cloudwatch.faultsServed).toBe(4);
+});
+
+test('Create answers SUCCESS with the counts as Data (REPORT_ONLY: nothing changed)', async () => {
+  process.env[UPGRADE_ENV.MODE] = 'REPORT_ONLY';
+  const event = { ...createEvent(endpoint, {}), ResourceType: 'Custom::ImdsInstanceUpgrade' } as CloudFormationCustomResourceEvent;
+  const answer = await answerOf((e, c) => handler(e, { ...c, invokedFunctionArn: FUNCTION_ARN }), endpoint, event, 120_000);
+  expect(answer).toMatchObject({ Status: 'SUCCESS', PhysicalResourceId: `ImdsInstanceUpgrade:${ACCOUNT}:${REGION}` });
+  expect(answer.Data).toEqual({
+    Candidates: String(fleet.candidates.length),
+    Eligible: String(fleet.safe.length),
+    Upgraded: '0',
+    Pending: '0',
+    InUse: String(fleet.inUse.length),
+    Excluded: String(fleet.excluded.length),
+    Unknown: String(fleet.unknown.length),
+    Failed: '0',
+  });
+  expect(ec2.requestsOf('ModifyInstanceMetadataOptions')).toHaveLength(0);
+});
