@@ -31,7 +31,9 @@
  *   datapoints gives empty Timestamps and Values; ReturnData false leaves a
  *   query out of the results; MaxDatapoints (default 100,800) per answer, the
  *   rest with NextToken and StatusCode PartialData on the cut query;
- * - PutMetricData: Namespace 1..255 characters, not beginning with `AWS/`;
+ * - PutMetricData: a gzip-compressed body (Content-Encoding: gzip, which the
+ *   SDK sends for bodies of 10 KiB and more) is signed as sent and read
+ *   uncompressed; Namespace 1..255 characters, not beginning with `AWS/`;
  *   1..1000 MetricData, each with MetricName, up to 30 Dimensions, Value or
  *   Values (not both, and Counts only with Values, of the same length), Unit
  *   from CloudWatch's list, Timestamp (default: now); what is put can be read
@@ -51,6 +53,7 @@
  * - only POST to `/` is served.
  */
 import * as http from 'http';
+import * as zlib from 'zlib';
 import { LocalEndpoint, Reply, TEST_ROLE_ARN } from './local-endpoint';
 import { SigV4Error, verifySigV4 } from './sigv4';
 
@@ -194,9 +197,9 @@ export class CloudWatchEmulator extends LocalEndpoint<CloudWatchRecordedRequest>
     this.puts.delete(region);
   }
 
-  protected respond(req: http.IncomingMessage, body: string): Reply {
+  protected respond(req: http.IncomingMessage, _body: string, _requestId: string, bytes: Buffer): Reply {
     try {
-      return { status: 200, contentType: CONTENT_TYPE, body: JSON.stringify(this.handle(req, body)) };
+      return { status: 200, contentType: CONTENT_TYPE, body: JSON.stringify(this.handle(req, bytes)) };
     } catch (err) {
       const e = err instanceof CloudWatchError ? err : new CloudWatchError('InternalServiceError', String(err));
       const { type, status } = ERRORS[e.code] ?? { type: `com.amazonaws.cloudwatch#${e.code}`, status: 400 };
@@ -218,7 +221,7 @@ export class CloudWatchEmulator extends LocalEndpoint<CloudWatchRecordedRequest>
     return map;
   }
 
-  private handle(req: http.IncomingMessage, body: string): unknown {
+  private handle(req: http.IncomingMessage, bytes: Buffer): unknown {
     if (req.method !== 'POST' || (req.url ?? '/') !== '/') {
       throw new CloudWatchError('InvalidAction', `CloudWatch JSON requests are POSTs to /, got ${req.method} ${req.url}`);
     }
@@ -229,15 +232,18 @@ export class CloudWatchEmulator extends LocalEndpoint<CloudWatchRecordedRequest>
     }
     let region: string;
     try {
-      region = verifySigV4(req, body, 'monitoring');
+      // The signature covers the body as sent (compressed, when it is).
+      region = verifySigV4(req, bytes, 'monitoring');
     } catch (err) {
       throw err instanceof SigV4Error ? authError(err) : err;
     }
     let input: any;
     try {
+      // PutMetricData takes gzip (its @requestCompression trait): the SDK compresses bodies of 10 KiB and more.
+      const body = req.headers['content-encoding'] === 'gzip' ? zlib.gunzipSync(bytes).toString('utf8') : bytes.toString('utf8');
       input = body === '' ? {} : JSON.parse(body);
     } catch {
-      throw new CloudWatchError('ValidationError', 'the request body is not JSON');
+      throw new CloudWatchError('ValidationError', 'the request body is not JSON (or not valid gzip)');
     }
     const action = target.slice(TARGET_PREFIX.length);
     const fault = this.record({ action, region, input });

@@ -83,8 +83,13 @@ export abstract class LocalEndpoint<R extends { readonly action: string; readonl
     await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
   }
 
-  /** Answers one request (never throws: errors are answered in the service's own format). */
-  protected abstract respond(req: http.IncomingMessage, body: string, requestId: string): Reply;
+  /**
+   * Answers one request (never throws: errors are answered in the service's own
+   * format). `body` is the request body as UTF-8 text, `bytes` as received
+   * (a gzip-compressed body, as client-cloudwatch sends large PutMetricData
+   * calls, is only meaningful as bytes).
+   */
+  protected abstract respond(req: http.IncomingMessage, body: string, requestId: string, bytes: Buffer): Reply;
 
   /**
    * Records a request that reached an action, and says which injected fault
@@ -111,7 +116,8 @@ export abstract class LocalEndpoint<R extends { readonly action: string; readonl
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      const body = Buffer.concat(chunks).toString('utf8');
+      const bytes = Buffer.concat(chunks);
+      const body = bytes.toString('utf8');
       const requestId = `00000000-0000-4000-8000-${String(++this.requestCounter).padStart(12, '0')}`;
       if (this.hang) {
         this.requestsHeld++;
@@ -120,7 +126,7 @@ export abstract class LocalEndpoint<R extends { readonly action: string; readonl
       }
       let reply: Reply;
       try {
-        reply = this.respond(req, body, requestId);
+        reply = this.respond(req, body, requestId, bytes);
       } catch (err) {
         reply = { status: 500, contentType: 'text/plain', body: `emulator bug: ${err}` };
       }

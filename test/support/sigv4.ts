@@ -39,7 +39,8 @@ export class SigV4Error extends Error {
   }
 }
 
-const sha256 = (data: string) => crypto.createHash('sha256').update(data, 'utf8').digest('hex');
+const sha256 = (data: string | Buffer) => (typeof data === 'string'
+  ? crypto.createHash('sha256').update(data, 'utf8') : crypto.createHash('sha256').update(data)).digest('hex');
 const hmac = (key: crypto.BinaryLike, data: string) => crypto.createHmac('sha256', key).update(data, 'utf8').digest();
 
 /**
@@ -47,7 +48,7 @@ const hmac = (key: crypto.BinaryLike, data: string) => crypto.createHmac('sha256
  * `ec2`, `ssm`, `cloudformation`) against TEST_CREDENTIALS and returns the
  * Region of its credential scope. Throws SigV4Error otherwise.
  */
-export function verifySigV4(req: http.IncomingMessage, body: string, service: string): string {
+export function verifySigV4(req: http.IncomingMessage, body: string | Buffer, service: string): string {
   const auth = String(req.headers.authorization ?? '');
   const m = /^AWS4-HMAC-SHA256 Credential=([^/]+)\/(\d{8})\/([^/]+)\/([^/]+)\/aws4_request, SignedHeaders=([^,]+), Signature=([0-9a-f]{64})$/.exec(auth);
   if (!m) {
