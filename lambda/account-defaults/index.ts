@@ -26,9 +26,9 @@ import type { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import type { EC2Client } from '@aws-sdk/client-ec2';
 import type { SSMClient } from '@aws-sdk/client-ssm';
 import type { CloudFormationCustomResourceEvent, Context } from 'aws-lambda';
-import { Answer, DEFAULT_SEND_OPTIONS, sendResponse } from '../shared/cfn-response';
 import { Owner, claimName, createSsmClient, deleteClaim, putClaim, stackNameOf } from './claims';
 import { createEc2Client, getDefaults, modifyDefaults, verifyApplied } from './ec2';
+import { Outcome, RESPONSE_RESERVE_MS, answerCustomResource, logEvent, stablePhysicalId as accountRegionId } from '../shared/custom-resource';
 import { describeError, log } from '../shared/log';
 import { isCloudFormationEvent, onEvent } from './drift';
 import { Ownership, OwnershipUnknownError, conflicts, createCloudFormationClient, managedByOthers, readOwnership } from './ownership';
@@ -50,8 +50,8 @@ import { MANAGED_BY_DECLARATIVE_POLICY, SettingKey } from '../../src/private/pro
 
 export { IAM_PROPAGATION_ATTEMPTS } from '../shared/sdk';
 
-/** Time kept back from the deadline to answer CloudFormation (the PUT and its retries). */
-export const RESPONSE_RESERVE_MS = 5_000;
+/** Time kept back from the deadline to answer CloudFormation (the PUT and its retries): shared/custom-resource.ts. */
+export { RESPONSE_RESERVE_MS };
 
 /** The prefix of the physical id answered for a failed Create: the following Delete does nothing. */
 export const CREATE_FAILED_PREFIX = 'ImdsAccountDefaults:CreateFailed:';
@@ -72,58 +72,18 @@ const cfn = () => (cfnClient ??= createCloudFormationClient());
 let autoScalingClient: ReturnType<typeof createAutoScalingClient> | undefined;
 const readinessClients: ReadinessClients = { ec2, autoScaling: () => (autoScalingClient ??= createAutoScalingClient()) };
 
-interface Outcome {
-  readonly physicalResourceId: string;
-  readonly data?: Record<string, string>;
-}
-
 /** The Lambda entry point. */
 export async function handler(event: CloudFormationCustomResourceEvent, context: Context): Promise<void> {
   if (!isCloudFormationEvent(event)) {
     // EventBridge (the drift guard's schedule and CloudTrail rules): checked there, never answered.
     return onEvent(event, context);
   }
-  // Everything but the ResponseURL.
-  log('event', {
-    RequestType: event.RequestType,
-    RequestId: event.RequestId,
-    StackId: event.StackId,
-    LogicalResourceId: event.LogicalResourceId,
-    PhysicalResourceId: 'PhysicalResourceId' in event ? event.PhysicalResourceId : undefined,
-    ResourceProperties: event.ResourceProperties,
-    OldResourceProperties: 'OldResourceProperties' in event ? event.OldResourceProperties : undefined,
-  });
-
-  // The answer and its retries end with the function (the runtime would cut them off anyway).
-  const functionEnd = Date.now() + context.getRemainingTimeInMillis();
-  let answered: Promise<void> | undefined;
-  const answer = (a: Answer) => {
-    answered ??= sendResponse(event, a, { ...DEFAULT_SEND_OPTIONS, deadline: functionEnd })
-      .catch((err) => log('giving up on answering CloudFormation', { error: describeError(err) }));
-    return answered;
-  };
-
-  const controller = new AbortController();
-  const budgetMs = Math.max(0, context.getRemainingTimeInMillis() - RESPONSE_RESERVE_MS);
-  const timer = setTimeout(() => {
-    controller.abort();
-    log('deadline reached', { budgetMs });
-    void answer({
-      status: 'FAILED',
-      physicalResourceId: failurePhysicalId(event),
-      reason: `${event.RequestType} did not finish within ${Math.round(budgetMs / 1000)} s (the function's timeout less ${RESPONSE_RESERVE_MS / 1000} s to answer); the EC2 calls were stopped and the settings may be partially applied: compare GetInstanceMetadataDefaults with the resource's properties`,
-    });
-  }, budgetMs);
-
-  try {
-    const outcome = await route(event, controller.signal);
-    await answer({ status: 'SUCCESS', ...outcome });
-  } catch (err) {
-    log('failed', { error: describeError(err) });
-    await answer({ status: 'FAILED', physicalResourceId: failurePhysicalId(event), reason: describeError(err) });
-  } finally {
-    clearTimeout(timer);
-  }
+  // Everything but the ResponseURL; answered exactly once, also at the deadline (shared/custom-resource.ts).
+  logEvent(event);
+  return answerCustomResource(event, context, {
+    createFailedPrefix: CREATE_FAILED_PREFIX,
+    timeoutReason: (requestType, seconds) => `${requestType} did not finish within ${seconds} s (the function's timeout less ${RESPONSE_RESERVE_MS / 1000} s to answer); the EC2 calls were stopped and the settings may be partially applied: compare GetInstanceMetadataDefaults with the resource's properties`,
+  }, (budget) => route(event, budget.signal));
 }
 
 function route(event: CloudFormationCustomResourceEvent, signal: AbortSignal): Promise<Outcome> {
@@ -371,13 +331,5 @@ function ownerOf(event: CloudFormationCustomResourceEvent): Owner {
 
 /** The physical id answered on a successful Create: the stack's account and Region, as the setting is per account and Region. */
 function stablePhysicalId(event: CloudFormationCustomResourceEvent): string {
-  // arn:aws:cloudformation:<region>:<account>:stack/<name>/<id>
-  const [, , , region, account] = event.StackId.split(':');
-  return `ImdsAccountDefaults:${account || 'unknown-account'}:${region || process.env.AWS_REGION || 'unknown-region'}`;
-}
-
-/** On failure, Update and Delete keep their id; a failed Create gets the marker that makes its Delete a no-op. */
-function failurePhysicalId(event: CloudFormationCustomResourceEvent): string {
-  const existing = event.RequestType !== 'Create' ? (event as { PhysicalResourceId?: string }).PhysicalResourceId : undefined;
-  return existing || `${CREATE_FAILED_PREFIX}${event.RequestId}`;
+  return accountRegionId(event, 'ImdsAccountDefaults');
 }

@@ -26,7 +26,7 @@ import { createEc2Client } from './fleet';
 import { RunReport, Trigger } from './report';
 import { runUpgrade } from './upgrade';
 import { UPGRADE_PHYSICAL_ID_PREFIX } from '../../src/private/properties';
-import { Budget, Outcome, answerCustomResource, isCloudFormationEvent, logEvent, stablePhysicalId, withBudget } from '../shared/custom-resource';
+import { Budget, Outcome, RESPONSE_RESERVE_MS, answerCustomResource, isCloudFormationEvent, logEvent, stablePhysicalId, withBudget } from '../shared/custom-resource';
 import { describeError, log } from '../shared/log';
 import { createCloudWatchClient, putMetrics } from '../shared/metrics';
 
@@ -51,7 +51,7 @@ export async function handler(event: unknown, context: Context): Promise<void> {
     logEvent(event);
     return answerCustomResource(event, context, {
       createFailedPrefix: CREATE_FAILED_PREFIX,
-      timeoutReason: (requestType, seconds) => `${requestType} did not finish within ${seconds} s (the function's timeout less 5 s to answer); instances modified so far stay upgraded: see the function's log`,
+      timeoutReason: (requestType, seconds) => `${requestType} did not finish within ${seconds} s (the function's timeout less ${RESPONSE_RESERVE_MS / 1000} s to answer); instances modified so far stay upgraded: see the function's log`,
     }, (budget) => onCloudFormation(event, budget));
   }
   if (isOwnSchedule(event, context)) {
