@@ -14,8 +14,8 @@ import * as path from 'path';
 import { Duration } from 'aws-cdk-lib';
 import { StepResult, stepOf } from './harness/cloudformation';
 import { REGION, World, expectSuccess, scenario } from './harness/scenario';
-import { StackTemplate, synthesize } from './harness/template';
-import { ImdsInstanceUpgrade, ImdsInstanceUpgradeProps, InstanceUpgradeMode } from '../../src';
+import { StackTemplate, synthesize, synthesizeStackSet } from './harness/template';
+import { HttpTokens, HttpTokensEnforced, ImdsInstanceUpgrade, ImdsInstanceUpgradeProps, InstanceUpgradeMode } from '../../src';
 import { Fleet, seedFleet } from '../support/fleet';
 
 /** A few thousand instances: about 1,600 allow IMDSv1, about 1,000 of them safe to upgrade. */
@@ -310,3 +310,32 @@ scenario('a one-hour lookback: an instance whose IMDSv1 call is older than the w
   expect(w.ec2.instance(REGION, old.InstanceId)!.MetadataOptions.HttpTokens).toBe('required');
   expect(w.ec2.instance(REGION, recent.InstanceId)!.MetadataOptions.HttpTokens).toBe('optional');
 });
+
+scenario('through the StackSet (instanceUpgrade): a stack instance requires and enforces IMDSv2 for new instances and upgrades the safe running ones', async (w) => {
+  const name = 'StackSet stack instance';
+  const size = 1_000;
+  const fleet = seedFleet(w.ec2, w.cloudwatch, REGION, { count: size });
+  const before = tokens(w);
+  const { template: body, parameters } = synthesizeStackSet({
+    organizationalUnitIds: ['ou-abcd-12345678'],
+    regions: [REGION],
+    httpTokens: HttpTokens.REQUIRED,
+    httpTokensEnforced: HttpTokensEnforced.ENABLED,
+    instanceUpgrade: { mode: InstanceUpgradeMode.UPGRADE, maxUpgradesPerRun: 1000 },
+  });
+  const stack = w.stack({ slowestEventMs: SLOWEST_RUN_MS });
+  const create = await stack.create(body, parameters);
+  expect(create.stackStatus).toBe('CREATE_COMPLETE');
+  // Enforcement is on, and leaves the instances that allow IMDSv1 running; the upgrade only ever sets `required`.
+  expect(w.state()).toEqual({ HttpTokens: 'required', HttpTokensEnforced: 'enabled' });
+  const upgradeStep = create.steps.find((s) => s.event?.ResourceType === 'Custom::ImdsInstanceUpgrade')!;
+  expectSuccess(upgradeStep);
+  expect(record(name, 'Create', 'UPGRADE', size, upgradeStep)).toMatchObject({ Upgraded: fleet.safe.length, InUse: fleet.inUse.length, Failed: 0 });
+  expect(changed(before, tokens(w))).toEqual(sorted(fleet.safe));
+
+  // Deleting the stack instance resets the account defaults it set and leaves the instances upgraded.
+  const del = await stack.delete();
+  expect(del.stackStatus).toBe('DELETE_COMPLETE');
+  expect(w.state()).toEqual({});
+  expect(changed(before, tokens(w))).toEqual(sorted(fleet.safe));
+}, { timeoutMs: 300_000 });
