@@ -10,7 +10,7 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { RemovalPolicy } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import { FunctionRun, stepOf } from './harness/cloudformation';
 import { cloudTrailEvent, matchesPattern, scheduleRateMinutes } from './harness/eventbridge';
 import { REGION, expectSuccess, scenario } from './harness/scenario';
@@ -19,12 +19,17 @@ import {
   CUSTOM_RESOURCE_TYPE,
   INSTANCE_UPGRADE_TYPE,
   StackTemplate,
+  checkReferences,
+  functionConfig,
   readTemplate,
+  rules,
+  synthesize,
   synthesizeImds,
+  synthesizeStackSet,
   synthesizeWithoutImds,
 } from './harness/template';
 import { TimingRecorder } from './harness/timings';
-import { HttpTokens } from '../../src';
+import { DriftGuard, HttpTokens, ImdsAccountDefaults, ImdsInstanceUpgrade } from '../../src';
 
 /**
  * The template (by default one ImdsAccountDefaults at Imds) with other inline
@@ -533,4 +538,66 @@ test('the timings: calls per service and EC2 calls by action in the table; every
     }
     fs.rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('the library\'s own templates read as the harness expects: both custom resource types, each rule with its function target and permission, every reference resolved', () => {
+  const both = synthesize((stack) => {
+    new ImdsAccountDefaults(stack, 'Imds', { httpTokens: HttpTokens.REQUIRED, driftGuard: DriftGuard.REAPPLY });
+    new ImdsInstanceUpgrade(stack, 'Upgrade', { interval: Duration.hours(6) });
+  });
+  const stackSet = synthesizeStackSet({
+    organizationalUnitIds: ['ou-abcd-12345678'], regions: [REGION], httpTokens: HttpTokens.REQUIRED, driftGuard: DriftGuard.REPORT_ONLY, instanceUpgrade: {},
+  });
+  const ctx = { account: ACCOUNT, stackName: 'ImdsE2e', stackId: `arn:aws:cloudformation:${REGION}:${ACCOUNT}:stack/ImdsE2e/x`, region: REGION };
+  const trail = cloudTrailEvent({ account: ACCOUNT, region: REGION, callerArn: `arn:aws:sts::${ACCOUNT}:assumed-role/Admin/alice` });
+  for (const [t, parameters] of [[both, {}], [stackSet.template, stackSet.parameters]] as const) {
+    checkReferences(t);
+    expect(t.customResources.map((r) => r.type)).toEqual([CUSTOM_RESOURCE_TYPE, INSTANCE_UPGRADE_TYPE]);
+    const found = rules(t, { ...ctx, parameters });
+    const target = (type: string) => [t.resourceOf(type).functionLogicalId];
+    const summary = found.map((r) => ({
+      schedule: r.scheduleRateMinutes,
+      trail: r.eventPattern ? matchesPattern(r.eventPattern, trail) : undefined,
+      targets: r.targets.map((tg) => tg.functionLogicalId),
+    }));
+    expect(summary).toEqual([
+      { schedule: 60, trail: undefined, targets: target(CUSTOM_RESOURCE_TYPE) },
+      { schedule: undefined, trail: true, targets: target(CUSTOM_RESOURCE_TYPE) },
+      { schedule: t === both ? 360 : 1440, trail: undefined, targets: target(INSTANCE_UPGRADE_TYPE) },
+    ]);
+    // A forged event (another source) matches no rule.
+    expect(found.filter((r) => r.eventPattern && matchesPattern(r.eventPattern, { ...trail, source: 'my.app' }))).toEqual([]);
+    // The drift guard finds its own claim from its environment.
+    expect(functionConfig(t, t.resourceOf(CUSTOM_RESOURCE_TYPE).functionLogicalId, { ...ctx, parameters }).environment)
+      .toMatchObject({ IMDS_STACK_ID: ctx.stackId, IMDS_LOGICAL_ID: t.resourceOf(CUSTOM_RESOURCE_TYPE).logicalId });
+  }
+});
+
+scenario('the shipped functions side by side in one stack: each custom resource runs its own function, each rule reaches its own', async (w) => {
+  const t = synthesize((stack) => {
+    new ImdsAccountDefaults(stack, 'Imds', { httpTokens: HttpTokens.REQUIRED, driftGuard: DriftGuard.REPORT_ONLY });
+    new ImdsInstanceUpgrade(stack, 'Upgrade', {});
+  });
+  const stack = w.stack();
+  const create = await stack.create(t);
+  expect(create.steps.map((s) => [s.event!.ResourceType, s.answer!.Status, s.answer!.PhysicalResourceId])).toEqual([
+    [CUSTOM_RESOURCE_TYPE, 'SUCCESS', `ImdsAccountDefaults:${ACCOUNT}:${REGION}`],
+    [INSTANCE_UPGRADE_TYPE, 'SUCCESS', `ImdsInstanceUpgrade:${ACCOUNT}:${REGION}`],
+  ]);
+  // The upgrade lists the (empty) fleet and puts its metrics; the account defaults do not.
+  expect(stepOf(create, 'Create', t.resourceOf(INSTANCE_UPGRADE_TYPE).logicalId).ec2Actions).toContain('DescribeInstances');
+  expect(stepOf(create, 'Create', t.resourceOf(CUSTOM_RESOURCE_TYPE).logicalId).ec2Actions).not.toContain('DescribeInstances');
+
+  const [driftSchedule, , upgradeSchedule] = stack.rules();
+  const drift = await stack.schedule({ ruleLogicalId: driftSchedule.logicalId });
+  expect(drift.functionLogicalId).toBe(t.resourceOf(CUSTOM_RESOURCE_TYPE).functionLogicalId);
+  expect(drift.ec2Actions).toContain('GetInstanceMetadataDefaults');
+  expect(drift.ec2Actions).not.toContain('DescribeInstances');
+  const upgrade = await stack.schedule({ ruleLogicalId: upgradeSchedule.logicalId });
+  expect(upgrade.functionLogicalId).toBe(t.resourceOf(INSTANCE_UPGRADE_TYPE).functionLogicalId);
+  expect(upgrade.ec2Actions).toContain('DescribeInstances');
+  expect(upgrade.ec2Actions).not.toContain('GetInstanceMetadataDefaults');
+
+  expectSuccess(await stack.delete());
+  expect(w.state()).toEqual({});
 });
