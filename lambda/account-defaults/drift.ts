@@ -29,13 +29,10 @@ import type { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import type { EC2Client } from '@aws-sdk/client-ec2';
 import type { SSMClient } from '@aws-sdk/client-ssm';
 import type { CloudFormationCustomResourceEvent, Context } from 'aws-lambda';
-import { Owner, createSsmClient, stackNameOf } from './claims';
+import { Claim, Owner, createSsmClient, stackNameOf } from './claims';
 import { createEc2Client, getDefaults, modifyDefaults, verifyApplied } from './ec2';
 import { createCloudFormationClient, readOwnership, resourceStatus } from './ownership';
 import { Settings, effectiveSettings, parseSettings } from './settings';
-import { describeError, log } from '../shared/log';
-import { createCloudWatchClient, putMetrics } from '../shared/metrics';
-import { whileIamPropagates } from '../shared/sdk';
 import {
   DRIFT_DETECTED_METRIC,
   DRIFT_GUARD_ENV,
@@ -45,6 +42,9 @@ import {
   MANAGED_BY_DECLARATIVE_POLICY,
   SettingKey,
 } from '../../src/private/properties';
+import { describeError, log } from '../shared/log';
+import { createCloudWatchClient, putMetrics } from '../shared/metrics';
+import { whileIamPropagates } from '../shared/sdk';
 
 /** The calls are stopped this long before the function's timeout, so the run still logs how it ended. */
 export const DRIFT_RESERVE_MS = 2_000;
@@ -182,7 +182,9 @@ async function check(mode: string, self: Owner, trigger: Trigger, signal: AbortS
   const drifts: Drift[] = (Object.keys(claimed) as SettingKey[])
     .filter((field) => claimed[field] !== effective[field])
     .map((field) => {
-      const other = ownership.others.find((c) => c.stackId !== self.stackId && c.fields[field] !== undefined && String(c.fields[field]) !== String(claimed[field]));
+      const disagrees = (c: Claim) =>
+        c.stackId !== self.stackId && c.fields[field] !== undefined && String(c.fields[field]) !== String(claimed[field]);
+      const other = ownership.others.find(disagrees);
       return { field, expected: claimed[field], found: effective[field], managedBy: other && `${other.stackName} (${other.stackId})` };
     });
 

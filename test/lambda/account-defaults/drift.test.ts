@@ -11,13 +11,13 @@ import { GetParametersByPathCommand } from '@aws-sdk/client-ssm';
 import type { Context } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-jest';
-import { World, addClaim, cfn, ec2, emulate, fakes, newWorld, serviceError, ssm, stackIdOf } from '../support/aws-mocks';
-import { ACCOUNT, REGION, captureLogs, quickWaits } from '../support';
-import { ResponseEndpoint } from '../../support/response-endpoint';
 import { claimName, formatClaim } from '../../../lambda/account-defaults/claims';
 import { DRIFT_RESERVE_MS, isCloudFormationEvent, triggerOf } from '../../../lambda/account-defaults/drift';
 import { READ_BACK_ATTEMPTS } from '../../../lambda/account-defaults/ec2';
 import { handler } from '../../../lambda/account-defaults/index';
+import { ResponseEndpoint } from '../../support/response-endpoint';
+import { ACCOUNT, REGION, captureLogs, quickWaits } from '../support';
+import { World, addClaim, cfn, ec2, emulate, fakes, newWorld, serviceError, ssm, stackIdOf } from '../support/aws-mocks';
 
 const cw = mockClient(CloudWatchClient);
 
@@ -67,7 +67,8 @@ let world: World;
 let logs: string[];
 let delays: number[];
 
-const context = (remainingMs = 30_000) => ({ invokedFunctionArn: FUNCTION_ARN, functionName: FUNCTION_NAME, getRemainingTimeInMillis: () => remainingMs }) as unknown as Context;
+const context = (remainingMs = 30_000) =>
+  ({ invokedFunctionArn: FUNCTION_ARN, functionName: FUNCTION_NAME, getRemainingTimeInMillis: () => remainingMs }) as unknown as Context;
 const run = (event: unknown, remainingMs?: number) => handler(event as any, context(remainingMs));
 const lines = () => logs.map((l) => JSON.parse(l));
 const linesOf = (message: string) => lines().filter((l) => l.message === message);
@@ -336,8 +337,14 @@ describe('CloudTrail', () => {
     expect(modifyCalls()).toEqual([{ HttpTokens: 'required' }]);
     expect(linesOf('drift check')).toEqual([{ message: 'drift check', mode: 'REAPPLY', trigger: 'cloudtrail', caller: ALICE, eventId: 'e1f2a3b4-0000-4000-8000-000000000001' }]);
     expect(linesOf('drift')).toEqual([{
-      message: 'drift', field: 'HttpTokens', expected: 'required', found: 'optional', action: 'reapplied',
-      trigger: 'cloudtrail', caller: ALICE, eventId: 'e1f2a3b4-0000-4000-8000-000000000001',
+      message: 'drift',
+      field: 'HttpTokens',
+      expected: 'required',
+      found: 'optional',
+      action: 'reapplied',
+      trigger: 'cloudtrail',
+      caller: ALICE,
+      eventId: 'e1f2a3b4-0000-4000-8000-000000000001',
     }]);
   });
 
