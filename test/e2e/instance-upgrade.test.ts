@@ -224,9 +224,9 @@ scenario('upgrade: only safe instances (never in use, never excluded, unknown le
   const after = new Map(w.ec2.instances(REGION).map((i) => [i.InstanceId, i]));
   const initial = new Map(fleet.instances.map((i) => [i.InstanceId, i]));
   for (const id of fleet.safe) {
-    const { HttpTokens, State, ...others } = after.get(id)!.MetadataOptions;
+    const { HttpTokens: httpTokens, State: state, ...others } = after.get(id)!.MetadataOptions;
     const { HttpTokens: _t, State: _s, ...othersBefore } = initial.get(id)!.MetadataOptions;
-    expect({ id, HttpTokens, State, others }).toEqual({ id, HttpTokens: 'required', State: 'applied', others: othersBefore });
+    expect({ id, httpTokens, state, others }).toEqual({ id, httpTokens: 'required', state: 'applied', others: othersBefore });
   }
   // In use, excluded and unknown instances still allow IMDSv1.
   for (const id of [...fleet.inUse, ...fleet.excluded, ...fleet.unknown]) {
