@@ -81,6 +81,7 @@ function run(pkgDir, tmpDir) {
     settingsAsParameters: true,
     permissionsBoundaryPolicyName: 'boundaries/ImdsBoundary',
     rolePath: '/platform/',
+    driftGuard: lib.DriftGuard.REAPPLY,
     instanceUpgrade: { mode: lib.InstanceUpgradeMode.UPGRADE },
   };
 
@@ -97,6 +98,7 @@ function run(pkgDir, tmpDir) {
       logRetention: cdk.aws_logs.RetentionDays.THREE_MONTHS,
       permissionsBoundaryPolicyName: 'ImdsBoundary',
       rolePath: '/platform/',
+      driftGuard: lib.DriftGuard.REAPPLY,
     });
     const stackSet = new lib.ImdsAccountDefaultsStackSet(new Stack(app, 'NagImdsAccountDefaultsStackSet'), 'StackSet', STACK_SET_PROPS);
     new lib.ImdsInstanceUpgrade(new Stack(app, 'NagImdsInstanceUpgrade'), 'Upgrade', {
