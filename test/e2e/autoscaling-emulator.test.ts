@@ -146,6 +146,19 @@ describe.each(SDKS)('with client-auto-scaling %s', (sdkName, load) => {
     expect(await errorOf(describe(c, { LaunchConfigurationNames: ['lc-1'] }))).toMatchObject({ name: 'SignatureDoesNotMatch', status: 403 });
   });
 
+  test('the client finds the emulator through AWS_ENDPOINT_URL_AUTO_SCALING, as the functions\' clients do', async () => {
+    emulator.addLaunchConfiguration(REGION, { LaunchConfigurationName: 'env' });
+    const saved = process.env.AWS_ENDPOINT_URL_AUTO_SCALING;
+    process.env.AWS_ENDPOINT_URL_AUTO_SCALING = emulator.endpoint;
+    try {
+      const c = new sdk.AutoScalingClient({ region: REGION, credentials: TEST_CREDENTIALS, maxAttempts: 1 });
+      expect((await describe(c as currentAsg.AutoScalingClient)).LaunchConfigurations!.map((l) => l.LaunchConfigurationName)).toEqual(['env']);
+    } finally {
+      if (saved === undefined) delete process.env.AWS_ENDPOINT_URL_AUTO_SCALING;
+      else process.env.AWS_ENDPOINT_URL_AUTO_SCALING = saved;
+    }
+  });
+
   test('an action it does not emulate is InvalidAction', async () => {
     expect(await errorOf(client().c.send(new sdk.DescribeAutoScalingGroupsCommand({})))).toMatchObject({ name: 'InvalidAction', status: 400 });
   });

@@ -330,6 +330,19 @@ describe.each(SDKS)('with client-cloudwatch %s', (sdkName, load) => {
     expect(form.status).toBe(400);
   });
 
+  test('the client finds the emulator through AWS_ENDPOINT_URL_CLOUDWATCH, as the functions\' clients do', async () => {
+    const saved = process.env.AWS_ENDPOINT_URL_CLOUDWATCH;
+    process.env.AWS_ENDPOINT_URL_CLOUDWATCH = emulator.endpoint;
+    try {
+      const c = new sdk.CloudWatchClient({ region: REGION, credentials: TEST_CREDENTIALS, maxAttempts: 1 });
+      await put(c as currentCw.CloudWatchClient, { Namespace: 'Env', MetricData: [{ MetricName: 'X', Value: 1 }] });
+    } finally {
+      if (saved === undefined) delete process.env.AWS_ENDPOINT_URL_CLOUDWATCH;
+      else process.env.AWS_ENDPOINT_URL_CLOUDWATCH = saved;
+    }
+    expect(emulator.putMetricData(REGION, 'Env')).toHaveLength(1);
+  });
+
   test('the hang switch holds requests unanswered until the client gives up', async () => {
     emulator.hang = true;
     const held = emulator.requestsHeld;

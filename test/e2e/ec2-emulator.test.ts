@@ -397,6 +397,7 @@ describe.each(SDKS)('instances with client-ec2 %s', (sdkName, load) => {
       name: 'UnauthorizedOperation', status: 403, message: expect.stringContaining('ec2:ModifyInstanceMetadataOptions'),
     });
     expect(emulator.instance(REGION, a)!.MetadataOptions.HttpTokens).toBe('optional');
+    expect(emulator.requestsOf('ModifyInstanceMetadataOptions').slice(-2).map((r) => r.fault)).toEqual(['InternalError', 'UnauthorizedOperation']);
     emulator.failModifyFor(REGION, [a], undefined);
     await expect(modifyOptions(c, { InstanceId: a, HttpTokens: 'required' })).resolves.toMatchObject({ InstanceMetadataOptions: { State: 'pending' } });
     expect(await errorOf(modifyOptions(c, { InstanceId: a, HttpTokens: 'required', DryRun: true }))).toMatchObject({ name: 'DryRunOperation', status: 412 });

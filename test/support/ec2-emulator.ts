@@ -352,7 +352,8 @@ export class Ec2Emulator extends LocalEndpoint<RecordedRequest> {
   /**
    * Makes ModifyInstanceMetadataOptions of these instances fail with an EC2
    * error code (e.g. `InternalError` 500, `UnauthorizedOperation` 403,
-   * `IncorrectInstanceState` 400) until cleared with `code: undefined`.
+   * `IncorrectInstanceState` 400) until cleared with `code: undefined`. The
+   * recorded request carries the code in `fault`.
    */
   public failModifyFor(region: string, instanceIds: readonly string[], code: string | undefined): void {
     const faults = this.modifyFaults.get(region) ?? new Map<string, string>();
@@ -665,6 +666,8 @@ export class Ec2Emulator extends LocalEndpoint<RecordedRequest> {
     }
     const fault = this.modifyFaults.get(region)?.get(id);
     if (fault) {
+      // Recorded like an injected fault (its code in `fault`), though not counted in faultsServed.
+      this.requests[this.requests.length - 1] = { ...this.requests[this.requests.length - 1], fault };
       throw new Ec2Error(fault, (FAULT_MESSAGES[fault] ?? `injected ${fault}`).replace(/\{action\}/g, 'ModifyInstanceMetadataOptions'));
     }
     if (params.DryRun === 'true') {
