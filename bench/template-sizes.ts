@@ -17,13 +17,15 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { App, RemovalPolicy, Stack, aws_logs as logs } from 'aws-cdk-lib';
+import { App, Duration, RemovalPolicy, Stack, aws_logs as logs } from 'aws-cdk-lib';
 
 export interface TemplateSizes {
   /** Bytes of the StackSet's embedded template (`templateBody`). */
   readonly stackSetBytes: number;
   /** Bytes of the stack with ImdsAccountDefaults alone, as sent (minified JSON). */
   readonly standaloneBytes: number;
+  /** Bytes of the StackSet's embedded template with ImdsInstanceUpgrade in it too (every option); undefined for releases without it. */
+  readonly stackSetWithUpgradeBytes?: number;
 }
 
 /** Every option of ImdsAccountDefaults (test/targets.test.ts, EVERY_OPTION). */
@@ -39,6 +41,20 @@ const EVERY_OPTION = {
   // A boundary by name (the form that resolves in every StackSet member account) and a role path.
   permissionsBoundaryPolicyName: 'boundaries/ImdsBoundary',
   rolePath: '/platform/',
+  // Issue 11 and issue 10 (ignored by releases without them).
+  driftGuard: 'REAPPLY',
+  driftCheckInterval: Duration.minutes(15),
+  readinessCheck: 'REPORT_ONLY',
+};
+
+/** Every option of ImdsInstanceUpgrade (test/targets.test.ts, EVERY_UPGRADE_OPTION). */
+const EVERY_UPGRADE_OPTION = {
+  mode: 'UPGRADE',
+  lookback: Duration.days(7),
+  interval: Duration.hours(6),
+  exclusionTagKey: 'keep-imdsv1',
+  upgradeWithoutMetrics: true,
+  maxUpgradesPerRun: 50,
 };
 
 export function templateSizes(lib: any): TemplateSizes {
@@ -50,6 +66,14 @@ export function templateSizes(lib: any): TemplateSizes {
     regions: ['eu-west-1'],
   });
 
+  const withUpgrade = lib.ImdsInstanceUpgrade === undefined ? undefined : new lib.ImdsAccountDefaultsStackSet(stack, 'ImdsAndUpgrade', {
+    ...EVERY_OPTION,
+    settingsAsParameters: true,
+    organizationalUnitIds: ['ou-abcd-12345678'],
+    regions: ['eu-west-1'],
+    instanceUpgrade: EVERY_UPGRADE_OPTION,
+  });
+
   const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'imds-bench-sizes-'));
   try {
     const app = new App({ outdir });
@@ -58,6 +82,7 @@ export function templateSizes(lib: any): TemplateSizes {
     return {
       stackSetBytes: Buffer.byteLength(stackSet.templateBody),
       standaloneBytes: Buffer.byteLength(JSON.stringify(template)),
+      ...(withUpgrade ? { stackSetWithUpgradeBytes: Buffer.byteLength(withUpgrade.templateBody) } : {}),
     };
   } finally {
     fs.rmSync(outdir, { recursive: true, force: true });
