@@ -227,6 +227,7 @@ describe.each(SDKS)('instances with client-ec2 %s', (sdkName, load) => {
     emulator.clearFleet(REGION);
     emulator.clearFleet('us-east-1');
     emulator.describesUntilApplied = 1;
+    emulator.stoppedAppliesOnStart = false;
   });
 
   function ec2(options: { region?: string; maxAttempts?: number } = {}) {
@@ -373,6 +374,16 @@ describe.each(SDKS)('instances with client-ec2 %s', (sdkName, load) => {
     }
     emulator.applyPending(REGION);
     expect(await options()).toMatchObject({ State: 'applied', HttpTokens: 'optional' });
+
+    // stoppedAppliesOnStart: a stopped instance's change waits for the instance to start.
+    emulator.stoppedAppliesOnStart = true;
+    emulator.setInstanceState(REGION, a.InstanceId, 'stopped');
+    await modifyOptions(c, { InstanceId: a.InstanceId, HttpTokens: 'required' });
+    for (let i = 0; i < 3; i++) {
+      expect(await options()).toMatchObject({ State: 'pending', HttpTokens: 'required' });
+    }
+    emulator.setInstanceState(REGION, a.InstanceId, 'running');
+    expect(await options()).toMatchObject({ State: 'applied', HttpTokens: 'required' });
   });
 
   test('ModifyInstanceMetadataOptions: unknown and malformed ids, invalid values, terminated instances, and the per-instance fault switch', async () => {

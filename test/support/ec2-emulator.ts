@@ -47,7 +47,8 @@
  *   ImageId, InstanceType, LaunchTime, State, Tags and MetadataOptions;
  * - `pending` turns `applied` after `describesUntilApplied` DescribeInstances
  *   answers have shown the instance pending (real EC2 takes a few seconds);
- *   `holdPending` keeps it pending forever; instance states never change by
+ *   `holdPending` keeps it pending forever; `stoppedAppliesOnStart` keeps a
+ *   stopped instance's change pending until it runs; instance states never change by
  *   themselves (pending stays pending until a test sets it);
  * - a page holds MaxResults instances (EC2 may answer fewer, with a NextToken:
  *   callers must follow NextToken); the token is the position after the last
@@ -254,6 +255,15 @@ export class Ec2Emulator extends LocalEndpoint<RecordedRequest> {
    * answer after the modify already shows applied).
    */
   public describesUntilApplied = 1;
+  /**
+   * The API reference: "When you modify the parameters on a stopped instance,
+   * they are applied when the instance is started." When true, a change made
+   * to a stopped or stopping instance stays `pending` until a test starts it
+   * (setInstanceState running); then the countdown above runs. Off by default:
+   * what DescribeInstances shows for a stopped instance before it starts is not
+   * documented.
+   */
+  public stoppedAppliesOnStart = false;
 
   private readonly states = new Map<string, RegionState>();
   private readonly fleets = new Map<string, Map<string, InstanceEntry>>();
@@ -619,6 +629,7 @@ export class Ec2Emulator extends LocalEndpoint<RecordedRequest> {
   private observe(entry: InstanceEntry): void {
     const options = entry.instance.MetadataOptions;
     if (options.State !== 'pending' || entry.held) return;
+    if (this.stoppedAppliesOnStart && (entry.instance.State === 'stopped' || entry.instance.State === 'stopping')) return;
     if (entry.pendingDescribes <= 0) {
       options.State = 'applied';
     } else {
