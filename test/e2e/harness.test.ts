@@ -601,3 +601,31 @@ scenario('the shipped functions side by side in one stack: each custom resource 
   expectSuccess(await stack.delete());
   expect(w.state()).toEqual({});
 });
+
+scenario('a failed asynchronous invocation is retried as Lambda retries it: MaximumRetryAttempts of the EventInvokeConfig, else twice', async (w) => {
+  const failing = `exports.handler = async (event) => {
+    if (event.RequestType) { await answer(event, {}); return; }
+    await ec2.send(new GetInstanceMetadataDefaultsCommand({}));
+    throw new Error('scheduled run failed');
+  };`;
+  const byDefault = w.stack();
+  expectSuccess(await byDefault.create(probeTemplate(failing, { extra: SCHEDULE })));
+  const run = await byDefault.schedule({ outcomes: ['error'] });
+  expect([run, ...run.retries!].map((r) => [r.step, r.invocation.outcome])).toEqual([
+    ['Schedule Schedule', 'error'], ['Schedule Schedule (Lambda\'s retry 1)', 'error'], ['Schedule Schedule (Lambda\'s retry 2)', 'error'],
+  ]);
+  expect(w.ec2.requestsOf('GetInstanceMetadataDefaults')).toHaveLength(3);
+
+  const once = w.stack({ name: 'Once' });
+  const config = (attempts: number, qualifier = '$LATEST') => ({
+    Type: 'AWS::Lambda::EventInvokeConfig', Properties: { FunctionName: { Ref: 'Fn' }, Qualifier: qualifier, MaximumRetryAttempts: attempts },
+  });
+  expectSuccess(await once.create(probeTemplate(failing, { extra: { ...SCHEDULE, Config: config(1), Other: config(0, 'live') } })));
+  expect((await once.schedule({ outcomes: ['error'] })).retries).toHaveLength(1);
+
+  const never = w.stack({ name: 'Never' });
+  expectSuccess(await never.create(probeTemplate(failing, { extra: { ...SCHEDULE, Config: config(0) } })));
+  expect((await never.schedule({ outcomes: ['error'] })).retries).toEqual([]);
+  // Without `outcomes`, a failed run fails the test.
+  await expect(never.schedule()).rejects.toThrow(/the invocation ended error, expected returned[\s\S]*scheduled run failed/);
+});

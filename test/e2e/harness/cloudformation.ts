@@ -43,7 +43,9 @@
  * - putEvent(event)  an event on the default bus (a CloudTrail event, say):
  *   every enabled rule of the template whose EventPattern matches it invokes its
  *   function targets.
- * A function run outside CloudFormation must not PUT to any ResponseURL.
+ * A function run outside CloudFormation must not PUT to any ResponseURL. Lambda
+ * runs EventBridge's invocations asynchronously: a failed one is retried as the
+ * function's EventInvokeConfig says (FunctionRun.retries).
  *
  * Custom resources: any Custom::<Name> whose ServiceToken is a function of the
  * template (template.ts), each with its ServiceToken's function and its own
@@ -71,6 +73,7 @@ import {
   DeployContext,
   RuleConfig,
   StackTemplate,
+  asyncRetryAttempts,
   checkReferences,
   deletionPolicy,
   functionConfig,
@@ -159,6 +162,13 @@ export interface FunctionRun extends StepResult {
   readonly functionLogicalId: string;
   /** The rule that delivered the event (schedule, putEvent). */
   readonly ruleLogicalId?: string;
+  /**
+   * The invocations Lambda retried after this one failed (schedule and putEvent,
+   * which Lambda runs asynchronously): up to the function's EventInvokeConfig
+   * MaximumRetryAttempts (Lambda's default 2), run at once here where Lambda
+   * waits about a minute, then two.
+   */
+  readonly retries?: readonly FunctionRun[];
 }
 
 /** What putEvent did: the rules whose pattern matched (in template order), and each function invocation they made. */
@@ -787,14 +797,27 @@ export class CloudFormationStack {
     return { step: label, event, invocation, functionLogicalId: fn.logicalId, ruleLogicalId, ...calls };
   }
 
-  /** EventBridge invoking one function target of a rule with an event (or the target's constant Input). */
-  private deliver(rule: RuleConfig, target: RuleConfig['targets'][number], event: Record<string, any>, label: string, outcomes?: readonly Outcome[]): Promise<FunctionRun> {
+  /**
+   * EventBridge invoking one function target of a rule with an event (or the
+   * target's constant Input), asynchronously: Lambda retries a failed invocation.
+   */
+  private async deliver(
+    rule: RuleConfig, target: RuleConfig['targets'][number], event: Record<string, any>, label: string, outcomes?: readonly Outcome[],
+  ): Promise<FunctionRun> {
     if (target.unsupported) {
       throw new Error(`${rule.logicalId} target ${target.id}: ${target.unsupported} is not emulated by the EventBridge stand-in`);
     }
     const { template, ctx } = this.current('deliver an event to');
     const delivered = target.input === undefined ? event : target.input as Record<string, any>;
-    return this.runFunction(functionConfig(template, target.functionLogicalId!, ctx), delivered, label, outcomes, rule.logicalId);
+    const fn = functionConfig(template, target.functionLogicalId!, ctx);
+    const first = await this.runFunction(fn, delivered, label, outcomes, rule.logicalId);
+    const retries: FunctionRun[] = [];
+    const attempts = asyncRetryAttempts(template, fn.logicalId, ctx);
+    for (let last = first; last.invocation.outcome !== 'returned' && retries.length < attempts;) {
+      last = await this.runFunction(fn, delivered, `${label} (Lambda's retry ${retries.length + 1})`, outcomes, rule.logicalId);
+      retries.push(last);
+    }
+    return { ...first, retries };
   }
 
   /** Runs one invocation with the account's endpoints, and collects the requests it made to each. */

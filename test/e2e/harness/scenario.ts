@@ -37,7 +37,8 @@
  *     await stack.invokeFunction(forged, { resourceType: 'Custom::ImdsInstanceUpgrade' })
  *   Each fails if the function PUTs to a ResponseURL, reaches beyond the
  *   loopback or the stack's Region, or ends other than `returned` (unless
- *   `outcomes` says so). `stack.rules()` lists the rules as deployed (ARN,
+ *   `outcomes` says so); a failed schedule or putEvent run is retried as Lambda
+ *   would (`run.retries`, per the EventInvokeConfig). `stack.rules()` lists the rules as deployed (ARN,
  *   ScheduleExpression and its rate in minutes, EventPattern, targets).
  * - `w.stack({ slowestEventMs })` raises the per-invocation speed limit
  *   (SLOWEST_EVENT_MS) for runs over a large fleet.

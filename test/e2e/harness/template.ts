@@ -568,3 +568,16 @@ export function rules(t: StackTemplate, ctx: DeployContext): RuleConfig[] {
     };
   });
 }
+
+/**
+ * How many times Lambda retries a failed asynchronous invocation (EventBridge's)
+ * of the function's $LATEST: the MaximumRetryAttempts of its
+ * AWS::Lambda::EventInvokeConfig, else Lambda's default of 2.
+ */
+export function asyncRetryAttempts(t: StackTemplate, functionLogicalId: string, ctx: DeployContext): number {
+  const names = [resourceName(t, functionLogicalId, ctx), functionArn(t, functionLogicalId, ctx)];
+  const config = Object.values<any>(t.template.Resources ?? {}).find((r) => r.Type === 'AWS::Lambda::EventInvokeConfig'
+    && names.includes(String(resolve(t, r.Properties?.FunctionName, ctx))) && r.Properties?.Qualifier === '$LATEST');
+  const attempts = config?.Properties?.MaximumRetryAttempts;
+  return attempts === undefined ? 2 : Number(attempts);
+}
