@@ -45,6 +45,7 @@ export interface ImdsInstanceUpgradeOptions {
    * Report only, or upgrade the instances that are safe to upgrade.
    *
    * @default InstanceUpgradeMode.REPORT_ONLY
+   * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_ModifyInstanceMetadataOptions.html
    */
   readonly mode?: InstanceUpgradeMode;
 
@@ -68,6 +69,7 @@ export interface ImdsInstanceUpgradeOptions {
    * minutes, at least 1 hour.
    *
    * @default Duration.days(1)
+   * @see https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-scheduled-rule-pattern.html#eb-rate-expressions
    */
   readonly interval?: Duration;
 
@@ -90,6 +92,7 @@ export interface ImdsInstanceUpgradeOptions {
    * left alone.
    *
    * @default false
+   * @see https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/viewing_metrics_with_cloudwatch.html
    */
   readonly upgradeWithoutMetrics?: boolean;
 
@@ -99,6 +102,7 @@ export interface ImdsInstanceUpgradeOptions {
    * throttles.
    *
    * @default 100
+   * @see https://docs.aws.amazon.com/ec2/latest/devguide/ec2-api-throttling.html
    */
   readonly maxUpgradesPerRun?: number;
 }
