@@ -155,11 +155,15 @@ describe.each(SDKS)('with client-cloudwatch %s', (sdkName, load) => {
     });
     const byId = Object.fromEntries(whole.MetricDataResults!.map((r) => [r.Id, r]));
     expect(Object.keys(byId)).toEqual(['sum', 'max', 'n']);
-    // Buckets are aligned to multiples of the period since the epoch: 14 days from T0 span two of them.
-    expect(byId.sum.Label).toBe('i-1 IMDSv1 calls');
-    expect(byId.sum.Values!.reduce((a: number, b: number) => a + b, 0)).toBe(6);
+    // Periods start at StartTime: one period of 14 days holds the whole window.
+    expect(byId.sum).toMatchObject({ Label: 'i-1 IMDSv1 calls', Timestamps: [new Date(T0)], Values: [6] });
     expect(byId.max).toMatchObject({ Timestamps: [new Date(T0 + HOUR), new Date(T0 + 2 * HOUR), new Date(T0 + DAY + HOUR)], Values: [0, 5, 1] });
     expect(byId.n.Values).toEqual([1, 1, 1]);
+    // A recent StartTime is rounded down to the minute, and its period starts there.
+    const minute = Math.floor(Date.now() / 60_000) * 60_000 - 2 * HOUR;
+    emulator.setMetadataNoToken(REGION, 'i-00000000000000004', [{ timestamp: new Date(minute + 10_000), value: 4 }]);
+    const recent = await getData(c, { StartTime: new Date(minute + 30_000), EndTime: new Date(minute + HOUR), MetricDataQueries: [noToken('m4', 'i-00000000000000004', 3600)] });
+    expect(recent.MetricDataResults![0]).toMatchObject({ Timestamps: [new Date(minute)], Values: [4] });
     // The series are per Region.
     const elsewhere = await getData(client({ region: 'us-east-1' }).c, { MetricDataQueries: [noToken('m1', 'i-00000000000000001')] });
     expect(elsewhere.MetricDataResults![0].Values).toEqual([]);

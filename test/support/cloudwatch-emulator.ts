@@ -24,8 +24,9 @@
  *   MetricName and Dimensions; Period 1, 5, 10, 20, 30 or a multiple of 60;
  *   Stat Sum, Average, Minimum, Maximum or SampleCount; Unit); StartTime before
  *   EndTime; the datapoints of a metric whose dimensions are exactly the
- *   query's, StartTime ≤ t < EndTime, aggregated per Period (buckets aligned
- *   to multiples of the Period since the epoch); results with Id, Label (the
+ *   query's, StartTime ≤ t < EndTime, aggregated per Period from StartTime
+ *   (rounded down as CloudWatch does: to the minute when less than 15 days
+ *   ago, 5 minutes up to 63 days, the hour before); results with Id, Label (the
  *   query's Label, else the metric name), Timestamps and Values (newest first
  *   unless ScanBy TimestampAscending) and StatusCode Complete; a metric without
  *   datapoints gives empty Timestamps and Values; ReturnData false leaves a
@@ -273,11 +274,11 @@ export class CloudWatchEmulator extends LocalEndpoint<CloudWatchRecordedRequest>
         throw new CloudWatchError('MissingParameter', `The parameter ${key} is required.`);
       }
     }
-    const start = toMillis(input.StartTime);
     const end = toMillis(input.EndTime);
-    if (!(start < end)) {
+    if (!(toMillis(input.StartTime) < end)) {
       throw new CloudWatchError('InvalidParameterValue', 'The parameter StartTime must be less than the parameter EndTime.');
     }
+    const start = roundStartTime(toMillis(input.StartTime), Date.now());
     const maxDatapoints = input.MaxDatapoints ?? MAX_DATAPOINTS;
     if (!Number.isInteger(maxDatapoints) || maxDatapoints < 1) {
       throw new CloudWatchError('InvalidParameterValue', `The value ${maxDatapoints} for parameter MaxDatapoints is invalid.`);
@@ -320,7 +321,7 @@ export class CloudWatchEmulator extends LocalEndpoint<CloudWatchRecordedRequest>
       for (const p of series?.points ?? []) {
         const t = p.timestamp.getTime();
         if (t < start || t >= end || (stat.Unit !== undefined && p.unit !== undefined && p.unit !== stat.Unit)) continue;
-        const bucket = Math.floor(t / (period * 1000)) * period * 1000;
+        const bucket = start + Math.floor((t - start) / (period * 1000)) * period * 1000;
         const values = buckets.get(bucket) ?? [];
         values.push(p.value);
         buckets.set(bucket, values);
@@ -437,6 +438,17 @@ export class CloudWatchEmulator extends LocalEndpoint<CloudWatchRecordedRequest>
     }
     return {};
   }
+}
+
+/**
+ * CloudWatch rounds StartTime down (GetMetricStatistics / GetMetricData
+ * reference): to the minute when less than 15 days ago, to 5 minutes when 15
+ * to 63 days ago, to the hour before that. Periods start there.
+ */
+function roundStartTime(start: number, now: number): number {
+  const age = now - start;
+  const unit = age < 15 * 86_400_000 ? 60_000 : age <= 63 * 86_400_000 ? 300_000 : 3_600_000;
+  return Math.floor(start / unit) * unit;
 }
 
 function seriesKey(namespace: string, metricName: string, dimensions: Readonly<Record<string, string>>): string {
