@@ -277,7 +277,7 @@ scenario('throttled: EC2 and CloudWatch answer throttling again and again; the r
   // Throttling was met and retried: more Modify calls than instances modified.
   expect(step.ec2Calls.ModifyInstanceMetadataOptions).toBeGreaterThan(upgraded.length);
   expect(step.faulted).toBe(true);
-}, { timeoutMs: 600_000 });
+}, { timeoutMs: 600_000, concurrent: true }); // mostly waits out the backoff
 
 scenario('a custom exclusion tag key: instances carrying it are never changed, the default key means nothing', async (w) => {
   const name = 'exclusion tag key';
