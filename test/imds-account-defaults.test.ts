@@ -498,6 +498,16 @@ describe('drift guard', () => {
     expect(() => guarded(props)).toThrow(message);
   });
 
+  test('the StackSet refuses a bad interval, naming its path, the prop and the value', () => {
+    expect(() => new ImdsAccountDefaultsStackSet(new Stack(new App(), 'Org'), 'Everywhere', {
+      httpTokens: HttpTokens.REQUIRED,
+      driftGuard: DriftGuard.REAPPLY,
+      driftCheckInterval: Duration.seconds(30),
+      organizationalUnitIds: ['ou-abcd-12345678'],
+      regions: ['eu-west-1'],
+    })).toThrow(/^\[Org\/Everywhere\] cannot synthesize the ImdsAccountDefaults template for the StackSet: .*driftCheckInterval must be a whole number of minutes, 1 minute or more; got 30 seconds$/);
+  });
+
   test('an interval from a token is left to EventBridge', () => {
     const app = new App();
     const stack = new Stack(app, 'Stack');

@@ -14,9 +14,11 @@
  *   CloudFormation handler may be between its Modify and its claim, and after a
  *   failed one the claim may not be what CloudFormation rolls back to.
  * - Nothing while a declarative policy manages the settings; never a field the
- *   claim does not name; never a field that another stack's live claim manages
- *   with another value (each stack's deployments own it: the guards must not fight).
- *   A field another stack manages with the same value is guarded by both.
+ *   claim does not name; never a field that another live claim manages with
+ *   another value: another stack's (its deployments own it: the guards must not
+ *   fight), or this stack's other resource while a rename that also changes the
+ *   value waits for its cleanup (the old resource's guard would undo the new
+ *   value). A field another claim manages with the same value is guarded by both.
  * - Each difference is one log line (`drift`: field, expected, found, action,
  *   and the CloudTrail caller and event id when the event carried them); each run
  *   that compared puts DriftDetected and DriftReapplied (0 included).
@@ -29,7 +31,7 @@ import type { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import type { EC2Client } from '@aws-sdk/client-ec2';
 import type { SSMClient } from '@aws-sdk/client-ssm';
 import type { CloudFormationCustomResourceEvent, Context } from 'aws-lambda';
-import { Claim, Owner, createSsmClient, stackNameOf } from './claims';
+import { Owner, createSsmClient, stackNameOf } from './claims';
 import { createEc2Client, getDefaults, modifyDefaults, verifyApplied } from './ec2';
 import { createCloudFormationClient, readOwnership, resourceStatus } from './ownership';
 import { Settings, effectiveSettings, parseSettings } from './settings';
@@ -154,7 +156,7 @@ interface Drift {
   readonly field: SettingKey;
   readonly expected: unknown;
   readonly found: unknown;
-  /** Another stack's live claim on the field with another value (`<name> (<StackId>)`). */
+  /** Another live claim on the field with another value (`<stack name> (<StackId>)`). */
   readonly managedBy?: string;
 }
 
@@ -182,9 +184,7 @@ async function check(mode: string, self: Owner, trigger: Trigger, signal: AbortS
   const drifts: Drift[] = (Object.keys(claimed) as SettingKey[])
     .filter((field) => claimed[field] !== effective[field])
     .map((field) => {
-      const disagrees = (c: Claim) =>
-        c.stackId !== self.stackId && c.fields[field] !== undefined && String(c.fields[field]) !== String(claimed[field]);
-      const other = ownership.others.find(disagrees);
+      const other = ownership.others.find((c) => c.fields[field] !== undefined && String(c.fields[field]) !== String(claimed[field]));
       return { field, expected: claimed[field], found: effective[field], managedBy: other && `${other.stackName} (${other.stackId})` };
     });
 

@@ -241,9 +241,21 @@ describe('ownership', () => {
     expect(modifyCalls()).toEqual([{ HttpTokens: 'required' }]);
   });
 
-  test('a claim of the same stack (a rename in progress) never stops the guard', async () => {
+  test('a rename that also changes a value, before its cleanup: the old and the new resource leave that field to each other', async () => {
+    claimOwn({ HttpTokens: 'required', HttpPutResponseHopLimit: 3 });
+    addClaim(world, STACK, 'OldImdsResource', { HttpTokens: 'optional', HttpPutResponseHopLimit: 3 });
+    world.state.HttpPutResponseHopLimit = 1;
+    await run(schedule());
+    expect(modifyCalls()).toEqual([{ HttpPutResponseHopLimit: 3 }]);
+    expect(linesOf('drift').map(({ field, action, managedBy }) => [field, action, managedBy])).toEqual([
+      ['HttpTokens', 'left-alone', `${STACK} (${SELF.stackId})`],
+      ['HttpPutResponseHopLimit', 'reapplied', undefined],
+    ]);
+  });
+
+  test('a claim of the same stack with the same value (a rename in progress) does not stop the guard', async () => {
     claimOwn({ HttpTokens: 'required' });
-    addClaim(world, STACK, 'OldImdsResource', { HttpTokens: 'optional' });
+    addClaim(world, STACK, 'OldImdsResource', { HttpTokens: 'required' });
     await run(schedule());
     expect(modifyCalls()).toEqual([{ HttpTokens: 'required' }]);
   });
