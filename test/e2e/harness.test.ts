@@ -354,6 +354,7 @@ scenario('any Custom:: type whose ServiceToken is a function of the template run
   // A ServiceToken that is not a function of the template: the suite cannot run it.
   expect(() => readTemplate({ Resources: { X: { Type: 'Custom::X', Properties: { ServiceToken: 'arn:aws:lambda:eu-west-1:123456789012:function:elsewhere' } } } }))
     .toThrow(/the ServiceToken of X \(Custom::X\) is "arn:aws:lambda:eu-west-1:123456789012:function:elsewhere", not the Arn of a function in this template/);
+  expect(() => readTemplate({ Resources: { X: { Type: 'Custom::Imds.Upgrade', Properties: {} } } })).toThrow(/the resource type Custom::Imds\.Upgrade is invalid/);
 });
 
 scenario('an answer later than the resource\'s ServiceTimeout fails the step: CloudFormation has stopped waiting; a ServiceTimeout CloudFormation refuses is refused', async (w) => {

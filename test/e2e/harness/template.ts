@@ -145,9 +145,19 @@ export function releasedTemplate(settings?: Record<string, string | number>): St
   return t;
 }
 
-/** Whether CloudFormation treats a resource type as a custom resource (sent to its ServiceToken). */
+/**
+ * Whether CloudFormation treats a resource type as a custom resource (sent to
+ * its ServiceToken); throws for a Custom:: name it refuses (letters, digits and
+ * _@- only, up to 60 characters).
+ */
 export function isCustomResourceType(type: unknown): boolean {
-  return typeof type === 'string' && (type === 'AWS::CloudFormation::CustomResource' || /^Custom::[A-Za-z0-9_@-]{1,60}$/.test(type));
+  if (typeof type !== 'string' || !(type === 'AWS::CloudFormation::CustomResource' || type.startsWith('Custom::'))) {
+    return false;
+  }
+  if (type.startsWith('Custom::') && !/^Custom::[A-Za-z0-9_@-]{1,60}$/.test(type)) {
+    throw new Error(`the resource type ${type} is invalid: a custom resource type is Custom:: and up to 60 letters, digits and _@-`);
+  }
+  return true;
 }
 
 /** Finds the custom resources and the function each one's ServiceToken points to. */
