@@ -3,6 +3,7 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import { Construct } from 'constructs';
 import { ImdsInstanceUpgrade, ImdsInstanceUpgradeProps, InstanceUpgradeMode } from '../src';
 import { decodeInlineCode } from './support/inline-code';
+import { UpgradeConfig, readConfig } from '../lambda/instance-upgrade/config';
 
 const ENV = { account: '123456789012', region: 'eu-west-1' };
 
@@ -251,6 +252,22 @@ describe('props', () => {
   });
 });
 
+describe('the function reads the configuration the construct writes', () => {
+  test.each<[string, ImdsInstanceUpgradeProps, UpgradeConfig]>([
+    ['the defaults', {}, { mode: 'REPORT_ONLY', lookbackSeconds: 1209600, exclusionTagKey: 'imds-keep-v1', upgradeWithoutMetrics: false, maxUpgradesPerRun: 100 }],
+    ['the lower bounds', { mode: InstanceUpgradeMode.UPGRADE, lookback: Duration.hours(1), exclusionTagKey: 'k', maxUpgradesPerRun: 1 },
+      { mode: 'UPGRADE', lookbackSeconds: 3600, exclusionTagKey: 'k', upgradeWithoutMetrics: false, maxUpgradesPerRun: 1 }],
+    ['the upper bounds', { lookback: Duration.days(455), exclusionTagKey: 'ü'.repeat(128), upgradeWithoutMetrics: true, maxUpgradesPerRun: 1000 },
+      { mode: 'REPORT_ONLY', lookbackSeconds: 39312000, exclusionTagKey: 'ü'.repeat(128), upgradeWithoutMetrics: true, maxUpgradesPerRun: 1000 }],
+    ['a tag key with every allowed sign', { exclusionTagKey: 'Team Ä1 +-=._:/@' },
+      { mode: 'REPORT_ONLY', lookbackSeconds: 1209600, exclusionTagKey: 'Team Ä1 +-=._:/@', upgradeWithoutMetrics: false, maxUpgradesPerRun: 100 }],
+  ])('%s', (_name, props, expected) => {
+    const { template } = synth(props);
+    const env = only(template, 'AWS::Lambda::Function').resource.Properties.Environment.Variables;
+    expect(readConfig(env)).toEqual(expected);
+  });
+});
+
 describe('validation', () => {
   const throws = (props: ImdsInstanceUpgradeProps) => () => synth(props);
 
@@ -279,7 +296,7 @@ describe('validation', () => {
       `^\\[Stack/Upgrade\\] maxUpgradesPerRun must be an integer from 1 to 1000; got ${Number.isNaN(maxUpgradesPerRun) ? 'null' : maxUpgradesPerRun}$`));
   });
 
-  test.each(['', 'x'.repeat(129), 'aws:keep', 'AWS:keep', ' keep', 'keep ', 'keep*', 'keep${aws:username}', 'keep,v1', 'a"b'])('exclusion tag key %p is rejected', (exclusionTagKey) => {
+  test.each(['', 'x'.repeat(129), '\u{1D400}'.repeat(65), 'aws:keep', 'AWS:keep', ' keep', 'keep ', 'keep*', 'keep${aws:username}', 'keep,v1', 'a"b'])('exclusion tag key %p is rejected', (exclusionTagKey) => {
     expect(throws({ exclusionTagKey })).toThrow(
       `[Stack/Upgrade] exclusionTagKey must be an EC2 tag key: 1 to 128 characters, letters, digits, spaces and + - = . _ : / @, no leading or trailing space, not starting with "aws:"; got ${JSON.stringify(exclusionTagKey)}`);
   });

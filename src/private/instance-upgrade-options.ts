@@ -72,7 +72,8 @@ export function instanceUpgradeConfig(scope: IConstruct, options: ImdsInstanceUp
   const exclusionTagKey = options.exclusionTagKey ?? UPGRADE_DEFAULTS.exclusionTagKey;
   known('exclusionTagKey', exclusionTagKey);
   const { min: keyMin, max: keyMax } = UPGRADE_LIMITS.exclusionTagKeyLength;
-  if (typeof exclusionTagKey !== 'string' || [...exclusionTagKey].length < keyMin || [...exclusionTagKey].length > keyMax
+  // Length in UTF-16 code units, as the function checks it (a letter outside the BMP counts twice: stricter than EC2).
+  if (typeof exclusionTagKey !== 'string' || exclusionTagKey.length < keyMin || exclusionTagKey.length > keyMax
     || !TAG_KEY.test(exclusionTagKey) || exclusionTagKey.trim() !== exclusionTagKey || exclusionTagKey.toLowerCase().startsWith('aws:')) {
     fail(`${name('exclusionTagKey')} must be an EC2 tag key: ${keyMin} to ${keyMax} characters, letters, digits, spaces and + - = . _ : / @, no leading or trailing space, not starting with "aws:"; got ${JSON.stringify(exclusionTagKey)}`);
   }
