@@ -36,7 +36,7 @@
  * Instances (DescribeInstances, ModifyInstanceMetadataOptions, RunInstances),
  * faithful to the API reference in: the XML (reservationSet / instancesSet /
  * instanceState with EC2's state codes / tagSet / metadataOptions); the
- * filters instance-id, instance-state-name, tag-key, tag:<key>,
+ * filters instance-id, instance-state-name, instance-state-code, tag-key, tag:<key>,
  * metadata-options.http-tokens, metadata-options.http-endpoint and
  * metadata-options.http-put-response-hop-limit (values OR'ed, filters AND'ed,
  * `*` and `?` wildcards); MaxResults 5..1000, not with InstanceIds
@@ -48,8 +48,12 @@
  * - `pending` turns `applied` after `describesUntilApplied` DescribeInstances
  *   answers have shown the instance pending (real EC2 takes a few seconds);
  *   `holdPending` keeps it pending forever; `stoppedAppliesOnStart` keeps a
- *   stopped instance's change pending until it runs; instance states never change by
- *   themselves (pending stays pending until a test sets it);
+ *   stopped instance's change pending until it runs (off by default, so a
+ *   stopped instance applies like a running one); instance states never
+ *   change by themselves (pending stays pending until a test sets it);
+ * - instances come in the order they were added (EC2's order is unspecified);
+ * - `failModifyFor` makes Modify of given instances fail with any EC2 code, and
+ *   `callCounts` counts requests per action (for the bench);
  * - a page holds MaxResults instances (EC2 may answer fewer, with a NextToken:
  *   callers must follow NextToken); the token is the position after the last
  *   instance returned, so instances that stop matching a filter between pages
