@@ -75,9 +75,7 @@ const cw = () => (cwClient ??= createCloudWatchClient());
 
 /** A custom resource event: everything else the function receives is the drift guard's. */
 export function isCloudFormationEvent(event: unknown): event is CloudFormationCustomResourceEvent {
-  const e = event as Record<string, unknown> | null;
-  return typeof e === 'object' && e !== null
-    && ['RequestType', 'ResponseURL', 'StackId', 'LogicalResourceId'].every((key) => typeof e[key] === 'string');
+  return ['RequestType', 'ResponseURL', 'StackId', 'LogicalResourceId'].every((key) => typeof (event as Record<string, unknown> | null)?.[key] === 'string');
 }
 
 /** The entry point for every event that is not CloudFormation's. */

@@ -15,7 +15,7 @@
 import { CloudFormationStack, FunctionRun } from './harness/cloudformation';
 import { cloudTrailEvent, scheduledEvent } from './harness/eventbridge';
 import { REGION, World, claimName, expectSuccess, scenario } from './harness/scenario';
-import { StackTemplate, synthesizeImds } from './harness/template';
+import { StackTemplate, synthesizeImds, synthesizeStackSet } from './harness/template';
 import { DriftGuard, HttpTokens, HttpTokensEnforced, ImdsAccountDefaultsProps } from '../../src';
 
 const MODIFY = 'ModifyInstanceMetadataDefaults';
@@ -283,4 +283,33 @@ scenario('with the oldest SDK we test (client-ec2 3.996.0, which lacks HttpToken
   expect(w.state()).toEqual({ HttpTokens: 'required', HttpTokensEnforced: 'enabled' });
   expect(linesOf(run, 'drift')).toEqual([{ message: 'drift', field: 'HttpTokensEnforced', expected: 'enabled', found: 'disabled', action: 'reapplied', trigger: 'schedule' }]);
   expect(metrics(w)).toEqual([['DriftDetected', 1, {}], ['DriftReapplied', 1, {}]]);
+});
+
+scenario('two stack instances of a StackSet with the guard, in two accounts: each guards its own account with settings as parameters', async (w) => {
+  const { template, parameters } = synthesizeStackSet({
+    ...IMDSV2,
+    driftGuard: DriftGuard.REAPPLY,
+    settingsAsParameters: true,
+    organizationalUnitIds: ['ou-abcd-12345678'],
+    regions: [REGION],
+  });
+  const other = await w.account('210987654321');
+  const first = w.stack({ name: 'StackSet-ImdsEverywhere-1' });
+  const second = w.stack({ name: 'StackSet-ImdsEverywhere-2', account: other });
+  expectSuccess(await first.create(template, parameters));
+  expectSuccess(await second.create(template, parameters));
+  // Each instance's function knows its own stack (Ref AWS::StackId, resolved per instance).
+  expect(first.functionOf().environment.IMDS_STACK_ID).toBe(first.stackId);
+  expect(second.functionOf().environment.IMDS_STACK_ID).toBe(second.stackId);
+
+  changeOutOfBand(w, { HttpTokens: 'optional' });
+  other.ec2.setState(REGION, { HttpTokens: 'optional', HttpPutResponseHopLimit: 2 });
+  const run = await second.schedule();
+  expect(run.ec2Requests.every((r) => r.region === REGION)).toBe(true);
+  expect(other.ec2.state(REGION)).toEqual(IMDSV2_STATE);
+  // The first account is not the second instance's business: its guard's own run sets it back.
+  expect(w.state().HttpTokens).toBe('optional');
+  await first.schedule();
+  expect(w.state()).toEqual(IMDSV2_STATE);
+  expect(other.cloudwatch.putMetricData(REGION, NAMESPACE).map((d) => [d.MetricName, d.Value])).toEqual([['DriftDetected', 1], ['DriftReapplied', 1]]);
 });

@@ -306,13 +306,18 @@ describe('ownership', () => {
     expect(modifyCalls()).toEqual([{ HttpTokens: 'required' }]);
   });
 
-  test('access denied on the first CloudFormation call is retried while IAM propagates', async () => {
+  test('access denied on the first CloudFormation call and on the first EC2 call is retried while IAM propagates', async () => {
     claimOwn({ HttpTokens: 'required' });
     cfn.on(DescribeStackResourceCommand)
       .rejectsOnce(serviceError('AccessDenied', 'not yet', 403))
       .callsFake(fakes(world).describeStackResource);
+    ec2.on(GetInstanceMetadataDefaultsCommand)
+      .rejectsOnce(serviceError('UnauthorizedOperation', 'not yet', 403))
+      .callsFake(() => ({ AccountLevel: { ...world.state, ...world.managedBy } }));
     await run(schedule());
-    expect(delays).toContain(1_000);
+    expect(delays.filter((d) => d === 1_000)).toHaveLength(2);
+    expect(linesOf('AccessDenied on the first CloudFormation call: waiting for the role\'s policy to propagate')).toHaveLength(1);
+    expect(linesOf('UnauthorizedOperation on the first EC2 call: waiting for the role\'s policy to propagate')).toHaveLength(1);
     expect(modifyCalls()).toEqual([{ HttpTokens: 'required' }]);
   });
 
@@ -360,9 +365,14 @@ describe('CloudTrail', () => {
     }]);
   });
 
-  test('without a caller or an event id the event is still checked', async () => {
+  test.each([
+    ['a caller without an ARN', { userIdentity: { type: 'AWSService', invokedBy: 'ec2.amazonaws.com' }, eventID: 42 }],
+    ['no userIdentity at all', { userIdentity: undefined, eventID: undefined }],
+    ['an ARN that is not a string', { userIdentity: { arn: 42 }, eventID: null }],
+  ])('%s (and no usable event id): the event is still checked, without a caller', async (_, detail) => {
+    world.state.HttpTokens = 'optional';
     claimOwn({ HttpTokens: 'required' });
-    await run(trail({ userIdentity: { type: 'AWSService', invokedBy: 'ec2.amazonaws.com' }, eventID: 42 }));
+    await run(trail(detail));
     expect(linesOf('drift')).toEqual([{ message: 'drift', field: 'HttpTokens', expected: 'required', found: 'optional', action: 'reapplied', trigger: 'cloudtrail' }]);
   });
 
@@ -463,11 +473,25 @@ describe('routing', () => {
   });
 });
 
-test('the calls are stopped DRIFT_RESERVE_MS before the function\'s timeout', async () => {
+test('the calls are stopped DRIFT_RESERVE_MS before the function\'s timeout, and the timer ends with the run', async () => {
   claimOwn({ HttpTokens: 'optional' });
-  await run(schedule(), 30_000);
-  expect(DRIFT_RESERVE_MS).toBe(2_000);
-  expect(delays).toContain(28_000);
+  const cleared = jest.spyOn(global, 'clearTimeout');
+  try {
+    await run(schedule(), 30_000);
+    expect(DRIFT_RESERVE_MS).toBe(2_000);
+    const timers = (setTimeout as unknown as jest.Mock).mock;
+    const index = timers.calls.map((call) => call[1]).lastIndexOf(28_000);
+    expect(index).toBeGreaterThanOrEqual(0);
+    expect(cleared).toHaveBeenCalledWith(timers.results[index].value);
+    // What the timer does when it fires: the signal every call received is aborted.
+    const [, options] = cfn.commandCalls(DescribeStackResourceCommand)[0].args as unknown as [unknown, { abortSignal: AbortSignal }];
+    const signal = options.abortSignal;
+    expect(signal.aborted).toBe(false);
+    timers.calls[index][0]();
+    expect(signal.aborted).toBe(true);
+  } finally {
+    cleared.mockRestore();
+  }
 });
 
 test('the function\'s ARN decides its account and Region', () => {
