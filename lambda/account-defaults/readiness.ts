@@ -128,9 +128,9 @@ export async function checkReadiness(
     throw new Error(reasonFor(found));
   }
   return {
-    LaunchTemplatesAllowingImdsv1: amount(found.launchTemplates, '+'),
-    LaunchConfigurationsAllowingImdsv1: amount(found.launchConfigurations, '+'),
-    InstancesAllowingImdsv1: amount(found.instances, '+'),
+    LaunchTemplatesAllowingImdsv1: count(found.launchTemplates),
+    LaunchConfigurationsAllowingImdsv1: count(found.launchConfigurations),
+    InstancesAllowingImdsv1: count(found.instances),
   };
 }
 
@@ -187,103 +187,98 @@ function cutShort(): string {
 }
 
 function fix(listing: Listing): Found {
-  const complete = listing.done && listing.incomplete === undefined;
   return {
     count: listing.items.size,
-    complete,
+    complete: listing.done,
     names: [...listing.items.values()].slice(0, NAMED_IN_LOG),
-    ...(complete ? {} : { incomplete: listing.incomplete ?? cutShort() }),
+    ...(listing.done ? {} : { incomplete: listing.incomplete ?? cutShort() }),
   };
 }
 
-/** Launch templates whose $Default or $Latest version sets HttpTokens optional, one entry per template. */
-async function listLaunchTemplates(ec2: EC2Client, listing: Listing, signal: AbortSignal): Promise<void> {
-  const versions = new Map<string, { name?: string; numbers: number[] }>();
+/** Reads every page (`call` with the previous page's NextToken) and hands each to `each`. */
+async function everyPage<T extends { NextToken?: string }>(
+  what: string, call: (NextToken: string | undefined) => Promise<T>, each: (page: T) => void, signal: AbortSignal,
+): Promise<void> {
   let NextToken: string | undefined;
   do {
-    const page = await whileIamPropagates('EC2', () => ec2.send(new DescribeLaunchTemplateVersionsCommand({
-      Versions: ['$Latest', '$Default'],
-      Filters: [{ Name: 'http-tokens', Values: ['optional'] }],
-      MaxResults: PAGE_SIZE.launchTemplates,
-      NextToken,
-    }), { abortSignal: signal }), signal);
-    for (const v of page.LaunchTemplateVersions ?? []) {
-      const id = v.LaunchTemplateId ?? '?';
-      const entry = versions.get(id) ?? { name: v.LaunchTemplateName, numbers: [] };
-      // $Latest and $Default may be the same version.
-      if (v.VersionNumber !== undefined && !entry.numbers.includes(v.VersionNumber)) {
-        entry.numbers.push(v.VersionNumber);
-        entry.numbers.sort((a, b) => a - b);
-      }
-      versions.set(id, entry);
-      listing.items.set(id, `${id} (${short(entry.name)}, version ${entry.numbers.join(', ')})`);
-    }
+    const page = await whileIamPropagates(what, () => call(NextToken), signal);
+    each(page);
     NextToken = page.NextToken;
   } while (NextToken);
 }
 
-/** Launch configurations whose MetadataOptions.HttpTokens is optional. */
-async function listLaunchConfigurations(autoScaling: AutoScalingClient, listing: Listing, signal: AbortSignal): Promise<void> {
-  let NextToken: string | undefined;
-  do {
-    const page = await whileIamPropagates('Auto Scaling', () => autoScaling.send(new DescribeLaunchConfigurationsCommand({
-      MaxRecords: PAGE_SIZE.launchConfigurations,
-      NextToken,
-    }), { abortSignal: signal }), signal);
+/** Launch templates whose $Default or $Latest version sets HttpTokens optional, one entry per template. */
+function listLaunchTemplates(ec2: EC2Client, listing: Listing, signal: AbortSignal): Promise<void> {
+  const versions = new Map<string, number[]>();
+  return everyPage('EC2 DescribeLaunchTemplateVersions', (NextToken) => ec2.send(new DescribeLaunchTemplateVersionsCommand({
+    Versions: ['$Latest', '$Default'],
+    Filters: [{ Name: 'http-tokens', Values: ['optional'] }],
+    MaxResults: PAGE_SIZE.launchTemplates,
+    NextToken,
+  }), { abortSignal: signal }), (page) => {
+    for (const v of page.LaunchTemplateVersions ?? []) {
+      const id = v.LaunchTemplateId!;
+      // $Latest and $Default may be the same version.
+      const numbers = [...new Set([...versions.get(id) ?? [], v.VersionNumber!])].sort((x, y) => x - y);
+      versions.set(id, numbers);
+      listing.items.set(id, `${id} (${short(v.LaunchTemplateName!)}, version ${numbers.join(', ')})`);
+    }
+  }, signal);
+}
+
+/** Launch configurations whose MetadataOptions.HttpTokens is optional (the API has no filter). */
+function listLaunchConfigurations(autoScaling: AutoScalingClient, listing: Listing, signal: AbortSignal): Promise<void> {
+  return everyPage('Auto Scaling DescribeLaunchConfigurations', (NextToken) => autoScaling.send(new DescribeLaunchConfigurationsCommand({
+    MaxRecords: PAGE_SIZE.launchConfigurations,
+    NextToken,
+  }), { abortSignal: signal }), (page) => {
     for (const c of page.LaunchConfigurations ?? []) {
-      if (c.MetadataOptions?.HttpTokens === 'optional' && c.LaunchConfigurationName !== undefined) {
-        listing.items.set(c.LaunchConfigurationName, short(c.LaunchConfigurationName));
+      if (c.MetadataOptions?.HttpTokens === 'optional') {
+        listing.items.set(c.LaunchConfigurationName!, short(c.LaunchConfigurationName!));
       }
     }
-    NextToken = page.NextToken;
-  } while (NextToken);
+  }, signal);
 }
 
 /** Instances that are not terminated and allow IMDSv1. */
-async function listInstances(ec2: EC2Client, listing: Listing, signal: AbortSignal): Promise<void> {
-  let NextToken: string | undefined;
-  do {
-    const page = await whileIamPropagates('EC2', () => ec2.send(new DescribeInstancesCommand({
-      Filters: [
-        { Name: 'metadata-options.http-tokens', Values: ['optional'] },
-        { Name: 'instance-state-name', Values: ['pending', 'running', 'stopping', 'stopped'] },
-      ],
-      MaxResults: PAGE_SIZE.instances,
-      NextToken,
-    }), { abortSignal: signal }), signal);
-    for (const reservation of page.Reservations ?? []) {
-      for (const instance of reservation.Instances ?? []) {
-        if (instance.InstanceId !== undefined) {
-          listing.items.set(instance.InstanceId, instance.InstanceId);
-        }
-      }
+function listInstances(ec2: EC2Client, listing: Listing, signal: AbortSignal): Promise<void> {
+  return everyPage('EC2 DescribeInstances', (NextToken) => ec2.send(new DescribeInstancesCommand({
+    Filters: [
+      { Name: 'metadata-options.http-tokens', Values: ['optional'] },
+      { Name: 'instance-state-name', Values: ['pending', 'running', 'stopping', 'stopped'] },
+    ],
+    MaxResults: PAGE_SIZE.instances,
+    NextToken,
+  }), { abortSignal: signal }), (page) => {
+    for (const instance of (page.Reservations ?? []).flatMap((r) => r.Instances ?? [])) {
+      listing.items.set(instance.InstanceId!, instance.InstanceId!);
     }
-    NextToken = page.NextToken;
-  } while (NextToken);
+  }, signal);
 }
 
 /** "3", or "3+" (at least 3) when the listing did not finish. */
-function amount(found: Found, atLeast: '+' | 'at least '): string {
-  if (found.complete) {
-    return String(found.count);
-  }
-  return atLeast === '+' ? `${found.count}+` : `at least ${found.count}`;
+function count(found: Found): string {
+  return found.complete ? String(found.count) : `${found.count}+`;
+}
+
+/** "3", or "at least 3" when the listing did not finish. */
+function atLeast(found: Found): string {
+  return found.complete ? String(found.count) : `at least ${found.count}`;
 }
 
 function forLog(found: Found): Record<string, unknown> {
-  return { count: amount(found, '+'), names: found.names, ...(found.incomplete ? { incomplete: found.incomplete } : {}) };
+  return { count: count(found), names: found.names, ...(found.incomplete ? { incomplete: found.incomplete } : {}) };
 }
 
-function short(name: string | undefined): string {
-  const text = name ?? '?';
-  return text.length > NAME_CHARS ? `${text.slice(0, NAME_CHARS - 3)}...` : text;
+function short(name: string): string {
+  return name.length > NAME_CHARS ? `${name.slice(0, NAME_CHARS - 3)}...` : name;
 }
 
 /** The failure reason in BLOCK mode: what would break (the first few), what could not be listed, and how to proceed. */
 function reasonFor(found: Readiness): string {
   const kinds: Array<[string, Found]> = [['launch templates', found.launchTemplates], ['launch configurations', found.launchConfigurations]];
   const listed = kinds.filter(([, f]) => f.count > 0).map(([kind, f]) =>
-    `${kind} (${amount(f, 'at least ')}): ${f.names.slice(0, NAMED_IN_REASON).join(', ')}${f.count > NAMED_IN_REASON ? ', ...' : ''}`);
+    `${kind} (${atLeast(f)}): ${f.names.slice(0, NAMED_IN_REASON).join(', ')}${f.count > NAMED_IN_REASON ? ', ...' : ''}`);
   const unlisted = kinds.filter(([, f]) => !f.complete).map(([kind, f]) => `the ${kind} could not all be listed (${f.incomplete!.slice(0, 300)})`);
   const parts: string[] = [];
   if (listed.length > 0) {
@@ -297,7 +292,7 @@ function reasonFor(found: Readiness): string {
     ? 'Make them require IMDSv2 (HttpTokens required: a new default launch template version, a new launch configuration), or set readinessCheck to REPORT_ONLY to enforce anyway.'
     : 'Deploy again, or set readinessCheck to REPORT_ONLY to enforce without the check.');
   if (found.instances.count > 0) {
-    parts.push(`Instances allowing IMDSv1: ${amount(found.instances, 'at least ')} (they keep running; the function's log lists them).`);
+    parts.push(`Instances allowing IMDSv1: ${atLeast(found.instances)} (they keep running; the function's log lists them).`);
   }
   return parts.join(' ');
 }

@@ -7,10 +7,12 @@
  * event loop, so a listing that is not left hanging on purpose always finishes
  * before its budget fires.
  */
-import { DescribeLaunchConfigurationsCommand } from '@aws-sdk/client-auto-scaling';
+import { getEventListeners } from 'events';
+import { AutoScalingClient, DescribeLaunchConfigurationsCommand } from '@aws-sdk/client-auto-scaling';
 import {
   DescribeInstancesCommand,
   DescribeLaunchTemplateVersionsCommand,
+  EC2Client,
   ModifyInstanceMetadataDefaultsCommand,
 } from '@aws-sdk/client-ec2';
 import { PutParameterCommand } from '@aws-sdk/client-ssm';
@@ -21,11 +23,12 @@ import {
   NAMED_IN_REASON,
   PAGE_SIZE,
   READINESS_BUDGET_MS,
+  checkReadiness,
   notChecked,
   parseReadinessCheck,
 } from '../../../lambda/account-defaults/readiness';
 import { ResponseEndpoint } from '../../support/response-endpoint';
-import { PHYSICAL_ID, answerOf, captureLogs, createEvent, quickWaits, updateEvent } from '../support';
+import { PHYSICAL_ID, REGION, answerOf, captureLogs, createEvent, quickWaits, updateEvent } from '../support';
 import { World, autoScaling, ec2, emulate, fakes, newWorld, serviceError, ssm } from '../support/aws-mocks';
 
 let endpoint: ResponseEndpoint;
@@ -482,5 +485,89 @@ describe('parseReadinessCheck', () => {
 
   test.each([['block'], [''], [true], [null]])('rejects %j', (value) => {
     expect(() => parseReadinessCheck({ ReadinessCheck: value })).toThrow(/^ReadinessCheck must be one of "BLOCK", "REPORT_ONLY"; got /);
+  });
+});
+
+describe('bounds, aborts and edges', () => {
+  const clients = { ec2: () => new EC2Client({ region: REGION }), autoScaling: () => new AutoScalingClient({ region: REGION }) };
+  const signalOf = (call: { args: unknown[] }) => (call.args[1] as { abortSignal: AbortSignal }).abortSignal;
+
+  test('every call carries the check\'s abort signal, which follows the handler\'s deadline and is let go of afterwards', async () => {
+    const deadline = new AbortController();
+    ec2.on(DescribeInstancesCommand).callsFake(() => new Promise(() => undefined));
+    const checking = checkReadiness({ HttpTokensEnforced: 'enabled' }, {}, 'REPORT_ONLY', clients, deadline.signal);
+    await new Promise((resolve) => setImmediate(resolve));
+    const pending = signalOf(ec2.commandCalls(DescribeInstancesCommand)[0]);
+    expect(pending.aborted).toBe(false);
+    expect(getEventListeners(deadline.signal, 'abort')).toHaveLength(1);
+    deadline.abort();
+    expect(pending.aborted).toBe(true);
+    expect(signalOf(ec2.commandCalls(DescribeLaunchTemplateVersionsCommand)[0])).toBe(pending);
+    expect(signalOf(autoScaling.commandCalls(DescribeLaunchConfigurationsCommand)[0])).toBe(pending);
+    expect(await checking).toEqual({ LaunchTemplatesAllowingImdsv1: '0', LaunchConfigurationsAllowingImdsv1: '0', InstancesAllowingImdsv1: '0+' });
+    expect(getEventListeners(deadline.signal, 'abort')).toHaveLength(0);
+  });
+
+  test('a deadline already passed aborts the calls at once', async () => {
+    const deadline = new AbortController();
+    deadline.abort();
+    await checkReadiness({ HttpTokensEnforced: 'enabled' }, {}, 'REPORT_ONLY', clients, deadline.signal);
+    expect(signalOf(ec2.commandCalls(DescribeInstancesCommand)[0]).aborted).toBe(true);
+  });
+
+  test('access denied on the first call of each listing is waited out as IAM propagates, and logged with the call', async () => {
+    const denied = () => serviceError('UnauthorizedOperation', 'not yet', 403);
+    ec2.on(DescribeLaunchTemplateVersionsCommand).rejectsOnce(denied()).callsFake(fakes(world).describeLaunchTemplateVersions);
+    ec2.on(DescribeInstancesCommand).rejectsOnce(denied()).callsFake(fakes(world).describeInstances);
+    autoScaling.on(DescribeLaunchConfigurationsCommand).rejectsOnce(serviceError('AccessDenied', 'not yet', 403)).callsFake(fakes(world).describeLaunchConfigurations);
+    await checkReadiness({ HttpTokensEnforced: 'enabled' }, {}, 'REPORT_ONLY', clients, new AbortController().signal);
+    for (const line of [
+      { message: 'UnauthorizedOperation on the first EC2 DescribeLaunchTemplateVersions call: waiting for the role\'s policy to propagate', attempt: 1 },
+      { message: 'AccessDenied on the first Auto Scaling DescribeLaunchConfigurations call: waiting for the role\'s policy to propagate', attempt: 1 },
+      { message: 'UnauthorizedOperation on the first EC2 DescribeInstances call: waiting for the role\'s policy to propagate', attempt: 1 },
+    ]) {
+      expect(logs).toContainEqual(JSON.stringify(line));
+    }
+    expect(delays).toEqual(expect.arrayContaining([READINESS_BUDGET_MS, 1_000]));
+  });
+
+  test('pages without their lists (nothing to report) count as empty', async () => {
+    ec2.on(DescribeLaunchTemplateVersionsCommand).resolves({});
+    ec2.on(DescribeInstancesCommand).resolves({ Reservations: [{ ReservationId: 'r-1' }] });
+    autoScaling.on(DescribeLaunchConfigurationsCommand).resolves({});
+    const answer = await run(createEvent(endpoint, ENFORCE));
+    expect(answer.Status).toBe('SUCCESS');
+    expect(answer.Data).toMatchObject({ LaunchTemplatesAllowingImdsv1: '0', LaunchConfigurationsAllowingImdsv1: '0', InstancesAllowingImdsv1: '0' });
+  });
+
+  test('a name of 64 characters is quoted whole, one of 65 is cut to 61 and "..."', async () => {
+    launchTemplate('lt-1', 'a'.repeat(64), ['optional']);
+    launchTemplate('lt-2', 'b'.repeat(65), ['optional']);
+    const answer = await run(createEvent(endpoint, ENFORCE));
+    expect(answer.Reason).toContain(`lt-1 (${'a'.repeat(64)}, version 1), lt-2 (${'b'.repeat(61)}..., version 1).`);
+  });
+
+  test('exactly NAMED_IN_REASON of a kind: all named, no "..."', async () => {
+    for (let i = 0; i < NAMED_IN_REASON; i++) {
+      launchConfiguration(`lc-${i}`, 'optional');
+    }
+    const answer = await run(createEvent(endpoint, ENFORCE));
+    expect(answer.Reason).toContain(`launch configurations (${NAMED_IN_REASON}): lc-0, lc-1, lc-2, lc-3, lc-4. Nothing was changed.`);
+  });
+
+  test('both listings unfinished: each named, the error cut to 300 characters; instances unfinished read "at least N"', async () => {
+    launchTemplate('lt-1', 'web', ['optional']);
+    ec2.on(DescribeLaunchTemplateVersionsCommand).rejects(serviceError('InternalError', 'x'.repeat(400), 500));
+    autoScaling.on(DescribeLaunchConfigurationsCommand).rejects(serviceError('InternalFailure', 'down', 500));
+    instance('i-1', 'optional');
+    ec2.on(DescribeInstancesCommand)
+      .callsFakeOnce(() => ({ Reservations: [{ Instances: world.instances }], NextToken: 'more' }))
+      .rejects(serviceError('InternalError', 'later pages failed', 500));
+    const answer = await run(createEvent(endpoint, ENFORCE));
+    expect(answer.Reason).toBe('The readiness check cannot show that enforcing IMDSv2 is safe: '
+      + `the launch templates could not all be listed (InternalError: ${'x'.repeat(300 - 'InternalError: '.length)}); `
+      + 'the launch configurations could not all be listed (InternalFailure: down). '
+      + 'Nothing was changed. Deploy again, or set readinessCheck to REPORT_ONLY to enforce without the check. '
+      + 'Instances allowing IMDSv1: at least 1 (they keep running; the function\'s log lists them).');
   });
 });
