@@ -31,14 +31,18 @@
  * ImdsAccountDefaults alone, both with every option, for the current tree and for
  * a previous release, with the ratio after/before and the budget of 25,600 B
  * (half CloudFormation's 51,200-byte TemplateBody limit). The previous release is
- * --baseline-ref, by default 221f819: the last commit before the ownership claims
- * (issue 8: SSM and CloudFormation IAM statements, Ownership and ServiceTimeout
- * properties, EventInvokeConfig, a larger handler) started with 7631167, i.e. what
- * users have today. Its src/ and lambda/ come out of git (`git archive`, no network)
+ * --baseline-ref, by default 0979b2c: the last commit with the ownership claims
+ * and before the drift guard, the readiness check, ImdsInstanceUpgrade and the
+ * compressed inline code, i.e. what users have today (221f819 is the one before
+ * the claims). Its src/ and lambda/ come out of git (`git archive`, no network)
  * into a temporary directory; its handler is bundled there with the project's
  * esbuild and the options of the `bundle:lambda/account-defaults/index` task
  * (.projenrc.ts), to where that src/ reads it; its src/ is then loaded
  * with the project's node_modules (a symlink) in a child ts-node process.
+ *
+ * Then ImdsInstanceUpgrade on an emulated fleet (--fleet, 3,000 instances by
+ * default; 0 skips it) beside a model of AWS's Config remediation runbook
+ * (bench/fleet.ts).
  *
  * Timings are printed, never asserted: they depend on the machine.
  */
@@ -56,6 +60,7 @@ import {
   custom_resources as cr,
 } from 'aws-cdk-lib';
 import { CloudFormationStackArtifact } from 'aws-cdk-lib/cx-api';
+import { fleetBench } from './fleet';
 import { TemplateSizes, templateSizes } from './template-sizes';
 import * as current from '../src';
 import { HttpTokens, HttpTokensEnforced, ImdsAccountDefaults } from '../src';
@@ -121,11 +126,13 @@ const BASELINE = 'AwsCustomResource';
 
 /** The budget for the template with every option, on its own and as a StackSet embeds it: half the TemplateBody limit. */
 const TEMPLATE_BUDGET_BYTES = 25_600;
+/** The StackSet's embedded template with ImdsInstanceUpgrade too (test/targets.test.ts): 80 % of the TemplateBody limit. */
+const WITH_UPGRADE_BUDGET_BYTES = 40_960;
 
 /** The previous release: the last commit before the ownership claims (issue 8) started. */
-const DEFAULT_BASELINE_REF = '221f819';
+const DEFAULT_BASELINE_REF = '0979b2c';
 
-function parseArgs(): { runs: number; baselineRef: string } {
+function parseArgs(): { runs: number; baselineRef: string; fleetSize: number } {
   const i = process.argv.indexOf('--runs');
   const runs = i >= 0 ? Number(process.argv[i + 1]) : 15;
   if (!Number.isInteger(runs) || runs < 1) {
@@ -136,7 +143,12 @@ function parseArgs(): { runs: number; baselineRef: string } {
   if (!baselineRef || baselineRef.startsWith('--')) {
     throw new Error(`--baseline-ref needs a git revision; got ${baselineRef}`);
   }
-  return { runs, baselineRef };
+  const k = process.argv.indexOf('--fleet');
+  const fleetSize = k >= 0 ? Number(process.argv[k + 1]) : 3_000;
+  if (!Number.isInteger(fleetSize) || fleetSize < 0) {
+    throw new Error(`--fleet must be a whole number of instances (0 skips the fleet runs); got ${process.argv[k + 1]}`);
+  }
+  return { runs, baselineRef, fleetSize };
 }
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'imds-bench-'));
@@ -358,8 +370,8 @@ interface Row {
   readonly coldStartParts: string;
 }
 
-function main(): void {
-  const { runs, baselineRef } = parseArgs();
+async function main(): Promise<void> {
+  const { runs, baselineRef, fleetSize } = parseArgs();
   const nodePath = sdkNodePath();
   const before = baselineSizes(baselineRef);
   const after = templateSizes(current);
@@ -448,6 +460,11 @@ function main(): void {
     sizeRow("StackSet's embedded template (templateBody, settings as parameters)", (s) => s.stackSetBytes),
     sizeRow('ImdsAccountDefaults alone in a stack, as sent (minified JSON)', (s) => s.standaloneBytes),
   ];
+  if (after.stackSetWithUpgradeBytes !== undefined) {
+    const a = after.stackSetWithUpgradeBytes;
+    sizeLines.push(`| StackSet's embedded template with ImdsInstanceUpgrade too (a second function) | - | ${a} B (${kb(a)}) | - | ${((a / WITH_UPGRADE_BUDGET_BYTES) * 100).toFixed(0)}% of its own budget, ${WITH_UPGRADE_BUDGET_BYTES} B |`);
+    targets.push([`StackSet's embedded template with ImdsInstanceUpgrade too under ${WITH_UPGRADE_BUDGET_BYTES} B (${a} B)`, a < WITH_UPGRADE_BUDGET_BYTES]);
+  }
 
   const versionOf = (pkg: string) => JSON.parse(fs.readFileSync(require.resolve(`${pkg}/package.json`), 'utf8')).version;
   console.log(`\nNode ${process.version}, ${os.cpus().length} CPUs, aws-cdk-lib ${versionOf('aws-cdk-lib')}, cdk-nag ${versionOf('cdk-nag')}\n`);
@@ -458,9 +475,24 @@ function main(): void {
   for (const [label, ok] of targets) {
     console.log(`  ${ok ? 'met    ' : 'MISSED '} ${label}`);
   }
+
+  if (fleetSize > 0) {
+    const fleet = await fleetBench(fleetSize);
+    const theirs = fleet.runs[fleet.runs.length - 1];
+    const ratio = (a: number, b: number) => (b === 0 ? '-' : `${(a / b).toFixed(2)}x`);
+    console.log(`\nExisting instances: one scheduled run on an emulated fleet of ${fleet.fleetSize} instances (${fleet.candidates} allow IMDSv1: ${fleet.safe} never used it in the 14-day lookback, ${fleet.inUse} still use it), local EC2 and CloudWatch endpoints, the runtime's Node.js and SDK (ratios to the last row):\n`);
+    console.log([
+      '| run | time | EC2 calls | CloudWatch calls | switched to IMDSv2 only | of those, still using IMDSv1 (would break) |',
+      '|---|---|---|---|---|---|',
+      ...fleet.runs.map((r) => `| ${r.who}${r.note ? ` (${r.note})` : ''} | ${r.ms} ms (${ratio(r.ms, theirs.ms)}) | ${r.ec2Calls} (${ratio(r.ec2Calls, theirs.ec2Calls)}) | ${r.cloudwatchCalls} | ${r.upgraded} | ${r.upgradedWhileInUse} |`),
+    ].join('\n'));
+  }
   if (process.argv.includes('--check') && targets.some(([, ok]) => !ok)) {
     process.exitCode = 1;
   }
 }
 
-main();
+main().catch((err) => {
+  console.error(err);
+  process.exitCode = 1;
+});
