@@ -7,6 +7,7 @@ import {
   DescribeInstancesCommand,
   DescribeInstancesCommandOutput,
   EC2Client,
+  Instance,
   ModifyInstanceMetadataOptionsCommand,
 } from '@aws-sdk/client-ec2';
 import { describeError, log } from '../shared/log';
@@ -25,7 +26,8 @@ export const IDS_PER_DESCRIBE = 100;
 export interface Candidate {
   readonly instanceId: string;
   readonly state: string;
-  readonly tagKeys: readonly string[];
+  /** The keys of its tags (undefined for a tag EC2 answered without one). */
+  readonly tagKeys: readonly (string | undefined)[];
 }
 
 /** The metadata options of an instance, as DescribeInstances reports them. */
@@ -60,13 +62,13 @@ export async function listCandidates(
       NextToken,
     }), { abortSignal: signal }));
     pages++;
-    for (const instance of (page.Reservations ?? []).flatMap((r) => r.Instances ?? [])) {
-      const state = instance.State?.Name ?? '';
+    for (const instance of instancesOf(page)) {
+      const state = String(instance.State?.Name);
       if (instance.InstanceId && instance.MetadataOptions?.HttpTokens === 'optional' && CANDIDATE_STATES.includes(state)) {
         found.set(instance.InstanceId, {
           instanceId: instance.InstanceId,
           state,
-          tagKeys: (instance.Tags ?? []).map((tag) => tag.Key ?? ''),
+          tagKeys: (instance.Tags ?? []).map((tag) => tag.Key),
         });
       }
     }
@@ -76,10 +78,9 @@ export async function listCandidates(
   return [...found.values()];
 }
 
-/** Requires IMDSv2 on one instance, changing nothing else. Returns the state EC2 answered (`pending` or `applied`). */
-export async function requireTokens(ec2: EC2Client, instanceId: string, signal: AbortSignal): Promise<string | undefined> {
-  const out = await ec2.send(new ModifyInstanceMetadataOptionsCommand({ InstanceId: instanceId, HttpTokens: 'required' }), { abortSignal: signal });
-  return out.InstanceMetadataOptions?.State;
+/** Requires IMDSv2 on one instance, changing nothing else. Whether it took effect is read back later (metadataStates). */
+export async function requireTokens(ec2: EC2Client, instanceId: string, signal: AbortSignal): Promise<void> {
+  await ec2.send(new ModifyInstanceMetadataOptionsCommand({ InstanceId: instanceId, HttpTokens: 'required' }), { abortSignal: signal });
 }
 
 /**
@@ -95,7 +96,7 @@ export async function metadataStates(
     const batch = instanceIds.slice(i, i + IDS_PER_DESCRIBE);
     try {
       const out = await retry(() => ec2.send(new DescribeInstancesCommand({ InstanceIds: batch }), { abortSignal: signal }));
-      for (const instance of (out.Reservations ?? []).flatMap((r) => r.Instances ?? [])) {
+      for (const instance of instancesOf(out)) {
         states.set(instance.InstanceId!, { httpTokens: instance.MetadataOptions?.HttpTokens, state: instance.MetadataOptions?.State });
       }
     } catch (err) {
@@ -103,4 +104,9 @@ export async function metadataStates(
     }
   }
   return states;
+}
+
+/** The instances of a DescribeInstances answer, every reservation's. */
+function instancesOf(out: DescribeInstancesCommandOutput): Instance[] {
+  return (out.Reservations ?? []).flatMap((reservation) => reservation.Instances ?? []);
 }

@@ -117,10 +117,10 @@ interface ScheduledEvent {
 
 /** The EventBridge schedule's event, from the function's own account and Region (read from its ARN). */
 function isOwnSchedule(event: unknown, context: Context): event is ScheduledEvent {
-  const [, , , region, account] = (context.invokedFunctionArn ?? '').split(':');
-  const e = event as Record<string, unknown> | null;
-  return typeof e === 'object' && e !== null
-    && e.source === 'aws.events'
+  // arn:aws:lambda:<region>:<account>:function:<name>
+  const [, , , region, account] = String(context.invokedFunctionArn).split(':');
+  const e = Object(event) as Record<string, unknown>;
+  return e.source === 'aws.events'
     && e['detail-type'] === 'Scheduled Event'
     && !!account && e.account === account
     && !!region && e.region === region;

@@ -61,14 +61,19 @@ export async function runUpgrade(config: UpgradeConfig, clients: Clients, budget
   const unknown: string[] = [];
   for (const instanceId of toRead) {
     const found = usage.get(instanceId)!;
-    if (found.kind === 'inUse') {
-      report.inUse.push(instanceId);
-    } else if (found.kind === 'safe') {
-      safe.push(instanceId);
-    } else if (found.kind === 'unknown') {
-      unknown.push(instanceId);
-    } else {
-      report.failed.push({ instanceId, action: 'GetMetricData', code: found.code });
+    switch (found.kind) {
+      case 'inUse':
+        report.inUse.push(instanceId);
+        break;
+      case 'safe':
+        safe.push(instanceId);
+        break;
+      case 'unknown':
+        unknown.push(instanceId);
+        break;
+      case 'failed':
+        report.failed.push({ instanceId, action: 'GetMetricData', code: found.code });
+        break;
     }
   }
   report.eligible.push(...safe, ...(config.upgradeWithoutMetrics ? unknown : []));
@@ -117,7 +122,10 @@ async function notYetApplied(ec2: EC2Client, instanceIds: readonly string[], bud
       await new Promise((resolve) => setTimeout(resolve, CONFIRM_INTERVAL_MS));
     }
     const states = await metadataStates(ec2, waiting, budget.signal, retry);
-    waiting = waiting.filter((id) => !(states.get(id)?.state === 'applied' && states.get(id)?.httpTokens === 'required'));
+    waiting = waiting.filter((id) => {
+      const found = states.get(id);
+      return !(found?.state === 'applied' && found.httpTokens === 'required');
+    });
   }
   return waiting;
 }

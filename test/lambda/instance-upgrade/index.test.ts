@@ -96,6 +96,14 @@ function standardFleet(): FakeInstance[] {
   ];
 }
 
+/** Date.now() frozen, moved forward only by `advance` (no real waiting): the budget's points are exact. */
+function fakeClock(): { advance: (ms: number) => void } {
+  const base = Date.now();
+  let offset = 0;
+  jest.spyOn(Date, 'now').mockImplementation(() => base + offset);
+  return { advance: (ms) => (offset += ms) };
+}
+
 const DEFAULT_CONFIG = { mode: 'UPGRADE', lookbackSeconds: 1_209_600, exclusionTagKey: 'imds-keep-v1', upgradeWithoutMetrics: false, maxUpgradesPerRun: 100 };
 
 beforeAll(async () => {
@@ -157,6 +165,44 @@ describe('a run', () => {
     expect([...new Set(queried)]).toEqual(['i-safe', 'i-inuse', 'i-unknown', 'i-stopped', 'i-pending', 'i-stopping']);
   });
 
+  test('every EC2 and GetMetricData call carries the budget\'s abort signal; PutMetricData its own', async () => {
+    await runSchedule();
+    const signals = [...ec2.calls(), ...cw.commandCalls(GetMetricDataCommand)].map((c) => (c.args[1] as { abortSignal: AbortSignal }).abortSignal);
+    expect(signals).toHaveLength(1 + 3 + 1 + 2);
+    expect(signals[0]).toBeInstanceOf(AbortSignal);
+    expect(new Set(signals).size).toBe(1);
+    const put = (cw.commandCalls(PutMetricDataCommand)[0].args[1] as { abortSignal: AbortSignal }).abortSignal;
+    expect(put).toBeInstanceOf(AbortSignal);
+    expect(put).not.toBe(signals[0]);
+    expect(logs).toContainEqual(JSON.stringify({ message: 'instances allowing IMDSv1 listed', count: 7, pages: 1 }));
+  });
+
+  test('answers without optional fields: an instance without id, state, options or tag key, a reservation without instances, a page without reservations', async () => {
+    configure({ MODE: 'REPORT_ONLY', EXCLUSION_TAG_KEY: 'keep' });
+    ec2.on(DescribeInstancesCommand)
+      .resolvesOnce({
+        NextToken: 'next',
+        Reservations: [
+          {
+            Instances: [
+              { InstanceId: 'i-nostate', MetadataOptions: { HttpTokens: 'optional' } },
+              { InstanceId: 'i-nooptions', State: { Name: 'running' } },
+              { State: { Name: 'running' }, MetadataOptions: { HttpTokens: 'optional' } },
+              { InstanceId: 'i-safe', State: { Name: 'running' }, MetadataOptions: { HttpTokens: 'optional' }, Tags: [{ Value: 'no key' }] },
+              { InstanceId: 'i-inuse', State: { Name: 'stopped' }, MetadataOptions: { HttpTokens: 'optional' }, Tags: [{ Key: 'keep', Value: '' }] },
+            ],
+          },
+          {},
+        ],
+      })
+      .resolvesOnce({});
+    const s = await runSchedule();
+    expect(describeCalls().listing).toHaveLength(2);
+    expect(s.counts).toMatchObject({ Candidates: 2, Excluded: 1, Eligible: 1 });
+    expect(s.instances.excluded).toEqual(['i-inuse']);
+    expect(s.instances.notAttempted).toEqual(['i-safe']);
+  });
+
   test('a filter EC2 ignored never widens the selection: state and HttpTokens are checked again', async () => {
     const all = fakes(fleet);
     ec2.on(DescribeInstancesCommand).callsFake((input) => all.describeInstances(input.InstanceIds ? input : { MaxResults: input.MaxResults }));
@@ -172,7 +218,7 @@ describe('a run', () => {
       .callsFakeOnce((input) => all.describeInstances({ ...input, NextToken: undefined }))
       .callsFake(all.describeInstances);
     const s = await runSchedule();
-    expect(describeCalls().listing.map((i) => i.NextToken)).toEqual([undefined, 'again']);
+    expect(describeCalls().listing.map((i) => i.NextToken)).toStrictEqual([undefined, 'again']);
     expect(s.counts.Candidates).toBe(7);
     expect(modifiedIds()).toEqual(['i-safe', 'i-stopped', 'i-pending']);
   });
@@ -309,6 +355,21 @@ describe('applied or pending', () => {
     }));
   });
 
+  test('exactly 200 upgraded instances: two read-back calls, no empty third', async () => {
+    fleet.splice(0, fleet.length, ...instances(200, 'b', { usage: [0] }));
+    emulate(fleet);
+    configure({ MODE: 'UPGRADE', MAX_PER_RUN: '1000' });
+    await runSchedule();
+    expect(describeCalls().byIds.map((i) => i.InstanceIds!.length)).toEqual([100, 100]);
+  });
+
+  test('a read-back without metadata options leaves the instance pending, without an error', async () => {
+    ec2.on(DescribeInstancesCommand, { InstanceIds: ['i-safe', 'i-stopped', 'i-pending'] }).resolves({ Reservations: [{ Instances: [{ InstanceId: 'i-safe' }] }] });
+    const s = await runSchedule();
+    expect(s.instances.pending).toEqual(['i-safe', 'i-stopped', 'i-pending']);
+    expect(logs.some((l) => l.includes('could not read back'))).toBe(false);
+  });
+
   test('read-backs go 100 instance ids a call', async () => {
     fleet.splice(0, fleet.length, ...instances(250, 'b', { usage: [0] }));
     emulate(fleet);
@@ -326,7 +387,8 @@ describe('scale: pagination and batching', () => {
     emulate(fleet);
     configure({ MODE: 'REPORT_ONLY' });
     const s = await runSchedule();
-    expect(describeCalls().listing.map((i) => [i.MaxResults, i.NextToken])).toEqual([[1000, undefined], [1000, '1000']]);
+    expect(describeCalls().listing.map((i) => [i.MaxResults, i.NextToken])).toStrictEqual([[1000, undefined], [1000, '1000']]);
+    expect(logs).toContainEqual(JSON.stringify({ message: 'instances allowing IMDSv1 listed', count: 1200, pages: 2 }));
     const calls = cw.commandCalls(GetMetricDataCommand).map((c) => c.args[0].input.MetricDataQueries!);
     expect(calls.map((q) => q.length)).toEqual([500, 500, 200]);
     expect(calls.flatMap((q) => q.map((x) => x.MetricStat!.Metric!.Dimensions![0].Value))).toEqual(fleet.map((i) => i.id));
@@ -349,7 +411,7 @@ describe('scale: pagination and batching', () => {
     emulate(fleet);
     const s = await runSchedule();
     const calls = cw.commandCalls(GetMetricDataCommand).map((c) => c.args[0].input);
-    expect(calls.map((c) => c.NextToken)).toEqual([undefined, String(PAGE_DATAPOINTS)]);
+    expect(calls.map((c) => c.NextToken)).toStrictEqual([undefined, String(PAGE_DATAPOINTS)]);
     expect(calls[1].MetricDataQueries).toEqual(calls[0].MetricDataQueries);
     expect(s.instances).toMatchObject({ inUse: ['i-b'], unknown: ['i-c'], upgraded: ['i-a'] });
   });
@@ -403,6 +465,10 @@ describe('throttling and IAM propagation', () => {
     const s = await runSchedule();
     expect(describeCalls().listing).toHaveLength(2);
     expect(describeCalls().byIds).toHaveLength(2);
+    expect(parsed().filter((l) => / throttled: retrying$/.test(l.message)).map((l) => l.message)).toEqual([
+      'DescribeInstances throttled: retrying', 'GetMetricData throttled: retrying', 'DescribeInstances throttled: retrying',
+    ]);
+    expect(delays).not.toContain(CONFIRM_INTERVAL_MS);
     // Seven datapoints: two pages, after the throttled first call.
     expect(cw.commandCalls(GetMetricDataCommand)).toHaveLength(3);
     expect(s.counts).toMatchObject({ Upgraded: 3, Pending: 0, Failed: 0 });
@@ -426,6 +492,33 @@ describe('throttling and IAM propagation', () => {
     expect(cw.commandCalls(GetMetricDataCommand)).toHaveLength(3);
     expect(ec2.commandCalls(ModifyInstanceMetadataOptionsCommand).map((c) => c.args[0].input.InstanceId)).toEqual(['i-safe', 'i-safe', 'i-stopped', 'i-pending']);
     expect(s.instances.failed).toEqual([{ instanceId: 'i-stopped', action: 'ModifyInstanceMetadataOptions', code: 'UnauthorizedOperation' }]);
+    const waits = parsed().filter((l) => /on the first/.test(l.message)).map((l) => l.message);
+    expect(waits).toEqual([
+      'UnauthorizedOperation on the first EC2 call: waiting for the role\'s policy to propagate',
+      'AccessDenied on the first CloudWatch call: waiting for the role\'s policy to propagate',
+      'UnauthorizedOperation on the first EC2 call: waiting for the role\'s policy to propagate',
+    ]);
+  });
+
+  test('only the first listing page and the first GetMetricData call wait for IAM', async () => {
+    fleet.splice(0, fleet.length, ...instances(1001, 'h'));
+    emulate(fleet);
+    const f = fakes(fleet);
+    const denied = () => serviceError('AccessDenied', 'no', 403);
+    cw.on(GetMetricDataCommand).callsFakeOnce(f.getMetricData).rejectsOnce(denied()).callsFake(f.getMetricData);
+    configure({ MODE: 'REPORT_ONLY' });
+    let s = await runSchedule();
+    expect(cw.commandCalls(GetMetricDataCommand)).toHaveLength(3);
+    expect(s.counts).toMatchObject({ Failed: 500 });
+    expect(s.instances.failed[0]).toEqual({ instanceId: 'i-h000500', action: 'GetMetricData', code: 'AccessDenied' });
+
+    logs.length = 0;
+    emulate(fleet);
+    ec2.on(DescribeInstancesCommand).callsFakeOnce(f.describeInstances).rejects(serviceError('UnauthorizedOperation', 'no', 403));
+    await expect(handler(scheduledEvent(), context())).rejects.toThrow(/could not be listed/);
+    expect(describeCalls().listing).toHaveLength(2);
+    s = summary();
+    expect(s.metricsPut).toBe(false);
   });
 });
 
@@ -440,6 +533,18 @@ describe('usage that cannot be read', () => {
     expect(s.counts).toMatchObject({ Candidates: 501, Failed: 500, Upgraded: 1, Unknown: 0 });
     expect(s.instances.failed[0]).toEqual({ instanceId: 'i-e000000', action: 'GetMetricData', code: 'InvalidParameterValue' });
     expect(logs).toContainEqual(JSON.stringify({ message: 'could not read MetadataNoToken for some instances', instances: 500, error: 'InvalidParameterValue: no' }));
+  });
+
+  test('a GetMetricData error without a name is recorded as Error; a Complete result without Values is unknown', async () => {
+    fleet.splice(0, fleet.length, instance('i-a', { usage: [0] }));
+    emulate(fleet);
+    cw.on(GetMetricDataCommand).rejectsOnce(Object.assign(new Error('odd'), { name: '' })).resolves({ MetricDataResults: [{ Id: 'm0', StatusCode: 'Complete' }] });
+    let s = await runSchedule();
+    expect(s.instances.failed).toEqual([{ instanceId: 'i-a', action: 'GetMetricData', code: 'Error' }]);
+    logs.length = 0;
+    s = await runSchedule();
+    expect(s.instances.unknown).toEqual(['i-a']);
+    expect(ec2.commandCalls(ModifyInstanceMetadataOptionsCommand)).toHaveLength(0);
   });
 
   test('a result that is not Complete is failed (MetricData<status>) unless it already shows IMDSv1 use; a missing result is failed', async () => {
@@ -465,14 +570,6 @@ describe('usage that cannot be read', () => {
 });
 
 describe('the budget', () => {
-  /** Date.now() moved forward by `offset` ms (no real waiting). */
-  function fakeClock(): { advance: (ms: number) => void } {
-    const realNow = Date.now.bind(Date);
-    let offset = 0;
-    jest.spyOn(Date, 'now').mockImplementation(() => realNow() + offset);
-    return { advance: (ms) => (offset += ms) };
-  }
-
   test('no Modify starts within FINISH_RESERVE_MS of the budget\'s end: the rest are not attempted, and the run still reads back and reports', async () => {
     expect(FINISH_RESERVE_MS).toBe(10_000);
     fleet.splice(0, fleet.length, ...instances(8, 'f', { usage: [0] }));
@@ -480,10 +577,10 @@ describe('the budget', () => {
     const clock = fakeClock();
     const f = fakes(fleet);
     ec2.on(ModifyInstanceMetadataOptionsCommand).callsFake((input) => {
-      clock.advance(10_000);
+      clock.advance(9_000);
       return f.modify(input);
     });
-    // 60 s: the budget ends at 55 s, Modifies stop at 45 s: five start (at 0, 10, 20, 30 and 40 s).
+    // 60 s: the budget ends at 55 s, Modifies stop at 45 s: five start (at 0, 9, 18, 27 and 36 s), none at 45 s.
     const s = await runSchedule();
     expect(modifiedIds()).toEqual(fleet.slice(0, 5).map((i) => i.id));
     expect(s.stoppedEarly).toBe('deadline');
@@ -513,16 +610,44 @@ describe('the budget', () => {
     const clock = fakeClock();
     const f = fakes(fleet);
     cw.on(GetMetricDataCommand).callsFake((input) => {
-      clock.advance(50_000);
+      clock.advance(45_000); // exactly the point where no call may start
       return f.getMetricData({ ...input });
     });
     configure({ MODE: 'REPORT_ONLY' });
     const s = await runSchedule();
-    expect(cw.commandCalls(GetMetricDataCommand).map((c) => c.args[0].input.NextToken)).toEqual([undefined]);
+    expect(cw.commandCalls(GetMetricDataCommand).map((c) => c.args[0].input.NextToken)).toStrictEqual([undefined]);
     expect(s.counts).toMatchObject({ Eligible: 0, Failed: 600 });
     expect(s.instances.failed[0]).toEqual({ instanceId: 'i-g000000', action: 'GetMetricData', code: 'MetricDataPartialData' });
     expect(s.instances.failed[500]).toBeUndefined(); // capped list
     expect(s.omitted.failed).toBe(500);
+  });
+
+  test('the read-back: none starts within 3 s of the budget\'s end (a 2 s wait from 50 s would end at 52 s: none)', async () => {
+    byId('i-safe').readsUntilApplied = 100;
+    fleet.splice(1, fleet.length);
+    const clock = fakeClock();
+    const f = fakes(fleet);
+    ec2.on(ModifyInstanceMetadataOptionsCommand).callsFake((input) => {
+      clock.advance(50_000);
+      return f.modify(input);
+    });
+    const s = await runSchedule();
+    expect(describeCalls().byIds).toHaveLength(1);
+    expect(s.instances.pending).toEqual(['i-safe']);
+  });
+
+  test('a throttled read-back is not retried when the retry would start within 3 s of the budget\'s end', async () => {
+    fleet.splice(1, fleet.length);
+    const clock = fakeClock();
+    const f = fakes(fleet);
+    ec2.on(ModifyInstanceMetadataOptionsCommand).callsFake((input) => {
+      clock.advance(51_500);
+      return f.modify(input);
+    });
+    ec2.on(DescribeInstancesCommand, { InstanceIds: ['i-safe'] }).rejects(serviceError('RequestLimitExceeded', 'slow down', 503));
+    const s = await runSchedule();
+    expect(describeCalls().byIds).toHaveLength(1);
+    expect(s.instances.pending).toEqual(['i-safe']);
   });
 
   test('no read-back starts within 3 s of the budget\'s end', async () => {
@@ -555,6 +680,29 @@ describe('metrics', () => {
         { MetricName: 'InstancesFailed', Value: 1, Unit: 'Count', Dimensions: [] },
       ],
     }]);
+  });
+
+  test('PutMetricData gets 4 s, and never past the function\'s timeout less 500 ms', async () => {
+    const timeout = jest.spyOn(AbortSignal, 'timeout');
+    try {
+      await runSchedule();
+      expect(timeout.mock.calls).toEqual([[4_000]]);
+      const f = fakes(fleet);
+      for (const [advance, expected] of [[57_000, 2_500], [59_800, 1]]) {
+        timeout.mockClear();
+        logs.length = 0;
+        const clock = fakeClock();
+        emulate(fleet);
+        ec2.on(DescribeInstancesCommand).callsFakeOnce((input) => {
+          clock.advance(advance);
+          return f.describeInstances(input);
+        }).callsFake(f.describeInstances);
+        await runSchedule();
+        expect(timeout.mock.calls).toEqual([[expected]]);
+      }
+    } finally {
+      timeout.mockRestore();
+    }
   });
 
   test('a fleet without candidates puts zeros', async () => {
@@ -601,6 +749,32 @@ describe('CloudFormation', () => {
     expect(ec2.calls()).toHaveLength(0);
     expect(cw.calls()).toHaveLength(0);
     expect(logs.some((l) => l.includes(SUMMARY_MESSAGE))).toBe(false);
+    expect(parsed()[1]).toEqual({ message: 'Delete: nothing to undo (upgraded instances stay upgraded)' });
+  });
+
+  test('the marker prefix and the logs of a failure', async () => {
+    expect(CREATE_FAILED_PREFIX).toBe('ImdsInstanceUpgrade:CreateFailed:');
+    configure({ MODE: 'x' });
+    await answer(create());
+    expect(parsed()[1]).toEqual({
+      message: 'failed', error: 'ConfigError: Invalid configuration of the function, so nothing was done: IMDS_UPGRADE_MODE must be one of "REPORT_ONLY", "UPGRADE"; got "x"',
+    });
+  });
+
+  test('an Update\'s event log has its physical id and old properties', async () => {
+    const event = cfnEvent(updateEvent(endpoint, { Mode: 'UPGRADE' }, { Mode: 'REPORT_ONLY' }, PHYSICAL_ID));
+    await answer(event);
+    expect(parsed()[0]).toMatchObject({ message: 'event', PhysicalResourceId: PHYSICAL_ID, OldResourceProperties: { Mode: 'REPORT_ONLY' }, ResourceProperties: { Mode: 'UPGRADE' } });
+  });
+
+  test('an answer that cannot be delivered is logged and the handler still returns', async () => {
+    endpoint.failNext(100);
+    try {
+      await expect(handler(del(), context())).resolves.toBeUndefined();
+      expect(logs.join('\n')).toMatch(/"message":"giving up on answering CloudFormation","error":"could not answer CloudFormation after 5 attempts: HTTP 5\d\d"/);
+    } finally {
+      endpoint.failNext(0);
+    }
   });
 
   test('an invalid configuration fails Create (marker id) and Update (own id), naming the variable and value, and calls nothing', async () => {
@@ -746,6 +920,10 @@ describe('other invocations', () => {
     await expect(handler(scheduledEvent(), context())).rejects.toThrow(/IMDS_UPGRADE_LOOKBACK_SECONDS must be an integer from 3600 to 39312000 \(seconds\); got "60"/);
     expect(ec2.calls()).toHaveLength(0);
     expect(parsed().map((l) => l.message)).toEqual(['scheduled run', 'the run did not complete']);
+    expect(parsed()[1]).toEqual({
+      message: 'the run did not complete',
+      error: 'ConfigError: Invalid configuration of the function, so nothing was done: IMDS_UPGRADE_LOOKBACK_SECONDS must be an integer from 3600 to 39312000 (seconds); got "60"',
+    });
     expect(parsed()[0]).toEqual({ message: 'scheduled run', id: 'd1b4c5e6-0000-4000-8000-000000000001', time: '2026-11-27T06:00:00Z' });
   });
 
