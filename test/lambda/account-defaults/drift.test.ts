@@ -321,6 +321,23 @@ describe('ownership', () => {
     expect(modifyCalls()).toEqual([{ HttpTokens: 'required' }]);
   });
 
+  test('CloudFormation failing on its own resource (not "does not exist") fails the run and changes nothing', async () => {
+    claimOwn({ HttpTokens: 'required' });
+    cfn.on(DescribeStackResourceCommand).rejects(serviceError('Throttling', 'Rate exceeded', 400));
+    await expect(run(schedule())).rejects.toThrow('Rate exceeded');
+    expect(ssm.calls()).toHaveLength(0);
+    expect(ec2.calls()).toHaveLength(0);
+    expect(linesOf('drift check failed')).toEqual([{ message: 'drift check failed', error: 'Throttling: Rate exceeded' }]);
+  });
+
+  test('a DescribeStackResource answer without a status is not settled', async () => {
+    claimOwn({ HttpTokens: 'required' });
+    cfn.on(DescribeStackResourceCommand).resolves({});
+    await run(schedule());
+    expect(ec2.calls()).toHaveLength(0);
+    expect(linesOf('drift check skipped')[0].reason).toBe(`this resource (${LOGICAL_ID} of ${STACK}) is : the guard acts only while it is settled`);
+  });
+
   test('ownership that cannot be read fails the run and changes nothing', async () => {
     claimOwn({ HttpTokens: 'required' });
     ssm.on(GetParametersByPathCommand).rejects(serviceError('InternalServerError', 'boom', 500));
