@@ -508,6 +508,14 @@ describe('bounds, aborts and edges', () => {
     expect(getEventListeners(deadline.signal, 'abort')).toHaveLength(0);
   });
 
+  test('a check that ends on its own leaves no listener on the deadline', async () => {
+    const deadline = new AbortController();
+    expect(await checkReadiness({ HttpTokensEnforced: 'enabled' }, {}, 'BLOCK', clients, deadline.signal)).toEqual({
+      LaunchTemplatesAllowingImdsv1: '0', LaunchConfigurationsAllowingImdsv1: '0', InstancesAllowingImdsv1: '0',
+    });
+    expect(getEventListeners(deadline.signal, 'abort')).toHaveLength(0);
+  });
+
   test('a deadline already passed aborts the calls at once', async () => {
     const deadline = new AbortController();
     deadline.abort();
@@ -533,7 +541,7 @@ describe('bounds, aborts and edges', () => {
 
   test('pages without their lists (nothing to report) count as empty', async () => {
     ec2.on(DescribeLaunchTemplateVersionsCommand).resolves({});
-    ec2.on(DescribeInstancesCommand).resolves({ Reservations: [{ ReservationId: 'r-1' }] });
+    ec2.on(DescribeInstancesCommand).resolvesOnce({ NextToken: 'next' }).resolves({ Reservations: [{ ReservationId: 'r-1' }] });
     autoScaling.on(DescribeLaunchConfigurationsCommand).resolves({});
     const answer = await run(createEvent(endpoint, ENFORCE));
     expect(answer.Status).toBe('SUCCESS');
