@@ -51,7 +51,7 @@ export async function readUsage(
 ): Promise<Map<string, Usage>> {
   const usage = new Map<string, Usage>();
   const window = metricWindow(lookbackSeconds, Date.now());
-  let callCount = 0;
+  let first = true;
   for (let i = 0; i < instanceIds.length; i += QUERIES_PER_CALL) {
     const batch = instanceIds.slice(i, i + QUERIES_PER_CALL);
     if (calls.signal.aborted || Date.now() >= calls.stopAt) {
@@ -72,7 +72,9 @@ export async function readUsage(
     try {
       let NextToken: string | undefined;
       do {
-        const page: GetMetricDataCommandOutput = await calls.wrap(callCount++ === 0, () => cw.send(new GetMetricDataCommand({
+        const isFirst = first;
+        first = false;
+        const page: GetMetricDataCommandOutput = await calls.wrap(isFirst, () => cw.send(new GetMetricDataCommand({
           MetricDataQueries: queries, StartTime: window.StartTime, EndTime: window.EndTime, NextToken,
         }), { abortSignal: calls.signal }));
         for (const result of page.MetricDataResults ?? []) {
