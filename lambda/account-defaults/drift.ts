@@ -73,11 +73,6 @@ const ssm = () => (ssmClient ??= createSsmClient());
 const cfn = () => (cfnClient ??= createCloudFormationClient());
 const cw = () => (cwClient ??= createCloudWatchClient());
 
-/** A custom resource event: everything else the function receives is the drift guard's. */
-export function isCloudFormationEvent(event: unknown): event is CloudFormationCustomResourceEvent {
-  return ['RequestType', 'ResponseURL', 'StackId', 'LogicalResourceId'].every((key) => typeof (event as Record<string, unknown> | null)?.[key] === 'string');
-}
-
 /** The entry point for every event that is not CloudFormation's. */
 export async function onEvent(event: unknown, context: Context): Promise<void> {
   const trigger = triggerOf(event, context.invokedFunctionArn);

@@ -27,13 +27,10 @@ import type { EC2Client } from '@aws-sdk/client-ec2';
 import type { SSMClient } from '@aws-sdk/client-ssm';
 import type { CloudFormationCustomResourceEvent, Context } from 'aws-lambda';
 import { Owner, claimName, createSsmClient, deleteClaim, putClaim, stackNameOf } from './claims';
+import { onEvent } from './drift';
 import { createEc2Client, getDefaults, modifyDefaults, verifyApplied } from './ec2';
-import { Outcome, RESPONSE_RESERVE_MS, answerCustomResource, logEvent, stablePhysicalId as accountRegionId } from '../shared/custom-resource';
-import { describeError, log } from '../shared/log';
-import { isCloudFormationEvent, onEvent } from './drift';
 import { Ownership, OwnershipUnknownError, conflicts, createCloudFormationClient, managedByOthers, readOwnership } from './ownership';
 import { ReadinessClients, checkReadiness, createAutoScalingClient, notChecked, parseReadinessCheck } from './readiness';
-import { whileIamPropagates } from '../shared/sdk';
 import {
   AccountLevel,
   Settings,
@@ -47,6 +44,9 @@ import {
   valuesOf,
 } from './settings';
 import { MANAGED_BY_DECLARATIVE_POLICY, SettingKey } from '../../src/private/properties';
+import { Outcome, RESPONSE_RESERVE_MS, answerCustomResource, isCloudFormationEvent, logEvent, stablePhysicalId as accountRegionId } from '../shared/custom-resource';
+import { describeError, log } from '../shared/log';
+import { whileIamPropagates } from '../shared/sdk';
 
 export { IAM_PROPAGATION_ATTEMPTS } from '../shared/sdk';
 
