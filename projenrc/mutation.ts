@@ -17,7 +17,11 @@ export const MUTATION_INCREMENTAL_FILE = 'reports/stryker-incremental.json';
  * emulator) included.
  * Mutants that only the left-out tests would kill are counted as survivors.
  */
-export const MUTATION_EXCLUDED_TESTS = ['test/lambda/account-defaults/index.emulator.test.ts', 'test/lambda/account-defaults/ownership.budget.test.ts'];
+export const MUTATION_EXCLUDED_TESTS = [
+  'test/lambda/account-defaults/index.emulator.test.ts',
+  'test/lambda/account-defaults/ownership.budget.test.ts',
+  'test/lambda/instance-upgrade/index.emulator.test.ts',
+];
 /** The HTML and JSON reports of the last run: local only. */
 const REPORT_DIR = 'reports/mutation';
 
