@@ -218,6 +218,9 @@ function sdkClientsOf(resources: Resources, functionId: string): string[] {
     if (service === 'lambda') clients.add('@aws-sdk/client-lambda');
     if (service === 'ssm') clients.add('@aws-sdk/client-ssm');
     if (service === 'cloudformation') clients.add('@aws-sdk/client-cloudformation');
+    // The readiness check's (granted when httpTokensEnforced is set: the bench's Create turns it on).
+    if (service === 'autoscaling') clients.add('@aws-sdk/client-auto-scaling');
+    // cloudwatch: only the drift guard's and the instance upgrade's runs, never a first CloudFormation event.
   }
   return [...clients];
 }

@@ -28,7 +28,7 @@
  * finish: the check then cannot show that enforcing is safe. `REPORT_ONLY` logs
  * and goes on. Either way one log line names what was found (capped).
  */
-import { AutoScalingClient, DescribeLaunchConfigurationsCommand } from '@aws-sdk/client-auto-scaling';
+import type { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
 import { DescribeInstancesCommand, DescribeLaunchTemplateVersionsCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { AccountLevel, InvalidPropertiesError, Settings, effectiveSettings } from './settings';
 import {
@@ -60,8 +60,18 @@ export interface ReadinessClients {
   readonly autoScaling: () => AutoScalingClient;
 }
 
+/**
+ * The runtime's client-auto-scaling, loaded on first use: only a Create or Update
+ * that turns enforcement on needs it, so the other events (and the drift guard's
+ * runs) do not pay for loading it at init.
+ */
+function autoScalingSdk(): typeof import('@aws-sdk/client-auto-scaling') {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return require('@aws-sdk/client-auto-scaling');
+}
+
 export function createAutoScalingClient(): AutoScalingClient {
-  return new AutoScalingClient(CLIENT_CONFIG);
+  return new (autoScalingSdk().AutoScalingClient)(CLIENT_CONFIG);
 }
 
 /** Parses the ReadinessCheck property (absent: BLOCK). */
@@ -228,7 +238,7 @@ function listLaunchTemplates(ec2: EC2Client, listing: Listing, signal: AbortSign
 
 /** Launch configurations whose MetadataOptions.HttpTokens is optional (the API has no filter). */
 function listLaunchConfigurations(autoScaling: AutoScalingClient, listing: Listing, signal: AbortSignal): Promise<void> {
-  return everyPage('Auto Scaling DescribeLaunchConfigurations', (NextToken) => autoScaling.send(new DescribeLaunchConfigurationsCommand({
+  return everyPage('Auto Scaling DescribeLaunchConfigurations', (NextToken) => autoScaling.send(new (autoScalingSdk().DescribeLaunchConfigurationsCommand)({
     MaxRecords: PAGE_SIZE.launchConfigurations,
     NextToken,
   }), { abortSignal: signal }), (page) => {

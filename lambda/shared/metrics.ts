@@ -5,14 +5,24 @@
  * A metric that cannot be put is logged and does not fail the run: the
  * structured log line that every run writes carries the same numbers.
  */
-import { CloudWatchClient, PutMetricDataCommand } from '@aws-sdk/client-cloudwatch';
+import type { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { describeError, log } from './log';
 import { CLIENT_CONFIG } from './sdk';
 import { METRICS_NAMESPACE } from '../../src/private/properties';
 
+/**
+ * The runtime's client-cloudwatch, loaded on first use: the account-defaults
+ * function needs it only for the drift guard's runs, so its CloudFormation events
+ * do not pay for loading it at init.
+ */
+function cloudWatchSdk(): typeof import('@aws-sdk/client-cloudwatch') {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return require('@aws-sdk/client-cloudwatch');
+}
+
 /** Creates the CloudWatch client with the bounded attempts and timeouts of every client. */
 export function createCloudWatchClient(): CloudWatchClient {
-  return new CloudWatchClient(CLIENT_CONFIG);
+  return new (cloudWatchSdk().CloudWatchClient)(CLIENT_CONFIG);
 }
 
 /** One value of one metric, with the dimensions it is put under (none: the account-wide series). */
@@ -38,7 +48,7 @@ export async function putMetrics(client: CloudWatchClient, values: readonly Metr
   }));
   try {
     for (let i = 0; i < data.length; i += METRICS_PER_CALL) {
-      await client.send(new PutMetricDataCommand({ Namespace: METRICS_NAMESPACE, MetricData: data.slice(i, i + METRICS_PER_CALL) }), { abortSignal });
+      await client.send(new (cloudWatchSdk().PutMetricDataCommand)({ Namespace: METRICS_NAMESPACE, MetricData: data.slice(i, i + METRICS_PER_CALL) }), { abortSignal });
     }
     return true;
   } catch (err) {
