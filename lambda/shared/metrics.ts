@@ -47,8 +47,9 @@ export async function putMetrics(client: CloudWatchClient, values: readonly Metr
     Dimensions: Object.entries(v.dimensions ?? {}).map(([Name, Value]) => ({ Name, Value })),
   }));
   try {
+    const { PutMetricDataCommand } = cloudWatchSdk();
     for (let i = 0; i < data.length; i += METRICS_PER_CALL) {
-      await client.send(new (cloudWatchSdk().PutMetricDataCommand)({ Namespace: METRICS_NAMESPACE, MetricData: data.slice(i, i + METRICS_PER_CALL) }), { abortSignal });
+      await client.send(new PutMetricDataCommand({ Namespace: METRICS_NAMESPACE, MetricData: data.slice(i, i + METRICS_PER_CALL) }), { abortSignal });
     }
     return true;
   } catch (err) {
