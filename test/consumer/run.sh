@@ -216,7 +216,7 @@ test('the handler is the bundle shipped in the package, inline (its loader), in 
   const dir = path.join(path.dirname(require.resolve('cdk-imds-account-defaults/package.json')), 'assets', 'lambda', 'account-defaults', 'index');
   const loader = fs.readFileSync(path.join(dir, 'inline.js'), 'utf8');
   template.hasResourceProperties('AWS::Lambda::Function', { Code: { ZipFile: loader } });
-  const packed = /Buffer\.from\('([A-Za-z0-9+/=]+)','base64'\)/.exec(loader)[1];
+  const packed = /Buffer\.from\('([A-Za-z0-9+/=]+)','base64'\)/.exec(loader)![1];
   expect(zlib.brotliDecompressSync(Buffer.from(packed, 'base64')).toString()).toBe(fs.readFileSync(path.join(dir, 'index.js'), 'utf8'));
 });
 
