@@ -4,8 +4,8 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { HandlerName, inlineHandlerCode } from '../src/private/inline-code';
 import { decodeInlineCode } from './support/inline-code';
+import { HandlerName, inlineHandlerCode } from '../src/private/inline-code';
 
 const HANDLERS: HandlerName[] = ['account-defaults', 'instance-upgrade'];
 const bundleOf = (name: HandlerName) => fs.readFileSync(path.join(__dirname, '..', 'assets', 'lambda', name, 'index', 'index.js'), 'utf8');

@@ -25,10 +25,10 @@ import {
   PutParameterCommand,
   SSMClient,
 } from '@aws-sdk/client-ssm';
-import { log } from '../shared/log';
-import { CLIENT_CONFIG } from '../shared/sdk';
 import { Settings } from './settings';
 import { CLAIMS_PATH, SETTING_KEYS } from '../../src/private/properties';
+import { log } from '../shared/log';
+import { CLIENT_CONFIG } from '../shared/sdk';
 
 /** The claim format this release writes. */
 export const CLAIM_FORMAT = 1;

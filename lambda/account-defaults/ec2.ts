@@ -22,9 +22,9 @@ import {
   ModifyInstanceMetadataDefaultsCommand,
   ModifyInstanceMetadataDefaultsCommandInput,
 } from '@aws-sdk/client-ec2';
+import { AccountLevel, Settings, mismatches } from './settings';
 import { log } from '../shared/log';
 import { CLIENT_CONFIG } from '../shared/sdk';
-import { AccountLevel, Settings, mismatches } from './settings';
 
 /**
  * EC2 may answer Get with the old values for a moment after a Modify: the

@@ -20,10 +20,10 @@
 import { CloudFormationClient, DescribeStackResourceCommand } from '@aws-sdk/client-cloudformation';
 import type { SSMClient } from '@aws-sdk/client-ssm';
 import { Claim, Owner, claimName, deleteClaim, listClaims } from './claims';
-import { describeError, log } from '../shared/log';
-import { CLIENT_CONFIG, whileIamPropagates } from '../shared/sdk';
 import { Settings } from './settings';
 import { CLAIMS_PATH, SettingKey } from '../../src/private/properties';
+import { describeError, log } from '../shared/log';
+import { CLIENT_CONFIG, whileIamPropagates } from '../shared/sdk';
 
 /** Resource statuses of a claim's resource that make the claim stale. */
 export const STALE_STATUSES: ReadonlySet<string> = new Set(['DELETE_COMPLETE', 'DELETE_SKIPPED']);

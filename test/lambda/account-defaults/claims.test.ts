@@ -5,10 +5,10 @@
 import * as crypto from 'crypto';
 import { DeleteParameterCommand, GetParametersByPathCommand, PutParameterCommand } from '@aws-sdk/client-ssm';
 import 'aws-sdk-client-mock-jest';
-import { World, emulate, newWorld, serviceError, ssm } from '../support/aws-mocks';
-import { captureLogs } from '../support';
 import { CLAIM_FORMAT, claimName, createSsmClient, deleteClaim, formatClaim, listClaims, parseClaim, putClaim } from '../../../lambda/account-defaults/claims';
 import { CLAIMS_PATH } from '../../../src/private/properties';
+import { captureLogs } from '../support';
+import { World, emulate, newWorld, serviceError, ssm } from '../support/aws-mocks';
 
 const OWNER = {
   stackId: 'arn:aws:cloudformation:eu-west-1:123456789012:stack/platform/8a0f7f70-0000-11ef-0000-000000000000',

@@ -3,8 +3,8 @@
  * release without HttpTokensEnforced), against the local EC2 emulator.
  */
 import { Readable } from 'stream';
-import { captureLogs } from '../support';
 import { Ec2Emulator, TEST_CREDENTIALS } from '../../support/ec2-emulator';
+import { captureLogs } from '../support';
 
 type Ec2Module = typeof import('../../../lambda/account-defaults/ec2');
 

@@ -6,13 +6,13 @@
  * aws-sdk-client-mock would replace exactly the code under test here.
  * The two tests that wait out the 12 s ownership budget are in ownership.budget.test.ts.
  */
-import { Emulators, HandlerModule, answerOf as answerOfEmulated, loadHandler, useEmulators } from '../support/emulators';
-import { LOGICAL_ID, PHYSICAL_ID, REGION, STACK_ID, createEvent, deleteEvent, updateEvent } from '../support';
 import { claimName } from '../../../lambda/account-defaults/claims';
 import { CloudFormationEmulator } from '../../support/cloudformation-emulator';
 import { Ec2Emulator } from '../../support/ec2-emulator';
 import { ResponseEndpoint } from '../../support/response-endpoint';
 import { SsmEmulator } from '../../support/ssm-emulator';
+import { LOGICAL_ID, PHYSICAL_ID, REGION, STACK_ID, createEvent, deleteEvent, updateEvent } from '../support';
+import { Emulators, HandlerModule, answerOf as answerOfEmulated, loadHandler, useEmulators } from '../support/emulators';
 
 // The SDK's backoff is random (up to a few seconds for throttling): leave room on a busy machine.
 jest.setTimeout(30_000);

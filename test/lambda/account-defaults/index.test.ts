@@ -16,11 +16,11 @@ import {
 } from '@aws-sdk/client-ec2';
 import { DeleteParameterCommand, GetParametersByPathCommand, PutParameterCommand } from '@aws-sdk/client-ssm';
 import 'aws-sdk-client-mock-jest';
-import { World, addClaim, cfn, ec2, emulate, fakes, newWorld, serviceError, ssm, stackIdOf } from '../support/aws-mocks';
-import { ACCOUNT, LOGICAL_ID, PHYSICAL_ID, REGION, STACK_ID, answerOf, captureLogs, createEvent, deleteEvent, lambdaContext, quickWaits, updateEvent } from '../support';
 import { claimName, formatClaim } from '../../../lambda/account-defaults/claims';
 import { CREATE_FAILED_PREFIX, IAM_PROPAGATION_ATTEMPTS, READ_BACK_ATTEMPTS, READ_BACK_INTERVAL_MS, RESPONSE_RESERVE_MS, handler } from '../../../lambda/account-defaults/index';
 import { ResponseEndpoint } from '../../support/response-endpoint';
+import { ACCOUNT, LOGICAL_ID, PHYSICAL_ID, REGION, STACK_ID, answerOf, captureLogs, createEvent, deleteEvent, lambdaContext, quickWaits, updateEvent } from '../support';
+import { World, addClaim, cfn, ec2, emulate, fakes, newWorld, serviceError, ssm, stackIdOf } from '../support/aws-mocks';
 
 let endpoint: ResponseEndpoint;
 let logs: string[];

@@ -4,9 +4,9 @@
  * test waits the budget out (12 s). Not in the mutation run (stryker.config.json
  * ignores this file): every mutant these tests reach would wait as long.
  */
-import { Emulators, HandlerModule, answerOf as answerOfEmulated, loadHandler, useEmulators } from '../support/emulators';
-import { REGION, createEvent, deleteEvent } from '../support';
 import { OWNERSHIP_BUDGET_MS } from '../../../lambda/account-defaults/ownership';
+import { REGION, createEvent, deleteEvent } from '../support';
+import { Emulators, HandlerModule, answerOf as answerOfEmulated, loadHandler, useEmulators } from '../support/emulators';
 
 jest.setTimeout(30_000);
 

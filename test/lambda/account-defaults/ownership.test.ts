@@ -9,8 +9,6 @@ import { getEventListeners } from 'events';
 import { DescribeStackResourceCommand } from '@aws-sdk/client-cloudformation';
 import { DeleteParameterCommand, GetParametersByPathCommand } from '@aws-sdk/client-ssm';
 import 'aws-sdk-client-mock-jest';
-import { World, addClaim, cfn, emulate, fakes, newWorld, serviceError, ssm, stackIdOf } from '../support/aws-mocks';
-import { captureLogs, quickWaits } from '../support';
 import { Claim, claimName, createSsmClient, formatClaim } from '../../../lambda/account-defaults/claims';
 import {
   OWNERSHIP_BUDGET_MS,
@@ -22,6 +20,8 @@ import {
   managedByOthers,
   readOwnership,
 } from '../../../lambda/account-defaults/ownership';
+import { captureLogs, quickWaits } from '../support';
+import { World, addClaim, cfn, emulate, fakes, newWorld, serviceError, ssm, stackIdOf } from '../support/aws-mocks';
 
 const SELF = { stackId: stackIdOf('app'), stackName: 'app', logicalResourceId: 'Imds' };
 

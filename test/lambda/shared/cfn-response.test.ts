@@ -1,9 +1,9 @@
 import * as http from 'http';
 import * as https from 'https';
 import { AddressInfo } from 'net';
-import { captureLogs, quickWaits } from '../support';
 import { DEFAULT_SEND_OPTIONS, MAX_BODY_BYTES, redactUrl, responseBody, sendResponse } from '../../../lambda/shared/cfn-response';
 import { ResponseEndpoint } from '../../support/response-endpoint';
+import { captureLogs, quickWaits } from '../support';
 
 /** The module object itself (the `import * as` namespace has read-only bindings that jest.spyOn cannot replace). */
 const nodeModule = <T>(name: string): T => jest.requireActual<T>(name);

@@ -1,8 +1,8 @@
 /**
  * The handler's log lines and error descriptions (lambda/log.ts).
  */
-import { captureLogs } from '../support';
 import { describeError, log } from '../../../lambda/shared/log';
+import { captureLogs } from '../support';
 
 test('log writes one JSON object a line: the message, then the fields', () => {
   const logs = captureLogs();

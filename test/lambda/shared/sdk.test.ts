@@ -2,11 +2,11 @@
  * What every AWS client of the handler shares (lambda/sdk.ts): bounded attempts
  * and per-attempt timeouts on each client, and the wait for IAM propagation.
  */
-import { captureLogs, quickWaits } from '../support';
 import { createSsmClient } from '../../../lambda/account-defaults/claims';
 import { createEc2Client } from '../../../lambda/account-defaults/ec2';
 import { createCloudFormationClient } from '../../../lambda/account-defaults/ownership';
 import { IAM_PROPAGATION_ATTEMPTS, MAX_ATTEMPTS, isAccessDenied, whileIamPropagates } from '../../../lambda/shared/sdk';
+import { captureLogs, quickWaits } from '../support';
 
 let logs: string[];
 let delays: number[];
