@@ -14,6 +14,7 @@ import {
   aws_logs as logs,
 } from 'aws-cdk-lib';
 import { Construct, IConstruct } from 'constructs';
+import { HANDLER_RUNTIME, Placement, handlerRole, onePerAccountAndRegion, onePerStack } from './private/function-parts';
 import { inlineHandlerCode } from './private/inline-code';
 import { suppressDriftGuardFindings, suppressImdsAccountDefaultsFindings } from './private/nag';
 import {
@@ -164,11 +165,6 @@ export interface ImdsAccountDefaultsProps extends ImdsSettings {
   readonly driftCheckInterval?: Duration;
 }
 
-/**
- * The Lambda runtime of the handler: the newest GA Node.js runtime.
- * Declared by name so that aws-cdk-lib releases older than its constant still work.
- */
-const HANDLER_RUNTIME = new lambda.Runtime('nodejs24.x', lambda.RuntimeFamily.NODEJS, { supportsInlineCode: true });
 
 /** How long the handler may run; it answers CloudFormation a few seconds before this. */
 const HANDLER_TIMEOUT = Duration.seconds(30);
@@ -252,9 +248,9 @@ export class ImdsAccountDefaults extends Construct {
     validateRoleOptions(this, props);
     validateDriftGuard(this, props);
     validateReadinessCheck(this, props);
-    this.validateOnePerStack();
+    onePerStack(this, PLACEMENT);
     warnOnContradictions(this, props);
-    this.node.addValidation({ validate: () => this.validateOnePerAccountAndRegion() });
+    this.node.addValidation({ validate: () => onePerAccountAndRegion(this, PLACEMENT) });
 
     const logGroup = new logs.LogGroup(this, 'LogGroup', {
       retention: props.logRetention ?? logs.RetentionDays.ONE_YEAR,
@@ -262,16 +258,7 @@ export class ImdsAccountDefaults extends Construct {
       removalPolicy: RemovalPolicy.DESTROY,
     });
 
-    const role = new iam.Role(this, 'Role', {
-      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
-      description: 'Applies the EC2 account-level instance metadata defaults (cdk-imds-account-defaults)',
-      path: props.rolePath,
-      permissionsBoundary: props.permissionsBoundary ?? (props.permissionsBoundaryPolicyName !== undefined
-        ? iam.ManagedPolicy.fromManagedPolicyArn(this, 'PermissionsBoundary', Stack.of(this).formatArn({
-          service: 'iam', region: '', resource: 'policy', resourceName: props.permissionsBoundaryPolicyName,
-        }))
-        : undefined),
-    });
+    const role = handlerRole(this, 'Applies the EC2 account-level instance metadata defaults (cdk-imds-account-defaults)', props);
 
     // A policy of its own, which the custom resource depends on: CloudFormation
     // deletes the custom resource (and so resets the settings) before the permissions.
@@ -397,29 +384,14 @@ export class ImdsAccountDefaults extends Construct {
     }
     suppressDriftGuardFindings(rules);
   }
-
-  /** The setting is account- and Region-wide: two in one stack would fight over it. */
-  private validateOnePerStack(): void {
-    const stack = Stack.of(this);
-    const others = stack.node.findAll()
-      .filter((c) => c !== this && ImdsAccountDefaults.isImdsAccountDefaults(c) && Stack.of(c) === stack);
-    if (others.length > 0) {
-      failer(this)(`a stack can hold only one ImdsAccountDefaults, because the settings are account- and Region-wide; ${others[0].node.path} already manages them in stack ${stack.stackName}`);
-    }
-  }
-
-  /** Two stacks of one app that target the same concrete account and Region would fight over the setting. */
-  private validateOnePerAccountAndRegion(): string[] {
-    const env = concreteEnv(this);
-    if (!env) {
-      return [];
-    }
-    return this.node.root.node.findAll()
-      .filter((c) => c !== this && ImdsAccountDefaults.isImdsAccountDefaults(c))
-      .filter((c) => Stack.of(c) !== Stack.of(this) && concreteEnv(c) === env)
-      .map((c) => `ImdsAccountDefaults ${c.node.path} (stack ${Stack.of(c).stackName}) also targets account and Region ${env}; the settings are account- and Region-wide, so only one ImdsAccountDefaults may target them`);
-  }
 }
+
+/** The setting is account- and Region-wide: two resources for one account and Region would fight over it. */
+const PLACEMENT: Placement = {
+  isKind: (c) => ImdsAccountDefaults.isImdsAccountDefaults(c),
+  sameStack: (other, stackName) => `a stack can hold only one ImdsAccountDefaults, because the settings are account- and Region-wide; ${other} already manages them in stack ${stackName}`,
+  sameAccountAndRegion: (other, stackName, env) => `ImdsAccountDefaults ${other} (stack ${stackName}) also targets account and Region ${env}; the settings are account- and Region-wide, so only one ImdsAccountDefaults may target them`,
+};
 
 /** Checks driftGuard and driftCheckInterval (whole minutes, 1 or more; only with driftGuard). */
 function validateDriftGuard(scope: IConstruct, props: ImdsAccountDefaultsProps): void {
@@ -457,10 +429,4 @@ function validateReadinessCheck(scope: IConstruct, props: ImdsAccountDefaultsPro
 /** The ARN of the claims path (suffix '') or of the claims under it (suffix '/*'). */
 function claimsArn(scope: IConstruct, suffix: string): string {
   return Stack.of(scope).formatArn({ service: 'ssm', resource: 'parameter', resourceName: `${CLAIMS_PATH.slice(1)}${suffix}` });
-}
-
-/** "account/region" when both are concrete, else undefined (environment-agnostic stacks are not compared). */
-function concreteEnv(c: IConstruct): string | undefined {
-  const { account, region } = Stack.of(c);
-  return Token.isUnresolved(account) || Token.isUnresolved(region) ? undefined : `${account}/${region}`;
 }

@@ -10,12 +10,13 @@ import {
   aws_lambda as lambda,
   aws_logs as logs,
 } from 'aws-cdk-lib';
-import { Construct, IConstruct } from 'constructs';
+import { Construct } from 'constructs';
+import { HANDLER_RUNTIME, Placement, handlerRole, onePerAccountAndRegion, onePerStack } from './private/function-parts';
 import { inlineHandlerCode } from './private/inline-code';
 import { instanceUpgradeConfig } from './private/instance-upgrade-options';
 import { suppressImdsInstanceUpgradeFindings } from './private/nag';
 import { METRICS_NAMESPACE, UPGRADE_ENV, UPGRADE_RESOURCE_TYPE, UpgradeAttributeKey } from './private/properties';
-import { failer, validateRoleOptions } from './private/validate';
+import { validateRoleOptions } from './private/validate';
 
 /**
  * What `ImdsInstanceUpgrade` does with the instances that allow IMDSv1.
@@ -145,9 +146,6 @@ export interface ImdsInstanceUpgradeProps extends ImdsInstanceUpgradeOptions {
   readonly rolePath?: string;
 }
 
-/** The Lambda runtime: the newest GA Node.js runtime, declared by name (older aws-cdk-lib releases lack the constant). */
-const HANDLER_RUNTIME = new lambda.Runtime('nodejs24.x', lambda.RuntimeFamily.NODEJS, { supportsInlineCode: true });
-
 /**
  * How long a run may take. The per-run cap (at most 1000 Modify calls, which
  * EC2's mutating-call rate admits in a few minutes) and the handler's own
@@ -217,8 +215,8 @@ export class ImdsInstanceUpgrade extends Construct {
 
     const config = instanceUpgradeConfig(this, props);
     validateRoleOptions(this, props);
-    this.validateOnePerStack();
-    this.node.addValidation({ validate: () => this.validateOnePerAccountAndRegion() });
+    onePerStack(this, PLACEMENT);
+    this.node.addValidation({ validate: () => onePerAccountAndRegion(this, PLACEMENT) });
 
     const stack = Stack.of(this);
     const logGroup = new logs.LogGroup(this, 'LogGroup', {
@@ -226,16 +224,7 @@ export class ImdsInstanceUpgrade extends Construct {
       removalPolicy: RemovalPolicy.DESTROY,
     });
 
-    const role = new iam.Role(this, 'Role', {
-      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
-      description: 'Upgrades EC2 instances to IMDSv2 where safe (cdk-imds-account-defaults)',
-      path: props.rolePath,
-      permissionsBoundary: props.permissionsBoundary ?? (props.permissionsBoundaryPolicyName !== undefined
-        ? iam.ManagedPolicy.fromManagedPolicyArn(this, 'PermissionsBoundary', stack.formatArn({
-          service: 'iam', region: '', resource: 'policy', resourceName: props.permissionsBoundaryPolicyName,
-        }))
-        : undefined),
-    });
+    const role = handlerRole(this, 'Upgrades EC2 instances to IMDSv2 where safe (cdk-imds-account-defaults)', props);
 
     // A policy of its own, which the custom resource depends on: the run on deploy has its permissions.
     const policy = new iam.Policy(this, 'Policy', {
@@ -333,32 +322,11 @@ export class ImdsInstanceUpgrade extends Construct {
       rule: this.schedule,
     });
   }
-
-  /** Two in one stack would both work on every instance of the account and Region. */
-  private validateOnePerStack(): void {
-    const stack = Stack.of(this);
-    const others = stack.node.findAll()
-      .filter((c) => c !== this && ImdsInstanceUpgrade.isImdsInstanceUpgrade(c) && Stack.of(c) === stack);
-    if (others.length > 0) {
-      failer(this)(`a stack can hold only one ImdsInstanceUpgrade, because it works on every instance of the account and Region; ${others[0].node.path} already does in stack ${stack.stackName}`);
-    }
-  }
-
-  /** Two stacks of one app that target the same concrete account and Region would both work on its instances. */
-  private validateOnePerAccountAndRegion(): string[] {
-    const env = concreteEnv(this);
-    if (!env) {
-      return [];
-    }
-    return this.node.root.node.findAll()
-      .filter((c) => c !== this && ImdsInstanceUpgrade.isImdsInstanceUpgrade(c))
-      .filter((c) => Stack.of(c) !== Stack.of(this) && concreteEnv(c) === env)
-      .map((c) => `ImdsInstanceUpgrade ${c.node.path} (stack ${Stack.of(c).stackName}) also targets account and Region ${env}; only one ImdsInstanceUpgrade may work on the instances of an account and Region`);
-  }
 }
 
-/** "account/region" when both are concrete, else undefined (environment-agnostic stacks are not compared). */
-function concreteEnv(c: IConstruct): string | undefined {
-  const { account, region } = Stack.of(c);
-  return Token.isUnresolved(account) || Token.isUnresolved(region) ? undefined : `${account}/${region}`;
-}
+/** It works on every instance of its account and Region: two would both work on them. */
+const PLACEMENT: Placement = {
+  isKind: (c) => ImdsInstanceUpgrade.isImdsInstanceUpgrade(c),
+  sameStack: (other, stackName) => `a stack can hold only one ImdsInstanceUpgrade, because it works on every instance of the account and Region; ${other} already does in stack ${stackName}`,
+  sameAccountAndRegion: (other, stackName, env) => `ImdsInstanceUpgrade ${other} (stack ${stackName}) also targets account and Region ${env}; only one ImdsInstanceUpgrade may work on the instances of an account and Region`,
+};

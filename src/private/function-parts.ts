@@ -1,0 +1,71 @@
+/**
+ * What both constructs build the same way around their inline function: the
+ * runtime, the role (with the permissions boundary and path options), and the
+ * "one per stack, one per account and Region" placement rule.
+ */
+import { Stack, Token, aws_iam as iam, aws_lambda as lambda } from 'aws-cdk-lib';
+import { IConstruct } from 'constructs';
+import { RoleOptions, failer } from './validate';
+
+/**
+ * The Lambda runtime of both functions: the newest GA Node.js runtime.
+ * Declared by name so that aws-cdk-lib releases older than its constant still work.
+ */
+export const HANDLER_RUNTIME = new lambda.Runtime('nodejs24.x', lambda.RuntimeFamily.NODEJS, { supportsInlineCode: true });
+
+/**
+ * The function's role (`<scope>/Role`), assumed by Lambda, with `rolePath` and the
+ * permissions boundary: `permissionsBoundary`, or `permissionsBoundaryPolicyName`
+ * resolved in the account the template deploys to (`<scope>/PermissionsBoundary`).
+ */
+export function handlerRole(
+  scope: IConstruct, description: string, options: RoleOptions & { readonly permissionsBoundary?: iam.IManagedPolicy },
+): iam.Role {
+  return new iam.Role(scope, 'Role', {
+    assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+    description,
+    path: options.rolePath,
+    permissionsBoundary: options.permissionsBoundary ?? (options.permissionsBoundaryPolicyName !== undefined
+      ? iam.ManagedPolicy.fromManagedPolicyArn(scope, 'PermissionsBoundary', Stack.of(scope).formatArn({
+        service: 'iam', region: '', resource: 'policy', resourceName: options.permissionsBoundaryPolicyName,
+      }))
+      : undefined),
+  });
+}
+
+/** What `onePerStack` and `onePerAccountAndRegion` say about a construct of one kind. */
+export interface Placement {
+  /** Whether a construct is of this kind. */
+  readonly isKind: (c: IConstruct) => boolean;
+  /** The error when another one is in the same stack (given that one's path and the stack's name). */
+  readonly sameStack: (otherPath: string, stackName: string) => string;
+  /** The error when another one, in another stack, targets the same account and Region. */
+  readonly sameAccountAndRegion: (otherPath: string, otherStackName: string, env: string) => string;
+}
+
+/** Fails the construct (path in the message) when another one of its kind is in the same stack. */
+export function onePerStack(self: IConstruct, placement: Placement): void {
+  const stack = Stack.of(self);
+  const other = stack.node.findAll().find((c) => c !== self && placement.isKind(c) && Stack.of(c) === stack);
+  if (other !== undefined) {
+    failer(self)(placement.sameStack(other.node.path, stack.stackName));
+  }
+}
+
+/** The errors for the others of its kind, in other stacks of the app, that target the same concrete account and Region. */
+export function onePerAccountAndRegion(self: IConstruct, placement: Placement): string[] {
+  const env = concreteEnv(self);
+  if (!env) {
+    return [];
+  }
+  return self.node.root.node.findAll()
+    .filter((c) => c !== self && placement.isKind(c))
+    .filter((c) => Stack.of(c) !== Stack.of(self) && concreteEnv(c) === env)
+    .map((c) => placement.sameAccountAndRegion(c.node.path, Stack.of(c).stackName, env));
+}
+
+/** "account/region" when both are concrete, else undefined (environment-agnostic stacks are not compared). */
+function concreteEnv(c: IConstruct): string | undefined {
+  const { account, region } = Stack.of(c);
+  return Token.isUnresolved(account) || Token.isUnresolved(region) ? undefined : `${account}/${region}`;
+}
