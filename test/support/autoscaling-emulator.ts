@@ -36,6 +36,7 @@
  */
 import * as http from 'http';
 import { LocalEndpoint, Reply, TEST_ACCOUNT, TEST_ROLE_ARN, escapeXml } from './local-endpoint';
+import { queryAuthFailure, queryErrorXml } from './query-protocol';
 import { SigV4Error, verifySigV4 } from './sigv4';
 
 export { TEST_CREDENTIALS, TEST_SESSION_TOKEN } from './sigv4';
@@ -253,27 +254,10 @@ function copy(c: EmulatedLaunchConfiguration): EmulatedLaunchConfiguration {
 
 /** Query services answer signature problems with these codes, all HTTP 403. */
 function authError(err: SigV4Error): AutoScalingError {
-  switch (err.failure) {
-    case 'missing':
-      return new AutoScalingError('MissingAuthenticationToken', 'Request is missing Authentication Token');
-    case 'unknown-key':
-    case 'session-token':
-      return new AutoScalingError('InvalidClientTokenId', 'The security token included in the request is invalid.');
-    case 'scope':
-      return new AutoScalingError('SignatureDoesNotMatch', err.message);
-    default:
-      return new AutoScalingError('SignatureDoesNotMatch', 'The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.');
-  }
+  const { code, message } = queryAuthFailure(err);
+  return new AutoScalingError(code, message);
 }
 
 function errorXml(code: string, type: string, message: string, requestId: string): string {
-  return `<ErrorResponse xmlns="${AUTOSCALING_NAMESPACE}">
-  <Error>
-    <Type>${type}</Type>
-    <Code>${code}</Code>
-    <Message>${escapeXml(message)}</Message>
-  </Error>
-  <RequestId>${requestId}</RequestId>
-</ErrorResponse>
-`;
+  return queryErrorXml(AUTOSCALING_NAMESPACE, code, type, message, requestId);
 }

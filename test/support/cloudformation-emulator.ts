@@ -43,6 +43,7 @@
  */
 import * as http from 'http';
 import { LocalEndpoint, Reply, TEST_ACCOUNT, TEST_ROLE_ARN, escapeXml } from './local-endpoint';
+import { queryAuthFailure, queryErrorXml } from './query-protocol';
 import { SigV4Error, verifySigV4 } from './sigv4';
 
 export { TEST_CREDENTIALS, TEST_SESSION_TOKEN } from './sigv4';
@@ -273,27 +274,10 @@ function checkStatus(kind: string, status: string, allowed: readonly string[]): 
 
 /** Query services answer signature problems with these codes, all HTTP 403. */
 function authError(err: SigV4Error): CfnError {
-  switch (err.failure) {
-    case 'missing':
-      return new CfnError('MissingAuthenticationToken', 'Request is missing Authentication Token');
-    case 'unknown-key':
-    case 'session-token':
-      return new CfnError('InvalidClientTokenId', 'The security token included in the request is invalid.');
-    case 'scope':
-      return new CfnError('SignatureDoesNotMatch', err.message);
-    default:
-      return new CfnError('SignatureDoesNotMatch', 'The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.');
-  }
+  const { code, message } = queryAuthFailure(err);
+  return new CfnError(code, message);
 }
 
 function errorXml(code: string, type: string, message: string, requestId: string): string {
-  return `<ErrorResponse xmlns="${CLOUDFORMATION_NAMESPACE}">
-  <Error>
-    <Type>${type}</Type>
-    <Code>${code}</Code>
-    <Message>${escapeXml(message)}</Message>
-  </Error>
-  <RequestId>${requestId}</RequestId>
-</ErrorResponse>
-`;
+  return queryErrorXml(CLOUDFORMATION_NAMESPACE, code, type, message, requestId);
 }
