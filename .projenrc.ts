@@ -101,8 +101,9 @@ project.package.addField('overrides', { 'unrs-resolver': '1.12.2' });
 // The Lambda functions: one folder each in lambda/ (lambda/<name>/index.ts is the
 // entry point; lambda/shared/ holds what they share), each bundled by esbuild into
 // one minified CommonJS file that ships in the npm package (assets/lambda/<name>/index/
-// index.js). projenrc/inline-code.js then writes inline.js beside it: the small
-// loader that the constructs inline as Code.ZipFile (brotli + base64, see there).
+// index.js), which the constructs inline as Code.ZipFile, readable. projenrc/inline-code.js
+// then writes inline.js beside it: the small loader (brotli + base64, see there) that only
+// a StackSet's embedded template carries, when plain code would not fit its budget.
 // @aws-sdk/* stays external: the Lambda Node.js runtime provides it.
 // ---------------------------------------------------------------------------
 const HANDLERS = ['account-defaults', 'instance-upgrade'];

@@ -29,8 +29,10 @@
  * Template size before and after (bench/template-sizes.ts): the template an
  * ImdsAccountDefaultsStackSet embeds (`templateBody`) and a stack with
  * ImdsAccountDefaults alone, both with every option, for the current tree and for
- * a previous release, with the ratio after/before and the budget of 25,600 B
- * (half CloudFormation's 51,200-byte TemplateBody limit). The previous release is
+ * a previous release, with the ratio after/before and the budgets (a stack, whose
+ * functions carry their plain code: under CloudFormation's 51,200-byte TemplateBody
+ * limit; a StackSet's embedded template: 40,960 B, 80 % of it, test/targets.test.ts).
+ * The previous release is
  * --baseline-ref, by default 0979b2c: the last commit with the ownership claims
  * and before the drift guard, the readiness check, ImdsInstanceUpgrade and the
  * compressed inline code, i.e. what users have today (221f819 is the one before
@@ -124,10 +126,10 @@ const VARIANTS: Variant[] = [
 
 const BASELINE = 'AwsCustomResource';
 
-/** The budget for the template with every option, on its own and as a StackSet embeds it: half the TemplateBody limit. */
-const TEMPLATE_BUDGET_BYTES = 25_600;
-/** The StackSet's embedded template with ImdsInstanceUpgrade too (test/targets.test.ts): 80 % of the TemplateBody limit. */
-const WITH_UPGRADE_BUDGET_BYTES = 40_960;
+/** A stack with every option, its functions carrying plain code (test/targets.test.ts): the TemplateBody limit. */
+const TEMPLATE_BUDGET_BYTES = 51_200;
+/** The StackSet's embedded template, with or without ImdsInstanceUpgrade (test/targets.test.ts): 80 % of the TemplateBody limit. */
+const EMBEDDED_BUDGET_BYTES = 40_960;
 
 /** The previous release: the last commit before the ownership claims (issue 8) started. */
 const DEFAULT_BASELINE_REF = '0979b2c';
@@ -445,28 +447,33 @@ async function main(): Promise<void> {
     [`template as sent under ${TEMPLATE_BUDGET_BYTES} B`, ours.templateBytes < TEMPLATE_BUDGET_BYTES],
     [`synth no slower than ${BASELINE}`, ours.synthMs <= base.synthMs],
     ['no unsuppressed cdk-nag findings', ours.nagFindings === 0],
-    [`StackSet's embedded template, every option, under ${TEMPLATE_BUDGET_BYTES} B (${after.stackSetBytes} B)`,
-      after.stackSetBytes < TEMPLATE_BUDGET_BYTES],
+    [`StackSet's embedded template, every option, within ${EMBEDDED_BUDGET_BYTES} B (${after.stackSetBytes} B, ${after.stackSetCode} code)`,
+      after.stackSetBytes <= EMBEDDED_BUDGET_BYTES],
     [`ImdsAccountDefaults alone, every option, under ${TEMPLATE_BUDGET_BYTES} B (${after.standaloneBytes} B)`,
       after.standaloneBytes < TEMPLATE_BUDGET_BYTES],
   ];
 
   const shortCommit = before.commit.slice(0, 7);
-  const sizeRow = (label: string, f: (s: TemplateSizes) => number) => {
+  const sizeRow = (label: string, f: (s: TemplateSizes) => number | undefined, budget: number) => {
     const b = f(before.sizes);
-    const a = f(after);
-    return `| ${label} | ${b} B (${kb(b)}) | ${a} B (${kb(a)}) | ${(a / b).toFixed(2)}x | ${((a / TEMPLATE_BUDGET_BYTES) * 100).toFixed(0)}% |`;
+    const a = f(after)!;
+    return `| ${label} | ${b !== undefined ? `${b} B (${kb(b)})` : '-'} | ${a} B (${kb(a)}) | ${b !== undefined ? `${(a / b).toFixed(2)}x` : '-'} | ${((a / budget) * 100).toFixed(0)}% of ${budget} B |`;
   };
   const sizeLines = [
-    `| template, every option | before: ${shortCommit} | after: current tree | after/before | of the ${TEMPLATE_BUDGET_BYTES} B budget |`,
+    `| template, every option | before: ${shortCommit} | after: current tree | after/before | of its budget |`,
     '|---|---|---|---|---|',
-    sizeRow("StackSet's embedded template (templateBody, settings as parameters)", (s) => s.stackSetBytes),
-    sizeRow('ImdsAccountDefaults alone in a stack, as sent (minified JSON)', (s) => s.standaloneBytes),
+    sizeRow(`StackSet's embedded template (templateBody, settings as parameters; ${after.stackSetCode} code)`, (s) => s.stackSetBytes, EMBEDDED_BUDGET_BYTES),
+    sizeRow('ImdsAccountDefaults alone in a stack, as sent (minified JSON, plain code)', (s) => s.standaloneBytes, TEMPLATE_BUDGET_BYTES),
   ];
   if (after.stackSetWithUpgradeBytes !== undefined) {
     const a = after.stackSetWithUpgradeBytes;
-    sizeLines.push(`| StackSet's embedded template with ImdsInstanceUpgrade too (a second function) | - | ${a} B (${kb(a)}) | - | ${((a / WITH_UPGRADE_BUDGET_BYTES) * 100).toFixed(0)}% of its own budget, ${WITH_UPGRADE_BUDGET_BYTES} B |`);
-    targets.push([`StackSet's embedded template with ImdsInstanceUpgrade too under ${WITH_UPGRADE_BUDGET_BYTES} B (${a} B)`, a < WITH_UPGRADE_BUDGET_BYTES]);
+    sizeLines.push(sizeRow(`StackSet's embedded template with ImdsInstanceUpgrade too (a second function; ${after.stackSetWithUpgradeCode} code)`, (s) => s.stackSetWithUpgradeBytes, EMBEDDED_BUDGET_BYTES));
+    targets.push([`StackSet's embedded template with ImdsInstanceUpgrade too within ${EMBEDDED_BUDGET_BYTES} B (${a} B)`, a <= EMBEDDED_BUDGET_BYTES]);
+  }
+  if (after.upgradeStandaloneBytes !== undefined) {
+    const a = after.upgradeStandaloneBytes;
+    sizeLines.push(sizeRow('ImdsInstanceUpgrade alone in a stack, as sent (minified JSON, plain code)', (s) => s.upgradeStandaloneBytes, TEMPLATE_BUDGET_BYTES));
+    targets.push([`ImdsInstanceUpgrade alone, every option, under ${TEMPLATE_BUDGET_BYTES} B (${a} B)`, a < TEMPLATE_BUDGET_BYTES]);
   }
 
   const versionOf = (pkg: string) => JSON.parse(fs.readFileSync(require.resolve(`${pkg}/package.json`), 'utf8')).version;

@@ -1,10 +1,11 @@
 /**
- * The two template sizes the budget is about, with every option given:
+ * The template sizes the budget is about, with every option given:
  * - the template an ImdsAccountDefaultsStackSet embeds (its public
  *   `templateBody`, as the StackSet's TemplateBody sends it), every setting
- *   as a parameter;
- * - a stack holding ImdsAccountDefaults alone, as CloudFormation gets it
- *   (minified JSON).
+ *   as a parameter, without and with ImdsInstanceUpgrade, and which form of the
+ *   code it carries (plain, or the compressed loader);
+ * - a stack holding ImdsAccountDefaults alone, and one holding ImdsInstanceUpgrade
+ *   alone, as CloudFormation gets them (minified JSON).
  *
  * The library is passed in, so the same code measures the current tree (bench/run.ts
  * calls `templateSizes(require('../src'))`) and a previous release extracted from git
@@ -26,6 +27,16 @@ export interface TemplateSizes {
   readonly standaloneBytes: number;
   /** Bytes of the StackSet's embedded template with ImdsInstanceUpgrade in it too (every option); undefined for releases without it. */
   readonly stackSetWithUpgradeBytes?: number;
+  /** Bytes of the stack with ImdsInstanceUpgrade alone (every option), as sent; undefined for releases without it. */
+  readonly upgradeStandaloneBytes?: number;
+  /** The code the StackSet's embedded templates carry ('compressed' when a loader decompresses it), without and with ImdsInstanceUpgrade. */
+  readonly stackSetCode: string;
+  readonly stackSetWithUpgradeCode?: string;
+}
+
+/** Which code a template carries: the compressed loader, or the plain bundle. */
+function codeForm(templateBody: string): string {
+  return templateBody.includes('brotliDecompressSync') ? 'compressed' : 'plain';
 }
 
 /** Every option of ImdsAccountDefaults (test/targets.test.ts, EVERY_OPTION). */
@@ -78,11 +89,22 @@ export function templateSizes(lib: any): TemplateSizes {
   try {
     const app = new App({ outdir });
     new lib.ImdsAccountDefaults(new Stack(app, 'Bench'), 'ImdsDefaults', EVERY_OPTION);
-    const template = app.synth().getStackByName('Bench').template;
+    if (lib.ImdsInstanceUpgrade !== undefined) {
+      new lib.ImdsInstanceUpgrade(new Stack(app, 'BenchUpgrade'), 'Upgrade', {
+        ...EVERY_UPGRADE_OPTION, permissionsBoundaryPolicyName: EVERY_OPTION.permissionsBoundaryPolicyName, rolePath: EVERY_OPTION.rolePath,
+      });
+    }
+    const assembly = app.synth();
+    const template = assembly.getStackByName('Bench').template;
     return {
       stackSetBytes: Buffer.byteLength(stackSet.templateBody),
       standaloneBytes: Buffer.byteLength(JSON.stringify(template)),
-      ...(withUpgrade ? { stackSetWithUpgradeBytes: Buffer.byteLength(withUpgrade.templateBody) } : {}),
+      stackSetCode: codeForm(stackSet.templateBody),
+      ...(withUpgrade ? {
+        stackSetWithUpgradeBytes: Buffer.byteLength(withUpgrade.templateBody),
+        stackSetWithUpgradeCode: codeForm(withUpgrade.templateBody),
+        upgradeStandaloneBytes: Buffer.byteLength(JSON.stringify(assembly.getStackByName('BenchUpgrade').template)),
+      } : {}),
     };
   } finally {
     fs.rmSync(outdir, { recursive: true, force: true });

@@ -1,15 +1,20 @@
 /**
- * Build step (run by `projen bundle`, after esbuild): turns each handler bundle,
- * assets/lambda/<name>/index/index.js, into the code the constructs inline as
- * Code.ZipFile, assets/lambda/<name>/index/inline.js.
+ * Build step (run by `projen bundle`, after esbuild): beside each handler bundle,
+ * assets/lambda/<name>/index/index.js, writes its compressed form,
+ * assets/lambda/<name>/index/inline.js. Both ship in the npm package.
  *
- * Why: the templates must stay self-contained (StackSets) and small (README,
- * "Template size"): the account-defaults handler alone is over 17 KB, and the
- * StackSet's embedded template has a 25,600-byte budget. Brotli at quality 11
- * and base64 bring the code to under half its size. inline.js is a short
- * CommonJS loader whose first line says what it is and how to read the code; it
- * decompresses the bundle with Node's own zlib and runs it as a module, passing
- * `require` through, so the bundle sees the runtime's @aws-sdk/* as before.
+ * Which one a template carries as Code.ZipFile (src/private/inline-code.ts):
+ * - index.js, the plain minified bundle, readable in the template: every stack
+ *   (ImdsAccountDefaults and ImdsInstanceUpgrade stay well within the 51,200 bytes a
+ *   TemplateBody may have);
+ * - inline.js: only the template an ImdsAccountDefaultsStackSet embeds, and only when
+ *   that template would exceed its budget (40,960 bytes, src/private/embedded-template.ts)
+ *   with plain code, as with `instanceUpgrade`. It is a short CommonJS loader whose
+ *   first line says what it is and how to read the code; it decompresses the bundle
+ *   (brotli at quality 11, base64: under half the size) with Node's own zlib and runs
+ *   it as a module, passing `require` through, so the bundle sees the runtime's
+ *   @aws-sdk/* as before.
+ * Each function's Description carries the SHA-256 of the file it carries.
  *
  * Compressing here, at build time, and not at synth, keeps users' templates
  * byte-identical whatever Node.js (and so whatever brotli encoder) synthesizes
@@ -29,7 +34,7 @@ function loaderFor(name, bundle) {
     },
   }).toString('base64');
   return [
-    `// cdk-imds-account-defaults ${name} handler: assets/lambda/${name}/index/index.js of the npm package, brotli-compressed to keep the template small. Read it: node -e "process.stdout.write(require('zlib').brotliDecompressSync(Buffer.from(process.argv[1],'base64')))" <the quoted string below>`,
+    `// cdk-imds-account-defaults ${name} handler: assets/lambda/${name}/index/index.js of the npm package, brotli-compressed to fit the StackSet's template. Read it: node -e "process.stdout.write(require('zlib').brotliDecompressSync(Buffer.from(process.argv[1],'base64')))" <the quoted string below>`,
     `const m={exports:{}};new Function('module','exports','require','__filename','__dirname',require('zlib').brotliDecompressSync(Buffer.from('${packed}','base64')).toString())(m,m.exports,require,__filename,__dirname);module.exports=m.exports;`,
     '',
   ].join('\n');

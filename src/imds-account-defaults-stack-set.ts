@@ -2,7 +2,7 @@ import { Lazy, Names, Stack, Token, aws_cloudformation as cloudformation } from 
 import { Construct } from 'constructs';
 import { ImdsAccountDefaults, ImdsAccountDefaultsProps } from './imds-account-defaults';
 import { ImdsInstanceUpgrade, ImdsInstanceUpgradeOptions } from './imds-instance-upgrade';
-import { EmbeddedTemplate, TEMPLATE_BODY_MAX_BYTES, synthesizeEmbeddedTemplate } from './private/embedded-template';
+import { EmbeddedTemplate, EmbeddedTemplateOptions, TEMPLATE_BODY_MAX_BYTES, synthesizeEmbeddedTemplate } from './private/embedded-template';
 import { instanceUpgradeConfig } from './private/instance-upgrade-options';
 import { ACCOUNT, OU, ROOT, validateIdList, validateRegions } from './private/organizations';
 import { SETTING_PROPS, failer, validateRoleOptions, validateSettings, warnOnContradictions } from './private/validate';
@@ -182,12 +182,21 @@ export interface ImdsAccountDefaultsStackSetProps extends ImdsAccountDefaultsPro
   readonly autoDeployment?: boolean;
 
   /**
-   * Keep the stack instance (and so the settings) of an account that leaves a
-   * target OU. Only with `autoDeployment`. When `false`, the stack instance is
-   * deleted and, with the default `removalPolicy`, the settings it manages are
-   * reset to no preference in that account.
+   * Keep the stack of an account that leaves the targets (moved out of a target
+   * OU, or out of the organization). Only with `autoDeployment`.
    *
-   * @default false
+   * When `true`, the stack instance is removed from the StackSet but its stack
+   * stays in the account, as a stack of its own: the settings stay as they are,
+   * and the function, its drift guard and its claim stay with it (delete that
+   * stack to let the settings go). When `false`, CloudFormation deletes the stack,
+   * which resets the settings it manages (or restores them, see
+   * `settingsOnDelete`) unless `removalPolicy` is `RETAIN`.
+   *
+   * Defaults to `true`, unlike CloudFormation's own default: an account that
+   * leaves the targets, perhaps only moving between OUs, should not start
+   * allowing IMDSv1 on its new instances because of it.
+   *
+   * @default true
    */
   readonly retainStacksOnAccountRemoval?: boolean;
 
@@ -240,6 +249,7 @@ export interface ImdsAccountDefaultsStackSetProps extends ImdsAccountDefaultsPro
 }
 
 const DEFAULT_DESCRIPTION = 'EC2 account-level instance metadata defaults (cdk-imds-account-defaults)';
+const EMBEDDED_DESCRIPTION = 'EC2 account-level instance metadata defaults, one stack instance per account and Region (cdk-imds-account-defaults)';
 const DEFAULT_MAX_CONCURRENT_PERCENTAGE = 25;
 const DEFAULT_FAILURE_TOLERANCE_PERCENTAGE = 10;
 /** StackSetName: a letter, then letters, digits and hyphens, at most 128 characters. */
@@ -256,7 +266,12 @@ const STACK_SET_NAME = /^[a-zA-Z][-a-zA-Z0-9]{0,127}$/;
  * The template is the one `ImdsAccountDefaults` synthesizes, synthesized on its
  * own (no assets, no bootstrap version check: the handler is inline) and
  * embedded as `TemplateBody`. It creates an unnamed IAM role, so the StackSet
- * has the `CAPABILITY_IAM` capability.
+ * has the `CAPABILITY_IAM` capability. Its functions carry their plain, readable
+ * code when the template stays within 40,960 bytes (80 % of TemplateBody's
+ * 51,200) that way; otherwise (with `instanceUpgrade`, typically) they carry the
+ * same code brotli-compressed, behind a short loader whose first line says how to
+ * read it. Either way each function's `Description` names the library version and
+ * the SHA-256 of the code it carries.
  *
  * Limits:
  * - StackSets never deploy to the management account: give it its own stack with
@@ -284,6 +299,8 @@ export class ImdsAccountDefaultsStackSet extends Construct {
   public readonly templateBody: string;
 
   private readonly accountDefaultsProps: ImdsAccountDefaultsProps;
+  /** What the embedded template was synthesized with, the code form chosen included (read by test/nag3/check.js). */
+  private readonly embeddedTemplateOptions: EmbeddedTemplateOptions;
   private readonly instanceUpgrade?: ImdsInstanceUpgradeOptions;
   private readonly settingsAsParameters: boolean;
   private readonly parameterKeys: ReadonlySet<keyof ImdsSettings>;
@@ -324,6 +341,7 @@ export class ImdsAccountDefaultsStackSet extends Construct {
       httpEndpoint: props.httpEndpoint,
       instanceMetadataTags: props.instanceMetadataTags,
       removalPolicy: props.removalPolicy,
+      settingsOnDelete: props.settingsOnDelete,
       skipIfManagedByDeclarativePolicy: props.skipIfManagedByDeclarativePolicy,
       readinessCheck: props.readinessCheck,
       logRetention: props.logRetention,
@@ -338,8 +356,14 @@ export class ImdsAccountDefaultsStackSet extends Construct {
     this.instanceUpgrade = props.instanceUpgrade;
 
     const template = this.embedTemplate();
+    this.embeddedTemplateOptions = {
+      description: EMBEDDED_DESCRIPTION,
+      settingsAsParameters: this.settingsAsParameters,
+      instanceUpgrade: this.instanceUpgrade,
+      codeForm: template.codeForm,
+    };
     if (template.bytes > TEMPLATE_BODY_MAX_BYTES) {
-      fail(`the ${this.instanceUpgrade ? 'ImdsAccountDefaults and ImdsInstanceUpgrade' : 'ImdsAccountDefaults'} template is ${template.bytes} bytes as minified JSON, over the ${TEMPLATE_BODY_MAX_BYTES}-byte limit of a StackSet's TemplateBody; the handler bundle has grown too large to inline`);
+      fail(`the ${this.instanceUpgrade ? 'ImdsAccountDefaults and ImdsInstanceUpgrade' : 'ImdsAccountDefaults'} template is ${template.bytes} bytes as minified JSON (${this.embeddedTemplateOptions.codeForm} code), over the ${TEMPLATE_BODY_MAX_BYTES}-byte limit of a StackSet's TemplateBody; the handler bundle has grown too large to inline`);
     }
     this.templateBody = template.body;
 
@@ -354,7 +378,8 @@ export class ImdsAccountDefaultsStackSet extends Construct {
       autoDeployment: {
         enabled: autoDeployment,
         // CloudFormation takes RetainStacksOnAccountRemoval only with Enabled: true.
-        ...(autoDeployment ? { retainStacksOnAccountRemoval: props.retainStacksOnAccountRemoval ?? false } : {}),
+        // Retained by default: an account that leaves the targets keeps its settings (see the prop).
+        ...(autoDeployment ? { retainStacksOnAccountRemoval: props.retainStacksOnAccountRemoval ?? true } : {}),
       },
       // The template creates an unnamed IAM role (the handler's).
       capabilities: ['CAPABILITY_IAM'],
@@ -453,7 +478,7 @@ export class ImdsAccountDefaultsStackSet extends Construct {
   private embedTemplate(): EmbeddedTemplate {
     try {
       return synthesizeEmbeddedTemplate(this.accountDefaultsProps, {
-        description: 'EC2 account-level instance metadata defaults, one stack instance per account and Region (cdk-imds-account-defaults)',
+        description: EMBEDDED_DESCRIPTION,
         settingsAsParameters: this.settingsAsParameters,
         instanceUpgrade: this.instanceUpgrade,
       });

@@ -4,9 +4,12 @@ import {
   CfnResource,
   CustomResource,
   Duration,
+  Fn,
+  Lazy,
   RemovalPolicy,
   Stack,
   Token,
+  Tokenization,
   aws_events as events,
   aws_events_targets as targets,
   aws_iam as iam,
@@ -14,15 +17,16 @@ import {
   aws_logs as logs,
 } from 'aws-cdk-lib';
 import { Construct, IConstruct } from 'constructs';
-import { HANDLER_RUNTIME, Placement, handlerRole, onePerAccountAndRegion, onePerStack } from './private/function-parts';
-import { inlineHandlerCode } from './private/inline-code';
+import { ASYNC_INVOKE, HANDLER_RUNTIME, Placement, handlerRole, metricsStatement, onePerAccountAndRegion, onePerStack } from './private/function-parts';
+import { inlineFunctionCode } from './private/inline-code';
 import { suppressDriftGuardFindings, suppressImdsAccountDefaultsFindings } from './private/nag';
 import {
   AttributeKey, CLAIMS_PATH, ImdsResourceProperties, OWNERSHIP_FORMAT, RESOURCE_TYPE,
-  DRIFT_GUARD_ENV, DRIFT_LOGICAL_ID_ENV, DRIFT_STACK_ID_ENV, METRICS_NAMESPACE,
-  READINESS_CHECK_PROPERTY, ReadinessAttributeKey,
+  DRIFT_GUARD_ENV, DRIFT_LOGICAL_ID_ENV, DRIFT_ROLE_NAME_ENV, DRIFT_SETTING_ENV_PREFIX, DRIFT_STACK_ID_ENV,
+  ON_DELETE_PROPERTY, READINESS_CHECK_PROPERTY, RETAINED_PROPERTY, ReadinessAttributeKey,
+  claimParameterName,
 } from './private/properties';
-import { failer, toResourceProperties, validateRoleOptions, validateSettings, warnOnContradictions } from './private/validate';
+import { SETTING_PROPS, failer, toResourceProperties, validateRoleOptions, validateSettings, warnOnContradictions } from './private/validate';
 import { ImdsSettings } from './settings';
 
 /**
@@ -50,6 +54,22 @@ export enum ReadinessCheck {
 }
 
 /**
+ * What a deliberate delete of `ImdsAccountDefaults` does with the fields it
+ * manages (see `ImdsAccountDefaultsProps.settingsOnDelete`). A delete that is
+ * part of a rollback always restores, whatever this says.
+ */
+export enum SettingsOnDelete {
+  // The values are the handler's (ON_DELETE_VALUES in src/private/properties.ts): never renamed.
+  /** Reset each managed field to no preference (`no-preference`, or -1 for the hop limit). */
+  RESET = 'RESET',
+  /**
+   * Put back each managed field's value from before this resource's create, where
+   * EC2 still holds the value this resource set (a field changed since is left alone).
+   */
+  RESTORE = 'RESTORE',
+}
+
+/**
  * Properties for `ImdsAccountDefaults`.
  */
 export interface ImdsAccountDefaultsProps extends ImdsSettings {
@@ -57,13 +77,35 @@ export interface ImdsAccountDefaultsProps extends ImdsSettings {
    * What happens to the account settings when the resource leaves the stack.
    *
    * - `RemovalPolicy.DESTROY`: on delete, every setting this construct manages
-   *   is reset to no preference; the other settings are left alone.
+   *   is reset to no preference, or restored (see `settingsOnDelete`); the other
+   *   settings are left alone.
    * - `RemovalPolicy.RETAIN`: the settings stay as they are (the custom
-   *   resource carries `DeletionPolicy` and `UpdateReplacePolicy` `Retain`).
+   *   resource carries `DeletionPolicy` and `UpdateReplacePolicy` `Retain`, and
+   *   the property `Retained: true`, which its claim records: another resource's
+   *   delete does not reset a field that still holds this resource's value).
    *
    * @default RemovalPolicy.DESTROY
    */
   readonly removalPolicy?: RemovalPolicy;
+
+  /**
+   * What a deliberate delete (the construct removed from the app, or the stack
+   * deleted) does with the fields this construct manages.
+   *
+   * - `SettingsOnDelete.RESET`: reset it to no preference.
+   * - `SettingsOnDelete.RESTORE`: put back the value it had before this
+   *   resource's create (no preference if it had none), but only where EC2 still
+   *   holds the value this resource set; a field changed since is left alone.
+   *
+   * Either way, a field that another live `ImdsAccountDefaults` manages is left
+   * alone. A delete that is part of a rollback (the create or update that added
+   * this resource failed) always restores the values from before. Not with
+   * `removalPolicy: RemovalPolicy.RETAIN`, whose resource CloudFormation never
+   * deletes deliberately.
+   *
+   * @default SettingsOnDelete.RESET
+   */
+  readonly settingsOnDelete?: SettingsOnDelete;
 
   /**
    * Succeed without changing anything when an AWS Organizations declarative
@@ -147,10 +189,13 @@ export interface ImdsAccountDefaultsProps extends ImdsSettings {
    * Keep the settings true between deployments: the handler also runs on a
    * schedule (`driftCheckInterval`) and on CloudTrail's
    * `ModifyInstanceMetadataDefaults` events (where a trail records management
-   * events), compares each field this construct manages with what EC2 reports,
-   * and re-applies (`REAPPLY`) or only reports (`REPORT_ONLY`) each difference:
-   * one log line per field, and the metrics `DriftDetected` and `DriftReapplied`
-   * in the namespace `CdkImdsAccountDefaults`.
+   * events of successful calls, where a trail records management events),
+   * compares each field this construct manages with the value the template gives
+   * it (never a value read from Parameter Store), and re-applies (`REAPPLY`) or
+   * only reports (`REPORT_ONLY`) each difference: one log line per field, and the
+   * metrics `DriftDetected` and `DriftReapplied` in the namespace
+   * `CdkImdsAccountDefaults` when a difference is found (`DriftChecksSkipped`
+   * when a run could not compare).
    *
    * @default - no drift guard: the settings are applied on create and update only
    */
@@ -168,6 +213,9 @@ export interface ImdsAccountDefaultsProps extends ImdsSettings {
 
 /** How long the handler may run; it answers CloudFormation a few seconds before this. */
 const HANDLER_TIMEOUT = Duration.seconds(30);
+
+/** What the function does, in its Description (after the library's name and version). */
+const HANDLER_PURPOSE = 'applies the EC2 account-level instance metadata defaults';
 
 /**
  * How long CloudFormation waits for an answer (the custom resource's
@@ -187,8 +235,10 @@ const IS_IMDS_ACCOUNT_DEFAULTS = Symbol.for('cdk-imds-account-defaults.ImdsAccou
  * It deploys one Lambda function whose code is inline in the template, so the
  * template is self-contained (no file assets, no bootstrap bucket) and can be
  * rolled out with CloudFormation StackSets. The function applies the settings
- * on create and update, reads them back to check they took effect, and resets
- * the settings it manages to no preference on delete.
+ * on create and update, reads them back to check they took effect, and on
+ * delete resets the settings it manages to no preference (or restores their
+ * earlier values: `settingsOnDelete`; a rollback always restores them). It acts
+ * only on events that CloudFormation confirms, and only in its stack's Region.
  *
  * The setting is account- and Region-wide: at most one per stack, and at most
  * one per concrete account and Region in an app.
@@ -248,6 +298,7 @@ export class ImdsAccountDefaults extends Construct {
     validateRoleOptions(this, props);
     validateDriftGuard(this, props);
     validateReadinessCheck(this, props);
+    validateSettingsOnDelete(this, props);
     onePerStack(this, PLACEMENT);
     warnOnContradictions(this, props);
     this.node.addValidation({ validate: () => onePerAccountAndRegion(this, PLACEMENT) });
@@ -260,6 +311,10 @@ export class ImdsAccountDefaults extends Construct {
 
     const role = handlerRole(this, 'Applies the EC2 account-level instance metadata defaults (cdk-imds-account-defaults)', props);
 
+    // The custom resource's logical id, known once the tree is complete (a Lazy: the
+    // policy and the environment name it before the resource is created).
+    const resourceLogicalId = Lazy.string({ produce: () => (this.resource.node.defaultChild as CfnResource).logicalId });
+
     // A policy of its own, which the custom resource depends on: CloudFormation
     // deletes the custom resource (and so resets the settings) before the permissions.
     const policy = new iam.Policy(this, 'Policy', {
@@ -267,56 +322,73 @@ export class ImdsAccountDefaults extends Construct {
       statements: [
         new iam.PolicyStatement({
           // None of these actions supports resource-level permissions. The readiness check's
-          // only when the construct manages httpTokensEnforced (a token included).
+          // only when the construct manages httpTokensEnforced (a token included). Only in the
+          // stack's own Region: the settings are per Region, and this function manages one.
           actions: [
             'ec2:GetInstanceMetadataDefaults',
             'ec2:ModifyInstanceMetadataDefaults',
             ...(props.httpTokensEnforced !== undefined ? READINESS_ACTIONS : []),
           ],
           resources: ['*'],
+          conditions: { StringEquals: { 'aws:RequestedRegion': Aws.REGION } },
         }),
         new iam.PolicyStatement({
           actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
           resources: [logGroup.logGroupArn],
         }),
         // Claims: one parameter per resource under the library's own path (README, "Ownership").
+        // Every claim is read; only this resource's own claim is written or deleted: its name is
+        // <path>/<stack uuid>-<logical id> (claimParameterName), both known to the template.
         new iam.PolicyStatement({
           actions: ['ssm:GetParametersByPath'],
-          resources: [claimsArn(this, '')],
+          resources: [claimsArn(this, CLAIMS_PATH)],
         }),
         new iam.PolicyStatement({
           actions: ['ssm:DeleteParameter', 'ssm:PutParameter'],
-          resources: [claimsArn(this, '/*')],
+          resources: [claimsArn(this, claimParameterName(Fn.select(2, Fn.split('/', Aws.STACK_ID)), resourceLogicalId))],
         }),
-        // Liveness of the other claims: read-only, this account's stacks in this Region.
+        // Read-only: the resources of this account's stacks in this Region (the liveness of the
+        // claims, and the confirmation of each event with CloudFormation) ...
         new iam.PolicyStatement({
           actions: ['cloudformation:DescribeStackResource'],
           resources: [Stack.of(this).formatArn({ service: 'cloudformation', resource: 'stack', resourceName: '*' })],
         }),
+        // ... and the status of its own stack (whether a Delete is part of a rollback).
+        new iam.PolicyStatement({
+          actions: ['cloudformation:DescribeStacks'],
+          resources: [Aws.STACK_ID],
+        }),
+        // Security warnings (unconfirmed events, claim problems) and the drift guard's metrics.
+        metricsStatement(),
       ],
     });
 
+    const { code, description } = inlineFunctionCode(this, 'account-defaults', HANDLER_PURPOSE);
     const fn = new lambda.Function(this, 'Handler', {
-      description: 'cdk-imds-account-defaults: applies the EC2 account-level instance metadata defaults',
+      description,
       runtime: HANDLER_RUNTIME,
       handler: 'index.handler',
-      code: lambda.Code.fromInline(inlineHandlerCode('account-defaults')),
+      code,
       timeout: HANDLER_TIMEOUT,
       memorySize: 128,
       role,
       logGroup,
-      // CloudFormation invokes the function asynchronously: a Lambda retry after a hard
-      // timeout would run an event again that may already have been answered.
-      retryAttempts: 0,
+      ...ASYNC_INVOKE,
     });
     this.handler = fn;
 
+    const removalPolicy = props.removalPolicy ?? RemovalPolicy.DESTROY;
     const properties: ImdsResourceProperties = {
       ...toResourceProperties(props),
       ...(props.skipIfManagedByDeclarativePolicy ? { SkipIfManagedByDeclarativePolicy: true } : {}),
       // The default (BLOCK) is not written: the templates of existing users stay as they are.
       ...(props.readinessCheck !== undefined && props.readinessCheck !== ReadinessCheck.BLOCK
         ? { [READINESS_CHECK_PROPERTY]: props.readinessCheck } : {}),
+      // Likewise RESET, the default (a token is passed through for the handler to check).
+      ...(props.settingsOnDelete !== undefined && props.settingsOnDelete !== SettingsOnDelete.RESET
+        ? { [ON_DELETE_PROPERTY]: props.settingsOnDelete } : {}),
+      // The claim of a retained resource says so: it keeps protecting its fields once its stack lets it go.
+      ...(isRetained(removalPolicy) ? { [RETAINED_PROPERTY]: true } : {}),
       Ownership: OWNERSHIP_FORMAT,
       // CloudFormation's own property (aws-cdk-lib 2.168, our minimum, has no serviceTimeout prop for it).
       ServiceTimeout: SERVICE_TIMEOUT_SECONDS,
@@ -325,11 +397,11 @@ export class ImdsAccountDefaults extends Construct {
       serviceToken: fn.functionArn,
       resourceType: RESOURCE_TYPE,
       properties,
-      removalPolicy: props.removalPolicy ?? RemovalPolicy.DESTROY,
+      removalPolicy,
     });
     this.resource.node.addDependency(policy);
     if (props.driftGuard !== undefined) {
-      this.addDriftGuard(fn, policy, props.driftGuard, props.driftCheckInterval ?? Duration.hours(1));
+      this.addDriftGuard(fn, role, props, resourceLogicalId);
     }
 
     const att = (key: AttributeKey) => this.resource.getAttString(key);
@@ -352,29 +424,39 @@ export class ImdsAccountDefaults extends Construct {
   }
 
   /**
-   * The drift guard: the function learns its mode and its claim (StackId and the
-   * custom resource's logical id, a string: no reference, no cycle) from its
-   * environment; two rules invoke it (each through a permission scoped to the
-   * rule's ARN), created after the custom resource and deleted before it.
+   * The drift guard: the function learns from its environment its mode, its claim
+   * (StackId and the custom resource's logical id, a string: no reference, no cycle),
+   * the values to hold EC2 to (the template's, the same values or parameters as the
+   * custom resource's properties: never read from Parameter Store) and its role's name
+   * (to recognise its own changes by their full assumed-role ARN); two rules invoke it
+   * (each through a permission scoped to the rule's ARN), created after the custom
+   * resource and deleted before it.
    */
-  private addDriftGuard(fn: lambda.Function, policy: iam.Policy, mode: DriftGuard, interval: Duration): void {
-    fn.addEnvironment(DRIFT_GUARD_ENV, mode);
+  private addDriftGuard(fn: lambda.Function, role: iam.IRole, props: ImdsAccountDefaultsProps, resourceLogicalId: string): void {
+    fn.addEnvironment(DRIFT_GUARD_ENV, props.driftGuard!);
     fn.addEnvironment(DRIFT_STACK_ID_ENV, Aws.STACK_ID);
-    fn.addEnvironment(DRIFT_LOGICAL_ID_ENV, (this.resource.node.defaultChild as CfnResource).logicalId);
-    policy.addStatements(new iam.PolicyStatement({
-      actions: ['cloudwatch:PutMetricData'],
-      resources: ['*'],
-      conditions: { StringEquals: { 'cloudwatch:namespace': METRICS_NAMESPACE } },
-    }));
+    fn.addEnvironment(DRIFT_LOGICAL_ID_ENV, resourceLogicalId);
+    for (const { prop, key } of SETTING_PROPS) {
+      const value = props[prop];
+      if (value !== undefined) {
+        fn.addEnvironment(`${DRIFT_SETTING_ENV_PREFIX}${key}`, typeof value === 'number' ? Tokenization.stringifyNumber(value) : value);
+      }
+    }
+    fn.addEnvironment(DRIFT_ROLE_NAME_ENV, role.roleName);
     const target = new targets.LambdaFunction(fn);
     const rules = [
-      new events.Rule(this, 'DriftSchedule', { schedule: events.Schedule.rate(interval), targets: [target] }),
-      // CloudTrail's record of the call, where a trail records management events.
+      new events.Rule(this, 'DriftSchedule', { schedule: events.Schedule.rate(props.driftCheckInterval ?? Duration.hours(1)), targets: [target] }),
+      // CloudTrail's record of a successful call (a failed one changed nothing), where a
+      // trail records management events.
       new events.Rule(this, 'DriftTrail', {
         eventPattern: {
           source: ['aws.ec2'],
           detailType: ['AWS API Call via CloudTrail'],
-          detail: { eventSource: ['ec2.amazonaws.com'], eventName: ['ModifyInstanceMetadataDefaults'] },
+          detail: {
+            eventSource: ['ec2.amazonaws.com'],
+            eventName: ['ModifyInstanceMetadataDefaults'],
+            errorCode: [{ exists: false }],
+          },
         },
         targets: [target],
       }),
@@ -426,7 +508,33 @@ function validateReadinessCheck(scope: IConstruct, props: ImdsAccountDefaultsPro
   }
 }
 
-/** The ARN of the claims path (suffix '') or of the claims under it (suffix '/*'). */
-function claimsArn(scope: IConstruct, suffix: string): string {
-  return Stack.of(scope).formatArn({ service: 'ssm', resource: 'parameter', resourceName: `${CLAIMS_PATH.slice(1)}${suffix}` });
+/** The ARN of a parameter, given its name (`/cdk-imds-account-defaults/claims/...`), in this account and Region. */
+function claimsArn(scope: IConstruct, parameterName: string): string {
+  return Stack.of(scope).formatArn({ service: 'ssm', resource: 'parameter', resourceName: parameterName.slice(1) });
+}
+
+/** Whether CloudFormation keeps the resource when it leaves the stack (DeletionPolicy Retain or RetainExceptOnCreate). */
+function isRetained(policy: RemovalPolicy): boolean {
+  return policy === RemovalPolicy.RETAIN || policy === RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE;
+}
+
+/** Checks settingsOnDelete (a token is left to the handler); not with a removal policy that retains. */
+function validateSettingsOnDelete(scope: IConstruct, props: ImdsAccountDefaultsProps): void {
+  const value = props.settingsOnDelete;
+  if (value === undefined) {
+    return;
+  }
+  const fail = failer(scope);
+  if (!Token.isUnresolved(value) && !Object.values(SettingsOnDelete).includes(value)) {
+    fail(`settingsOnDelete must be SettingsOnDelete.RESET or SettingsOnDelete.RESTORE; got ${JSON.stringify(value)}`);
+  }
+  if (props.removalPolicy !== undefined && isRetained(props.removalPolicy)) {
+    fail(`settingsOnDelete applies only when CloudFormation may delete the resource; got settingsOnDelete ${Token.isUnresolved(value) ? String(value) : `SettingsOnDelete.${value}`} with removalPolicy ${removalPolicyName(props.removalPolicy)}: a retained resource is never deleted deliberately, and a delete that is part of a rollback always restores. Leave settingsOnDelete out, or use RemovalPolicy.DESTROY`);
+  }
+}
+
+/** `RemovalPolicy.RETAIN`, as users write it. */
+function removalPolicyName(policy: RemovalPolicy): string {
+  const name = Object.entries(RemovalPolicy).find(([, v]) => v === policy)?.[0];
+  return name !== undefined ? `RemovalPolicy.${name}` : JSON.stringify(policy);
 }

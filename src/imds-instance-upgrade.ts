@@ -1,4 +1,5 @@
 import {
+  Aws,
   CustomResource,
   Duration,
   RemovalPolicy,
@@ -11,11 +12,11 @@ import {
   aws_logs as logs,
 } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
-import { HANDLER_RUNTIME, Placement, handlerRole, onePerAccountAndRegion, onePerStack } from './private/function-parts';
-import { inlineHandlerCode } from './private/inline-code';
+import { ASYNC_INVOKE, HANDLER_RUNTIME, Placement, handlerRole, metricsStatement, onePerAccountAndRegion, onePerStack } from './private/function-parts';
+import { inlineFunctionCode } from './private/inline-code';
 import { instanceUpgradeConfig } from './private/instance-upgrade-options';
 import { suppressImdsInstanceUpgradeFindings } from './private/nag';
-import { METRICS_NAMESPACE, UPGRADE_ENV, UPGRADE_RESOURCE_TYPE, UpgradeAttributeKey } from './private/properties';
+import { UPGRADE_ENV, UPGRADE_RESOURCE_TYPE, UpgradeAttributeKey } from './private/properties';
 import { validateRoleOptions } from './private/validate';
 
 /**
@@ -156,6 +157,9 @@ const HANDLER_TIMEOUT = Duration.minutes(5);
 /** How long CloudFormation waits for the run on deploy: twice the timeout, room for a queued asynchronous invocation. */
 const SERVICE_TIMEOUT_SECONDS = 600;
 
+/** What the function does, in its Description (after the library's name and version). */
+const HANDLER_PURPOSE = 'upgrades EC2 instances to IMDSv2 where safe';
+
 const IS_IMDS_INSTANCE_UPGRADE = Symbol.for('cdk-imds-account-defaults.ImdsInstanceUpgrade');
 
 /**
@@ -231,9 +235,11 @@ export class ImdsInstanceUpgrade extends Construct {
       roles: [role],
       statements: [
         new iam.PolicyStatement({
-          // DescribeInstances and GetMetricData support no resource-level permissions.
+          // DescribeInstances and GetMetricData support no resource-level permissions:
+          // only in the stack's own Region, whose instances this function works on.
           actions: ['cloudwatch:GetMetricData', 'ec2:DescribeInstances'],
           resources: ['*'],
+          conditions: { StringEquals: { 'aws:RequestedRegion': Aws.REGION } },
         }),
         new iam.PolicyStatement({
           // Only instances of this account and Region, only to require IMDSv2 (EC2 User Guide,
@@ -245,11 +251,12 @@ export class ImdsInstanceUpgrade extends Construct {
             Null: { [`aws:ResourceTag/${config.exclusionTagKey}`]: 'true' },
           },
         }),
+        // The run's counts and security warnings, in the library's namespace only.
+        metricsStatement(),
+        // Read-only: its own custom resource in its own stack, to confirm each deploy-time event with CloudFormation.
         new iam.PolicyStatement({
-          // PutMetricData supports no resource-level permissions; the namespace condition limits it to the library's metrics.
-          actions: ['cloudwatch:PutMetricData'],
-          resources: ['*'],
-          conditions: { StringEquals: { 'cloudwatch:namespace': METRICS_NAMESPACE } },
+          actions: ['cloudformation:DescribeStackResource'],
+          resources: [Aws.STACK_ID],
         }),
         new iam.PolicyStatement({
           actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
@@ -258,11 +265,12 @@ export class ImdsInstanceUpgrade extends Construct {
       ],
     });
 
+    const { code, description } = inlineFunctionCode(this, 'instance-upgrade', HANDLER_PURPOSE);
     const fn = new lambda.Function(this, 'Handler', {
-      description: 'cdk-imds-account-defaults: upgrades EC2 instances to IMDSv2 where safe',
+      description,
       runtime: HANDLER_RUNTIME,
       handler: 'index.handler',
-      code: lambda.Code.fromInline(inlineHandlerCode('instance-upgrade')),
+      code,
       timeout: HANDLER_TIMEOUT,
       memorySize: 256,
       role,
@@ -275,9 +283,8 @@ export class ImdsInstanceUpgrade extends Construct {
         [UPGRADE_ENV.WITHOUT_METRICS]: String(config.upgradeWithoutMetrics),
         [UPGRADE_ENV.MAX_PER_RUN]: String(config.maxUpgradesPerRun),
       },
-      // Asynchronous invocations (CloudFormation, the schedule) are never run twice:
-      // a CloudFormation event may already be answered; the next schedule runs anyway.
-      retryAttempts: 0,
+      // Asynchronous invocations (CloudFormation, the schedule) are never run twice, nor late.
+      ...ASYNC_INVOKE,
     });
     this.handler = fn;
 

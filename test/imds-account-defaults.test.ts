@@ -1,3 +1,6 @@
+import * as crypto from 'crypto';
+import * as fs from 'fs';
+import * as path from 'path';
 import { App, CfnParameter, CfnResource, Duration, RemovalPolicy, Stack, Token, aws_iam as iam, aws_logs as logs } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { Construct } from 'constructs';
@@ -11,8 +14,9 @@ import {
   ImdsAccountDefaultsStackSet,
   InstanceMetadataTags,
   ReadinessCheck,
+  SettingsOnDelete,
 } from '../src';
-import { decodeInlineCode } from './support/inline-code';
+import { ON_DELETE_VALUES, claimParameterName } from '../src/private/properties';
 
 const ENV = { account: '123456789012', region: 'eu-west-1' };
 
@@ -21,6 +25,29 @@ function synth(props: ImdsAccountDefaultsProps, stackProps = {}) {
   const stack = new Stack(app, 'Stack', stackProps);
   const imds = new ImdsAccountDefaults(stack, 'Imds', props);
   return { app, stack, imds, template: Template.fromStack(stack) };
+}
+
+/** Evaluates the intrinsic functions of an IAM resource (Ref, Fn::Join, Fn::Select, Fn::Split) as CloudFormation would. */
+function evaluate(value: any, refs: Record<string, string>): any {
+  if (typeof value === 'string') {
+    return value;
+  }
+  if (value.Ref !== undefined) {
+    return refs[value.Ref];
+  }
+  if (value['Fn::Join'] !== undefined) {
+    const [sep, parts] = value['Fn::Join'];
+    return parts.map((p: any) => evaluate(p, refs)).join(sep);
+  }
+  if (value['Fn::Select'] !== undefined) {
+    const [index, list] = value['Fn::Select'];
+    return evaluate(list, refs)[index];
+  }
+  if (value['Fn::Split'] !== undefined) {
+    const [sep, source] = value['Fn::Split'];
+    return evaluate(source, refs).split(sep);
+  }
+  throw new Error(`cannot evaluate ${JSON.stringify(value)}`);
 }
 
 describe('resources', () => {
@@ -40,19 +67,26 @@ describe('resources', () => {
     expect(Object.keys(template.toJSON().Resources)).toHaveLength(6);
   });
 
-  test('backstops: no Lambda retry of an asynchronous invocation, and CloudFormation waits minutes, not an hour', () => {
-    template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
-      FunctionName: { Ref: Match.stringLikeRegexp('ImdsHandler') },
+  test('backstops: no Lambda retry of an asynchronous invocation, no event older than a minute, and CloudFormation waits minutes, not an hour', () => {
+    const invokeConfig = Object.values(template.findResources('AWS::Lambda::EventInvokeConfig'))[0].Properties;
+    expect(invokeConfig).toEqual({
+      FunctionName: { Ref: expect.stringMatching(/^ImdsHandler/) },
       MaximumRetryAttempts: 0,
+      MaximumEventAgeInSeconds: 60,
       Qualifier: '$LATEST',
     });
     template.hasResourceProperties('Custom::ImdsAccountDefaults', { ServiceTimeout: 120 });
+    // A throttled event expires before CloudFormation stops waiting for its answer.
+    expect(invokeConfig.MaximumEventAgeInSeconds).toBeLessThanOrEqual(120);
   });
 
   test('the function runs the bundled handler inline on the newest Node.js runtime', () => {
     const fn = Object.values(template.findResources('AWS::Lambda::Function'))[0];
     expect(fn.Properties).toMatchObject({ Runtime: 'nodejs24.x', Handler: 'index.handler', Timeout: 30, MemorySize: 128 });
-    const code = decodeInlineCode(fn.Properties.Code.ZipFile);
+    // The plain minified bundle, readable in the template (no compressed loader, no eval-like code).
+    const code = fn.Properties.Code.ZipFile;
+    expect(code).toBe(fs.readFileSync(path.join(__dirname, '..', 'assets', 'lambda', 'account-defaults', 'index', 'index.js'), 'utf8'));
+    expect(code).not.toMatch(/brotliDecompressSync|new Function\(/);
     expect(code).toContain('exports'); // CommonJS
     expect(code).toContain('ModifyInstanceMetadataDefaultsCommand');
     // External: the runtime provides them.
@@ -60,8 +94,6 @@ describe('resources', () => {
     expect(code).toContain('require("@aws-sdk/client-ssm")');
     expect(code).toContain('require("@aws-sdk/client-cloudformation")');
     expect(code).not.toMatch(/\bimport\s*\{/); // no ES module syntax
-    // What the template carries: the brotli loader (the decoded handler is about 28 KB with the drift guard and readiness check).
-    expect(Buffer.byteLength(fn.Properties.Code.ZipFile)).toBeLessThan(14_000);
     template.hasResourceProperties('AWS::Lambda::Function', { LoggingConfig: { LogGroup: { Ref: Match.stringLikeRegexp('ImdsLogGroup') } } });
   });
 
@@ -73,7 +105,7 @@ describe('resources', () => {
         HttpTokensEnforced: 'enabled',
         HttpPutResponseHopLimit: 2,
         // Changes with the claim format, so the deployment that upgrades the library sends an Update.
-        Ownership: 'claims-v1',
+        Ownership: 'claims-v2',
       },
       DeletionPolicy: 'Delete',
       UpdateReplacePolicy: 'Delete',
@@ -82,34 +114,83 @@ describe('resources', () => {
     expect(Object.keys(props).sort()).toEqual(['HttpPutResponseHopLimit', 'HttpTokens', 'HttpTokensEnforced', 'Ownership', 'ServiceTimeout', 'ServiceToken']);
   });
 
-  test('least privilege: the two EC2 actions and the readiness check\'s Describe actions (no resource-level permissions), its own log group, the claims path, and reading this account\'s stacks', () => {
-    const arn = (service: string, resource: string) => ({
-      'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:${service}:`, { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, `:${resource}`]],
+  test('the Description names the library version and the SHA-256 of the code the template carries, within Lambda\'s 256 characters', () => {
+    const fn = Object.values(template.findResources('AWS::Lambda::Function'))[0].Properties;
+    const { version } = JSON.parse(fs.readFileSync(path.join(__dirname, '..', 'package.json'), 'utf8'));
+    const sha256 = crypto.createHash('sha256').update(fn.Code.ZipFile).digest('hex');
+    expect(fn.Description).toBe(`cdk-imds-account-defaults ${version}: applies the EC2 account-level instance metadata defaults; code sha256 ${sha256}`);
+    expect(fn.Description.length).toBeLessThanOrEqual(256);
+  });
+
+  test('least privilege: the EC2 actions and the readiness check\'s Describe actions in the stack\'s Region only, its own log group, reading the claims path and writing only its own claim, reading this account\'s stacks and its own stack\'s status, metrics in its namespace', () => {
+    const arn = (service: string, resource: string | any[]) => ({
+      'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:${service}:`, { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, ...[resource].flat().map((r) => typeof r === 'string' ? `:${r}` : r)]],
     });
-    template.hasResourceProperties('AWS::IAM::Policy', {
-      PolicyDocument: {
-        Statement: [
-          {
-            // httpTokensEnforced is managed: the readiness check lists what enforcement would break.
-            Action: [
-              'ec2:GetInstanceMetadataDefaults', 'ec2:ModifyInstanceMetadataDefaults',
-              'ec2:DescribeLaunchTemplateVersions', 'ec2:DescribeInstances', 'autoscaling:DescribeLaunchConfigurations',
-            ],
-            Effect: 'Allow',
-            Resource: '*',
-          },
-          { Action: ['logs:CreateLogStream', 'logs:PutLogEvents'], Effect: 'Allow', Resource: { 'Fn::GetAtt': [Match.stringLikeRegexp('ImdsLogGroup'), 'Arn'] } },
-          { Action: 'ssm:GetParametersByPath', Effect: 'Allow', Resource: arn('ssm', 'parameter/cdk-imds-account-defaults/claims') },
-          { Action: ['ssm:DeleteParameter', 'ssm:PutParameter'], Effect: 'Allow', Resource: arn('ssm', 'parameter/cdk-imds-account-defaults/claims/*') },
-          { Action: 'cloudformation:DescribeStackResource', Effect: 'Allow', Resource: arn('cloudformation', 'stack/*') },
+    const crId = stack.resolve((imds.resource.node.defaultChild as CfnResource).logicalId);
+    const policy = Object.values(template.findResources('AWS::IAM::Policy'))[0].Properties;
+    expect(policy.PolicyDocument.Statement).toEqual([
+      {
+        // httpTokensEnforced is managed: the readiness check lists what enforcement would break.
+        Action: [
+          'ec2:GetInstanceMetadataDefaults', 'ec2:ModifyInstanceMetadataDefaults',
+          'ec2:DescribeLaunchTemplateVersions', 'ec2:DescribeInstances', 'autoscaling:DescribeLaunchConfigurations',
         ],
+        Effect: 'Allow',
+        Resource: '*',
+        Condition: { StringEquals: { 'aws:RequestedRegion': { Ref: 'AWS::Region' } } },
       },
-    });
+      { Action: ['logs:CreateLogStream', 'logs:PutLogEvents'], Effect: 'Allow', Resource: { 'Fn::GetAtt': [expect.stringMatching(/^ImdsLogGroup/), 'Arn'] } },
+      { Action: 'ssm:GetParametersByPath', Effect: 'Allow', Resource: arn('ssm', 'parameter/cdk-imds-account-defaults/claims') },
+      {
+        Action: ['ssm:DeleteParameter', 'ssm:PutParameter'],
+        Effect: 'Allow',
+        // Its own claim: <claims path>/<stack uuid>-<logical id of the custom resource>.
+        Resource: {
+          'Fn::Join': ['', [
+            'arn:', { Ref: 'AWS::Partition' }, ':ssm:', { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' },
+            ':parameter/cdk-imds-account-defaults/claims/',
+            { 'Fn::Select': [2, { 'Fn::Split': ['/', { Ref: 'AWS::StackId' }] }] },
+            `-${crId}`,
+          ]],
+        },
+      },
+      { Action: 'cloudformation:DescribeStackResource', Effect: 'Allow', Resource: arn('cloudformation', 'stack/*') },
+      { Action: 'cloudformation:DescribeStacks', Effect: 'Allow', Resource: { Ref: 'AWS::StackId' } },
+      {
+        Action: 'cloudwatch:PutMetricData',
+        Effect: 'Allow',
+        Resource: '*',
+        Condition: { StringEquals: { 'cloudwatch:namespace': 'CdkImdsAccountDefaults' } },
+      },
+    ]);
+    // Every statement on "*" is limited by a condition.
+    for (const statement of policy.PolicyDocument.Statement.filter((st: any) => st.Resource === '*')) {
+      expect(Object.keys(statement.Condition ?? {})).toEqual(['StringEquals']);
+    }
     template.hasResourceProperties('AWS::IAM::Role', {
       AssumeRolePolicyDocument: { Statement: [{ Action: 'sts:AssumeRole', Principal: { Service: 'lambda.amazonaws.com' } }] },
       ManagedPolicyArns: Match.absent(),
       Policies: Match.absent(),
     });
+  });
+
+  test('the claim the policy allows writing is the one the handler names (claimParameterName: the StackId\'s uuid and the logical id)', () => {
+    const stackId = 'arn:aws:cloudformation:eu-west-1:123456789012:stack/Stack/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0';
+    const claimStatement = Object.values(template.findResources('AWS::IAM::Policy'))[0].Properties.PolicyDocument.Statement
+      .find((st: any) => [st.Action].flat().includes('ssm:PutParameter'));
+    const crId = stack.resolve((imds.resource.node.defaultChild as CfnResource).logicalId);
+    expect(evaluate(claimStatement.Resource, { 'AWS::StackId': stackId, 'AWS::Partition': 'aws', 'AWS::Region': 'eu-west-1', 'AWS::AccountId': '123456789012' }))
+      .toBe(`arn:aws:ssm:eu-west-1:123456789012:parameter${claimParameterName('0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0', crId)}`);
+  });
+
+  test('the claim follows an overridden logical id', () => {
+    const app = new App();
+    const s2 = new Stack(app, 'Stack');
+    const moved = new ImdsAccountDefaults(s2, 'Imds', { httpTokens: HttpTokens.REQUIRED });
+    (moved.resource.node.defaultChild as CfnResource).overrideLogicalId('KeptImdsDefaults');
+    const t = Template.fromStack(s2);
+    expect(Object.keys(t.findResources('Custom::ImdsAccountDefaults'))).toEqual(['KeptImdsDefaults']);
+    expect(JSON.stringify(t.findResources('AWS::IAM::Policy'))).toContain('"-KeptImdsDefaults"');
   });
 
   test('the custom resource depends on the policy, so Delete still has its permissions', () => {
@@ -167,9 +248,69 @@ describe('props', () => {
     });
   });
 
-  test('RETAIN puts DeletionPolicy and UpdateReplacePolicy Retain on the custom resource', () => {
+  test('RETAIN puts DeletionPolicy and UpdateReplacePolicy Retain on the custom resource, and the property Retained: true for its claim', () => {
     const { template } = synth({ httpTokens: HttpTokens.REQUIRED, removalPolicy: RemovalPolicy.RETAIN });
-    template.hasResource('Custom::ImdsAccountDefaults', { DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain' });
+    template.hasResource('Custom::ImdsAccountDefaults', { DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain', Properties: Match.objectLike({ Retained: true }) });
+  });
+
+  test('RETAIN_ON_UPDATE_OR_DELETE retains too (RetainExceptOnCreate): Retained: true', () => {
+    const { template } = synth({ httpTokens: HttpTokens.REQUIRED, removalPolicy: RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE });
+    template.hasResource('Custom::ImdsAccountDefaults', { DeletionPolicy: 'RetainExceptOnCreate', Properties: Match.objectLike({ Retained: true }) });
+  });
+
+  test.each([undefined, RemovalPolicy.DESTROY])('removalPolicy %p: no Retained property', (removalPolicy) => {
+    const { template } = synth({ httpTokens: HttpTokens.REQUIRED, removalPolicy });
+    template.hasResource('Custom::ImdsAccountDefaults', { DeletionPolicy: 'Delete', Properties: Match.objectLike({ Retained: Match.absent() }) });
+  });
+
+  describe('settingsOnDelete', () => {
+    const resourceProps = (template: Template) => Object.values(template.findResources('Custom::ImdsAccountDefaults'))[0].Properties;
+
+    test('the enum\'s values are the handler\'s', () => {
+      expect(Object.values(SettingsOnDelete)).toEqual([...ON_DELETE_VALUES]);
+    });
+
+    test('RESTORE reaches the handler as the OnDelete property', () => {
+      const { template } = synth({ httpTokens: HttpTokens.REQUIRED, settingsOnDelete: SettingsOnDelete.RESTORE });
+      expect(resourceProps(template).OnDelete).toBe('RESTORE');
+    });
+
+    test('RESET, the default, writes nothing: the template is the same as without the prop', () => {
+      const without = synth({ httpTokens: HttpTokens.REQUIRED }).template.toJSON();
+      const reset = synth({ httpTokens: HttpTokens.REQUIRED, settingsOnDelete: SettingsOnDelete.RESET }).template.toJSON();
+      expect(reset).toEqual(without);
+      expect(resourceProps(Template.fromJSON(reset))).not.toHaveProperty('OnDelete');
+    });
+
+    test('a token is passed through for the handler to check', () => {
+      const app = new App();
+      const stack = new Stack(app, 'Stack');
+      const mode = new CfnParameter(stack, 'OnDelete', { type: 'String' }).valueAsString as SettingsOnDelete;
+      new ImdsAccountDefaults(stack, 'Imds', { httpTokens: HttpTokens.REQUIRED, settingsOnDelete: mode });
+      expect(resourceProps(Template.fromStack(stack)).OnDelete).toEqual({ Ref: 'OnDelete' });
+    });
+
+    test('an unknown value (JavaScript users) is refused, naming the path, the prop and the value', () => {
+      expect(() => synth({ httpTokens: HttpTokens.REQUIRED, settingsOnDelete: 'restore' as SettingsOnDelete }))
+        .toThrow(/^\[Stack\/Imds\] settingsOnDelete must be SettingsOnDelete.RESET or SettingsOnDelete.RESTORE; got "restore"$/);
+    });
+
+    test.each([
+      [SettingsOnDelete.RESTORE, RemovalPolicy.RETAIN, 'RETAIN'],
+      [SettingsOnDelete.RESET, RemovalPolicy.RETAIN, 'RETAIN'],
+      [SettingsOnDelete.RESTORE, RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE, 'RETAIN_ON_UPDATE_OR_DELETE'],
+    ])('settingsOnDelete %s with a retaining removalPolicy (%s) is refused, naming both props', (settingsOnDelete, removalPolicy, name) => {
+      expect(() => synth({ httpTokens: HttpTokens.REQUIRED, settingsOnDelete, removalPolicy }))
+        .toThrow(new RegExp(`^\\[Stack/Imds\\] settingsOnDelete applies only when CloudFormation may delete the resource; got settingsOnDelete SettingsOnDelete\\.${settingsOnDelete} with removalPolicy RemovalPolicy\\.${name}: a retained resource is never deleted deliberately`));
+    });
+
+    test('with RemovalPolicy.DESTROY, RESTORE is accepted', () => {
+      const { template } = synth({
+        httpTokens: HttpTokens.REQUIRED, settingsOnDelete: SettingsOnDelete.RESTORE, removalPolicy: RemovalPolicy.DESTROY,
+      });
+      expect(resourceProps(template)).toMatchObject({ OnDelete: 'RESTORE' });
+      expect(resourceProps(template)).not.toHaveProperty('Retained');
+    });
   });
 
   test('skipIfManagedByDeclarativePolicy reaches the handler only when set', () => {
@@ -288,6 +429,8 @@ test('snapshot: the template users will see in their own snapshot tests', () => 
   // The inline code is checked above and by the e2e suite; keep the snapshot readable and stable across handler edits.
   for (const fn of Object.values<any>(json.Resources).filter((r) => r.Type === 'AWS::Lambda::Function')) {
     fn.Properties.Code.ZipFile = `<inline handler: ${fn.Properties.Code.ZipFile.length} characters>`.replace(/\d+/, 'N');
+    // The hash follows the code (checked above); the version follows package.json.
+    fn.Properties.Description = fn.Properties.Description.replace(/ [^ ]+: /, ' <version>: ').replace(/sha256 [0-9a-f]{64}$/, 'sha256 <hash>');
   }
   expect(json).toMatchSnapshot();
 });
@@ -377,8 +520,8 @@ describe('permissions boundary and role path (landing zones that require them)',
     const app = new App();
     const stack = new Stack(app, 'Stack');
     const name = new CfnParameter(stack, 'BoundaryName').valueAsString;
-    const path = new CfnParameter(stack, 'RolePath').valueAsString;
-    new ImdsAccountDefaults(stack, 'Imds', { ...SETTINGS_ONLY, permissionsBoundaryPolicyName: name, rolePath: path });
+    const rolePath = new CfnParameter(stack, 'RolePath').valueAsString;
+    new ImdsAccountDefaults(stack, 'Imds', { ...SETTINGS_ONLY, permissionsBoundaryPolicyName: name, rolePath });
     Template.fromStack(stack).hasResourceProperties('AWS::IAM::Role', { Path: { Ref: 'RolePath' } });
   });
 });
@@ -395,26 +538,63 @@ describe('drift guard', () => {
     Condition: { StringEquals: { 'cloudwatch:namespace': 'CdkImdsAccountDefaults' } },
   };
 
-  test('left out: no rule, no permission, no environment, no metrics permission (the template of the release before)', () => {
+  test('left out: no rule, no permission, no environment', () => {
     const { template } = synth({ httpTokens: HttpTokens.REQUIRED });
     template.resourceCountIs('AWS::Events::Rule', 0);
     template.resourceCountIs('AWS::Lambda::Permission', 0);
     expect(fnOf(template)[1].Properties.Environment).toBeUndefined();
-    expect(JSON.stringify(template.toJSON())).not.toContain('cloudwatch');
     expect(Object.keys(template.toJSON().Resources)).toHaveLength(6);
   });
 
-  test.each([DriftGuard.REAPPLY, DriftGuard.REPORT_ONLY])('%s: the function learns its mode, its StackId and its custom resource\'s logical id', (mode) => {
-    const { template, stack, imds } = guarded({ driftGuard: mode });
+  test.each([DriftGuard.REAPPLY, DriftGuard.REPORT_ONLY])('%s: the function learns its mode, its StackId, its custom resource\'s logical id, the template\'s values and its role\'s name', (mode) => {
+    const { template, stack, imds } = guarded({ driftGuard: mode, httpPutResponseHopLimit: 2 });
+    const roleId = Object.keys(template.findResources('AWS::IAM::Role'))[0];
     expect(fnOf(template)[1].Properties.Environment).toEqual({
       Variables: {
         IMDS_DRIFT_GUARD: mode,
         IMDS_STACK_ID: { Ref: 'AWS::StackId' },
         IMDS_LOGICAL_ID: stack.resolve((imds.resource.node.defaultChild as CfnResource).logicalId),
+        // The values the guard holds EC2 to: the template's, never Parameter Store's.
+        IMDS_SETTING_HttpTokens: 'required',
+        IMDS_SETTING_HttpPutResponseHopLimit: '2',
+        // Its own changes are those of this role (and this function's session).
+        IMDS_ROLE_NAME: { Ref: roleId },
       },
     });
     // A plain string: the function does not depend on the custom resource (no cycle).
     expect(typeof fnOf(template)[1].Properties.Environment.Variables.IMDS_LOGICAL_ID).toBe('string');
+  });
+
+  test('one IMDS_SETTING_<key> per managed setting, with the custom resource\'s values, and none for the others', () => {
+    const { template } = guarded({
+      httpTokens: HttpTokens.REQUIRED,
+      httpTokensEnforced: HttpTokensEnforced.ENABLED,
+      httpPutResponseHopLimit: -1,
+      httpEndpoint: HttpEndpoint.ENABLED,
+      instanceMetadataTags: InstanceMetadataTags.NO_PREFERENCE,
+    });
+    const variables = fnOf(template)[1].Properties.Environment.Variables;
+    const properties = Object.values(template.findResources('Custom::ImdsAccountDefaults'))[0].Properties;
+    const keys = ['HttpTokens', 'HttpTokensEnforced', 'HttpPutResponseHopLimit', 'HttpEndpoint', 'InstanceMetadataTags'];
+    expect(Object.keys(variables).filter((k) => k.startsWith('IMDS_SETTING_')).sort()).toEqual(keys.map((k) => `IMDS_SETTING_${k}`).sort());
+    for (const key of keys) {
+      expect(variables[`IMDS_SETTING_${key}`]).toBe(String(properties[key]));
+    }
+    const one = fnOf(guarded({ httpTokens: undefined, httpEndpoint: HttpEndpoint.DISABLED }).template)[1].Properties.Environment.Variables;
+    expect(Object.keys(one).filter((k) => k.startsWith('IMDS_SETTING_'))).toEqual(['IMDS_SETTING_HttpEndpoint']);
+  });
+
+  test('values from parameters reach the environment as the same references as the properties', () => {
+    const app = new App();
+    const stack = new Stack(app, 'Stack');
+    const hop = new CfnParameter(stack, 'HopLimit', { type: 'Number' });
+    const tokens = new CfnParameter(stack, 'HttpTokens');
+    new ImdsAccountDefaults(stack, 'Imds', { httpPutResponseHopLimit: hop.valueAsNumber, httpTokens: tokens.valueAsString as HttpTokens, driftGuard: DriftGuard.REAPPLY });
+    const template = Template.fromStack(stack);
+    expect(fnOf(template)[1].Properties.Environment.Variables).toMatchObject({
+      IMDS_SETTING_HttpPutResponseHopLimit: { Ref: 'HopLimit' },
+      IMDS_SETTING_HttpTokens: { Ref: 'HttpTokens' },
+    });
   });
 
   test('two rules: the schedule (every hour by default) and CloudTrail\'s ModifyInstanceMetadataDefaults; each targets only the function', () => {
@@ -428,7 +608,8 @@ describe('drift guard', () => {
         EventPattern: {
           'source': ['aws.ec2'],
           'detail-type': ['AWS API Call via CloudTrail'],
-          'detail': { eventSource: ['ec2.amazonaws.com'], eventName: ['ModifyInstanceMetadataDefaults'] },
+          // Successful calls only: a failed call changed nothing.
+          'detail': { eventSource: ['ec2.amazonaws.com'], eventName: ['ModifyInstanceMetadataDefaults'], errorCode: [{ exists: false }] },
         },
         State: 'ENABLED',
         Targets: [{ Arn: { 'Fn::GetAtt': [fnId, 'Arn'] }, Id: 'Target0' }],
@@ -463,11 +644,12 @@ describe('drift guard', () => {
     })));
   });
 
-  test('PutMetricData only in the library\'s namespace, in the policy the custom resource depends on; nothing else is added', () => {
+  test('the guard adds no permission: PutMetricData in the library\'s namespace is there with or without it (security warnings)', () => {
     const plain = synth({ httpTokens: HttpTokens.REQUIRED }).template;
     const { template } = guarded();
     const statements = (t: Template) => Object.values(t.findResources('AWS::IAM::Policy'))[0].Properties.PolicyDocument.Statement;
-    expect(statements(template)).toEqual([...statements(plain), metricsStatement]);
+    expect(statements(template)).toEqual(statements(plain));
+    expect(statements(plain)).toContainEqual(metricsStatement);
     template.resourceCountIs('AWS::IAM::Policy', 1);
   });
 
@@ -483,7 +665,9 @@ describe('drift guard', () => {
     const resources = Object.values<any>(body.Resources);
     expect(resources.filter((r) => r.Type === 'AWS::Events::Rule').map((r) => r.Properties.ScheduleExpression ?? 'pattern')).toEqual(['rate(30 minutes)', 'pattern']);
     expect(resources.filter((r) => r.Type === 'AWS::Lambda::Permission')).toHaveLength(2);
-    expect(resources.find((r) => r.Type === 'AWS::Lambda::Function').Properties.Environment.Variables).toMatchObject({ IMDS_DRIFT_GUARD: 'REPORT_ONLY', IMDS_STACK_ID: { Ref: 'AWS::StackId' } });
+    expect(resources.find((r) => r.Type === 'AWS::Lambda::Function').Properties.Environment.Variables).toMatchObject({
+      IMDS_DRIFT_GUARD: 'REPORT_ONLY', IMDS_STACK_ID: { Ref: 'AWS::StackId' }, IMDS_SETTING_HttpTokens: 'required', IMDS_ROLE_NAME: { Ref: expect.stringMatching(/Role/) },
+    });
     expect(JSON.stringify(body)).toContain(JSON.stringify(metricsStatement.Condition));
   });
 
@@ -531,14 +715,17 @@ describe('readiness check', () => {
 
   test('the Describe actions are granted, on "*", only when httpTokensEnforced is managed', () => {
     const managed = synth({ httpTokens: HttpTokens.REQUIRED, httpTokensEnforced: HttpTokensEnforced.ENABLED }).template;
+    const inRegion = { StringEquals: { 'aws:RequestedRegion': { Ref: 'AWS::Region' } } };
     expect(ec2Statement(managed)).toEqual({
       Action: ['ec2:GetInstanceMetadataDefaults', 'ec2:ModifyInstanceMetadataDefaults', ...EXPECTED_ACTIONS],
       Effect: 'Allow',
       Resource: '*',
+      Condition: inRegion,
     });
     const unmanaged = synth({ httpTokens: HttpTokens.REQUIRED }).template;
-    expect(ec2Statement(unmanaged)).toEqual({ Action: ['ec2:GetInstanceMetadataDefaults', 'ec2:ModifyInstanceMetadataDefaults'], Effect: 'Allow', Resource: '*' });
-    expect(JSON.stringify(unmanaged.toJSON())).not.toMatch(/Describe(LaunchTemplateVersions|Instances|LaunchConfigurations)/);
+    expect(ec2Statement(unmanaged)).toEqual({ Action: ['ec2:GetInstanceMetadataDefaults', 'ec2:ModifyInstanceMetadataDefaults'], Effect: 'Allow', Resource: '*', Condition: inRegion });
+    // (The plain code in the template names them: look at the policy only.)
+    expect(JSON.stringify(unmanaged.findResources('AWS::IAM::Policy'))).not.toMatch(/Describe(LaunchTemplateVersions|Instances|LaunchConfigurations)/);
   });
 
   test('also when httpTokensEnforced is DISABLED (a later update may enable it) or a token (a parameter)', () => {
@@ -552,8 +739,8 @@ describe('readiness check', () => {
   });
 
   test('the cdk-nag reason for the policy\'s "*" names the Describe actions only when they are granted', () => {
-    expect(iam5Reason(synth({ httpTokensEnforced: HttpTokensEnforced.ENABLED }).template)).toBe('IMDS defaults and readiness Describe actions have no ARNs');
-    expect(iam5Reason(synth({ httpTokens: HttpTokens.REQUIRED }).template)).toBe('The EC2 IMDS defaults actions have no resource ARNs');
+    expect(iam5Reason(synth({ httpTokensEnforced: HttpTokensEnforced.ENABLED }).template)).toBe('EC2, readiness and metric actions have no ARNs; one Region');
+    expect(iam5Reason(synth({ httpTokens: HttpTokens.REQUIRED }).template)).toBe('EC2 IMDS defaults and metric actions have no ARNs; one Region');
   });
 
   test('REPORT_ONLY reaches the handler as the ReadinessCheck property', () => {

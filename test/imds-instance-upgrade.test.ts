@@ -1,9 +1,11 @@
+import * as crypto from 'crypto';
+import * as fs from 'fs';
+import * as path from 'path';
 import { App, CfnParameter, Duration, Stack, Token, aws_iam as iam, aws_logs as logs } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { Construct } from 'constructs';
-import { ImdsInstanceUpgrade, ImdsInstanceUpgradeProps, InstanceUpgradeMode } from '../src';
-import { decodeInlineCode } from './support/inline-code';
 import { UpgradeConfig, readConfig } from '../lambda/instance-upgrade/config';
+import { ImdsInstanceUpgrade, ImdsInstanceUpgradeProps, InstanceUpgradeMode } from '../src';
 
 const ENV = { account: '123456789012', region: 'eu-west-1' };
 
@@ -50,16 +52,28 @@ describe('resources, with the defaults', () => {
     const { resource: fn } = only(template, 'AWS::Lambda::Function');
     expect(fn.Properties).toMatchObject({ Runtime: 'nodejs24.x', Handler: 'index.handler', Timeout: 300, MemorySize: 256 });
     expect(fn.Properties.Environment).toEqual({ Variables: ENV_DEFAULTS });
-    const code = decodeInlineCode(fn.Properties.Code.ZipFile);
-    expect(fn.Properties.Code.ZipFile).toContain('instance-upgrade handler');
+    // The plain bundle, readable in the template: not the compressed loader.
+    const code = fn.Properties.Code.ZipFile;
+    expect(code).toBe(fs.readFileSync(path.join(__dirname, '..', 'assets', 'lambda', 'instance-upgrade', 'index', 'index.js'), 'utf8'));
+    expect(code).not.toContain('brotliDecompressSync');
     expect(code).toContain('exports'); // CommonJS
     expect(code).not.toMatch(/\bimport\s*\{/);
     template.hasResourceProperties('AWS::Lambda::Function', { LoggingConfig: { LogGroup: { Ref: Match.stringLikeRegexp('UpgradeLogGroup') } } });
   });
 
-  test('no Lambda retry of an asynchronous invocation (CloudFormation or the schedule)', () => {
+  test('the Description names the library version and the SHA-256 of the code the template carries', () => {
+    const { resource: fn } = only(template, 'AWS::Lambda::Function');
+    const { version } = JSON.parse(fs.readFileSync(path.join(__dirname, '..', 'package.json'), 'utf8'));
+    const sha256 = crypto.createHash('sha256').update(fn.Properties.Code.ZipFile).digest('hex');
+    expect(fn.Properties.Description).toBe(`cdk-imds-account-defaults ${version}: upgrades EC2 instances to IMDSv2 where safe; code sha256 ${sha256}`);
+  });
+
+  test('no Lambda retry of an asynchronous invocation (CloudFormation or the schedule), and no event older than a minute: within the ServiceTimeout', () => {
     const { id: fnId } = only(template, 'AWS::Lambda::Function');
-    template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', { FunctionName: { Ref: fnId }, MaximumRetryAttempts: 0, Qualifier: '$LATEST' });
+    const { resource: invokeConfig } = only(template, 'AWS::Lambda::EventInvokeConfig');
+    expect(invokeConfig.Properties).toEqual({ FunctionName: { Ref: fnId }, MaximumRetryAttempts: 0, MaximumEventAgeInSeconds: 60, Qualifier: '$LATEST' });
+    const { resource: cr } = only(template, 'Custom::ImdsInstanceUpgrade');
+    expect(invokeConfig.Properties.MaximumEventAgeInSeconds).toBeLessThanOrEqual(cr.Properties.ServiceTimeout);
   });
 
   test('the schedule runs the function daily; only that rule may invoke it', () => {
@@ -100,7 +114,13 @@ describe('resources, with the defaults', () => {
     const { id: logGroupId } = only(template, 'AWS::Logs::LogGroup');
     const { resource: policy } = only(template, 'AWS::IAM::Policy');
     expect(policy.Properties.PolicyDocument.Statement).toEqual([
-      { Action: ['cloudwatch:GetMetricData', 'ec2:DescribeInstances'], Effect: 'Allow', Resource: '*' },
+      // No resource-level permissions: only in the stack's Region.
+      {
+        Action: ['cloudwatch:GetMetricData', 'ec2:DescribeInstances'],
+        Effect: 'Allow',
+        Resource: '*',
+        Condition: { StringEquals: { 'aws:RequestedRegion': { Ref: 'AWS::Region' } } },
+      },
       {
         Action: 'ec2:ModifyInstanceMetadataOptions',
         Effect: 'Allow',
@@ -118,8 +138,14 @@ describe('resources, with the defaults', () => {
         Resource: '*',
         Condition: { StringEquals: { 'cloudwatch:namespace': 'CdkImdsAccountDefaults' } },
       },
+      // Confirming a deploy-time event: its own stack only.
+      { Action: 'cloudformation:DescribeStackResource', Effect: 'Allow', Resource: { Ref: 'AWS::StackId' } },
       { Action: ['logs:CreateLogStream', 'logs:PutLogEvents'], Effect: 'Allow', Resource: { 'Fn::GetAtt': [logGroupId, 'Arn'] } },
     ]);
+    // Every statement on "*" is limited by a condition.
+    for (const statement of policy.Properties.PolicyDocument.Statement.filter((st: any) => st.Resource === '*')) {
+      expect(Object.keys(statement.Condition ?? {})).toEqual(['StringEquals']);
+    }
     const { id: roleId, resource: role } = only(template, 'AWS::IAM::Role');
     expect(policy.Properties.Roles).toEqual([{ Ref: roleId }]);
     expect(role.Properties).toEqual({

@@ -27,7 +27,8 @@ const INTEG_RUNNER_CONTEXT = {
  * What may differ between two synths of the same app, made comparable: the
  * assertion `salt` (a timestamp), the hash suffix of assertion result ids, the
  * hashes of templates in asset manifests (they follow the salt), and the inline
- * handler code (checked by the handler's own suites).
+ * handler code with the SHA-256 of it that the function's Description carries
+ * (checked by the handler's own suites and test/inline-code.test.ts).
  */
 function normalize(file: string, text: string): unknown {
   const json = JSON.parse(text.replace(/(AssertionResults\w*?)[0-9a-f]{32}\b/g, '$1<hash>'));
@@ -42,6 +43,8 @@ function normalize(file: string, text: string): unknown {
     for (const [key, v] of Object.entries(value)) {
       if (key === 'salt' && typeof v === 'string') {
         out[key] = '<timestamp>';
+      } else if (key === 'Description' && typeof v === 'string' && /code sha256 [0-9a-f]{64}$/.test(v)) {
+        out[key] = v.replace(/[0-9a-f]{64}$/, '<sha256 of the inline handler code>');
       } else if (key.toLowerCase() === 'zipfile' && typeof v === 'string') {
         // The handler is checked by its own suites; a handler edit alone must not fail CI here.
         // (integ-runner, which compares the real bytes, redeploys the integ test on such a change.)

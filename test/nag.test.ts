@@ -121,15 +121,16 @@ describe('cdk-nag 2 (every pack it ships)', () => {
     for (const f of iam5) {
       expect(f.findingId).not.toEqual('');
     }
-    // The wildcards accepted: `*` for the EC2 actions (no resource-level permissions), the claims
-    // under the library's own SSM path, and this account's stacks in this Region (read-only).
-    // The logs statement is scoped to the log group. ImdsInstanceUpgrade: `*` for DescribeInstances and the
-    // CloudWatch metric actions, and this account's instances in this Region (only to require IMDSv2).
+    // The wildcards accepted: `*` for the EC2 and metric actions (no resource-level permissions;
+    // conditions limit them to the stack's Region and the library's namespace), and this account's
+    // stacks in this Region (read-only). No claim wildcard: the policy names the claims path and the
+    // resource's own claim exactly. The logs statement is scoped to the log group, DescribeStacks to the
+    // own stack. ImdsInstanceUpgrade: `*` for DescribeInstances and the CloudWatch metric actions, and
+    // this account's instances in this Region (only to require IMDSv2).
     expect([...new Set(iam5.map((f) => f.findingId))].sort()).toEqual([
       'Resource::*',
       'Resource::arn:<AWS::Partition>:cloudformation:<AWS::Region>:<AWS::AccountId>:stack/*',
       'Resource::arn:<AWS::Partition>:ec2:<AWS::Region>:<AWS::AccountId>:instance/*',
-      'Resource::arn:<AWS::Partition>:ssm:<AWS::Region>:<AWS::AccountId>:parameter/cdk-imds-account-defaults/claims/*',
     ]);
   });
 

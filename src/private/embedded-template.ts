@@ -10,12 +10,17 @@
  * is refused. The assembly is written to a temporary directory that is removed
  * afterwards. The result depends only on the props and the handler bundle, so
  * two synths give byte-identical bodies.
+ *
+ * The functions carry their plain, readable code (as in any stack) when the template
+ * fits EMBEDDED_PLAIN_CODE_BUDGET_BYTES that way; otherwise the template is
+ * synthesized again with the compressed loader (src/private/inline-code.ts).
  */
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { BootstraplessSynthesizer, CfnParameter, Stack, Stage, Token } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
+import { InlineCodeForm, useCompressedInlineCode } from './inline-code';
 import {
   ALLOWED_VALUES,
   EnumSettingKey,
@@ -31,6 +36,15 @@ import { ImdsSettings } from '../settings';
 
 /** The documented limit of a StackSet's (and a stack's) TemplateBody, in bytes. */
 export const TEMPLATE_BODY_MAX_BYTES = 51_200;
+
+/**
+ * The largest embedded template (minified JSON) whose functions carry their plain
+ * code: 80 % of TemplateBody's limit. Above it, they carry the compressed loader.
+ * The margin keeps a template that grows a little (a longer Description, a bigger
+ * handler in a patch release) from hitting the hard limit, and keeps the StackSet's
+ * own template, which holds this body as an escaped string, reasonably small.
+ */
+export const EMBEDDED_PLAIN_CODE_BUDGET_BYTES = 40_960;
 
 /** The id of the ImdsAccountDefaults construct inside the embedded stack (its logical ids derive from it). */
 export const EMBEDDED_CONSTRUCT_ID = 'ImdsAccountDefaults';
@@ -48,6 +62,13 @@ export interface EmbeddedTemplateOptions {
   readonly settingsAsParameters: boolean;
   /** Add an ImdsInstanceUpgrade with these options (and the role options and log retention of `props`). */
   readonly instanceUpgrade?: ImdsInstanceUpgradeOptions;
+  /**
+   * The form of the functions' code. synthesizeEmbeddedTemplate chooses it (plain
+   * when the template fits EMBEDDED_PLAIN_CODE_BUDGET_BYTES) and ignores this;
+   * buildEmbeddedStack takes it as given.
+   * @default 'plain'
+   */
+  readonly codeForm?: InlineCodeForm;
 }
 
 export interface EmbeddedTemplate {
@@ -57,13 +78,28 @@ export interface EmbeddedTemplate {
   readonly bytes: number;
   /** The template parameters made from settings, in order, with their default values as strings. */
   readonly parameters: ReadonlyArray<{ readonly key: SettingKey; readonly value: string }>;
+  /** The form of the code the functions carry. */
+  readonly codeForm: InlineCodeForm;
+  /** The size in bytes the template has with plain code (equal to `bytes` when `codeForm` is 'plain'). */
+  readonly plainCodeBytes: number;
 }
 
 /**
  * Synthesizes a self-contained ImdsAccountDefaults template for the given
- * (already validated, token-free) props.
+ * (already validated, token-free) props: with plain code when it fits
+ * EMBEDDED_PLAIN_CODE_BUDGET_BYTES that way, else with the compressed loader.
  */
 export function synthesizeEmbeddedTemplate(props: ImdsAccountDefaultsProps, options: EmbeddedTemplateOptions): EmbeddedTemplate {
+  const plain = synthesizeWithCode(props, { ...options, codeForm: 'plain' });
+  if (plain.bytes <= EMBEDDED_PLAIN_CODE_BUDGET_BYTES) {
+    return plain;
+  }
+  return { ...synthesizeWithCode(props, { ...options, codeForm: 'compressed' }), plainCodeBytes: plain.bytes };
+}
+
+function synthesizeWithCode(
+  props: ImdsAccountDefaultsProps, options: EmbeddedTemplateOptions & { readonly codeForm: InlineCodeForm },
+): EmbeddedTemplate {
   const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'cdk-imds-stackset-'));
   try {
     const { stage, stack, parameters } = buildEmbeddedStack(props, options, outdir);
@@ -77,7 +113,8 @@ export function synthesizeEmbeddedTemplate(props: ImdsAccountDefaultsProps, opti
     }
     // No asset check needed: the BootstraplessSynthesizer throws on any file or image asset.
     const body = JSON.stringify(artifact.template);
-    return { body, bytes: Buffer.byteLength(body, 'utf8'), parameters };
+    const bytes = Buffer.byteLength(body, 'utf8');
+    return { body, bytes, parameters, codeForm: options.codeForm, plainCodeBytes: bytes };
   } finally {
     fs.rmSync(outdir, { recursive: true, force: true });
   }
@@ -107,6 +144,9 @@ export function buildEmbeddedStack(props: ImdsAccountDefaultsProps, options: Emb
     analyticsReporting: false,
     description: options.description,
   });
+  if (options.codeForm === 'compressed') {
+    useCompressedInlineCode(stack);
+  }
 
   const parameters: Array<{ key: SettingKey; value: string }> = [];
   let settings: ImdsSettings = props;

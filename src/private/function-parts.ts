@@ -1,10 +1,12 @@
 /**
  * What both constructs build the same way around their inline function: the
- * runtime, the role (with the permissions boundary and path options), and the
- * "one per stack, one per account and Region" placement rule.
+ * runtime, the role (with the permissions boundary and path options), the
+ * asynchronous invocation settings, the metrics statement, and the "one per
+ * stack, one per account and Region" placement rule.
  */
-import { Stack, Token, aws_iam as iam, aws_lambda as lambda } from 'aws-cdk-lib';
+import { Duration, Stack, Token, aws_iam as iam, aws_lambda as lambda } from 'aws-cdk-lib';
 import { IConstruct } from 'constructs';
+import { METRICS_NAMESPACE } from './properties';
 import { RoleOptions, failer } from './validate';
 
 /**
@@ -68,4 +70,32 @@ export function onePerAccountAndRegion(self: IConstruct, placement: Placement): 
 function concreteEnv(c: IConstruct): string | undefined {
   const { account, region } = Stack.of(c);
   return Token.isUnresolved(account) || Token.isUnresolved(region) ? undefined : `${account}/${region}`;
+}
+
+/**
+ * The asynchronous invocation settings of both functions (their EventInvokeConfig).
+ * CloudFormation, EventBridge and the schedule invoke them asynchronously:
+ * - no Lambda retry: a CloudFormation event may already have been answered, and the
+ *   next scheduled run comes anyway;
+ * - an event older than a minute is dropped: no longer than either custom resource's
+ *   ServiceTimeout (120 and 600 seconds), so a throttled event never runs after
+ *   CloudFormation stopped waiting for it (Lambda otherwise keeps retrying a throttled
+ *   event for up to 6 hours, whatever the retry count says).
+ */
+export const ASYNC_INVOKE = {
+  retryAttempts: 0,
+  maxEventAge: Duration.seconds(60),
+} as const satisfies Pick<lambda.FunctionProps, 'retryAttempts' | 'maxEventAge'>;
+
+/**
+ * cloudwatch:PutMetricData, which supports no resource-level permissions, limited to
+ * the library's namespace by a condition: both functions put security warnings
+ * (unconfirmed events, claim problems), and their own metrics.
+ */
+export function metricsStatement(): iam.PolicyStatement {
+  return new iam.PolicyStatement({
+    actions: ['cloudwatch:PutMetricData'],
+    resources: ['*'],
+    conditions: { StringEquals: { 'cloudwatch:namespace': METRICS_NAMESPACE } },
+  });
 }

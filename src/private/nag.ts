@@ -113,16 +113,17 @@ export function suppressImdsAccountDefaultsFindings(
   addNagSuppressions(policy, [
     // EC2 API reference: neither action supports resource-level permissions; nor do the
     // readiness check's ec2:DescribeLaunchTemplateVersions, ec2:DescribeInstances and
-    // autoscaling:DescribeLaunchConfigurations (Service Authorization Reference: List, no resource types).
+    // autoscaling:DescribeLaunchConfigurations (Service Authorization Reference: List, no
+    // resource types), nor cloudwatch:PutMetricData. Conditions limit them: the stack's Region
+    // (aws:RequestedRegion), the library's metric namespace (cloudwatch:namespace).
+    // Claims need no entry: the policy names the claims path and the resource's own claim exactly.
     // The policy is separate from the role so the custom resource can depend on it.
     {
       id: 'AwsSolutions-IAM5',
-      reason: readinessCheck ? 'IMDS defaults and readiness Describe actions have no ARNs' : 'The EC2 IMDS defaults actions have no resource ARNs',
+      reason: readinessCheck ? 'EC2, readiness and metric actions have no ARNs; one Region' : 'EC2 IMDS defaults and metric actions have no ARNs; one Region',
       appliesTo: ['Resource::*'],
     },
-    // Claims: one parameter per resource, named at deploy time, under the library's fixed path.
-    { id: 'AwsSolutions-IAM5', reason: 'One claim parameter per resource, under this library path', appliesTo: ['Resource::arn:<AWS::Partition>:ssm:<AWS::Region>:<AWS::AccountId>:parameter/cdk-imds-account-defaults/claims/*'] },
-    // Liveness: DescribeStackResource on any stack of this account and Region that holds a claim.
+    // Liveness and confirmation: DescribeStackResource on any stack of this account and Region.
     { id: 'AwsSolutions-IAM5', reason: 'Read-only check of the stacks that hold claims', appliesTo: ['Resource::arn:<AWS::Partition>:cloudformation:<AWS::Region>:<AWS::AccountId>:stack/*'] },
     ...inPacks([HIPAA, NIST_R4, NIST_R5, PCI], 'IAMNoInlinePolicy', 'Separate so Delete runs before it is removed'),
   ]);
@@ -163,8 +164,8 @@ export interface ImdsInstanceUpgradeNagScope {
  */
 export function suppressImdsInstanceUpgradeFindings({ policy, handler, eventInvokeConfig, logGroup, rule }: ImdsInstanceUpgradeNagScope): void {
   addNagSuppressions(policy, [
-    // DescribeInstances, GetMetricData and PutMetricData have no resource ARNs; PutMetricData
-    // is limited to the library's namespace by a condition.
+    // DescribeInstances, GetMetricData and PutMetricData have no resource ARNs; conditions limit
+    // the first two to the stack's Region and PutMetricData to the library's namespace.
     { id: 'AwsSolutions-IAM5', reason: 'Describe and CloudWatch metric actions have no ARNs', appliesTo: ['Resource::*'] },
     // Which instances is decided at run time; the condition allows only HttpTokens=required,
     // never on an instance with the exclusion tag.

@@ -67,10 +67,51 @@ export interface ImdsResourceProperties {
   readonly ServiceTimeout?: number | string;
   /** The readiness check's mode (READINESS_CHECK_PROPERTY): written only when it is not 'BLOCK'. */
   readonly ReadinessCheck?: string;
+  /**
+   * What a deliberate Delete does with the fields (ON_DELETE_PROPERTY): written only
+   * when it is not the default, ON_DELETE_RESET, so the templates of existing users
+   * keep their properties. A Delete that is part of a rollback always restores.
+   */
+  readonly OnDelete?: string;
+  /**
+   * "true" when the resource has DeletionPolicy Retain (RETAINED_PROPERTY): its
+   * claim says so, and it keeps protecting its fields after its stack lets it go.
+   * Written only for RETAIN.
+   */
+  readonly Retained?: boolean | string;
 }
 
-/** The value of the `Ownership` property: claims in SSM Parameter Store, format 1. */
-export const OWNERSHIP_FORMAT = 'claims-v1';
+/** The custom resource property that says what a deliberate Delete does (ON_DELETE_VALUES). */
+export const ON_DELETE_PROPERTY = 'OnDelete';
+/** Reset every field this resource manages to no preference (the default; not written). */
+export const ON_DELETE_RESET = 'RESET';
+/** Put each field back to its value before this resource's Create, where EC2 still holds this resource's value. */
+export const ON_DELETE_RESTORE = 'RESTORE';
+export const ON_DELETE_VALUES = [ON_DELETE_RESET, ON_DELETE_RESTORE] as const;
+
+/** The custom resource property that marks a RETAIN resource ("true"). */
+export const RETAINED_PROPERTY = 'Retained';
+
+/**
+ * The stack statuses in which a Delete is part of a rollback (CloudFormation
+ * removes what a failed create, update or import made): such a Delete restores
+ * the values from before this resource's Create instead of resetting them.
+ */
+export const ROLLBACK_STACK_STATUSES = [
+  'ROLLBACK_IN_PROGRESS',
+  'UPDATE_ROLLBACK_IN_PROGRESS',
+  'UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS',
+  'IMPORT_ROLLBACK_IN_PROGRESS',
+] as const;
+
+/**
+ * The value of the `Ownership` property: claims in SSM Parameter Store, format 2
+ * (named after the stack's id and the logical id, so IAM can limit each function
+ * to its own claim; validated on read; ownership only, never values). Changed from
+ * 'claims-v1' so that the deployment which upgrades the library sends an Update,
+ * which records the claim under its new name.
+ */
+export const OWNERSHIP_FORMAT = 'claims-v2';
 
 /**
  * The SSM Parameter Store path under which each resource records its claim on the
@@ -78,6 +119,18 @@ export const OWNERSHIP_FORMAT = 'claims-v1';
  * StackId and LogicalResourceId. Fixed for good: every release reads claims here.
  */
 export const CLAIMS_PATH = '/cdk-imds-account-defaults/claims';
+
+/**
+ * The name of a resource's claim (format 2): `<CLAIMS_PATH>/<stack uuid>-<logical id>`,
+ * where the stack uuid is the last part of the StackId
+ * (arn:<partition>:cloudformation:<region>:<account>:stack/<name>/<uuid>). Both parts are
+ * known to the template (Fn::Select over AWS::StackId, and the logical id), so the
+ * function's IAM policy names exactly this parameter. Claims of format 1 were named
+ * after a hash of StackId and logical id; they are still read.
+ */
+export function claimParameterName(stackUuid: string, logicalResourceId: string): string {
+  return `${CLAIMS_PATH}/${stackUuid}-${logicalResourceId}`;
+}
 
 /**
  * The keys of the response Data, readable with Fn::GetAtt: the effective
@@ -107,10 +160,38 @@ export const METRICS_NAMESPACE = 'CdkImdsAccountDefaults';
 export const DRIFT_GUARD_ENV = 'IMDS_DRIFT_GUARD';
 export const DRIFT_STACK_ID_ENV = 'IMDS_STACK_ID';
 export const DRIFT_LOGICAL_ID_ENV = 'IMDS_LOGICAL_ID';
+/**
+ * The values the drift guard holds EC2 to, from the template (never from Parameter
+ * Store): one variable per managed setting, `IMDS_SETTING_<EC2 key>`
+ * (IMDS_SETTING_HttpTokens = "required", IMDS_SETTING_HttpPutResponseHopLimit = "2"),
+ * the same values as the custom resource's properties. Set only with the guard.
+ */
+export const DRIFT_SETTING_ENV_PREFIX = 'IMDS_SETTING_';
+/**
+ * The name of the function's own role (a Ref of the role): the guard recognises
+ * a change of its own by the full assumed-role ARN
+ * `arn:<partition>:sts::<account>:assumed-role/<role name>/<function name>`.
+ */
+export const DRIFT_ROLE_NAME_ENV = 'IMDS_ROLE_NAME';
 
 /** The metrics the drift guard puts in METRICS_NAMESPACE (no dimensions). Never renamed: users alarm on them. */
 export const DRIFT_DETECTED_METRIC = 'DriftDetected';
 export const DRIFT_REAPPLIED_METRIC = 'DriftReapplied';
+/** Put (1) by every drift guard run that did not compare, whatever the reason (its log line says which). */
+export const DRIFT_CHECK_SKIPPED_METRIC = 'DriftChecksSkipped';
+
+/**
+ * Security warnings (no dimensions), put by both functions, each with a structured
+ * `security warning` log line that says what did not match:
+ * - UNCONFIRMED_EVENT_METRIC: a custom resource event that CloudFormation did not
+ *   confirm (the resource of that StackId and LogicalResourceId, of the function's
+ *   type, in the matching *_IN_PROGRESS status, with the event's physical id);
+ *   nothing was changed;
+ * - CLAIM_PROBLEM_METRIC: a claim that is malformed, foreign (its name is not its
+ *   owner's) or missing where one should be; it was not trusted.
+ */
+export const UNCONFIRMED_EVENT_METRIC = 'UnconfirmedEvents';
+export const CLAIM_PROBLEM_METRIC = 'ClaimProblems';
 
 // ---- ImdsInstanceUpgrade (construct: src/imds-instance-upgrade.ts, handler: lambda/instance-upgrade/) ----
 

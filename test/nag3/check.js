@@ -160,11 +160,8 @@ function run(pkgDir, tmpDir) {
 
   // The StackSet's embedded tree, rebuilt with the StackSet's own inputs; its template must be the TemplateBody.
   const outdir = fs.mkdtempSync(path.join(tmpDir, 'embedded-'));
-  const embedded = buildEmbeddedStack(stackSet.accountDefaultsProps, {
-    description: JSON.parse(stackSet.templateBody).Description,
-    settingsAsParameters: stackSet.settingsAsParameters,
-    instanceUpgrade: stackSet.instanceUpgrade,
-  }, outdir);
+  // embeddedTemplateOptions: what the StackSet synthesized it with, the form of the code it chose included.
+  const embedded = buildEmbeddedStack(stackSet.accountDefaultsProps, stackSet.embeddedTemplateOptions, outdir);
   const embeddedBody = JSON.stringify(embedded.stage.synth().getStackArtifact(embedded.stack.artifactId).template);
 
   // The user's path: the packs as validation plugins; synth throws if any reports a violation.
