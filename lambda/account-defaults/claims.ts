@@ -5,17 +5,23 @@
  *
  * This module alone owns the claim format and where claims live:
  * - SSM Parameter Store of the same account and Region, under CLAIMS_PATH, one
- *   String parameter (standard tier) per resource, named after a hash of its
- *   StackId and LogicalResourceId. A resource only ever writes its own
- *   parameter: no read-modify-write of anything shared.
- * - The value is JSON: `{"format":1,"stackId","stackName","logicalResourceId","fields","before"}`
- *   with `fields` in EC2 API shape (HttpTokens: "required", HttpPutResponseHopLimit: 2)
- *   and `before` the value each of those fields had when this resource took it over
- *   (what a rollback that drops the field puts back).
+ *   String parameter (standard tier) per resource. Format 2 (this release) is
+ *   named `claimParameterName(<stack uuid>, <logical id>)`, so IAM lets each
+ *   function write and delete only its own claim; format 1 (the previous
+ *   release) was named after a hash of StackId and LogicalResourceId, and is
+ *   still read.
+ * - The value is JSON: `{"format":2,"stackId","stackName","logicalResourceId","fields"}`,
+ *   with `"retained":true` for a resource with DeletionPolicy Retain, and
+ *   `fields` in EC2 API shape (HttpTokens: "required", HttpPutResponseHopLimit: 2).
  *
- * Reads are tolerant: a later release may add keys or raise `format`; as long as
- * `stackId`, `logicalResourceId` and `fields` keep their meaning the claim is
- * understood, and a value that cannot be understood is reported and left alone.
+ * A claim records ownership only, never values to apply: anyone with a common
+ * ssm:* grant can write one. It is evidence, checked before it is used: the
+ * name must be its owner's (else "foreign"), the StackId a CloudFormation stack
+ * ARN and every field valid as a property of the custom resource (else
+ * "malformed"). A claim with a problem is reported (security warning and
+ * CLAIM_PROBLEM_METRIC, by ownership.ts) and ignored. Format 1's `before`
+ * values are no longer read: the values before a Create live in the physical
+ * id, which CloudFormation keeps (physical-id.ts).
  */
 import * as crypto from 'crypto';
 import {
@@ -25,13 +31,13 @@ import {
   PutParameterCommand,
   SSMClient,
 } from '@aws-sdk/client-ssm';
-import { Settings } from './settings';
-import { CLAIMS_PATH, SETTING_KEYS } from '../../src/private/properties';
-import { log } from '../shared/log';
+import { Settings, parseSettings } from './settings';
+import { CLAIMS_PATH, SETTING_KEYS, claimParameterName } from '../../src/private/properties';
+import { describeError, log } from '../shared/log';
 import { CLIENT_CONFIG } from '../shared/sdk';
 
 /** The claim format this release writes. */
-export const CLAIM_FORMAT = 1;
+export const CLAIM_FORMAT = 2;
 
 /** Who a claim belongs to: one resource of one stack. */
 export interface Owner {
@@ -40,13 +46,23 @@ export interface Owner {
   readonly logicalResourceId: string;
 }
 
-/** A claim as stored: its owner and the fields it manages, with their values. */
+/** A claim as stored and validated: its owner and the fields it manages, with their values. */
 export interface Claim extends Owner {
   /** The SSM parameter that holds it. */
   readonly name: string;
   readonly fields: Settings;
-  /** For each managed field, its effective value when this resource took it over (empty when not recorded). */
-  readonly before: Settings;
+  /** Whether its resource has DeletionPolicy Retain: it keeps protecting its fields after its stack lets it go. */
+  readonly retained: boolean;
+}
+
+/** What is wrong with a claim that is not trusted: its name is not its owner's, or its value does not hold up. */
+export type ClaimProblemKind = 'foreign' | 'malformed';
+
+export interface ClaimProblem {
+  readonly name: string;
+  readonly problem: ClaimProblemKind;
+  /** What did not hold up (for the log). */
+  readonly detail: string;
 }
 
 export function createSsmClient(): SSMClient {
@@ -58,57 +74,112 @@ export function stackNameOf(stackId: string): string {
   return stackId.split('/')[1] ?? stackId;
 }
 
-/** The parameter name of a resource's claim: stable for its StackId and LogicalResourceId. */
+/** The stack's uuid: the last part of the StackId. */
+export function stackUuidOf(stackId: string): string {
+  const parts = stackId.split('/');
+  return parts[parts.length - 1];
+}
+
+/** The parameter name of a resource's claim (format 2): `<CLAIMS_PATH>/<stack uuid>-<logical id>`. */
 export function claimName(owner: Pick<Owner, 'stackId' | 'logicalResourceId'>): string {
+  return claimParameterName(stackUuidOf(owner.stackId), owner.logicalResourceId);
+}
+
+/** The parameter name of a resource's claim in format 1 (the previous release): a hash of StackId and LogicalResourceId. */
+export function legacyClaimName(owner: Pick<Owner, 'stackId' | 'logicalResourceId'>): string {
   const hash = crypto.createHash('sha256').update(`${owner.stackId}|${owner.logicalResourceId}`).digest('hex');
   return `${CLAIMS_PATH}/${hash.slice(0, 40)}`;
 }
 
-/** The stored value of a claim. */
-export function formatClaim(owner: Owner, fields: Settings, before: Settings = {}): string {
-  return JSON.stringify({ format: CLAIM_FORMAT, ...owner, fields, before });
+/** Whether `name` is the owner's claim name under either scheme. */
+export function isOwnersName(name: string, owner: Pick<Owner, 'stackId' | 'logicalResourceId'>): boolean {
+  return name === claimName(owner) || name === legacyClaimName(owner);
 }
 
-/** Reads a stored claim; undefined (and a log line) when the value cannot be understood. */
-export function parseClaim(name: string, value: string | undefined): Claim | undefined {
-  let parsed: any;
+export interface ClaimOptions {
+  /** The resource has DeletionPolicy Retain. */
+  readonly retained?: boolean;
+}
+
+/** The stored value of a claim (format 2). */
+export function formatClaim(owner: Owner, fields: Settings, options: ClaimOptions = {}): string {
+  return JSON.stringify({ format: CLAIM_FORMAT, ...owner, fields, ...(options.retained === true ? { retained: true } : {}) });
+}
+
+/** A CloudFormation stack ARN. */
+const STACK_ARN = /^arn:[a-z-]+:cloudformation:[a-z0-9-]+:\d{12}:stack\/[A-Za-z][A-Za-z0-9-]*\/[A-Za-z0-9-]+$/;
+/** A CloudFormation logical id: alphanumeric. */
+const LOGICAL_ID = /^[A-Za-z0-9]{1,255}$/;
+
+/** Reads and validates a stored claim: the claim, or what is wrong with it. */
+export function parseClaim(name: string, value: string | undefined): Claim | ClaimProblem {
+  const malformed = (detail: string): ClaimProblem => ({ name, problem: 'malformed', detail });
+  let parsed: unknown;
   try {
     parsed = JSON.parse(value ?? '');
   } catch {
-    parsed = undefined;
+    return malformed('not JSON');
   }
-  const { stackId, stackName, logicalResourceId, fields, before } = parsed ?? {};
-  if (typeof stackId !== 'string' || typeof logicalResourceId !== 'string' || typeof fields !== 'object' || fields === null) {
-    log('ignoring a claim that cannot be read', { name });
-    return undefined;
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    return malformed('not a JSON object');
   }
-  return {
-    name,
-    stackId,
-    stackName: typeof stackName === 'string' ? stackName : stackNameOf(stackId),
-    logicalResourceId,
-    fields: knownSettings(fields),
-    before: knownSettings(before),
-  };
+  const { format, stackId, logicalResourceId, fields, retained } = parsed as Record<string, unknown>;
+  if (typeof format !== 'number' || !Number.isInteger(format) || format < 1) {
+    return malformed('format is not a positive integer');
+  }
+  if (typeof stackId !== 'string' || !STACK_ARN.test(stackId)) {
+    return malformed('stackId is not a CloudFormation stack ARN');
+  }
+  if (typeof logicalResourceId !== 'string' || !LOGICAL_ID.test(logicalResourceId)) {
+    return malformed('logicalResourceId is not a logical id');
+  }
+  if (!isOwnersName(name, { stackId, logicalResourceId })) {
+    return { name, problem: 'foreign', detail: `the name is not the claim name of ${logicalResourceId} in ${stackId}` };
+  }
+  if (retained !== undefined && typeof retained !== 'boolean') {
+    return malformed('retained is not a boolean');
+  }
+  let settings: Settings;
+  try {
+    settings = parseSettings(knownSettings(fields));
+  } catch (err) {
+    return malformed(`fields: ${describeError(err)}`);
+  }
+  return { name, stackId, stackName: stackNameOf(stackId), logicalResourceId, fields: settings, retained: retained === true };
 }
 
-/** The settings keys of a stored object, unknown keys and empty values dropped. */
-function knownSettings(stored: unknown): Settings {
+/** Whether parseClaim's result is a problem. */
+export function isProblem(parsed: Claim | ClaimProblem): parsed is ClaimProblem {
+  return 'problem' in parsed;
+}
+
+/**
+ * The settings keys of a stored object. Keys a later release may add are left
+ * out; the known ones are validated by parseSettings, as the properties are.
+ */
+function knownSettings(stored: unknown): Record<string, unknown> {
   const known: Record<string, unknown> = {};
-  if (typeof stored === 'object' && stored !== null) {
+  if (typeof stored === 'object' && stored !== null && !Array.isArray(stored)) {
     for (const key of SETTING_KEYS) {
       const value = (stored as Record<string, unknown>)[key];
-      if (value !== undefined && value !== null) {
+      if (value !== undefined) {
         known[key] = value;
       }
     }
   }
-  return known as Settings;
+  return known;
 }
 
-/** Every claim recorded in this account and Region (readable ones; see parseClaim). */
-export async function listClaims(client: SSMClient, abortSignal: AbortSignal): Promise<Claim[]> {
+/** The claims in this account and Region: the valid ones, and the problems of the others. */
+export interface ClaimList {
+  readonly claims: Claim[];
+  readonly problems: ClaimProblem[];
+}
+
+/** Every claim recorded in this account and Region, validated (see parseClaim). */
+export async function listClaims(client: SSMClient, abortSignal: AbortSignal): Promise<ClaimList> {
   const claims: Claim[] = [];
+  const problems: ClaimProblem[] = [];
   let nextToken: string | undefined;
   do {
     const page: GetParametersByPathCommandOutput = await client.send(
@@ -116,23 +187,25 @@ export async function listClaims(client: SSMClient, abortSignal: AbortSignal): P
       { abortSignal },
     );
     for (const parameter of page.Parameters ?? []) {
-      const claim = parseClaim(parameter.Name ?? '', parameter.Value);
-      if (claim) {
-        claims.push(claim);
+      const parsed = parseClaim(parameter.Name ?? '', parameter.Value);
+      if (isProblem(parsed)) {
+        problems.push(parsed);
+      } else {
+        claims.push(parsed);
       }
     }
     nextToken = page.NextToken;
   } while (nextToken);
-  return claims;
+  return { claims, problems };
 }
 
-/** Records (or replaces) a resource's claim. */
-export async function putClaim(client: SSMClient, owner: Owner, fields: Settings, before: Settings, abortSignal: AbortSignal): Promise<void> {
+/** Records (or replaces) a resource's claim (format 2). */
+export async function putClaim(client: SSMClient, owner: Owner, fields: Settings, options: ClaimOptions, abortSignal: AbortSignal): Promise<void> {
   const name = claimName(owner);
-  log('recording the claim', { name, fields, before });
+  log('recording the claim', { name, fields, retained: options.retained === true });
   await client.send(new PutParameterCommand({
     Name: name,
-    Value: formatClaim(owner, fields, before),
+    Value: formatClaim(owner, fields, options),
     Type: 'String',
     Tier: 'Standard',
     Overwrite: true,

@@ -5,15 +5,29 @@
  * - It always answers, exactly once: on success, on every exception, and from a
  *   timer that fires ahead of the function's deadline (an unanswered custom
  *   resource hangs its stack for an hour).
+ * - Only CloudFormation's own events act (shared/confirm.ts): before anything is
+ *   read or written, the event is confirmed with CloudFormation; one that is
+ *   not changes nothing and is answered FAILED with a fixed reason.
  * - The physical id is chosen on Create from the stack's account and Region and
- *   never changes afterwards (a changed id makes CloudFormation delete the "old"
- *   resource, which would undo what was just applied).
+ *   the values the managed fields had before the Create (settings.ts
+ *   formatPhysicalId), and never changes afterwards (a changed id makes
+ *   CloudFormation delete the "old" resource, which would undo what was just
+ *   applied). CloudFormation keeps it and confirms it with every event: the
+ *   values an Update hands back and a restoring Delete puts back come from it,
+ *   never from Parameter Store.
  * - A failed Create answers with a marker id, so that the Delete CloudFormation
  *   sends next changes nothing.
  * - Ownership (ownership.ts): Create and Update fail, changing nothing, when
- *   another stack's live claim manages a field with another value; Delete resets
- *   only the fields that no other live claim manages. Each resource records its
- *   claim after a successful Create or Update and removes it on Delete.
+ *   another stack's live claim manages a field with another value; Delete
+ *   changes only the fields that no other live claim manages (nor a retained
+ *   claim whose resource is gone, while EC2 holds its value). Each resource
+ *   records its claim after a successful Create or Update and removes it on
+ *   Delete. Claims record ownership only, never values.
+ * - Delete: a Delete during a rollback (the stack in ROLLBACK_STACK_STATUSES),
+ *   or with OnDelete RESTORE, puts each field back to its value before the
+ *   Create where EC2 still holds this resource's value; otherwise it resets the
+ *   fields to no preference, and then re-applies the value of any live claim
+ *   that started managing a reset field meanwhile.
  * - Readiness (readiness.ts): a Create or Update that enables HttpTokensEnforced
  *   first lists the launch templates, launch configurations and instances that
  *   allow IMDSv1; by default it fails, changing nothing, when launches would break.
@@ -29,21 +43,34 @@ import type { CloudFormationCustomResourceEvent, Context } from 'aws-lambda';
 import { Owner, claimName, createSsmClient, deleteClaim, putClaim, stackNameOf } from './claims';
 import { onEvent } from './drift';
 import { createEc2Client, getDefaults, modifyDefaults, verifyApplied } from './ec2';
-import { Ownership, OwnershipUnknownError, conflicts, createCloudFormationClient, managedByOthers, readOwnership } from './ownership';
+import { Ownership, OwnershipUnknownError, conflicts, createCloudFormationClient, managedByOthers, protectedByRetained, readOwnership } from './ownership';
 import { ReadinessClients, checkReadiness, createAutoScalingClient, notChecked, parseReadinessCheck } from './readiness';
 import {
   AccountLevel,
   Settings,
+  PHYSICAL_ID_PREFIX,
   changesFrom,
+  effectiveSettings,
+  formatPhysicalId,
   holdsRequested,
   managedKeys,
   parseFlag,
+  parseOnDelete,
+  parsePhysicalIdBefore,
   parseSettings,
   resetSettings,
   toData,
   valuesOf,
 } from './settings';
-import { MANAGED_BY_DECLARATIVE_POLICY, SettingKey } from '../../src/private/properties';
+import {
+  MANAGED_BY_DECLARATIVE_POLICY,
+  ON_DELETE_RESTORE,
+  RESOURCE_TYPE,
+  RETAINED_PROPERTY,
+  ROLLBACK_STACK_STATUSES,
+  SettingKey,
+} from '../../src/private/properties';
+import { Confirmed } from '../shared/confirm';
 import { Outcome, RESPONSE_RESERVE_MS, answerCustomResource, isCloudFormationEvent, logEvent, stablePhysicalId as accountRegionId } from '../shared/custom-resource';
 import { describeError, log } from '../shared/log';
 import { whileIamPropagates } from '../shared/sdk';
@@ -83,17 +110,19 @@ export async function handler(event: CloudFormationCustomResourceEvent, context:
   return answerCustomResource(event, context, {
     createFailedPrefix: CREATE_FAILED_PREFIX,
     timeoutReason: (requestType, seconds) => `${requestType} did not finish within ${seconds} s (the function's timeout less ${RESPONSE_RESERVE_MS / 1000} s to answer); the EC2 calls were stopped and the settings may be partially applied: compare GetInstanceMetadataDefaults with the resource's properties`,
-  }, (budget) => route(event, budget.signal));
+    // The stack's status tells a rollback Delete from a deliberate one.
+    confirm: { resourceType: RESOURCE_TYPE, cloudFormation: cfn, readStackStatusOn: ['Delete'] },
+  }, (budget, confirmed) => route(event, confirmed, budget.signal));
 }
 
-function route(event: CloudFormationCustomResourceEvent, signal: AbortSignal): Promise<Outcome> {
+function route(event: CloudFormationCustomResourceEvent, confirmed: Confirmed, signal: AbortSignal): Promise<Outcome> {
   switch (event.RequestType) {
     case 'Create':
       return onCreate(event, signal);
     case 'Update':
       return onUpdate(event, signal);
     case 'Delete':
-      return onDelete(event, signal);
+      return onDelete(event, confirmed, signal);
     default:
       throw new Error(`unknown RequestType ${JSON.stringify((event as { RequestType?: unknown }).RequestType)}`);
   }
@@ -103,18 +132,21 @@ async function onCreate(event: CloudFormationCustomResourceEvent, signal: AbortS
   const desired = parseSettings(event.ResourceProperties);
   const skip = parseFlag(event.ResourceProperties, SKIP_FLAG);
   const readinessCheck = parseReadinessCheck(event.ResourceProperties);
-  const physicalResourceId = stablePhysicalId(event);
+  const retained = parseFlag(event.ResourceProperties, RETAINED_PROPERTY);
+  parseOnDelete(event.ResourceProperties);
   const self = ownerOf(event);
 
   const before = await whileIamPropagates('EC2', () => getDefaults(ec2(), signal), signal);
   if (isManagedByPolicy(before)) {
-    return skipOrFail(before, skip, physicalResourceId, 'Create');
+    return skipOrFail(before, skip, stablePhysicalId(event), 'Create');
   }
+  // The values before the Create, kept by CloudFormation in the physical id (what a rollback puts back).
+  const physicalResourceId = formatPhysicalId(stablePhysicalId(event), valuesOf(before, Object.keys(desired) as SettingKey[]));
   const ownership = await readOwnership(ssm(), cfn(), self, signal);
   assertNoConflict(ownership, self, desired);
   // Before any write: enabling enforcement may stop launches (readiness.ts).
   const readiness = await checkReadiness(desired, before, readinessCheck, readinessClients, signal);
-  const after = await applyAndClaim(self, desired, desired, takenOverFrom(ownership, desired, before), before, signal);
+  const after = await applyAndClaim(self, desired, desired, retained, before, signal);
   return { physicalResourceId, data: { ...toData(after, true), ...readiness } };
 }
 
@@ -123,6 +155,8 @@ async function onUpdate(event: CloudFormationCustomResourceEvent & { RequestType
   const desired = parseSettings(event.ResourceProperties);
   const skip = parseFlag(event.ResourceProperties, SKIP_FLAG);
   const readinessCheck = parseReadinessCheck(event.ResourceProperties);
+  const retained = parseFlag(event.ResourceProperties, RETAINED_PROPERTY);
+  parseOnDelete(event.ResourceProperties);
   const self = ownerOf(event);
 
   const before = await getDefaults(ec2(), signal);
@@ -132,15 +166,15 @@ async function onUpdate(event: CloudFormationCustomResourceEvent & { RequestType
   const ownership = await readOwnership(ssm(), cfn(), self, signal);
   assertNoConflict(ownership, self, desired);
   const old = event.OldResourceProperties;
-  const handedBack = handBack(managedKeys(old).filter((key) => desired[key] === undefined), old, ownership, before);
+  const handedBack = handBack(managedKeys(old).filter((key) => desired[key] === undefined), old, ownership, before, beforeCreate(physicalResourceId));
   const target = { ...handedBack, ...desired };
   // Before any write: enabling enforcement (even by handing a field back) may stop launches (readiness.ts).
   const readiness = await checkReadiness(target, before, readinessCheck, readinessClients, signal);
-  const after = await applyAndClaim(self, target, desired, takenOverFrom(ownership, desired, before, old), before, signal);
+  const after = await applyAndClaim(self, target, desired, retained, before, signal);
   return { physicalResourceId, data: { ...toData(after, true), ...readiness } };
 }
 
-async function onDelete(event: CloudFormationCustomResourceEvent & { RequestType: 'Delete' }, signal: AbortSignal): Promise<Outcome> {
+async function onDelete(event: CloudFormationCustomResourceEvent & { RequestType: 'Delete' }, confirmed: Confirmed, signal: AbortSignal): Promise<Outcome> {
   const physicalResourceId = event.PhysicalResourceId;
   const self = ownerOf(event);
   if (physicalResourceId.startsWith(CREATE_FAILED_PREFIX)) {
@@ -148,12 +182,12 @@ async function onDelete(event: CloudFormationCustomResourceEvent & { RequestType
     await removeOwnClaim(self, signal);
     return { physicalResourceId };
   }
-  const keys = managedKeys(event.ResourceProperties);
+  const properties = event.ResourceProperties;
+  const keys = managedKeys(properties);
   if (keys.length === 0) {
     await removeOwnClaim(self, signal);
     return { physicalResourceId };
   }
-  const skip = parseFlag(event.ResourceProperties, SKIP_FLAG);
   let ownership: Ownership;
   try {
     ownership = await readOwnership(ssm(), cfn(), self, signal);
@@ -167,21 +201,123 @@ async function onDelete(event: CloudFormationCustomResourceEvent & { RequestType
   }
   const before = await getDefaults(ec2(), signal);
   if (isManagedByPolicy(before)) {
-    return skipOrFail(before, skip, physicalResourceId, 'Delete');
+    // Nothing a Delete may change, whatever SkipIfManagedByDeclarativePolicy says: the resource goes, its claim with it.
+    log('a declarative policy manages the settings; Delete changes nothing', { managedExceptionMessage: before.ManagedExceptionMessage });
+    await removeOwnClaim(self, signal);
+    return { physicalResourceId, data: { ...toData(before, false), ...notChecked() } };
   }
-  const resets = keys.filter((key) => !managedByOthers(ownership, key));
-  if (resets.length < keys.length) {
-    log('fields another live resource manages are not reset', { fields: keys.filter((key) => !resets.includes(key)) });
-  }
-  await apply(resetSettings(resets), before, signal);
+  const restoring = isRollback(confirmed.stackStatus) || deleteMode(properties) === ON_DELETE_RESTORE;
+  const target = deleteTarget(keys, properties, ownership, before, restoring ? beforeCreate(physicalResourceId) : undefined);
+  const { changed } = await apply(target, before, signal);
   await removeOwnClaim(self, signal);
+  if (!restoring) {
+    await reapplyClaimedAfterReset(self, changed, before, signal);
+  }
   return { physicalResourceId };
 }
 
 /**
- * What the fields an Update stops managing go back to. Each goes back to the
- * value it had when this resource took it over (recorded in its claim; no
- * preference for a resource created by a release without claims), unless:
+ * What a Delete writes, field by field. A field is left as it is when another
+ * live resource manages it, or a retained claim whose resource is gone manages
+ * it and EC2 still holds that claim's value. Otherwise, restoring (`beforeCreate`
+ * given: a rollback, or OnDelete RESTORE): the value before this resource's
+ * Create (no preference when the physical id has none), only where EC2 still
+ * holds the value this resource set; resetting: no preference.
+ */
+function deleteTarget(
+  keys: SettingKey[], properties: Record<string, unknown>, ownership: Ownership,
+  current: AccountLevel, beforeCreateValues: Settings | undefined,
+): Settings {
+  const effective = effectiveSettings(current);
+  const target: Record<string, unknown> = {};
+  const others: SettingKey[] = [];
+  const retained: SettingKey[] = [];
+  const changedSince: SettingKey[] = [];
+  for (const key of keys) {
+    if (managedByOthers(ownership, key)) {
+      others.push(key);
+    } else if (protectedByRetained(ownership, key, effective)) {
+      retained.push(key);
+    } else if (beforeCreateValues === undefined) {
+      target[key] = resetSettings([key])[key];
+    } else if (!holdsRequested(current, properties, key)) {
+      changedSince.push(key);
+    } else {
+      target[key] = beforeCreateValues[key] ?? resetSettings([key])[key];
+    }
+  }
+  if (others.length > 0) {
+    log('fields another live resource manages are not reset', { fields: others });
+  }
+  if (retained.length > 0) {
+    log('fields a retained resource manages, and EC2 still holds its values, are not reset', { fields: retained });
+  }
+  if (beforeCreateValues !== undefined) {
+    log('Delete restores the values from before the Create', { target, ...(changedSince.length > 0 ? { changedSince } : {}) });
+  }
+  return target as Settings;
+}
+
+/**
+ * After a reset: another resource may have recorded its claim while this Delete
+ * was reading the claims (two StackSets' instances in one account, one arriving
+ * as the other leaves). For each field the reset changed that a live claim now
+ * manages, the value EC2 held before the reset is put back, where it is that
+ * claim's value (EC2 is the source of the value; the claim only says who owns it).
+ */
+async function reapplyClaimedAfterReset(self: Owner, changed: Settings, before: AccountLevel, signal: AbortSignal): Promise<void> {
+  const fields = Object.keys(changed) as SettingKey[];
+  if (fields.length === 0) {
+    return;
+  }
+  try {
+    const now = await readOwnership(ssm(), cfn(), self, signal);
+    const held = valuesOf(before, fields);
+    const back: Record<string, unknown> = {};
+    for (const key of fields) {
+      if (now.others.some((claim) => claim.fields[key] !== undefined && String(claim.fields[key]) === String(held[key]))) {
+        back[key] = held[key];
+      }
+    }
+    if (Object.keys(back).length === 0) {
+      return;
+    }
+    log('another live resource claims fields this Delete reset: their values are put back', { fields: back });
+    await apply(back as Settings, await getDefaults(ec2(), signal), signal);
+  } catch (err) {
+    log('could not check the claims again after the reset', { error: describeError(err) });
+  }
+}
+
+function isRollback(stackStatus: string | undefined): boolean {
+  return (ROLLBACK_STACK_STATUSES as readonly string[]).includes(stackStatus ?? '');
+}
+
+/** OnDelete on a Delete: an unknown value (never accepted by Create or Update) resets, as the default does. */
+function deleteMode(properties: Record<string, unknown>): string {
+  try {
+    return parseOnDelete(properties);
+  } catch (err) {
+    log('OnDelete is not understood: the fields are reset', { error: describeError(err) });
+    return 'RESET';
+  }
+}
+
+/** The values before the Create, as the physical id carries them; none (no preference) when it cannot be read strictly. */
+function beforeCreate(physicalResourceId: string): Settings {
+  const values = parsePhysicalIdBefore(physicalResourceId);
+  if (values === undefined) {
+    log('the physical id\'s values before the Create cannot be read: no preference is used instead', { physicalResourceId });
+    return {};
+  }
+  return values;
+}
+
+/**
+ * What the fields an Update stops managing go back to: the value before this
+ * resource's Create, as its physical id carries it (no preference when it has
+ * none: a field added by an Update, or a resource created by an earlier
+ * release), unless:
  * - someone changed it since (it no longer holds what the old properties asked
  *   for: a rollback Update's old properties are the values that just failed, and
  *   were never applied);
@@ -190,7 +326,9 @@ async function onDelete(event: CloudFormationCustomResourceEvent & { RequestType
  *   over (the Update that added it failed, and this is its rollback).
  * Old values are not validated: in a rollback Update they are the values that just failed.
  */
-function handBack(removed: SettingKey[], old: Record<string, unknown>, ownership: Ownership, before: AccountLevel): Settings {
+function handBack(
+  removed: SettingKey[], old: Record<string, unknown>, ownership: Ownership, before: AccountLevel, beforeCreateValues: Settings,
+): Settings {
   const own = ownership.own;
   const back: Record<string, unknown> = {};
   const kept: SettingKey[] = [];
@@ -198,33 +336,13 @@ function handBack(removed: SettingKey[], old: Record<string, unknown>, ownership
     if (!holdsRequested(before, old, key) || managedByOthers(ownership, key) || (own && own.fields[key] === undefined)) {
       kept.push(key);
     } else {
-      back[key] = own?.before[key] ?? resetSettings([key])[key];
+      back[key] = beforeCreateValues[key] ?? resetSettings([key])[key];
     }
   }
   if (kept.length > 0) {
     log('fields no longer managed and left as they are (changed since, managed by another resource, or never taken over)', { fields: kept });
   }
   return back as Settings;
-}
-
-/**
- * For the claim: each field's value when this resource took it over. Kept from its
- * claim for the fields it already managed; read now for the fields it takes over
- * now; unknown (left out, so that dropping the field later resets it, as the
- * release without claims did) for a field it managed before it had a claim.
- */
-function takenOverFrom(ownership: Ownership, desired: Settings, before: AccountLevel, old?: Record<string, unknown>): Settings {
-  const current = valuesOf(before, Object.keys(desired) as SettingKey[]);
-  const managedBeforeClaims = ownership.own === undefined ? managedKeys(old) : [];
-  const taken: Record<string, unknown> = {};
-  for (const key of Object.keys(desired) as SettingKey[]) {
-    if (ownership.own?.fields[key] !== undefined) {
-      taken[key] = ownership.own.before[key];
-    } else if (!managedBeforeClaims.includes(key)) {
-      taken[key] = current[key];
-    }
-  }
-  return taken as Settings;
 }
 
 /** Fails, naming the other stack and the field, when `desired` disagrees with another stack's live claim. */
@@ -241,11 +359,11 @@ function assertNoConflict(ownership: Ownership, self: Owner, desired: Settings):
  * be invisible to the other resources' Deletes.
  */
 async function applyAndClaim(
-  self: Owner, target: Settings, claimed: Settings, takenOver: Settings, before: AccountLevel, signal: AbortSignal,
+  self: Owner, target: Settings, claimed: Settings, retained: boolean, before: AccountLevel, signal: AbortSignal,
 ): Promise<AccountLevel> {
   const { after, changed } = await apply(target, before, signal);
   try {
-    await whileIamPropagates('SSM', () => putClaim(ssm(), self, claimed, takenOver, signal), signal);
+    await whileIamPropagates('SSM', () => putClaim(ssm(), self, claimed, { retained }, signal), signal);
   } catch (err) {
     throw await restore(new OwnershipUnknownError(`the claim could not be recorded in SSM Parameter Store (${describeError(err)})`), true, before, changed, signal);
   }
@@ -272,12 +390,12 @@ async function apply(target: Settings, before: AccountLevel, signal: AbortSignal
   }
 }
 
-/** Removes this resource's claim. A failure leaves a claim whose resource is gone: stale, and pruned by the next reader. */
+/** Removes this resource's claim. A failure leaves a claim whose resource is gone: stale, ignored by every reader. */
 async function removeOwnClaim(self: Owner, signal: AbortSignal): Promise<void> {
   try {
     await whileIamPropagates('SSM', () => deleteClaim(ssm(), claimName(self), signal), signal);
   } catch (err) {
-    log('could not remove the claim; it is stale now and the next reader removes it', { error: describeError(err) });
+    log('could not remove the claim; it is stale now and ignored by every reader', { error: describeError(err) });
   }
 }
 
@@ -329,7 +447,7 @@ function ownerOf(event: CloudFormationCustomResourceEvent): Owner {
   return { stackId: event.StackId, stackName: stackNameOf(event.StackId), logicalResourceId: event.LogicalResourceId };
 }
 
-/** The physical id answered on a successful Create: the stack's account and Region, as the setting is per account and Region. */
+/** The stack's account and Region, as the setting is per account and Region: the physical id's first part. */
 function stablePhysicalId(event: CloudFormationCustomResourceEvent): string {
-  return accountRegionId(event, 'ImdsAccountDefaults');
+  return accountRegionId(event, PHYSICAL_ID_PREFIX);
 }

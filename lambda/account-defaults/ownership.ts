@@ -1,32 +1,47 @@
 /**
  * Ownership: which other live resources manage which settings of this account
  * and Region, read from the claims (claims.ts) and checked against
- * CloudFormation.
+ * CloudFormation, the source that cannot lie about a stack.
  *
- * A claim is live while its stack exists and still holds that logical resource:
- * `DescribeStackResource` on the claim's StackId (a deleted stack stays
- * describable by its id for 90 days) and LogicalResourceId. It is stale when
- * CloudFormation says the stack or the resource does not exist, or reports the
- * resource DELETE_COMPLETE or DELETE_SKIPPED (retained by a deleted stack).
- * Every other status, DELETE_IN_PROGRESS and the failed ones included, counts as
- * live: when in doubt, a field stays managed (IMDSv2 stays required). Stale
- * claims are removed and never block anything.
+ * A claim is live while its stack still holds that logical resource, of type
+ * Custom::ImdsAccountDefaults: `DescribeStackResource` on the claim's StackId
+ * (a deleted stack stays describable by its id for 90 days) and
+ * LogicalResourceId. Its resource is gone when CloudFormation says the stack or
+ * the resource does not exist, or reports the resource DELETE_COMPLETE or
+ * DELETE_SKIPPED (retained by a deleted stack). Every other status,
+ * DELETE_IN_PROGRESS and the failed ones included, counts as live: when in
+ * doubt, a field stays managed (IMDSv2 stays required).
+ *
+ * A claim whose resource is gone never blocks anything, and is left in place (a
+ * function may delete only its own claim; the README says how to remove
+ * leftovers). A retained claim whose resource is gone still protects its fields
+ * from another resource's Delete while EC2 holds its value (`retained`).
+ * A claim naming a resource of another type is foreign; foreign and malformed
+ * claims are reported (security warning `claim-problem` and
+ * CLAIM_PROBLEM_METRIC) and ignored.
  *
  * When ownership cannot be determined (SSM or CloudFormation unreachable after
  * the SDK's retries, access denied after IAM propagation), OwnershipUnknownError
  * is thrown: Create and Update then fail without changing anything, and Delete
  * leaves the settings as they are.
  */
-import { CloudFormationClient, DescribeStackResourceCommand } from '@aws-sdk/client-cloudformation';
+import type { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import type { SSMClient } from '@aws-sdk/client-ssm';
-import { Claim, Owner, claimName, deleteClaim, listClaims } from './claims';
+import { Claim, ClaimProblem, Owner, claimName, isOwnersName, legacyClaimName, listClaims } from './claims';
 import { Settings } from './settings';
-import { CLAIMS_PATH, SettingKey } from '../../src/private/properties';
+import { CLAIMS_PATH, CLAIM_PROBLEM_METRIC, RESOURCE_TYPE, SettingKey } from '../../src/private/properties';
+import { createCloudFormationClient, describeResource } from '../shared/cloudformation';
 import { describeError, log } from '../shared/log';
-import { CLIENT_CONFIG, whileIamPropagates } from '../shared/sdk';
+import { whileIamPropagates } from '../shared/sdk';
+import { reportSecurityWarning } from '../shared/security-warning';
 
-/** Resource statuses of a claim's resource that make the claim stale. */
+export { createCloudFormationClient };
+
+/** Resource statuses of a claim's resource that mean the resource is gone. */
 export const STALE_STATUSES: ReadonlySet<string> = new Set(['DELETE_COMPLETE', 'DELETE_SKIPPED']);
+
+/** The `warning` of the security warning logged for a claim that is not trusted. */
+export const CLAIM_PROBLEM_WARNING = 'claim-problem';
 
 /**
  * How long reading ownership may take, whatever the function's time left: a
@@ -40,18 +55,19 @@ export class OwnershipUnknownError extends Error {
   public readonly name = 'OwnershipUnknownError';
 }
 
-/** The live claims of the other resources (any stack, this one included), and this resource's own claim. */
+/** What the claims say, checked against CloudFormation. */
 export interface Ownership {
+  /** The live claims of the other resources (any stack, this one included). */
   readonly others: readonly Claim[];
-  /** This resource's claim; undefined when it has none yet (a new resource, or one created by a release without claims). */
+  /** This resource's claim (either format); undefined when it has none yet (a new resource, or one created by a release without claims). */
   readonly own?: Claim;
+  /** The retained claims whose resource is gone: they protect their fields while EC2 holds their values. */
+  readonly retainedOrphans: readonly Claim[];
+  /** The claims that were not trusted (reported, ignored). */
+  readonly problems: readonly ClaimProblem[];
 }
 
-export function createCloudFormationClient(): CloudFormationClient {
-  return new CloudFormationClient(CLIENT_CONFIG);
-}
-
-/** Reads every claim but this resource's own, keeps the live ones and removes the stale ones. */
+/** Reads every claim, keeps the live ones of other resources, and reports the ones that are not trusted. */
 export async function readOwnership(
   ssm: SSMClient, cfn: CloudFormationClient, self: Owner, deadline: AbortSignal,
 ): Promise<Ownership> {
@@ -64,92 +80,77 @@ export async function readOwnership(
     abort();
   }
   const timer = setTimeout(abort, OWNERSHIP_BUDGET_MS);
+  let ownership: Ownership;
   try {
-    return await readWithin(ssm, cfn, self, controller.signal);
+    ownership = await readWithin(ssm, cfn, self, controller.signal);
   } finally {
     clearTimeout(timer);
     deadline.removeEventListener('abort', abort);
   }
+  for (const { problem, name, detail } of ownership.problems) {
+    await reportSecurityWarning(CLAIM_PROBLEM_WARNING, CLAIM_PROBLEM_METRIC, { problem, name, detail }, deadline);
+  }
+  return ownership;
 }
 
 async function readWithin(ssm: SSMClient, cfn: CloudFormationClient, self: Owner, signal: AbortSignal): Promise<Ownership> {
-  let claims: Claim[];
+  let listed: { claims: Claim[]; problems: ClaimProblem[] };
   try {
-    claims = await whileIamPropagates('SSM', () => listClaims(ssm, signal), signal);
+    listed = await whileIamPropagates('SSM', () => listClaims(ssm, signal), signal);
   } catch (err) {
     throw new OwnershipUnknownError(`the claims under ${CLAIMS_PATH} in SSM Parameter Store could not be read (${describeError(err)})`);
   }
-  const ownName = claimName(self);
+  const problems = [...listed.problems];
   const others: Claim[] = [];
+  const retainedOrphans: Claim[] = [];
   let first = true;
-  for (const claim of claims.filter((c) => c.name !== ownName)) {
-    let live: boolean;
+  for (const claim of listed.claims.filter((c) => !isOwnersName(c.name, self))) {
+    let status: string;
     try {
-      const check = () => isLive(cfn, claim, signal);
-      live = first ? await whileIamPropagates('CloudFormation', check, signal) : await check();
+      const check = () => liveness(cfn, claim, signal);
+      status = first ? await whileIamPropagates('CloudFormation', check, signal) : await check();
       first = false;
     } catch (err) {
       throw new OwnershipUnknownError(`CloudFormation could not say whether stack ${claim.stackName} (${claim.stackId}) still holds ${claim.logicalResourceId}, which claims ${Object.keys(claim.fields).join(', ')} (${describeError(err)})`);
     }
-    if (live) {
+    if (status === 'live') {
       others.push(claim);
-    } else {
-      await prune(ssm, claim, signal);
+    } else if (status === 'foreign') {
+      problems.push({ name: claim.name, problem: 'foreign', detail: `the resource ${claim.logicalResourceId} of ${claim.stackId} is not a ${RESOURCE_TYPE}` });
+    } else if (claim.retained) {
+      retainedOrphans.push(claim);
     }
   }
-  log('ownership', { others: others.map(({ stackName, logicalResourceId, fields }) => ({ stackName, logicalResourceId, fields })) });
-  return { others, own: claims.find((c) => c.name === ownName) };
+  // The own claim: the format 2 one when both exist (the format 1 claim stays behind after the upgrade).
+  const own = listed.claims.find((c) => c.name === claimName(self)) ?? listed.claims.find((c) => c.name === legacyClaimName(self));
+  const brief = (claims: Claim[]) => claims.map(({ stackName, logicalResourceId, fields }) => ({ stackName, logicalResourceId, fields }));
+  log('ownership', { others: brief(others), ...(retainedOrphans.length > 0 ? { retainedOrphans: brief(retainedOrphans) } : {}) });
+  return { others, own, retainedOrphans, problems };
 }
 
-/** Whether the claim's stack still holds its resource. */
-async function isLive(cfn: CloudFormationClient, claim: Claim, abortSignal: AbortSignal): Promise<boolean> {
-  try {
-    const output = await cfn.send(new DescribeStackResourceCommand({
-      StackName: claim.stackId,
-      LogicalResourceId: claim.logicalResourceId,
-    }), { abortSignal });
-    return !STALE_STATUSES.has(output.StackResourceDetail?.ResourceStatus ?? '');
-  } catch (err) {
+/** Whether the claim's stack still holds its resource ('live'), no longer does ('gone'), or holds another kind of resource ('foreign'). */
+async function liveness(cfn: CloudFormationClient, claim: Claim, abortSignal: AbortSignal): Promise<'live' | 'gone' | 'foreign'> {
+  const resource = await describeResource(cfn, claim.stackId, claim.logicalResourceId, abortSignal);
+  if (resource === undefined) {
     // "Stack with id … does not exist" / "Resource … does not exist for stack …".
-    if ((err as Error).name === 'ValidationError') {
-      log('the claim\'s stack or resource does not exist', { name: claim.name, error: describeError(err) });
-      return false;
-    }
-    throw err;
+    log('the claim\'s stack or resource does not exist', { name: claim.name });
+    return 'gone';
   }
+  if (resource.resourceType !== RESOURCE_TYPE) {
+    return 'foreign';
+  }
+  return STALE_STATUSES.has(resource.resourceStatus) ? 'gone' : 'live';
 }
 
 /**
  * The status CloudFormation reports for a resource, undefined when its stack or
- * the resource does not exist. Added for the drift guard (drift.ts), which acts
- * only while its own resource is settled: the liveness of the other claims above
- * keeps its own call and log.
+ * the resource does not exist. Used by the drift guard (drift.ts), which acts
+ * only while its own resource is settled.
  */
 export async function resourceStatus(
   cfn: CloudFormationClient, owner: Pick<Owner, 'stackId' | 'logicalResourceId'>, abortSignal: AbortSignal,
 ): Promise<string | undefined> {
-  try {
-    const output = await cfn.send(new DescribeStackResourceCommand({
-      StackName: owner.stackId,
-      LogicalResourceId: owner.logicalResourceId,
-    }), { abortSignal });
-    return output.StackResourceDetail?.ResourceStatus ?? '';
-  } catch (err) {
-    if ((err as Error).name === 'ValidationError') {
-      return undefined;
-    }
-    throw err;
-  }
-}
-
-/** Removes a stale claim; a failure to do so changes nothing (it stays stale and is tried again next time). */
-async function prune(ssm: SSMClient, claim: Claim, signal: AbortSignal): Promise<void> {
-  log('removing a stale claim', { name: claim.name, stackId: claim.stackId, logicalResourceId: claim.logicalResourceId });
-  try {
-    await deleteClaim(ssm, claim.name, signal);
-  } catch (err) {
-    log('could not remove the stale claim', { name: claim.name, error: describeError(err) });
-  }
+  return (await describeResource(cfn, owner.stackId, owner.logicalResourceId, abortSignal))?.resourceStatus;
 }
 
 /**
@@ -173,4 +174,12 @@ export function conflicts(ownership: Ownership, self: Owner, desired: Settings):
 /** Whether another live resource manages the field. */
 export function managedByOthers(ownership: Ownership, key: SettingKey): boolean {
   return ownership.others.some((claim) => claim.fields[key] !== undefined);
+}
+
+/**
+ * Whether a retained claim whose resource is gone manages the field and EC2
+ * still holds its value (`current`): then no other resource's Delete changes it.
+ */
+export function protectedByRetained(ownership: Ownership, key: SettingKey, current: Settings): boolean {
+  return ownership.retainedOrphans.some((claim) => claim.fields[key] !== undefined && String(claim.fields[key]) === String(current[key]));
 }

@@ -10,6 +10,9 @@ import {
   HOP_LIMIT_MIN,
   HOP_LIMIT_NO_PREFERENCE,
   NO_PREFERENCE,
+  ON_DELETE_PROPERTY,
+  ON_DELETE_RESET,
+  ON_DELETE_VALUES,
   SETTING_KEYS,
   SettingKey,
 } from '../../src/private/properties';
@@ -88,6 +91,67 @@ export function parseFlag(properties: Properties, key: string): boolean {
     return true;
   }
   throw new InvalidPropertiesError(`${key} must be "true" or "false"; got ${q(raw)}`);
+}
+
+/** What a deliberate Delete does with the fields (the OnDelete property): RESET when absent. */
+export type OnDelete = (typeof ON_DELETE_VALUES)[number];
+
+export function parseOnDelete(properties: Properties): OnDelete {
+  const raw = properties?.[ON_DELETE_PROPERTY];
+  if (raw === undefined) {
+    return ON_DELETE_RESET;
+  }
+  if (typeof raw !== 'string' || !(ON_DELETE_VALUES as readonly string[]).includes(raw)) {
+    throw new InvalidPropertiesError(`${ON_DELETE_PROPERTY} must be one of ${ON_DELETE_VALUES.map(q).join(', ')}; got ${q(raw)}`);
+  }
+  return raw as OnDelete;
+}
+
+/** The prefix of the physical id: `ImdsAccountDefaults:<account>:<region>`. */
+export const PHYSICAL_ID_PREFIX = 'ImdsAccountDefaults';
+
+/**
+ * The physical id answered on Create: `<account id>` + `:` + the values `before`
+ * gives, `Key=value` joined by `,` in SETTING_KEYS order
+ * (`ImdsAccountDefaults:111111111111:us-east-1:HttpTokens=optional,HttpPutResponseHopLimit=-1`);
+ * just the account id when `before` is empty. CloudFormation keeps it, and shows
+ * it with the resource: the values before the Create cannot be edited by anyone
+ * but CloudFormation, unlike a claim.
+ */
+export function formatPhysicalId(accountRegionId: string, before: Settings): string {
+  const pairs = SETTING_KEYS.filter((key) => before[key] !== undefined).map((key) => `${key}=${before[key]}`);
+  return pairs.length === 0 ? accountRegionId : `${accountRegionId}:${pairs.join(',')}`;
+}
+
+/**
+ * The values before the Create that a physical id carries: {} for an id without
+ * them (a release before them, or a failed-create marker), undefined for one
+ * that cannot be read strictly (unknown key, bad value, keys out of order or repeated).
+ */
+export function parsePhysicalIdBefore(physicalResourceId: string): Settings | undefined {
+  const parts = physicalResourceId.split(':');
+  if (parts[0] !== PHYSICAL_ID_PREFIX || parts.length < 3 || parts.length > 4) {
+    return parts[0] === PHYSICAL_ID_PREFIX ? undefined : {};
+  }
+  if (parts.length === 3) {
+    return {};
+  }
+  const raw: Record<string, string> = {};
+  let last = -1;
+  for (const pair of parts[3].split(',')) {
+    const [key, value, ...rest] = pair.split('=');
+    const index = SETTING_KEYS.indexOf(key as SettingKey);
+    if (index <= last || value === undefined || rest.length > 0) {
+      return undefined;
+    }
+    last = index;
+    raw[key] = value;
+  }
+  try {
+    return parseSettings(raw);
+  } catch {
+    return undefined;
+  }
 }
 
 function normalize(value: unknown): string | undefined {

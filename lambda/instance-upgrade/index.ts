@@ -10,6 +10,8 @@
  *   Delete answers SUCCESS and changes nothing (upgrades are never undone).
  *   Always answered, exactly once, before the function's timeout; the physical id
  *   is `ImdsInstanceUpgrade:<account>:<region>`, a failed Create's a marker.
+ *   Each event is first confirmed with CloudFormation (shared/confirm.ts): one
+ *   that CloudFormation did not send runs nothing and is answered FAILED.
  * - the EventBridge "Scheduled Event" of its own account and Region: one run;
  *   an invalid configuration or a run that could not complete is logged and
  *   thrown (the function's Errors metric counts it).
@@ -18,6 +20,7 @@
  * Each run ends with one summary log line and the same counts as CloudWatch
  * metrics (report.ts); metrics are not put when the instances could not be listed.
  */
+import type { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import type { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import type { EC2Client } from '@aws-sdk/client-ec2';
 import type { CloudFormationCustomResourceEvent, Context } from 'aws-lambda';
@@ -25,7 +28,8 @@ import { UpgradeConfig, readConfig } from './config';
 import { createEc2Client } from './fleet';
 import { RunReport, Trigger } from './report';
 import { runUpgrade } from './upgrade';
-import { UPGRADE_PHYSICAL_ID_PREFIX } from '../../src/private/properties';
+import { UPGRADE_PHYSICAL_ID_PREFIX, UPGRADE_RESOURCE_TYPE } from '../../src/private/properties';
+import { createCloudFormationClient } from '../shared/cloudformation';
 import { Budget, Outcome, RESPONSE_RESERVE_MS, answerCustomResource, isCloudFormationEvent, logEvent, stablePhysicalId, withBudget } from '../shared/custom-resource';
 import { describeError, log } from '../shared/log';
 import { createCloudWatchClient, putMetrics } from '../shared/metrics';
@@ -42,8 +46,10 @@ const METRICS_TIMEOUT_MS = 4_000;
 // The clients, made on first use inside the handler's try: a failure to make one is reported, not a silent init error.
 let ec2Client: EC2Client | undefined;
 let cwClient: CloudWatchClient | undefined;
+let cfnClient: CloudFormationClient | undefined;
 const ec2 = () => (ec2Client ??= createEc2Client());
 const cw = () => (cwClient ??= createCloudWatchClient());
+const cfn = () => (cfnClient ??= createCloudFormationClient());
 
 /** The Lambda entry point. */
 export async function handler(event: unknown, context: Context): Promise<void> {
@@ -52,6 +58,7 @@ export async function handler(event: unknown, context: Context): Promise<void> {
     return answerCustomResource(event, context, {
       createFailedPrefix: CREATE_FAILED_PREFIX,
       timeoutReason: (requestType, seconds) => `${requestType} did not finish within ${seconds} s (the function's timeout less ${RESPONSE_RESERVE_MS / 1000} s to answer); instances modified so far stay upgraded: see the function's log`,
+      confirm: { resourceType: UPGRADE_RESOURCE_TYPE, cloudFormation: cfn },
     }, (budget) => onCloudFormation(event, budget));
   }
   if (isOwnSchedule(event, context)) {

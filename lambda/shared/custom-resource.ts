@@ -11,9 +11,14 @@
  *   CloudFormation sends next can recognise it and change nothing.
  * - The ResponseURL is presigned (its query string is a credential): the event
  *   is logged without it.
+ * - Before the work runs, the event is confirmed with CloudFormation
+ *   (confirm.ts): an event that CloudFormation did not send changes nothing and
+ *   is answered FAILED with a fixed reason, the physical id the caller sent (a
+ *   Create: the marker) and no Data.
  */
 import type { CloudFormationCustomResourceEvent, Context } from 'aws-lambda';
 import { Answer, DEFAULT_SEND_OPTIONS, sendResponse } from './cfn-response';
+import { ConfirmOptions, Confirmed, UNCONFIRMED_REASON, confirmEvent } from './confirm';
 import { describeError, log } from './log';
 
 /** Time kept back from the function's timeout to answer CloudFormation (the PUT and its retries). */
@@ -84,18 +89,23 @@ export interface CustomResourceOptions {
   readonly createFailedPrefix: string;
   /** The reason answered when the budget runs out before the work finished. */
   readonly timeoutReason: (requestType: string, budgetSeconds: number) => string;
+  /** How the event is confirmed with CloudFormation before the work runs (confirm.ts). */
+  readonly confirm: ConfirmOptions;
 }
 
 /**
- * Runs `work` for a custom resource event within the function's budget and
- * answers CloudFormation exactly once: SUCCESS with its outcome, FAILED with the
- * error's description, or FAILED at the budget's end.
+ * Confirms the event with CloudFormation, then runs `work` for it within the
+ * function's budget, and answers CloudFormation exactly once: SUCCESS with its
+ * outcome, FAILED with the error's description (CloudFormation could not be
+ * asked: CouldNotConfirmError), FAILED with UNCONFIRMED_REASON for an event
+ * CloudFormation did not confirm (the work does not run), or FAILED at the
+ * budget's end.
  */
 export async function answerCustomResource(
   event: CloudFormationCustomResourceEvent,
   context: Context,
   options: CustomResourceOptions,
-  work: (budget: Budget) => Promise<Outcome>,
+  work: (budget: Budget, confirmed: Confirmed) => Promise<Outcome>,
 ): Promise<void> {
   let answered: Promise<void> | undefined;
   const functionEnd = Date.now() + context.getRemainingTimeInMillis();
@@ -110,7 +120,13 @@ export async function answerCustomResource(
     void answer({ status: 'FAILED', physicalResourceId: failedId, reason: options.timeoutReason(event.RequestType, Math.round(budgetMs / 1000)) });
   }, async (budget) => {
     try {
-      const outcome = await work(budget);
+      const confirmation = await confirmEvent(event, context, options.confirm, options.createFailedPrefix, budget.signal);
+      if (!confirmation.confirmed) {
+        // Nothing the caller did not send: the fixed reason, its own physical id, no Data.
+        await answer({ status: 'FAILED', physicalResourceId: failedId, reason: UNCONFIRMED_REASON });
+        return;
+      }
+      const outcome = await work(budget, { stackStatus: confirmation.stackStatus });
       await answer({ status: 'SUCCESS', ...outcome });
     } catch (err) {
       log('failed', { error: describeError(err) });

@@ -1,20 +1,25 @@
 /**
- * The claim format and its store (lambda/claims.ts), with SSM mocked by
- * aws-sdk-client-mock (aws-mocks.ts gives the mock Parameter Store's semantics).
+ * The claim format and its store (lambda/account-defaults/claims.ts), with SSM
+ * mocked by aws-sdk-client-mock (aws-mocks.ts gives the mock Parameter Store's semantics).
  */
 import * as crypto from 'crypto';
 import { DeleteParameterCommand, GetParametersByPathCommand, PutParameterCommand } from '@aws-sdk/client-ssm';
 import 'aws-sdk-client-mock-jest';
-import { CLAIM_FORMAT, claimName, createSsmClient, deleteClaim, formatClaim, listClaims, parseClaim, putClaim } from '../../../lambda/account-defaults/claims';
+import {
+  CLAIM_FORMAT, claimName, createSsmClient, deleteClaim, formatClaim, isOwnersName, legacyClaimName,
+  listClaims, parseClaim, putClaim, stackNameOf, stackUuidOf,
+} from '../../../lambda/account-defaults/claims';
 import { CLAIMS_PATH } from '../../../src/private/properties';
 import { captureLogs } from '../support';
 import { World, emulate, newWorld, serviceError, ssm } from '../support/aws-mocks';
 
+const UUID = '8a0f7f70-0000-11ef-0000-000000000000';
 const OWNER = {
-  stackId: 'arn:aws:cloudformation:eu-west-1:123456789012:stack/platform/8a0f7f70-0000-11ef-0000-000000000000',
+  stackId: `arn:aws:cloudformation:eu-west-1:123456789012:stack/platform/${UUID}`,
   stackName: 'platform',
   logicalResourceId: 'Imds207FEA78',
 };
+const NAME = `${CLAIMS_PATH}/${UUID}-Imds207FEA78`;
 
 let world: World;
 let logs: string[];
@@ -29,88 +34,108 @@ beforeEach(() => {
   logs.length = 0;
 });
 
-describe('claimName', () => {
-  test('is the claims path and 40 hex characters of SHA-256 over "StackId|LogicalResourceId"', () => {
-    const hash = crypto.createHash('sha256').update(`${OWNER.stackId}|${OWNER.logicalResourceId}`).digest('hex');
-    expect(claimName(OWNER)).toBe(`${CLAIMS_PATH}/${hash.slice(0, 40)}`);
-    expect(claimName(OWNER)).toMatch(/^\/cdk-imds-account-defaults\/claims\/[0-9a-f]{40}$/);
+describe('names', () => {
+  test('format 2: the claims path, the stack uuid (last part of the StackId) and the logical id', () => {
+    expect(claimName(OWNER)).toBe(NAME);
+    expect(stackUuidOf(OWNER.stackId)).toBe(UUID);
+    expect(stackNameOf(OWNER.stackId)).toBe('platform');
+    expect(stackNameOf('odd')).toBe('odd');
   });
 
-  test('differs for another logical id or another stack, and is the same for the same resource', () => {
-    expect(claimName({ ...OWNER, logicalResourceId: 'Other' })).not.toBe(claimName(OWNER));
-    expect(claimName({ ...OWNER, stackId: OWNER.stackId.replace('platform', 'other') })).not.toBe(claimName(OWNER));
-    expect(claimName({ stackId: OWNER.stackId, logicalResourceId: OWNER.logicalResourceId })).toBe(claimName(OWNER));
+  test('format 1 (still read): the claims path and 40 hex characters of SHA-256 over "StackId|LogicalResourceId"', () => {
+    const hash = crypto.createHash('sha256').update(`${OWNER.stackId}|${OWNER.logicalResourceId}`).digest('hex');
+    expect(legacyClaimName(OWNER)).toBe(`${CLAIMS_PATH}/${hash.slice(0, 40)}`);
+  });
+
+  test('isOwnersName accepts either scheme\'s name, and no other', () => {
+    expect(isOwnersName(NAME, OWNER)).toBe(true);
+    expect(isOwnersName(legacyClaimName(OWNER), OWNER)).toBe(true);
+    expect(isOwnersName(`${CLAIMS_PATH}/x`, OWNER)).toBe(false);
+    expect(isOwnersName(NAME, { ...OWNER, logicalResourceId: 'Other' })).toBe(false);
   });
 });
 
 describe('format and parse', () => {
-  test('the stored value is format 1 JSON with the owner, the fields and their values before, and reads back as written', () => {
-    const before = { HttpTokens: 'optional', HttpPutResponseHopLimit: -1 };
-    const value = formatClaim(OWNER, { HttpTokens: 'required', HttpPutResponseHopLimit: 2 }, before);
-    expect(JSON.parse(value)).toEqual({ format: CLAIM_FORMAT, ...OWNER, fields: { HttpTokens: 'required', HttpPutResponseHopLimit: 2 }, before });
-    expect(CLAIM_FORMAT).toBe(1);
-    expect(parseClaim('/p/n', value)).toEqual({ name: '/p/n', ...OWNER, fields: { HttpTokens: 'required', HttpPutResponseHopLimit: 2 }, before });
+  test('the stored value is format 2 JSON with the owner and the fields, and reads back as written', () => {
+    const value = formatClaim(OWNER, { HttpTokens: 'required', HttpPutResponseHopLimit: 2 });
+    expect(CLAIM_FORMAT).toBe(2);
+    expect(JSON.parse(value)).toEqual({ format: 2, ...OWNER, fields: { HttpTokens: 'required', HttpPutResponseHopLimit: 2 } });
+    expect(parseClaim(NAME, value)).toEqual({ name: NAME, ...OWNER, fields: { HttpTokens: 'required', HttpPutResponseHopLimit: 2 }, retained: false });
   });
 
-  test('without values before, the claim says so with an empty object', () => {
-    expect(JSON.parse(formatClaim(OWNER, { HttpTokens: 'required' })).before).toEqual({});
-    expect(parseClaim('/p/n', JSON.stringify({ ...OWNER, fields: {} }))?.before).toEqual({});
-    expect(parseClaim('/p/n', JSON.stringify({ ...OWNER, fields: {}, before: 'x' }))?.before).toEqual({});
+  test('a retained resource\'s claim says so, and reads back retained', () => {
+    const value = formatClaim(OWNER, { HttpTokens: 'required' }, { retained: true });
+    expect(JSON.parse(value).retained).toBe(true);
+    expect(parseClaim(NAME, value)).toMatchObject({ retained: true });
+    expect('retained' in JSON.parse(formatClaim(OWNER, { HttpTokens: 'required' }, { retained: false }))).toBe(false);
   });
 
-  test('a later format is read as long as stackId, logicalResourceId and fields keep their meaning; unknown keys are dropped', () => {
-    const value = JSON.stringify({ format: 7, ...OWNER, extra: true, fields: { HttpTokens: 'required', SomethingNew: 'x', HttpEndpoint: null }, before: { HttpTokens: 'optional', Other: 1 } });
-    expect(parseClaim('/p/n', value)).toEqual({ name: '/p/n', ...OWNER, fields: { HttpTokens: 'required' }, before: { HttpTokens: 'optional' } });
+  test('a format 1 claim under its format 1 name is read (its values before are not)', () => {
+    const value = JSON.stringify({ format: 1, ...OWNER, fields: { HttpTokens: 'required' }, before: { HttpTokens: 'optional' } });
+    expect(parseClaim(legacyClaimName(OWNER), value)).toEqual({ name: legacyClaimName(OWNER), ...OWNER, fields: { HttpTokens: 'required' }, retained: false });
   });
 
-  test('a claim without a stack name takes it from the StackId', () => {
-    const { stackName: _, ...rest } = OWNER;
-    expect(parseClaim('/p/n', JSON.stringify({ ...rest, fields: {} }))?.stackName).toBe('platform');
-  });
-
-  test('a claim\'s own stack name is kept, even when the StackId names another', () => {
-    expect(parseClaim('/p/n', JSON.stringify({ ...OWNER, stackName: 'renamed', fields: {} }))?.stackName).toBe('renamed');
-  });
-
-  test('a claim whose StackId has no stack name keeps the StackId as its name', () => {
-    expect(parseClaim('/p/n', JSON.stringify({ stackId: 'odd', logicalResourceId: 'L', fields: {}, stackName: 5 }))?.stackName).toBe('odd');
+  test('a later format is read; unknown keys and settings are dropped; the stack name comes from the StackId', () => {
+    const value = JSON.stringify({ format: 7, ...OWNER, stackName: 'renamed', extra: true, fields: { HttpTokens: 'required', SomethingNew: 'x' } });
+    expect(parseClaim(NAME, value)).toEqual({ name: NAME, ...OWNER, fields: { HttpTokens: 'required' }, retained: false });
   });
 
   test.each([
-    ['not JSON', '{oops'],
-    ['no value', undefined],
-    ['JSON null', 'null'],
-    ['no stackId', JSON.stringify({ logicalResourceId: 'L', fields: {} })],
-    ['no logicalResourceId', JSON.stringify({ stackId: 'S', fields: {} })],
-    ['no fields', JSON.stringify({ stackId: 'S', logicalResourceId: 'L' })],
-    ['null fields', JSON.stringify({ stackId: 'S', logicalResourceId: 'L', fields: null })],
-    ['fields not an object', JSON.stringify({ stackId: 'S', logicalResourceId: 'L', fields: 'x' })],
-    ['stackId not a string', JSON.stringify({ stackId: 1, logicalResourceId: 'L', fields: {} })],
-  ])('a value that cannot be understood (%s) is undefined and logged with its name', (_case, value) => {
-    expect(parseClaim('/p/bad', value)).toBeUndefined();
-    expect(logs).toEqual([JSON.stringify({ message: 'ignoring a claim that cannot be read', name: '/p/bad' })]);
+    ['not JSON', '{oops', 'not JSON'],
+    ['no value', undefined, 'not JSON'],
+    ['JSON null', 'null', 'not a JSON object'],
+    ['an array', '[]', 'not a JSON object'],
+    ['no format', JSON.stringify({ ...OWNER, fields: { HttpTokens: 'required' } }), 'format is not a positive integer'],
+    ['format 0', JSON.stringify({ format: 0, ...OWNER, fields: { HttpTokens: 'required' } }), 'format is not a positive integer'],
+    ['format 1.5', JSON.stringify({ format: 1.5, ...OWNER, fields: { HttpTokens: 'required' } }), 'format is not a positive integer'],
+    ['a StackId that is not a stack ARN', JSON.stringify({ format: 2, ...OWNER, stackId: 'S', fields: { HttpTokens: 'required' } }), 'stackId is not a CloudFormation stack ARN'],
+    ['a StackId of another service', JSON.stringify({ format: 2, ...OWNER, stackId: OWNER.stackId.replace('cloudformation', 'ssm'), fields: { HttpTokens: 'required' } }), 'stackId is not a CloudFormation stack ARN'],
+    ['a StackId with more parts', JSON.stringify({ format: 2, ...OWNER, stackId: `${OWNER.stackId}/x`, fields: { HttpTokens: 'required' } }), 'stackId is not a CloudFormation stack ARN'],
+    ['a logical id that is not one', JSON.stringify({ format: 2, ...OWNER, logicalResourceId: 'a-b', fields: { HttpTokens: 'required' } }), 'logicalResourceId is not a logical id'],
+    ['no logical id', JSON.stringify({ format: 2, ...OWNER, logicalResourceId: undefined, fields: { HttpTokens: 'required' } }), 'logicalResourceId is not a logical id'],
+    ['retained not a boolean', JSON.stringify({ format: 2, ...OWNER, retained: 'true', fields: { HttpTokens: 'required' } }), 'retained is not a boolean'],
+    ['no fields', JSON.stringify({ format: 2, ...OWNER }), 'fields: InvalidPropertiesError: at least one of HttpTokens, HttpTokensEnforced, HttpPutResponseHopLimit, HttpEndpoint, InstanceMetadataTags is required'],
+    ['fields in an array', JSON.stringify({ format: 2, ...OWNER, fields: ['HttpTokens'] }), 'fields: InvalidPropertiesError: at least one of HttpTokens, HttpTokensEnforced, HttpPutResponseHopLimit, HttpEndpoint, InstanceMetadataTags is required'],
+    ['an invalid value', JSON.stringify({ format: 2, ...OWNER, fields: { HttpTokens: 'off' } }), 'fields: InvalidPropertiesError: HttpTokens must be one of "optional", "required", "no-preference"; got "off"'],
+    ['an invalid hop limit', JSON.stringify({ format: 2, ...OWNER, fields: { HttpPutResponseHopLimit: 65 } }), 'fields: InvalidPropertiesError: HttpPutResponseHopLimit must be an integer from 1 to 64, or -1 for no preference; got 65'],
+    ['only a null field', JSON.stringify({ format: 2, ...OWNER, fields: { HttpTokens: null } }), 'fields: InvalidPropertiesError: at least one of HttpTokens, HttpTokensEnforced, HttpPutResponseHopLimit, HttpEndpoint, InstanceMetadataTags is required'],
+  ])('a malformed value (%s) is a problem that says what', (_case, value, detail) => {
+    expect(parseClaim(NAME, value)).toEqual({ name: NAME, problem: 'malformed', detail });
+  });
+
+  test('a valid value under another name is foreign', () => {
+    expect(parseClaim(`${CLAIMS_PATH}/copied`, formatClaim(OWNER, { HttpTokens: 'required' }))).toEqual({
+      name: `${CLAIMS_PATH}/copied`, problem: 'foreign', detail: `the name is not the claim name of Imds207FEA78 in ${OWNER.stackId}`,
+    });
+  });
+
+  test.each(['arn:aws-us-gov:cloudformation:us-gov-west-1:123456789012:stack/StackSet-x-1/abc-1', 'arn:aws-cn:cloudformation:cn-north-1:123456789012:stack/a/b'])('other partitions\' stack ARNs are stack ARNs (%s)', (stackId) => {
+    const owner = { ...OWNER, stackId };
+    expect(parseClaim(claimName(owner), formatClaim(owner, { HttpTokens: 'required' }))).toMatchObject({ stackId });
   });
 });
 
 describe('the store', () => {
-  test('putClaim writes a standard String parameter, replacing an earlier one', async () => {
+  test('putClaim writes a standard String parameter under the format 2 name, replacing an earlier one, and logs it', async () => {
     const client = createSsmClient();
     await putClaim(client, OWNER, { HttpTokens: 'optional' }, {}, signal);
-    await putClaim(client, OWNER, { HttpTokens: 'required' }, { HttpTokens: 'no-preference' }, signal);
-    expect(ssm).toHaveReceivedCommandWith(PutParameterCommand, { Name: claimName(OWNER), Type: 'String', Tier: 'Standard', Overwrite: true });
-    expect(JSON.parse(world.parameters.get(claimName(OWNER))!)).toMatchObject({ fields: { HttpTokens: 'required' }, before: { HttpTokens: 'no-preference' } });
+    await putClaim(client, OWNER, { HttpTokens: 'required' }, { retained: true }, signal);
+    expect(ssm).toHaveReceivedCommandWith(PutParameterCommand, { Name: NAME, Type: 'String', Tier: 'Standard', Overwrite: true });
+    expect(JSON.parse(world.parameters.get(NAME)!)).toMatchObject({ fields: { HttpTokens: 'required' }, retained: true });
+    expect(logs[1]).toBe(JSON.stringify({ message: 'recording the claim', name: NAME, fields: { HttpTokens: 'required' }, retained: true }));
   });
 
-  test('listClaims reads the direct children of the claims path, page after page, and skips unreadable ones', async () => {
+  test('listClaims reads the direct children of the claims path, page after page, and returns the problems apart', async () => {
     for (let i = 0; i < 23; i++) {
       const owner = { ...OWNER, logicalResourceId: `Imds${i}` };
       world.parameters.set(claimName(owner), formatClaim(owner, { HttpTokens: 'required' }));
     }
     world.parameters.set(`${CLAIMS_PATH}/unreadable`, 'x');
-    world.parameters.set('/elsewhere/claim', formatClaim(OWNER, {}));
-    const claims = await listClaims(createSsmClient(), signal);
+    world.parameters.set('/elsewhere/claim', formatClaim(OWNER, { HttpTokens: 'required' }));
+    const { claims, problems } = await listClaims(createSsmClient(), signal);
     expect(claims).toHaveLength(23);
     expect(new Set(claims.map((c) => c.logicalResourceId)).size).toBe(23);
+    expect(problems).toEqual([{ name: `${CLAIMS_PATH}/unreadable`, problem: 'malformed', detail: 'not JSON' }]);
     expect(ssm).toHaveReceivedCommandTimes(GetParametersByPathCommand, 3);
     expect(ssm).toHaveReceivedNthCommandWith(1, GetParametersByPathCommand, {
       Path: CLAIMS_PATH, Recursive: false, MaxResults: 10, NextToken: undefined,
@@ -120,8 +145,12 @@ describe('the store', () => {
 
   test('listClaims with no claims at all is empty', async () => {
     ssm.on(GetParametersByPathCommand).resolves({});
-    expect(await listClaims(createSsmClient(), signal)).toEqual([]);
-    expect(logs).toEqual([]);
+    expect(await listClaims(createSsmClient(), signal)).toEqual({ claims: [], problems: [] });
+  });
+
+  test('a parameter without a name is foreign', async () => {
+    ssm.on(GetParametersByPathCommand).resolves({ Parameters: [{ Value: formatClaim(OWNER, { HttpTokens: 'required' }) }] });
+    expect((await listClaims(createSsmClient(), signal)).problems).toMatchObject([{ name: '', problem: 'foreign' }]);
   });
 
   test('deleteClaim removes the parameter; one already gone is fine; any other error is thrown', async () => {
@@ -133,13 +162,6 @@ describe('the store', () => {
     ssm.on(DeleteParameterCommand).rejects(serviceError('AccessDeniedException', 'no'));
     await expect(deleteClaim(client, '/p/a', signal)).rejects.toThrow('no');
   });
-});
-
-describe('the store, more', () => {
-  test('putClaim logs the claim it records: name, fields and values before', async () => {
-    await putClaim(createSsmClient(), OWNER, { HttpTokens: 'required' }, { HttpTokens: 'optional' }, signal);
-    expect(logs).toEqual([JSON.stringify({ message: 'recording the claim', name: claimName(OWNER), fields: { HttpTokens: 'required' }, before: { HttpTokens: 'optional' } })]);
-  });
 
   test('every call carries the caller\'s abort signal', async () => {
     const client = createSsmClient();
@@ -147,33 +169,12 @@ describe('the store, more', () => {
     await putClaim(client, OWNER, { HttpTokens: 'required' }, {}, own);
     await listClaims(client, own);
     await deleteClaim(client, claimName(OWNER), own);
-    const signals = ssm.calls().map((call) => (call.args[1] as { abortSignal?: AbortSignal } | undefined)?.abortSignal);
+    const signals = ssm.calls()
+      .map((call) => (call.args as unknown[])[1] as { abortSignal?: AbortSignal } | undefined)
+      .map((o) => o?.abortSignal);
     expect(signals).toHaveLength(3);
     for (const s of signals) {
       expect(s).toBe(own);
     }
-  });
-
-  test('listClaims names each claim after its parameter', async () => {
-    world.parameters.set(`${CLAIMS_PATH}/abc`, formatClaim(OWNER, { HttpTokens: 'required' }));
-    expect((await listClaims(createSsmClient(), signal)).map((c) => c.name)).toEqual([`${CLAIMS_PATH}/abc`]);
-  });
-
-  test('a parameter without a name or value is skipped', async () => {
-    ssm.on(GetParametersByPathCommand).resolves({ Parameters: [{ Value: formatClaim(OWNER, {}) }, { Name: `${CLAIMS_PATH}/x` }] });
-    const claims = await listClaims(createSsmClient(), signal);
-    expect(claims.map((c) => c.name)).toEqual(['']);
-    expect(logs).toContainEqual(JSON.stringify({ message: 'ignoring a claim that cannot be read', name: `${CLAIMS_PATH}/x` }));
-  });
-});
-
-describe('parse, more', () => {
-  test('values before that are null, or not an object, are dropped', () => {
-    expect(parseClaim('/p/n', JSON.stringify({ ...OWNER, fields: {}, before: null }))?.before).toEqual({});
-    expect(parseClaim('/p/n', JSON.stringify({ ...OWNER, fields: {}, before: { HttpTokens: null, HttpEndpoint: 'enabled' } }))?.before).toEqual({ HttpEndpoint: 'enabled' });
-  });
-
-  test('fields in an array are not settings', () => {
-    expect(parseClaim('/p/n', JSON.stringify({ ...OWNER, fields: ['HttpTokens'] }))?.fields).toEqual({});
   });
 });

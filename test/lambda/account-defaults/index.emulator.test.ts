@@ -33,7 +33,7 @@ test('throttling (RequestLimitExceeded) is retried with backoff and the Create s
   const { handler } = loadHandler();
   emulator.injectFault({ code: 'RequestLimitExceeded', times: 3, action: 'ModifyInstanceMetadataDefaults' });
   const answer = await answerOf(handler, createEvent(endpoint, { HttpTokens: 'required' }));
-  expect(answer).toMatchObject({ Status: 'SUCCESS', PhysicalResourceId: PHYSICAL_ID });
+  expect(answer).toMatchObject({ Status: 'SUCCESS', PhysicalResourceId: `${PHYSICAL_ID}:HttpTokens=no-preference` });
   expect(emulator.requestsOf('ModifyInstanceMetadataDefaults')).toHaveLength(4);
   expect(emulator.state(REGION)).toEqual({ HttpEndpoint: 'enabled', HttpTokens: 'required' });
 });
@@ -99,7 +99,7 @@ describe('claims through the real client-ssm and client-cloudformation', () => {
   test('a Create records its claim in SSM and a Delete removes it', async () => {
     const { handler } = loadHandler();
     expect((await answerOf(handler, createEvent(endpoint, { HttpTokens: 'required' }))).Status).toBe('SUCCESS');
-    expect(JSON.parse(ssm.parameters(REGION).get(ownClaim)!.Value)).toMatchObject({ format: 1, stackId: STACK_ID, fields: { HttpTokens: 'required' } });
+    expect(JSON.parse(ssm.parameters(REGION).get(ownClaim)!.Value)).toMatchObject({ format: 2, stackId: STACK_ID, fields: { HttpTokens: 'required' } });
     expect(ssm.parameters(REGION).get(ownClaim)).toMatchObject({ Type: 'String', Tier: 'Standard' });
     expect((await answerOf(handler, deleteEvent(endpoint, { HttpTokens: 'required' }))).Status).toBe('SUCCESS');
     expect(ssm.parameters(REGION).has(ownClaim)).toBe(false);

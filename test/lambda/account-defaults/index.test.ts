@@ -8,7 +8,8 @@
  * aws-sdk-client-mock replaces: those rules are tested against the local EC2
  * emulator with the real client in index.emulator.test.ts.
  */
-import { DescribeStackResourceCommand } from '@aws-sdk/client-cloudformation';
+import { DescribeStackResourceCommand, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import { PutMetricDataCommand } from '@aws-sdk/client-cloudwatch';
 import {
   GetInstanceMetadataDefaultsCommand,
   ModifyInstanceMetadataDefaultsCommand,
@@ -16,11 +17,12 @@ import {
 } from '@aws-sdk/client-ec2';
 import { DeleteParameterCommand, GetParametersByPathCommand, PutParameterCommand } from '@aws-sdk/client-ssm';
 import 'aws-sdk-client-mock-jest';
-import { claimName, formatClaim } from '../../../lambda/account-defaults/claims';
+import { claimName, formatClaim, legacyClaimName } from '../../../lambda/account-defaults/claims';
 import { CREATE_FAILED_PREFIX, IAM_PROPAGATION_ATTEMPTS, READ_BACK_ATTEMPTS, READ_BACK_INTERVAL_MS, RESPONSE_RESERVE_MS, handler } from '../../../lambda/account-defaults/index';
+import { UNCONFIRMED_REASON } from '../../../lambda/shared/confirm';
 import { ResponseEndpoint } from '../../support/response-endpoint';
 import { ACCOUNT, LOGICAL_ID, PHYSICAL_ID, REGION, STACK_ID, answerOf, captureLogs, createEvent, deleteEvent, lambdaContext, quickWaits, updateEvent } from '../support';
-import { World, addClaim, cfn, ec2, emulate, fakes, newWorld, serviceError, ssm, stackIdOf } from '../support/aws-mocks';
+import { World, addClaim, cfn, cw, ec2, emulate, fakes, newWorld, serviceError, ssm, stackIdOf } from '../support/aws-mocks';
 
 let endpoint: ResponseEndpoint;
 let logs: string[];
@@ -50,7 +52,8 @@ describe('Create', () => {
   test('applies exactly the given fields, parsed from strings, and returns the effective settings', async () => {
     const answer = await run(createEvent(endpoint, { HttpTokens: 'required', HttpTokensEnforced: 'enabled', HttpPutResponseHopLimit: '2' }));
 
-    expect(answer).toMatchObject({ Status: 'SUCCESS', PhysicalResourceId: PHYSICAL_ID });
+    // The physical id carries the values before the Create (CloudFormation keeps it: what a rollback puts back).
+    expect(answer).toMatchObject({ Status: 'SUCCESS', PhysicalResourceId: `${PHYSICAL_ID}:HttpTokens=no-preference,HttpTokensEnforced=no-preference,HttpPutResponseHopLimit=-1` });
     expect(modifyCalls()).toEqual([{ HttpTokens: 'required', HttpTokensEnforced: 'enabled', HttpPutResponseHopLimit: 2 }]);
     expect(world.state).toEqual({ HttpEndpoint: 'enabled', HttpTokens: 'required', HttpTokensEnforced: 'enabled', HttpPutResponseHopLimit: 2 });
     expect(answer.Data).toEqual({
@@ -68,9 +71,10 @@ describe('Create', () => {
     });
   });
 
-  test('the physical id names the account and Region of the stack', async () => {
-    const answer = await run(createEvent(endpoint, { HttpTokens: 'required' }));
-    expect(answer.PhysicalResourceId).toBe(`ImdsAccountDefaults:${ACCOUNT}:${REGION}`);
+  test('the physical id names the account and Region of the stack, then the values before of the managed fields in EC2 order', async () => {
+    world.state = { HttpTokens: 'optional', HttpPutResponseHopLimit: 3, InstanceMetadataTags: 'enabled' };
+    const answer = await run(createEvent(endpoint, { InstanceMetadataTags: 'disabled', HttpPutResponseHopLimit: '2', HttpTokens: 'required' }));
+    expect(answer.PhysicalResourceId).toBe(`ImdsAccountDefaults:${ACCOUNT}:${REGION}:HttpTokens=optional,HttpPutResponseHopLimit=3,InstanceMetadataTags=enabled`);
   });
 
   test.each([
@@ -255,7 +259,6 @@ describe('declarative policy', () => {
   test.each([
     ['Create', () => createEvent(endpoint, { HttpTokens: 'required' })],
     ['Update', () => updateEvent(endpoint, { HttpTokens: 'required' }, { HttpTokens: 'optional' })],
-    ['Delete', () => deleteEvent(endpoint, { HttpTokens: 'required' })],
   ])('%s fails by default, quoting the policy message, without calling Modify', async (operation, event) => {
     const answer = await run(event());
     expect(answer.Status).toBe('FAILED');
@@ -265,10 +268,25 @@ describe('declarative policy', () => {
     expect(ec2).not.toHaveReceivedCommand(ModifyInstanceMetadataDefaultsCommand);
   });
 
+  test.each(['true', 'false'])('a Delete succeeds, writes nothing and removes its own claim, whatever SkipIfManagedByDeclarativePolicy says (%s)', async (skip) => {
+    const own = claimName({ stackId: STACK_ID, logicalResourceId: LOGICAL_ID });
+    world.parameters.set(own, formatClaim({ stackId: STACK_ID, stackName: 'imds', logicalResourceId: LOGICAL_ID }, { HttpTokens: 'required' }));
+    world.state = { HttpTokens: 'required' };
+    const answer = await run(deleteEvent(endpoint, { HttpTokens: 'required', SkipIfManagedByDeclarativePolicy: skip }));
+    expect(answer).toMatchObject({ Status: 'SUCCESS', PhysicalResourceId: PHYSICAL_ID });
+    expect(answer.Data).toMatchObject({ ManagedBy: 'declarative-policy', Applied: 'false' });
+    expect(ec2).not.toHaveReceivedCommand(ModifyInstanceMetadataDefaultsCommand);
+    expect(world.state).toEqual({ HttpTokens: 'required' });
+    expect(world.parameters.has(own)).toBe(false);
+    expect(logs).toContainEqual(JSON.stringify({
+      message: 'a declarative policy manages the settings; Delete changes nothing',
+      managedExceptionMessage: 'IMDS is managed centrally: contact cloud-platform@example.com',
+    }));
+  });
+
   test.each([
     ['Create', () => createEvent(endpoint, { HttpTokens: 'required', SkipIfManagedByDeclarativePolicy: 'true' })],
     ['Update', () => updateEvent(endpoint, { HttpTokens: 'required', SkipIfManagedByDeclarativePolicy: 'true' }, { HttpTokens: 'optional' })],
-    ['Delete', () => deleteEvent(endpoint, { HttpTokens: 'required', SkipIfManagedByDeclarativePolicy: 'true' })],
   ])('%s succeeds without changes when the resource opts in', async (operation, event) => {
     const answer = await run(event());
     expect(answer.Status).toBe('SUCCESS');
@@ -285,10 +303,12 @@ describe('declarative policy', () => {
 });
 
 describe('the answer to CloudFormation', () => {
-  test('an unknown RequestType fails with a reason', async () => {
+  test('an unknown RequestType is not confirmed: FAILED with the fixed reason, nothing called', async () => {
     const event = { ...createEvent(endpoint, { HttpTokens: 'required' }), RequestType: 'Replace' } as any;
     const answer = await run(event);
-    expect(answer).toMatchObject({ Status: 'FAILED', Reason: 'unknown RequestType "Replace"' });
+    expect(answer).toMatchObject({ Status: 'FAILED', Reason: UNCONFIRMED_REASON, PhysicalResourceId: `${CREATE_FAILED_PREFIX}${event.RequestId}` });
+    expect(ec2.calls()).toHaveLength(0);
+    expect(cfn.calls()).toHaveLength(0);
   });
 
   test('the response PUT is retried until it goes through', async () => {
@@ -320,18 +340,17 @@ describe('ownership (claims)', () => {
   const ownClaim = () => claimName({ stackId: STACK_ID, logicalResourceId: LOGICAL_ID });
   const stored = (name: string) => JSON.parse(world.parameters.get(name)!);
 
-  test('a Create records its claim: one standard String parameter under the claims path, with its stack, logical id, fields and their values before', async () => {
+  test('a Create records its claim: one standard String parameter named after the stack uuid and logical id, with its stack, logical id and fields (no values before)', async () => {
     world.state = { HttpTokens: 'optional' };
-    const answer = await run(createEvent(endpoint, { HttpTokens: 'required', HttpPutResponseHopLimit: '2', Ownership: 'claims-v1' }));
+    const answer = await run(createEvent(endpoint, { HttpTokens: 'required', HttpPutResponseHopLimit: '2', Ownership: 'claims-v2' }));
     expect(answer.Status).toBe('SUCCESS');
-    expect(ownClaim()).toMatch(/^\/cdk-imds-account-defaults\/claims\/[0-9a-f]{40}$/);
+    expect(ownClaim()).toBe('/cdk-imds-account-defaults/claims/0c5c6cd0-0000-11ef-0000-000000000000-ImdsDefaults');
     expect(stored(ownClaim())).toEqual({
-      format: 1,
+      format: 2,
       stackId: STACK_ID,
       stackName: 'imds',
       logicalResourceId: LOGICAL_ID,
       fields: { HttpTokens: 'required', HttpPutResponseHopLimit: 2 },
-      before: { HttpTokens: 'optional', HttpPutResponseHopLimit: -1 },
     });
     expect(ssm).toHaveReceivedCommandWith(PutParameterCommand, { Name: ownClaim(), Type: 'String', Tier: 'Standard', Overwrite: true });
     expect([...world.parameters.keys()]).toEqual([ownClaim()]);
@@ -365,12 +384,27 @@ describe('ownership (claims)', () => {
     expect(world.state.HttpTokens).toBe('required');
   });
 
-  test.each(['DELETE_COMPLETE', 'DELETE_SKIPPED', null])('a stale claim (resource %s) never blocks, and is removed', async (status) => {
+  test.each(['DELETE_COMPLETE', 'DELETE_SKIPPED', null])('a stale claim (resource %s) never blocks, and is left in place (no pruning)', async (status) => {
     const stale = addClaim(world, 'gone', 'Imds1234', { HttpTokens: 'optional' }, status);
     const answer = await run(createEvent(endpoint, { HttpTokens: 'required' }));
     expect(answer.Status).toBe('SUCCESS');
-    expect(world.parameters.has(stale)).toBe(false);
-    expect(ssm).toHaveReceivedCommandWith(DeleteParameterCommand, { Name: stale });
+    expect(world.parameters.has(stale)).toBe(true);
+    expect(ssm).not.toHaveReceivedCommandWith(DeleteParameterCommand, { Name: stale });
+  });
+
+  test.each([true, false])('a retained claim (retained %s) whose resource is gone never blocks a Create', async (retained) => {
+    addClaim(world, 'kept', 'Imds1234', { HttpTokens: 'optional' }, 'DELETE_SKIPPED', { retained });
+    const answer = await run(createEvent(endpoint, { HttpTokens: 'required' }));
+    expect(answer.Status).toBe('SUCCESS');
+  });
+
+  test('a claim whose resource is of another type is foreign: reported, and never blocks', async () => {
+    const name = addClaim(world, 'other', 'Imds1234', { HttpTokens: 'optional' });
+    world.resources.set(`${stackIdOf('other')}|Imds1234`, { type: 'AWS::SSM::Parameter', status: 'CREATE_COMPLETE', physicalId: 'p' });
+    const answer = await run(createEvent(endpoint, { HttpTokens: 'required' }));
+    expect(answer.Status).toBe('SUCCESS');
+    expect(logs.map((l) => JSON.parse(l))).toContainEqual(expect.objectContaining({ message: 'security warning', warning: 'claim-problem', problem: 'foreign', name }));
+    expect(cw).toHaveReceivedCommandWith(PutMetricDataCommand, { MetricData: [expect.objectContaining({ MetricName: 'ClaimProblems', Value: 1 })] });
   });
 
   test.each(['CREATE_COMPLETE', 'UPDATE_COMPLETE', 'UPDATE_ROLLBACK_COMPLETE', 'DELETE_IN_PROGRESS', 'DELETE_FAILED', 'CREATE_IN_PROGRESS'])('a claim whose resource is %s is live: it blocks and is kept', async (status) => {
@@ -381,12 +415,29 @@ describe('ownership (claims)', () => {
     expect(cfn).toHaveReceivedCommandWith(DescribeStackResourceCommand, { StackName: stackIdOf('platform'), LogicalResourceId: 'Imds1234' });
   });
 
-  test('a claim that cannot be read is ignored and left in place', async () => {
+  test('a claim that cannot be read is reported, ignored and left in place', async () => {
     world.parameters.set('/cdk-imds-account-defaults/claims/broken', '{not json');
     const answer = await run(createEvent(endpoint, { HttpTokens: 'required' }));
     expect(answer.Status).toBe('SUCCESS');
     expect(world.parameters.has('/cdk-imds-account-defaults/claims/broken')).toBe(true);
-    expect(logs.join('\n')).toContain('ignoring a claim that cannot be read');
+    expect(logs).toContainEqual(JSON.stringify({ message: 'security warning', warning: 'claim-problem', problem: 'malformed', name: '/cdk-imds-account-defaults/claims/broken', detail: 'not JSON' }));
+  });
+
+  test('an edited claim (values that are not valid) never blocks: it is malformed, reported and ignored', async () => {
+    const name = addClaim(world, 'platform', 'Imds1234', { HttpTokens: 'optional' });
+    world.parameters.set(name, world.parameters.get(name)!.replace('"optional"', '"off"'));
+    const answer = await run(createEvent(endpoint, { HttpTokens: 'required' }));
+    expect(answer.Status).toBe('SUCCESS');
+    expect(logs.join('\n')).toContain('"problem":"malformed"');
+  });
+
+  test('a claim stored under another resource\'s name is foreign: reported, and never blocks', async () => {
+    const name = addClaim(world, 'platform', 'Imds1234', { HttpTokens: 'optional' });
+    world.parameters.set('/cdk-imds-account-defaults/claims/copied', world.parameters.get(name)!);
+    world.parameters.delete(name);
+    const answer = await run(createEvent(endpoint, { HttpTokens: 'required' }));
+    expect(answer.Status).toBe('SUCCESS');
+    expect(logs.join('\n')).toContain('"problem":"foreign","name":"/cdk-imds-account-defaults/claims/copied"');
   });
 
   test('a Delete does not reset a field another live resource manages, resets the rest, and removes its claim', async () => {
@@ -459,7 +510,8 @@ describe('ownership (claims)', () => {
 
     test('Create fails when CloudFormation cannot say whether another claim is live, naming that claim', async () => {
       addClaim(world, 'platform', 'Imds1234', { HttpTokens: 'required' });
-      cfn.on(DescribeStackResourceCommand).rejects(serviceError('Throttling', 'Rate exceeded'));
+      // The confirmation of the event goes through; the liveness check does not.
+      cfn.on(DescribeStackResourceCommand).callsFakeOnce(fakes(world).describeStackResource).rejects(serviceError('Throttling', 'Rate exceeded'));
       const answer = await run(createEvent(endpoint, { HttpTokens: 'required' }));
       expect(answer.Status).toBe('FAILED');
       expect(answer.Reason).toBe(`OwnershipUnknownError: CloudFormation could not say whether stack platform (${stackIdOf('platform')}) still holds Imds1234, which claims HttpTokens (Throttling: Rate exceeded)`);
@@ -488,11 +540,16 @@ describe('ownership (claims)', () => {
   test('access denied on the first SSM and CloudFormation calls is retried while IAM propagates the new statements', async () => {
     addClaim(world, 'platform', 'Imds1234', { HttpTokens: 'required' });
     ssm.on(GetParametersByPathCommand).rejectsOnce(serviceError('AccessDeniedException', 'not yet')).callsFake(fakes(world).getParametersByPath);
-    cfn.on(DescribeStackResourceCommand).rejectsOnce(serviceError('AccessDenied', 'not yet', 403)).callsFake(fakes(world).describeStackResource);
+    // The first CloudFormation call is the confirmation's; the liveness check's first call is waited out too.
+    cfn.on(DescribeStackResourceCommand)
+      .rejectsOnce(serviceError('AccessDenied', 'not yet', 403))
+      .callsFakeOnce(fakes(world).describeStackResource)
+      .rejectsOnce(serviceError('AccessDenied', 'not yet', 403))
+      .callsFake(fakes(world).describeStackResource);
     const answer = await run(updateEvent(endpoint, { HttpTokens: 'required', Ownership: 'claims-v1' }, { HttpTokens: 'required' }));
     expect(answer.Status).toBe('SUCCESS');
     expect(ssm.commandCalls(GetParametersByPathCommand)).toHaveLength(2);
-    expect(cfn.commandCalls(DescribeStackResourceCommand)).toHaveLength(2);
+    expect(cfn.commandCalls(DescribeStackResourceCommand)).toHaveLength(4);
   }, 15_000);
 
   test('a Create whose claim cannot be recorded puts back what it changed and fails', async () => {
@@ -537,47 +594,53 @@ describe('ownership (claims)', () => {
 
 describe('rollback-safe Update', () => {
   const self = { stackId: STACK_ID, stackName: 'imds', logicalResourceId: LOGICAL_ID };
-  const claimWith = (fields: Record<string, unknown>, before: Record<string, unknown>) =>
-    world.parameters.set(claimName(self), formatClaim(self, fields, before));
+  const claimWith = (fields: Record<string, unknown>) => world.parameters.set(claimName(self), formatClaim(self, fields));
 
-  test('an Update keeps the values before of the fields it already managed, and records them for the fields it adds', async () => {
+  test('an Update records the fields it manages, format 2 without values before, and keeps the physical id', async () => {
     world.state = { HttpTokens: 'required', HttpPutResponseHopLimit: 3 };
-    claimWith({ HttpTokens: 'required' }, { HttpTokens: 'optional' });
-    const answer = await run(updateEvent(endpoint, { HttpTokens: 'required', HttpPutResponseHopLimit: '2' }, { HttpTokens: 'required' }));
-    expect(answer.Status).toBe('SUCCESS');
-    expect(JSON.parse(world.parameters.get(claimName(self))!)).toMatchObject({
-      fields: { HttpTokens: 'required', HttpPutResponseHopLimit: 2 },
-      before: { HttpTokens: 'optional', HttpPutResponseHopLimit: 3 },
+    claimWith({ HttpTokens: 'required' });
+    const physicalId = `${PHYSICAL_ID}:HttpTokens=optional`;
+    const answer = await run(updateEvent(endpoint, { HttpTokens: 'required', HttpPutResponseHopLimit: '2' }, { HttpTokens: 'required' }, physicalId));
+    expect(answer).toMatchObject({ Status: 'SUCCESS', PhysicalResourceId: physicalId });
+    expect(JSON.parse(world.parameters.get(claimName(self))!)).toEqual({
+      format: 2, stackId: STACK_ID, stackName: 'imds', logicalResourceId: LOGICAL_ID, fields: { HttpTokens: 'required', HttpPutResponseHopLimit: 2 },
     });
   });
 
-  test('another resource fails the stack update that added a hop limit someone else had set: the rollback keeps it', async () => {
-    world.state = { HttpTokens: 'required', HttpPutResponseHopLimit: 3 };
-    claimWith({ HttpTokens: 'required' }, { HttpTokens: 'no-preference' });
-    // The forward Update adds the hop limit 3 that is already there: no write.
-    expect((await run(updateEvent(endpoint, { HttpTokens: 'required', HttpPutResponseHopLimit: '3' }, { HttpTokens: 'required' }))).Status).toBe('SUCCESS');
-    // Another resource fails; CloudFormation rolls this one back, old and new swapped.
-    const rollback = await run(updateEvent(endpoint, { HttpTokens: 'required' }, { HttpTokens: 'required', HttpPutResponseHopLimit: '3' }));
-    expect(rollback.Status).toBe('SUCCESS');
-    expect(ec2).not.toHaveReceivedCommand(ModifyInstanceMetadataDefaultsCommand);
+  test('a field an Update drops goes back to the value before the Create that the physical id carries', async () => {
+    world.state = { HttpTokens: 'required', HttpPutResponseHopLimit: 2 };
+    claimWith({ HttpTokens: 'required', HttpPutResponseHopLimit: 2 });
+    const physicalId = `${PHYSICAL_ID}:HttpTokens=optional,HttpPutResponseHopLimit=3`;
+    const answer = await run(updateEvent(endpoint, { HttpTokens: 'required' }, { HttpTokens: 'required', HttpPutResponseHopLimit: '2' }, physicalId));
+    expect(answer.Status).toBe('SUCCESS');
+    expect(modifyCalls()).toEqual([{ HttpPutResponseHopLimit: 3 }]);
     expect(world.state).toEqual({ HttpTokens: 'required', HttpPutResponseHopLimit: 3 });
-    expect(JSON.parse(world.parameters.get(claimName(self))!)).toMatchObject({ fields: { HttpTokens: 'required' }, before: { HttpTokens: 'no-preference' } });
   });
 
-  test('the rollback of an Update that changed a hop limit someone else had set puts that value back', async () => {
-    world.state = { HttpTokens: 'required', HttpPutResponseHopLimit: 3 };
-    claimWith({ HttpTokens: 'required' }, {});
-    expect((await run(updateEvent(endpoint, { HttpTokens: 'required', HttpPutResponseHopLimit: '2' }, { HttpTokens: 'required' }))).Status).toBe('SUCCESS');
-    expect(world.state.HttpPutResponseHopLimit).toBe(2);
-    const rollback = await run(updateEvent(endpoint, { HttpTokens: 'required' }, { HttpTokens: 'required', HttpPutResponseHopLimit: '2' }));
-    expect(rollback.Status).toBe('SUCCESS');
-    expect(modifyCalls()).toEqual([{ HttpPutResponseHopLimit: 2 }, { HttpPutResponseHopLimit: 3 }]);
-    expect(world.state).toEqual({ HttpTokens: 'required', HttpPutResponseHopLimit: 3 });
+  test('the claim\'s values before (format 1) are never used: a dropped field without a value in the physical id goes to no preference', async () => {
+    world.state = { HttpTokens: 'required', HttpPutResponseHopLimit: 2 };
+    world.parameters.set(legacyClaimName(self), JSON.stringify({ format: 1, ...self, fields: { HttpTokens: 'required', HttpPutResponseHopLimit: 2 }, before: { HttpPutResponseHopLimit: 5 } }));
+    const answer = await run(updateEvent(endpoint, { HttpTokens: 'required' }, { HttpTokens: 'required', HttpPutResponseHopLimit: '2' }, `${PHYSICAL_ID}:HttpTokens=optional`));
+    expect(answer.Status).toBe('SUCCESS');
+    expect(world.state).toEqual({ HttpTokens: 'required' });
+  });
+
+  test.each([
+    `${PHYSICAL_ID}:HttpPutResponseHopLimit=3,HttpTokens=optional`, // out of order
+    `${PHYSICAL_ID}:HttpPutResponseHopLimit=99`, // invalid value
+    `${PHYSICAL_ID}:HttpPutResponseHopLimit=3,Unknown=1`, // unknown key
+    `${PHYSICAL_ID}:HttpPutResponseHopLimit=3:x`, // too many parts
+  ])('a physical id that cannot be read strictly (%s) gives no values before: no preference', async (physicalId) => {
+    world.state = { HttpTokens: 'required', HttpPutResponseHopLimit: 2 };
+    const answer = await run(updateEvent(endpoint, { HttpTokens: 'required' }, { HttpTokens: 'required', HttpPutResponseHopLimit: '2' }, physicalId));
+    expect(answer.Status).toBe('SUCCESS');
+    expect(world.state).toEqual({ HttpTokens: 'required' });
+    expect(logs).toContainEqual(JSON.stringify({ message: 'the physical id\'s values before the Create cannot be read: no preference is used instead', physicalResourceId: physicalId }));
   });
 
   test('a field the claim never took over (the Update that added it failed) is left alone by the rollback, even when it holds the value asked', async () => {
     world.state = { HttpTokens: 'required', HttpPutResponseHopLimit: 3 };
-    claimWith({ HttpTokens: 'required' }, { HttpTokens: 'optional' });
+    claimWith({ HttpTokens: 'required' });
     const rollback = await run(updateEvent(endpoint, { HttpTokens: 'required' }, { HttpTokens: 'required', HttpPutResponseHopLimit: '3' }));
     expect(rollback.Status).toBe('SUCCESS');
     expect(world.state).toEqual({ HttpTokens: 'required', HttpPutResponseHopLimit: 3 });
@@ -591,9 +654,9 @@ describe('rollback-safe Update', () => {
     expect(modifyCalls()).toEqual([{ InstanceMetadataTags: 'no-preference' }]);
   });
 
-  test('a claim without values before (tolerated) resets a removed field to no preference', async () => {
+  test('a physical id without values before (the previous release) resets a removed field to no preference', async () => {
     world.state = { HttpTokens: 'required', InstanceMetadataTags: 'enabled' };
-    claimWith({ HttpTokens: 'required', InstanceMetadataTags: 'enabled' }, {});
+    claimWith({ HttpTokens: 'required', InstanceMetadataTags: 'enabled' });
     const answer = await run(updateEvent(endpoint, { HttpTokens: 'required' }, { HttpTokens: 'required', InstanceMetadataTags: 'enabled' }));
     expect(answer.Status).toBe('SUCCESS');
     expect(world.state).toEqual({ HttpTokens: 'required' });
@@ -758,32 +821,21 @@ describe('the answer, more', () => {
     expect(answer).toMatchObject({ Status: 'FAILED', PhysicalResourceId: 'some-id', Reason: 'InvalidParameterValue: no' });
   });
 
-  test('a StackId that is not an ARN: the claim names the StackId as the stack, the id falls back to unknown account and the Region of the function', async () => {
-    const event = { ...createEvent(endpoint, { HttpTokens: 'required' }), StackId: 'odd-stack-id' };
-    const region = process.env.AWS_REGION;
-    process.env.AWS_REGION = 'ap-south-2';
-    try {
-      await handler(event, lambdaContext());
-    } finally {
-      process.env.AWS_REGION = region;
-    }
+  test.each([
+    ['not an ARN', 'odd-stack-id'],
+    ['without a Region', `arn:aws:cloudformation::${ACCOUNT}:stack/s/1`],
+    ['of another account', `arn:aws:cloudformation:${REGION}:210987654321:stack/s/1`],
+    ['of another Region', `arn:aws:cloudformation:us-east-1:${ACCOUNT}:stack/s/1`],
+    ['of another partition', `arn:aws-cn:cloudformation:${REGION}:${ACCOUNT}:stack/s/1`],
+  ])('a StackId %s is not confirmed: nothing is called, nothing written', async (_what, stackId) => {
+    const event = { ...createEvent(endpoint, { HttpTokens: 'required' }), StackId: stackId };
+    await handler(event, lambdaContext());
     // The endpoint refuses the answer (another StackId than the one it issued the URL for): read what was sent from the log.
-    expect(logs.join('\n')).toContain('"physicalResourceId":"ImdsAccountDefaults:unknown-account:ap-south-2"');
-    const claim = JSON.parse(world.parameters.get(claimName({ stackId: 'odd-stack-id', logicalResourceId: LOGICAL_ID }))!);
-    expect(claim).toMatchObject({ stackId: 'odd-stack-id', stackName: 'odd-stack-id' });
-    endpoint.refused.length = 0;
-  });
-
-  test('a StackId without a Region and no AWS_REGION: unknown-region', async () => {
-    const event = { ...createEvent(endpoint, { HttpTokens: 'required' }), StackId: 'arn:aws:cloudformation::123456789012:stack/s/1' };
-    const region = process.env.AWS_REGION;
-    delete process.env.AWS_REGION;
-    try {
-      await handler(event, lambdaContext());
-    } finally {
-      process.env.AWS_REGION = region;
-    }
-    expect(logs.join('\n')).toContain('"physicalResourceId":"ImdsAccountDefaults:123456789012:unknown-region"');
+    expect(logs.join('\n')).toContain(`"status":"FAILED","physicalResourceId":"${CREATE_FAILED_PREFIX}${event.RequestId}","reason":"${UNCONFIRMED_REASON.replace(/'/g, "'")}"`);
+    expect(logs.map((l) => JSON.parse(l))).toContainEqual(expect.objectContaining({ warning: 'unconfirmed-event', mismatch: 'the StackId is not a stack of the function\'s account and Region' }));
+    expect(cfn.calls()).toHaveLength(0);
+    expect(ec2.calls()).toHaveLength(0);
+    expect(world.parameters.size).toBe(0);
     endpoint.refused.length = 0;
   });
 });
@@ -918,7 +970,6 @@ describe('declarative policy, more', () => {
   test.each([
     ['Create', () => createEvent(endpoint, { HttpTokens: 'required', SkipIfManagedByDeclarativePolicy: 'true' })],
     ['Update', () => updateEvent(endpoint, { HttpTokens: 'required', SkipIfManagedByDeclarativePolicy: 'true' }, { HttpTokens: 'optional' })],
-    ['Delete', () => deleteEvent(endpoint, { HttpTokens: 'required', SkipIfManagedByDeclarativePolicy: 'true' })],
   ])('a skipped %s answers the policy\'s values, not applied, and logs the skip', async (operation, event) => {
     world.state = { HttpTokens: 'optional' };
     const answer = await run(event());
@@ -981,13 +1032,13 @@ describe('reasons and logs, exactly', () => {
     world.state = { HttpTokens: 'required' };
     ssm.on(DeleteParameterCommand).rejects(serviceError('InternalServerError', 'boom', 500));
     await run(deleteEvent(endpoint, { HttpTokens: 'required' }));
-    expect(logs).toContainEqual(JSON.stringify({ message: 'could not remove the claim; it is stale now and the next reader removes it', error: 'InternalServerError: boom' }));
+    expect(logs).toContainEqual(JSON.stringify({ message: 'could not remove the claim; it is stale now and ignored by every reader', error: 'InternalServerError: boom' }));
   });
 
   test('fields an Update stops managing and leaves alone are logged by name; none when nothing is removed', async () => {
     const self = { stackId: STACK_ID, stackName: 'imds', logicalResourceId: LOGICAL_ID };
     world.state = { HttpTokens: 'no-preference', HttpPutResponseHopLimit: 3, HttpEndpoint: 'enabled' };
-    world.parameters.set(claimName(self), formatClaim(self, { HttpTokens: 'optional' }, {}));
+    world.parameters.set(claimName(self), formatClaim(self, { HttpTokens: 'optional' }));
     // HttpTokens is changed by someone since (not what the old properties asked) but still managed: no log for it.
     await run(updateEvent(endpoint, { HttpTokens: 'required' }, { HttpTokens: 'optional' }));
     expect(logs.join('\n')).not.toContain('left as they are');
@@ -1040,9 +1091,10 @@ describe('upgrade from the release without claims', () => {
       { HttpTokens: 'required', HttpEndpoint: 'enabled', Ownership: 'claims-v1' },
       { HttpTokens: 'required', HttpEndpoint: 'enabled' }));
     expect(upgrade.Status).toBe('SUCCESS');
-    // What the fields were before that resource set them is not known: the claim leaves it out.
+    // The claim, format 2 under its new name; the physical id (of that release) carries no values before.
     const name = claimName({ stackId: STACK_ID, logicalResourceId: LOGICAL_ID });
-    expect(JSON.parse(world.parameters.get(name)!)).toMatchObject({ fields: { HttpTokens: 'required', HttpEndpoint: 'enabled' }, before: {} });
+    expect(JSON.parse(world.parameters.get(name)!)).toEqual(expect.objectContaining({ format: 2, fields: { HttpTokens: 'required', HttpEndpoint: 'enabled' } }));
+    expect(upgrade.PhysicalResourceId).toBe(PHYSICAL_ID);
 
     const dropped = await run(updateEvent(endpoint,
       { HttpEndpoint: 'enabled', Ownership: 'claims-v1' },
@@ -1051,10 +1103,263 @@ describe('upgrade from the release without claims', () => {
     expect(world.state).toEqual({ HttpEndpoint: 'enabled' });
   });
 
-  test('a field the upgrading Update adds is recorded with its value before, like any new field', async () => {
-    world.state = { HttpTokens: 'required', HttpPutResponseHopLimit: 3 };
-    await run(updateEvent(endpoint, { HttpTokens: 'required', HttpPutResponseHopLimit: '2', Ownership: 'claims-v1' }, { HttpTokens: 'required' }));
-    const name = claimName({ stackId: STACK_ID, logicalResourceId: LOGICAL_ID });
-    expect(JSON.parse(world.parameters.get(name)!).before).toEqual({ HttpPutResponseHopLimit: 3 });
+  test('a resource with a format 1 claim: the Update that upgrades records format 2 under the new name, writes nothing, and leaves the old claim (IAM allows only the new name)', async () => {
+    const self = { stackId: STACK_ID, stackName: 'imds', logicalResourceId: LOGICAL_ID };
+    world.state = { HttpTokens: 'required' };
+    const legacy = JSON.stringify({ format: 1, ...self, fields: { HttpTokens: 'required' }, before: { HttpTokens: 'optional' } });
+    world.parameters.set(legacyClaimName(self), legacy);
+    const answer = await run(updateEvent(endpoint, { HttpTokens: 'required', Ownership: 'claims-v2' }, { HttpTokens: 'required', Ownership: 'claims-v1' }));
+    expect(answer).toMatchObject({ Status: 'SUCCESS', PhysicalResourceId: PHYSICAL_ID });
+    expect(ec2).not.toHaveReceivedCommand(ModifyInstanceMetadataDefaultsCommand);
+    expect(JSON.parse(world.parameters.get(claimName(self))!)).toMatchObject({ format: 2, fields: { HttpTokens: 'required' } });
+    expect(world.parameters.get(legacyClaimName(self))).toBe(legacy);
+    // Its own format 1 claim is never another resource's: a later Delete resets.
+    const deleted = await run(deleteEvent(endpoint, { HttpTokens: 'required', Ownership: 'claims-v2' }));
+    expect(deleted.Status).toBe('SUCCESS');
+    expect(world.state).toEqual({});
+  });
+
+  test('another resource\'s format 1 claim still counts: it blocks a conflicting Create and keeps its field on Delete', async () => {
+    const other = { stackId: stackIdOf('platform'), stackName: 'platform', logicalResourceId: 'Imds1234' };
+    world.parameters.set(legacyClaimName(other), JSON.stringify({ format: 1, ...other, fields: { HttpTokens: 'required' }, before: {} }));
+    world.resources.set(`${other.stackId}|Imds1234`, 'UPDATE_COMPLETE');
+    world.state = { HttpTokens: 'required' };
+    expect((await run(createEvent(endpoint, { HttpTokens: 'optional' }))).Status).toBe('FAILED');
+    expect((await run(deleteEvent(endpoint, { HttpTokens: 'required' }))).Status).toBe('SUCCESS');
+    expect(world.state).toEqual({ HttpTokens: 'required' });
+  });
+});
+
+describe('only CloudFormation\'s events act (shared/confirm.ts)', () => {
+  const own = () => claimName({ stackId: STACK_ID, logicalResourceId: LOGICAL_ID });
+  const key = `${STACK_ID}|${LOGICAL_ID}`;
+  const warnings = () => logs.map((l) => JSON.parse(l)).filter((l) => l.message === 'security warning');
+  beforeEach(() => {
+    world.confirmEvents = false; // each test records what CloudFormation shows
+    world.state = { HttpTokens: 'required' };
+    world.parameters.set(own(), formatClaim({ stackId: STACK_ID, stackName: 'imds', logicalResourceId: LOGICAL_ID }, { HttpTokens: 'required' }));
+  });
+
+  const expectNothingChanged = (answer: { Status: string; Reason?: string; Data?: unknown }) => {
+    expect(answer.Status).toBe('FAILED');
+    expect(answer.Reason).toBe('This event was not confirmed by CloudFormation; nothing was changed. See the function\'s log.');
+    expect(answer.Data).toBeUndefined();
+    expect(ec2.calls()).toHaveLength(0);
+    expect(ssm.calls()).toHaveLength(0);
+    expect(world.state).toEqual({ HttpTokens: 'required' });
+    expect(world.parameters.has(own())).toBe(true);
+    expect(cw).toHaveReceivedCommandWith(PutMetricDataCommand, { Namespace: 'CdkImdsAccountDefaults', MetricData: [expect.objectContaining({ MetricName: 'UnconfirmedEvents', Value: 1 })] });
+  };
+
+  test('a forged Delete with the real ids while the resource is settled changes nothing, and the warning says what did not match', async () => {
+    world.resources.set(key, { type: 'Custom::ImdsAccountDefaults', status: 'UPDATE_COMPLETE', physicalId: PHYSICAL_ID });
+    const event = deleteEvent(endpoint, { HttpTokens: 'required' });
+    const answer = await run(event);
+    expectNothingChanged(answer);
+    expect(answer.PhysicalResourceId).toBe(PHYSICAL_ID);
+    expect(warnings()).toEqual([{
+      message: 'security warning',
+      warning: 'unconfirmed-event',
+      mismatch: 'the resource is UPDATE_COMPLETE, not DELETE_IN_PROGRESS',
+      RequestType: 'Delete',
+      StackId: STACK_ID,
+      LogicalResourceId: LOGICAL_ID,
+      RequestId: event.RequestId,
+    }]);
+    expect(logs.join('\n')).not.toContain('cloudformation-custom-resource-response');
+  });
+
+  test('a forged Create with a made-up logical id in the same stack changes nothing and answers the marker id', async () => {
+    const event = { ...createEvent(endpoint, { HttpTokens: 'optional' }), LogicalResourceId: 'Made1Up' };
+    endpoint.issue({ stackId: STACK_ID, requestId: event.RequestId, logicalResourceId: 'Made1Up', region: REGION });
+    await handler(event, lambdaContext());
+    expect(warnings()[0]).toMatchObject({ mismatch: 'CloudFormation has no such stack or resource', LogicalResourceId: 'Made1Up' });
+    expect(logs.join('\n')).toContain(`"status":"FAILED","physicalResourceId":"${CREATE_FAILED_PREFIX}${event.RequestId}"`);
+    expect(ec2.calls()).toHaveLength(0);
+    expect(ssm.calls()).toHaveLength(0);
+    endpoint.refused.length = 0;
+  });
+
+  test.each([
+    ['another type', { type: 'Custom::Other', status: 'DELETE_IN_PROGRESS', physicalId: PHYSICAL_ID }, 'the resource is of type Custom::Other, not Custom::ImdsAccountDefaults'],
+    ['another physical id', { type: 'Custom::ImdsAccountDefaults', status: 'DELETE_IN_PROGRESS', physicalId: `${PHYSICAL_ID}:HttpTokens=optional` }, 'the PhysicalResourceId is not the resource\'s'],
+    ['no physical id (only a failed Create has none)', { type: 'Custom::ImdsAccountDefaults', status: 'DELETE_IN_PROGRESS' }, 'the PhysicalResourceId is not the resource\'s'],
+    ['a late event (CloudFormation stopped waiting)', { type: 'Custom::ImdsAccountDefaults', status: 'DELETE_FAILED', physicalId: PHYSICAL_ID }, 'the resource is DELETE_FAILED, not DELETE_IN_PROGRESS'],
+    ['no status', { type: 'Custom::ImdsAccountDefaults', status: '', physicalId: PHYSICAL_ID }, 'the resource is without status, not DELETE_IN_PROGRESS'],
+  ])('a Delete where CloudFormation shows %s changes nothing', async (_what, resource, mismatch) => {
+    world.resources.set(key, resource);
+    const answer = await run(deleteEvent(endpoint, { HttpTokens: 'required' }));
+    expectNothingChanged(answer);
+    expect(warnings()[0].mismatch).toBe(mismatch);
+  });
+
+  test('a Delete whose stack CloudFormation no longer has changes nothing', async () => {
+    world.resources.set(key, { type: 'Custom::ImdsAccountDefaults', status: 'DELETE_IN_PROGRESS', physicalId: PHYSICAL_ID });
+    world.stacks.set(STACK_ID, null);
+    expectNothingChanged(await run(deleteEvent(endpoint, { HttpTokens: 'required' })));
+    expect(warnings()[0].mismatch).toBe('CloudFormation has no such stack');
+  });
+
+  test('an Update with a ServiceToken of another function changes nothing', async () => {
+    world.resources.set(key, { type: 'Custom::ImdsAccountDefaults', status: 'UPDATE_IN_PROGRESS', physicalId: PHYSICAL_ID });
+    const event = { ...updateEvent(endpoint, { HttpTokens: 'optional' }, { HttpTokens: 'required' }), ServiceToken: `arn:aws:lambda:${REGION}:${ACCOUNT}:function:other` };
+    expectNothingChanged(await run(event));
+    expect(warnings()[0].mismatch).toBe('the ServiceToken is not the invoked function');
+    expect(cfn.calls()).toHaveLength(0);
+  });
+
+  test('an event CloudFormation confirms runs: the Update, and the Delete with the stack status read', async () => {
+    world.resources.set(key, { type: 'Custom::ImdsAccountDefaults', status: 'UPDATE_IN_PROGRESS', physicalId: PHYSICAL_ID });
+    expect((await run(updateEvent(endpoint, { HttpTokens: 'optional' }, { HttpTokens: 'required' }))).Status).toBe('SUCCESS');
+    expect(world.state).toEqual({ HttpTokens: 'optional' });
+    expect(cfn).not.toHaveReceivedCommand(DescribeStacksCommand);
+    world.resources.set(key, { type: 'Custom::ImdsAccountDefaults', status: 'DELETE_IN_PROGRESS', physicalId: PHYSICAL_ID });
+    world.stacks.set(STACK_ID, 'DELETE_IN_PROGRESS');
+    expect((await run(deleteEvent(endpoint, { HttpTokens: 'optional' }))).Status).toBe('SUCCESS');
+    expect(cfn).toHaveReceivedCommandWith(DescribeStacksCommand, { StackName: STACK_ID });
+    expect(cfn).toHaveReceivedCommandWith(DescribeStackResourceCommand, { StackName: STACK_ID, LogicalResourceId: LOGICAL_ID });
+    expect(warnings()).toEqual([]);
+  });
+
+  test.each(['Create', 'Update', 'Delete'])('CloudFormation unreachable: the %s fails, changing nothing', async (type) => {
+    cfn.on(DescribeStackResourceCommand).rejects(serviceError('Throttling', 'Rate exceeded'));
+    const event = type === 'Create' ? createEvent(endpoint, { HttpTokens: 'optional' })
+      : type === 'Update' ? updateEvent(endpoint, { HttpTokens: 'optional' }, { HttpTokens: 'required' }) : deleteEvent(endpoint, { HttpTokens: 'required' });
+    const answer = await run(event);
+    expect(answer).toMatchObject({ Status: 'FAILED', Reason: 'CouldNotConfirmError: could not confirm the event with CloudFormation (Throttling: Rate exceeded); nothing was changed' });
+    expect(ec2.calls()).toHaveLength(0);
+    expect(world.parameters.has(own())).toBe(true);
+  });
+
+  test('access denied on the confirmation is waited out while IAM propagates', async () => {
+    world.confirmEvents = true;
+    cfn.on(DescribeStackResourceCommand).rejectsOnce(serviceError('AccessDenied', 'not yet', 403)).callsFake(fakes(world).describeStackResource);
+    const answer = await run(createEvent(endpoint, { HttpTokens: 'required' }));
+    expect(answer.Status).toBe('SUCCESS');
+    expect(logs).toContainEqual(JSON.stringify({ message: 'AccessDenied on the first CloudFormation call: waiting for the role\'s policy to propagate', attempt: 1 }));
+  });
+});
+
+describe('Delete: rollback, RESTORE, retained owners, re-apply after reset', () => {
+  const self = { stackId: STACK_ID, stackName: 'imds', logicalResourceId: LOGICAL_ID };
+  const withBefore = `${PHYSICAL_ID}:HttpTokens=required,HttpPutResponseHopLimit=3`;
+
+  test.each(['ROLLBACK_IN_PROGRESS', 'UPDATE_ROLLBACK_IN_PROGRESS', 'UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS', 'IMPORT_ROLLBACK_IN_PROGRESS'])(
+    'a Delete while the stack is %s restores the values before the Create', async (status) => {
+      world.eventStackStatus = status;
+      world.state = { HttpTokens: 'required', HttpPutResponseHopLimit: 2 };
+      const answer = await run(deleteEvent(endpoint, { HttpTokens: 'required', HttpPutResponseHopLimit: '2' }, withBefore));
+      expect(answer.Status).toBe('SUCCESS');
+      expect(modifyCalls()).toEqual([{ HttpPutResponseHopLimit: 3 }]);
+      expect(world.state).toEqual({ HttpTokens: 'required', HttpPutResponseHopLimit: 3 });
+    });
+
+  test.each(['DELETE_IN_PROGRESS', 'UPDATE_COMPLETE_CLEANUP_IN_PROGRESS', 'UPDATE_ROLLBACK_COMPLETE'])('a deliberate Delete (stack %s) resets, as before', async (status) => {
+    world.eventStackStatus = status;
+    world.state = { HttpTokens: 'required', HttpPutResponseHopLimit: 2 };
+    await run(deleteEvent(endpoint, { HttpTokens: 'required', HttpPutResponseHopLimit: '2' }, withBefore));
+    expect(world.state).toEqual({});
+  });
+
+  test('OnDelete RESTORE restores on a deliberate Delete; a field without a value before goes to no preference', async () => {
+    world.state = { HttpTokens: 'required', HttpPutResponseHopLimit: 2, InstanceMetadataTags: 'enabled' };
+    await run(deleteEvent(endpoint, { HttpTokens: 'required', HttpPutResponseHopLimit: '2', InstanceMetadataTags: 'enabled', OnDelete: 'RESTORE' }, withBefore));
+    expect(world.state).toEqual({ HttpTokens: 'required', HttpPutResponseHopLimit: 3 });
+  });
+
+  test('restoring leaves a field that no longer holds this resource\'s value (someone changed it since)', async () => {
+    world.eventStackStatus = 'ROLLBACK_IN_PROGRESS';
+    world.state = { HttpTokens: 'optional', HttpPutResponseHopLimit: 2 };
+    await run(deleteEvent(endpoint, { HttpTokens: 'required', HttpPutResponseHopLimit: '2' }, `${PHYSICAL_ID}:HttpTokens=no-preference,HttpPutResponseHopLimit=3`));
+    expect(world.state).toEqual({ HttpTokens: 'optional', HttpPutResponseHopLimit: 3 });
+    expect(logs.map((l) => JSON.parse(l))).toContainEqual(expect.objectContaining({ message: 'Delete restores the values from before the Create', changedSince: ['HttpTokens'] }));
+  });
+
+  test('restoring keeps a field another live resource manages', async () => {
+    world.eventStackStatus = 'ROLLBACK_IN_PROGRESS';
+    world.state = { HttpPutResponseHopLimit: 2 };
+    addClaim(world, 'platform', 'Imds1234', { HttpPutResponseHopLimit: 2 });
+    await run(deleteEvent(endpoint, { HttpPutResponseHopLimit: '2' }, withBefore));
+    expect(world.state).toEqual({ HttpPutResponseHopLimit: 2 });
+  });
+
+  test('an unknown OnDelete on a Delete resets (it was never accepted); Create and Update reject it', async () => {
+    world.state = { HttpTokens: 'required' };
+    await run(deleteEvent(endpoint, { HttpTokens: 'required', OnDelete: 'KEEP' }, withBefore));
+    expect(world.state).toEqual({});
+    expect(logs.join('\n')).toContain('OnDelete is not understood: the fields are reset');
+    ec2.resetHistory();
+    const created = await run(createEvent(endpoint, { HttpTokens: 'required', OnDelete: 'KEEP' }));
+    expect(created.Reason).toBe('InvalidPropertiesError: OnDelete must be one of "RESET", "RESTORE"; got "KEEP"');
+    const updated = await run(updateEvent(endpoint, { HttpTokens: 'required', OnDelete: 'keep' }, { HttpTokens: 'required' }));
+    expect(updated.Status).toBe('FAILED');
+    expect(ec2).not.toHaveReceivedCommand(ModifyInstanceMetadataDefaultsCommand);
+  });
+
+  test('Retained "true" marks the claim retained; Retained must be a flag', async () => {
+    await run(createEvent(endpoint, { HttpTokens: 'required', Retained: 'true' }));
+    expect(JSON.parse(world.parameters.get(claimName(self))!)).toMatchObject({ retained: true });
+    await run(updateEvent(endpoint, { HttpTokens: 'required' }, { HttpTokens: 'required', Retained: 'true' }));
+    expect('retained' in JSON.parse(world.parameters.get(claimName(self))!)).toBe(false);
+    expect((await run(createEvent(endpoint, { HttpTokens: 'required', Retained: 'yes' }))).Reason).toMatch(/Retained must be "true" or "false"/);
+  });
+
+  test('a retained owner whose resource is gone keeps its field from another owner\'s Delete while EC2 holds its value', async () => {
+    world.state = { HttpTokens: 'required', HttpPutResponseHopLimit: 2 };
+    addClaim(world, 'kept', 'Imds1234', { HttpTokens: 'required' }, 'DELETE_SKIPPED', { retained: true });
+    await run(deleteEvent(endpoint, { HttpTokens: 'required', HttpPutResponseHopLimit: '2' }));
+    expect(world.state).toEqual({ HttpTokens: 'required' });
+    expect(logs).toContainEqual(JSON.stringify({ message: 'fields a retained resource manages, and EC2 still holds its values, are not reset', fields: ['HttpTokens'] }));
+  });
+
+  test.each([
+    ['not retained', { retained: false }, { HttpTokens: 'required' }],
+    ['retained, but EC2 holds another value', { retained: true }, { HttpTokens: 'optional' }],
+  ])('a gone owner %s does not keep the field', async (_what, options, fields) => {
+    world.state = { HttpTokens: 'required' };
+    addClaim(world, 'kept', 'Imds1234', fields, 'DELETE_COMPLETE', options);
+    await run(deleteEvent(endpoint, { HttpTokens: 'required' }));
+    expect(world.state).toEqual({});
+  });
+
+  test('after a reset, a live claim recorded meanwhile gets back the value EC2 held (the Delete/Create race)', async () => {
+    world.state = { HttpTokens: 'required', HttpPutResponseHopLimit: 2 };
+    // The other resource records its claim while this Delete writes (after the first listing).
+    ec2.on(ModifyInstanceMetadataDefaultsCommand).callsFakeOnce((input: ModifyInstanceMetadataDefaultsCommandInput) => {
+      addClaim(world, 'newcomer', 'Imds1234', { HttpTokens: 'required', HttpPutResponseHopLimit: 4 });
+      for (const [k, v] of Object.entries(input)) {
+        if (v === 'no-preference' || v === -1) delete world.state[k];
+      }
+      return { Return: true };
+    }).callsFake((input: ModifyInstanceMetadataDefaultsCommandInput) => {
+      Object.assign(world.state, input);
+      return { Return: true };
+    });
+    const answer = await run(deleteEvent(endpoint, { HttpTokens: 'required', HttpPutResponseHopLimit: '2' }));
+    expect(answer.Status).toBe('SUCCESS');
+    // HttpTokens is put back (EC2 held the claim's value); the hop limit is not (EC2 held 2, the claim says 4).
+    expect(modifyCalls()).toEqual([{ HttpTokens: 'no-preference', HttpPutResponseHopLimit: -1 }, { HttpTokens: 'required' }]);
+    expect(world.state).toEqual({ HttpTokens: 'required' });
+    expect(logs).toContainEqual(JSON.stringify({ message: 'another live resource claims fields this Delete reset: their values are put back', fields: { HttpTokens: 'required' } }));
+  });
+
+  test('a restoring Delete does not re-read the claims; a reset that changed nothing does not either', async () => {
+    world.eventStackStatus = 'ROLLBACK_IN_PROGRESS';
+    world.state = { HttpTokens: 'required' };
+    await run(deleteEvent(endpoint, { HttpTokens: 'required' }, withBefore));
+    expect(ssm.commandCalls(GetParametersByPathCommand)).toHaveLength(1);
+    world.eventStackStatus = undefined;
+    world.state = {};
+    ssm.resetHistory();
+    await run(deleteEvent(endpoint, { HttpTokens: 'required' }));
+    expect(ssm.commandCalls(GetParametersByPathCommand)).toHaveLength(1);
+  });
+
+  test('a failed re-read after the reset is logged, and the Delete still succeeds', async () => {
+    world.state = { HttpTokens: 'required' };
+    ssm.on(GetParametersByPathCommand).callsFakeOnce(fakes(world).getParametersByPath).rejects(serviceError('InternalServerError', 'down', 500));
+    const answer = await run(deleteEvent(endpoint, { HttpTokens: 'required' }));
+    expect(answer.Status).toBe('SUCCESS');
+    expect(logs.join('\n')).toContain('could not check the claims again after the reset');
   });
 });

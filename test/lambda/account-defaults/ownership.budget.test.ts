@@ -31,10 +31,13 @@ describe('a hanging ownership read is cut off by the ownership budget', () => {
 
   test('a hanging CloudFormation: a Create fails without writing, naming the claim it could not check', async () => {
     const { handler } = loadHandler();
-    emulators.ssm.setParameter(REGION, '/cdk-imds-account-defaults/claims/other', JSON.stringify({
-      format: 1, stackId: `arn:aws:cloudformation:${REGION}:123456789012:stack/platform/1`, stackName: 'platform', logicalResourceId: 'Imds', fields: { HttpTokens: 'required' },
+    emulators.ssm.setParameter(REGION, '/cdk-imds-account-defaults/claims/1-Imds', JSON.stringify({
+      format: 2, stackId: `arn:aws:cloudformation:${REGION}:123456789012:stack/platform/1`, stackName: 'platform', logicalResourceId: 'Imds', fields: { HttpTokens: 'required' },
     }));
-    emulators.cfn.hang = true;
+    // CloudFormation hangs once the event is confirmed: from the claims' listing on.
+    void emulators.ssm.holdAnswer((request) => request.action === 'GetParametersByPath', async () => {
+      emulators.cfn.hang = true;
+    });
     const answer = await answerOf(handler, createEvent(emulators.endpoint, { HttpTokens: 'required' }));
     expect(answer.Status).toBe('FAILED');
     expect(answer.Reason).toMatch(/^OwnershipUnknownError: CloudFormation could not say whether stack platform .* still holds Imds/);

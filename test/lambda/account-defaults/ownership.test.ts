@@ -7,9 +7,10 @@
  */
 import { getEventListeners } from 'events';
 import { DescribeStackResourceCommand } from '@aws-sdk/client-cloudformation';
+import { PutMetricDataCommand } from '@aws-sdk/client-cloudwatch';
 import { DeleteParameterCommand, GetParametersByPathCommand } from '@aws-sdk/client-ssm';
 import 'aws-sdk-client-mock-jest';
-import { Claim, claimName, createSsmClient, formatClaim } from '../../../lambda/account-defaults/claims';
+import { Claim, claimName, createSsmClient, formatClaim, legacyClaimName } from '../../../lambda/account-defaults/claims';
 import {
   OWNERSHIP_BUDGET_MS,
   Ownership,
@@ -18,10 +19,12 @@ import {
   conflicts,
   createCloudFormationClient,
   managedByOthers,
+  protectedByRetained,
   readOwnership,
+  resourceStatus,
 } from '../../../lambda/account-defaults/ownership';
 import { captureLogs, quickWaits } from '../support';
-import { World, addClaim, cfn, emulate, fakes, newWorld, serviceError, ssm, stackIdOf } from '../support/aws-mocks';
+import { World, addClaim, cfn, cw, emulate, fakes, newWorld, serviceError, ssm, stackIdOf } from '../support/aws-mocks';
 
 const SELF = { stackId: stackIdOf('app'), stackName: 'app', logicalResourceId: 'Imds' };
 
@@ -54,28 +57,76 @@ describe('readOwnership', () => {
     expect([...STALE_STATUSES].sort()).toEqual(['DELETE_COMPLETE', 'DELETE_SKIPPED']);
   });
 
-  test('stale claims are removed, live ones kept, whatever their order', async () => {
+  test('claims whose resource is gone are not counted and left in place (no pruning), whatever their order', async () => {
     const stale1 = addClaim(world, 's1', 'Imds', { HttpTokens: 'required' }, 'DELETE_COMPLETE');
     const live = addClaim(world, 'l1', 'Imds', { HttpTokens: 'required' }, 'UPDATE_ROLLBACK_COMPLETE');
     const stale2 = addClaim(world, 's2', 'Imds', { HttpTokens: 'required' }, null);
-    const { others } = await read();
-    expect(others.map((c) => c.name)).toEqual([live]);
-    expect([...world.parameters.keys()]).toEqual([live]);
-    expect(ssm).toHaveReceivedCommandWith(DeleteParameterCommand, { Name: stale1 });
-    expect(ssm).toHaveReceivedCommandWith(DeleteParameterCommand, { Name: stale2 });
+    const ownership = await read();
+    expect(ownership.others.map((c) => c.name)).toEqual([live]);
+    expect(ownership.retainedOrphans).toEqual([]);
+    expect([...world.parameters.keys()].sort()).toEqual([live, stale1, stale2].sort());
+    expect(ssm).not.toHaveReceivedCommand(DeleteParameterCommand);
     expect(logs.join('\n')).toContain('the claim\'s stack or resource does not exist');
   });
 
-  test('a stale claim that cannot be removed is still not counted, and the read succeeds', async () => {
-    addClaim(world, 's1', 'Imds', { HttpTokens: 'required' }, 'DELETE_SKIPPED');
-    ssm.on(DeleteParameterCommand).rejects(serviceError('InternalServerError', 'boom', 500));
-    expect((await read()).others).toEqual([]);
-    expect(logs.join('\n')).toContain('could not remove the stale claim');
+  test.each(['DELETE_SKIPPED', 'DELETE_COMPLETE', null])('a retained claim whose resource is gone (%s) is a retained orphan, not a live claim', async (status) => {
+    const name = addClaim(world, 'kept', 'Imds', { HttpTokens: 'required' }, status, { retained: true });
+    const ownership = await read();
+    expect(ownership.others).toEqual([]);
+    expect(ownership.retainedOrphans.map((c) => c.name)).toEqual([name]);
+    expect(protectedByRetained(ownership, 'HttpTokens', { HttpTokens: 'required' })).toBe(true);
+    expect(protectedByRetained(ownership, 'HttpTokens', { HttpTokens: 'optional' })).toBe(false);
+    expect(protectedByRetained(ownership, 'HttpEndpoint', { HttpEndpoint: 'no-preference' })).toBe(false);
+    expect(logs).toContainEqual(JSON.stringify({ message: 'ownership', others: [], retainedOrphans: [{ stackName: 'kept', logicalResourceId: 'Imds', fields: { HttpTokens: 'required' } }] }));
   });
 
-  test('a resource CloudFormation reports without a status is live (when in doubt, a field stays managed)', async () => {
+  test('a retained claim whose resource is live is a live claim', async () => {
+    addClaim(world, 'kept', 'Imds', { HttpTokens: 'required' }, 'UPDATE_COMPLETE', { retained: true });
+    const ownership = await read();
+    expect(ownership.others).toHaveLength(1);
+    expect(ownership.retainedOrphans).toEqual([]);
+  });
+
+  test('a claim whose resource is of another type is foreign: reported with the security warning and its metric, and not counted', async () => {
+    const name = addClaim(world, 'p', 'Imds', { HttpTokens: 'required' }, null);
+    world.resources.set(`${stackIdOf('p')}|Imds`, { type: 'AWS::S3::Bucket', status: 'CREATE_COMPLETE' });
+    const ownership = await read();
+    expect(ownership.others).toEqual([]);
+    expect(ownership.problems).toEqual([{ name, problem: 'foreign', detail: `the resource Imds of ${stackIdOf('p')} is not a Custom::ImdsAccountDefaults` }]);
+    expect(logs).toContainEqual(JSON.stringify({ message: 'security warning', warning: 'claim-problem', problem: 'foreign', name, detail: `the resource Imds of ${stackIdOf('p')} is not a Custom::ImdsAccountDefaults` }));
+    expect(cw).toHaveReceivedCommandWith(PutMetricDataCommand, { Namespace: 'CdkImdsAccountDefaults', MetricData: [expect.objectContaining({ MetricName: 'ClaimProblems', Value: 1 })] });
+  });
+
+  test('malformed claims are reported one by one, and nothing else is', async () => {
+    world.parameters.set('/cdk-imds-account-defaults/claims/a', 'x');
+    world.parameters.set('/cdk-imds-account-defaults/claims/b', '{}');
     addClaim(world, 'p', 'Imds', { HttpTokens: 'required' });
-    cfn.on(DescribeStackResourceCommand).resolves({ StackResourceDetail: undefined });
+    const ownership = await read();
+    expect(ownership.problems.map((p) => p.problem)).toEqual(['malformed', 'malformed']);
+    expect(cw).toHaveReceivedCommandTimes(PutMetricDataCommand, 2);
+  });
+
+  test('no problems: no warning, no metric', async () => {
+    addClaim(world, 'p', 'Imds', { HttpTokens: 'required' });
+    await read();
+    expect(cw).not.toHaveReceivedCommand(PutMetricDataCommand);
+    expect(logs.join('\n')).not.toContain('security warning');
+  });
+
+  test('its own format 1 claim is its own, never another\'s; the format 2 one wins when both exist', async () => {
+    world.parameters.set(legacyClaimName(SELF), JSON.stringify({ format: 1, ...SELF, fields: { HttpTokens: 'optional' } }));
+    let ownership = await read();
+    expect(ownership.own?.name).toBe(legacyClaimName(SELF));
+    expect(ownership.others).toEqual([]);
+    world.parameters.set(claimName(SELF), formatClaim(SELF, { HttpTokens: 'required' }));
+    ownership = await read();
+    expect(ownership.own?.name).toBe(claimName(SELF));
+    expect(cfn).not.toHaveReceivedCommand(DescribeStackResourceCommand);
+  });
+
+  test('a resource CloudFormation reports of the right type without a status is live (when in doubt, a field stays managed)', async () => {
+    addClaim(world, 'p', 'Imds', { HttpTokens: 'required' });
+    cfn.on(DescribeStackResourceCommand).resolves({ StackResourceDetail: { ResourceType: 'Custom::ImdsAccountDefaults' } } as any);
     expect((await read()).others).toHaveLength(1);
   });
 
@@ -113,37 +164,38 @@ describe('readOwnership', () => {
 
 describe('conflicts and managedByOthers', () => {
   const claim = (stackName: string, fields: Claim['fields'], stackId = stackIdOf(stackName)): Claim =>
-    ({ name: `/c/${stackName}`, stackId, stackName, logicalResourceId: 'Imds', fields, before: {} });
+    ({ name: `/c/${stackName}`, stackId, stackName, logicalResourceId: 'Imds', fields, retained: false });
+  const none = { retainedOrphans: [], problems: [] };
 
   test('a field another stack manages with another value conflicts; the message names the stack, its StackId, the field and both values', () => {
-    const ownership: Ownership = { others: [claim('platform', { HttpTokens: 'required', HttpPutResponseHopLimit: 2 })] };
+    const ownership: Ownership = { others: [claim('platform', { HttpTokens: 'required', HttpPutResponseHopLimit: 2 })], ...none };
     expect(conflicts(ownership, SELF, { HttpTokens: 'optional', HttpPutResponseHopLimit: 2, HttpEndpoint: 'enabled' })).toEqual([
       `HttpTokens: stack platform (${stackIdOf('platform')}) manages it as "required", this resource asks for "optional"`,
     ]);
   });
 
   test('values compare as CloudFormation delivers them (2 and "2" agree)', () => {
-    const ownership: Ownership = { others: [claim('platform', { HttpPutResponseHopLimit: '2' as unknown as number })] };
+    const ownership: Ownership = { others: [claim('platform', { HttpPutResponseHopLimit: '2' as unknown as number })], ...none };
     expect(conflicts(ownership, SELF, { HttpPutResponseHopLimit: 2 })).toEqual([]);
     expect(conflicts(ownership, SELF, { HttpPutResponseHopLimit: 3 })).toHaveLength(1);
   });
 
   test('claims of the same stack never conflict', () => {
-    const ownership: Ownership = { others: [claim('app', { HttpTokens: 'optional' }, SELF.stackId)] };
+    const ownership: Ownership = { others: [claim('app', { HttpTokens: 'optional' }, SELF.stackId)], ...none };
     expect(conflicts(ownership, SELF, { HttpTokens: 'required' })).toEqual([]);
   });
 
   test('every conflicting claim is listed', () => {
-    const ownership: Ownership = { others: [claim('a', { HttpTokens: 'optional' }), claim('b', { HttpTokens: 'no-preference' })] };
+    const ownership: Ownership = { others: [claim('a', { HttpTokens: 'optional' }), claim('b', { HttpTokens: 'no-preference' })], ...none };
     expect(conflicts(ownership, SELF, { HttpTokens: 'required' })).toHaveLength(2);
   });
 
   test('managedByOthers: any live claim, this stack\'s included', () => {
-    const ownership: Ownership = { others: [claim('app', { HttpTokens: 'required' }, SELF.stackId), claim('b', { HttpEndpoint: 'enabled' })] };
+    const ownership: Ownership = { others: [claim('app', { HttpTokens: 'required' }, SELF.stackId), claim('b', { HttpEndpoint: 'enabled' })], ...none };
     expect(managedByOthers(ownership, 'HttpTokens')).toBe(true);
     expect(managedByOthers(ownership, 'HttpEndpoint')).toBe(true);
     expect(managedByOthers(ownership, 'HttpPutResponseHopLimit')).toBe(false);
-    expect(managedByOthers({ others: [] }, 'HttpTokens')).toBe(false);
+    expect(managedByOthers({ others: [], ...none }, 'HttpTokens')).toBe(false);
   });
 });
 
@@ -222,10 +274,9 @@ describe('the ownership budget', () => {
     const deadline = new AbortController();
     await readOwnership(createSsmClient(), createCloudFormationClient(), SELF, deadline.signal);
     const signals = [
-      ssm.commandCalls(GetParametersByPathCommand)[0].args[1],
-      cfn.commandCalls(DescribeStackResourceCommand)[0].args[1],
-      ssm.commandCalls(DeleteParameterCommand)[0].args[1],
-    ].map((options) => (options as { abortSignal?: AbortSignal } | undefined)?.abortSignal);
+      ssm.commandCalls(GetParametersByPathCommand)[0].args,
+      cfn.commandCalls(DescribeStackResourceCommand)[0].args,
+    ].map((args) => ((args as unknown[])[1] as { abortSignal?: AbortSignal } | undefined)?.abortSignal);
     for (const signal of signals) {
       expect(signal).toBeInstanceOf(AbortSignal);
       expect(signal).not.toBe(deadline.signal);
@@ -239,7 +290,7 @@ describe('readOwnership, more', () => {
     addClaim(world, 'a', 'Imds', { HttpTokens: 'required' });
     cfn.on(DescribeStackResourceCommand)
       .rejectsOnce(serviceError('AccessDenied', 'not yet', 403))
-      .resolvesOnce({ StackResourceDetail: { ResourceStatus: 'CREATE_COMPLETE' } } as any);
+      .resolvesOnce({ StackResourceDetail: { ResourceType: 'Custom::ImdsAccountDefaults', ResourceStatus: 'CREATE_COMPLETE' } } as any);
     const delays = quickWaits();
     try {
       expect((await read()).others).toHaveLength(1);
@@ -255,12 +306,6 @@ describe('readOwnership, more', () => {
     expect(logs).toContainEqual(JSON.stringify({ message: 'ownership', others: [{ stackName: 'platform', logicalResourceId: 'Imds1', fields: { HttpTokens: 'required' } }] }));
   });
 
-  test('a stale claim is removed with a log line naming it, its stack and logical id', async () => {
-    const stale = addClaim(world, 'gone', 'Imds9', { HttpTokens: 'required' }, 'DELETE_COMPLETE');
-    await read();
-    expect(logs).toContainEqual(JSON.stringify({ message: 'removing a stale claim', name: stale, stackId: stackIdOf('gone'), logicalResourceId: 'Imds9' }));
-  });
-
   test('an error other than ValidationError from CloudFormation is not staleness', async () => {
     addClaim(world, 'a', 'Imds', { HttpTokens: 'required' });
     cfn.on(DescribeStackResourceCommand).rejects(serviceError('InternalFailure', 'boom', 500));
@@ -268,11 +313,11 @@ describe('readOwnership, more', () => {
     expect(world.parameters.size).toBe(1);
   });
 
-  test('a claim that names no fields still takes part and conflicts with nothing', async () => {
+  test('a claim that names no fields is malformed: it takes no part', async () => {
     addClaim(world, 'a', 'Imds', {});
     const ownership = await read();
-    expect(ownership.others).toHaveLength(1);
-    expect(conflicts(ownership, SELF, { HttpTokens: 'required' })).toEqual([]);
+    expect(ownership.others).toHaveLength(0);
+    expect(ownership.problems).toHaveLength(1);
     expect(managedByOthers(ownership, 'HttpTokens')).toBe(false);
   });
 });
@@ -308,18 +353,17 @@ describe('readOwnership, logs and messages', () => {
     expect(err.message).toBe(`CloudFormation could not say whether stack platform (${stackIdOf('platform')}) still holds Imds1, which claims HttpTokens, HttpPutResponseHopLimit (Throttling: Rate exceeded)`);
   });
 
-  test('a claim whose resource is gone is logged with its name and CloudFormation\'s error', async () => {
+  test('a claim whose resource is gone is logged with its name', async () => {
     const name = addClaim(world, 'gone', 'Imds1', { HttpTokens: 'required' }, null);
     await read();
-    expect(logs).toContainEqual(JSON.stringify({
-      message: 'the claim\'s stack or resource does not exist', name, error: `ValidationError: Resource Imds1 does not exist for stack ${stackIdOf('gone')}`,
-    }));
+    expect(logs).toContainEqual(JSON.stringify({ message: 'the claim\'s stack or resource does not exist', name }));
   });
+});
 
-  test('a stale claim that cannot be removed is logged with its name and the error', async () => {
-    const name = addClaim(world, 'gone', 'Imds1', { HttpTokens: 'required' }, 'DELETE_COMPLETE');
-    ssm.on(DeleteParameterCommand).rejects(serviceError('InternalServerError', 'boom', 500));
-    await read();
-    expect(logs).toContainEqual(JSON.stringify({ message: 'could not remove the stale claim', name, error: 'InternalServerError: boom' }));
+describe('resourceStatus (the drift guard\'s)', () => {
+  test('the status CloudFormation reports, undefined when the resource does not exist', async () => {
+    world.resources.set(`${SELF.stackId}|Imds`, 'UPDATE_COMPLETE');
+    expect(await resourceStatus(createCloudFormationClient(), SELF, new AbortController().signal)).toBe('UPDATE_COMPLETE');
+    expect(await resourceStatus(createCloudFormationClient(), { ...SELF, logicalResourceId: 'Nope' }, new AbortController().signal)).toBeUndefined();
   });
 });

@@ -7,11 +7,13 @@
 import type { CloudFormationCustomResourceEvent, Context } from 'aws-lambda';
 import { SUMMARY_MESSAGE, handler } from '../../../lambda/instance-upgrade/index';
 import { UPGRADE_ENV } from '../../../src/private/properties';
+import { CloudFormationEmulator } from '../../support/cloudformation-emulator';
 import { CloudWatchEmulator } from '../../support/cloudwatch-emulator';
 import { Ec2Emulator, TEST_CREDENTIALS } from '../../support/ec2-emulator';
 import { Fleet, seedFleet } from '../../support/fleet';
 import { ResponseEndpoint } from '../../support/response-endpoint';
 import { ACCOUNT, REGION, answerOf, captureLogs, createEvent, lambdaContext } from '../support';
+import { cloudFormationWaitsFor } from '../support/emulators';
 
 // The SDK's backoff is random (up to a few seconds for throttling): leave room on a busy machine.
 jest.setTimeout(60_000);
@@ -19,6 +21,7 @@ jest.setTimeout(60_000);
 const FUNCTION_ARN = `arn:aws:lambda:${REGION}:${ACCOUNT}:function:imds-upgrade`;
 let ec2: Ec2Emulator;
 let cloudwatch: CloudWatchEmulator;
+let cloudformation: CloudFormationEmulator;
 let endpoint: ResponseEndpoint;
 let logs: string[];
 let fleet: Fleet;
@@ -34,9 +37,12 @@ const summary = () => {
 const optionsOf = (id: string) => ec2.instance(REGION, id)!.MetadataOptions;
 
 beforeAll(async () => {
-  [ec2, cloudwatch, endpoint] = await Promise.all([Ec2Emulator.start(), CloudWatchEmulator.start(), ResponseEndpoint.start()]);
+  [ec2, cloudwatch, cloudformation, endpoint] = await Promise.all([
+    Ec2Emulator.start(), CloudWatchEmulator.start(), CloudFormationEmulator.start(), ResponseEndpoint.start(),
+  ]);
   Object.assign(process.env, {
     AWS_ENDPOINT_URL_EC2: ec2.endpoint,
+    AWS_ENDPOINT_URL_CLOUDFORMATION: cloudformation.endpoint,
     AWS_ENDPOINT_URL_CLOUDWATCH: cloudwatch.endpoint,
     AWS_REGION: REGION,
     AWS_ACCESS_KEY_ID: TEST_CREDENTIALS.accessKeyId,
@@ -48,7 +54,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   process.env = env;
-  await Promise.all([ec2.stop(), cloudwatch.stop(), endpoint.stop()]);
+  await Promise.all([ec2.stop(), cloudwatch.stop(), cloudformation.stop(), endpoint.stop()]);
 });
 beforeEach(() => {
   logs.length = 0;
@@ -119,7 +125,9 @@ test('throttling answered by EC2 and CloudWatch is retried by the SDK; a Modify 
 
 test('Create answers SUCCESS with the counts as Data (REPORT_ONLY: nothing changed)', async () => {
   process.env[UPGRADE_ENV.MODE] = 'REPORT_ONLY';
-  const event = { ...createEvent(endpoint, {}), ResourceType: 'Custom::ImdsInstanceUpgrade' } as CloudFormationCustomResourceEvent;
+  const event = { ...createEvent(endpoint, {}), ServiceToken: FUNCTION_ARN, ResourceType: 'Custom::ImdsInstanceUpgrade' } as CloudFormationCustomResourceEvent;
+  // The handler confirms the event with CloudFormation (the real client-cloudformation against the emulator).
+  cloudFormationWaitsFor(cloudformation, event);
   const answer = await answerOf((e, c) => handler(e, { ...c, invokedFunctionArn: FUNCTION_ARN }), endpoint, event, 120_000);
   expect(answer).toMatchObject({ Status: 'SUCCESS', PhysicalResourceId: `ImdsInstanceUpgrade:${ACCOUNT}:${REGION}` });
   expect(answer.Data).toEqual({

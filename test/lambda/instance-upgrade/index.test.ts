@@ -6,20 +6,24 @@
  * The SDK's own retries and timeouts live inside `send()`, which the mock
  * replaces; the throttling retries tested here are the handler's own (retry.ts).
  */
+import { CloudFormationClient, DescribeStackResourceCommand } from '@aws-sdk/client-cloudformation';
 import { GetMetricDataCommand, PutMetricDataCommand } from '@aws-sdk/client-cloudwatch';
 import { DescribeInstancesCommand, ModifyInstanceMetadataOptionsCommand } from '@aws-sdk/client-ec2';
 import type { CloudFormationCustomResourceEvent, Context } from 'aws-lambda';
+import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-jest';
 import { FakeInstance, PAGE_DATAPOINTS, cw, describeCalls, ec2, emulate, fakes, instance, instances, modifiedIds, serviceError } from './fleet-mock';
 import { CREATE_FAILED_PREFIX, SUMMARY_MESSAGE, handler } from '../../../lambda/instance-upgrade/index';
 import { MAX_IDS_LOGGED } from '../../../lambda/instance-upgrade/report';
 import { THROTTLE_DELAYS_MS } from '../../../lambda/instance-upgrade/retry';
 import { CONFIRM_ATTEMPTS, CONFIRM_INTERVAL_MS, FINISH_RESERVE_MS } from '../../../lambda/instance-upgrade/upgrade';
+import { UNCONFIRMED_REASON } from '../../../lambda/shared/confirm';
 import { RESPONSE_RESERVE_MS } from '../../../lambda/shared/custom-resource';
 import { IAM_PROPAGATION_ATTEMPTS } from '../../../lambda/shared/sdk';
 import { UPGRADE_ENV } from '../../../src/private/properties';
 import { ResponseEndpoint } from '../../support/response-endpoint';
 import { ACCOUNT, REGION, STACK_ID, answerOf, captureLogs, createEvent, deleteEvent, lambdaContext, quickWaits, updateEvent } from '../support';
+import { CloudFormationView, emulateCloudFormation, newCloudFormationView } from '../support/cloudformation';
 
 const FUNCTION_ARN = `arn:aws:lambda:${REGION}:${ACCOUNT}:function:imds-upgrade`;
 const PHYSICAL_ID = `ImdsInstanceUpgrade:${ACCOUNT}:${REGION}`;
@@ -49,7 +53,12 @@ function scheduledEvent(fields: Record<string, unknown> = {}): Record<string, un
   };
 }
 
-const cfnEvent = (event: CloudFormationCustomResourceEvent) => ({ ...event, ResourceType: RESOURCE_TYPE }) as CloudFormationCustomResourceEvent;
+/** CloudFormation, as it shows each event's resource while it waits for the answer (support/cloudformation.ts): the handler confirms its events. */
+const cfn = mockClient(CloudFormationClient);
+let view: CloudFormationView;
+
+const cfnEvent = (event: CloudFormationCustomResourceEvent) =>
+  ({ ...event, ServiceToken: FUNCTION_ARN, ResourceType: RESOURCE_TYPE }) as CloudFormationCustomResourceEvent;
 const create = () => cfnEvent(createEvent(endpoint, {}));
 const update = (physicalId = PHYSICAL_ID) => cfnEvent(updateEvent(endpoint, {}, {}, physicalId));
 const del = (physicalId = PHYSICAL_ID) => cfnEvent(deleteEvent(endpoint, {}, physicalId));
@@ -121,6 +130,9 @@ beforeEach(() => {
   configure({ MODE: 'UPGRADE' });
   fleet = standardFleet();
   emulate(fleet);
+  cfn.reset();
+  view = newCloudFormationView();
+  emulateCloudFormation(cfn, view);
 });
 afterEach(() => {
   jest.spyOn(Date, 'now').mockRestore();
@@ -814,9 +826,40 @@ describe('CloudFormation', () => {
     expect(ec2.calls()).toHaveLength(0);
   });
 
-  test('an unknown RequestType fails with a reason', async () => {
+  test('an unknown RequestType is not confirmed: FAILED with the fixed reason, nothing called', async () => {
     const answered = await answer({ ...create(), RequestType: 'Replace' } as never);
-    expect(answered).toMatchObject({ Status: 'FAILED', Reason: 'unknown RequestType "Replace"' });
+    expect(answered).toMatchObject({ Status: 'FAILED', Reason: UNCONFIRMED_REASON });
+    expect(ec2.calls()).toHaveLength(0);
+  });
+
+  describe('only CloudFormation\'s events act', () => {
+    const key = `${STACK_ID}|ImdsDefaults`;
+    beforeEach(() => {
+      view.confirmEvents = false;
+    });
+
+    test.each([
+      ['Create', () => create(), { type: RESOURCE_TYPE, status: 'CREATE_COMPLETE' }, 'the resource is CREATE_COMPLETE, not CREATE_IN_PROGRESS'],
+      ['Update', () => update(), { type: 'Custom::ImdsAccountDefaults', status: 'UPDATE_IN_PROGRESS', physicalId: PHYSICAL_ID }, 'the resource is of type Custom::ImdsAccountDefaults, not Custom::ImdsInstanceUpgrade'],
+      ['Update', () => update(), { type: RESOURCE_TYPE, status: 'UPDATE_IN_PROGRESS', physicalId: 'other' }, 'the PhysicalResourceId is not the resource\'s'],
+    ])('a %s CloudFormation did not send runs nothing, and is reported', async (_type, event, resource, mismatch) => {
+      view.resources.set(key, resource);
+      configure({ MODE: 'UPGRADE' });
+      const answered = await answer(event());
+      expect(answered).toMatchObject({ Status: 'FAILED', Reason: UNCONFIRMED_REASON });
+      expect(answered.Data).toBeUndefined();
+      expect(ec2.calls()).toHaveLength(0);
+      expect(parsed()).toContainEqual(expect.objectContaining({ message: 'security warning', warning: 'unconfirmed-event', mismatch }));
+      expect(metricValues()).toEqual({ UnconfirmedEvents: 1 });
+      expect(fleet.every((i) => i.httpTokens !== 'required' || i.id === 'i-required')).toBe(true);
+    });
+
+    test('the confirmation asks CloudFormation for this resource, and never for the stack\'s status', async () => {
+      view.confirmEvents = true;
+      await answer(create());
+      expect(cfn).toHaveReceivedCommandWith(DescribeStackResourceCommand, { StackName: STACK_ID, LogicalResourceId: 'ImdsDefaults' });
+      expect(cfn.calls()).toHaveLength(1);
+    });
   });
 
   test('a run that outlives the budget is answered FAILED once, at the budget\'s end, with what that means', async () => {

@@ -7,9 +7,13 @@
  * - SSM Parameter Store: a map of parameters; GetParametersByPath lists the
  *   direct children of a path, MaxResults at a time with a NextToken;
  *   DeleteParameter of a missing name fails with ParameterNotFound.
- * - CloudFormation: DescribeStackResource answers the status of a
- *   (StackId, LogicalResourceId) from a map, and ValidationError for one it
- *   does not hold, as CloudFormation does for a resource no longer in the stack.
+ * - CloudFormation (support/cloudformation.ts): DescribeStackResource answers
+ *   the type, status and physical id of a (StackId, LogicalResourceId) from a
+ *   map, and ValidationError for one it does not hold, as CloudFormation does
+ *   for a resource no longer in the stack; DescribeStacks the stack's status.
+ *   Every event sent through answerOf is recorded as CloudFormation shows it
+ *   while it waits, so that the handler confirms it (unless confirmEvents is false).
+ * - CloudWatch: PutMetricData accepted (the security warnings' metrics).
  * - What the readiness check lists (EC2 DescribeLaunchTemplateVersions and
  *   DescribeInstances, Auto Scaling DescribeLaunchConfigurations): the world's
  *   launch template versions, instances and launch configurations, with the
@@ -20,7 +24,8 @@
  * replaces: index.emulator.test.ts covers those against local endpoints.
  */
 import { AutoScalingClient, DescribeLaunchConfigurationsCommand, DescribeLaunchConfigurationsCommandInput, LaunchConfiguration } from '@aws-sdk/client-auto-scaling';
-import { CloudFormationClient, DescribeStackResourceCommand, DescribeStackResourceCommandInput } from '@aws-sdk/client-cloudformation';
+import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
+import { CloudWatchClient, PutMetricDataCommand } from '@aws-sdk/client-cloudwatch';
 import {
   DescribeInstancesCommand,
   DescribeInstancesCommandInput,
@@ -45,6 +50,7 @@ import {
 } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
 import { ACCOUNT, REGION } from '.';
+import { CloudFormationView, cloudFormationFakes, emulateCloudFormation, newCloudFormationView } from './cloudformation';
 import { claimName, formatClaim } from '../../../lambda/account-defaults/claims';
 import { Settings } from '../../../lambda/account-defaults/settings';
 
@@ -52,18 +58,17 @@ export const ec2 = mockClient(EC2Client);
 export const ssm = mockClient(SSMClient);
 export const cfn = mockClient(CloudFormationClient);
 export const autoScaling = mockClient(AutoScalingClient);
+export const cw = mockClient(CloudWatchClient);
 
 export type State = Record<string, string | number | undefined>;
 
-/** What the three services hold. */
-export interface World {
+/** What the services hold. */
+export interface World extends CloudFormationView {
   /** EC2's account-level settings (only set fields). */
   state: State;
   managedBy: { ManagedBy: string; ManagedExceptionMessage?: string };
   /** SSM parameters by name. */
   readonly parameters: Map<string, string>;
-  /** CloudFormation resource statuses by `${StackId}|${LogicalResourceId}`. */
-  readonly resources: Map<string, string>;
   /** Every version of every launch template (DefaultVersion marks each template's default; the highest VersionNumber is its $Latest). */
   launchTemplateVersions: LaunchTemplateVersion[];
   /** The Auto Scaling launch configurations. */
@@ -77,7 +82,7 @@ export function newWorld(state: State = {}): World {
     state,
     managedBy: { ManagedBy: 'account' },
     parameters: new Map(),
-    resources: new Map(),
+    ...newCloudFormationView(),
     launchTemplateVersions: [],
     launchConfigurations: [],
     instances: [],
@@ -95,6 +100,7 @@ export function emulate(world: World): void {
   ssm.reset();
   cfn.reset();
   autoScaling.reset();
+  cw.reset();
 
   ec2.on(GetInstanceMetadataDefaultsCommand).callsFake(() => ({ AccountLevel: { ...world.state, ...world.managedBy } }));
   ec2.on(ModifyInstanceMetadataDefaultsCommand).callsFake((input: ModifyInstanceMetadataDefaultsCommandInput) => {
@@ -116,7 +122,8 @@ export function emulate(world: World): void {
     }
     return {};
   });
-  cfn.on(DescribeStackResourceCommand).callsFake(fakes(world).describeStackResource);
+  emulateCloudFormation(cfn, world);
+  cw.on(PutMetricDataCommand).resolves({});
   ec2.on(DescribeLaunchTemplateVersionsCommand).callsFake(fakes(world).describeLaunchTemplateVersions);
   ec2.on(DescribeInstancesCommand).callsFake(fakes(world).describeInstances);
   autoScaling.on(DescribeLaunchConfigurationsCommand).callsFake(fakes(world).describeLaunchConfigurations);
@@ -177,13 +184,7 @@ export function fakes(world: World) {
       const { items, NextToken } = page(world.launchConfigurations, input.NextToken, input.MaxRecords ?? 50);
       return { LaunchConfigurations: items, NextToken };
     },
-    describeStackResource: (input: DescribeStackResourceCommandInput) => {
-      const status = world.resources.get(`${input.StackName}|${input.LogicalResourceId}`);
-      if (status === undefined) {
-        throw serviceError('ValidationError', `Resource ${input.LogicalResourceId} does not exist for stack ${input.StackName}`);
-      }
-      return { StackResourceDetail: { StackId: input.StackName, LogicalResourceId: input.LogicalResourceId, ResourceStatus: status } };
-    },
+    ...cloudFormationFakes(world),
   };
 }
 
@@ -192,13 +193,15 @@ export function stackIdOf(stackName: string): string {
 }
 
 /**
- * Records a claim of another resource, as its handler would have, and the
+ * Records a claim of another resource, as its handler would have (format 2), and the
  * status CloudFormation reports for that resource (null: not in the stack).
  */
-export function addClaim(world: World, stackName: string, logicalResourceId: string, fields: Settings, status: string | null = 'CREATE_COMPLETE'): string {
+export function addClaim(
+  world: World, stackName: string, logicalResourceId: string, fields: Settings, status: string | null = 'CREATE_COMPLETE', options: { retained?: boolean } = {},
+): string {
   const owner = { stackId: stackIdOf(stackName), stackName, logicalResourceId };
   const name = claimName(owner);
-  world.parameters.set(name, formatClaim(owner, fields));
+  world.parameters.set(name, formatClaim(owner, fields, options));
   if (status !== null) {
     world.resources.set(`${owner.stackId}|${logicalResourceId}`, status);
   }

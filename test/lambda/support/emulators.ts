@@ -5,7 +5,9 @@
  * tests that run the real @aws-sdk clients (index.emulator.test.ts,
  * ownership.budget.test.ts).
  */
+import type { CloudFormationCustomResourceEvent } from 'aws-lambda';
 import { REGION, answerOf as answerOfEvent, captureLogs } from '.';
+import { IN_PROGRESS } from './cloudformation';
 import { AutoScalingEmulator } from '../../support/autoscaling-emulator';
 import { CloudFormationEmulator } from '../../support/cloudformation-emulator';
 import { Ec2Emulator, TEST_CREDENTIALS } from '../../support/ec2-emulator';
@@ -82,9 +84,26 @@ export function useEmulators(): Emulators {
   return emulators;
 }
 
-/** Runs one event through `handler` to its single answer at the emulators' ResponseURL endpoint. */
+/**
+ * Records the event's stack and resource in the CloudFormation emulator as
+ * CloudFormation shows them while it waits for the answer (the handler confirms
+ * its events: lambda/shared/confirm.ts). `stackStatus`: the stack's status
+ * (a rollback: ROLLBACK_IN_PROGRESS); by default the RequestType's *_IN_PROGRESS.
+ */
+export function cloudFormationWaitsFor(cfn: CloudFormationEmulator, event: CloudFormationCustomResourceEvent, stackStatus?: string): void {
+  cfn.putStack({ stackId: event.StackId, stackName: event.StackId.split('/')[1], stackStatus: stackStatus ?? IN_PROGRESS[event.RequestType] });
+  cfn.putResource(event.StackId, {
+    logicalResourceId: event.LogicalResourceId,
+    resourceType: event.ResourceType,
+    resourceStatus: IN_PROGRESS[event.RequestType],
+    physicalResourceId: event.RequestType === 'Create' ? undefined : event.PhysicalResourceId,
+  });
+}
+
+/** Runs one event through `handler` to its single answer at the emulators' ResponseURL endpoint, CloudFormation waiting for it. */
 export function answerOf(
   emulators: Emulators, handler: HandlerModule['handler'], event: Parameters<HandlerModule['handler']>[0], timeoutMs?: number,
 ) {
+  cloudFormationWaitsFor(emulators.cfn, event);
   return answerOfEvent(handler, emulators.endpoint, event, timeoutMs);
 }

@@ -10,7 +10,8 @@ export const ACCOUNT = '123456789012';
 export const REGION = 'eu-west-1';
 export const STACK_ID = `arn:aws:cloudformation:${REGION}:${ACCOUNT}:stack/imds/0c5c6cd0-0000-11ef-0000-000000000000`;
 export const PHYSICAL_ID = `ImdsAccountDefaults:${ACCOUNT}:${REGION}`;
-const SERVICE_TOKEN = `arn:aws:lambda:${REGION}:${ACCOUNT}:function:imds-handler`;
+/** The ARN of the function under test: the events' ServiceToken and the context's invokedFunctionArn. */
+export const SERVICE_TOKEN = `arn:aws:lambda:${REGION}:${ACCOUNT}:function:imds-handler`;
 
 type Props = Record<string, string>;
 let counter = 0;
@@ -47,10 +48,22 @@ export function deleteEvent(endpoint: ResponseEndpoint, props: Props, physicalId
   return { ...base(endpoint), RequestType: 'Delete', PhysicalResourceId: physicalId, ResourceProperties: { ServiceToken: SERVICE_TOKEN, ...props } };
 }
 
-/** A Lambda context whose remaining time counts down from `timeoutMs`. */
+/** A Lambda context of the function SERVICE_TOKEN names, whose remaining time counts down from `timeoutMs`. */
 export function lambdaContext(timeoutMs = 30_000): Context {
   const deadline = Date.now() + timeoutMs;
-  return { getRemainingTimeInMillis: () => deadline - Date.now() } as Context;
+  return { getRemainingTimeInMillis: () => deadline - Date.now(), invokedFunctionArn: SERVICE_TOKEN } as Context;
+}
+
+type EventListener = (event: CloudFormationCustomResourceEvent) => void;
+let eventListener: EventListener | undefined;
+
+/**
+ * Sets what answerOf does with each event before the handler runs (one listener:
+ * the latest): the mocks record it as CloudFormation shows it while waiting
+ * (support/cloudformation.ts), so that the handler confirms it.
+ */
+export function onEventSent(listener: EventListener | undefined): void {
+  eventListener = listener;
 }
 
 /** Captures console.log lines (the handler's logs) and keeps them off the test output. */
@@ -71,6 +84,7 @@ type Handler = (event: CloudFormationCustomResourceEvent, context: Context) => P
 export async function answerOf(
   handler: Handler, endpoint: ResponseEndpoint, event: CloudFormationCustomResourceEvent, timeoutMs = 30_000,
 ): Promise<CfnResponse> {
+  eventListener?.(event);
   await handler(event, lambdaContext(timeoutMs));
   const answers = endpoint.answersFor(event.RequestId);
   expect(endpoint.refused).toEqual([]);

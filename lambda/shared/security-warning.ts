@@ -1,0 +1,44 @@
+/**
+ * Security warnings: an input that someone other than CloudFormation or the
+ * template could have written (an invocation, a claim in Parameter Store) did not
+ * hold up against the source that cannot lie, so it was not acted on.
+ *
+ * Each warning is one structured log line (`security warning`, with `warning`
+ * naming its kind and fields saying what did not match; never a ResponseURL) and
+ * one value (1) of its metric in the library's namespace, so users can alarm on
+ * it. Putting the metric is bounded in time and never fails the caller: the log
+ * line carries the same fact.
+ */
+import type { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
+import { log } from './log';
+import { createCloudWatchClient, putMetrics } from './metrics';
+
+/** The longest a warning's metric may take to put. */
+export const SECURITY_METRIC_TIMEOUT_MS = 2_000;
+
+let cwClient: CloudWatchClient | undefined;
+
+/**
+ * Logs a security warning and puts its metric (1). Never throws; returns once the
+ * metric is put, has failed, or SECURITY_METRIC_TIMEOUT_MS (or `signal`) has passed.
+ */
+export async function reportSecurityWarning(
+  warning: string, metric: string, fields: Record<string, unknown>, signal?: AbortSignal,
+): Promise<void> {
+  log('security warning', { warning, ...fields });
+  const controller = new AbortController();
+  const abort = () => controller.abort();
+  const timer = setTimeout(abort, SECURITY_METRIC_TIMEOUT_MS);
+  signal?.addEventListener('abort', abort, { once: true });
+  if (signal?.aborted) {
+    abort();
+  }
+  try {
+    await putMetrics((cwClient ??= createCloudWatchClient()), [{ name: metric, value: 1 }], controller.signal);
+  } catch {
+    // putMetrics logs its own failures; a client that cannot be made is no reason to fail either.
+  } finally {
+    clearTimeout(timer);
+    signal?.removeEventListener('abort', abort);
+  }
+}
