@@ -1,55 +1,86 @@
 /**
  * The drift guard: the same function, invoked by EventBridge on a schedule and
  * on CloudTrail's `ModifyInstanceMetadataDefaults` events, compares each field
- * this resource manages (its claim, claims.ts, is the source of truth) with what
- * EC2 reports, and re-applies (REAPPLY) or only reports (REPORT_ONLY) each
- * difference.
+ * this resource manages with what EC2 reports, and re-applies (REAPPLY) or only
+ * reports (REPORT_ONLY) each difference.
  *
+ * - The values it holds EC2 to are the template's: the function's environment,
+ *   one `IMDS_SETTING_<field>` per managed field, written by CloudFormation with
+ *   the same values as the custom resource's properties and parsed with the same
+ *   rules (settings.ts). Never the claim: anyone allowed `ssm:PutParameter` can
+ *   edit it. Values that are missing or invalid are a misconfigured function: the
+ *   run compares nothing and fails (see "Failures").
+ * - The own claim (claims.ts) is evidence of ownership only. Missing, or not the
+ *   template's values (edited in Parameter Store), it is reported as a security
+ *   warning (`claim-problem`, metric CLAIM_PROBLEM_METRIC) and the guard goes on
+ *   with the template's values: deleting the claim does not turn the guard off.
  * - Not a CloudFormation event: nothing here answers a ResponseURL, and nothing
  *   here can change what the custom resource answers CloudFormation.
- * - The event is checked strictly; anything else is logged as `ignored`, with the
- *   reason, and nothing else happens.
- * - It acts only while its own claim exists and its resource is settled in its
- *   stack (a `_COMPLETE` status): during a Create, Update or Delete the
- *   CloudFormation handler may be between its Modify and its claim, and after a
- *   failed one the claim may not be what CloudFormation rolls back to.
+ * - The event is checked strictly; anything else (and CloudTrail's record of a
+ *   failed call, or of a change this function made itself, recognised by the full
+ *   assumed-role ARN of its role and session) is logged as `ignored`, with the
+ *   reason, and nothing else happens: no AWS call, no metric.
+ * - It acts only while its stack and its resource are settled (a `_COMPLETE`
+ *   status; see `settled` for why the stack's own status is needed).
  * - Nothing while a declarative policy manages the settings; never a field the
- *   claim does not name; never a field that another live claim manages with
+ *   template does not name; never a field that another live claim manages with
  *   another value: another stack's (its deployments own it: the guards must not
  *   fight), or this stack's other resource while a rename that also changes the
  *   value waits for its cleanup (the old resource's guard would undo the new
  *   value). A field another claim manages with the same value is guarded by both.
  * - Each difference is one log line (`drift`: field, expected, found, action,
- *   and the CloudTrail caller and event id when the event carried them); each run
- *   that compared puts DriftDetected and DriftReapplied (0 included).
- * - An error (a service unreachable, a read-back that does not show the change)
- *   is logged and thrown: Lambda counts it in the function's `Errors` metric.
- *   The function's asynchronous retries are 0: the next run checks again.
+ *   and the CloudTrail caller and event id when the event carried them).
+ *
+ * Metrics (namespace METRICS_NAMESPACE, no dimensions), put only when there is
+ * something to say, so that a guard with nothing to report costs no custom-metric
+ * charges: DriftDetected and DriftReapplied by a run that found a difference
+ * (DriftReapplied 0 included: REPORT_ONLY, left-alone fields, a failed set-back);
+ * DriftChecksSkipped (1) by every run that did not compare, whatever the reason
+ * (not settled, a declarative policy, a misconfigured function, a service
+ * unreachable before the comparison). What a user alarms on: DriftDetected > 0
+ * (something changed the settings), DriftChecksSkipped > 0 for longer than a
+ * deployment takes (the guard cannot do its job), ClaimProblems > 0. There is no
+ * "I ran" metric: the heartbeat is Lambda's own `Invocations` of the function
+ * (at least one per interval; missing data is breaching) and `Errors` (> 0).
+ *
+ * Failures: an error (a misconfigured environment, a service unreachable, a
+ * read-back that does not show the change) is logged (`drift check failed`) and
+ * thrown: Lambda counts it in the function's `Errors` metric. The function's
+ * asynchronous retries are 0: the next run checks again.
  */
 import type { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import type { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import type { EC2Client } from '@aws-sdk/client-ec2';
 import type { SSMClient } from '@aws-sdk/client-ssm';
-import type { CloudFormationCustomResourceEvent, Context } from 'aws-lambda';
-import { Owner, createSsmClient, stackNameOf } from './claims';
+import type { Context } from 'aws-lambda';
+import { Claim, Owner, claimName, createSsmClient, isOwnersName, stackNameOf } from './claims';
 import { createEc2Client, getDefaults, modifyDefaults, verifyApplied } from './ec2';
-import { createCloudFormationClient, readOwnership, resourceStatus } from './ownership';
+import { CLAIM_PROBLEM_WARNING, readOwnership, resourceStatus } from './ownership';
 import { Settings, effectiveSettings, parseSettings } from './settings';
 import {
+  CLAIM_PROBLEM_METRIC,
+  DRIFT_CHECK_SKIPPED_METRIC,
   DRIFT_DETECTED_METRIC,
   DRIFT_GUARD_ENV,
   DRIFT_LOGICAL_ID_ENV,
   DRIFT_REAPPLIED_METRIC,
+  DRIFT_ROLE_NAME_ENV,
+  DRIFT_SETTING_ENV_PREFIX,
   DRIFT_STACK_ID_ENV,
   MANAGED_BY_DECLARATIVE_POLICY,
+  SETTING_KEYS,
   SettingKey,
 } from '../../src/private/properties';
+import { createCloudFormationClient, describeStackStatus } from '../shared/cloudformation';
 import { describeError, log } from '../shared/log';
 import { createCloudWatchClient, putMetrics } from '../shared/metrics';
 import { whileIamPropagates } from '../shared/sdk';
+import { reportSecurityWarning } from '../shared/security-warning';
 
 /** The calls are stopped this long before the function's timeout, so the run still logs how it ended. */
 export const DRIFT_RESERVE_MS = 2_000;
+/** The longest the skipped metric may take to put, within DRIFT_RESERVE_MS. */
+export const SKIPPED_METRIC_TIMEOUT_MS = 1_000;
 
 export const REAPPLY = 'REAPPLY';
 export const REPORT_ONLY = 'REPORT_ONLY';
@@ -63,6 +94,20 @@ export interface Trigger {
 
 /** What happened to one difference. */
 export type DriftAction = 'reapplied' | 'reported' | 'left-alone' | 'reapply-failed';
+
+/** The guard's configuration, all from the function's environment (the template). */
+export interface DriftConfig {
+  readonly mode: typeof REAPPLY | typeof REPORT_ONLY;
+  /** This resource. */
+  readonly self: Owner;
+  /** The values EC2 is held to (the template's). */
+  readonly expected: Settings;
+}
+
+/** The function's environment does not configure the guard completely: nothing is compared. */
+export class DriftConfigurationError extends Error {
+  public readonly name = 'DriftConfigurationError';
+}
 
 let ec2Client: EC2Client | undefined;
 let ssmClient: SSMClient | undefined;
@@ -88,21 +133,26 @@ export async function onEvent(event: unknown, context: Context): Promise<void> {
   log('drift check', { mode, ...trigger });
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(), Math.max(0, context.getRemainingTimeInMillis() - DRIFT_RESERVE_MS));
+  const run: Run = { compared: false };
   try {
-    await check(mode, selfOf(mode), trigger, controller.signal);
+    await check(configOf(mode), trigger, run, controller.signal);
   } catch (err) {
     log('drift check failed', { error: describeError(err) });
     throw err;
   } finally {
     clearTimeout(timer);
+    if (!run.compared) {
+      await putSkipped();
+    }
   }
 }
 
 /**
  * The trigger of an EventBridge event this guard acts on, or why it does not:
- * its schedule's event, or CloudTrail's record of ModifyInstanceMetadataDefaults,
- * in the function's own account and Region. A change made by this function
- * itself (its CloudFormation events, its re-applies) is not checked again.
+ * its schedule's event, or CloudTrail's record of a successful
+ * ModifyInstanceMetadataDefaults, in the function's own account and Region. A
+ * change made by this function itself (its CloudFormation events, its re-applies)
+ * is not checked again.
  */
 export function triggerOf(event: unknown, functionArn: string | undefined): Trigger | string {
   if (typeof event !== 'object' || event === null || Array.isArray(event)) {
@@ -115,7 +165,7 @@ export function triggerOf(event: unknown, functionArn: string | undefined): Trig
   if (kind === undefined) {
     return `source ${q(e.source)} with detail-type ${q(e['detail-type'])} is neither the schedule's nor CloudTrail's`;
   }
-  // arn:aws:lambda:<region>:<account>:function:<name>
+  // arn:<partition>:lambda:<region>:<account>:function:<name>
   const [, , , region, account] = String(functionArn).split(':');
   if (e.account !== account || e.region !== region) {
     return `account ${q(e.account)} and region ${q(e.region)} are not this function's (${account}, ${region})`;
@@ -127,22 +177,70 @@ export function triggerOf(event: unknown, functionArn: string | undefined): Trig
   if (typeof detail !== 'object' || detail === null || detail.eventSource !== 'ec2.amazonaws.com' || detail.eventName !== 'ModifyInstanceMetadataDefaults') {
     return `the CloudTrail event is not ec2.amazonaws.com ModifyInstanceMetadataDefaults: detail ${q(detail).slice(0, 200)}`;
   }
+  // A failed call changed nothing (the rule filters these out too: detail.errorCode does not exist).
+  if (detail.errorCode !== undefined) {
+    return `the call failed (errorCode ${q(detail.errorCode).slice(0, 100)}): it changed nothing`;
+  }
   const caller = typeof detail.userIdentity?.arn === 'string' ? detail.userIdentity.arn : undefined;
-  // Lambda's session name is the function's name: arn:aws:sts::<account>:assumed-role/<role>/<function>.
-  if (caller?.includes(':assumed-role/') && caller.endsWith(`/${process.env.AWS_LAMBDA_FUNCTION_NAME}`)) {
+  if (caller !== undefined && caller === ownSessionArn(functionArn)) {
     return `the change was made by this function (${caller})`;
   }
   return { trigger: kind, caller, eventId: typeof detail.eventID === 'string' ? detail.eventID : undefined };
 }
 
-/** This resource, from the function's environment (set by the construct when the guard is on). */
-function selfOf(mode: string): Owner {
-  const stackId = process.env[DRIFT_STACK_ID_ENV];
-  const logicalResourceId = process.env[DRIFT_LOGICAL_ID_ENV];
-  if ((mode !== REAPPLY && mode !== REPORT_ONLY) || !stackId || !logicalResourceId) {
-    throw new Error(`the drift guard's environment is incomplete: ${DRIFT_GUARD_ENV} must be ${REAPPLY} or ${REPORT_ONLY} (got ${q(mode)}), ${DRIFT_STACK_ID_ENV} and ${DRIFT_LOGICAL_ID_ENV} set (got ${q(stackId)}, ${q(logicalResourceId)})`);
+/**
+ * The ARN CloudTrail names this function by when it calls EC2: its role, assumed
+ * by Lambda with the function's name as the session name,
+ * `arn:<partition>:sts::<account>:assumed-role/<role name>/<function name>`
+ * (partition and account from the function's ARN). The session name alone proves
+ * nothing: anyone allowed to assume any role can choose it. Undefined without the
+ * role's name (the run then fails on its incomplete environment).
+ */
+export function ownSessionArn(functionArn: string | undefined): string | undefined {
+  const roleName = process.env[DRIFT_ROLE_NAME_ENV];
+  if (!roleName) {
+    return undefined;
   }
-  return { stackId, stackName: stackNameOf(stackId), logicalResourceId };
+  const [, partition, , , account] = String(functionArn).split(':');
+  return `arn:${partition}:sts::${account}:assumed-role/${roleName}/${process.env.AWS_LAMBDA_FUNCTION_NAME}`;
+}
+
+/** The guard's configuration from the function's environment; DriftConfigurationError naming every problem. */
+export function configOf(mode: string): DriftConfig {
+  const env = process.env;
+  const problems: string[] = [];
+  if (mode !== REAPPLY && mode !== REPORT_ONLY) {
+    problems.push(`${DRIFT_GUARD_ENV} must be ${REAPPLY} or ${REPORT_ONLY} (got ${q(mode)})`);
+  }
+  for (const name of [DRIFT_STACK_ID_ENV, DRIFT_LOGICAL_ID_ENV, DRIFT_ROLE_NAME_ENV]) {
+    if (!env[name]) {
+      problems.push(`${name} must be set (got ${q(env[name])})`);
+    }
+  }
+  const values: Record<string, unknown> = {};
+  for (const name of Object.keys(env).filter((n) => n.startsWith(DRIFT_SETTING_ENV_PREFIX))) {
+    const key = name.slice(DRIFT_SETTING_ENV_PREFIX.length);
+    if ((SETTING_KEYS as readonly string[]).includes(key)) {
+      values[key] = env[name];
+    } else {
+      problems.push(`${name} is not a setting (${SETTING_KEYS.map((k) => DRIFT_SETTING_ENV_PREFIX + k).join(', ')})`);
+    }
+  }
+  let expected: Settings = {};
+  try {
+    expected = parseSettings(values);
+  } catch (err) {
+    problems.push(`the values (${DRIFT_SETTING_ENV_PREFIX}<field>) cannot be used: ${(err as Error).message}`);
+  }
+  if (problems.length > 0) {
+    throw new DriftConfigurationError(`the drift guard's environment is incomplete or invalid: ${problems.join('; ')}`);
+  }
+  const stackId = env[DRIFT_STACK_ID_ENV]!;
+  return {
+    mode: mode as DriftConfig['mode'],
+    self: { stackId, stackName: stackNameOf(stackId), logicalResourceId: env[DRIFT_LOGICAL_ID_ENV]! },
+    expected,
+  };
 }
 
 interface Drift {
@@ -153,20 +251,32 @@ interface Drift {
   readonly managedBy?: string;
 }
 
-async function check(mode: string, self: Owner, trigger: Trigger, signal: AbortSignal): Promise<void> {
-  const status = await whileIamPropagates('CloudFormation', () => resourceStatus(cfn(), self, signal), signal);
-  if (status === undefined || !status.endsWith('_COMPLETE') || status === 'DELETE_COMPLETE') {
-    return skip(`this resource (${self.logicalResourceId} of ${self.stackName}) is ${status ?? 'not in its stack'}: the guard acts only while it is settled`);
+/** How far a run got: `compared` once EC2 was compared with the template's values, whatever followed. */
+interface Run {
+  compared: boolean;
+}
+
+/** One run (`run.compared` says whether it compared, even when it then fails). */
+async function check(config: DriftConfig, trigger: Trigger, run: Run, signal: AbortSignal): Promise<void> {
+  const { mode, self, expected } = config;
+  const unsettled = await settled(self, signal);
+  if (unsettled !== undefined) {
+    return skip(`${unsettled}: the guard acts only while its stack and its resource are settled`);
   }
   const ownership = await readOwnership(ssm(), cfn(), self, signal);
-  if (!ownership.own) {
-    return skip('this resource has no claim (created by a release without claims and not updated since)');
-  }
-  let claimed: Settings;
-  try {
-    claimed = parseSettings({ ...ownership.own.fields });
-  } catch (err) {
-    throw new Error(`this resource's claim ${ownership.own.name} cannot be used: ${describeError(err)}`);
+  // A malformed or foreign own claim was reported by readOwnership (and is not `own`): reported once.
+  const reported = ownership.problems.some((p) => isOwnersName(p.name, self));
+  const problem = claimProblem(ownership.own, expected);
+  if (problem !== undefined && !reported) {
+    await reportSecurityWarning(CLAIM_PROBLEM_WARNING, CLAIM_PROBLEM_METRIC, {
+      problem,
+      name: ownership.own?.name ?? claimName(self),
+      stackId: self.stackId,
+      logicalResourceId: self.logicalResourceId,
+      claimed: ownership.own?.fields,
+      template: expected,
+      consequence: 'the drift guard goes on with the template\'s values (its environment)',
+    }, signal);
   }
   const state = await whileIamPropagates('EC2', () => getDefaults(ec2(), signal), signal);
   if (state.ManagedBy === MANAGED_BY_DECLARATIVE_POLICY) {
@@ -174,17 +284,18 @@ async function check(mode: string, self: Owner, trigger: Trigger, signal: AbortS
   }
 
   const effective = effectiveSettings(state);
-  const drifts: Drift[] = (Object.keys(claimed) as SettingKey[])
-    .filter((field) => claimed[field] !== effective[field])
+  const drifts: Drift[] = (Object.keys(expected) as SettingKey[])
+    .filter((field) => expected[field] !== effective[field])
     .map((field) => {
-      const other = ownership.others.find((c) => c.fields[field] !== undefined && String(c.fields[field]) !== String(claimed[field]));
-      return { field, expected: claimed[field], found: effective[field], managedBy: other && `${other.stackName} (${other.stackId})` };
+      const other = ownership.others.find((c) => c.fields[field] !== undefined && String(c.fields[field]) !== String(expected[field]));
+      return { field, expected: expected[field], found: effective[field], managedBy: other && `${other.stackName} (${other.stackId})` };
     });
+  run.compared = true;
 
   const reapply = mode === REAPPLY ? drifts.filter((d) => d.managedBy === undefined) : [];
   let failure: unknown;
   if (reapply.length > 0) {
-    const settings = Object.fromEntries(reapply.map((d) => [d.field, claimed[d.field]])) as Settings;
+    const settings = Object.fromEntries(reapply.map((d) => [d.field, expected[d.field]])) as Settings;
     try {
       await modifyDefaults(ec2(), settings, signal);
       await verifyApplied(ec2(), settings, signal);
@@ -192,26 +303,79 @@ async function check(mode: string, self: Owner, trigger: Trigger, signal: AbortS
       failure = err;
     }
   }
-  for (const { field, expected, found, managedBy } of drifts) {
+  for (const { field, expected: value, found, managedBy } of drifts) {
     const action: DriftAction = managedBy !== undefined ? 'left-alone'
       : mode !== REAPPLY ? 'reported'
         : failure === undefined ? 'reapplied' : 'reapply-failed';
-    log('drift', { field, expected, found, action, managedBy, ...trigger });
+    log('drift', { field, expected: value, found, action, managedBy, ...trigger });
   }
   const reapplied = failure === undefined ? reapply.length : 0;
   log('drift check done', { mode, detected: drifts.length, reapplied });
-  await putMetrics(cw(), [
-    { name: DRIFT_DETECTED_METRIC, value: drifts.length },
-    { name: DRIFT_REAPPLIED_METRIC, value: reapplied },
-  ], signal);
+  if (drifts.length > 0) {
+    await putMetrics(cw(), [
+      { name: DRIFT_DETECTED_METRIC, value: drifts.length },
+      { name: DRIFT_REAPPLIED_METRIC, value: reapplied },
+    ], signal);
+  }
   if (failure !== undefined) {
     throw failure;
   }
 }
 
-/** A run that does not compare: one log line saying why, no metrics (no comparison, no count). */
+/**
+ * Why the stack or this resource is not settled, or undefined when both are: the
+ * stack's status ends in `_COMPLETE` and is neither DELETE_COMPLETE nor
+ * ROLLBACK_COMPLETE (a failed Create: its resources are deleted), and this
+ * resource's status ends in `_COMPLETE` and is not DELETE_COMPLETE.
+ *
+ * The resource's status alone is not enough. During a stack update CloudFormation
+ * updates the function (its environment: the new values) before the custom
+ * resource that depends on it, and the resource shows the status of its last
+ * operation (UPDATE_COMPLETE) until CloudFormation reaches it. A run in between
+ * would hold EC2 to values that no Create or Update has applied yet (without the
+ * conflict and readiness checks, and before the claim says so); during a rollback
+ * or the cleanup phase the environment and the resource are just as out of step.
+ */
+async function settled(self: Owner, signal: AbortSignal): Promise<string | undefined> {
+  const stack = await whileIamPropagates('CloudFormation', () => describeStackStatus(cfn(), self.stackId, signal), signal);
+  if (stack === undefined || !stack.endsWith('_COMPLETE') || stack === 'DELETE_COMPLETE' || stack === 'ROLLBACK_COMPLETE') {
+    return `its stack ${self.stackName} is ${stack ?? 'gone'}`;
+  }
+  const resource = await resourceStatus(cfn(), self, signal);
+  if (resource === undefined || !resource.endsWith('_COMPLETE') || resource === 'DELETE_COMPLETE') {
+    return `this resource (${self.logicalResourceId} of ${self.stackName}) is ${resource ?? 'not in its stack'}`;
+  }
+  return undefined;
+}
+
+/**
+ * What is wrong with this resource's own valid claim, judged against the
+ * template's values (the claim is only evidence): 'missing' (deleted, or never
+ * written), or 'not-the-template-values' (another set of fields, or other
+ * values: edited in Parameter Store).
+ */
+function claimProblem(own: Claim | undefined, expected: Settings): string | undefined {
+  if (own === undefined) {
+    return 'missing';
+  }
+  const same = SETTING_KEYS.every((key) => String(own.fields[key]) === String(expected[key]));
+  return same ? undefined : 'not-the-template-values';
+}
+
+/** A run that does not compare: one log line saying why (onEvent puts DRIFT_CHECK_SKIPPED_METRIC). */
 function skip(reason: string, fields: Record<string, unknown> = {}): void {
   log('drift check skipped', { reason, ...fields });
+}
+
+/** DRIFT_CHECK_SKIPPED_METRIC = 1, bounded by SKIPPED_METRIC_TIMEOUT_MS (the run's own deadline may have passed). */
+async function putSkipped(): Promise<void> {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), SKIPPED_METRIC_TIMEOUT_MS);
+  try {
+    await putMetrics(cw(), [{ name: DRIFT_CHECK_SKIPPED_METRIC, value: 1 }], controller.signal);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 function q(value: unknown): string {
