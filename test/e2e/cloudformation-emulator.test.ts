@@ -4,10 +4,11 @@
  * handler's liveness checks against, checked with the real
  * `@aws-sdk/client-cloudformation`: the current one (the devDependency) and
  * 3.996.0 from the e2e runtime's NODE_PATH root (the oldest the handler meets).
- * Covered: the Query wire format, DescribeStackResource answered from the
- * model (by name and by StackId, deleted stacks, removed and retained
- * resources), each error code and HTTP status as the SDK surfaces and retries
- * them, SigV4, Region separation, and each fault switch.
+ * Covered: the Query wire format, DescribeStackResource and DescribeStacks
+ * answered from the model (by name and by StackId, deleted stacks, removed and
+ * retained resources, the statuses a custom resource event is confirmed
+ * against), each error code and HTTP status as the SDK surfaces and retries
+ * them, SigV4, Region separation, each fault switch, and a held answer.
  */
 import * as currentCfn from '@aws-sdk/client-cloudformation';
 import { loadSdkClient } from './harness/runtime';
@@ -78,6 +79,8 @@ describe.each(SDKS)('with client-cloudformation %s', (sdkName, load) => {
 
   const describe1 = (c: currentCfn.CloudFormationClient, stackName: string, logicalResourceId: string) =>
     c.send(new sdk.DescribeStackResourceCommand({ StackName: stackName, LogicalResourceId: logicalResourceId }));
+  const describeStacks = (c: currentCfn.CloudFormationClient, stackName?: string) =>
+    c.send(new sdk.DescribeStacksCommand(stackName === undefined ? {} : { StackName: stackName }));
 
   test('the wire format: a signed form-encoded POST of Action and Version, answered with indented XML in the CloudFormation namespace', async () => {
     const { c, raw } = client();
@@ -220,6 +223,8 @@ describe.each(SDKS)('with client-cloudformation %s', (sdkName, load) => {
 
     emulator.injectFault({ code: 'AccessDenied', times: 1, action: 'DescribeStacks' });
     await expect(describe1(c, APP, RESOURCE.logicalResourceId)).resolves.toBeDefined();
+    expect(await errorOf(describeStacks(c, APP))).toMatchObject({ name: 'AccessDenied', status: 403, message: expect.stringContaining(`cloudformation:DescribeStacks on resource: ${APP}`) });
+    await expect(describeStacks(c, APP)).resolves.toBeDefined();
     emulator.clearFaults();
     emulator.injectFault({ code: 'AccessDenied', times: 3 });
     emulator.clearFaults();
@@ -253,10 +258,112 @@ describe.each(SDKS)('with client-cloudformation %s', (sdkName, load) => {
     expect(await unsigned.text()).toMatch(/<Code>MissingAuthenticationToken<\/Code>/);
   });
 
+  test('DescribeStacks: the wire format, and the stack by StackId or name with its status and times', async () => {
+    const { c, raw } = client();
+    const out = await describeStacks(c, APP);
+    expect(emulator.requests).toEqual([{ action: 'DescribeStacks', region: REGION, params: { Action: 'DescribeStacks', Version: '2010-05-15', StackName: APP } }]);
+    expect(raw).toMatchObject({ status: 200, contentType: 'text/xml' });
+    expect(raw.body).toMatch(new RegExp(`^<DescribeStacksResponse xmlns="${CLOUDFORMATION_NAMESPACE}">\\n  <DescribeStacksResult>\\n    <Stacks>\\n      <member>\\n        <StackId>`));
+    expect(raw.body).toContain(`<ResponseMetadata>\n    <RequestId>${out.$metadata.requestId}</RequestId>\n  </ResponseMetadata>`);
+    expect(out.Stacks).toEqual([{
+      StackId: APP,
+      StackName: 'App',
+      CreationTime: expect.any(Date),
+      StackStatus: 'CREATE_COMPLETE',
+      DisableRollback: false,
+      NotificationARNs: [],
+      Tags: [],
+      RollbackConfiguration: {},
+      EnableTerminationProtection: false,
+      DriftInformation: { StackDriftStatus: 'NOT_CHECKED' },
+    }]);
+    expect(out.NextToken).toBeUndefined();
+
+    // An update: LastUpdatedTime appears, CreationTime stays; the name finds the same stack.
+    const created = out.Stacks![0].CreationTime!.getTime();
+    for (const status of ['UPDATE_IN_PROGRESS', 'UPDATE_ROLLBACK_IN_PROGRESS', 'UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS']) {
+      emulator.setStackStatus(APP, status);
+      const [byName] = (await describeStacks(c, 'App')).Stacks!;
+      expect(byName).toMatchObject({ StackId: APP, StackStatus: status, LastUpdatedTime: expect.any(Date) });
+      expect(byName.CreationTime!.getTime()).toBe(created);
+    }
+  });
+
+  test('DescribeStacks: a deleted stack by StackId only (DELETE_COMPLETE, DeletionTime), an unknown one is ValidationError, no StackName lists the live stacks of the Region', async () => {
+    const { c, raw } = client();
+    const other = stackId('Other', REGION, '33333333-2222-3333-4444-555555555555');
+    emulator.putStack({ stackId: other, stackName: 'Other', stackStatus: 'ROLLBACK_IN_PROGRESS' });
+    emulator.putStack({ stackId: stackId('East', 'us-east-1'), stackName: 'East', stackStatus: 'CREATE_COMPLETE' });
+    expect((await describeStacks(c)).Stacks!.map((s) => [s.StackName, s.StackStatus])).toEqual([['App', 'CREATE_COMPLETE'], ['Other', 'ROLLBACK_IN_PROGRESS']]);
+
+    emulator.setStackStatus(APP, 'DELETE_COMPLETE');
+    const [deleted] = (await describeStacks(c, APP)).Stacks!;
+    expect(deleted).toMatchObject({ StackId: APP, StackStatus: 'DELETE_COMPLETE', DeletionTime: expect.any(Date) });
+    const noName = await errorOf(describeStacks(c, 'App'));
+    expect(noName).toMatchObject({ name: 'ValidationError', status: 400, fault: 'client', message: 'Stack with id App does not exist' });
+    expect(raw.body).toBe(`<ErrorResponse xmlns="${CLOUDFORMATION_NAMESPACE}">
+  <Error>
+    <Type>Sender</Type>
+    <Code>ValidationError</Code>
+    <Message>Stack with id App does not exist</Message>
+  </Error>
+  <RequestId>${noName.requestId}</RequestId>
+</ErrorResponse>
+`);
+    const unknown = stackId('App', REGION, '99999999-2222-3333-4444-555555555555');
+    expect(await errorOf(describeStacks(c, unknown))).toMatchObject({ name: 'ValidationError', message: `Stack with id ${unknown} does not exist` });
+    // Another Region's stack is not seen from this one.
+    expect(await errorOf(describeStacks(c, 'East'))).toMatchObject({ name: 'ValidationError', message: 'Stack with id East does not exist' });
+    expect((await describeStacks(c)).Stacks!.map((s) => s.StackName)).toEqual(['Other']);
+  });
+
+  test('what a custom resource event is confirmed against: the resource\'s type, status and physical id, and the stack\'s status, at each moment', async () => {
+    const { c } = client();
+    const seen = async () => {
+      const [resource, stacks] = [await describe1(c, APP, 'Imds'), await describeStacks(c, APP)];
+      const d = resource.StackResourceDetail!;
+      return [stacks.Stacks![0].StackStatus, d.ResourceType, d.ResourceStatus, d.PhysicalResourceId];
+    };
+    emulator.putResource(APP, { logicalResourceId: 'Imds', resourceType: 'Custom::ImdsAccountDefaults', resourceStatus: 'CREATE_IN_PROGRESS' });
+    emulator.setStackStatus(APP, 'CREATE_IN_PROGRESS');
+    expect(await seen()).toEqual(['CREATE_IN_PROGRESS', 'Custom::ImdsAccountDefaults', 'CREATE_IN_PROGRESS', undefined]);
+    const marker = 'ImdsAccountDefaults:create-failed:00000000-0000-4000-8000-000000000001';
+    emulator.putResource(APP, { logicalResourceId: 'Imds', physicalResourceId: marker, resourceType: 'Custom::ImdsAccountDefaults', resourceStatus: 'CREATE_FAILED' });
+    emulator.setStackStatus(APP, 'ROLLBACK_IN_PROGRESS');
+    emulator.setResourceStatus(APP, 'Imds', 'DELETE_IN_PROGRESS');
+    expect(await seen()).toEqual(['ROLLBACK_IN_PROGRESS', 'Custom::ImdsAccountDefaults', 'DELETE_IN_PROGRESS', marker]);
+  });
+
+  test('a held answer: computed when the request arrives, sent after the hook has run', async () => {
+    const { c } = client();
+    const order: string[] = [];
+    const held = emulator.holdAnswer((r) => r.action === 'DescribeStacks', async () => {
+      order.push('hook');
+      // The model changes while the answer is held: the held answer does not.
+      emulator.setStackStatus(APP, 'DELETE_IN_PROGRESS');
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    });
+    // Not the matching action: answered at once.
+    await describe1(c, APP, RESOURCE.logicalResourceId);
+    const out = await describeStacks(c, APP);
+    order.push('answered');
+    await held;
+    expect(order).toEqual(['hook', 'answered']);
+    expect(out.Stacks![0].StackStatus).toBe('CREATE_COMPLETE');
+    expect((await describeStacks(c, APP)).Stacks![0].StackStatus).toBe('DELETE_IN_PROGRESS');
+
+    // A failing hook: the request is still answered, the promise carries the error.
+    const failing = emulator.holdAnswer(() => true, async () => {
+      throw new Error('boom');
+    }).then(() => 'settled', (err: Error) => err.message);
+    await expect(describeStacks(c, APP)).resolves.toBeDefined();
+    expect(await failing).toBe('boom');
+  });
+
   test('an action it does not emulate is InvalidAction 400, as CloudFormation answers an unknown operation', async () => {
     const { c, raw } = client();
-    expect(await errorOf(c.send(new sdk.DescribeStacksCommand({})))).toMatchObject({
-      name: 'InvalidAction', status: 400, message: 'Could not find operation DescribeStacks for version 2010-05-15',
+    expect(await errorOf(c.send(new sdk.ListStacksCommand({})))).toMatchObject({
+      name: 'InvalidAction', status: 400, message: 'Could not find operation ListStacks for version 2010-05-15',
     });
     expect(raw.body).toMatch(/<Type>Sender<\/Type>/);
     expect(emulator.requests).toEqual([]);

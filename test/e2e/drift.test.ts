@@ -14,7 +14,7 @@
  */
 import { CloudFormationStack, FunctionRun } from './harness/cloudformation';
 import { cloudTrailEvent, scheduledEvent } from './harness/eventbridge';
-import { REGION, World, claimName, expectSuccess, scenario } from './harness/scenario';
+import { REGION, World, claimName, expectSuccess, legacyClaimName, scenario } from './harness/scenario';
 import { StackTemplate, synthesizeImds, synthesizeStackSet } from './harness/template';
 import { DriftGuard, HttpTokens, HttpTokensEnforced, ImdsAccountDefaultsProps } from '../../src';
 
@@ -84,12 +84,14 @@ scenario('REAPPLY: a console-style change to a managed field is set back on the 
   expect(metrics(w)).toEqual([['DriftDetected', 1, {}], ['DriftReapplied', 1, {}]]);
   expect(run.cloudwatchRequests.every((r) => r.region === REGION)).toBe(true);
 
-  // The next run finds nothing: no write, and the metrics say 0.
+  // The next run finds nothing: no write, and no metric (metrics are put only when there is something to say; the
+  // heartbeat is Lambda's own Invocations metric).
   w.cloudwatch.clearMetrics(REGION);
   const quiet = await stack.schedule();
   expect(modifies(quiet)).toEqual([]);
   expect(linesOf(quiet, 'drift')).toEqual([]);
-  expect(metrics(w)).toEqual([['DriftDetected', 0, {}], ['DriftReapplied', 0, {}]]);
+  expect(linesOf(quiet, 'drift check done')).toEqual([expect.objectContaining({ detected: 0 })]);
+  expect(metrics(w)).toEqual([]);
 
   // The runs did not touch what the custom resource answers CloudFormation: its Delete still resets, as before.
   expectSuccess(await stack.delete());
@@ -103,7 +105,8 @@ scenario('a field changed out of band that the stack does not manage is left alo
   const run = await stack.schedule();
   expect(modifies(run)).toEqual([]);
   expect(w.state()).toEqual({ ...IMDSV2_STATE, HttpEndpoint: 'disabled', InstanceMetadataTags: 'enabled' });
-  expect(metrics(w)).toEqual([['DriftDetected', 0, {}], ['DriftReapplied', 0, {}]]);
+  // No drift of a managed field: no metric.
+  expect(metrics(w)).toEqual([]);
 
   // Both at once: only the managed one is set back.
   changeOutOfBand(w, { HttpPutResponseHopLimit: 5 });
@@ -150,10 +153,11 @@ scenario('a CloudTrail event for the change is checked at once and the caller is
     eventId: event.detail.eventID,
   }]);
 
-  // CloudTrail records the guard's own Modify too: that event is delivered, and ignored.
+  // CloudTrail records the guard's own Modify too (its role, the function's name as session name): delivered, and ignored.
+  // (A look-alike session of another role is another caller: hardening.test.ts.)
   const fn = stack.functionOf();
   const own = await stack.putEvent(cloudTrailEvent({
-    account: stack.accountId, region: stack.region, callerArn: `arn:aws:sts::${stack.accountId}:assumed-role/ImdsE2e-ImdsRole-ABC/${fn.functionName}`,
+    account: stack.accountId, region: stack.region, callerArn: `arn:aws:sts::${stack.accountId}:assumed-role/${fn.environment.IMDS_ROLE_NAME}/${fn.functionName}`,
   }));
   expect(own.matched).toEqual([trailRule]);
   expectNoCalls(own.runs[0]);
@@ -174,7 +178,8 @@ scenario('a declarative policy manages the settings: the guard leaves the accoun
   expect(linesOf(run, 'drift check skipped')).toEqual([{
     message: 'drift check skipped', reason: 'a declarative policy manages the settings', managedExceptionMessage: 'IMDS is managed by the platform team',
   }]);
-  expect(metrics(w)).toEqual([]);
+  // Every run that did not compare says so.
+  expect(metrics(w)).toEqual([['DriftChecksSkipped', 1, {}]]);
 });
 
 scenario('a field another stack\'s live claim manages with another value is left alone; a stale claim blocks nothing', async (w) => {
@@ -185,13 +190,16 @@ scenario('a field another stack\'s live claim manages with another value is left
   w.cfn.putStack({ stackId: legacyId, stackName: 'Legacy', stackStatus: 'UPDATE_COMPLETE' });
   w.cfn.putResource(legacyId, { logicalResourceId: 'Imds', resourceType: 'Custom::ImdsAccountDefaults', resourceStatus: 'UPDATE_COMPLETE' });
   const claim = (stackId: string, stackName: string, fields: Record<string, unknown>) =>
-    JSON.stringify({ format: 1, stackId, stackName, logicalResourceId: 'Imds', fields, before: {} });
+    JSON.stringify({ format: 2, stackId, stackName, logicalResourceId: 'Imds', fields });
   w.ssm.setParameter(REGION, claimName(legacyId, 'Imds'), claim(legacyId, 'Legacy', { HttpTokens: 'optional' }));
   // And a stale one: its stack was deleted and kept the resource (DELETE_SKIPPED).
   const goneId = `arn:aws:cloudformation:${REGION}:${stack.accountId}:stack/Gone/00000000-0000-4000-8000-000000000002`;
   w.cfn.putStack({ stackId: goneId, stackName: 'Gone', stackStatus: 'DELETE_COMPLETE' });
   w.cfn.putResource(goneId, { logicalResourceId: 'Imds', resourceType: 'Custom::ImdsAccountDefaults', resourceStatus: 'DELETE_SKIPPED' });
-  w.ssm.setParameter(REGION, claimName(goneId, 'Imds'), claim(goneId, 'Gone', { HttpPutResponseHopLimit: 8 }));
+  // (In the previous release's format, which is still read.)
+  w.ssm.setParameter(REGION, legacyClaimName(goneId, 'Imds'), JSON.stringify({
+    format: 1, stackId: goneId, stackName: 'Gone', logicalResourceId: 'Imds', fields: { HttpPutResponseHopLimit: 8 }, before: {},
+  }));
 
   changeOutOfBand(w, { HttpTokens: 'optional', HttpPutResponseHopLimit: 8 });
   const run = await stack.schedule();
@@ -202,37 +210,48 @@ scenario('a field another stack\'s live claim manages with another value is left
     ['HttpTokens', 'left-alone', `Legacy (${legacyId})`],
     ['HttpPutResponseHopLimit', 'reapplied', undefined],
   ]);
-  expect(w.claims().map((c) => c.stackName).sort()).toEqual(['ImdsE2e', 'Legacy']);
+  // No claim is pruned (a function may delete only its own): the stale one stays, ignored.
+  expect(w.claims().map((c) => c.stackName).sort()).toEqual(['Gone', 'ImdsE2e', 'Legacy']);
   expect(metrics(w)).toEqual([['DriftDetected', 2, {}], ['DriftReapplied', 1, {}]]);
 });
 
-scenario('its own claim not live or not settled: the guard does nothing', async (w) => {
+scenario('its stack or resource not settled, or the resource gone: the guard does nothing and says so; its claim missing: reported, and the guard goes on', async (w) => {
   const stack = await deploy(w, guarded(DriftGuard.REAPPLY));
   const logicalId = guarded(DriftGuard.REAPPLY).resourceLogicalId;
   changeOutOfBand(w, { HttpTokens: 'optional' });
+  w.cloudwatch.clearMetrics(REGION);
+
+  // CloudFormation is updating the stack: the function's environment changes before its custom resource does.
+  w.cfn.setStackStatus(stack.stackId, 'UPDATE_IN_PROGRESS');
+  const updating = await stack.schedule();
+  expect({ ec2: updating.ec2Actions, ssm: updating.ssmActions }).toEqual({ ec2: [], ssm: [] });
+  expect(linesOf(updating, 'drift check skipped')[0].reason).toMatch(/UPDATE_IN_PROGRESS/);
+  w.cfn.setStackStatus(stack.stackId, 'UPDATE_COMPLETE');
 
   // CloudFormation is updating the resource: its handler may be between its Modify and its claim.
   w.cfn.setResourceStatus(stack.stackId, logicalId, 'UPDATE_IN_PROGRESS');
   const during = await stack.schedule();
-  expect(during.cfnActions).toEqual(['DescribeStackResource']);
+  expect(during.cfnActions).toEqual(expect.arrayContaining(['DescribeStacks', 'DescribeStackResource']));
   expect({ ec2: during.ec2Actions, ssm: during.ssmActions }).toEqual({ ec2: [], ssm: [] });
-  expect(linesOf(during, 'drift check skipped')[0].reason).toMatch(/is UPDATE_IN_PROGRESS: the guard acts only while it is settled$/);
+  expect(linesOf(during, 'drift check skipped')[0].reason).toMatch(/UPDATE_IN_PROGRESS: the guard acts only while its stack and its resource are settled$/);
 
-  // The resource is no longer in its stack (removed without a Delete): its claim is stale.
+  // The resource is no longer in its stack (removed without a Delete).
   w.cfn.removeResource(stack.stackId, logicalId);
   const stale = await stack.schedule();
   expect(stale.ec2Actions).toEqual([]);
-  expect(linesOf(stale, 'drift check skipped')[0].reason).toMatch(/is not in its stack/);
+  expect(linesOf(stale, 'drift check skipped')).toHaveLength(1);
+  expect(w.state().HttpTokens).toBe('optional');
+  expect(metrics(w)).toEqual([['DriftChecksSkipped', 1, {}], ['DriftChecksSkipped', 1, {}], ['DriftChecksSkipped', 1, {}]]);
 
-  // Its claim is gone (a release without claims that was not updated since).
+  // Its claim is gone (deleted in Parameter Store): reported, and the template's values are still held (hardening.test.ts).
+  w.cloudwatch.clearMetrics(REGION);
   w.cfn.putResource(stack.stackId, { logicalResourceId: logicalId, resourceType: 'Custom::ImdsAccountDefaults', resourceStatus: 'UPDATE_COMPLETE' });
   w.ssm.deleteParameter(REGION, claimName(stack.stackId, logicalId));
   const unclaimed = await stack.schedule();
-  expect(unclaimed.ec2Actions).toEqual([]);
-  expect(linesOf(unclaimed, 'drift check skipped')[0].reason).toMatch(/^this resource has no claim/);
-
-  expect(w.state().HttpTokens).toBe('optional');
-  expect(metrics(w)).toEqual([]);
+  expect(modifies(unclaimed)).toEqual([{ HttpTokens: 'required' }]);
+  expect(linesOf(unclaimed, 'security warning')).toEqual([expect.objectContaining({ warning: 'claim-problem', problem: 'missing' })]);
+  expect(w.state()).toEqual(IMDSV2_STATE);
+  expect(metrics(w).map(([name]) => name).sort()).toEqual(['ClaimProblems', 'DriftDetected', 'DriftReapplied']);
 });
 
 scenario('forged events change nothing, call nothing and answer nothing', async (w) => {

@@ -198,6 +198,112 @@ scenario('the simulator: RetainResources is refused unless the stack is in DELET
   await expect(stack.delete({ retainResources: [t.resourceLogicalId] })).rejects.toThrow(/RetainResources can only be specified when the stack is in the DELETE_FAILED state/);
 });
 
+/**
+ * Code that answers with what CloudFormation shows while it waits (the runtime's
+ * client-cloudformation): the stack's status (DescribeStacks), its own
+ * resource's status and physical id (DescribeStackResource). Fails a Create
+ * whose properties say Fail, with a marker physical id, and an Update to Fail.
+ */
+const SHOWING = `
+  const { CloudFormationClient, DescribeStackResourceCommand, DescribeStacksCommand } = require('@aws-sdk/client-cloudformation');
+  const cfn = new CloudFormationClient({});
+  const put = (event, body) => new Promise((resolve, reject) => {
+    const text = JSON.stringify({ StackId: event.StackId, RequestId: event.RequestId, LogicalResourceId: event.LogicalResourceId, ...body });
+    const req = https.request(event.ResponseURL, { method: 'PUT', headers: { 'content-length': Buffer.byteLength(text) } }, (res) => { res.resume(); res.on('end', resolve); });
+    req.on('error', reject);
+    req.end(text);
+  });
+  exports.handler = async (event) => {
+    const Stack = await cfn.send(new DescribeStacksCommand({ StackName: event.StackId })).then((o) => o.Stacks[0].StackStatus, (e) => e.name);
+    const detail = await cfn.send(new DescribeStackResourceCommand({ StackName: event.StackId, LogicalResourceId: event.LogicalResourceId }))
+      .then((o) => o.StackResourceDetail, (e) => ({ ResourceStatus: e.name }));
+    const Data = { Stack, Self: detail.ResourceStatus, Physical: detail.PhysicalResourceId || '-', Type: detail.ResourceType || '-' };
+    const physical = event.PhysicalResourceId || 'probe-' + event.LogicalResourceId;
+    if (event.ResourceProperties.Fail === 'true' && event.RequestType !== 'Delete') {
+      await put(event, { Status: 'FAILED', Reason: 'asked to fail', PhysicalResourceId: event.RequestType === 'Create' ? 'marker-' + event.RequestId : physical, Data });
+      return;
+    }
+    await put(event, { Status: 'SUCCESS', PhysicalResourceId: physical, Data });
+  };`;
+
+scenario('the simulator: what DescribeStacks and DescribeStackResource show while each event waits (create, update, rollbacks, cleanups, delete), and a failed Create\'s marker id in its rollback Delete', async (w) => {
+  const template = (fail: boolean, extra: Record<string, any> = {}) => probeTemplate(SHOWING, { probe: { Fail: String(fail) }, extra });
+  const shown = (step: { answer?: { Data?: Record<string, unknown> } }) => step.answer!.Data;
+
+  // A new stack whose Create fails: the rollback Delete sees ROLLBACK_IN_PROGRESS and the marker id.
+  const failing = w.stack({ name: 'Failing' });
+  const create = await failing.create(template(true));
+  expect(shown(create)).toEqual({ Stack: 'CREATE_IN_PROGRESS', Self: 'CREATE_IN_PROGRESS', Physical: '-', Type: 'Custom::Probe' });
+  expect(create.shown).toEqual({ stackStatus: 'CREATE_IN_PROGRESS', resourceType: 'Custom::Probe', resourceStatus: 'CREATE_IN_PROGRESS', physicalResourceId: undefined });
+  const marker = `marker-${create.event!.RequestId}`;
+  expect(create.answer!.PhysicalResourceId).toBe(marker);
+  const rollback = await failing.rollback();
+  expect(shown(rollback)).toEqual({ Stack: 'ROLLBACK_IN_PROGRESS', Self: 'DELETE_IN_PROGRESS', Physical: marker, Type: 'Custom::Probe' });
+  expect(rollback.shown).toMatchObject({ stackStatus: 'ROLLBACK_IN_PROGRESS', resourceStatus: 'DELETE_IN_PROGRESS', physicalResourceId: marker });
+  expect(failing.status).toBe('ROLLBACK_COMPLETE');
+
+  // Another resource fails a new stack: the same.
+  const other = w.stack({ name: 'Other' });
+  await other.create(template(false), {}, { anotherResourceFails: 'Queue' });
+  expect(shown(await other.rollback())).toEqual({ Stack: 'ROLLBACK_IN_PROGRESS', Self: 'DELETE_IN_PROGRESS', Physical: 'probe-Probe', Type: 'Custom::Probe' });
+
+  const stack = w.stack();
+  expect(shown(await stack.create(template(false)))).toMatchObject({ Stack: 'CREATE_IN_PROGRESS', Self: 'CREATE_IN_PROGRESS' });
+  // A failed Update, and its rollback Update: UPDATE_IN_PROGRESS both times, with the physical id.
+  const update = await stack.update(template(true));
+  expect(shown(update)).toEqual({ Stack: 'UPDATE_IN_PROGRESS', Self: 'UPDATE_IN_PROGRESS', Physical: 'probe-Probe', Type: 'Custom::Probe' });
+  expect(shown(await stack.rollback())).toEqual({ Stack: 'UPDATE_ROLLBACK_IN_PROGRESS', Self: 'UPDATE_IN_PROGRESS', Physical: 'probe-Probe', Type: 'Custom::Probe' });
+  // An update that adds a resource, which another resource fails: its Delete in UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS.
+  const added = { Added: { Type: 'Custom::Probe', Properties: { ServiceToken: { 'Fn::GetAtt': ['Fn', 'Arn'] }, Fail: 'false' } } };
+  const adding = await stack.update(template(false, added), {}, { anotherResourceFails: 'Queue' });
+  expect(shown(stepOf(adding, 'Create', 'Added'))).toMatchObject({ Stack: 'UPDATE_IN_PROGRESS', Self: 'CREATE_IN_PROGRESS', Physical: '-' });
+  const cleanup = stepOf(await stack.rollback(), 'Delete', 'Added');
+  expect(shown(cleanup)).toEqual({ Stack: 'UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS', Self: 'DELETE_IN_PROGRESS', Physical: 'probe-Added', Type: 'Custom::Probe' });
+  // The same update, succeeding; then the resource leaves the template: its Delete in UPDATE_COMPLETE_CLEANUP_IN_PROGRESS.
+  expectSuccess(stepOf(await stack.update(template(false, added)), 'Create', 'Added'));
+  const removal = await stack.update(template(false));
+  expect(shown(stepOf(removal, 'Delete', 'Added'))).toEqual({ Stack: 'UPDATE_COMPLETE_CLEANUP_IN_PROGRESS', Self: 'DELETE_IN_PROGRESS', Physical: 'probe-Added', Type: 'Custom::Probe' });
+  expect(shown(await stack.delete())).toEqual({ Stack: 'DELETE_IN_PROGRESS', Self: 'DELETE_IN_PROGRESS', Physical: 'probe-Probe', Type: 'Custom::Probe' });
+  // Deleted: describable by StackId.
+  expect(stack.view('Probe')).toEqual({ stackStatus: 'DELETE_COMPLETE', resourceType: 'Custom::Probe', resourceStatus: 'DELETE_COMPLETE', physicalResourceId: 'probe-Probe' });
+}, { timeoutMs: 90_000 });
+
+scenario('forgeEvent(): a CloudFormation-shaped event sent by someone else, with the real fields by default or made-up ones, its answer collected; deliverLate(): an earlier event again', async (w) => {
+  const stack = w.stack();
+  const create = await stack.create(probeTemplate(SHOWING));
+  expectSuccess(create);
+
+  const forged = await stack.forgeEvent('Delete');
+  expect(forged.event).toEqual({
+    RequestType: 'Delete',
+    ServiceToken: stack.functionOf().arn,
+    ResponseURL: expect.stringMatching(/^https:\/\/127\.0\.0\.1:\d+\/cloudformation-custom-resource-response-euwest1\//),
+    StackId: stack.stackId,
+    RequestId: expect.stringMatching(/^[0-9a-f-]{36}$/),
+    LogicalResourceId: 'Probe',
+    PhysicalResourceId: 'probe-Probe',
+    ResourceType: 'Custom::Probe',
+    ResourceProperties: create.event!.ResourceProperties,
+  });
+  expect(forged.shown).toEqual({ stackStatus: 'CREATE_COMPLETE', resourceType: 'Custom::Probe', resourceStatus: 'CREATE_COMPLETE', physicalResourceId: 'probe-Probe' });
+  expect(forged.answer).toMatchObject({ Status: 'SUCCESS', Data: { Stack: 'CREATE_COMPLETE', Self: 'CREATE_COMPLETE' } });
+  // Nothing changed in what CloudFormation holds.
+  expect(stack.resourceStatus('Probe')).toBe('CREATE_COMPLETE');
+
+  const madeUp = await stack.forgeEvent('Create', { LogicalResourceId: 'Ghost', PhysicalResourceId: undefined, ResourceProperties: { ServiceToken: 'x', Fail: 'true' } });
+  expect(madeUp.event).not.toHaveProperty('PhysicalResourceId');
+  expect(madeUp.shown).toEqual({ stackStatus: 'CREATE_COMPLETE', resourceType: undefined, resourceStatus: undefined, physicalResourceId: undefined });
+  expect(madeUp.answer).toMatchObject({ Status: 'FAILED', LogicalResourceId: 'Ghost', Data: { Self: 'ValidationError' } });
+
+  // The Create again, after CloudFormation stopped waiting: same RequestId and ResponseURL, the resource CREATE_COMPLETE.
+  const late = await stack.deliverLate(create);
+  expect(late.event).toBe(create.event);
+  expect(late.answers).toHaveLength(1);
+  expect(late.answer).toMatchObject({ RequestId: create.event!.RequestId, Data: { Self: 'CREATE_COMPLETE' } });
+  expect(w.responses.answersFor(create.event!.RequestId)).toHaveLength(2);
+  await expect(stack.deliverLate({ step: 'none', ec2Requests: [] } as any)).rejects.toThrow(/no event was sent/);
+});
+
 // --- What the harness adds for the drift guard and the instance upgrade: the
 // --- CloudWatch and Auto Scaling endpoints, the function's environment, any
 // --- custom resource type, ServiceTimeout, and EventBridge's invocations.
@@ -582,7 +688,8 @@ scenario('the shipped functions side by side in one stack: each custom resource 
   const stack = w.stack();
   const create = await stack.create(t);
   expect(create.steps.map((s) => [s.event!.ResourceType, s.answer!.Status, s.answer!.PhysicalResourceId])).toEqual([
-    [CUSTOM_RESOURCE_TYPE, 'SUCCESS', `ImdsAccountDefaults:${ACCOUNT}:${REGION}`],
+    // The account defaults' physical id carries each managed field's value before the Create.
+    [CUSTOM_RESOURCE_TYPE, 'SUCCESS', `ImdsAccountDefaults:${ACCOUNT}:${REGION}:HttpTokens=no-preference`],
     [INSTANCE_UPGRADE_TYPE, 'SUCCESS', `ImdsInstanceUpgrade:${ACCOUNT}:${REGION}`],
   ]);
   // The upgrade lists the (empty) fleet and puts its metrics; the account defaults do not.

@@ -10,7 +10,8 @@ import { REGION, expectSuccess, scenario } from './harness/scenario';
 import { synthesizeImds } from './harness/template';
 import { HttpEndpoint, HttpTokens, HttpTokensEnforced, InstanceMetadataTags } from '../../src';
 
-const PHYSICAL_ID = `ImdsAccountDefaults:123456789012:${REGION}`;
+/** The physical id of a Create that found the fields unset: account, Region, and each managed field's value before it. */
+const PHYSICAL_ID = `ImdsAccountDefaults:123456789012:${REGION}:HttpTokens=no-preference,HttpPutResponseHopLimit=-1`;
 
 scenario('create, update, delete: the settings are applied, changed, then reset', async (w) => {
   const stack = w.stack();
@@ -19,13 +20,14 @@ scenario('create, update, delete: the settings are applied, changed, then reset'
   expectSuccess(create, { HttpTokens: 'required', HttpPutResponseHopLimit: '2', HttpTokensEnforced: 'no-preference', ManagedBy: 'account', Applied: 'true' });
   // CloudFormation delivers the number 2 of the template as the string "2", and its own ServiceTimeout too.
   expect(create.event!.ResourceProperties).toEqual({
-    ServiceToken: create.event!.ServiceToken, HttpTokens: 'required', HttpPutResponseHopLimit: '2', Ownership: 'claims-v1', ServiceTimeout: '120',
+    ServiceToken: create.event!.ServiceToken, HttpTokens: 'required', HttpPutResponseHopLimit: '2', Ownership: 'claims-v2', ServiceTimeout: '120',
   });
   expect(create.answer!.PhysicalResourceId).toBe(PHYSICAL_ID);
   expect(create.ec2Actions).toEqual(['GetInstanceMetadataDefaults', 'ModifyInstanceMetadataDefaults', 'GetInstanceMetadataDefaults']);
   // The claims are read before the write and this resource's claim recorded after it.
   expect(create.ssmActions).toEqual(['GetParametersByPath', 'PutParameter']);
-  expect(create.cfnActions).toEqual([]);
+  // CloudFormation confirms the event first (only its own events act); no other claim to check.
+  expect(create.cfnActions).toEqual(['DescribeStackResource']);
   expect(w.state()).toEqual({ HttpTokens: 'required', HttpPutResponseHopLimit: 2 });
   expect(w.claims().map((c) => c.fields)).toEqual([{ HttpTokens: 'required', HttpPutResponseHopLimit: 2 }]);
 
@@ -44,7 +46,9 @@ scenario('create, update, delete: the settings are applied, changed, then reset'
   const del = await stack.delete();
   expectSuccess(del);
   expect(del.event!.PhysicalResourceId).toBe(PHYSICAL_ID);
-  expect(del.ssmActions).toEqual(['GetParametersByPath', 'DeleteParameter']);
+  // Confirmed, and the stack's status read (a deliberate Delete: reset); the claims read again after the reset.
+  expect(del.cfnActions).toEqual(['DescribeStackResource', 'DescribeStacks']);
+  expect(del.ssmActions).toEqual(['GetParametersByPath', 'DeleteParameter', 'GetParametersByPath']);
   expect(w.state()).toEqual({});
   expect(w.state('us-east-1')).toEqual({});
   expect(w.claims()).toEqual([]);
@@ -98,8 +102,8 @@ scenario('RETAIN: CloudFormation sends no Delete and the settings stay', async (
   expect(del.ec2Actions).toEqual([]);
   expect(stack.resourceStatus(del.logicalResourceId!)).toBe('DELETE_SKIPPED');
   expect(w.state()).toEqual({ HttpTokens: 'required' });
-  // The claim stays until another resource's Create, Update or Delete finds it stale (ownership.test.ts).
-  expect(w.claims()).toHaveLength(1);
+  // The claim stays, marked retained: it keeps protecting its fields while EC2 holds its values (ownership.test.ts).
+  expect(w.claims()).toEqual([expect.objectContaining({ retained: true, fields: { HttpTokens: 'required' } })]);
 });
 
 scenario('an update that changes no setting makes no EC2 write', async (w) => {
@@ -119,7 +123,7 @@ scenario('the state is per Region: two stacks of one StackSet in two Regions', a
   expectSuccess(await ireland.create(synthesizeImds({ httpTokens: HttpTokens.REQUIRED })));
   const create = await virginia.create(synthesizeImds({ httpTokens: HttpTokens.OPTIONAL }));
   expectSuccess(create, { HttpTokens: 'optional' });
-  expect(create.answer!.PhysicalResourceId).toBe('ImdsAccountDefaults:123456789012:us-east-1');
+  expect(create.answer!.PhysicalResourceId).toBe('ImdsAccountDefaults:123456789012:us-east-1:HttpTokens=no-preference');
   expect(w.state()).toEqual({ HttpTokens: 'required' });
   expect(w.state('us-east-1')).toEqual({ HttpTokens: 'optional' });
   // Claims are per Region too: no conflict between the two.

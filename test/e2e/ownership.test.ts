@@ -10,7 +10,7 @@
 import * as crypto from 'crypto';
 import { CfnParameter, RemovalPolicy } from 'aws-cdk-lib';
 import { CloudFormationStack, StepResult, stepOf } from './harness/cloudformation';
-import { CLAIMS_PATH, REGION, World, claimName, expectFailed, expectSuccess, scenario } from './harness/scenario';
+import { CLAIMS_PATH, REGION, World, claimName, expectFailed, expectSuccess, legacyClaimName, scenario } from './harness/scenario';
 import {
   RELEASED_COMMIT,
   readTemplate,
@@ -58,22 +58,23 @@ scenario('a claim per resource: recorded on Create, rewritten on Update, removed
   const stack = w.stack();
   const create = await stack.create(v1);
   expectSuccess(create);
-  expect(create.event!.ResourceProperties).toMatchObject({ Ownership: 'claims-v1', ServiceTimeout: expect.stringMatching(/^\d+$/) });
+  expect(create.event!.ResourceProperties).toMatchObject({ Ownership: 'claims-v2', ServiceTimeout: expect.stringMatching(/^\d+$/) });
   expect(create.ssmActions).toEqual(expect.arrayContaining(['GetParametersByPath', 'PutParameter']));
   const claims = w.claims();
+  // Format 2: named after the stack's uuid and the logical id (IAM can name it); ownership only, no values from before
+  // (those live in the physical id, which CloudFormation keeps).
   expect(claims).toEqual([{
     name: claimName(stack.stackId, LOGICAL_ID),
     type: 'String',
     tier: 'Standard',
-    format: 1,
+    format: 2,
     stackId: stack.stackId,
     stackName: 'ImdsE2e',
     logicalResourceId: LOGICAL_ID,
     fields: IMDSV2_STATE,
-    // What a rollback that drops a field puts back: nothing was set before this stack.
-    before: { HttpTokens: 'no-preference', HttpPutResponseHopLimit: -1 },
   }]);
-  expect(claims[0].name.startsWith(`${CLAIMS_PATH}/`)).toBe(true);
+  expect(claims[0].name).toBe(`${CLAIMS_PATH}/${stack.stackId.split('/')[2]}-${LOGICAL_ID}`);
+  expect(create.answer!.PhysicalResourceId).toBe(`ImdsAccountDefaults:123456789012:${REGION}:HttpTokens=no-preference,HttpPutResponseHopLimit=-1`);
 
   expectSuccess(await stack.update(synthesizeImds({ httpTokens: HttpTokens.REQUIRED, instanceMetadataTags: InstanceMetadataTags.ENABLED })));
   expect(owners(w)).toEqual([claimOf(stack, LOGICAL_ID, { HttpTokens: 'required', InstanceMetadataTags: 'enabled' })]);
@@ -274,7 +275,7 @@ scenario('two stacks with different values: the second fails naming the first st
   expect(owners(w)).toEqual([claimOf(a, LOGICAL_ID, IMDSV2_STATE), claimOf(c, LOGICAL_ID, { InstanceMetadataTags: 'enabled' })]);
 });
 
-scenario('a stack deleted with its resource RETAINed: no Delete event; its claim is stale, pruned, and blocks nothing', async (w) => {
+scenario('a stack deleted with its resource RETAINed: no Delete event; its claim says retained, is never pruned, and blocks no other value', async (w) => {
   const a = w.stack({ name: 'Retained' });
   expectSuccess(await a.create(synthesizeImds({ httpTokens: HttpTokens.REQUIRED, removalPolicy: RemovalPolicy.RETAIN })));
   const del = await a.delete();
@@ -282,10 +283,11 @@ scenario('a stack deleted with its resource RETAINed: no Delete event; its claim
   expect(a.status).toBe('DELETE_COMPLETE');
   expect(a.resourceStatus(LOGICAL_ID)).toBe('DELETE_SKIPPED');
   expect(owners(w)).toEqual([claimOf(a, LOGICAL_ID, { HttpTokens: 'required' })]);
+  expect(w.claims()[0].retained).toBe(true);
 
-  // A claim of a stack that never existed in this account is stale too.
+  // A claim (of the previous release's format) of a stack that never existed in this account is stale.
   const ghost = 'arn:aws:cloudformation:eu-west-1:123456789012:stack/Ghost/00000000-0000-4000-8000-000000000000';
-  w.ssm.setParameter(REGION, claimName(ghost, 'ImdsGhost'), JSON.stringify({
+  w.ssm.setParameter(REGION, legacyClaimName(ghost, 'ImdsGhost'), JSON.stringify({
     format: 1, stackId: ghost, stackName: 'Ghost', logicalResourceId: 'ImdsGhost', fields: { HttpTokens: 'required' },
   }));
 
@@ -293,19 +295,28 @@ scenario('a stack deleted with its resource RETAINed: no Delete event; its claim
   const create = await b.create(synthesizeImds({ httpTokens: HttpTokens.OPTIONAL }));
   expectSuccess(create, { HttpTokens: 'optional' });
   expect(create.cfnRequests.map((r) => r.params.StackName)).toEqual(expect.arrayContaining([a.stackId, ghost]));
-  expect(owners(w)).toEqual([claimOf(b, LOGICAL_ID, { HttpTokens: 'optional' })]);
+  // No claim is pruned any more (a function may write and delete only its own): the stale and the retained ones stay, ignored.
+  expect(owners(w)).toEqual([
+    claimOf({ stackName: 'Ghost' } as CloudFormationStack, 'ImdsGhost', { HttpTokens: 'required' }),
+    claimOf(b, LOGICAL_ID, { HttpTokens: 'optional' }),
+    claimOf(a, LOGICAL_ID, { HttpTokens: 'required' }),
+  ]);
   expect(w.state()).toEqual({ HttpTokens: 'optional' });
 
+  // EC2 no longer holds the retained claim's value: it protects nothing, and the last live owner's Delete resets.
   expectSuccess(await b.delete());
   expect(w.state()).toEqual({});
 });
 
-scenario('a resource removed from its stack without a Delete event (Retain, then removed): its claim is stale and does not keep the settings', async (w) => {
+scenario('a resource removed from its stack without a Delete event (Retain, then removed): its retained claim keeps the values it still holds', async (w) => {
   const a = w.stack({ name: 'Leaver' });
   expectSuccess(await a.create(v1));
-  // DeletionPolicy only: CloudFormation sends no event.
+  // RETAIN adds the property Retained: an Update that writes nothing to EC2 and marks the claim retained.
   const retain = await a.update(synthesizeImds({ ...IMDSV2, removalPolicy: RemovalPolicy.RETAIN }));
-  expect(retain.steps).toEqual([]);
+  expectSuccess(retain);
+  expect(retain.event!.ResourceProperties.Retained).toBe('true');
+  expect(modifies(retain)).toEqual([]);
+  expect(w.claims()).toEqual([expect.objectContaining({ retained: true, fields: IMDSV2_STATE })]);
   const removal = await a.update(synthesizeWithoutImds());
   expect(removal.steps.map((s) => [s.step, s.event])).toEqual([[`Delete (cleanup) ${LOGICAL_ID}: retained, no event`, undefined]]);
   expect(a.resourceStatus(LOGICAL_ID)).toBeUndefined();
@@ -313,15 +324,16 @@ scenario('a resource removed from its stack without a Delete event (Retain, then
 
   const b = w.stack({ name: 'Stayer' });
   expectSuccess(await b.create(synthesizeImds({ httpTokens: HttpTokens.REQUIRED })));
-  expect(owners(w)).toEqual([claimOf(b, LOGICAL_ID, { HttpTokens: 'required' })]);
-  // Nobody manages the hop limit any more; the last claim resets what it manages.
+  expect(owners(w)).toEqual([claimOf(a, LOGICAL_ID, IMDSV2_STATE), claimOf(b, LOGICAL_ID, { HttpTokens: 'required' })]);
+  // The retained resource is gone from its stack, and EC2 still holds its HttpTokens: Stayer's Delete leaves it.
   const del = await b.delete();
   expectSuccess(del);
-  expect(w.state()).toEqual({ HttpPutResponseHopLimit: 2 });
-  expect(w.claims()).toEqual([]);
+  expect(modifies(del)).toEqual([]);
+  expect(w.state()).toEqual(IMDSV2_STATE);
+  expect(owners(w)).toEqual([claimOf(a, LOGICAL_ID, IMDSV2_STATE)]);
 });
 
-scenario('a stack deleted with RetainResources after a failed Delete: no event; the claim left behind blocks nothing', async (w) => {
+scenario('a stack deleted with RetainResources after a failed Delete: no event; the claim left behind blocks nothing and is not pruned', async (w) => {
   const a = w.stack({ name: 'Stuck' });
   expectSuccess(await a.create(synthesizeImds({ httpTokens: HttpTokens.REQUIRED })));
   w.ec2.injectFault({ code: 'UnauthorizedOperation', times: 1_000, action: MODIFY });
@@ -337,7 +349,8 @@ scenario('a stack deleted with RetainResources after a failed Delete: no event; 
 
   const b = w.stack({ name: 'Next' });
   expectSuccess(await b.create(synthesizeImds({ httpTokens: HttpTokens.OPTIONAL })), { HttpTokens: 'optional' });
-  expect(owners(w)).toEqual([claimOf(b, LOGICAL_ID, { HttpTokens: 'optional' })]);
+  // Stuck's claim (not a RETAIN resource: it protects nothing) stays, stale and ignored: no function may delete another's claim.
+  expect(owners(w)).toEqual([claimOf(b, LOGICAL_ID, { HttpTokens: 'optional' }), claimOf(a, LOGICAL_ID, { HttpTokens: 'required' })]);
 }, { concurrent: true });
 
 scenario('ownership unknown: SSM denies access beyond the IAM-propagation retry; Create fails with no EC2 write, its rollback Delete succeeds', async (w) => {
@@ -379,17 +392,26 @@ scenario('ownership unknown on Update and Delete: the Update fails with no EC2 w
   expect(w.state()).toEqual(IMDSV2_STATE);
 }, { concurrent: true, timeoutMs: 90_000 });
 
-scenario('ownership unknown: CloudFormation denies DescribeStackResource beyond the retry; Create fails with no EC2 write', async (w) => {
+scenario('CloudFormation denies DescribeStackResource beyond the retry: the Create cannot be confirmed and changes nothing, nor can its rollback Delete (ROLLBACK_FAILED); once allowed, deleting the stack succeeds', async (w) => {
   const a = w.stack({ name: 'AppA' });
   expectSuccess(await a.create(v1));
   w.cfn.injectFault({ code: 'AccessDenied', times: 1_000 });
 
   const b = w.stack({ name: 'AppB' });
   const create = await b.create(synthesizeImds({ httpTokens: HttpTokens.REQUIRED, httpPutResponseHopLimit: 3 }));
-  expectFailed(create, /AccessDenied/);
-  expect(create.ec2Actions).not.toContain(MODIFY);
+  expectFailed(create, /could not confirm[\s\S]*AccessDenied[\s\S]*nothing was changed/);
+  // The confirmation comes first: no other call at all.
+  expect({ ec2: create.ec2Actions, ssm: create.ssmActions }).toEqual({ ec2: [], ssm: [] });
   expect(w.state()).toEqual(IMDSV2_STATE);
+  // Before this release the marker Delete needed no call; now every event is confirmed first (Create, Update and Delete alike).
+  const rollback = await b.delete();
+  expectFailed(rollback, /could not confirm/);
+  expect(b.status).toBe('ROLLBACK_FAILED');
+  expect(w.state()).toEqual(IMDSV2_STATE);
+
+  w.cfn.clearFaults();
   expectSuccess(await b.delete());
+  expect(b.status).toBe('DELETE_COMPLETE');
   expect(w.state()).toEqual(IMDSV2_STATE);
   expect(owners(w)).toEqual([claimOf(a, LOGICAL_ID, IMDSV2_STATE)]);
 }, { concurrent: true, timeoutMs: 90_000 });
@@ -410,16 +432,17 @@ scenario('ownership unknown: SSM unreachable (hangs); Create fails before the Ti
   expect(w.state()).toEqual(IMDSV2_STATE);
 }, { concurrent: true, timeoutMs: 120_000 });
 
-scenario('ownership unknown: CloudFormation unreachable (hangs) on Delete with another claim: Delete succeeds leaving the settings', async (w) => {
+scenario('CloudFormation unreachable (hangs) on Delete: the event cannot be confirmed; the Delete fails saying nothing was changed, and leaves the settings', async (w) => {
   const a = w.stack({ name: 'AppA' });
   const b = w.stack({ name: 'AppB' });
   expectSuccess(await a.create(v1));
   expectSuccess(await b.create(v1));
   w.cfn.hang = true;
 
+  // Before this release the Delete succeeded leaving the settings (ownership unknown); now it cannot be confirmed at all.
   const del = await a.delete();
-  expectSuccess(del);
-  expect(del.ec2Actions).not.toContain(MODIFY);
+  expectFailed(del, /could not confirm[\s\S]*nothing was changed/);
+  expect(del.ec2Actions).toEqual([]);
   expect(w.state()).toEqual(IMDSV2_STATE);
 }, { concurrent: true, timeoutMs: 120_000 });
 
@@ -454,7 +477,7 @@ scenario(`upgrade: a resource created by the released handler (${RELEASED_COMMIT
   const upgrade = await stack.update(current);
   expectSuccess(upgrade);
   expect(upgrade.event!.OldResourceProperties).not.toHaveProperty('Ownership');
-  expect(upgrade.event!.ResourceProperties.Ownership).toBe('claims-v1');
+  expect(upgrade.event!.ResourceProperties.Ownership).toBe('claims-v2');
   expect(modifies(upgrade)).toEqual([]);
   expect(owners(w)).toEqual([claimOf(stack, released.resourceLogicalId, IMDSV2_STATE)]);
 

@@ -1,11 +1,12 @@
 /**
- * A local CloudFormation endpoint for DescribeStackResource that speaks the
- * AWS Query protocol (Version 2010-05-15), so tests can drive the real
- * `@aws-sdk/client-cloudformation` (via `endpoint` or
+ * A local CloudFormation endpoint for DescribeStackResource and DescribeStacks
+ * that speaks the AWS Query protocol (Version 2010-05-15), so tests can drive
+ * the real `@aws-sdk/client-cloudformation` (via `endpoint` or
  * AWS_ENDPOINT_URL_CLOUDFORMATION) without reaching AWS. It answers from a
  * model of stacks and their resources that the tests set (putStack,
- * putResource, ...), as the handler's liveness check of a claim needs.
- * Listens on 127.0.0.1 only.
+ * putResource, ...), as the handler's liveness check of a claim, its
+ * confirmation of a custom resource event and the drift guard's settled-stack
+ * check need. Listens on 127.0.0.1 only.
  *
  * Faithful to the CloudFormation API reference where it matters to the handler:
  * - form-encoded POST with Action and Version; XML answers in the
@@ -31,10 +32,21 @@
  * - the StackResourceDetail carries StackName, StackId, LogicalResourceId,
  *   PhysicalResourceId (when it has one), ResourceType, LastUpdatedTimestamp
  *   (the time of the last putResource or setResourceStatus), ResourceStatus and
- *   DriftInformation (NOT_CHECKED).
+ *   DriftInformation (NOT_CHECKED);
+ * - DescribeStacks with a StackName (name or StackId, found as above; the same
+ *   ValidationError "Stack with id <StackName> does not exist") answers
+ *   `Stacks.member.1` with StackId, StackName, CreationTime (the first
+ *   putStack), LastUpdatedTime (once an update began: the last change to an
+ *   UPDATE_* status), DeletionTime (DELETE_COMPLETE), StackStatus,
+ *   DisableRollback false, NotificationARNs, Tags (empty), RollbackConfiguration
+ *   (empty), EnableTerminationProtection false and DriftInformation
+ *   (NOT_CHECKED); without a StackName, every stack of the Region that is not
+ *   DELETE_COMPLETE, in the order first put.
  *
  * Simplifications (said here so no test relies on them being real CloudFormation):
- * - one account; only DescribeStackResource is emulated;
+ * - one account; only DescribeStackResource and DescribeStacks are emulated;
+ * - DescribeStacks has no Parameters, Outputs, Capabilities, Description or
+ *   StackStatusReason, and no NextToken paging (one page, whatever the count);
  * - the model changes only when a test changes it: deleting a stack
  *   (setStackStatus DELETE_COMPLETE) does not change its resources' statuses,
  *   the test sets DELETE_COMPLETE or DELETE_SKIPPED (RETAIN) on each;
@@ -76,6 +88,9 @@ export interface ModelResource {
 }
 
 const VERSION = '2010-05-15';
+
+/** The actions emulated. */
+const ACTIONS = ['DescribeStackResource', 'DescribeStacks'];
 
 const STACK_STATUSES = [
   'CREATE_IN_PROGRESS', 'CREATE_FAILED', 'CREATE_COMPLETE', 'ROLLBACK_IN_PROGRESS', 'ROLLBACK_FAILED', 'ROLLBACK_COMPLETE',
@@ -120,6 +135,9 @@ class CfnError extends Error {
 interface StackEntry extends ModelStack {
   readonly region: string;
   readonly resources: Map<string, ModelResource & { readonly lastUpdated: Date }>;
+  readonly creationTime: Date;
+  readonly lastUpdatedTime?: Date;
+  readonly deletionTime?: Date;
 }
 
 export class CloudFormationEmulator extends LocalEndpoint<CfnRecordedRequest> {
@@ -145,12 +163,17 @@ export class CloudFormationEmulator extends LocalEndpoint<CfnRecordedRequest> {
     }
     checkStatus('stack', stack.stackStatus, STACK_STATUSES);
     const previous = this.stacks.get(stack.stackId);
+    const now = new Date();
+    const changed = previous?.stackStatus !== stack.stackStatus;
     this.stacks.set(stack.stackId, {
       stackId: stack.stackId,
       stackName: stack.stackName,
       stackStatus: stack.stackStatus,
       region: arn[1],
       resources: previous?.resources ?? new Map(),
+      creationTime: previous?.creationTime ?? now,
+      lastUpdatedTime: changed && stack.stackStatus.startsWith('UPDATE_') ? now : previous?.lastUpdatedTime,
+      deletionTime: stack.stackStatus === 'DELETE_COMPLETE' ? (changed ? now : previous?.deletionTime) : undefined,
     });
   }
 
@@ -172,6 +195,22 @@ export class CloudFormationEmulator extends LocalEndpoint<CfnRecordedRequest> {
       throw new Error(`the stack ${stackId} has no resource ${logicalResourceId}`);
     }
     this.putResource(stackId, { ...resource, resourceStatus });
+  }
+
+  /** The status the model holds for a stack (undefined when not in the model). */
+  public stackStatus(stackId: string): string | undefined {
+    return this.stacks.get(stackId)?.stackStatus;
+  }
+
+  /** A resource as the model holds it (undefined when its stack or it is not in the model). */
+  public resource(stackId: string, logicalResourceId: string): ModelResource | undefined {
+    const found = this.stacks.get(stackId)?.resources.get(logicalResourceId);
+    return found && {
+      logicalResourceId: found.logicalResourceId,
+      physicalResourceId: found.physicalResourceId,
+      resourceType: found.resourceType,
+      resourceStatus: found.resourceStatus,
+    };
   }
 
   /** Takes a resource out of a stack (no longer in its template at all). */
@@ -212,7 +251,7 @@ export class CloudFormationEmulator extends LocalEndpoint<CfnRecordedRequest> {
     }
     const params = Object.fromEntries(new URLSearchParams(body));
     const action = params.Action ?? '';
-    if (params.Version !== VERSION || action !== 'DescribeStackResource') {
+    if (params.Version !== VERSION || !ACTIONS.includes(action)) {
       throw new CfnError('InvalidAction', `Could not find operation ${action} for version ${params.Version ?? 'NO_VERSION_SPECIFIED'}`);
     }
     const fault = this.record({ action, region, params });
@@ -221,7 +260,55 @@ export class CloudFormationEmulator extends LocalEndpoint<CfnRecordedRequest> {
       const resource = STACK_ARN.test(stackName) ? stackName : `arn:aws:cloudformation:${region}:${TEST_ACCOUNT}:stack/${stackName}/*`;
       throw new CfnError(fault, (FAULT_MESSAGES[fault] ?? `injected ${fault}`).replace(/\{action\}/g, action).replace(/\{resource\}/g, resource));
     }
-    return this.describeStackResource(region, params, requestId);
+    return action === 'DescribeStacks' ? this.describeStacks(region, params, requestId) : this.describeStackResource(region, params, requestId);
+  }
+
+  /** A stack of the Region by name (not DELETE_COMPLETE) or by StackId (deleted ones too), or ValidationError. */
+  private find(region: string, stackName: string): StackEntry {
+    const inRegion = [...this.stacks.values()].filter((s) => s.region === region);
+    const stack = STACK_ARN.test(stackName)
+      ? inRegion.find((s) => s.stackId === stackName)
+      : inRegion.filter((s) => s.stackName === stackName && s.stackStatus !== 'DELETE_COMPLETE').pop();
+    if (!stack) {
+      throw new CfnError('ValidationError', `Stack with id ${stackName} does not exist`);
+    }
+    return stack;
+  }
+
+  private describeStacks(region: string, params: Record<string, string>, requestId: string): string {
+    if (params.NextToken !== undefined) {
+      // One page is all this emulator answers: a NextToken it never gave out is refused as CloudFormation refuses a bad one.
+      throw new CfnError('ValidationError', 'Invalid NextToken');
+    }
+    const stacks = params.StackName === undefined
+      ? [...this.stacks.values()].filter((s) => s.region === region && s.stackStatus !== 'DELETE_COMPLETE')
+      : [this.find(region, params.StackName)];
+    const time = (name: string, date?: Date) => (date ? `\n        <${name}>${date.toISOString()}</${name}>` : '');
+    const members = stacks.map((stack) => `
+      <member>
+        <StackId>${escapeXml(stack.stackId)}</StackId>
+        <StackName>${escapeXml(stack.stackName)}</StackName>
+        <CreationTime>${stack.creationTime.toISOString()}</CreationTime>${time('LastUpdatedTime', stack.lastUpdatedTime)}${time('DeletionTime', stack.deletionTime)}
+        <StackStatus>${stack.stackStatus}</StackStatus>
+        <DisableRollback>false</DisableRollback>
+        <NotificationARNs/>
+        <Tags/>
+        <RollbackConfiguration/>
+        <EnableTerminationProtection>false</EnableTerminationProtection>
+        <DriftInformation>
+          <StackDriftStatus>NOT_CHECKED</StackDriftStatus>
+        </DriftInformation>
+      </member>`).join('');
+    return `<DescribeStacksResponse xmlns="${CLOUDFORMATION_NAMESPACE}">
+  <DescribeStacksResult>
+    <Stacks>${members}
+    </Stacks>
+  </DescribeStacksResult>
+  <ResponseMetadata>
+    <RequestId>${requestId}</RequestId>
+  </ResponseMetadata>
+</DescribeStacksResponse>
+`;
   }
 
   private describeStackResource(region: string, params: Record<string, string>, requestId: string): string {
@@ -231,13 +318,7 @@ export class CloudFormationEmulator extends LocalEndpoint<CfnRecordedRequest> {
       }
     }
     const { StackName: stackName, LogicalResourceId: logicalId } = params;
-    const inRegion = [...this.stacks.values()].filter((s) => s.region === region);
-    const stack = STACK_ARN.test(stackName)
-      ? inRegion.find((s) => s.stackId === stackName)
-      : inRegion.filter((s) => s.stackName === stackName && s.stackStatus !== 'DELETE_COMPLETE').pop();
-    if (!stack) {
-      throw new CfnError('ValidationError', `Stack with id ${stackName} does not exist`);
-    }
+    const stack = this.find(region, stackName);
     const resource = stack.resources.get(logicalId);
     if (!resource) {
       throw new CfnError('ValidationError', `Resource ${logicalId} does not exist for stack ${stackName}`);

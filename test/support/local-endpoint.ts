@@ -2,7 +2,8 @@
  * The HTTP plumbing shared by the local AWS endpoints (EC2, SSM,
  * CloudFormation): a server on 127.0.0.1 with a free port, the body collected
  * before the emulator sees it, request ids, the log of recorded requests, the
- * queue of injected faults, and the `hang` switch. Each emulator only turns a
+ * queue of injected faults, the `hang` switch, and held answers (holdAnswer:
+ * another caller's work interleaved between a request and its answer). Each emulator only turns a
  * request into a reply in its service's protocol.
  */
 import * as http from 'http';
@@ -41,6 +42,11 @@ export abstract class LocalEndpoint<R extends { readonly action: string; readonl
   public requestsHeld = 0;
 
   private readonly faults: Array<{ code: string; remaining: number; action?: string; skip: number }> = [];
+  private readonly holds: Array<{
+    match: (request: R) => boolean;
+    whileHeld: () => Promise<void>;
+    done: { resolve: () => void; reject: (err: unknown) => void };
+  }> = [];
   private readonly server: http.Server;
   private readonly hanging = new Set<http.ServerResponse>();
   private requestCounter = 0;
@@ -58,6 +64,19 @@ export abstract class LocalEndpoint<R extends { readonly action: string; readonl
   /** Makes the next `times` requests (of `action`, if given) fail with the service's error `code`. */
   public injectFault(fault: Fault): void {
     this.faults.push({ code: fault.code, remaining: fault.times, action: fault.action, skip: fault.after ?? 0 });
+  }
+
+  /**
+   * Interleaves: the next request matching `match` is answered from the state as
+   * it was when the request arrived, but the answer is sent only after
+   * `whileHeld` has run to its end (or failed), e.g. another stack's Create run
+   * between a handler's read of the claims and its next step. Once only. The
+   * promise returned settles when `whileHeld` has (with its error, if any); the
+   * held request is answered either way. Not something AWS does on purpose: it
+   * stands for the unlucky timing of two concurrent callers.
+   */
+  public holdAnswer(match: (request: R) => boolean, whileHeld: () => Promise<void>): Promise<void> {
+    return new Promise((resolve, reject) => this.holds.push({ match, whileHeld, done: { resolve, reject } }));
   }
 
   /** Drops the faults not yet used up. */
@@ -125,20 +144,38 @@ export abstract class LocalEndpoint<R extends { readonly action: string; readonl
         return;
       }
       let reply: Reply;
+      const recorded = this.requests.length;
       try {
         reply = this.respond(req, body, requestId, bytes);
       } catch (err) {
         reply = { status: 500, contentType: 'text/plain', body: `emulator bug: ${err}` };
       }
-      // AWS sends the request ID as a header, which is where the SDK's $metadata.requestId comes from.
-      res.writeHead(reply.status, {
-        'content-type': reply.contentType,
-        'content-length': Buffer.byteLength(reply.body),
-        'x-amzn-requestid': requestId,
-        ...reply.headers,
-      });
-      res.end(reply.body);
+      const request = this.requests.length > recorded ? this.requests[this.requests.length - 1] : undefined;
+      const hold = request && this.holds.find((h) => h.match(request));
+      if (!hold) {
+        this.send(res, reply, requestId);
+        return;
+      }
+      this.holds.splice(this.holds.indexOf(hold), 1);
+      Promise.resolve().then(hold.whileHeld).then(
+        () => hold.done.resolve(),
+        (err) => hold.done.reject(err),
+      ).finally(() => this.send(res, reply, requestId));
     });
+  }
+
+  private send(res: http.ServerResponse, reply: Reply, requestId: string): void {
+    if (res.destroyed) {
+      return;
+    }
+    // AWS sends the request ID as a header, which is where the SDK's $metadata.requestId comes from.
+    res.writeHead(reply.status, {
+      'content-type': reply.contentType,
+      'content-length': Buffer.byteLength(reply.body),
+      'x-amzn-requestid': requestId,
+      ...reply.headers,
+    });
+    res.end(reply.body);
   }
 }
 

@@ -33,11 +33,36 @@
  * - delete({ retainResources })  DELETE_IN_PROGRESS; a Delete per custom
  *   resource (none for DeletionPolicy Retain or a resource in retainResources,
  *   which CloudFormation accepts only for a stack in DELETE_FAILED:
- *   DELETE_SKIPPED); DELETE_COMPLETE or DELETE_FAILED
+ *   DELETE_SKIPPED); DELETE_COMPLETE or DELETE_FAILED. A stack in
+ *   ROLLBACK_FAILED (a rollback Delete failed) can only be deleted: the failed
+ *   Deletes are sent again
+ *
+ * What CloudFormation shows while it waits for an answer (each StepResult's
+ * `shown`, read from the emulator as the function is invoked; what a handler's
+ * DescribeStacks and DescribeStackResource see): the resource CREATE_IN_PROGRESS
+ * (no physical id yet), UPDATE_IN_PROGRESS (also for a rollback Update) or
+ * DELETE_IN_PROGRESS with its physical id (a failed Create's marker physical id
+ * is recorded, so its rollback Delete shows it); the stack CREATE_IN_PROGRESS,
+ * UPDATE_IN_PROGRESS, UPDATE_COMPLETE_CLEANUP_IN_PROGRESS (cleanup Deletes),
+ * ROLLBACK_IN_PROGRESS (the Deletes after a failed Create),
+ * UPDATE_ROLLBACK_IN_PROGRESS (rollback Updates),
+ * UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS (the Deletes of what a failed
+ * update created) or DELETE_IN_PROGRESS.
  *
  * Outside CloudFormation events, as EventBridge and Lambda would (see FunctionRun):
  * - invokeFunction(event)  an invocation of a function of the deployed template
  *   with any event (a forged one, say), checked as Lambda would;
+ * - forgeEvent(requestType, fields)  a custom resource event CloudFormation did
+ *   not send: someone allowed lambda:InvokeFunction invokes the function
+ *   directly with a CloudFormation-shaped event (by default the real StackId,
+ *   LogicalResourceId, PhysicalResourceId and properties of the stack's
+ *   resource; `fields` replaces any of them) whose ResponseURL is one of the
+ *   local endpoint's, and listens there for the answer (ForgedRun.answer);
+ * - deliverLate(step)  the event of an earlier step delivered again, after
+ *   CloudFormation stopped waiting for it (a throttled asynchronous event that
+ *   Lambda runs late, or runs twice): the same event, same RequestId and
+ *   ResponseURL, run by the function as deployed now; any answer is accepted by
+ *   S3 and ignored by CloudFormation (ForgedRun.answers);
  * - schedule()  the "Scheduled Event" of the template's schedule rule, delivered
  *   to the function it targets;
  * - putEvent(event)  an event on the default bus (a CloudTrail event, say):
@@ -70,6 +95,7 @@ import { matchesPattern, scheduledEvent } from './eventbridge';
 import { FunctionConfig, Invocation, Outcome, invoke } from './lambda';
 import { SdkName, sdkRoot } from './runtime';
 import {
+  CUSTOM_RESOURCE_TYPE,
   DeployContext,
   RuleConfig,
   StackTemplate,
@@ -87,7 +113,7 @@ import { AutoScalingEmulator } from '../../support/autoscaling-emulator';
 import { CfnRecordedRequest, CloudFormationEmulator } from '../../support/cloudformation-emulator';
 import { CloudWatchEmulator } from '../../support/cloudwatch-emulator';
 import { Ec2Emulator, RecordedRequest } from '../../support/ec2-emulator';
-import { CfnResponse, ResponseEndpoint } from '../../support/response-endpoint';
+import { CfnResponse, ReceivedAnswer, ResponseEndpoint } from '../../support/response-endpoint';
 import { SsmEmulator, SsmRecordedRequest } from '../../support/ssm-emulator';
 
 /** The slowest a handler may be against the local endpoints, injected faults aside (StackOptions.slowestEventMs overrides it). */
@@ -120,6 +146,19 @@ export interface AccountEndpoints {
   readonly autoscaling: AutoScalingEmulator;
 }
 
+/**
+ * What CloudFormation showed about a resource and its stack at one moment:
+ * DescribeStacks' StackStatus, DescribeStackResource's ResourceType,
+ * ResourceStatus and PhysicalResourceId (undefined fields: CloudFormation would
+ * answer ValidationError "does not exist", or gives no physical id yet).
+ */
+export interface CloudFormationView {
+  readonly stackStatus?: string;
+  readonly resourceType?: string;
+  readonly resourceStatus?: string;
+  readonly physicalResourceId?: string;
+}
+
 /** One event: the event sent (if any), the answer, the invocation and the calls it made. */
 export interface StepResult {
   readonly step: string;
@@ -149,6 +188,8 @@ export interface StepResult {
   readonly ec2Calls: Readonly<Record<string, number>>;
   /** Whether a fault was injected into this step (any endpoint of the account, or the ResponseURL). */
   readonly faulted: boolean;
+  /** What CloudFormation showed about the event's stack and resource when the function was invoked. */
+  readonly shown?: CloudFormationView;
 }
 
 /**
@@ -169,6 +210,29 @@ export interface FunctionRun extends StepResult {
    * waits about a minute, then two.
    */
   readonly retries?: readonly FunctionRun[];
+}
+
+/**
+ * A custom resource event run outside CloudFormation's wait (forgeEvent,
+ * deliverLate): the invocation, the calls it made, and what reached the event's
+ * ResponseURL.
+ */
+export interface ForgedRun extends FunctionRun {
+  /** The answers PUT to the event's ResponseURL during this run, in order. */
+  readonly answers: readonly ReceivedAnswer[];
+  /** The answer, when exactly one arrived. */
+  readonly answer?: CfnResponse;
+  /** What CloudFormation showed about the event's StackId and LogicalResourceId when the function was invoked. */
+  readonly shown: CloudFormationView;
+}
+
+export interface ForgeEventOptions {
+  /** The custom resource whose function is invoked and whose fields are the defaults. @default the deployed template's only custom resource */
+  readonly resourceType?: string;
+  /** @default ['returned'] */
+  readonly outcomes?: readonly Outcome[];
+  /** @default `Forged <RequestType>` */
+  readonly label?: string;
 }
 
 /** What putEvent did: the rules whose pattern matched (in template order), and each function invocation they made. */
@@ -264,6 +328,12 @@ type Pending =
 
 const GONE: readonly ResourceStatus[] = ['DELETE_COMPLETE', 'DELETE_SKIPPED'];
 
+/** The keys of a custom resource event, in the order CloudFormation sends them. */
+const ORDER: Record<string, true> = Object.fromEntries(
+  ['RequestType', 'ServiceToken', 'ResponseURL', 'StackId', 'RequestId', 'LogicalResourceId', 'PhysicalResourceId', 'ResourceType', 'ResourceProperties', 'OldResourceProperties']
+    .map((k) => [k, true]),
+);
+
 /** A step without an event. */
 const NO_CALLS = {
   ec2Requests: [],
@@ -301,6 +371,8 @@ export class CloudFormationStack {
   /** Every status change of the stack and its custom resources, in order: `<name or logical id> <status>`. */
   public readonly history: string[] = [];
   private readonly resources = new Map<string, Resource>();
+  /** The function logical id each event was sent to, by RequestId (deliverLate). */
+  private readonly sentTo = new Map<string, string>();
   private deployed?: { template: StackTemplate; ctx: DeployContext };
   private pending?: Pending;
 
@@ -395,6 +467,98 @@ export class CloudFormationStack {
       }
     }
     return { matched: matched.map((r) => r.logicalId), runs };
+  }
+
+  /**
+   * A custom resource event that CloudFormation did not send: a direct invoke of
+   * the function of the deployed template's custom resource, with a
+   * CloudFormation-shaped event. Defaults: this stack's StackId, the resource's
+   * LogicalResourceId, ResourceType, ResourceProperties (as CloudFormation holds
+   * them) and, for Update and Delete, its PhysicalResourceId (Update:
+   * OldResourceProperties the same properties), the function's ARN as
+   * ServiceToken, a new RequestId, and a ResponseURL of the local endpoint for
+   * that StackId, RequestId and LogicalResourceId. `fields` replaces or adds any
+   * field (undefined removes it). Nothing in the stack's model changes: a forger
+   * cannot change what CloudFormation holds.
+   *
+   * Checked as Lambda would (the runtime's SDK, the loopback, the Region; the
+   * outcome one of `outcomes`) and as a careful handler must behave: at most one
+   * answer, and never the ResponseURL in the logs.
+   */
+  public async forgeEvent(requestType: 'Create' | 'Update' | 'Delete', fields: Record<string, any> = {}, options: ForgeEventOptions = {}): Promise<ForgedRun> {
+    const { template, ctx } = this.current('forge an event for');
+    const ref = options.resourceType
+      ? template.resourceOf(options.resourceType)
+      : template.customResources.length === 1 ? template.customResources[0] : template.resourceOf(CUSTOM_RESOURCE_TYPE);
+    const fn = functionConfig(template, ref.functionLogicalId, ctx);
+    const live = this.live(ref.logicalId);
+    const event: Record<string, any> = {
+      RequestType: requestType,
+      ServiceToken: fn.arn,
+      StackId: this.stackId,
+      RequestId: crypto.randomUUID(),
+      LogicalResourceId: ref.logicalId,
+      ResourceType: ref.type,
+      ResourceProperties: live?.properties ?? resourceProperties(template, ref.logicalId, ctx),
+      ...(requestType !== 'Create' && live ? { PhysicalResourceId: live.physicalId } : {}),
+      ...(requestType === 'Update' && live ? { OldResourceProperties: live.properties } : {}),
+    };
+    for (const [key, value] of Object.entries(fields)) {
+      if (value === undefined) {
+        delete event[key];
+      } else {
+        event[key] = value;
+      }
+    }
+    let signature: string | undefined;
+    if (!('ResponseURL' in fields)) {
+      const issued = this.options.responses.issue({
+        stackId: String(event.StackId), requestId: String(event.RequestId), logicalResourceId: String(event.LogicalResourceId), region: this.region,
+      });
+      event.ResponseURL = issued.url;
+      signature = issued.signature;
+    }
+    // Keys in the order CloudFormation sends them.
+    const ordered = Object.fromEntries([
+      ...Object.keys(ORDER).filter((k) => k in event).map((k) => [k, event[k]]),
+      ...Object.entries(event).filter(([k]) => !(k in ORDER)),
+    ]);
+    return this.runOutside(fn, ordered, options.label ?? `Forged ${requestType}`, options.outcomes, signature);
+  }
+
+  /**
+   * The event of an earlier step delivered again after CloudFormation stopped
+   * waiting for it: Lambda ran a throttled asynchronous event late (up to its
+   * MaximumEventAgeInSeconds), or twice. The same event (RequestId, ResponseURL)
+   * runs in the function of the same logical id as deployed now; the function
+   * must still exist (else Lambda drops the event). CloudFormation ignores any
+   * answer it sends. Nothing in the stack's model changes.
+   */
+  public async deliverLate(step: StepResult, options: Pick<ForgeEventOptions, 'outcomes' | 'label'> = {}): Promise<ForgedRun> {
+    if (!step.event) {
+      throw new Error(`${step.step}: no event was sent, none can be delivered late`);
+    }
+    const functionLogicalId = this.sentTo.get(step.event.RequestId);
+    if (!functionLogicalId) {
+      throw new Error(`${step.step}: not an event this stack sent`);
+    }
+    const { template, ctx } = this.current('deliver a late event to');
+    if (template.template.Resources[functionLogicalId]?.Type !== 'AWS::Lambda::Function') {
+      throw new Error(`${functionLogicalId} is no longer in the deployed template: Lambda drops the event (ResourceNotFoundException)`);
+    }
+    return this.runOutside(functionConfig(template, functionLogicalId, ctx), step.event, options.label ?? `Late ${step.step}`, options.outcomes);
+  }
+
+  /** What CloudFormation shows now about a resource of any stack of the account (DescribeStacks, DescribeStackResource). */
+  public view(logicalId: string, stackId: string = this.stackId): CloudFormationView {
+    const { cfn } = this.options.account;
+    const resource = cfn.resource(stackId, logicalId);
+    return {
+      stackStatus: cfn.stackStatus(stackId),
+      resourceType: resource?.resourceType,
+      resourceStatus: resource?.resourceStatus,
+      physicalResourceId: resource?.physicalResourceId,
+    };
   }
 
   /** The physical id CloudFormation holds for the stack's one custom resource. */
@@ -592,7 +756,8 @@ export class CloudFormationStack {
     if (this.status === 'ROLLBACK_IN_PROGRESS' && !options.retainResources) {
       return this.rollbackCreate();
     }
-    this.expectStatus('delete', ['CREATE_COMPLETE', 'UPDATE_COMPLETE', 'UPDATE_ROLLBACK_COMPLETE', 'UPDATE_ROLLBACK_FAILED', 'ROLLBACK_COMPLETE', 'DELETE_FAILED']);
+    // ROLLBACK_FAILED: the only thing CloudFormation lets one do with such a stack is delete it (its Deletes are sent again).
+    this.expectStatus('delete', ['CREATE_COMPLETE', 'UPDATE_COMPLETE', 'UPDATE_ROLLBACK_COMPLETE', 'UPDATE_ROLLBACK_FAILED', 'ROLLBACK_COMPLETE', 'ROLLBACK_FAILED', 'DELETE_FAILED']);
     const retain = options.retainResources ?? [];
     if (retain.length > 0 && this.status !== 'DELETE_FAILED') {
       throw new Error(`Invalid operation on stack [${this.stackId}]. RetainResources can only be specified when the stack is in the DELETE_FAILED state`);
@@ -713,6 +878,8 @@ export class CloudFormationStack {
       ...fields,
     };
     const label = template.customResources.length > 1 || this.resources.size > 1 ? `${step} ${logicalId}` : step;
+    this.sentTo.set(requestId, fn.logicalId);
+    const shown = this.view(logicalId);
 
     const { invocation, calls } = await this.observe(fn, event, requestId);
     const answers = responses.answersFor(requestId);
@@ -766,7 +933,58 @@ export class CloudFormationStack {
     this.checkSpeed(invocation, calls, fail);
 
     this.record(label, invocation, calls, { answerMs, status: answer.Status });
-    return { step: label, requestType, logicalResourceId: logicalId, event, answer, invocation, ...calls };
+    return { step: label, requestType, logicalResourceId: logicalId, event, answer, invocation, ...calls, shown };
+  }
+
+  /**
+   * Runs a custom resource event outside CloudFormation's wait (forgeEvent,
+   * deliverLate) and collects what reached its ResponseURL. `signature`: of a
+   * URL issued for this run, which must not appear in the logs.
+   */
+  private async runOutside(fn: FunctionConfig, event: Record<string, any>, label: string, outcomes: readonly Outcome[] = ['returned'], signature?: string): Promise<ForgedRun> {
+    const { responses } = this.options;
+    const requestId = String(event.RequestId);
+    const before = responses.answersFor(requestId).length;
+    const shown = this.view(String(event.LogicalResourceId), String(event.StackId));
+    const { invocation, calls } = await this.observe(fn, event, crypto.randomUUID());
+    const answers = responses.answersFor(requestId).slice(before);
+    const fail = (problem: string): never => {
+      throw new Error(`${label}: ${problem}\n--- invocation: ${invocation.outcome}${invocation.error ? ` (${invocation.error})` : ''}\n--- function logs ---\n${invocation.logs}`);
+    };
+    if (invocation.outcome === 'init-failed') {
+      fail('the function could not be loaded');
+    }
+    if (invocation.logs.includes('e2e-bootstrap: blocked a connection')) {
+      fail('the function tried to reach a host other than 127.0.0.1');
+    }
+    if (!outcomes.includes(invocation.outcome)) {
+      fail(`the invocation ended ${invocation.outcome}, expected ${outcomes.join(' or ')}`);
+    }
+    if (answers.length > 1) {
+      fail(`${answers.length} answers reached the ResponseURL; the handler must answer at most once`);
+    }
+    const url = typeof event.ResponseURL === 'string' ? event.ResponseURL : '';
+    const query = url.slice(url.indexOf('?') + 1);
+    if ((signature && invocation.logs.includes(signature)) || (query && invocation.logs.includes(query))) {
+      fail('the logs hold the ResponseURL\'s signature');
+    }
+    this.checkRuntime(invocation, calls, fail);
+    if (invocation.handlerMs !== undefined) {
+      this.checkSpeed(invocation, calls, fail);
+    }
+    this.record(label, invocation, calls, { status: answers[0]?.response?.Status ?? invocation.outcome });
+    return {
+      step: label,
+      requestType: event.RequestType,
+      logicalResourceId: event.LogicalResourceId,
+      event,
+      invocation,
+      functionLogicalId: fn.logicalId,
+      answers,
+      answer: answers.length === 1 ? answers[0].response : undefined,
+      ...calls,
+      shown,
+    };
   }
 
   /** Runs a function outside CloudFormation (an asynchronous invocation) and checks it as Lambda would. */

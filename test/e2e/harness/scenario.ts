@@ -35,11 +35,18 @@
  *     await stack.putEvent(cloudTrailEvent({ account: stack.accountId, region: stack.region,
  *       callerArn: 'arn:aws:sts::123456789012:assumed-role/Admin/alice' }))  // → { matched, runs }
  *     await stack.invokeFunction(forged, { resourceType: 'Custom::ImdsInstanceUpgrade' })
+ *     await stack.forgeEvent('Delete')             // a custom resource event CloudFormation did not send → ForgedRun (its answer)
+ *     await stack.deliverLate(createStep)          // an earlier event again, after CloudFormation stopped waiting
  *   Each fails if the function PUTs to a ResponseURL, reaches beyond the
  *   loopback or the stack's Region, or ends other than `returned` (unless
  *   `outcomes` says so); a failed schedule or putEvent run is retried as Lambda
  *   would (`run.retries`, per the EventInvokeConfig). `stack.rules()` lists the rules as deployed (ARN,
  *   ScheduleExpression and its rate in minutes, EventPattern, targets).
+ * - What CloudFormation showed while each event waited: `step.shown` (stack
+ *   status, resource type, status and physical id); `stack.view(logicalId)` now.
+ * - Interleaving: `w.ssm.holdAnswer(match, async () => …)` (any endpoint) holds
+ *   the answer to the next matching request while other work runs (a race).
+ * - The previous release's code: E2E_PREVIOUS_RELEASE_CODE=1 (template.ts).
  * - `w.stack({ slowestEventMs })` raises the per-invocation speed limit
  *   (SLOWEST_EVENT_MS) for runs over a large fleet.
  * - Timings: the table after the file has the calls per service and EC2 calls
@@ -67,8 +74,18 @@ export const REGION = 'eu-west-1';
 /** Where the handler keeps its claims (documented in the README; fixed for good). */
 export const CLAIMS_PATH = '/cdk-imds-account-defaults/claims';
 
-/** The SSM parameter that holds the claim of one resource: the first 40 hex of sha256(StackId|LogicalResourceId). */
+/**
+ * The SSM parameter that holds the claim of one resource (format 2, this
+ * release): `<CLAIMS_PATH>/<stack uuid>-<logical id>`, the stack uuid being the
+ * last part of the StackId. Written out here, not imported from the library, so
+ * a change of the name breaks this suite.
+ */
 export function claimName(stackId: string, logicalResourceId: string): string {
+  return `${CLAIMS_PATH}/${stackId.split('/').pop()}-${logicalResourceId}`;
+}
+
+/** The name of a claim of format 1 (releases up to 322c6d4): the first 40 hex of sha256(StackId|LogicalResourceId). */
+export function legacyClaimName(stackId: string, logicalResourceId: string): string {
   return `${CLAIMS_PATH}/${crypto.createHash('sha256').update(`${stackId}|${logicalResourceId}`).digest('hex').slice(0, 40)}`;
 }
 
@@ -82,6 +99,10 @@ export interface StoredClaim {
   readonly stackName?: string;
   readonly logicalResourceId?: string;
   readonly fields?: Record<string, string | number>;
+  /** Format 2: the resource has DeletionPolicy Retain. */
+  readonly retained?: boolean;
+  /** Format 1 only: the values before (no longer read). */
+  readonly before?: Record<string, string | number>;
   /** The value when it is not JSON. */
   readonly raw?: string;
 }

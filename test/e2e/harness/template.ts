@@ -146,6 +146,25 @@ export function releasedTemplate(settings?: Record<string, string | number>): St
 }
 
 /**
+ * The commit of the release before issue 15's hardening (the claims of format 1,
+ * `claims-v1`; no confirmation of events; the brotli loader as inline code). Its
+ * library synthesized these templates (stack ImdsE2e, as synthesizeImds and
+ * synthesize name the logical ids, so an update to the current library's
+ * template keeps them), copied verbatim into released-322c6d4-<fixture>.template.json:
+ * - `account-defaults`: ImdsAccountDefaults at Imds with httpTokens REQUIRED,
+ *   httpPutResponseHopLimit 2, driftGuard REAPPLY;
+ * - `account-defaults-retain`: the same settings, removalPolicy RETAIN, no guard;
+ * - `instance-upgrade`: ImdsInstanceUpgrade at Upgrade, mode REPORT_ONLY.
+ */
+export const PREVIOUS_COMMIT = '322c6d4';
+export type PreviousFixture = 'account-defaults' | 'account-defaults-retain' | 'instance-upgrade';
+
+/** A template the previous release (PREVIOUS_COMMIT) synthesized; see PreviousFixture. */
+export function previousReleaseTemplate(fixture: PreviousFixture): StackTemplate {
+  return readTemplate(JSON.parse(fs.readFileSync(path.join(__dirname, `released-${PREVIOUS_COMMIT}-${fixture}.template.json`), 'utf8')));
+}
+
+/**
  * Whether CloudFormation treats a resource type as a custom resource (sent to
  * its ServiceToken); throws for a Custom:: name it refuses (letters, digits and
  * _@- only, up to 60 characters).
@@ -208,10 +227,34 @@ export function physicalName(ctx: DeployContext, logicalId: string): string {
   return `${ctx.stackName}-${logicalId}`.slice(0, 64 - 13) + `-${suffix}`;
 }
 
+/**
+ * Set (to anything) to run every function of ImdsAccountDefaults and
+ * ImdsInstanceUpgrade with the inline code of the previous release
+ * (PREVIOUS_COMMIT) instead of the template's own: how each scenario of
+ * hardening.test.ts was shown to fail on that release
+ * (`E2E_PREVIOUS_RELEASE_CODE=1 npx jest test/e2e/hardening.test.ts`).
+ * The templates stay the current library's (properties and environment the old
+ * code does not read are ignored by it).
+ */
+export const PREVIOUS_RELEASE_CODE_ENV = 'E2E_PREVIOUS_RELEASE_CODE';
+
+/** The previous release's inline code for the function behind a custom resource of this type, if it is one of the library's. */
+function previousReleaseCode(t: StackTemplate, functionLogicalId: string): string | undefined {
+  const variables = t.template.Resources[functionLogicalId].Properties?.Environment?.Variables ?? {};
+  const type = t.customResources.find((r) => r.functionLogicalId === functionLogicalId)?.type
+    ?? (variables.IMDS_UPGRADE_MODE !== undefined ? INSTANCE_UPGRADE_TYPE : undefined);
+  const fixture = type === CUSTOM_RESOURCE_TYPE ? 'account-defaults' : type === INSTANCE_UPGRADE_TYPE ? 'instance-upgrade' : undefined;
+  if (!fixture) {
+    return undefined;
+  }
+  const previous = previousReleaseTemplate(fixture);
+  return previous.template.Resources[previous.resourceOf(type!).functionLogicalId].Properties.Code.ZipFile;
+}
+
 /** A function of the template as CloudFormation would create it. */
 export function functionConfig(t: StackTemplate, functionLogicalId: string, ctx: DeployContext): FunctionConfig {
   const properties = t.template.Resources[functionLogicalId].Properties;
-  const code = properties.Code?.ZipFile;
+  const code = (process.env[PREVIOUS_RELEASE_CODE_ENV] ? previousReleaseCode(t, functionLogicalId) : undefined) ?? properties.Code?.ZipFile;
   if (typeof code !== 'string') {
     throw new Error(`the function ${functionLogicalId} has no inline code (Code.ZipFile): ${JSON.stringify(properties.Code)?.slice(0, 200)}`);
   }
