@@ -34,7 +34,9 @@ function loaderFor(name, bundle) {
     },
   }).toString('base64');
   return [
-    `// cdk-imds-account-defaults ${name} handler: assets/lambda/${name}/index/index.js of the npm package, brotli-compressed to fit the StackSet's template. Read it: node -e "process.stdout.write(require('zlib').brotliDecompressSync(Buffer.from(process.argv[1],'base64')))" <the quoted string below>`,
+    // Short: this line is in every StackSet template that carries the loader (the README's
+    // "Reading the inline code" has the command that prints the code).
+    `// cdk-imds-account-defaults ${name}: assets/lambda/${name}/index/index.js of the npm package, brotli-compressed (README: Reading the inline code)`,
     `const m={exports:{}};new Function('module','exports','require','__filename','__dirname',require('zlib').brotliDecompressSync(Buffer.from('${packed}','base64')).toString())(m,m.exports,require,__filename,__dirname);module.exports=m.exports;`,
     '',
   ].join('\n');

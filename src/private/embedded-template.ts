@@ -180,7 +180,8 @@ export function buildEmbeddedStack(props: ImdsAccountDefaultsProps, options: Emb
  * resource runs (the handler checks it again and writes nothing if it is bad).
  */
 function settingParameter(stack: Stack, key: SettingKey, defaultValue: string): CfnParameter {
-  const description = `EC2 account-level instance metadata default ${key} (ModifyInstanceMetadataDefaults)`;
+  // Short: five of these sit in every embedded template, which has a size budget.
+  const description = `EC2 account-level IMDS default ${key} (ModifyInstanceMetadataDefaults)`;
   if (key === 'HttpPutResponseHopLimit') {
     return new CfnParameter(stack, key, {
       type: 'String',
