@@ -33,10 +33,10 @@
  * functions carry their plain code: under CloudFormation's 51,200-byte TemplateBody
  * limit; a StackSet's embedded template: 40,960 B, 80 % of it, test/targets.test.ts).
  * The previous release is
- * --baseline-ref, by default 0979b2c: the last commit with the ownership claims
- * and before the drift guard, the readiness check, ImdsInstanceUpgrade and the
- * compressed inline code, i.e. what users have today (221f819 is the one before
- * the claims). Its src/ and lambda/ come out of git (`git archive`, no network)
+ * --baseline-ref, by default 322c6d4: the last commit before the hardening of
+ * issue 15 (confirmed events, plain inline code in stacks), i.e. what users have
+ * today (0979b2c is the one before the drift guard, the readiness check and
+ * ImdsInstanceUpgrade; 221f819 the one before the claims). Its src/ and lambda/ come out of git (`git archive`, no network)
  * into a temporary directory; its handler is bundled there with the project's
  * esbuild and the options of the `bundle:lambda/account-defaults/index` task
  * (.projenrc.ts), to where that src/ reads it; its src/ is then loaded
@@ -131,8 +131,8 @@ const TEMPLATE_BUDGET_BYTES = 51_200;
 /** The StackSet's embedded template, with or without ImdsInstanceUpgrade (test/targets.test.ts): 80 % of the TemplateBody limit. */
 const EMBEDDED_BUDGET_BYTES = 40_960;
 
-/** The previous release: the last commit before the ownership claims (issue 8) started. */
-const DEFAULT_BASELINE_REF = '0979b2c';
+/** The previous release: the last commit before the hardening of issue 15. */
+const DEFAULT_BASELINE_REF = '322c6d4';
 
 function parseArgs(): { runs: number; baselineRef: string; fleetSize: number } {
   const i = process.argv.indexOf('--runs');
@@ -319,7 +319,7 @@ function baselineSizes(ref: string): { commit: string; subject: string; sizes: T
   const dir = path.join(tmp, 'baseline');
   fs.mkdirSync(dir);
 
-  const paths = ['src', 'lambda', 'tsconfig.json', 'test/tsconfig.json'].filter((p) => {
+  const paths = ['src', 'lambda', 'projenrc/inline-code.js', 'tsconfig.json', 'test/tsconfig.json'].filter((p) => {
     try {
       git(['cat-file', '-e', `${commit}:${p}`]);
       return true;
@@ -345,11 +345,18 @@ function baselineSizes(ref: string): { commit: string; subject: string; sizes: T
     throw new Error('bench: .projen/tasks.json has no esbuild step in bundle:lambda/account-defaults/index');
   }
   const flat = fs.existsSync(path.join(dir, 'lambda', 'index.ts'));
-  const args = bundleArgs.slice(1).map((a) => (flat ? a.replace('lambda/account-defaults/index', 'lambda/index') : a));
-  execFileSync(path.join(ROOT, 'node_modules', '.bin', 'esbuild'), [...args, '--log-level=warning'],
-    { cwd: dir, stdio: ['ignore', 'inherit', 'inherit'] });
-  if (!flat) {
-    execFileSync(process.execPath, [path.join(ROOT, 'projenrc', 'inline-code.js'), 'account-defaults'], { cwd: dir, stdio: 'ignore' });
+  // Every function of the release (one folder each, or the flat lambda/index.ts of the earliest ones).
+  const handlers = flat ? ['index'] : fs.readdirSync(path.join(dir, 'lambda')).filter((name) => fs.existsSync(path.join(dir, 'lambda', name, 'index.ts')));
+  for (const name of handlers) {
+    // The entry point and the outfile (assets/lambda/<name>/index/index.js) both name the folder.
+    const args = bundleArgs.slice(1).map((a) => a.replace('lambda/account-defaults/index', flat ? 'lambda/index' : `lambda/${name}/index`));
+    execFileSync(path.join(ROOT, 'node_modules', '.bin', 'esbuild'), [...args, '--log-level=warning'],
+      { cwd: dir, stdio: ['ignore', 'inherit', 'inherit'] });
+  }
+  // The release's own loader writer, so its inline code is what it shipped.
+  const loaderWriter = path.join(dir, 'projenrc', 'inline-code.js');
+  if (!flat && fs.existsSync(loaderWriter)) {
+    execFileSync(process.execPath, [loaderWriter, ...handlers], { cwd: dir, stdio: 'ignore' });
   }
 
   const out = execFileSync(path.join(ROOT, 'node_modules', '.bin', 'ts-node'), [
