@@ -337,14 +337,15 @@ export class ImdsAccountDefaults extends Construct {
           resources: [logGroup.logGroupArn],
         }),
         // Claims: one parameter per resource under the library's own path (README, "Ownership").
-        // Every claim is read; only this resource's own claim is written or deleted: its name is
-        // <path>/<stack uuid>-<logical id> (claimParameterName), both known to the template.
+        // Every claim is read; only this resource's own claim is written, deleted, and its history read
+        // (the values before an Update took fields over count only if this function wrote them): its
+        // name is <path>/<stack uuid>-<logical id> (claimParameterName), both known to the template.
         new iam.PolicyStatement({
           actions: ['ssm:GetParametersByPath'],
           resources: [claimsArn(this, CLAIMS_PATH)],
         }),
         new iam.PolicyStatement({
-          actions: ['ssm:DeleteParameter', 'ssm:PutParameter'],
+          actions: ['ssm:DeleteParameter', 'ssm:GetParameterHistory', 'ssm:PutParameter'],
           resources: [claimsArn(this, claimParameterName(Fn.select(2, Fn.split('/', Aws.STACK_ID)), resourceLogicalId))],
         }),
         // Read-only: the resources of this account's stacks in this Region (the liveness of the
@@ -374,6 +375,7 @@ export class ImdsAccountDefaults extends Construct {
       role,
       logGroup,
       ...ASYNC_INVOKE,
+      environment: { [DRIFT_ROLE_NAME_ENV]: role.roleName },
     });
     this.handler = fn;
 
@@ -401,7 +403,7 @@ export class ImdsAccountDefaults extends Construct {
     });
     this.resource.node.addDependency(policy);
     if (props.driftGuard !== undefined) {
-      this.addDriftGuard(fn, role, props, resourceLogicalId);
+      this.addDriftGuard(fn, props, resourceLogicalId);
     }
 
     const att = (key: AttributeKey) => this.resource.getAttString(key);
@@ -427,12 +429,12 @@ export class ImdsAccountDefaults extends Construct {
    * The drift guard: the function learns from its environment its mode, its claim
    * (StackId and the custom resource's logical id, a string: no reference, no cycle),
    * the values to hold EC2 to (the template's, the same values or parameters as the
-   * custom resource's properties: never read from Parameter Store) and its role's name
-   * (to recognise its own changes by their full assumed-role ARN); two rules invoke it
+   * custom resource's properties: never read from Parameter Store); its role's name (to
+   * recognise its own changes by their full assumed-role ARN) is set always; two rules invoke it
    * (each through a permission scoped to the rule's ARN), created after the custom
    * resource and deleted before it.
    */
-  private addDriftGuard(fn: lambda.Function, role: iam.IRole, props: ImdsAccountDefaultsProps, resourceLogicalId: string): void {
+  private addDriftGuard(fn: lambda.Function, props: ImdsAccountDefaultsProps, resourceLogicalId: string): void {
     fn.addEnvironment(DRIFT_GUARD_ENV, props.driftGuard!);
     fn.addEnvironment(DRIFT_STACK_ID_ENV, Aws.STACK_ID);
     fn.addEnvironment(DRIFT_LOGICAL_ID_ENV, resourceLogicalId);
@@ -442,7 +444,6 @@ export class ImdsAccountDefaults extends Construct {
         fn.addEnvironment(`${DRIFT_SETTING_ENV_PREFIX}${key}`, typeof value === 'number' ? Tokenization.stringifyNumber(value) : value);
       }
     }
-    fn.addEnvironment(DRIFT_ROLE_NAME_ENV, role.roleName);
     const target = new targets.LambdaFunction(fn);
     const rules = [
       new events.Rule(this, 'DriftSchedule', { schedule: events.Schedule.rate(props.driftCheckInterval ?? Duration.hours(1)), targets: [target] }),

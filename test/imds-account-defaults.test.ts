@@ -142,7 +142,8 @@ describe('resources', () => {
       { Action: ['logs:CreateLogStream', 'logs:PutLogEvents'], Effect: 'Allow', Resource: { 'Fn::GetAtt': [expect.stringMatching(/^ImdsLogGroup/), 'Arn'] } },
       { Action: 'ssm:GetParametersByPath', Effect: 'Allow', Resource: arn('ssm', 'parameter/cdk-imds-account-defaults/claims') },
       {
-        Action: ['ssm:DeleteParameter', 'ssm:PutParameter'],
+        // Its history: who wrote it last (an Update's values before count only if this function did).
+        Action: ['ssm:DeleteParameter', 'ssm:GetParameterHistory', 'ssm:PutParameter'],
         Effect: 'Allow',
         // Its own claim: <claims path>/<stack uuid>-<logical id of the custom resource>.
         Resource: {
@@ -538,11 +539,12 @@ describe('drift guard', () => {
     Condition: { StringEquals: { 'cloudwatch:namespace': 'CdkImdsAccountDefaults' } },
   };
 
-  test('left out: no rule, no permission, no environment', () => {
+  test('left out: no rule, no permission, and of the environment only the role\'s name (the handler recognises its own claim writes by it)', () => {
     const { template } = synth({ httpTokens: HttpTokens.REQUIRED });
     template.resourceCountIs('AWS::Events::Rule', 0);
     template.resourceCountIs('AWS::Lambda::Permission', 0);
-    expect(fnOf(template)[1].Properties.Environment).toBeUndefined();
+    const roleId = Object.keys(template.findResources('AWS::IAM::Role'))[0];
+    expect(fnOf(template)[1].Properties.Environment).toEqual({ Variables: { IMDS_ROLE_NAME: { Ref: roleId } } });
     expect(Object.keys(template.toJSON().Resources)).toHaveLength(6);
   });
 

@@ -13,8 +13,13 @@
  *   formatPhysicalId), and never changes afterwards (a changed id makes
  *   CloudFormation delete the "old" resource, which would undo what was just
  *   applied). CloudFormation keeps it and confirms it with every event: the
- *   values an Update hands back and a restoring Delete puts back come from it,
- *   never from Parameter Store.
+ *   values a restoring Delete puts back, and those an Update hands back for the
+ *   fields managed since the Create, come from it.
+ * - A field an Update takes over has its value before recorded in the
+ *   resource's own claim (`before`); an Update that hands it back uses that
+ *   value only when SSM's history says this function wrote the claim's last
+ *   version (claims.ts claimedBefore): anyone with ssm:PutParameter can edit a
+ *   claim. Otherwise the field is left as it is.
  * - A failed Create answers with a marker id, so that the Delete CloudFormation
  *   sends next changes nothing.
  * - Ownership (ownership.ts): Create and Update fail, changing nothing, when
@@ -40,10 +45,10 @@ import type { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import type { EC2Client } from '@aws-sdk/client-ec2';
 import type { SSMClient } from '@aws-sdk/client-ssm';
 import type { CloudFormationCustomResourceEvent, Context } from 'aws-lambda';
-import { Owner, claimName, createSsmClient, deleteClaim, putClaim, stackNameOf } from './claims';
+import { ClaimOptions, ClaimedBefore, Owner, claimName, claimedBefore, createSsmClient, deleteClaim, functionIdentity, putClaim, stackNameOf } from './claims';
 import { onEvent } from './drift';
 import { createEc2Client, getDefaults, modifyDefaults, verifyApplied } from './ec2';
-import { Ownership, OwnershipUnknownError, conflicts, createCloudFormationClient, managedByOthers, protectedByRetained, readOwnership } from './ownership';
+import { CLAIM_PROBLEM_WARNING, Ownership, OwnershipUnknownError, conflicts, createCloudFormationClient, managedByOthers, protectedByRetained, readOwnership } from './ownership';
 import { ReadinessClients, checkReadiness, createAutoScalingClient, notChecked, parseReadinessCheck } from './readiness';
 import {
   AccountLevel,
@@ -63,6 +68,7 @@ import {
   valuesOf,
 } from './settings';
 import {
+  CLAIM_PROBLEM_METRIC,
   MANAGED_BY_DECLARATIVE_POLICY,
   ON_DELETE_RESTORE,
   RESOURCE_TYPE,
@@ -74,6 +80,7 @@ import { Confirmed } from '../shared/confirm';
 import { Outcome, RESPONSE_RESERVE_MS, answerCustomResource, isCloudFormationEvent, logEvent, stablePhysicalId as accountRegionId } from '../shared/custom-resource';
 import { describeError, log } from '../shared/log';
 import { whileIamPropagates } from '../shared/sdk';
+import { reportSecurityWarning } from '../shared/security-warning';
 
 export { IAM_PROPAGATION_ATTEMPTS } from '../shared/sdk';
 
@@ -112,15 +119,15 @@ export async function handler(event: CloudFormationCustomResourceEvent, context:
     timeoutReason: (requestType, seconds) => `${requestType} did not finish within ${seconds} s (the function's timeout less ${RESPONSE_RESERVE_MS / 1000} s to answer); the EC2 calls were stopped and the settings may be partially applied: compare GetInstanceMetadataDefaults with the resource's properties`,
     // The stack's status tells a rollback Delete from a deliberate one.
     confirm: { resourceType: RESOURCE_TYPE, cloudFormation: cfn, readStackStatusOn: ['Delete'] },
-  }, (budget, confirmed) => route(event, confirmed, budget.signal));
+  }, (budget, confirmed) => route(event, context, confirmed, budget.signal));
 }
 
-function route(event: CloudFormationCustomResourceEvent, confirmed: Confirmed, signal: AbortSignal): Promise<Outcome> {
+function route(event: CloudFormationCustomResourceEvent, context: Context, confirmed: Confirmed, signal: AbortSignal): Promise<Outcome> {
   switch (event.RequestType) {
     case 'Create':
       return onCreate(event, signal);
     case 'Update':
-      return onUpdate(event, signal);
+      return onUpdate(event, context, signal);
     case 'Delete':
       return onDelete(event, confirmed, signal);
     default:
@@ -146,11 +153,12 @@ async function onCreate(event: CloudFormationCustomResourceEvent, signal: AbortS
   assertNoConflict(ownership, self, desired);
   // Before any write: enabling enforcement may stop launches (readiness.ts).
   const readiness = await checkReadiness(desired, before, readinessCheck, readinessClients, signal);
-  const after = await applyAndClaim(self, desired, desired, retained, before, signal);
+  // No claim `before`: the physical id has the values before of every field managed since the Create.
+  const after = await applyAndClaim(self, desired, desired, { retained }, before, signal);
   return { physicalResourceId, data: { ...toData(after, true), ...readiness } };
 }
 
-async function onUpdate(event: CloudFormationCustomResourceEvent & { RequestType: 'Update' }, signal: AbortSignal): Promise<Outcome> {
+async function onUpdate(event: CloudFormationCustomResourceEvent & { RequestType: 'Update' }, context: Context, signal: AbortSignal): Promise<Outcome> {
   const physicalResourceId = event.PhysicalResourceId;
   const desired = parseSettings(event.ResourceProperties);
   const skip = parseFlag(event.ResourceProperties, SKIP_FLAG);
@@ -166,11 +174,17 @@ async function onUpdate(event: CloudFormationCustomResourceEvent & { RequestType
   const ownership = await readOwnership(ssm(), cfn(), self, signal);
   assertNoConflict(ownership, self, desired);
   const old = event.OldResourceProperties;
-  const handedBack = handBack(managedKeys(old).filter((key) => desired[key] === undefined), old, ownership, before, beforeCreate(physicalResourceId));
+  const fromPhysicalId = beforeCreate(physicalResourceId);
+  // The own claim's history, read at most once, and only when a value before is needed from it.
+  let evidence: Promise<ClaimedBefore> | undefined;
+  const claimed = () => (evidence ??= trustedClaimBefore(self, context, signal));
+  const removed = managedKeys(old).filter((key) => desired[key] === undefined);
+  const handedBack = await handBack(removed, old, ownership, before, fromPhysicalId, claimed);
   const target = { ...handedBack, ...desired };
+  const claimBefore = await beforeToRecord(desired, old, ownership, before, fromPhysicalId, claimed);
   // Before any write: enabling enforcement (even by handing a field back) may stop launches (readiness.ts).
   const readiness = await checkReadiness(target, before, readinessCheck, readinessClients, signal);
-  const after = await applyAndClaim(self, target, desired, retained, before, signal);
+  const after = await applyAndClaim(self, target, desired, { retained, before: claimBefore }, before, signal);
   return { physicalResourceId, data: { ...toData(after, true), ...readiness } };
 }
 
@@ -303,46 +317,113 @@ function deleteMode(properties: Record<string, unknown>): string {
   }
 }
 
-/** The values before the Create, as the physical id carries them; none (no preference) when it cannot be read strictly. */
+/** The values before the Create, as the physical id carries them; none when it cannot be read strictly. */
 function beforeCreate(physicalResourceId: string): Settings {
   const values = parsePhysicalIdBefore(physicalResourceId);
   if (values === undefined) {
-    log('the physical id\'s values before the Create cannot be read: no preference is used instead', { physicalResourceId });
+    log('the physical id\'s values before the Create cannot be read: none are taken from it', { physicalResourceId });
     return {};
   }
   return values;
 }
 
 /**
- * What the fields an Update stops managing go back to: the value before this
- * resource's Create, as its physical id carries it (no preference when it has
- * none: a field added by an Update, or a resource created by an earlier
- * release), unless:
+ * What the fields an Update stops managing go back to, unless:
  * - someone changed it since (it no longer holds what the old properties asked
  *   for: a rollback Update's old properties are the values that just failed, and
  *   were never applied);
  * - another live resource manages it;
  * - this resource has a claim that does not name it: the field was never taken
  *   over (the Update that added it failed, and this is its rollback).
+ * A field managed since the Create goes back to its value before the Create, as
+ * the physical id carries it. Any other field (taken over by an Update, or
+ * managed by a resource whose physical id carries no values: an earlier
+ * release) goes back to the value before in the own claim, when the claim's
+ * history vouches for it (trustedClaimBefore); it is left as it is when the
+ * claim cannot be trusted or records no value before for it: a value nobody can
+ * vouch for is never written (IMDSv2 stays as strict as it is).
  * Old values are not validated: in a rollback Update they are the values that just failed.
  */
-function handBack(
+async function handBack(
   removed: SettingKey[], old: Record<string, unknown>, ownership: Ownership, before: AccountLevel, beforeCreateValues: Settings,
-): Settings {
+  claimed: () => Promise<ClaimedBefore>,
+): Promise<Settings> {
   const own = ownership.own;
   const back: Record<string, unknown> = {};
   const kept: SettingKey[] = [];
+  const untrusted: SettingKey[] = [];
   for (const key of removed) {
     if (!holdsRequested(before, old, key) || managedByOthers(ownership, key) || (own && own.fields[key] === undefined)) {
       kept.push(key);
+    } else if (beforeCreateValues[key] !== undefined) {
+      back[key] = beforeCreateValues[key];
     } else {
-      back[key] = beforeCreateValues[key] ?? resetSettings([key])[key];
+      const evidence = await claimed();
+      if (evidence.trusted && evidence.before[key] !== undefined) {
+        back[key] = evidence.before[key];
+      } else {
+        untrusted.push(key);
+      }
     }
   }
   if (kept.length > 0) {
     log('fields no longer managed and left as they are (changed since, managed by another resource, or never taken over)', { fields: kept });
   }
+  if (untrusted.length > 0) {
+    log('left as they are: no trusted value before', { fields: untrusted });
+  }
   return back as Settings;
+}
+
+/**
+ * The claim's `before` for the fields this Update manages, other than those the
+ * physical id has (managed since the Create):
+ * - a field this resource already managed keeps the value its claim recorded,
+ *   when the claim's history vouches for it (none otherwise);
+ * - a field taken over now: its value in EC2 before this Update's write;
+ * - none for a field managed before this resource had a claim (a release
+ *   without claims).
+ * A field without a value before is left as it is when an Update hands it back.
+ */
+async function beforeToRecord(
+  desired: Settings, old: Record<string, unknown>, ownership: Ownership, current: AccountLevel, beforeCreateValues: Settings,
+  claimed: () => Promise<ClaimedBefore>,
+): Promise<Settings> {
+  const own = ownership.own;
+  const managedBeforeClaims = own === undefined ? managedKeys(old) : [];
+  const now = effectiveSettings(current);
+  const recorded: Record<string, unknown> = {};
+  for (const key of Object.keys(desired) as SettingKey[]) {
+    if (beforeCreateValues[key] !== undefined) {
+      continue;
+    }
+    if (own?.fields[key] !== undefined) {
+      // Only a format 2 claim's values before were recorded by this release, and only its history can vouch for them.
+      if (own.before?.[key] !== undefined && own.name === claimName(own)) {
+        const evidence = await claimed();
+        if (evidence.trusted && evidence.before[key] !== undefined) {
+          recorded[key] = evidence.before[key];
+        }
+      }
+    } else if (!managedBeforeClaims.includes(key)) {
+      recorded[key] = now[key];
+    }
+  }
+  return recorded as Settings;
+}
+
+/**
+ * The own claim's values before, when SSM's history says this function wrote
+ * its last version (claims.ts claimedBefore); logged otherwise, and a security
+ * warning when someone else wrote it.
+ */
+async function trustedClaimBefore(self: Owner, context: Context, signal: AbortSignal): Promise<ClaimedBefore> {
+  const evidence = await claimedBefore(ssm(), self, functionIdentity(context.invokedFunctionArn), signal);
+  log('own claim\'s values before', evidence);
+  if (!evidence.trusted && evidence.writer) {
+    await reportSecurityWarning(CLAIM_PROBLEM_WARNING, CLAIM_PROBLEM_METRIC, { problem: 'other-writer', name: claimName(self), detail: evidence.reason }, signal);
+  }
+  return evidence;
 }
 
 /** Fails, naming the other stack and the field, when `desired` disagrees with another stack's live claim. */
@@ -359,11 +440,11 @@ function assertNoConflict(ownership: Ownership, self: Owner, desired: Settings):
  * be invisible to the other resources' Deletes.
  */
 async function applyAndClaim(
-  self: Owner, target: Settings, claimed: Settings, retained: boolean, before: AccountLevel, signal: AbortSignal,
+  self: Owner, target: Settings, claimed: Settings, options: ClaimOptions, before: AccountLevel, signal: AbortSignal,
 ): Promise<AccountLevel> {
   const { after, changed } = await apply(target, before, signal);
   try {
-    await whileIamPropagates('SSM', () => putClaim(ssm(), self, claimed, { retained }, signal), signal);
+    await whileIamPropagates('SSM', () => putClaim(ssm(), self, claimed, options, signal), signal);
   } catch (err) {
     throw await restore(new OwnershipUnknownError(`the claim could not be recorded in SSM Parameter Store (${describeError(err)})`), true, before, changed, signal);
   }

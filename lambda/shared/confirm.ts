@@ -22,7 +22,8 @@
  * FAILED with a fixed reason and changes nothing. A late event (CloudFormation
  * stopped waiting) finds the resource *_FAILED or *_COMPLETE and is unconfirmed
  * too. When CloudFormation cannot be asked (after the SDK's retries, and the wait
- * for IAM on the first call), CouldNotConfirmError is thrown: nothing is changed.
+ * for IAM on the first call), or does not answer within CONFIRM_BUDGET_MS,
+ * CouldNotConfirmError is thrown: nothing is changed.
  */
 import type { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import type { CloudFormationCustomResourceEvent, Context } from 'aws-lambda';
@@ -37,6 +38,16 @@ export const UNCONFIRMED_REASON = 'This event was not confirmed by CloudFormatio
 
 /** The `warning` of the security warning logged for an unconfirmed event. */
 export const UNCONFIRMED_WARNING = 'unconfirmed-event';
+
+/**
+ * How long the confirmation may take, whatever the function's time left: when
+ * CloudFormation hangs, the event is answered "could not confirm ... nothing was
+ * changed" well before the function's deadline answers it with the generic
+ * timeout reason (which says the settings may be partially applied). With the
+ * ownership budget (12 s) it stays inside the account-defaults function's 25 s
+ * budget; it leaves room for the wait for IAM (1 + 2 + 4 s) on the first call.
+ */
+export const CONFIRM_BUDGET_MS = 11_000;
 
 export type RequestType = CloudFormationCustomResourceEvent['RequestType'];
 
@@ -80,11 +91,27 @@ export const IN_PROGRESS: Readonly<Record<RequestType, string>> = {
 export async function confirmEvent(
   event: CloudFormationCustomResourceEvent, context: Context, options: ConfirmOptions, createFailedPrefix: string, signal: AbortSignal,
 ): Promise<Confirmation> {
+  // A timer of our own, tied to the budget's signal (as ownership.ts's: a signal of
+  // AbortSignal.any over AbortSignal.timeout can be garbage-collected before it fires).
+  const controller = new AbortController();
+  const abort = () => controller.abort();
+  let timedOut = false;
+  signal.addEventListener('abort', abort, { once: true });
+  if (signal.aborted) {
+    abort();
+  }
+  const timer = setTimeout(() => {
+    timedOut = true;
+    abort();
+  }, CONFIRM_BUDGET_MS);
   let result: Confirmation;
   try {
-    result = await check(event, context, options, createFailedPrefix, signal);
+    result = await check(event, context, options, createFailedPrefix, controller.signal);
   } catch (err) {
-    throw new CouldNotConfirmError(`could not confirm the event with CloudFormation (${describeError(err)}); nothing was changed`);
+    throw new CouldNotConfirmError(`could not confirm the event with CloudFormation (${timedOut ? 'timed out: ' : ''}${describeError(err)}); nothing was changed`);
+  } finally {
+    clearTimeout(timer);
+    signal.removeEventListener('abort', abort);
   }
   if (!result.confirmed) {
     await reportSecurityWarning(UNCONFIRMED_WARNING, UNCONFIRMED_EVENT_METRIC, {

@@ -15,7 +15,8 @@
  *     security warning and put UnconfirmedEvents;
  *  3. Parameter Store never decides the values: an edited claim changes nothing
  *     the drift guard writes; a deleted claim is reported and the guard keeps
- *     guarding;
+ *     guarding; a value before edited in the claim by another principal is not
+ *     used by a rollback Update;
  *  4. a retained owner keeps its field;
  *  5. a late event changes nothing;
  *  6. the Delete/Create race of two StackSets ends with the field re-applied;
@@ -23,9 +24,11 @@
  *     another caller;
  *  and the upgrade from the previous release (its templates, 322c6d4).
  */
+import { PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { RemovalPolicy } from 'aws-cdk-lib';
 import { CloudFormationStack, FunctionRun, StepResult, stepOf } from './harness/cloudformation';
 import { cloudTrailEvent, matchesPattern } from './harness/eventbridge';
+import { executionRoleSession } from './harness/lambda';
 import { REGION, World, claimName, expectSuccess, legacyClaimName, scenario } from './harness/scenario';
 import {
   ACCOUNT,
@@ -50,6 +53,7 @@ import {
   InstanceUpgradeMode,
   SettingsOnDelete,
 } from '../../src';
+import { TEST_CREDENTIALS, testAccessKeyId } from '../support/sigv4';
 
 const MODIFY = 'ModifyInstanceMetadataDefaults';
 const NAMESPACE = 'CdkImdsAccountDefaults';
@@ -354,6 +358,49 @@ scenario('3. a deleted claim is reported (ClaimProblems) and the guard keeps gua
   expect(linesOf(run, 'security warning')).toEqual([expect.objectContaining({ warning: 'claim-problem', problem: 'missing', name })]);
   expect(metrics(w).map(([metric]) => metric).sort()).toEqual(['ClaimProblems', 'DriftDetected', 'DriftReapplied']);
   expect(linesOf(run, 'drift')).toEqual([expect.objectContaining({ field: 'HttpTokens', expected: 'required', found: 'optional', action: 'reapplied' })]);
+});
+
+// Previous release: the rollback Update hands the hop limit back to the claim's `before`, whoever wrote it (64).
+scenario('3. a value before edited in the claim by another principal (another access key) is not used by the rollback Update: the field is left as it is, and reported', async (w) => {
+  const stack = w.stack();
+  expectSuccess(await stack.create(synthesizeImds({ httpTokens: HttpTokens.REQUIRED })));
+  changeOutOfBand(w, { HttpPutResponseHopLimit: 3 });
+  // The Update takes the hop limit over (3 -> 2); another resource of the deployment fails.
+  const update = await stack.update(synthesizeImds(IMDSV2), {}, { anotherResourceFails: 'SomeQueue' });
+  expectSuccess(update);
+  expect(w.state()).toEqual(IMDSV2_STATE);
+  const name = claimParameterOf(w, stack, LOGICAL_ID);
+  const claim = JSON.parse(w.ssm.parameters(REGION).get(name)!.Value);
+  expect(claim.before).toEqual({ HttpPutResponseHopLimit: 3 });
+  // SSM's record of who wrote it: the function's own session (the harness runs each function with its own access key).
+  expect(w.ssm.history(REGION, name).map((v) => v.LastModifiedUser)).toEqual([
+    executionRoleSession(stack.functionOf()), executionRoleSession(stack.functionOf()),
+  ]);
+
+  // Mallory, allowed ssm:PutParameter, rewrites the value before with her own credentials.
+  const mallory = 'arn:aws:sts::123456789012:assumed-role/Admin/mallory';
+  const key = testAccessKeyId('MALLORY');
+  w.ssm.setCaller(key, mallory);
+  const ssm = new SSMClient({
+    region: REGION, endpoint: w.ssm.endpoint, credentials: { accessKeyId: key, secretAccessKey: TEST_CREDENTIALS.secretAccessKey },
+  });
+  const edited = JSON.stringify({ ...claim, before: { HttpPutResponseHopLimit: 64 } });
+  await ssm.send(new PutParameterCommand({ Name: name, Value: edited, Overwrite: true }));
+  ssm.destroy();
+  expect(w.ssm.history(REGION, name).at(-1)!.LastModifiedUser).toBe(mallory);
+  w.cloudwatch.clearMetrics(REGION);
+
+  const rollback = await stack.rollback();
+  expectSuccess(rollback);
+  expect(rollback.ssmActions).toContain('GetParameterHistory');
+  // Neither Mallory's 64 nor a reset: the hop limit stays as it is.
+  expect(modifies(rollback)).toEqual([]);
+  expect(w.state()).toEqual(IMDSV2_STATE);
+  expect(linesOf(rollback, 'security warning')).toEqual([expect.objectContaining({
+    warning: 'claim-problem', problem: 'other-writer', name, detail: expect.stringContaining(mallory),
+  })]);
+  expect(metrics(w)).toEqual([['ClaimProblems', 1]]);
+  expect(owners(w)).toEqual([claimOf(stack, LOGICAL_ID, { HttpTokens: 'required' })]);
 });
 
 // ---- 4. Retained owners ----

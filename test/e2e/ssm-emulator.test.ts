@@ -5,12 +5,13 @@
  * devDependency) and 3.996.0 from the e2e runtime's NODE_PATH root (the oldest
  * the handler meets). Covered: the JSON 1.1 wire format, each action,
  * pagination, each error code and HTTP status as the SDK surfaces and retries
- * them, SigV4, per-Region state, and each fault switch.
+ * them, SigV4, per-Region state, each fault switch, and the history of each
+ * parameter with the caller that wrote each version (LastModifiedUser).
  */
 import * as currentSsm from '@aws-sdk/client-ssm';
 import { loadSdkClient } from './harness/runtime';
 import { captureRaw, errorOf, tamperAfterSigning } from '../support/sdk-probe';
-import { SsmEmulator, TEST_CREDENTIALS, TEST_SESSION_TOKEN } from '../support/ssm-emulator';
+import { SsmEmulator, TEST_CREDENTIALS, TEST_SESSION_TOKEN, TEST_USER_ARN, testAccessKeyId } from '../support/ssm-emulator';
 
 type SsmModule = typeof currentSsm;
 
@@ -94,6 +95,8 @@ describe.each(SDKS)('with client-ssm %s', (sdkName, load) => {
       action: 'PutParameter',
       region: REGION,
       input: { Name: `${CLAIMS}/a`, Value: '{"format":1}', Type: 'String', Tier: 'Standard', Overwrite: true },
+      // The principal of the request's access key (setCaller; none set: the test user).
+      caller: TEST_USER_ARN,
     }]);
     expect(raw).toMatchObject({ status: 200, contentType: 'application/x-amz-json-1.1' });
     expect(JSON.parse(raw.body!)).toEqual({ Tier: 'Standard', Version: 1 });
@@ -337,6 +340,62 @@ describe.each(SDKS)('with client-ssm %s', (sdkName, load) => {
     await del(client().c, `${CLAIMS}/a`);
     expect((await byPath(client({ region: 'us-east-1' }).c, { Path: CLAIMS })).Parameters).toHaveLength(1);
     expect(emulator.requests.map((r) => r.region)).toEqual([REGION, 'us-east-1', 'us-east-1', REGION, 'us-east-1']);
+  });
+
+  const history = (c: currentSsm.SSMClient, input: currentSsm.GetParameterHistoryCommandInput) => c.send(new sdk.GetParameterHistoryCommand(input));
+
+  test('GetParameterHistory: every version, oldest first, each with the caller that wrote it; an unknown name is ParameterNotFound 400', async () => {
+    const alice = testAccessKeyId('ALICE');
+    const aliceArn = 'arn:aws:sts::123456789012:assumed-role/Admin/alice';
+    emulator.setCaller(alice, aliceArn);
+    const { c, raw } = client();
+    await put(c, { Name: `${CLAIMS}/h`, Value: 'one', Type: 'String' });
+    await put(client({ accessKeyId: alice }).c, { Name: `${CLAIMS}/h`, Value: 'two', Overwrite: true, Description: 'd' });
+    expect(emulator.requests.map((r) => r.caller)).toEqual([TEST_USER_ARN, aliceArn]);
+    const out = await history(c, { Name: `${CLAIMS}/h`, WithDecryption: false });
+    const dates = emulator.history(REGION, `${CLAIMS}/h`).map((v) => v.LastModifiedDate);
+    expect(out.Parameters).toEqual([
+      { Name: `${CLAIMS}/h`, Type: 'String', Value: 'one', Version: 1, LastModifiedDate: dates[0], LastModifiedUser: TEST_USER_ARN, Tier: 'Standard', DataType: 'text', Labels: [], Policies: [] },
+      { Name: `${CLAIMS}/h`, Type: 'String', Value: 'two', Version: 2, LastModifiedDate: dates[1], LastModifiedUser: aliceArn, Tier: 'Standard', DataType: 'text', Labels: [], Policies: [], Description: 'd' },
+    ]);
+    expect(out.NextToken).toBeUndefined();
+    // Epoch seconds, as JSON 1.1 sends timestamps.
+    expect(JSON.parse(raw.body!).Parameters[0].LastModifiedDate).toEqual(expect.any(Number));
+    // By ARN too.
+    expect((await history(c, { Name: `arn:aws:ssm:${REGION}:123456789012:parameter${CLAIMS}/h` })).Parameters).toHaveLength(2);
+
+    expect(await errorOf(history(c, { Name: `${CLAIMS}/missing` }))).toMatchObject({ name: 'ParameterNotFound', status: 400, fault: 'client' });
+    expect(JSON.parse(raw.body!)).toEqual({ __type: 'ParameterNotFound' });
+    // Deleting the parameter deletes its history: created again, it starts at version 1.
+    await del(c, `${CLAIMS}/h`);
+    expect(await errorOf(history(c, { Name: `${CLAIMS}/h` }))).toMatchObject({ name: 'ParameterNotFound' });
+    await put(c, { Name: `${CLAIMS}/h`, Value: 'three', Type: 'String' });
+    expect((await history(c, { Name: `${CLAIMS}/h` })).Parameters!.map((p) => [p.Version, p.Value])).toEqual([[1, 'three']]);
+  });
+
+  test('GetParameterHistory pages by MaxResults (1..50, default 50) and NextToken, and the SDK paginator follows it', async () => {
+    const { c } = client();
+    for (let i = 1; i <= 53; i++) {
+      emulator.setParameter(REGION, `${CLAIMS}/many`, `v${i}`, i === 53 ? 'arn:aws:iam::123456789012:user/last' : undefined);
+    }
+    const first = await history(c, { Name: `${CLAIMS}/many` });
+    expect(first.Parameters!.map((p) => p.Version)).toEqual(Array.from({ length: 50 }, (_, i) => i + 1));
+    expect(first.NextToken).toEqual(expect.any(String));
+    const second = await history(c, { Name: `${CLAIMS}/many`, NextToken: first.NextToken });
+    expect(second.Parameters!.map((p) => [p.Version, p.LastModifiedUser])).toEqual([[51, TEST_USER_ARN], [52, TEST_USER_ARN], [53, 'arn:aws:iam::123456789012:user/last']]);
+    expect(second.NextToken).toBeUndefined();
+    const pages: number[][] = [];
+    for await (const page of sdk.paginateGetParameterHistory({ client: c, pageSize: 20 }, { Name: `${CLAIMS}/many` })) {
+      pages.push(page.Parameters!.map((p) => p.Version!));
+    }
+    expect(pages.map((p) => p.length)).toEqual([20, 20, 13]);
+    expect(pages.flat()).toEqual(Array.from({ length: 53 }, (_, i) => i + 1));
+    for (const MaxResults of [0, 51]) {
+      expect(await errorOf(history(c, { Name: `${CLAIMS}/many`, MaxResults }))).toMatchObject({ name: 'ValidationException', status: 400 });
+    }
+    emulator.setParameter(REGION, `${CLAIMS}/other`, 'v');
+    expect(await errorOf(history(c, { Name: `${CLAIMS}/other`, NextToken: first.NextToken }))).toMatchObject({ name: 'InvalidNextToken', status: 400 });
+    expect(await errorOf(history(c, { Name: `${CLAIMS}/many`, NextToken: 'garbage' }))).toMatchObject({ name: 'InvalidNextToken', status: 400 });
   });
 
   test('setParameter seeds a String parameter (a new version if it exists); parameters() is a copy', async () => {

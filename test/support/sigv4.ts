@@ -19,13 +19,31 @@ import * as crypto from 'crypto';
 import * as http from 'http';
 
 export const TEST_CREDENTIALS = { accessKeyId: 'AKIDLOCALEMULATOR', secretAccessKey: 'local-emulator-secret' };
+
+/**
+ * Another principal's access key, which every emulator accepts as well (with
+ * TEST_CREDENTIALS' secret and TEST_SESSION_TOKEN): TEST_CREDENTIALS' key id
+ * followed by `suffix` (letters and digits). The SSM emulator records who
+ * wrote a parameter by access key (SsmEmulator.setCaller).
+ */
+export function testAccessKeyId(suffix: string): string {
+  if (!/^[A-Z0-9]{1,40}$/.test(suffix)) {
+    throw new Error(`an access key suffix is upper-case letters and digits: ${suffix}`);
+  }
+  return `${TEST_CREDENTIALS.accessKeyId}${suffix}`;
+}
+
+/** The access key id of a request's SigV4 Authorization header (undefined when it has none). */
+export function accessKeyIdOf(req: http.IncomingMessage): string | undefined {
+  return /^AWS4-HMAC-SHA256 Credential=([^/]+)\//.exec(String(req.headers.authorization ?? ''))?.[1];
+}
 /** The only session token the emulators accept when a request carries one (Lambda's credentials always do). */
 export const TEST_SESSION_TOKEN = 'local-emulator-session-token';
 
 /**
  * What is wrong with a request's signature:
  * - `missing`: no or a malformed SigV4 Authorization header;
- * - `unknown-key`: an access key other than TEST_CREDENTIALS';
+ * - `unknown-key`: an access key other than TEST_CREDENTIALS' (or a testAccessKeyId);
  * - `session-token`: a session token that is unknown or not signed;
  * - `scope`: a credential scope for another service;
  * - `payload`: a body that does not match its signed payload hash;
@@ -55,7 +73,8 @@ export function verifySigV4(req: http.IncomingMessage, body: string | Buffer, se
     throw new SigV4Error('missing', 'AWS was not able to validate the provided access credentials (missing or malformed SigV4 Authorization header)');
   }
   const [, accessKeyId, date, region, scopeService, signedHeaders, signature] = m;
-  if (accessKeyId !== TEST_CREDENTIALS.accessKeyId) {
+  const suffix = accessKeyId.startsWith(TEST_CREDENTIALS.accessKeyId) ? accessKeyId.slice(TEST_CREDENTIALS.accessKeyId.length) : undefined;
+  if (suffix === undefined || !/^[A-Z0-9]{0,40}$/.test(suffix)) {
     throw new SigV4Error('unknown-key', 'AWS was not able to validate the provided access credentials');
   }
   if (scopeService !== service) {

@@ -1,6 +1,6 @@
 /**
  * A local SSM Parameter Store endpoint for PutParameter, GetParameter,
- * GetParametersByPath and DeleteParameter that speaks the AWS JSON 1.1
+ * GetParametersByPath, GetParameterHistory and DeleteParameter that speaks the AWS JSON 1.1
  * protocol, so tests can drive the real `@aws-sdk/client-ssm` (via `endpoint`
  * or AWS_ENDPOINT_URL_SSM) without reaching AWS. Listens on 127.0.0.1 only.
  *
@@ -34,13 +34,28 @@
  *   token picks up after the last name it returned, so parameters deleted
  *   between pages do not shift the next page);
  * - parameters carry Name, Type, Value, Version, LastModifiedDate, ARN and
- *   DataType (`text`).
+ *   DataType (`text`);
+ * - GetParameterHistory: every version of a parameter (Name, Type, Value,
+ *   Version, LastModifiedDate, LastModifiedUser, Tier, DataType, Labels,
+ *   Policies), oldest first; MaxResults 1..50; NextToken pages through the rest;
+ *   ParameterNotFound (no message) for a name without versions. DeleteParameter
+ *   deletes the history with the parameter (a parameter created again starts at
+ *   version 1);
+ * - LastModifiedUser is the ARN of the caller: the principal of the request's
+ *   access key (setCaller; TEST_USER_ARN for a key without one), or the one
+ *   setParameter is given.
  *
  * Simplifications (said here so no test relies on them being real SSM):
  * - one account (123456789012); Regions are independent maps;
  * - SecureString values are stored and returned as given (no KMS; WithDecryption
- *   changes nothing); only DataType `text`; no labels, history, policies or
- *   version selectors (`name:3`); the 100-version limit is not enforced;
+ *   changes nothing); only DataType `text`; no labels, policies or version
+ *   selectors (`name:3`); the 100-version limit is not enforced (SSM drops the
+ *   oldest unlabelled version); GetParameterHistory's default page size is
+ *   not documented: 50 here; which ARN SSM records as LastModifiedUser for a
+ *   caller with an assumed role is not documented either: the one setCaller
+ *   names (the harness: the assumed-role session ARN);
+ * - an access key is one of TEST_CREDENTIALS' or testAccessKeyId's (sigv4.ts),
+ *   and a caller is whatever setCaller says, not an IAM principal;
  * - `foo` and `/foo` are different names (in SSM they are the same parameter),
  *   and for Path `/` the direct children include names without any `/`;
  * - GetParametersByPath ParameterFilters are refused (ValidationException)
@@ -54,11 +69,14 @@
  */
 import * as http from 'http';
 import { LocalEndpoint, Reply, TEST_ACCOUNT, TEST_ROLE_ARN } from './local-endpoint';
-import { SigV4Error, verifySigV4 } from './sigv4';
+import { SigV4Error, accessKeyIdOf, verifySigV4 } from './sigv4';
 
-export { TEST_CREDENTIALS, TEST_SESSION_TOKEN } from './sigv4';
+export { TEST_CREDENTIALS, TEST_SESSION_TOKEN, testAccessKeyId } from './sigv4';
 
-/** One parameter as SSM keeps it (the latest version only). */
+/** The caller recorded for an access key that setCaller does not name (and for setParameter by default). */
+export const TEST_USER_ARN = `arn:aws:iam::${TEST_ACCOUNT}:user/test-user`;
+
+/** One version of a parameter as SSM keeps it. */
 export interface StoredParameter {
   Name: string;
   Value: string;
@@ -66,6 +84,8 @@ export interface StoredParameter {
   Tier: string;
   Version: number;
   LastModifiedDate: Date;
+  /** The ARN of the caller that wrote this version. */
+  LastModifiedUser: string;
   DataType: string;
   Description?: string;
 }
@@ -75,6 +95,8 @@ export interface SsmRecordedRequest {
   readonly action: string;
   readonly region: string;
   readonly input: any;
+  /** The caller's ARN (setCaller, by the request's access key). */
+  readonly caller?: string;
   /** The SSM error code of an injected fault this request was answered with. */
   readonly fault?: string;
 }
@@ -112,9 +134,17 @@ export class SsmEmulator extends LocalEndpoint<SsmRecordedRequest> {
   }
 
   private readonly regions = new Map<string, Map<string, StoredParameter>>();
+  /** Every version of each parameter, oldest first, per Region. */
+  private readonly histories = new Map<string, Map<string, StoredParameter[]>>();
+  private readonly callers = new Map<string, string>();
 
   private constructor() {
     super();
+  }
+
+  /** Records writes made with `accessKeyId` as made by `arn` (LastModifiedUser). */
+  public setCaller(accessKeyId: string, arn: string): void {
+    this.callers.set(accessKeyId, arn);
   }
 
   /** The parameters of a Region by name (a copy). */
@@ -122,27 +152,34 @@ export class SsmEmulator extends LocalEndpoint<SsmRecordedRequest> {
     return new Map([...this.store(region)].map(([name, p]) => [name, { ...p }]));
   }
 
+  /** Every version of a parameter, oldest first (a copy; empty when it does not exist). */
+  public history(region: string, name: string): StoredParameter[] {
+    return (this.historyOf(region).get(name) ?? []).map((p) => ({ ...p }));
+  }
+
   /**
    * Puts a String parameter as if written outside the handler (e.g. another
-   * stack's claim, or a malformed one): a new version if it exists. The name is
-   * not validated, so tests can seed what SSM would hold.
+   * stack's claim, or a malformed one) by `lastModifiedUser`: a new version if
+   * it exists. The name is not validated, so tests can seed what SSM would hold.
    */
-  public setParameter(region: string, name: string, value: string): void {
+  public setParameter(region: string, name: string, value: string, lastModifiedUser = TEST_USER_ARN): void {
     const previous = this.store(region).get(name);
-    this.store(region).set(name, {
+    this.keep(region, {
       Name: name,
       Value: value,
       Type: previous?.Type ?? 'String',
       Tier: previous?.Tier ?? 'Standard',
       Version: (previous?.Version ?? 0) + 1,
       LastModifiedDate: new Date(),
+      LastModifiedUser: lastModifiedUser,
       DataType: 'text',
     });
   }
 
-  /** Deletes a parameter as if deleted outside the handler (nothing if it does not exist). */
+  /** Deletes a parameter (and its history) as if deleted outside the handler (nothing if it does not exist). */
   public deleteParameter(region: string, name: string): void {
     this.store(region).delete(name);
+    this.historyOf(region).delete(name);
   }
 
   /** The request id travels in the x-amzn-requestid header only: JSON bodies do not carry it. */
@@ -166,6 +203,22 @@ export class SsmEmulator extends LocalEndpoint<SsmRecordedRequest> {
       this.regions.set(region, store);
     }
     return store;
+  }
+
+  private historyOf(region: string): Map<string, StoredParameter[]> {
+    let history = this.histories.get(region);
+    if (!history) {
+      history = new Map();
+      this.histories.set(region, history);
+    }
+    return history;
+  }
+
+  /** Stores a new version: the parameter's latest, and one more in its history. */
+  private keep(region: string, version: StoredParameter): void {
+    this.store(region).set(version.Name, version);
+    const history = this.historyOf(region);
+    history.set(version.Name, [...(history.get(version.Name) ?? []), { ...version }]);
   }
 
   private handle(req: http.IncomingMessage, body: string): unknown {
@@ -195,7 +248,9 @@ export class SsmEmulator extends LocalEndpoint<SsmRecordedRequest> {
     if (typeof input !== 'object' || input === null || Array.isArray(input)) {
       throw new SsmError('SerializationException', 'Start of structure or map found where not expected.');
     }
-    const fault = this.record({ action, region, input });
+    const accessKeyId = accessKeyIdOf(req);
+    const caller = (accessKeyId !== undefined ? this.callers.get(accessKeyId) : undefined) ?? TEST_USER_ARN;
+    const fault = this.record({ action, region, input, caller });
     if (fault) {
       const resource = `arn:aws:ssm:${region}:${TEST_ACCOUNT}:parameter${withSlash(String(input.Name ?? input.Path ?? ''))}`;
       throw new SsmError(fault, (FAULT_MESSAGES[fault] ?? `injected ${fault}`).replace(/\{action\}/g, action).replace(/\{resource\}/g, resource));
@@ -203,21 +258,23 @@ export class SsmEmulator extends LocalEndpoint<SsmRecordedRequest> {
 
     switch (action) {
       case 'PutParameter':
-        return this.put(region, input);
+        return this.put(region, input, caller);
       case 'GetParameter':
         return { Parameter: this.describe(region, this.existing(region, input.Name)) };
       case 'GetParametersByPath':
         return this.byPath(region, input);
+      case 'GetParameterHistory':
+        return this.versions(region, input);
       case 'DeleteParameter':
         this.existing(region, input.Name);
-        this.store(region).delete(input.Name);
+        this.deleteParameter(region, input.Name);
         return {};
       default:
         throw new SsmError('UnknownOperationException', '');
     }
   }
 
-  private put(region: string, input: any): unknown {
+  private put(region: string, input: any, caller: string): unknown {
     const name = required(input, 'Name', 'name');
     const value = required(input, 'Value', 'value');
     validateName(region, name);
@@ -266,14 +323,60 @@ export class SsmEmulator extends LocalEndpoint<SsmRecordedRequest> {
       Tier: effectiveTier,
       Version: (previous?.Version ?? 0) + 1,
       LastModifiedDate: new Date(),
+      LastModifiedUser: caller,
       DataType: 'text',
     };
     const description = input.Description ?? previous?.Description;
     if (description !== undefined) {
       stored.Description = description;
     }
-    store.set(name, stored);
+    this.keep(region, stored);
     return { Tier: stored.Tier, Version: stored.Version };
+  }
+
+  /** GetParameterHistory: the versions of one parameter, oldest first, MaxResults (1..50) at a time. */
+  private versions(region: string, input: any): unknown {
+    const given = required(input, 'Name', 'name');
+    // The name, or the parameter's ARN in this account and Region.
+    const arnPrefix = `arn:aws:ssm:${region}:${TEST_ACCOUNT}:parameter`;
+    const name = given.startsWith(arnPrefix) ? given.slice(arnPrefix.length) : given;
+    if (input.MaxResults !== undefined && (!Number.isInteger(input.MaxResults) || input.MaxResults < 1 || input.MaxResults > 50)) {
+      const bound = input.MaxResults < 1 ? 'greater than or equal to 1' : 'less than or equal to 50';
+      throw validation(`Value '${input.MaxResults}' at 'maxResults' failed to satisfy constraint: Member must have value ${bound}`);
+    }
+    const all = this.historyOf(region).get(name);
+    if (!all || all.length === 0) {
+      throw new SsmError('ParameterNotFound', '');
+    }
+    let after = 0;
+    if (input.NextToken !== undefined) {
+      const token = decodeHistoryToken(input.NextToken);
+      if (!token || token.name !== all[0].Name) {
+        throw new SsmError('InvalidNextToken', 'The specified token isn\'t valid.');
+      }
+      after = token.after;
+    }
+    const rest = all.filter((p) => p.Version > after);
+    const page = rest.slice(0, input.MaxResults ?? 50);
+    const out: Record<string, unknown> = {
+      Parameters: page.map((p) => ({
+        DataType: p.DataType,
+        ...(p.Description !== undefined ? { Description: p.Description } : {}),
+        Labels: [],
+        LastModifiedDate: p.LastModifiedDate.getTime() / 1000,
+        LastModifiedUser: p.LastModifiedUser,
+        Name: p.Name,
+        Policies: [],
+        Tier: p.Tier,
+        Type: p.Type,
+        Value: p.Value,
+        Version: p.Version,
+      })),
+    };
+    if (rest.length > page.length) {
+      out.NextToken = Buffer.from(JSON.stringify({ history: page[page.length - 1].Name, after: page[page.length - 1].Version }), 'utf8').toString('base64');
+    }
+    return out;
   }
 
   private byPath(region: string, input: any): unknown {
@@ -393,6 +496,18 @@ interface PageToken {
 
 function encodeToken(token: PageToken): string {
   return Buffer.from(JSON.stringify(token), 'utf8').toString('base64');
+}
+
+function decodeHistoryToken(token: unknown): { name: string; after: number } | undefined {
+  if (typeof token !== 'string') {
+    return undefined;
+  }
+  try {
+    const t = JSON.parse(Buffer.from(token, 'base64').toString('utf8'));
+    return typeof t?.history === 'string' && Number.isInteger(t.after) ? { name: t.history, after: t.after } : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function decodeToken(token: unknown): PageToken | undefined {

@@ -92,7 +92,7 @@
 import * as crypto from 'crypto';
 import { isDeepStrictEqual } from 'util';
 import { matchesPattern, scheduledEvent } from './eventbridge';
-import { FunctionConfig, Invocation, Outcome, invoke } from './lambda';
+import { FunctionConfig, Invocation, Outcome, executionRoleKey, executionRoleSession, invoke } from './lambda';
 import { SdkName, sdkRoot } from './runtime';
 import {
   CUSTOM_RESOURCE_TYPE,
@@ -1045,6 +1045,8 @@ export class CloudFormationStack {
     const first = endpoints.map((e) => e.requests.length);
     const faultCount = () => endpoints.reduce((n, e) => n + e.faultsServed + e.requestsHeld, responses.faultsServed);
     const faultsBefore = faultCount();
+    // SSM records the writer of each parameter version: this function's session.
+    ssm.setCaller(executionRoleKey(fn), executionRoleSession(fn));
     const invocation = await invoke({
       fn,
       event,

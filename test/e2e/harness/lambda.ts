@@ -11,18 +11,22 @@
  * AWS_ENDPOINT_URL_AUTO_SCALING; @smithy/core getEndpointUrlConfig), and the
  * function's Timeout enforced by killing the process. AWS_ENDPOINT_URL itself is
  * never set: a client of any other service would head for AWS, which
- * bootstrap.js refuses.
+ * bootstrap.js refuses. Each function has credentials of its own (an access key
+ * of its own: executionRoleKey), which the SSM emulator records as the function's
+ * assumed-role session (executionRoleSession), as SSM records who wrote a parameter.
  *
  * Every invocation is a cold start (a new process): custom resource events are
  * rare and minutes apart, so Lambda mostly starts a new sandbox for them too.
  */
 import { ChildProcess, spawn } from 'child_process';
+import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { performance } from 'perf_hooks';
 import { SdkName, nodeFor, sdkRoot } from './runtime';
 import { TEST_CREDENTIALS, TEST_SESSION_TOKEN } from '../../support/ec2-emulator';
+import { testAccessKeyId } from '../../support/sigv4';
 
 const BOOTSTRAP = path.join(__dirname, 'bootstrap.js');
 
@@ -41,6 +45,23 @@ export interface FunctionConfig {
   readonly code: string;
   readonly environment: Readonly<Record<string, string>>;
   readonly logGroupName: string;
+  /** The name of its execution role (the template's Role, resolved). */
+  readonly roleName: string;
+}
+
+/**
+ * The ARN of the session Lambda runs the function in:
+ * `arn:aws:sts::<account>:assumed-role/<role name>/<function name>` (Lambda names
+ * the session after the function).
+ */
+export function executionRoleSession(fn: FunctionConfig): string {
+  const account = fn.arn.split(':')[4];
+  return `arn:aws:sts::${account}:assumed-role/${fn.roleName}/${fn.functionName}`;
+}
+
+/** The access key of the function's credentials: one per function (its ARN's hash), so the emulators can tell who called. */
+export function executionRoleKey(fn: FunctionConfig): string {
+  return testAccessKeyId(crypto.createHash('sha256').update(fn.arn).digest('hex').slice(0, 12).toUpperCase());
 }
 
 export interface InvokeOptions {
@@ -61,6 +82,8 @@ export interface InvokeOptions {
   readonly autoScalingEndpoint: string;
   /** NODE_EXTRA_CA_CERTS: the certificate of the local ResponseURL endpoint. */
   readonly caFile: string;
+  /** The access key id of the function's credentials. @default executionRoleKey(fn) */
+  readonly accessKeyId?: string;
 }
 
 /** How the invocation ended. */
@@ -136,8 +159,8 @@ export async function invoke(options: InvokeOptions): Promise<Invocation> {
       AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
       AWS_LAMBDA_LOG_GROUP_NAME: fn.logGroupName,
       AWS_LAMBDA_LOG_STREAM_NAME: logStreamName,
-      // The execution role's temporary credentials: the emulator's test key, with a session token.
-      AWS_ACCESS_KEY_ID: TEST_CREDENTIALS.accessKeyId,
+      // The execution role's temporary credentials: a test key of the function's own, with a session token.
+      AWS_ACCESS_KEY_ID: options.accessKeyId ?? executionRoleKey(fn),
       AWS_SECRET_ACCESS_KEY: TEST_CREDENTIALS.secretAccessKey,
       AWS_SESSION_TOKEN: TEST_SESSION_TOKEN,
       // The function's own variables (Environment.Variables), then the test's redirections.

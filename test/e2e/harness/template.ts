@@ -273,6 +273,8 @@ export function functionConfig(t: StackTemplate, functionLogicalId: string, ctx:
     code,
     environment: stringify(environment),
     logGroupName: logGroup ? String(resolve(t, logGroup, ctx)) : `/aws/lambda/${functionName}`,
+    // arn:aws:iam::<account>:role/<path><name>
+    roleName: String(resolve(t, properties.Role, ctx)).split('/').pop()!,
   };
 }
 

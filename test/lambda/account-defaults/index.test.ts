@@ -166,11 +166,12 @@ describe('Update', () => {
     expect(answer.PhysicalResourceId).toBe('some-older-id');
   });
 
-  test('a field in the old properties but not in the new ones is reset to no preference', async () => {
+  test('a field in the old properties but not in the new ones is reset to no preference (its value before the Create)', async () => {
     world.state = { HttpTokens: 'required', InstanceMetadataTags: 'enabled', HttpPutResponseHopLimit: 2, HttpEndpoint: 'enabled' };
     const answer = await run(updateEvent(endpoint,
       { HttpTokens: 'required' },
-      { HttpTokens: 'required', InstanceMetadataTags: 'enabled', HttpPutResponseHopLimit: '2' }));
+      { HttpTokens: 'required', InstanceMetadataTags: 'enabled', HttpPutResponseHopLimit: '2' },
+      `${PHYSICAL_ID}:HttpTokens=no-preference,HttpPutResponseHopLimit=-1,InstanceMetadataTags=no-preference`));
     expect(answer.Status).toBe('SUCCESS');
     // HttpTokens already holds its value: only what differs is sent.
     expect(modifyCalls()).toEqual([{ InstanceMetadataTags: 'no-preference', HttpPutResponseHopLimit: -1 }]);
@@ -203,11 +204,11 @@ describe('Update', () => {
     expect(world.state).toEqual({ HttpTokens: 'optional', HttpPutResponseHopLimit: 1 });
   });
 
-  test('a rollback Update after a partly applied Update removes the field the failed Update added', async () => {
+  test('a rollback Update after a partly applied Update leaves the field the failed Update added: no claim vouches for its value before (hand-back.test.ts)', async () => {
     world.state = { HttpTokens: 'required', InstanceMetadataTags: 'enabled' };
     const rollback = await run(updateEvent(endpoint, { HttpTokens: 'required' }, { HttpTokens: 'required', InstanceMetadataTags: 'enabled' }));
     expect(rollback.Status).toBe('SUCCESS');
-    expect(world.state).toEqual({ HttpTokens: 'required' });
+    expect(world.state).toEqual({ HttpTokens: 'required', InstanceMetadataTags: 'enabled' });
   });
 
   test('a read-back mismatch fails the Update and names the field', async () => {
@@ -596,14 +597,19 @@ describe('rollback-safe Update', () => {
   const self = { stackId: STACK_ID, stackName: 'imds', logicalResourceId: LOGICAL_ID };
   const claimWith = (fields: Record<string, unknown>) => world.parameters.set(claimName(self), formatClaim(self, fields));
 
-  test('an Update records the fields it manages, format 2 without values before, and keeps the physical id', async () => {
+  test('an Update records the fields it manages, format 2 with the values before of the fields it takes over, and keeps the physical id', async () => {
     world.state = { HttpTokens: 'required', HttpPutResponseHopLimit: 3 };
     claimWith({ HttpTokens: 'required' });
     const physicalId = `${PHYSICAL_ID}:HttpTokens=optional`;
     const answer = await run(updateEvent(endpoint, { HttpTokens: 'required', HttpPutResponseHopLimit: '2' }, { HttpTokens: 'required' }, physicalId));
     expect(answer).toMatchObject({ Status: 'SUCCESS', PhysicalResourceId: physicalId });
     expect(JSON.parse(world.parameters.get(claimName(self))!)).toEqual({
-      format: 2, stackId: STACK_ID, stackName: 'imds', logicalResourceId: LOGICAL_ID, fields: { HttpTokens: 'required', HttpPutResponseHopLimit: 2 },
+      format: 2,
+      stackId: STACK_ID,
+      stackName: 'imds',
+      logicalResourceId: LOGICAL_ID,
+      fields: { HttpTokens: 'required', HttpPutResponseHopLimit: 2 },
+      before: { HttpPutResponseHopLimit: 3 },
     });
   });
 
@@ -617,12 +623,12 @@ describe('rollback-safe Update', () => {
     expect(world.state).toEqual({ HttpTokens: 'required', HttpPutResponseHopLimit: 3 });
   });
 
-  test('the claim\'s values before (format 1) are never used: a dropped field without a value in the physical id goes to no preference', async () => {
+  test('the claim\'s values before (format 1) are never used: a dropped field without a value in the physical id is left as it is', async () => {
     world.state = { HttpTokens: 'required', HttpPutResponseHopLimit: 2 };
     world.parameters.set(legacyClaimName(self), JSON.stringify({ format: 1, ...self, fields: { HttpTokens: 'required', HttpPutResponseHopLimit: 2 }, before: { HttpPutResponseHopLimit: 5 } }));
     const answer = await run(updateEvent(endpoint, { HttpTokens: 'required' }, { HttpTokens: 'required', HttpPutResponseHopLimit: '2' }, `${PHYSICAL_ID}:HttpTokens=optional`));
     expect(answer.Status).toBe('SUCCESS');
-    expect(world.state).toEqual({ HttpTokens: 'required' });
+    expect(world.state).toEqual({ HttpTokens: 'required', HttpPutResponseHopLimit: 2 });
   });
 
   test.each([
@@ -630,12 +636,12 @@ describe('rollback-safe Update', () => {
     `${PHYSICAL_ID}:HttpPutResponseHopLimit=99`, // invalid value
     `${PHYSICAL_ID}:HttpPutResponseHopLimit=3,Unknown=1`, // unknown key
     `${PHYSICAL_ID}:HttpPutResponseHopLimit=3:x`, // too many parts
-  ])('a physical id that cannot be read strictly (%s) gives no values before: no preference', async (physicalId) => {
+  ])('a physical id that cannot be read strictly (%s) gives no values before: without a claim to vouch for one, the field is left as it is', async (physicalId) => {
     world.state = { HttpTokens: 'required', HttpPutResponseHopLimit: 2 };
     const answer = await run(updateEvent(endpoint, { HttpTokens: 'required' }, { HttpTokens: 'required', HttpPutResponseHopLimit: '2' }, physicalId));
     expect(answer.Status).toBe('SUCCESS');
-    expect(world.state).toEqual({ HttpTokens: 'required' });
-    expect(logs).toContainEqual(JSON.stringify({ message: 'the physical id\'s values before the Create cannot be read: no preference is used instead', physicalResourceId: physicalId }));
+    expect(world.state).toEqual({ HttpTokens: 'required', HttpPutResponseHopLimit: 2 });
+    expect(logs).toContainEqual(JSON.stringify({ message: 'the physical id\'s values before the Create cannot be read: none are taken from it', physicalResourceId: physicalId }));
   });
 
   test('a field the claim never took over (the Update that added it failed) is left alone by the rollback, even when it holds the value asked', async () => {
@@ -647,19 +653,19 @@ describe('rollback-safe Update', () => {
     expect(logs.join('\n')).toContain('never taken over');
   });
 
-  test('a field a resource without a claim (created by the release without claims) stops managing is reset, as that release did', async () => {
+  test('a field a resource without a claim (created by the release without claims) stops managing is left as it is: no value before is known', async () => {
     world.state = { HttpTokens: 'required', InstanceMetadataTags: 'enabled' };
     const answer = await run(updateEvent(endpoint, { HttpTokens: 'required' }, { HttpTokens: 'required', InstanceMetadataTags: 'enabled' }));
     expect(answer.Status).toBe('SUCCESS');
-    expect(modifyCalls()).toEqual([{ InstanceMetadataTags: 'no-preference' }]);
+    expect(modifyCalls()).toEqual([]);
   });
 
-  test('a physical id without values before (the previous release) resets a removed field to no preference', async () => {
+  test('a physical id without values before (the previous release) and a claim without them: a removed field is left as it is', async () => {
     world.state = { HttpTokens: 'required', InstanceMetadataTags: 'enabled' };
     claimWith({ HttpTokens: 'required', InstanceMetadataTags: 'enabled' });
     const answer = await run(updateEvent(endpoint, { HttpTokens: 'required' }, { HttpTokens: 'required', InstanceMetadataTags: 'enabled' }));
     expect(answer.Status).toBe('SUCCESS');
-    expect(world.state).toEqual({ HttpTokens: 'required' });
+    expect(world.state).toEqual({ HttpTokens: 'required', InstanceMetadataTags: 'enabled' });
   });
 
   test('the rollback of a failed Update does not reset a field the stack never wrote (someone else set hop limit 3)', async () => {
@@ -676,7 +682,7 @@ describe('rollback-safe Update', () => {
 
   test('a field removed by an Update is reset when it still holds what the old properties asked for, compared as strings', async () => {
     world.state = { HttpTokens: 'required', HttpPutResponseHopLimit: 64 };
-    const answer = await run(updateEvent(endpoint, { HttpTokens: 'required' }, { HttpTokens: 'required', HttpPutResponseHopLimit: '64' }));
+    const answer = await run(updateEvent(endpoint, { HttpTokens: 'required' }, { HttpTokens: 'required', HttpPutResponseHopLimit: '64' }, `${PHYSICAL_ID}:HttpPutResponseHopLimit=-1`));
     expect(answer.Status).toBe('SUCCESS');
     expect(modifyCalls()).toEqual([{ HttpPutResponseHopLimit: -1 }]);
   });
@@ -1084,7 +1090,7 @@ describe('reasons and logs, exactly', () => {
 });
 
 describe('upgrade from the release without claims', () => {
-  test('a field the resource managed before it had a claim goes back to no preference when a later Update drops it, as that release did', async () => {
+  test('a field the resource managed before it had a claim is left as it is when a later Update drops it: nothing vouches for a value before', async () => {
     world.state = { HttpTokens: 'required', HttpEndpoint: 'enabled' };
     // The Update that upgrades the library: the same settings, the Ownership property added, no claim yet.
     const upgrade = await run(updateEvent(endpoint,
@@ -1100,7 +1106,7 @@ describe('upgrade from the release without claims', () => {
       { HttpEndpoint: 'enabled', Ownership: 'claims-v1' },
       { HttpTokens: 'required', HttpEndpoint: 'enabled', Ownership: 'claims-v1' }));
     expect(dropped.Status).toBe('SUCCESS');
-    expect(world.state).toEqual({ HttpEndpoint: 'enabled' });
+    expect(world.state).toEqual({ HttpTokens: 'required', HttpEndpoint: 'enabled' });
   });
 
   test('a resource with a format 1 claim: the Update that upgrades records format 2 under the new name, writes nothing, and leaves the old claim (IAM allows only the new name)', async () => {
@@ -1361,5 +1367,79 @@ describe('Delete: rollback, RESTORE, retained owners, re-apply after reset', () 
     const answer = await run(deleteEvent(endpoint, { HttpTokens: 'required' }));
     expect(answer.Status).toBe('SUCCESS');
     expect(logs.join('\n')).toContain('could not check the claims again after the reset');
+  });
+});
+
+describe('Delete: what a Delete logs and re-reads (mutation testing)', () => {
+  const withBefore = `${PHYSICAL_ID}:HttpTokens=required,HttpPutResponseHopLimit=3`;
+  const messages = () => logs.map((l) => JSON.parse(l).message);
+
+  test('a restoring Delete that changes a field does not re-read the claims: only a reset does', async () => {
+    world.eventStackStatus = 'ROLLBACK_IN_PROGRESS';
+    world.state = { HttpTokens: 'required', HttpPutResponseHopLimit: 2 };
+    await run(deleteEvent(endpoint, { HttpTokens: 'required', HttpPutResponseHopLimit: '2' }, withBefore));
+    expect(modifyCalls()).toEqual([{ HttpPutResponseHopLimit: 3 }]);
+    expect(ssm.commandCalls(GetParametersByPathCommand)).toHaveLength(1);
+  });
+
+  test('the restore\'s log line: the target, and changedSince only when a field changed since', async () => {
+    world.eventStackStatus = 'ROLLBACK_IN_PROGRESS';
+    world.state = { HttpTokens: 'required', HttpPutResponseHopLimit: 2 };
+    await run(deleteEvent(endpoint, { HttpTokens: 'required', HttpPutResponseHopLimit: '2' }, withBefore));
+    expect(logs).toContainEqual(JSON.stringify({ message: 'Delete restores the values from before the Create', target: { HttpTokens: 'required', HttpPutResponseHopLimit: 3 } }));
+  });
+
+  test('a resetting Delete logs no restore', async () => {
+    world.state = { HttpTokens: 'required' };
+    await run(deleteEvent(endpoint, { HttpTokens: 'required' }, withBefore));
+    expect(world.state).toEqual({});
+    expect(messages()).not.toContain('Delete restores the values from before the Create');
+  });
+
+  test('after a reset that no live claim now manages, nothing is put back and nothing more is read or logged', async () => {
+    world.state = { HttpTokens: 'required' };
+    await run(deleteEvent(endpoint, { HttpTokens: 'required' }));
+    expect(ssm.commandCalls(GetParametersByPathCommand)).toHaveLength(2);
+    expect(messages()).not.toContain('another live resource claims fields this Delete reset: their values are put back');
+    expect(messages()).not.toContain('the settings are already as requested: no EC2 write');
+    expect(modifyCalls()).toEqual([{ HttpTokens: 'no-preference' }]);
+  });
+
+  test('a failed re-read after the reset is logged with its error', async () => {
+    world.state = { HttpTokens: 'required' };
+    ssm.on(GetParametersByPathCommand).callsFakeOnce(fakes(world).getParametersByPath).rejects(serviceError('InternalServerError', 'down', 500));
+    await run(deleteEvent(endpoint, { HttpTokens: 'required' }));
+    expect(logs).toContainEqual(JSON.stringify({
+      message: 'could not check the claims again after the reset',
+      error: 'OwnershipUnknownError: the claims under /cdk-imds-account-defaults/claims in SSM Parameter Store could not be read (InternalServerError: down)',
+    }));
+  });
+
+  test('an OnDelete a Delete does not understand is logged with the error', async () => {
+    world.state = { HttpTokens: 'required' };
+    await run(deleteEvent(endpoint, { HttpTokens: 'required', OnDelete: 'KEEP' }, withBefore));
+    expect(logs).toContainEqual(JSON.stringify({
+      message: 'OnDelete is not understood: the fields are reset',
+      error: 'InvalidPropertiesError: OnDelete must be one of "RESET", "RESTORE"; got "KEEP"',
+    }));
+  });
+
+  test('only OwnershipUnknownError leaves the settings: any other error while reading ownership fails the Delete, changing nothing', async () => {
+    world.state = { HttpTokens: 'required' };
+    // An unexpected error inside readOwnership, outside its SSM and CloudFormation calls: its 'ownership' log line throws.
+    const logSpy = console.log as jest.Mock;
+    const capture = logSpy.getMockImplementation()!;
+    logSpy.mockImplementation((...args: unknown[]) => {
+      if (String(args[0]).startsWith('{"message":"ownership"')) throw new Error('unexpected');
+      capture(...args);
+    });
+    try {
+      const answer = await run(deleteEvent(endpoint, { HttpTokens: 'required' }));
+      expect(answer).toMatchObject({ Status: 'FAILED', Reason: 'unexpected' });
+      expect(modifyCalls()).toEqual([]);
+      expect(world.state).toEqual({ HttpTokens: 'required' });
+    } finally {
+      logSpy.mockImplementation(capture);
+    }
   });
 });
