@@ -18,6 +18,9 @@ export const SECURITY_METRIC_TIMEOUT_MS = 2_000;
 
 let cwClient: CloudWatchClient | undefined;
 
+/** The most `security warning` lines one report writes; the rest are counted in a last line. */
+export const SECURITY_WARNING_LINES_MAX = 20;
+
 /**
  * Logs a security warning and puts its metric (1). Never throws; returns once the
  * metric is put, has failed, or SECURITY_METRIC_TIMEOUT_MS (or `signal`) has passed.
@@ -25,7 +28,27 @@ let cwClient: CloudWatchClient | undefined;
 export async function reportSecurityWarning(
   warning: string, metric: string, fields: Record<string, unknown>, signal?: AbortSignal,
 ): Promise<void> {
-  log('security warning', { warning, ...fields });
+  return reportSecurityWarnings(warning, metric, [fields], signal);
+}
+
+/**
+ * Logs one security warning line per entry (at most SECURITY_WARNING_LINES_MAX, then
+ * one line with the count of the others) and puts the metric once, with the number
+ * of entries as its value: whoever can write the inputs (many junk claims, say)
+ * cannot make the report take longer than one bounded metric put. Never throws.
+ */
+export async function reportSecurityWarnings(
+  warning: string, metric: string, entries: ReadonlyArray<Record<string, unknown>>, signal?: AbortSignal,
+): Promise<void> {
+  if (entries.length === 0) {
+    return;
+  }
+  for (const fields of entries.slice(0, SECURITY_WARNING_LINES_MAX)) {
+    log('security warning', { warning, ...fields });
+  }
+  if (entries.length > SECURITY_WARNING_LINES_MAX) {
+    log('security warning', { warning, more: entries.length - SECURITY_WARNING_LINES_MAX });
+  }
   const controller = new AbortController();
   const abort = () => controller.abort();
   const timer = setTimeout(abort, SECURITY_METRIC_TIMEOUT_MS);
@@ -34,7 +57,7 @@ export async function reportSecurityWarning(
     abort();
   }
   try {
-    await putMetrics((cwClient ??= createCloudWatchClient()), [{ name: metric, value: 1 }], controller.signal);
+    await putMetrics((cwClient ??= createCloudWatchClient()), [{ name: metric, value: entries.length }], controller.signal);
   } catch {
     // putMetrics logs its own failures; a client that cannot be made is no reason to fail either.
   } finally {

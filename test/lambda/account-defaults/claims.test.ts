@@ -85,11 +85,26 @@ describe('format and parse', () => {
     ['no value', undefined, 'not JSON'],
     ['JSON null', 'null', 'not a JSON object'],
     ['an array', '[]', 'not a JSON object'],
+    ['a JSON number', '5', 'not a JSON object'],
+    ['a JSON string', '"x"', 'not a JSON object'],
+    ['a StackId in an array', JSON.stringify({ format: 2, ...OWNER, stackId: [OWNER.stackId], fields: { HttpTokens: 'required' } }), 'stackId is not a CloudFormation stack ARN'],
     ['no format', JSON.stringify({ ...OWNER, fields: { HttpTokens: 'required' } }), 'format is not a positive integer'],
     ['format 0', JSON.stringify({ format: 0, ...OWNER, fields: { HttpTokens: 'required' } }), 'format is not a positive integer'],
     ['format 1.5', JSON.stringify({ format: 1.5, ...OWNER, fields: { HttpTokens: 'required' } }), 'format is not a positive integer'],
     ['a StackId that is not a stack ARN', JSON.stringify({ format: 2, ...OWNER, stackId: 'S', fields: { HttpTokens: 'required' } }), 'stackId is not a CloudFormation stack ARN'],
     ['a StackId of another service', JSON.stringify({ format: 2, ...OWNER, stackId: OWNER.stackId.replace('cloudformation', 'ssm'), fields: { HttpTokens: 'required' } }), 'stackId is not a CloudFormation stack ARN'],
+    ['a StackId with something before it', JSON.stringify({ format: 2, ...OWNER, stackId: `x${OWNER.stackId}`, fields: { HttpTokens: 'required' } }), 'stackId is not a CloudFormation stack ARN'],
+    ['a StackId whose stack name starts with a digit', JSON.stringify({ format: 2, ...OWNER, stackId: OWNER.stackId.replace('/platform/', '/1platform/'), fields: { HttpTokens: 'required' } }), 'stackId is not a CloudFormation stack ARN'],
+    ['a StackId with an 11-digit account', JSON.stringify({ format: 2, ...OWNER, stackId: OWNER.stackId.replace('123456789012', '12345678901'), fields: { HttpTokens: 'required' } }), 'stackId is not a CloudFormation stack ARN'],
+    ['a StackId that is not a string', JSON.stringify({ format: 2, ...OWNER, stackId: 5, fields: { HttpTokens: 'required' } }), 'stackId is not a CloudFormation stack ARN'],
+    ['a logical id with something before it', JSON.stringify({ format: 2, ...OWNER, logicalResourceId: '-Imds', fields: { HttpTokens: 'required' } }), 'logicalResourceId is not a logical id'],
+    ['a logical id with something after it', JSON.stringify({ format: 2, ...OWNER, logicalResourceId: 'Imds-', fields: { HttpTokens: 'required' } }), 'logicalResourceId is not a logical id'],
+    ['an empty logical id', JSON.stringify({ format: 2, ...OWNER, logicalResourceId: '', fields: { HttpTokens: 'required' } }), 'logicalResourceId is not a logical id'],
+    ['a logical id longer than 255', JSON.stringify({ format: 2, ...OWNER, logicalResourceId: 'A'.repeat(256), fields: { HttpTokens: 'required' } }), 'logicalResourceId is not a logical id'],
+    ['a format that is a string', JSON.stringify({ format: '2', ...OWNER, fields: { HttpTokens: 'required' } }), 'format is not a positive integer'],
+    ['fields null', JSON.stringify({ format: 2, ...OWNER, fields: null }), 'fields: InvalidPropertiesError: at least one of HttpTokens, HttpTokensEnforced, HttpPutResponseHopLimit, HttpEndpoint, InstanceMetadataTags is required'],
+    ['fields a string', JSON.stringify({ format: 2, ...OWNER, fields: 'HttpTokens' }), 'fields: InvalidPropertiesError: at least one of HttpTokens, HttpTokensEnforced, HttpPutResponseHopLimit, HttpEndpoint, InstanceMetadataTags is required'],
+    ['retained null', JSON.stringify({ format: 2, ...OWNER, retained: null, fields: { HttpTokens: 'required' } }), 'retained is not a boolean'],
     ['a StackId with more parts', JSON.stringify({ format: 2, ...OWNER, stackId: `${OWNER.stackId}/x`, fields: { HttpTokens: 'required' } }), 'stackId is not a CloudFormation stack ARN'],
     ['a logical id that is not one', JSON.stringify({ format: 2, ...OWNER, logicalResourceId: 'a-b', fields: { HttpTokens: 'required' } }), 'logicalResourceId is not a logical id'],
     ['no logical id', JSON.stringify({ format: 2, ...OWNER, logicalResourceId: undefined, fields: { HttpTokens: 'required' } }), 'logicalResourceId is not a logical id'],
@@ -101,6 +116,23 @@ describe('format and parse', () => {
     ['only a null field', JSON.stringify({ format: 2, ...OWNER, fields: { HttpTokens: null } }), 'fields: InvalidPropertiesError: at least one of HttpTokens, HttpTokensEnforced, HttpPutResponseHopLimit, HttpEndpoint, InstanceMetadataTags is required'],
   ])('a malformed value (%s) is a problem that says what', (_case, value, detail) => {
     expect(parseClaim(NAME, value)).toEqual({ name: NAME, problem: 'malformed', detail });
+  });
+
+  test('the parts of a StackId and a logical id: any letters and digits, upper or lower case (the format is CloudFormation\'s); a logical id of 1 to 255', () => {
+    for (const stackId of [
+      'arn:aws:cloudformation:eu-west-1:123456789012:stack/Zz9-a/ABCDEF-0123-xyz',
+      'arn:aws:cloudformation:ap-southeast-2:098765432109:stack/a/z',
+      'arn:aws-iso-b:cloudformation:us-isob-east-1:123456789012:stack/Z/0-9',
+    ]) {
+      for (const logicalResourceId of ['A', 'z', '0', 'Az09', 'Z'.repeat(255)]) {
+        const owner = { ...OWNER, stackId, logicalResourceId };
+        expect(parseClaim(claimName(owner), formatClaim(owner, { HttpTokens: 'required' }))).toMatchObject({ stackId, logicalResourceId });
+      }
+    }
+  });
+
+  test('retained false is read as not retained', () => {
+    expect(parseClaim(NAME, JSON.stringify({ format: 2, ...OWNER, retained: false, fields: { HttpTokens: 'required' } }))).toMatchObject({ retained: false });
   });
 
   test('a valid value under another name is foreign', () => {
@@ -122,7 +154,9 @@ describe('the store', () => {
     await putClaim(client, OWNER, { HttpTokens: 'required' }, { retained: true }, signal);
     expect(ssm).toHaveReceivedCommandWith(PutParameterCommand, { Name: NAME, Type: 'String', Tier: 'Standard', Overwrite: true });
     expect(JSON.parse(world.parameters.get(NAME)!)).toMatchObject({ fields: { HttpTokens: 'required' }, retained: true });
+    expect(logs[0]).toBe(JSON.stringify({ message: 'recording the claim', name: NAME, fields: { HttpTokens: 'optional' }, retained: false }));
     expect(logs[1]).toBe(JSON.stringify({ message: 'recording the claim', name: NAME, fields: { HttpTokens: 'required' }, retained: true }));
+    expect(ssm.commandCalls(PutParameterCommand)[0].args[0].input.Value).toBe(formatClaim(OWNER, { HttpTokens: 'optional' }));
   });
 
   test('listClaims reads the direct children of the claims path, page after page, and returns the problems apart', async () => {

@@ -77,6 +77,8 @@ describe('readOwnership', () => {
     expect(protectedByRetained(ownership, 'HttpTokens', { HttpTokens: 'required' })).toBe(true);
     expect(protectedByRetained(ownership, 'HttpTokens', { HttpTokens: 'optional' })).toBe(false);
     expect(protectedByRetained(ownership, 'HttpEndpoint', { HttpEndpoint: 'no-preference' })).toBe(false);
+    // A field the retained claim does not manage is not protected, even where `current` has no value for it either.
+    expect(protectedByRetained(ownership, 'HttpEndpoint', {})).toBe(false);
     expect(logs).toContainEqual(JSON.stringify({ message: 'ownership', others: [], retainedOrphans: [{ stackName: 'kept', logicalResourceId: 'Imds', fields: { HttpTokens: 'required' } }] }));
   });
 
@@ -97,13 +99,16 @@ describe('readOwnership', () => {
     expect(cw).toHaveReceivedCommandWith(PutMetricDataCommand, { Namespace: 'CdkImdsAccountDefaults', MetricData: [expect.objectContaining({ MetricName: 'ClaimProblems', Value: 1 })] });
   });
 
-  test('malformed claims are reported one by one, and nothing else is', async () => {
+  test('malformed claims are logged one by one and counted in one metric put, and nothing else is', async () => {
     world.parameters.set('/cdk-imds-account-defaults/claims/a', 'x');
     world.parameters.set('/cdk-imds-account-defaults/claims/b', '{}');
     addClaim(world, 'p', 'Imds', { HttpTokens: 'required' });
     const ownership = await read();
     expect(ownership.problems.map((p) => p.problem)).toEqual(['malformed', 'malformed']);
-    expect(cw).toHaveReceivedCommandTimes(PutMetricDataCommand, 2);
+    expect(logs.filter((l) => l.includes('"warning":"claim-problem"'))).toHaveLength(2);
+    // Many junk parameters cost one bounded put, not one each.
+    expect(cw).toHaveReceivedCommandTimes(PutMetricDataCommand, 1);
+    expect(cw).toHaveReceivedCommandWith(PutMetricDataCommand, { MetricData: [expect.objectContaining({ MetricName: 'ClaimProblems', Value: 2 })] });
   });
 
   test('no problems: no warning, no metric', async () => {
@@ -111,6 +116,16 @@ describe('readOwnership', () => {
     await read();
     expect(cw).not.toHaveReceivedCommand(PutMetricDataCommand);
     expect(logs.join('\n')).not.toContain('security warning');
+  });
+
+  test('no own claim (a new resource): own is undefined, whatever other claims exist', async () => {
+    addClaim(world, 'platform', 'Imds1', { HttpTokens: 'required' });
+    world.parameters.set(legacyClaimName({ stackId: stackIdOf('platform'), logicalResourceId: 'Imds2' }),
+      JSON.stringify({ format: 1, stackId: stackIdOf('platform'), stackName: 'platform', logicalResourceId: 'Imds2', fields: { HttpTokens: 'required' } }));
+    world.resources.set(`${stackIdOf('platform')}|Imds2`, 'UPDATE_COMPLETE');
+    const ownership = await read();
+    expect(ownership.others).toHaveLength(2);
+    expect(ownership.own).toBeUndefined();
   });
 
   test('its own format 1 claim is its own, never another\'s; the format 2 one wins when both exist', async () => {

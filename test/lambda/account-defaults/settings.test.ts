@@ -9,7 +9,11 @@ import {
   holdsRequested,
   managedKeys,
   mismatches,
+  PHYSICAL_ID_PREFIX,
+  formatPhysicalId,
   parseFlag,
+  parseOnDelete,
+  parsePhysicalIdBefore,
   parseSettings,
   resetSettings,
   toData,
@@ -160,5 +164,81 @@ describe('values', () => {
     expect(toData({ HttpTokens: 'required', ManagedBy: 'declarative-policy' }, true)).toMatchObject({
       HttpTokens: 'required', HttpPutResponseHopLimit: '-1', ManagedBy: 'declarative-policy', Applied: 'true',
     });
+  });
+});
+
+describe('parseOnDelete', () => {
+  test.each([[undefined, 'RESET'], [{}, 'RESET'], [{ OnDelete: 'RESET' }, 'RESET'], [{ OnDelete: 'RESTORE' }, 'RESTORE']])('%j is %s', (properties, expected) => {
+    expect(parseOnDelete(properties as Record<string, unknown> | undefined)).toBe(expected);
+  });
+
+  test.each(['reset', 'Restore', 'RETAIN', '', null, 1, true, ['RESET']])('%j is rejected, naming the property, the values and the value', (raw) => {
+    expect(() => parseOnDelete({ OnDelete: raw })).toThrow(new InvalidPropertiesError(`OnDelete must be one of "RESET", "RESTORE"; got ${JSON.stringify(raw)}`));
+    expect(() => parseOnDelete({ OnDelete: raw })).toThrow(InvalidPropertiesError);
+  });
+});
+
+describe('physical id', () => {
+  const ID = 'ImdsAccountDefaults:111111111111:us-east-1';
+
+  test('the prefix', () => {
+    expect(PHYSICAL_ID_PREFIX).toBe('ImdsAccountDefaults');
+  });
+
+  test('formatPhysicalId: the values before, Key=value joined by "," in SETTING_KEYS order, whatever the order given', () => {
+    expect(formatPhysicalId(ID, { InstanceMetadataTags: 'disabled', HttpPutResponseHopLimit: -1, HttpTokens: 'optional' }))
+      .toBe(`${ID}:HttpTokens=optional,HttpPutResponseHopLimit=-1,InstanceMetadataTags=disabled`);
+    expect(formatPhysicalId(ID, {
+      HttpEndpoint: 'enabled', HttpTokensEnforced: 'no-preference', HttpPutResponseHopLimit: 2, InstanceMetadataTags: 'no-preference', HttpTokens: 'required',
+    })).toBe(`${ID}:HttpTokens=required,HttpTokensEnforced=no-preference,HttpPutResponseHopLimit=2,HttpEndpoint=enabled,InstanceMetadataTags=no-preference`);
+  });
+
+  test('formatPhysicalId: no values (or only undefined ones): the account and Region id alone', () => {
+    expect(formatPhysicalId(ID, {})).toBe(ID);
+    expect(formatPhysicalId(ID, { HttpTokens: undefined })).toBe(ID);
+    expect(formatPhysicalId(ID, { HttpTokens: undefined, HttpEndpoint: 'disabled' })).toBe(`${ID}:HttpEndpoint=disabled`);
+  });
+
+  test('parsePhysicalIdBefore reads back what formatPhysicalId wrote', () => {
+    const all = { HttpTokens: 'required', HttpTokensEnforced: 'disabled', HttpPutResponseHopLimit: 64, HttpEndpoint: 'no-preference', InstanceMetadataTags: 'enabled' };
+    expect(parsePhysicalIdBefore(formatPhysicalId(ID, all))).toEqual(all);
+    expect(parsePhysicalIdBefore(`${ID}:HttpTokens=optional,HttpPutResponseHopLimit=-1`)).toEqual({ HttpTokens: 'optional', HttpPutResponseHopLimit: -1 });
+    expect(parsePhysicalIdBefore(`${ID}:HttpPutResponseHopLimit=2`)).toEqual({ HttpPutResponseHopLimit: 2 });
+    expect(parsePhysicalIdBefore(`${ID}:InstanceMetadataTags=no-preference`)).toEqual({ InstanceMetadataTags: 'no-preference' });
+  });
+
+  test('the previous release\'s id (no values), a failed-create marker and an id that is not ours carry no values: {}', () => {
+    expect(parsePhysicalIdBefore(ID)).toEqual({});
+    expect(parsePhysicalIdBefore('ImdsAccountDefaults:unknown-account:unknown-region')).toEqual({});
+    expect(parsePhysicalIdBefore('ImdsAccountDefaults:CreateFailed:0f3c-11ef')).toEqual({});
+    expect(parsePhysicalIdBefore('Other:111111111111:us-east-1:HttpTokens=optional')).toEqual({});
+    expect(parsePhysicalIdBefore('Other:x:y:HttpTokens=bad:z')).toEqual({});
+    expect(parsePhysicalIdBefore('')).toEqual({});
+  });
+
+  test.each([
+    ['too few parts', 'ImdsAccountDefaults:111111111111'],
+    ['the prefix alone', 'ImdsAccountDefaults'],
+    ['too many parts', `${ID}:HttpTokens=optional:HttpEndpoint=enabled`],
+    ['an empty values part', `${ID}:`],
+    ['an empty pair', `${ID}:HttpTokens=optional,`],
+    ['an unknown key', `${ID}:HttpTokens=optional,Other=x`],
+    ['only an unknown key', `${ID}:Other=x`],
+    ['a key in another case', `${ID}:httptokens=optional`],
+    ['keys out of order', `${ID}:HttpPutResponseHopLimit=2,HttpTokens=optional`],
+    ['the last two keys out of order', `${ID}:HttpTokens=optional,InstanceMetadataTags=enabled,HttpEndpoint=enabled`],
+    ['a repeated key', `${ID}:HttpTokens=optional,HttpTokens=required`],
+    ['a repeated key, twice the same value', `${ID}:HttpTokens=optional,HttpTokens=optional`],
+    ['a key without a value', `${ID}:HttpTokens`],
+    ['a key without a value after a good pair', `${ID}:HttpTokens=optional,HttpEndpoint`],
+    ['an empty value', `${ID}:HttpTokens=`],
+    ['a value with "="', `${ID}:HttpTokens=optional=required`],
+    ['a bad value', `${ID}:HttpTokens=off`],
+    ['a bad value after a good one', `${ID}:HttpTokens=optional,HttpEndpoint=on`],
+    ['a hop limit out of range', `${ID}:HttpPutResponseHopLimit=65`],
+    ['a hop limit that is not an integer', `${ID}:HttpPutResponseHopLimit=2.0`],
+    ['a value with spaces', `${ID}:HttpTokens= optional`],
+  ])('%s cannot be read strictly: undefined', (_case, id) => {
+    expect(parsePhysicalIdBefore(id)).toBeUndefined();
   });
 });

@@ -86,6 +86,13 @@ test('a qualifier on the invoked ARN is ignored (the first seven parts are compa
   expect(await confirmEvent(e, { invokedFunctionArn: `${SERVICE_TOKEN}:live` } as Context, options, PREFIX, signal)).toEqual({ confirmed: true });
 });
 
+test('a qualifier on the ServiceToken is ignored as well (an alias as the service token)', async () => {
+  const e = event('Create', { ServiceToken: `${SERVICE_TOKEN}:live` });
+  recordEvent(view, e);
+  expect(await confirmEvent(e, context, options, PREFIX, signal)).toEqual({ confirmed: true });
+  expect(await confirmEvent(e, { invokedFunctionArn: `${SERVICE_TOKEN}:live` } as Context, options, PREFIX, signal)).toEqual({ confirmed: true });
+});
+
 test('a Delete after a failed Create: the marker id is confirmed when CloudFormation shows it or no physical id; another id is not', async () => {
   const marker = event('Delete', { PhysicalResourceId: `${PREFIX}req-0` });
   expect(await confirm(marker)).toEqual({ confirmed: true });
@@ -94,6 +101,14 @@ test('a Delete after a failed Create: the marker id is confirmed when CloudForma
   expect(await confirmEvent(marker, context, options, PREFIX, signal)).toEqual({ confirmed: true });
   expect(await confirmEvent(event('Delete'), context, options, PREFIX, signal)).toMatchObject({ confirmed: false });
   expect(await confirmEvent(event('Delete', { PhysicalResourceId: 5 }), context, options, PREFIX, signal)).toMatchObject({ confirmed: false });
+  // An empty physical id counts as none.
+  view.resources.set(`${STACK_ID}|Thing`, { type: TYPE, status: 'DELETE_IN_PROGRESS', physicalId: '' });
+  expect(await confirmEvent(marker, context, options, PREFIX, signal)).toEqual({ confirmed: true });
+  expect(await confirmEvent(event('Delete', { PhysicalResourceId: `x${PREFIX}req-0` }), context, options, PREFIX, signal)).toMatchObject({ confirmed: false });
+  // A marker is confirmed only where CloudFormation shows no physical id: one it holds must match.
+  view.resources.set(`${STACK_ID}|Thing`, { type: TYPE, status: 'DELETE_IN_PROGRESS', physicalId: 'thing-1' });
+  expect(await confirmEvent(marker, context, options, PREFIX, signal)).toMatchObject({ confirmed: false });
+  expect(await confirmEvent(event('Delete'), context, options, PREFIX, signal)).toEqual({ confirmed: true });
 });
 
 describe('mismatches', () => {
@@ -124,6 +139,20 @@ describe('mismatches', () => {
     expect(cfn.calls()).toHaveLength(0);
   });
 
+  test('a ServiceToken equal to an invoked ARN of fewer than seven parts, or both missing, confirms nothing', async () => {
+    const short = `arn:aws:lambda:${REGION}:${ACCOUNT}:function`;
+    expect(await mismatchOf({ ...event('Create'), ServiceToken: short }, undefined, { invokedFunctionArn: short } as Context)).toBe('the ServiceToken is not the invoked function');
+    expect(await mismatchOf({ ...event('Create'), ServiceToken: undefined } as unknown as CloudFormationCustomResourceEvent, undefined, {} as Context))
+      .toBe('the ServiceToken is not the invoked function');
+    expect(cfn.calls()).toHaveLength(0);
+  });
+
+  test('a StackId with something before the ARN is not a stack', async () => {
+    expect(await mismatchOf({ ...event('Create'), StackId: `x${STACK_ID}` })).toBe('the StackId is not a stack of the function\'s account and Region');
+    expect(await mismatchOf({ ...event('Create'), StackId: STACK_ID.replace('123456789012', '1234567890123') })).toBe('the StackId is not a stack of the function\'s account and Region');
+    expect(cfn.calls()).toHaveLength(0);
+  });
+
   test('a context without a function ARN confirms nothing', async () => {
     expect(await mismatchOf(event('Create'), undefined, {} as Context)).toBe('the ServiceToken is not the invoked function');
     expect(await mismatchOf(event('Create'), undefined, { invokedFunctionArn: 'arn:aws:lambda' } as Context)).toBe('the ServiceToken is not the invoked function');
@@ -136,6 +165,8 @@ describe('mismatches', () => {
     expect(await mismatchOf(event('Create'), () => view.resources.set(key, { type: 'Custom::Other', status: 'CREATE_IN_PROGRESS' }))).toBe('the resource is of type Custom::Other, not Custom::Thing');
     expect(await mismatchOf(event('Update'), () => view.resources.set(key, { type: TYPE, status: 'UPDATE_COMPLETE', physicalId: 'thing-1' }))).toBe('the resource is UPDATE_COMPLETE, not UPDATE_IN_PROGRESS');
     expect(await mismatchOf(event('Update'), () => view.resources.set(key, { type: TYPE, status: 'UPDATE_IN_PROGRESS', physicalId: 'thing-2' }))).toBe('the PhysicalResourceId is not the resource\'s');
+    expect(await mismatchOf(event('Create'), () => view.resources.set(key, { type: TYPE, status: '' }))).toBe('the resource is without status, not CREATE_IN_PROGRESS');
+    expect(await mismatchOf(event('Delete'), () => view.resources.set(key, { type: TYPE, status: 'DELETE_COMPLETE', physicalId: 'thing-1' }))).toBe('the resource is DELETE_COMPLETE, not DELETE_IN_PROGRESS');
     expect(await mismatchOf(event('Delete'), () => view.stacks.set(STACK_ID, null), context, { ...options, readStackStatusOn: ['Delete'] })).toBe('CloudFormation has no such stack');
   });
 
@@ -185,6 +216,7 @@ describe('CloudFormation unreachable', () => {
       StackResourceDetail: { ResourceType: TYPE, ResourceStatus: 'CREATE_IN_PROGRESS', StackId: input.StackName, LogicalResourceId: input.LogicalResourceId },
     }));
     expect(await confirmEvent(event('Create'), context, options, PREFIX, signal)).toEqual({ confirmed: true });
+    expect(logs).toContainEqual(JSON.stringify({ message: 'AccessDenied on the first CloudFormation call: waiting for the role\'s policy to propagate', attempt: 1 }));
     cfn.on(DescribeStackResourceCommand).rejects(denied);
     await expect(confirmEvent(event('Create'), context, options, PREFIX, signal)).rejects.toThrow(/AccessDenied: not yet/);
     expect(cfn.commandCalls(DescribeStackResourceCommand)).toHaveLength(2 + 4);

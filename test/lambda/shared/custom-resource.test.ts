@@ -3,9 +3,19 @@
  * (lambda/shared/custom-resource.ts). The answers themselves are tested through
  * each handler (test/lambda/<name>/index.test.ts).
  */
+import { CloudFormationClient, DescribeStackResourceCommand, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import { PutMetricDataCommand } from '@aws-sdk/client-cloudwatch';
 import type { CloudFormationCustomResourceEvent, Context } from 'aws-lambda';
-import { RESPONSE_RESERVE_MS, failurePhysicalId, isCloudFormationEvent, stablePhysicalId, withBudget } from '../../../lambda/shared/custom-resource';
-import { captureLogs, lambdaContext, quickWaits } from '../support';
+import 'aws-sdk-client-mock-jest';
+import { UNCONFIRMED_REASON } from '../../../lambda/shared/confirm';
+import {
+  Budget, CustomResourceOptions, Outcome, RESPONSE_RESERVE_MS,
+  answerCustomResource, failurePhysicalId, isCloudFormationEvent, logEvent, stablePhysicalId, withBudget,
+} from '../../../lambda/shared/custom-resource';
+import { ResponseEndpoint } from '../../support/response-endpoint';
+import { LOGICAL_ID, STACK_ID, answerOf, captureLogs, createEvent, deleteEvent, lambdaContext, quickWaits, updateEvent } from '../support';
+import { World, cfn, cw, emulate, newWorld } from '../support/aws-mocks';
+import { recordEvent } from '../support/cloudformation';
 
 let logs: string[];
 let delays: number[];
@@ -33,6 +43,34 @@ describe('isCloudFormationEvent', () => {
     for (const other of [null, undefined, 'RequestType', 3, []]) {
       expect(isCloudFormationEvent(other)).toBe(false);
     }
+  });
+});
+
+describe('logEvent', () => {
+  test('an Update: its ids, physical id and both property sets; never the ResponseURL or the ServiceToken', () => {
+    logEvent(event({
+      RequestType: 'Update',
+      ServiceToken: 'arn:token',
+      PhysicalResourceId: 'id-1',
+      ResourceType: 'Custom::X',
+      ResourceProperties: { A: '1' },
+      OldResourceProperties: { A: '0' },
+    }));
+    expect(logs).toEqual([JSON.stringify({
+      message: 'event',
+      RequestType: 'Update',
+      RequestId: 'req-1',
+      StackId: 'arn:aws:cloudformation:eu-west-1:123456789012:stack/s/1',
+      LogicalResourceId: 'R',
+      PhysicalResourceId: 'id-1',
+      ResourceProperties: { A: '1' },
+      OldResourceProperties: { A: '0' },
+    })]);
+  });
+
+  test('a Create: no physical id, no old properties', () => {
+    logEvent(event({ ResourceProperties: { A: '1' } }));
+    expect(logs).toEqual(['{"message":"event","RequestType":"Create","RequestId":"req-1","StackId":"arn:aws:cloudformation:eu-west-1:123456789012:stack/s/1","LogicalResourceId":"R","ResourceProperties":{"A":"1"}}']);
   });
 });
 
@@ -116,5 +154,127 @@ describe('withBudget', () => {
       while (!budget.signal.aborted) await new Promise((resolve) => setImmediate(resolve));
     });
     expect(onDeadline).toHaveBeenCalledWith(0);
+  });
+});
+
+describe('answerCustomResource: the event is confirmed before the work runs (shared/confirm.ts)', () => {
+  const PREFIX = 'Thing:CreateFailed:';
+  const OPTIONS: CustomResourceOptions = {
+    createFailedPrefix: PREFIX,
+    timeoutReason: (requestType, seconds) => `${requestType} did not finish within ${seconds} s`,
+    confirm: { resourceType: 'Custom::ImdsAccountDefaults', cloudFormation: () => new CloudFormationClient({ region: 'eu-west-1' }), readStackStatusOn: ['Delete'] },
+  };
+  let endpoint: ResponseEndpoint;
+  let world: World;
+  let work: jest.Mock<Promise<Outcome>, [Budget, { stackStatus?: string }]>;
+  const handler = (e: CloudFormationCustomResourceEvent, context: Context) => answerCustomResource(e, context, OPTIONS, work);
+  const run = (e: CloudFormationCustomResourceEvent, timeoutMs?: number) => answerOf(handler, endpoint, e, timeoutMs);
+  const parsed = () => logs.map((l) => JSON.parse(l));
+  const warnings = () => parsed().filter((l) => l.message === 'security warning');
+  /** Records the event as CloudFormation shows it while it waits (answerOf does this for the other tests). */
+  const onEventSentRecord = (e: CloudFormationCustomResourceEvent) => recordEvent(world, e);
+
+  beforeAll(async () => {
+    endpoint = await ResponseEndpoint.start();
+  });
+  afterAll(() => endpoint.stop());
+  beforeEach(() => {
+    world = newWorld();
+    emulate(world);
+    work = jest.fn(async () => ({ physicalResourceId: 'thing-1', data: { Answer: '42' } }));
+  });
+
+  test('a confirmed Create runs the work once, with the budget and no stack status, and answers its outcome', async () => {
+    const answer = await run(createEvent(endpoint, { HttpTokens: 'required' }));
+    expect(answer).toMatchObject({ Status: 'SUCCESS', PhysicalResourceId: 'thing-1', Data: { Answer: '42' } });
+    expect(work).toHaveBeenCalledTimes(1);
+    const [budget, confirmed] = work.mock.calls[0];
+    expect(budget.signal.aborted).toBe(false);
+    expect(budget.functionEnd - budget.end).toBe(RESPONSE_RESERVE_MS);
+    expect(confirmed).toEqual({ stackStatus: undefined });
+    expect(cfn).toHaveReceivedCommandWith(DescribeStackResourceCommand, { StackName: STACK_ID, LogicalResourceId: LOGICAL_ID });
+    expect(cfn).not.toHaveReceivedCommand(DescribeStacksCommand);
+    expect(warnings()).toEqual([]);
+  });
+
+  test('a confirmed Delete hands the stack status to the work', async () => {
+    world.eventStackStatus = 'ROLLBACK_IN_PROGRESS';
+    work.mockImplementation(async () => ({ physicalResourceId: 'caller-id' }));
+    const answer = await run(deleteEvent(endpoint, {}, 'caller-id'));
+    expect(answer.Status).toBe('SUCCESS');
+    expect(work.mock.calls[0][1]).toEqual({ stackStatus: 'ROLLBACK_IN_PROGRESS' });
+  });
+
+  test('an unconfirmed Create: the work never runs; FAILED with the fixed reason, the marker with its RequestId, no Data', async () => {
+    world.confirmEvents = false; // CloudFormation has no such resource
+    const created = createEvent(endpoint, { HttpTokens: 'required' });
+    const answer = await run(created);
+    expect(work).not.toHaveBeenCalled();
+    expect(answer).toEqual(expect.objectContaining({ Status: 'FAILED', Reason: UNCONFIRMED_REASON, PhysicalResourceId: `${PREFIX}${created.RequestId}` }));
+    expect(answer.Data).toBeUndefined();
+    // Nothing the caller did not send: its own ids, the fixed reason (NoEcho false is the protocol's default).
+    expect(Object.keys(answer).sort()).toEqual(['LogicalResourceId', 'NoEcho', 'PhysicalResourceId', 'Reason', 'RequestId', 'StackId', 'Status']);
+    expect(warnings()).toEqual([expect.objectContaining({ warning: 'unconfirmed-event', mismatch: 'CloudFormation has no such stack or resource', RequestId: created.RequestId })]);
+    expect(cw).toHaveReceivedCommandWith(PutMetricDataCommand, { MetricData: [expect.objectContaining({ MetricName: 'UnconfirmedEvents', Value: 1 })] });
+    expect(parsed().map((l) => l.message)).not.toContain('failed');
+  });
+
+  test.each([
+    ['Update', (e: ResponseEndpoint) => updateEvent(e, { HttpTokens: 'required' }, { HttpTokens: 'optional' }, 'caller-id')],
+    ['Delete', (e: ResponseEndpoint) => deleteEvent(e, { HttpTokens: 'required' }, 'caller-id')],
+  ])('an unconfirmed %s: the work never runs; FAILED with the fixed reason and the physical id the caller sent, no Data', async (_type, make) => {
+    world.confirmEvents = false;
+    world.resources.set(`${STACK_ID}|${LOGICAL_ID}`, { type: 'Custom::ImdsAccountDefaults', status: 'UPDATE_COMPLETE', physicalId: 'caller-id' });
+    const answer = await run(make(endpoint));
+    expect(work).not.toHaveBeenCalled();
+    expect(answer).toMatchObject({ Status: 'FAILED', Reason: UNCONFIRMED_REASON, PhysicalResourceId: 'caller-id' });
+    expect(answer.Data).toBeUndefined();
+    expect(warnings()).toHaveLength(1);
+  });
+
+  test('CloudFormation unreachable (CouldNotConfirmError): the work never runs; FAILED naming the cause, no security warning', async () => {
+    cfn.on(DescribeStackResourceCommand).rejects(Object.assign(new Error('Rate exceeded'), { name: 'Throttling', $metadata: { httpStatusCode: 400 } }));
+    const created = createEvent(endpoint, { HttpTokens: 'required' });
+    const answer = await run(created);
+    expect(work).not.toHaveBeenCalled();
+    expect(answer).toMatchObject({
+      Status: 'FAILED',
+      PhysicalResourceId: `${PREFIX}${created.RequestId}`,
+      Reason: 'CouldNotConfirmError: could not confirm the event with CloudFormation (Throttling: Rate exceeded); nothing was changed',
+    });
+    expect(answer.Data).toBeUndefined();
+    expect(warnings()).toEqual([]);
+    expect(parsed()).toContainEqual({ message: 'failed', error: answer.Reason });
+  });
+
+  test('work that throws: FAILED with the error\'s description, the caller\'s physical id (an Update)', async () => {
+    work.mockRejectedValue(Object.assign(new Error('no way'), { name: 'Nope' }));
+    const answer = await run(updateEvent(endpoint, { HttpTokens: 'required' }, { HttpTokens: 'optional' }, 'caller-id'));
+    expect(answer).toMatchObject({ Status: 'FAILED', Reason: 'Nope: no way', PhysicalResourceId: 'caller-id' });
+    expect(parsed()).toContainEqual({ message: 'failed', error: 'Nope: no way' });
+  });
+
+  test('the budget\'s end: answered FAILED once, with the timeout reason and the caller\'s physical id, though the work finishes after', async () => {
+    work.mockImplementation(async (budget) => {
+      await new Promise<void>((resolve) => (budget.signal.aborted ? resolve() : budget.signal.addEventListener('abort', () => resolve())));
+      return { physicalResourceId: 'late' };
+    });
+    const answer = await run(updateEvent(endpoint, { HttpTokens: 'required' }, { HttpTokens: 'optional' }, 'caller-id'), RESPONSE_RESERVE_MS + 2_400);
+    expect(answer).toMatchObject({ Status: 'FAILED', Reason: 'Update did not finish within 2 s', PhysicalResourceId: 'caller-id' });
+  });
+
+  test('an answer that cannot be delivered is logged, once, and the call still returns', async () => {
+    endpoint.failNext(100);
+    try {
+      const created = createEvent(endpoint, { HttpTokens: 'required' });
+      onEventSentRecord(created);
+      await handler(created, lambdaContext());
+      expect(endpoint.answersFor(created.RequestId)).toHaveLength(0);
+      const givingUp = parsed().filter((l) => l.message === 'giving up on answering CloudFormation');
+      expect(givingUp).toHaveLength(1);
+      expect(givingUp[0].error).toMatch(/^could not answer CloudFormation after \d+ attempts: HTTP 500/);
+    } finally {
+      endpoint.failNext(0);
+    }
   });
 });
