@@ -94,8 +94,9 @@ export interface ImdsAccountDefaultsProps extends ImdsSettings {
    *
    * - `SettingsOnDelete.RESET`: reset it to no preference.
    * - `SettingsOnDelete.RESTORE`: put back the value it had before this
-   *   resource's create (no preference if it had none), but only where EC2 still
-   *   holds the value this resource set; a field changed since is left alone.
+   *   resource's create (no preference if it had none, or if a later update
+   *   added the field), but only where EC2 still holds the value this resource
+   *   set; a field changed since is left alone.
    *
    * Either way, a field that another live `ImdsAccountDefaults` manages is left
    * alone. A delete that is part of a rollback (the create or update that added
