@@ -349,10 +349,13 @@ export async function claimedBefore(
   } catch (err) {
     return untrusted((err as Error).name === 'ParameterNotFound' ? 'no history' : describeError(err));
   }
-  const user = last?.LastModifiedUser;
+  if (last === undefined) {
+    return untrusted('no history');
+  }
+  const user = last.LastModifiedUser;
   if (!isOwnWriter(user, identity)) {
     return untrusted(`written by ${user}`, String(user));
   }
-  const parsed = parseClaim(name, last!.Value);
+  const parsed = parseClaim(name, last.Value);
   return isProblem(parsed) ? untrusted(`${parsed.problem}: ${parsed.detail}`) : { trusted: true, before: parsed.before ?? {} };
 }

@@ -159,6 +159,17 @@ describe('the store', () => {
     expect(ssm.commandCalls(PutParameterCommand)[0].args[0].input.Value).toBe(formatClaim(OWNER, { HttpTokens: 'optional' }));
   });
 
+  test('putClaim logs the values before it records, and none when there are none', async () => {
+    const client = createSsmClient();
+    await putClaim(client, OWNER, { HttpTokens: 'required' }, { before: { HttpTokens: 'optional' } }, signal);
+    await putClaim(client, OWNER, { HttpTokens: 'required' }, { before: {} }, signal);
+    expect(logs).toEqual([
+      JSON.stringify({ message: 'recording the claim', name: NAME, fields: { HttpTokens: 'required' }, retained: false, before: { HttpTokens: 'optional' } }),
+      JSON.stringify({ message: 'recording the claim', name: NAME, fields: { HttpTokens: 'required' }, retained: false }),
+    ]);
+    expect(JSON.parse(ssm.commandCalls(PutParameterCommand)[0].args[0].input.Value!)).toMatchObject({ before: { HttpTokens: 'optional' } });
+  });
+
   test('listClaims reads the direct children of the claims path, page after page, and returns the problems apart', async () => {
     for (let i = 0; i < 23; i++) {
       const owner = { ...OWNER, logicalResourceId: `Imds${i}` };

@@ -30,7 +30,7 @@ import { handler } from '../../../lambda/account-defaults/index';
 import { DRIFT_ROLE_NAME_ENV } from '../../../src/private/properties';
 import { ResponseEndpoint } from '../../support/response-endpoint';
 import { ACCOUNT, LOGICAL_ID, PHYSICAL_ID, REGION, SERVICE_TOKEN, STACK_ID, answerOf, captureLogs, quickWaits, updateEvent } from '../support';
-import { World, cw, ec2, emulate, newWorld, serviceError, ssm } from '../support/aws-mocks';
+import { World, addClaim, cw, ec2, emulate, newWorld, serviceError, ssm } from '../support/aws-mocks';
 
 const ROLE_NAME = 'ImdsStack-ImdsHandlerRole1A2B3C-XYZ';
 const FUNCTION_NAME = SERVICE_TOKEN.split(':').pop()!;
@@ -44,6 +44,7 @@ const IDENTITY: FunctionIdentity = { partition: 'aws', account: ACCOUNT, roleNam
 const CREATED_ID = `${PHYSICAL_ID}:HttpTokens=optional`;
 const TOKENS = { HttpTokens: 'required' };
 const WITH_HOP = (hop: string) => ({ HttpTokens: 'required', HttpPutResponseHopLimit: hop });
+const WITH_HOP_VALUE = (hop: number) => ({ HttpTokens: 'required', HttpPutResponseHopLimit: hop });
 
 let endpoint: ResponseEndpoint;
 let logs: string[];
@@ -167,6 +168,63 @@ describe('the forward Update records the values before of the fields it takes ov
     expect(answer.Status).toBe('SUCCESS');
     expect(historyCalls()).toEqual([]);
     expect(stored()).not.toHaveProperty('before');
+  });
+});
+
+describe('which fields the forward Update records a value before for', () => {
+  test('a release without claims (no own claim, a physical id without values): none for the fields the old properties managed, the value now for a new one', async () => {
+    world.state = { HttpTokens: 'required', HttpPutResponseHopLimit: 3, HttpEndpoint: 'disabled' };
+    const answer = await run(updateEvent(endpoint, { ...WITH_HOP('3'), HttpEndpoint: 'enabled' }, WITH_HOP('3')));
+    expect(answer.Status).toBe('SUCCESS');
+    expect(historyCalls()).toEqual([]);
+    expect(stored()).toEqual({ format: 2, ...SELF, fields: { HttpTokens: 'required', HttpPutResponseHopLimit: 3, HttpEndpoint: 'enabled' }, before: { HttpEndpoint: 'disabled' } });
+  });
+
+  test('an own claim that does not name a field of the old properties (never taken over): its value now is recorded', async () => {
+    world.state = { HttpTokens: 'required', HttpPutResponseHopLimit: 2 };
+    keep(OWN_CLAIM, formatClaim(SELF, TOKENS), OWN_SESSION);
+    const answer = await run(updateEvent(endpoint, WITH_HOP('4'), WITH_HOP('2'), CREATED_ID));
+    expect(answer.Status).toBe('SUCCESS');
+    expect(stored().before).toEqual({ HttpPutResponseHopLimit: 2 });
+  });
+
+  test('a field the physical id has gets none, even when the old properties did not manage it (dropped by an earlier Update, managed again)', async () => {
+    world.state = { HttpTokens: 'required', HttpPutResponseHopLimit: 3 };
+    keep(OWN_CLAIM, formatClaim(SELF, TOKENS), OWN_SESSION);
+    const answer = await run(updateEvent(endpoint, WITH_HOP('2'), TOKENS, `${PHYSICAL_ID}:HttpTokens=optional,HttpPutResponseHopLimit=5`));
+    expect(answer.Status).toBe('SUCCESS');
+    expect(world.state).toEqual({ HttpTokens: 'required', HttpPutResponseHopLimit: 2 });
+    expect(stored()).not.toHaveProperty('before');
+  });
+
+  test('a field it already managed whose claim records no value before: the history is not read, none is recorded', async () => {
+    world.state = { HttpTokens: 'required', HttpPutResponseHopLimit: 2 };
+    keep(OWN_CLAIM, formatClaim(SELF, { HttpTokens: 'required', HttpPutResponseHopLimit: 2 }), OWN_SESSION);
+    const answer = await run(updateEvent(endpoint, WITH_HOP('4'), WITH_HOP('2'), CREATED_ID));
+    expect(answer.Status).toBe('SUCCESS');
+    expect(historyCalls()).toEqual([]);
+    expect(stored()).not.toHaveProperty('before');
+  });
+
+  test('a format 2 value under the format 1 name (not written by this release): its value before is not used, its history not read', async () => {
+    world.state = { HttpTokens: 'required', HttpPutResponseHopLimit: 2 };
+    // Only this release writes format 2 names, and only their history can vouch for a value before.
+    keep(legacyClaimName(SELF), formatClaim(SELF, { HttpTokens: 'required', HttpPutResponseHopLimit: 2 }, { before: { HttpPutResponseHopLimit: 3 } }), OWN_SESSION);
+    const answer = await run(updateEvent(endpoint, WITH_HOP('4'), WITH_HOP('2'), CREATED_ID));
+    expect(answer.Status).toBe('SUCCESS');
+    expect(historyCalls()).toEqual([]);
+    expect(stored()).not.toHaveProperty('before');
+  });
+
+  test('a trusted last version without the value before the listing shows: none is recorded (not an empty `before`)', async () => {
+    world.state = { HttpTokens: 'required', HttpPutResponseHopLimit: 3 };
+    await takeOverHopLimit('2');
+    // The listing (GetParametersByPath) still records a value before; the history's last version, the function's own, does not.
+    history.get(OWN_CLAIM)!.push({ Name: OWN_CLAIM, Value: formatClaim(SELF, WITH_HOP_VALUE(2)), Version: 3, LastModifiedUser: OWN_SESSION });
+    const change = await run(updateEvent(endpoint, WITH_HOP('4'), WITH_HOP('2'), CREATED_ID));
+    expect(change.Status).toBe('SUCCESS');
+    expect(historyCalls()).toHaveLength(1);
+    expect(world.parameters.get(OWN_CLAIM)).toBe(formatClaim(SELF, WITH_HOP_VALUE(4)));
   });
 });
 
@@ -325,6 +383,46 @@ describe('the Update that hands a field back uses the claim\'s value before only
     expect(world.state).toEqual({ HttpTokens: 'required', HttpPutResponseHopLimit: 3 });
   });
 
+  test('a field the own claim does not name (the Update that added it failed: this is its rollback) is left as it is, even when the physical id has a value before', async () => {
+    // Created with both fields, an Update dropped the hop limit (the claim names HttpTokens only), the next one asked for 2 again and failed.
+    world.state = { HttpTokens: 'required', HttpPutResponseHopLimit: 2 };
+    keep(OWN_CLAIM, formatClaim(SELF, TOKENS), OWN_SESSION);
+    const answer = await run(updateEvent(endpoint, TOKENS, WITH_HOP('2'), `${PHYSICAL_ID}:HttpTokens=optional,HttpPutResponseHopLimit=5`));
+    expect(answer.Status).toBe('SUCCESS');
+    expect(modifyCalls()).toEqual([]);
+    expect(historyCalls()).toEqual([]);
+    expect(world.state).toEqual({ HttpTokens: 'required', HttpPutResponseHopLimit: 2 });
+    expect(logs.map((l) => JSON.parse(l))).toContainEqual({
+      message: 'fields no longer managed and left as they are (changed since, managed by another resource, or never taken over)',
+      fields: ['HttpPutResponseHopLimit'],
+    });
+  });
+
+  test('a trusted value before is not written over a value someone set since the forward Update', async () => {
+    world.state = { HttpTokens: 'required', HttpPutResponseHopLimit: 3 };
+    await takeOverHopLimit('2');
+    world.state.HttpPutResponseHopLimit = 5;
+    expect((await rollback('2')).Status).toBe('SUCCESS');
+    expect(modifyCalls()).toEqual([]);
+    expect(world.state).toEqual({ HttpTokens: 'required', HttpPutResponseHopLimit: 5 });
+  });
+
+  test('a trusted value before is not written over a field another live resource manages', async () => {
+    world.state = { HttpTokens: 'required', HttpPutResponseHopLimit: 3 };
+    await takeOverHopLimit('2');
+    addClaim(world, 'platform', 'Imds1234', { HttpPutResponseHopLimit: 2 });
+    expect((await rollback('2')).Status).toBe('SUCCESS');
+    expect(modifyCalls()).toEqual([]);
+    expect(world.state).toEqual({ HttpTokens: 'required', HttpPutResponseHopLimit: 2 });
+  });
+
+  test('without an own claim (a release without claims), a field the physical id has goes back to its value', async () => {
+    world.state = { HttpTokens: 'required', HttpPutResponseHopLimit: 2 };
+    const answer = await run(updateEvent(endpoint, TOKENS, WITH_HOP('2'), `${PHYSICAL_ID}:HttpTokens=optional,HttpPutResponseHopLimit=5`));
+    expect(answer.Status).toBe('SUCCESS');
+    expect(world.state).toEqual({ HttpTokens: 'required', HttpPutResponseHopLimit: 5 });
+  });
+
   test('the fields the physical id has go back to its values without reading the history', async () => {
     world.state = { HttpTokens: 'required', HttpPutResponseHopLimit: 2 };
     keep(OWN_CLAIM, formatClaim(SELF, { HttpTokens: 'required', HttpPutResponseHopLimit: 2 }), OWN_SESSION);
@@ -369,6 +467,74 @@ describe('claims.ts: the evidence', () => {
   test('claimedBefore: without an identity nothing is read', async () => {
     expect(await claimedBefore(client, SELF, undefined, signal)).toMatchObject({ trusted: false, reason: 'no IMDS_ROLE_NAME' });
     expect(historyCalls()).toEqual([]);
+  });
+
+  test('functionIdentity: none without the role name either', () => {
+    expect(functionIdentity(SERVICE_TOKEN)).toEqual(IDENTITY);
+    delete process.env[DRIFT_ROLE_NAME_ENV];
+    expect(functionIdentity(SERVICE_TOKEN)).toBeUndefined();
+  });
+
+  test('lastVersion asks for the history undecrypted, 50 at a time, with the caller\'s abort signal', async () => {
+    keep('/p', 'one', OWN_SESSION);
+    const own = new AbortController().signal;
+    await lastVersion(client, '/p', own);
+    const calls = ssm.commandCalls(GetParameterHistoryCommand);
+    expect(calls.map((c) => c.args[0].input)).toEqual([{ Name: '/p', WithDecryption: false, MaxResults: 50 }]);
+    expect(calls.map((c) => (c.args as unknown[])[1])).toEqual([{ abortSignal: own }]);
+  });
+
+  test('lastVersion keeps the highest version whatever the order of the pages, and skips a page without parameters', async () => {
+    const version = (n: number) => ({ Name: '/p', Value: `v${n}`, Version: n, LastModifiedUser: OWN_SESSION });
+    ssm.on(GetParameterHistoryCommand)
+      .resolvesOnce({ Parameters: [version(2), version(3)], NextToken: 'a' })
+      .resolvesOnce({ NextToken: 'b' })
+      .resolvesOnce({ Parameters: [version(1)] });
+    expect(await lastVersion(client, '/p', signal)).toMatchObject({ Value: 'v3', Version: 3 });
+    expect(historyCalls().map((c) => c.NextToken)).toEqual([undefined, 'a', 'b']);
+    ssm.on(GetParameterHistoryCommand).resolves({});
+    expect(await lastVersion(client, '/p', signal)).toBeUndefined();
+  });
+
+  test('claimedBefore: the last version\'s `before`, or none, when this function wrote it', async () => {
+    keep(OWN_CLAIM, formatClaim(SELF, WITH_HOP_VALUE(2), { before: { HttpPutResponseHopLimit: 3 } }), OWN_SESSION);
+    expect(await claimedBefore(client, SELF, IDENTITY, signal)).toEqual({ trusted: true, before: { HttpPutResponseHopLimit: 3 } });
+    keep(OWN_CLAIM, formatClaim(SELF, WITH_HOP_VALUE(2)), OWN_SESSION);
+    expect(await claimedBefore(client, SELF, IDENTITY, signal)).toEqual({ trusted: true, before: {} });
+    expect(historyCalls().map((c) => c.Name)).toEqual([OWN_CLAIM, OWN_CLAIM]);
+  });
+
+  test('claimedBefore: untrusted, naming the writer only when someone else wrote it', async () => {
+    expect(await claimedBefore(client, SELF, IDENTITY, signal)).toEqual({ trusted: false, reason: 'no history', writer: undefined });
+    keep(OWN_CLAIM, formatClaim(SELF, TOKENS), MALLORY);
+    expect(await claimedBefore(client, SELF, IDENTITY, signal)).toEqual({ trusted: false, reason: `written by ${MALLORY}`, writer: MALLORY });
+    keep(OWN_CLAIM, '{oops', OWN_SESSION);
+    expect(await claimedBefore(client, SELF, IDENTITY, signal)).toEqual({ trusted: false, reason: 'malformed: not JSON', writer: undefined });
+    // A history without versions (SSM gives none for a parameter that exists; emulated): no history, no writer named.
+    ssm.on(GetParameterHistoryCommand).resolves({ Parameters: [] });
+    const empty = await claimedBefore(client, SELF, IDENTITY, signal);
+    expect(empty).toEqual({ trusted: false, reason: 'no history', writer: undefined });
+  });
+
+  test('claimedBefore: an error other than ParameterNotFound is the reason, no writer; access denied is retried while IAM propagates', async () => {
+    ssm.on(GetParameterHistoryCommand).rejects(serviceError('ThrottlingException', 'Rate exceeded'));
+    expect(await claimedBefore(client, SELF, IDENTITY, signal)).toEqual({ trusted: false, reason: 'ThrottlingException: Rate exceeded', writer: undefined });
+    expect(historyCalls()).toHaveLength(1);
+    ssm.reset();
+    ssm.on(GetParameterHistoryCommand)
+      .rejectsOnce(serviceError('AccessDeniedException', 'not authorized to perform: ssm:GetParameterHistory'))
+      .resolves({ Parameters: [{ Name: OWN_CLAIM, Value: formatClaim(SELF, TOKENS), Version: 1, LastModifiedUser: OWN_SESSION }] });
+    expect(await claimedBefore(client, SELF, IDENTITY, signal)).toEqual({ trusted: true, before: {} });
+    expect(historyCalls()).toHaveLength(2);
+    expect(logs.map((l) => JSON.parse(l))).toContainEqual({ message: 'AccessDeniedException on the first SSM call: waiting for the role\'s policy to propagate', attempt: 1 });
+  });
+
+  test('claimedBefore passes the caller\'s abort signal on', async () => {
+    keep(OWN_CLAIM, formatClaim(SELF, TOKENS), OWN_SESSION);
+    const own = new AbortController().signal;
+    await claimedBefore(client, SELF, IDENTITY, own);
+    const options = ssm.commandCalls(GetParameterHistoryCommand).map((c) => (c.args as unknown[])[1] as { abortSignal: AbortSignal });
+    expect(options.map((o) => o.abortSignal)).toEqual([own]);
   });
 
   test('formatClaim writes `before` only when there is one; parseClaim reads and validates it (format 2 only)', () => {
