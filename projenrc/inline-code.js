@@ -65,7 +65,7 @@ function loaderFor(name, bundle) {
   return [
     // Short: this line is in every StackSet template that carries the loader (the README's
     // "Reading the inline code" has the command that prints the code).
-    `// cdk-imds-account-defaults ${name}: assets/lambda/${name}/index/index.js of the npm package, brotli-compressed (README: Reading the inline code)`,
+    `// cdk-imds-account-defaults ${name}: assets/lambda/${name}/index/index.js, brotli-compressed (README: Reading the inline code)`,
     `const d=${decode},c=d('${z85(packed)}',${packed.length}),m={exports:{}};new Function('module','exports','require',c)(m,m.exports,require);module.exports=m.exports;`,
     '',
   ].join('\n');

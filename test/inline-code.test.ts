@@ -62,7 +62,7 @@ describe.each(HANDLERS)('%s', (name) => {
 
   test('the loader is smaller than the bundle, and says in its first line what it is and where the README tells how to read it', () => {
     const [first] = loader.split('\n');
-    expect(first).toMatch(new RegExp(`^// cdk-imds-account-defaults ${name}: assets/lambda/${name}/index/index.js of the npm package, brotli-compressed \\(README: Reading the inline code\\)$`));
+    expect(first).toMatch(new RegExp(`^// cdk-imds-account-defaults ${name}: assets/lambda/${name}/index/index.js, brotli-compressed \\(README: Reading the inline code\\)$`));
     if (bundleOf(name).length > 4096) {
       expect(loader.length).toBeLessThan(bundleOf(name).length * 0.6);
     }

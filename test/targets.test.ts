@@ -29,11 +29,17 @@ import {
   ReadinessCheck,
 } from '../src';
 import { EMBEDDED_PLAIN_CODE_BUDGET_BYTES, TEMPLATE_BODY_MAX_BYTES } from '../src/private/embedded-template';
+import { inlineHandlerCode } from '../src/private/inline-code';
 
 /** A stack, as CloudFormation receives it (minified JSON): within the TemplateBody limit, with plain code. */
 const STACK_BUDGET_BYTES = 51_200;
 /** The StackSet's embedded template, with or without ImdsInstanceUpgrade: 80 % of the TemplateBody limit. */
 const EMBEDDED_BUDGET_BYTES = 40_960;
+/**
+ * The budget the StackSet's every-option template had before stacks carried readable code
+ * (half the TemplateBody limit): it still holds while that template carries the compressed loader.
+ */
+const COMPRESSED_STACKSET_BUDGET_BYTES = 25_600;
 
 const HANDLER_FILE = (name: string) => path.join(__dirname, '..', 'assets', 'lambda', name, 'index', 'index.js');
 const functionsOf = (template: any): any[] => Object.values<any>(template.Resources).filter((r) => r.Type === 'AWS::Lambda::Function');
@@ -80,6 +86,19 @@ test(`the template a StackSet embeds, with every option and every setting as a p
     regions: ['eu-west-1'],
   });
   expect(Buffer.byteLength(stackSet.templateBody)).toBeLessThanOrEqual(EMBEDDED_BUDGET_BYTES);
+});
+
+test(`with the compressed code, that template keeps the budget it had before the readable code: ${COMPRESSED_STACKSET_BUDGET_BYTES} bytes`, () => {
+  const stack = new Stack(new App(), 'Org');
+  const stackSet = new ImdsAccountDefaultsStackSet(stack, 'ImdsEverywhere', {
+    ...EVERY_OPTION,
+    settingsAsParameters: true,
+    organizationalUnitIds: ['ou-abcd-12345678'],
+    regions: ['eu-west-1'],
+  });
+  const [fn] = functionsOf(JSON.parse(stackSet.templateBody));
+  expect(fn.Properties.Code.ZipFile).toBe(inlineHandlerCode('account-defaults', 'compressed'));
+  expect(Buffer.byteLength(stackSet.templateBody)).toBeLessThanOrEqual(COMPRESSED_STACKSET_BUDGET_BYTES);
 });
 
 test(`the template a StackSet embeds with ImdsInstanceUpgrade too, every option of both, is within ${EMBEDDED_BUDGET_BYTES} bytes`, () => {
