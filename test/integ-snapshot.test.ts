@@ -43,7 +43,8 @@ function normalize(file: string, text: string): unknown {
     for (const [key, v] of Object.entries(value)) {
       if (key === 'salt' && typeof v === 'string') {
         out[key] = '<timestamp>';
-      } else if (key === 'Description' && typeof v === 'string' && /code sha256 [0-9a-f]{64}$/.test(v)) {
+      } else if (key.toLowerCase() === 'description' && typeof v === 'string' && /code sha256 [0-9a-f]{64}$/.test(v)) {
+        // 'Description' in the template, 'description' in tree.json's CloudFormation props.
         out[key] = v.replace(/[0-9a-f]{64}$/, '<sha256 of the inline handler code>');
       } else if (key.toLowerCase() === 'zipfile' && typeof v === 'string') {
         // The handler is checked by its own suites; a handler edit alone must not fail CI here.
