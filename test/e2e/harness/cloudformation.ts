@@ -884,16 +884,8 @@ export class CloudFormationStack {
     const { invocation, calls } = await this.observe(fn, event, requestId);
     const answers = responses.answersFor(requestId);
 
-    const fail = (problem: string): never => {
-      throw new Error(`${label}: ${problem}\n--- invocation: ${invocation.outcome}${invocation.error ? ` (${invocation.error})` : ''}\n--- function logs ---\n${invocation.logs}`);
-    };
     // What Lambda and CloudFormation would see.
-    if (invocation.outcome === 'init-failed') {
-      fail('the function could not be loaded');
-    }
-    if (invocation.logs.includes('e2e-bootstrap: blocked a connection')) {
-      fail('the function tried to reach a host other than 127.0.0.1');
-    }
+    const fail = loadedOrFail(label, invocation);
     if (answers.length === 0) {
       fail(`no answer reached the ResponseURL (the stack would wait until the ServiceTimeout)${responses.refused.length ? `; refused PUTs: ${responses.refused.join('; ')}` : ''}`);
     }
@@ -948,15 +940,7 @@ export class CloudFormationStack {
     const shown = this.view(String(event.LogicalResourceId), String(event.StackId));
     const { invocation, calls } = await this.observe(fn, event, crypto.randomUUID());
     const answers = responses.answersFor(requestId).slice(before);
-    const fail = (problem: string): never => {
-      throw new Error(`${label}: ${problem}\n--- invocation: ${invocation.outcome}${invocation.error ? ` (${invocation.error})` : ''}\n--- function logs ---\n${invocation.logs}`);
-    };
-    if (invocation.outcome === 'init-failed') {
-      fail('the function could not be loaded');
-    }
-    if (invocation.logs.includes('e2e-bootstrap: blocked a connection')) {
-      fail('the function tried to reach a host other than 127.0.0.1');
-    }
+    const fail = loadedOrFail(label, invocation);
     if (!outcomes.includes(invocation.outcome)) {
       fail(`the invocation ended ${invocation.outcome}, expected ${outcomes.join(' or ')}`);
     }
@@ -992,15 +976,7 @@ export class CloudFormationStack {
     const { responses } = this.options;
     const putsBefore = responses.attempts;
     const { invocation, calls } = await this.observe(fn, event, crypto.randomUUID());
-    const fail = (problem: string): never => {
-      throw new Error(`${label}: ${problem}\n--- invocation: ${invocation.outcome}${invocation.error ? ` (${invocation.error})` : ''}\n--- function logs ---\n${invocation.logs}`);
-    };
-    if (invocation.outcome === 'init-failed') {
-      fail('the function could not be loaded');
-    }
-    if (invocation.logs.includes('e2e-bootstrap: blocked a connection')) {
-      fail('the function tried to reach a host other than 127.0.0.1');
-    }
+    const fail = loadedOrFail(label, invocation);
     if (responses.attempts > putsBefore) {
       fail(`the function sent ${responses.attempts - putsBefore} request(s) to a ResponseURL outside a CloudFormation event`);
     }
@@ -1162,4 +1138,22 @@ export class CloudFormationStack {
       serviceTimeoutSeconds(template, ref.logicalId, ctx);
     }
   }
+}
+
+/**
+ * What Lambda would see first of any invocation: the function loaded, and reached
+ * nothing but 127.0.0.1. Returns the `fail` the other checks use, which names the
+ * step and shows the invocation's outcome and logs.
+ */
+function loadedOrFail(label: string, invocation: Invocation): (problem: string) => never {
+  const fail = (problem: string): never => {
+    throw new Error(`${label}: ${problem}\n--- invocation: ${invocation.outcome}${invocation.error ? ` (${invocation.error})` : ''}\n--- function logs ---\n${invocation.logs}`);
+  };
+  if (invocation.outcome === 'init-failed') {
+    fail('the function could not be loaded');
+  }
+  if (invocation.logs.includes('e2e-bootstrap: blocked a connection')) {
+    fail('the function tried to reach a host other than 127.0.0.1');
+  }
+  return fail;
 }
