@@ -51,6 +51,8 @@ const project = new awscdk.AwsCdkConstructLibrary({
     'aws-sdk-client-mock-jest@^4',
     // Checks of the synthesized templates (2.36.50 is the newest cdk-nag whose peer range includes our minimum aws-cdk-lib).
     'cdk-nag@2.36.50',
+    // The jsii assembly reader: test/api.test.ts checks that no exported type name collides with aws-cdk-lib's.
+    '@jsii/spec',
     // The integration test; its version must match aws-cdk-lib exactly.
     `@aws-cdk/integ-tests-alpha@${CDK_VERSION}-alpha.0`,
   ],
@@ -190,6 +192,8 @@ new JsonFile(project, 'bench/tsconfig.json', {
 });
 project.npmignore?.exclude('/bench/');
 project.eslint?.addLintPattern('bench');
+// No import cycles (STYLE.md: a private module never imports a public one that imports it back).
+project.eslint?.addRules({ 'import/no-cycle': 'error' });
 project.eslint?.allowDevDeps('bench/**');
 // --- end issue 5 ---
 

@@ -65,7 +65,7 @@ import { CloudFormationStackArtifact } from 'aws-cdk-lib/cx-api';
 import { fleetBench } from './fleet';
 import { TemplateSizes, templateSizes } from './template-sizes';
 import * as current from '../src';
-import { HttpTokens, HttpTokensEnforced, ImdsAccountDefaults } from '../src';
+import { ImdsAccountDefaults, ImdsHttpTokens, ImdsHttpTokensEnforced } from '../src';
 import { runNag } from '../test/support/nag-findings';
 
 const ROOT = path.join(__dirname, '..');
@@ -83,8 +83,8 @@ const VARIANTS: Variant[] = [
   {
     name: 'ImdsAccountDefaults',
     add: (stack) => new ImdsAccountDefaults(stack, 'ImdsDefaults', {
-      httpTokens: HttpTokens.REQUIRED,
-      httpTokensEnforced: HttpTokensEnforced.ENABLED,
+      httpTokens: ImdsHttpTokens.REQUIRED,
+      httpTokensEnforced: ImdsHttpTokensEnforced.ENABLED,
       httpPutResponseHopLimit: 2,
     }),
   },

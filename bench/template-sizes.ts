@@ -2,7 +2,8 @@
  * The template sizes the budget is about, with every option given:
  * - the template an ImdsAccountDefaultsStackSet embeds (its public
  *   `templateBody`, as the StackSet's TemplateBody sends it), every setting
- *   as a parameter, without and with ImdsInstanceUpgrade, and which form of the
+ *   as a parameter (always, since 1.0; `settingsAsParameters` before), without
+ *   and with ImdsInstanceUpgrade, and which form of the
  *   code it carries (plain, or the compressed loader);
  * - a stack holding ImdsAccountDefaults alone, and one holding ImdsInstanceUpgrade
  *   alone, as CloudFormation gets them (minified JSON).
@@ -13,7 +14,8 @@
  * prints the sizes as JSON on stdout).
  *
  * The options are test/targets.test.ts's EVERY_OPTION, written with the enums'
- * string values so that they read the same against any release.
+ * string values so that they read the same against any release, in the props of
+ * the release's API (everyOptionProps: the 1.0 API of issue 20, or the one before).
  */
 import * as fs from 'fs';
 import * as os from 'os';
@@ -39,7 +41,7 @@ function codeForm(templateBody: string): string {
   return templateBody.includes('brotliDecompressSync') ? 'compressed' : 'plain';
 }
 
-/** Every option of ImdsAccountDefaults (test/targets.test.ts, EVERY_OPTION). */
+/** Every option of ImdsAccountDefaults (test/targets.test.ts, EVERY_OPTION), in the form every release takes. */
 const EVERY_OPTION = {
   httpTokens: 'required',
   httpTokensEnforced: 'enabled',
@@ -47,16 +49,15 @@ const EVERY_OPTION = {
   httpEndpoint: 'enabled',
   instanceMetadataTags: 'disabled',
   skipIfManagedByDeclarativePolicy: true,
-  removalPolicy: RemovalPolicy.RETAIN,
   logRetention: logs.RetentionDays.TEN_YEARS,
-  // A boundary by name (the form that resolves in every StackSet member account) and a role path.
-  permissionsBoundaryPolicyName: 'boundaries/ImdsBoundary',
   rolePath: '/platform/',
   // Issue 11 and issue 10 (ignored by releases without them).
   driftGuard: 'REAPPLY',
   driftCheckInterval: Duration.minutes(15),
-  readinessCheck: 'REPORT_ONLY',
 };
+
+/** A boundary by name (the form that resolves in every StackSet member account). */
+const BOUNDARY_POLICY_NAME = 'boundaries/ImdsBoundary';
 
 /** Every option of ImdsInstanceUpgrade (test/targets.test.ts, EVERY_UPGRADE_OPTION). */
 const EVERY_UPGRADE_OPTION = {
@@ -68,31 +69,53 @@ const EVERY_UPGRADE_OPTION = {
   maxUpgradesPerRun: 50,
 };
 
+/** The props of each construct with every option, as `lib`'s API takes them: the 1.0 API (issue 20), or the one before. */
+interface EveryOptionProps {
+  readonly accountDefaults: Record<string, unknown>;
+  readonly stackSet: Record<string, unknown>;
+  readonly upgradeRoleOptions: Record<string, unknown>;
+}
+
+function everyOptionProps(lib: any): EveryOptionProps {
+  if (lib.ImdsStackSetTarget !== undefined) {
+    // 1.0: targets and boundaries as objects, the members' removal policy a prop of its own, settings always parameters.
+    const boundary = lib.ImdsPermissionsBoundary.fromPolicyName(BOUNDARY_POLICY_NAME);
+    const options = { ...EVERY_OPTION, readinessCheck: 'ENFORCE_AND_REPORT' };
+    return {
+      accountDefaults: { ...options, removalPolicy: RemovalPolicy.RETAIN, permissionsBoundary: boundary },
+      stackSet: {
+        ...options,
+        memberRemovalPolicy: RemovalPolicy.RETAIN,
+        permissionsBoundary: lib.ImdsStackSetPermissionsBoundary.fromPolicyName(BOUNDARY_POLICY_NAME),
+        target: lib.ImdsStackSetTarget.fromOrganizationalUnits({ organizationalUnitIds: ['ou-abcd-12345678'], regions: ['eu-west-1'] }),
+      },
+      upgradeRoleOptions: { permissionsBoundary: boundary, rolePath: EVERY_OPTION.rolePath },
+    };
+  }
+  const options = { ...EVERY_OPTION, readinessCheck: 'REPORT_ONLY', removalPolicy: RemovalPolicy.RETAIN, permissionsBoundaryPolicyName: BOUNDARY_POLICY_NAME };
+  return {
+    accountDefaults: options,
+    stackSet: { ...options, settingsAsParameters: true, organizationalUnitIds: ['ou-abcd-12345678'], regions: ['eu-west-1'] },
+    upgradeRoleOptions: { permissionsBoundaryPolicyName: BOUNDARY_POLICY_NAME, rolePath: EVERY_OPTION.rolePath },
+  };
+}
+
 export function templateSizes(lib: any): TemplateSizes {
+  const props = everyOptionProps(lib);
   const stack = new Stack(new App(), 'Org');
-  const stackSet = new lib.ImdsAccountDefaultsStackSet(stack, 'ImdsEverywhere', {
-    ...EVERY_OPTION,
-    settingsAsParameters: true,
-    organizationalUnitIds: ['ou-abcd-12345678'],
-    regions: ['eu-west-1'],
-  });
+  const stackSet = new lib.ImdsAccountDefaultsStackSet(stack, 'ImdsEverywhere', props.stackSet);
 
   const withUpgrade = lib.ImdsInstanceUpgrade === undefined ? undefined : new lib.ImdsAccountDefaultsStackSet(stack, 'ImdsAndUpgrade', {
-    ...EVERY_OPTION,
-    settingsAsParameters: true,
-    organizationalUnitIds: ['ou-abcd-12345678'],
-    regions: ['eu-west-1'],
+    ...props.stackSet,
     instanceUpgrade: EVERY_UPGRADE_OPTION,
   });
 
   const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'imds-bench-sizes-'));
   try {
     const app = new App({ outdir });
-    new lib.ImdsAccountDefaults(new Stack(app, 'Bench'), 'ImdsDefaults', EVERY_OPTION);
+    new lib.ImdsAccountDefaults(new Stack(app, 'Bench'), 'ImdsDefaults', props.accountDefaults);
     if (lib.ImdsInstanceUpgrade !== undefined) {
-      new lib.ImdsInstanceUpgrade(new Stack(app, 'BenchUpgrade'), 'Upgrade', {
-        ...EVERY_UPGRADE_OPTION, permissionsBoundaryPolicyName: EVERY_OPTION.permissionsBoundaryPolicyName, rolePath: EVERY_OPTION.rolePath,
-      });
+      new lib.ImdsInstanceUpgrade(new Stack(app, 'BenchUpgrade'), 'Upgrade', { ...EVERY_UPGRADE_OPTION, ...props.upgradeRoleOptions });
     }
     const assembly = app.synth();
     const template = assembly.getStackByName('Bench').template;

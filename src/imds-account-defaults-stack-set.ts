@@ -1,149 +1,104 @@
-import { Lazy, Names, Stack, Token, aws_cloudformation as cloudformation } from 'aws-cdk-lib';
+import { Lazy, Names, RemovalPolicy, Token, aws_cloudformation as cloudformation, aws_cloudwatch as cloudwatch } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
+import { DriftGuardMode, ImdsAccountDefaultsOptions } from './account-defaults-options';
 import { ImdsAccountDefaults, ImdsAccountDefaultsProps } from './imds-account-defaults';
-import { ImdsInstanceUpgrade, ImdsInstanceUpgradeOptions } from './imds-instance-upgrade';
-import { EmbeddedTemplate, EmbeddedTemplateOptions, TEMPLATE_BODY_MAX_BYTES, synthesizeEmbeddedTemplate } from './private/embedded-template';
-import { instanceUpgradeConfig } from './private/instance-upgrade-options';
-import { ACCOUNT, OU, ROOT, validateIdList, validateRegions } from './private/organizations';
-import { SETTING_PROPS, failer, validateRoleOptions, validateSettings, warnOnContradictions } from './private/validate';
+import { ImdsInstanceUpgrade } from './imds-instance-upgrade';
+import { ImdsInstanceUpgradeOptions } from './instance-upgrade-options';
+import { ImdsStackSetPermissionsBoundary } from './permissions-boundary';
+import { validateAccountDefaultsOptions } from './private/account-defaults-validate';
+import { EMBEDDED_STACK_ID, EmbeddedTemplate, EmbeddedTemplateOptions, TEMPLATE_BODY_MAX_BYTES, synthesizeEmbeddedTemplate } from './private/embedded-template';
+import { DEFAULT_INTERVAL, instanceUpgradeConfig } from './private/instance-upgrade-config';
+import { instanceUpgradeProps } from './private/instance-upgrade-props';
+import { ACCOUNT_DEFAULTS_METRICS, DEFAULT_DRIFT_CHECK_INTERVAL, INSTANCE_UPGRADE_METRICS, MetricDefinition, buildMetric, definitionOf } from './private/metric-definitions';
+import { DRIFT_REAPPLIED_METRIC } from './private/properties';
+import {
+  StackSetTargetConfig,
+  validateAutoDeployment,
+  validateKnownAtSynth,
+  validateMemberEnv,
+  validateMemberRemoval,
+  validateOperationPreferences,
+  validateSettingOverrides,
+  validateStackSetBoundary,
+  validateStackSetName,
+} from './private/stack-set-validate';
+import { SETTING_PROPS, failer, validateRemovalPolicy, validateRoleOptions, validateSettings, warnOnContradictions } from './private/validate';
 import { ImdsSettings } from './settings';
+import {
+  ImdsManagementAccountResources,
+  ImdsStackSetTarget,
+  StackSetCallAs,
+  StackSetConcurrencyMode,
+  StackSetRegionConcurrency,
+} from './stack-set-options';
 
 /**
- * Whether the StackSet is managed from the organization's management account
- * or from a delegated administrator account.
- *
- * @see https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/stacksets-orgs-delegated-admin.html
+ * Properties for `ImdsAccountDefaultsStackSet`: the options of
+ * `ImdsAccountDefaults`, which mean the same thing in every target account and
+ * Region, the first deployment target, and the StackSet's own props (its
+ * removal policy, the member accounts' removal policy and permissions
+ * boundary, how it rolls out).
  */
-export enum StackSetCallAs {
-  /** The stack that holds the StackSet is deployed to the organization's management account. */
-  SELF = 'SELF',
-  /** The stack that holds the StackSet is deployed to a delegated administrator account for StackSets. */
-  DELEGATED_ADMIN = 'DELEGATED_ADMIN',
-}
-
-/**
- * Whether a StackSet operation deploys to its Regions one after another or all at once.
- *
- * @see https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-cloudformation-stackset-operationpreferences.html
- */
-export enum StackSetRegionConcurrency {
-  /** All Regions at the same time. */
-  PARALLEL = 'PARALLEL',
-  /** One Region after another, in the order the Regions are given; a Region that exceeds the failure tolerance stops the operation. */
-  SEQUENTIAL = 'SEQUENTIAL',
-}
-
-/**
- * How the failure tolerance of a StackSet operation affects its concurrency.
- *
- * @see https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_StackSetOperationPreferences.html
- */
-export enum StackSetConcurrencyMode {
+export interface ImdsAccountDefaultsStackSetProps extends ImdsAccountDefaultsOptions {
   /**
-   * Concurrency starts at the lower of the maximum concurrent accounts and the
-   * failure tolerance + 1, and is lowered as accounts fail (CloudFormation's default).
+   * Where the first stack instances go: `ImdsStackSetTarget.fromOrganizationalUnits(...)`
+   * or `ImdsStackSetTarget.fromAccounts(...)`. More with `addStackInstances`.
    */
-  STRICT_FAILURE_TOLERANCE = 'STRICT_FAILURE_TOLERANCE',
-  /** Concurrency stays at the maximum concurrent accounts whatever the failures; the operation still stops once the failure tolerance is exceeded. */
-  SOFT_FAILURE_TOLERANCE = 'SOFT_FAILURE_TOLERANCE',
-}
-
-/**
- * How the account ids of a deployment target combine with its organizational units.
- *
- * @see https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/account-level-targets.html
- */
-export enum StackSetAccountFilter {
-  /** Only the given accounts, and only if they are in the given organizational units. */
-  INTERSECTION = 'INTERSECTION',
-  /** Every account of the given organizational units except the given accounts. */
-  DIFFERENCE = 'DIFFERENCE',
-}
-
-/**
- * Where stack instances are created: accounts of organizational units, in Regions.
- */
-export interface ImdsStackSetTargets {
-  /**
-   * The organizational units (`ou-…`) or the organization root (`r-…`) to deploy
-   * to: a stack instance is created in every account in them, nested OUs
-   * included, for every Region. The management account is never a target.
-   *
-   * @see https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-cloudformation-stackset-deploymenttargets.html
-   */
-  readonly organizationalUnitIds: string[];
+  readonly target: ImdsStackSetTarget;
 
   /**
-   * The Regions to deploy to (a stack instance per target account and Region).
+   * What happens to the StackSet itself when it leaves the stack (the construct
+   * removed, or the stack deleted), or is replaced (`stackSetName` changed).
    *
-   * @see https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-cloudformation-stackset-stackinstances.html
+   * - `RemovalPolicy.DESTROY`: CloudFormation deletes the StackSet, which first
+   *   deletes every stack instance; each member stack's delete then does what
+   *   `memberRemovalPolicy` and `settingsOnDelete` say.
+   * - `RemovalPolicy.RETAIN` (or `RETAIN_ON_UPDATE_OR_DELETE`): the StackSet and
+   *   its stack instances stay, no longer managed by this stack.
+   *
+   * `RemovalPolicy.SNAPSHOT` is refused: a StackSet has no snapshot.
+   *
+   * @default RemovalPolicy.DESTROY
    */
-  readonly regions: string[];
+  readonly removalPolicy?: RemovalPolicy;
 
   /**
-   * Account ids that narrow the organizational units down (see `accountFilter`).
-   * With service-managed permissions, accounts are always selected through their
-   * OUs: to target single accounts, give the root or their OUs and these ids.
+   * What happens to the settings of a member account (an account and Region)
+   * when its stack instance is deleted: the StackSet deleted, a target or Region
+   * removed, or (without `retainStacksOnAccountRemoval`) the account leaving the
+   * targets. The removal policy of the custom resource in every stack instance,
+   * and in the management account's stack (`addManagementAccount`).
    *
-   * @default - every account of the organizational units
+   * - `RemovalPolicy.DESTROY`: every setting the custom resource manages is
+   *   reset to no preference, or restored (see `settingsOnDelete`).
+   * - `RemovalPolicy.RETAIN` (or `RETAIN_ON_UPDATE_OR_DELETE`): the settings stay
+   *   as they are.
+   *
+   * `RemovalPolicy.SNAPSHOT` is refused: a custom resource has no snapshot.
+   *
+   * @default RemovalPolicy.DESTROY
    */
-  readonly accountIds?: string[];
+  readonly memberRemovalPolicy?: RemovalPolicy;
 
   /**
-   * How `accountIds` combine with `organizationalUnitIds`.
+   * The permissions boundary of the functions' IAM roles in every member account
+   * (and in the management account's stack): a customer managed policy that
+   * every member account holds under the same name
+   * (`ImdsStackSetPermissionsBoundary.fromPolicyName('boundaries/ImdsBoundary')`),
+   * or an AWS managed policy
+   * (`ImdsStackSetPermissionsBoundary.fromAwsManagedPolicyName('PowerUserAccess')`).
    *
-   * @default StackSetAccountFilter.INTERSECTION when `accountIds` are given
+   * @default - no permissions boundary
+   * @see https://docs.aws.amazon.com/IAM/latest/UserGuide/access_policies_boundaries.html
    */
-  readonly accountFilter?: StackSetAccountFilter;
-}
-
-/**
- * Options for `ImdsAccountDefaultsStackSet.addStackInstances`.
- */
-export interface ImdsStackInstancesOptions extends ImdsStackSetTargets {
-  /**
-   * Values for these stack instances that differ from the StackSet's
-   * (stack instance parameter overrides). Only settings given to the StackSet
-   * can be overridden, and only with `settingsAsParameters: true`.
-   *
-   * Whether accounts that join these OUs later (auto-deployment) get the
-   * overrides is not stated in the CloudFormation documentation we checked:
-   * check their stack instances' parameters.
-   *
-   * @default - the StackSet's values
-   * @see https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/stackinstances-override.html
-   */
-  readonly settingOverrides?: ImdsSettings;
-}
-
-/**
- * Properties for `ImdsAccountDefaultsStackSet`: the settings and options of
- * `ImdsAccountDefaults`, which apply in every target account and Region, the
- * first deployment targets, and how the StackSet rolls out.
- */
-export interface ImdsAccountDefaultsStackSetProps extends ImdsAccountDefaultsProps, ImdsStackSetTargets {
-  /**
-   * Make each given setting a parameter of the embedded template, with the
-   * given value as its default and as the StackSet's parameter value, so that
-   * `addStackInstances` can give other values to some OUs or accounts.
-   *
-   * Which settings are managed stays fixed (the ones given here); only their
-   * values vary. Synth-time validation covers the values given in code; a value
-   * changed outside of it (console, CLI) is checked by CloudFormation against
-   * the parameter's allowed values, and again by the handler, which fails the
-   * stack instance with the reason and writes nothing.
-   *
-   * @default false
-   */
-  readonly settingsAsParameters?: boolean;
+  readonly permissionsBoundary?: ImdsStackSetPermissionsBoundary;
 
   /**
    * Also roll out `ImdsInstanceUpgrade`, with these options, in every stack
    * instance: each target account and Region gets its own upgrade function,
    * schedule and role (with this StackSet's `logRetention`,
-   * `permissionsBoundaryPolicyName`, `permissionsBoundary` and `rolePath`).
-   * The options must be values, not tokens. The management account needs its
-   * own stacks: `addInstanceUpgrade`.
+   * `permissionsBoundary` and `rolePath`). The options must be values, not
+   * tokens. `addManagementAccount` adds it to the management account too.
    *
    * @default - no instance upgrade
    */
@@ -190,7 +145,7 @@ export interface ImdsAccountDefaultsStackSetProps extends ImdsAccountDefaultsPro
    * and the function, its drift guard and its claim stay with it (delete that
    * stack to let the settings go). When `false`, CloudFormation deletes the stack,
    * which resets the settings it manages (or restores them, see
-   * `settingsOnDelete`) unless `removalPolicy` is `RETAIN`.
+   * `settingsOnDelete`) unless `memberRemovalPolicy` retains them.
    *
    * Defaults to `true`, unlike CloudFormation's own default: an account that
    * leaves the targets, perhaps only moving between OUs, should not start
@@ -249,15 +204,33 @@ export interface ImdsAccountDefaultsStackSetProps extends ImdsAccountDefaultsPro
 }
 
 const DEFAULT_DESCRIPTION = 'EC2 account-level instance metadata defaults (cdk-imds-account-defaults)';
-const EMBEDDED_DESCRIPTION = 'EC2 account-level instance metadata defaults, one stack instance per account and Region (cdk-imds-account-defaults)';
+// Short: the embedded template has a size budget (test/targets.test.ts).
+const EMBEDDED_DESCRIPTION = 'EC2 account-level IMDS defaults of the account and Region (cdk-imds-account-defaults)';
 const DEFAULT_MAX_CONCURRENT_PERCENTAGE = 25;
 const DEFAULT_FAILURE_TOLERANCE_PERCENTAGE = 10;
-/** StackSetName: a letter, then letters, digits and hyphens, at most 128 characters. */
-const STACK_SET_NAME = /^[a-zA-Z][-a-zA-Z0-9]{0,127}$/;
+/** Organization-wide rollouts meet accounts a declarative policy governs: succeed there (ImdsAccountDefaultsOptions). */
+const DEFAULT_SKIP_IF_MANAGED_BY_DECLARATIVE_POLICY = true;
+/** The StackSet's own removal policy. */
+const DEFAULT_REMOVAL_POLICY = RemovalPolicy.DESTROY;
+/** The member accounts' custom resources' removal policy. */
+const DEFAULT_MEMBER_REMOVAL_POLICY = RemovalPolicy.DESTROY;
+
+/**
+ * Every option of `ImdsAccountDefaultsOptions`, each key present (its value may
+ * be undefined): an option added there and not copied here fails the compile.
+ */
+type EveryOption = { [K in keyof Required<ImdsAccountDefaultsOptions>]: ImdsAccountDefaultsOptions[K] };
+
+/** One group of stack instances: a target and the settings it overrides. */
+interface InstanceGroup {
+  readonly target: StackSetTargetConfig;
+  readonly overrides?: ImdsSettings;
+}
 
 /**
  * Rolls the `ImdsAccountDefaults` template out to the accounts of organizational
- * units, in several Regions, as a service-managed `AWS::CloudFormation::StackSet`.
+ * units, in several Regions, as a service-managed `AWS::CloudFormation::StackSet`
+ * (its `node.defaultChild`).
  *
  * Deploy the stack that holds it to the organization's management account, or to
  * a delegated administrator for StackSets (`callAs: StackSetCallAs.DELEGATED_ADMIN`).
@@ -265,32 +238,32 @@ const STACK_SET_NAME = /^[a-zA-Z][-a-zA-Z0-9]{0,127}$/;
  *
  * The template is the one `ImdsAccountDefaults` synthesizes, synthesized on its
  * own (no assets, no bootstrap version check: the handler is inline) and
- * embedded as `TemplateBody`. It creates an unnamed IAM role, so the StackSet
- * has the `CAPABILITY_IAM` capability. Its functions carry their plain, readable
- * code when the template stays within 40,960 bytes (80 % of TemplateBody's
- * 51,200) that way; otherwise (with `instanceUpgrade`, typically) they carry the
- * same code brotli-compressed, behind a short loader whose first line says how to
- * read it. Either way each function's `Description` names the library version and
- * the SHA-256 of the code it carries.
+ * embedded as `TemplateBody`. Every setting given is a parameter of that
+ * template, whose value is the StackSet's and which `addStackInstances` can
+ * override for a group of stack instances. It creates an unnamed IAM role, so
+ * the StackSet has the `CAPABILITY_IAM` capability. Its functions carry their
+ * plain, readable code when the template stays within 40,960 bytes (80 % of
+ * TemplateBody's 51,200) that way; otherwise (with `instanceUpgrade`,
+ * typically) they carry the same code brotli-compressed, behind a short loader
+ * whose first line says how to read it. Either way each function's
+ * `Description` names the library version and the SHA-256 of the code it carries.
  *
  * Limits:
  * - StackSets never deploy to the management account: give it its own stack with
- *   `addAccountDefaults`.
+ *   `addManagementAccount`.
  * - Operation preferences do not apply to auto-deployments.
  * - A StackSet operation can succeed in some accounts and fail in others (each
  *   stack instance rolls back on its own).
  * - Aspects of the app (`PermissionsBoundary.of`, `Tags.of`, cdk-nag packs, ...)
  *   never reach the embedded template, which is synthesized on its own when the
- *   construct is created: `permissionsBoundaryPolicyName` and `rolePath` set the
- *   role's boundary and path there. Tags do reach the stack instances another
- *   way: `Tags.of` tags the StackSet, and CloudFormation gives a StackSet's tags
- *   to its stacks, which propagate them to the resources that support tags.
+ *   construct is created: `permissionsBoundary` and `rolePath` set the role's
+ *   boundary and path there. Tags do reach the stack instances another way:
+ *   `Tags.of` tags the StackSet, and CloudFormation gives a StackSet's tags to
+ *   its stacks, which propagate them to the resources that support tags.
  *
  * @see https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-cloudformation-stackset.html
  */
 export class ImdsAccountDefaultsStackSet extends Construct {
-  /** The `AWS::CloudFormation::StackSet` resource. */
-  public readonly resource: cloudformation.CfnStackSet;
   /** The StackSet's id (`Fn::GetAtt StackSetId`). */
   public readonly stackSetId: string;
   /** The StackSet's name. */
@@ -298,67 +271,55 @@ export class ImdsAccountDefaultsStackSet extends Construct {
   /** The embedded template, as minified JSON: exactly what `TemplateBody` holds. */
   public readonly templateBody: string;
 
-  private readonly accountDefaultsProps: ImdsAccountDefaultsProps;
-  /** What the embedded template was synthesized with, the code form chosen included (read by test/nag3/check.js). */
+  /** What the embedded template was synthesized from, the code form chosen included (read by test/nag3/check.js). */
   private readonly embeddedTemplateOptions: EmbeddedTemplateOptions;
+  /** The props of every member account's ImdsAccountDefaults, and of the management account's. */
+  private readonly memberProps: ImdsAccountDefaultsProps;
   private readonly instanceUpgrade?: ImdsInstanceUpgradeOptions;
-  private readonly settingsAsParameters: boolean;
+  /** The settings that are parameters of the embedded template: the ones a group may override. */
   private readonly parameterKeys: ReadonlySet<keyof ImdsSettings>;
-  private readonly instanceGroups: cloudformation.CfnStackSet.StackInstancesProperty[] = [];
-  private readonly regionOrder: string[] = [];
+  private readonly instanceGroups: InstanceGroup[] = [];
 
   constructor(scope: Construct, id: string, props: ImdsAccountDefaultsStackSetProps) {
     super(scope, id);
-    const fail = failer(this);
+    const fail: (message: string) => never = failer(this);
 
     // Validation first: nothing is created until every prop has been checked.
-    validateSettings(this, props);
-    for (const { prop } of SETTING_PROPS) {
-      if (props[prop] !== undefined && Token.isUnresolved(props[prop])) {
-        fail(`${prop} is a token (${String(props[prop])}); the StackSet's template is synthesized on its own, so settings must be known at synth time. To vary values per OU or account, use settingsAsParameters and addStackInstances({ settingOverrides })`);
-      }
-    }
-    validateTargets(this, props);
+    const options = everyOption(props);
+    validateSettings(this, options);
+    validateAccountDefaultsOptions(this, options);
+    validateKnownAtSynth(this, options);
+    const target = this.bindTarget(props.target);
     validateOperationPreferences(this, props);
-    if (props.retainStacksOnAccountRemoval !== undefined && props.autoDeployment === false) {
-      fail(`retainStacksOnAccountRemoval applies only with autoDeployment; got retainStacksOnAccountRemoval: ${props.retainStacksOnAccountRemoval} with autoDeployment: false`);
-    }
-    if (props.stackSetName !== undefined && !Token.isUnresolved(props.stackSetName) && !STACK_SET_NAME.test(props.stackSetName)) {
-      fail(`stackSetName must start with a letter and hold only letters, digits and hyphens, at most 128 characters; got ${JSON.stringify(props.stackSetName)}`);
-    }
-    validateRoleOptions(this, props);
-    validateStackSetBoundary(this, props);
+    validateAutoDeployment(this, props);
+    validateStackSetName(this, props.stackSetName);
+    validateRemovalPolicy(this, 'removalPolicy', props.removalPolicy);
+    validateRemovalPolicy(this, 'memberRemovalPolicy', props.memberRemovalPolicy);
+    validateMemberRemoval(this, props.settingsOnDelete, props.memberRemovalPolicy);
+    validateRoleOptions(this, { rolePath: props.rolePath });
+    validateStackSetBoundary(this, props.permissionsBoundary);
     if (props.instanceUpgrade !== undefined) {
       instanceUpgradeConfig(this, props.instanceUpgrade, 'instanceUpgrade.');
     }
-    warnOnContradictions(this, props);
+    warnOnContradictions(this, options);
 
-    this.settingsAsParameters = props.settingsAsParameters ?? false;
-    this.accountDefaultsProps = {
-      httpTokens: props.httpTokens,
-      httpTokensEnforced: props.httpTokensEnforced,
-      httpPutResponseHopLimit: props.httpPutResponseHopLimit,
-      httpEndpoint: props.httpEndpoint,
-      instanceMetadataTags: props.instanceMetadataTags,
-      removalPolicy: props.removalPolicy,
-      settingsOnDelete: props.settingsOnDelete,
-      skipIfManagedByDeclarativePolicy: props.skipIfManagedByDeclarativePolicy,
-      readinessCheck: props.readinessCheck,
-      logRetention: props.logRetention,
-      permissionsBoundary: props.permissionsBoundary,
-      permissionsBoundaryPolicyName: props.permissionsBoundaryPolicyName,
-      rolePath: props.rolePath,
-      driftGuard: props.driftGuard,
-      driftCheckInterval: props.driftCheckInterval,
+    this.memberProps = {
+      ...options,
+      removalPolicy: props.memberRemovalPolicy ?? DEFAULT_MEMBER_REMOVAL_POLICY,
+      permissionsBoundary: props.permissionsBoundary?._forAccount(),
     };
-    const given = SETTING_PROPS.filter(({ prop }) => props[prop] !== undefined).map(({ prop }) => prop);
-    this.parameterKeys = new Set(this.settingsAsParameters ? given : []);
+    this.parameterKeys = new Set(SETTING_PROPS.filter(({ prop }) => options[prop] !== undefined).map(({ prop }) => prop));
     this.instanceUpgrade = props.instanceUpgrade;
 
-    const template = this.embedTemplate();
+    // The ImdsAccountDefaults of the embedded template checks the options again; its errors name this construct.
+    const template = this.embedTemplate({
+      description: EMBEDDED_DESCRIPTION,
+      accountDefaults: this.memberProps,
+      instanceUpgrade: this.instanceUpgrade,
+    });
     this.embeddedTemplateOptions = {
       description: EMBEDDED_DESCRIPTION,
-      settingsAsParameters: this.settingsAsParameters,
+      accountDefaults: this.memberProps,
       instanceUpgrade: this.instanceUpgrade,
       codeForm: template.codeForm,
     };
@@ -370,7 +331,7 @@ export class ImdsAccountDefaultsStackSet extends Construct {
     this.stackSetName = props.stackSetName ?? defaultStackSetName(this);
     const autoDeployment = props.autoDeployment ?? true;
     const regionConcurrency = props.regionConcurrency ?? StackSetRegionConcurrency.PARALLEL;
-    this.resource = new cloudformation.CfnStackSet(this, 'Resource', {
+    const stackSet = new cloudformation.CfnStackSet(this, 'Resource', {
       stackSetName: this.stackSetName,
       description: props.description ?? DEFAULT_DESCRIPTION,
       permissionModel: 'SERVICE_MANAGED',
@@ -381,12 +342,12 @@ export class ImdsAccountDefaultsStackSet extends Construct {
         // Retained by default: an account that leaves the targets keeps its settings (see the prop).
         ...(autoDeployment ? { retainStacksOnAccountRemoval: props.retainStacksOnAccountRemoval ?? true } : {}),
       },
-      // The template creates an unnamed IAM role (the handler's).
+      // The template creates unnamed IAM roles (the functions').
       capabilities: ['CAPABILITY_IAM'],
       operationPreferences: {
         regionConcurrencyType: regionConcurrency,
         ...(regionConcurrency === StackSetRegionConcurrency.SEQUENTIAL
-          ? { regionOrder: Lazy.list({ produce: () => this.regionOrder }) }
+          ? { regionOrder: Lazy.list({ produce: () => this.regionOrder() }) }
           : {}),
         ...(props.maxConcurrentCount !== undefined
           ? { maxConcurrentCount: props.maxConcurrentCount }
@@ -396,207 +357,169 @@ export class ImdsAccountDefaultsStackSet extends Construct {
           : { failureTolerancePercentage: props.failureTolerancePercentage ?? DEFAULT_FAILURE_TOLERANCE_PERCENTAGE }),
         concurrencyMode: props.concurrencyMode ?? StackSetConcurrencyMode.SOFT_FAILURE_TOLERANCE,
       },
-      parameters: template.parameters.length > 0
-        ? template.parameters.map(({ key, value }) => ({ parameterKey: key, parameterValue: value }))
-        : undefined,
-      stackInstancesGroup: Lazy.any({ produce: () => this.instanceGroups }),
+      parameters: template.parameters.map(({ key, value }) => ({ parameterKey: key, parameterValue: value })),
+      stackInstancesGroup: Lazy.any({ produce: () => this.instanceGroups.map((group) => this.renderGroup(group)) }),
       templateBody: template.body,
     });
-    this.stackSetId = this.resource.attrStackSetId;
+    stackSet.applyRemovalPolicy(props.removalPolicy ?? DEFAULT_REMOVAL_POLICY);
+    this.stackSetId = stackSet.attrStackSetId;
 
-    this.pushInstances(props);
+    this.instanceGroups.push({ target });
   }
 
   /**
    * Deploys the StackSet to more organizational units or accounts, or to other
-   * Regions, optionally with other setting values (`settingOverrides`, which
-   * needs `settingsAsParameters`).
+   * Regions, optionally with other values for some of the settings given to the
+   * StackSet (stack instance parameter overrides).
+   *
+   * Accounts that join these OUs later (auto-deployment) get the StackSet's
+   * values, not the overrides: for a set of OUs that must always have other
+   * values, prefer a StackSet of its own.
+   *
+   * @param target where the stack instances go
+   * @param settingOverrides values for these stack instances that differ from the
+   *   StackSet's; only settings given to the StackSet can be overridden
+   * @see https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/stackinstances-override.html
+   * @see https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_UpdateStackInstances.html
    */
-  public addStackInstances(options: ImdsStackInstancesOptions): void {
-    const fail = failer(this);
-    validateTargets(this, options);
-    const overrides = options.settingOverrides;
-    if (overrides !== undefined) {
-      if (!this.settingsAsParameters) {
-        fail('settingOverrides needs settingsAsParameters: true, so that the settings are parameters of the StackSet\'s template');
-      }
-      const given = SETTING_PROPS.filter(({ prop }) => overrides[prop] !== undefined);
-      if (given.length === 0) {
-        fail('settingOverrides is empty; give at least one setting, or leave settingOverrides out to use the StackSet\'s values');
-      }
-      for (const { prop } of given) {
-        if (!this.parameterKeys.has(prop)) {
-          fail(`settingOverrides.${prop} overrides a setting the StackSet does not manage; only ${[...this.parameterKeys].join(', ')} can be overridden (give ${prop} to the StackSet to make it a parameter)`);
-        }
-        if (Token.isUnresolved(overrides[prop])) {
-          fail(`settingOverrides.${prop} is a token (${String(overrides[prop])}); give the value itself`);
-        }
-      }
-      try {
-        validateSettings(this, overrides);
-      } catch (err) {
-        fail(`settingOverrides: ${(err as Error).message.replace(`[${this.node.path}] `, '')}`);
-      }
-      warnOnContradictions(this, { ...this.accountDefaultsProps, ...overrides });
+  public addStackInstances(target: ImdsStackSetTarget, settingOverrides?: ImdsSettings): void {
+    const config = this.bindTarget(target);
+    if (settingOverrides !== undefined) {
+      validateSettingOverrides(this, settingOverrides, this.parameterKeys);
+      warnOnContradictions(this, { ...this.memberProps, ...settingOverrides });
     }
-    this.pushInstances(options);
+    this.instanceGroups.push({ target: config, overrides: settingOverrides });
   }
 
   /**
-   * Adds an `ImdsAccountDefaults` with this StackSet's settings (the values given
-   * to the StackSet, not overrides) to the given scope.
-   *
-   * StackSets never deploy to the organization's management account; use this
-   * to give it the same defaults, with a stack per Region deployed to it.
+   * Gives the organization's management account, which StackSets never deploy
+   * to, the same as every member account: an `ImdsAccountDefaults` with this
+   * StackSet's options and their StackSet defaults (the StackSet's values, not
+   * overrides, as values, not parameters; `skipIfManagedByDeclarativePolicy`
+   * true unless given; `memberRemovalPolicy` as its removal policy) at `<scope>/ImdsAccountDefaults`,
+   * and, with `instanceUpgrade`, an `ImdsInstanceUpgrade` at
+   * `<scope>/ImdsInstanceUpgrade`, both with this StackSet's log retention,
+   * permissions boundary and role path.
    *
    * @param scope a construct in a stack deployed to the management account (one stack per Region)
-   * @param id the construct id; 'ImdsAccountDefaults' when left out
    */
-  public addAccountDefaults(scope: Construct, id?: string): ImdsAccountDefaults {
-    return new ImdsAccountDefaults(scope, id ?? 'ImdsAccountDefaults', this.accountDefaultsProps);
+  public addManagementAccount(scope: Construct): ImdsManagementAccountResources {
+    const accountDefaults = new ImdsAccountDefaults(scope, 'ImdsAccountDefaults', this.memberProps);
+    const instanceUpgrade = this.instanceUpgrade !== undefined
+      ? new ImdsInstanceUpgrade(scope, 'ImdsInstanceUpgrade', instanceUpgradeProps(this.instanceUpgrade, this.memberProps))
+      : undefined;
+    return { accountDefaults, instanceUpgrade };
   }
 
   /**
-   * Adds an `ImdsInstanceUpgrade` with this StackSet's `instanceUpgrade` options
-   * (and its log retention, permissions boundary and role path) to the given scope:
-   * the StackSet never deploys to the management account.
+   * One of the metrics a member account's functions publish, for the given
+   * account and Region (for example on a dashboard or an alarm of a monitoring
+   * account that receives the members' metrics): in the namespace
+   * `CdkImdsAccountDefaults`, without dimensions, with its statistic and a
+   * period of this StackSet's `driftCheckInterval` (drift guard metrics) or
+   * `instanceUpgrade.interval` (`ImdsInstanceUpgrade` metrics). Throws for a
+   * metric of a feature this StackSet does not roll out.
    *
-   * @param scope a construct in a stack deployed to the management account (one stack per Region)
-   * @param id the construct id; 'ImdsInstanceUpgrade' when left out
+   * @param metricName the metric's name, e.g. `ImdsMetrics.DRIFT_DETECTED`
+   * @param memberAccount the member account's id (the metric's `account`)
+   * @param memberRegion the member account's Region (the metric's `region`)
+   * @param props options that override the defaults (period, statistic, label, ...; not the account or Region)
    */
-  public addInstanceUpgrade(scope: Construct, id?: string): ImdsInstanceUpgrade {
-    if (this.instanceUpgrade === undefined) {
-      failer(this)('addInstanceUpgrade needs the instanceUpgrade option, whose options it uses');
+  public metricForMember(metricName: string, memberAccount: string, memberRegion: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    const fail: (message: string) => never = failer(this);
+    validateMemberEnv(this, memberAccount, memberRegion);
+    const published: MetricDefinition[] = [...ACCOUNT_DEFAULTS_METRICS,
+      ...INSTANCE_UPGRADE_METRICS.filter((d) => !ACCOUNT_DEFAULTS_METRICS.includes(d))];
+    const definition = definitionOf(metricName, `[${this.node.path}] metricForMember`, published);
+    const options = { ...props, account: memberAccount, region: memberRegion };
+    const { driftGuard, driftCheckInterval } = this.memberProps;
+    switch (definition.source) {
+      case 'drift-guard':
+        if (driftGuard === undefined) {
+          fail(`metricForMember: ${definition.name} is published only by the drift guard, which this StackSet does not roll out: set driftGuard (DriftGuardMode.REAPPLY or DriftGuardMode.REPORT_ONLY) to publish it`);
+        }
+        if (definition.name === DRIFT_REAPPLIED_METRIC && driftGuard !== DriftGuardMode.REAPPLY) {
+          fail(`metricForMember: ${definition.name} is published only by a drift guard in DriftGuardMode.REAPPLY; this StackSet's is ${driftGuard}, which changes nothing: use DriftDetected`);
+        }
+        return buildMetric(definition, driftCheckInterval ?? DEFAULT_DRIFT_CHECK_INTERVAL, options);
+      case 'instance-upgrade':
+        if (this.instanceUpgrade === undefined) {
+          fail(`metricForMember: ${definition.name} is published only by ImdsInstanceUpgrade, which this StackSet does not roll out: set instanceUpgrade to publish it`);
+        }
+        return buildMetric(definition, this.instanceUpgrade.interval ?? DEFAULT_INTERVAL, options);
+      default:
+        return buildMetric(definition, undefined, options);
     }
-    const { logRetention, permissionsBoundary, permissionsBoundaryPolicyName, rolePath } = this.accountDefaultsProps;
-    return new ImdsInstanceUpgrade(scope, id ?? 'ImdsInstanceUpgrade', {
-      ...this.instanceUpgrade, logRetention, permissionsBoundary, permissionsBoundaryPolicyName, rolePath,
-    });
   }
 
-  /** Synthesizes the ImdsAccountDefaults template on its own; errors name this construct. */
-  private embedTemplate(): EmbeddedTemplate {
+  /** Checks a target (JavaScript may pass anything) and binds it, errors naming this construct. */
+  private bindTarget(target: ImdsStackSetTarget | undefined): StackSetTargetConfig {
+    const fail: (message: string) => never = failer(this);
+    if (target === undefined || target === null || typeof (target as Partial<ImdsStackSetTarget>)._bind !== 'function') {
+      fail(`target must be an ImdsStackSetTarget: ImdsStackSetTarget.fromOrganizationalUnits({ organizationalUnitIds, regions }) or ImdsStackSetTarget.fromAccounts({ accountIds, organizationalUnitIds, regions }) (organizationalUnitIds, regions, accountIds and accountFilter are no longer props of their own); got ${target === undefined ? 'nothing' : JSON.stringify(target)}`);
+    }
+    return target._bind(this, 'target.');
+  }
+
+  /** Synthesizes the embedded template; errors name this construct. */
+  private embedTemplate(options: EmbeddedTemplateOptions): EmbeddedTemplate {
     try {
-      return synthesizeEmbeddedTemplate(this.accountDefaultsProps, {
-        description: EMBEDDED_DESCRIPTION,
-        settingsAsParameters: this.settingsAsParameters,
-        instanceUpgrade: this.instanceUpgrade,
-      });
+      return synthesizeEmbeddedTemplate(options);
     } catch (err) {
-      throw new Error(`[${this.node.path}] cannot synthesize the ImdsAccountDefaults template for the StackSet: ${(err as Error).message}`);
+      // The message of a construct of the embedded tree starts with its own path there: drop it, this path is the one to know.
+      const message = (err as Error).message.replace(new RegExp(`^\\[${EMBEDDED_STACK_ID}/[^\\]]*\\] `), '');
+      throw new Error(`[${this.node.path}] cannot synthesize the ImdsAccountDefaults template for the StackSet: ${message}`);
     }
   }
 
-  private pushInstances(options: ImdsStackInstancesOptions): void {
-    const accounts = options.accountIds;
-    this.instanceGroups.push({
-      deploymentTargets: {
-        organizationalUnitIds: options.organizationalUnitIds,
-        ...(accounts !== undefined
-          ? { accounts, accountFilterType: options.accountFilter ?? StackSetAccountFilter.INTERSECTION }
-          : {}),
-      },
-      regions: options.regions,
-      parameterOverrides: options.settingOverrides !== undefined ? this.parameterOverrides(options.settingOverrides) : undefined,
-    });
-    if (!Token.isUnresolved(options.regions)) {
-      for (const region of options.regions) {
-        if (!this.regionOrder.includes(region)) {
-          this.regionOrder.push(region);
+  /** The Regions of every group, in the order first given (SEQUENTIAL's RegionOrder); token lists are left out. */
+  private regionOrder(): string[] {
+    const order: string[] = [];
+    for (const { target } of this.instanceGroups) {
+      if (Token.isUnresolved(target.regions)) {
+        continue;
+      }
+      for (const region of target.regions) {
+        if (!order.includes(region)) {
+          order.push(region);
         }
       }
     }
+    return order;
   }
 
-  private parameterOverrides(overrides: ImdsSettings): cloudformation.CfnStackSet.ParameterProperty[] {
-    return SETTING_PROPS
-      .filter(({ prop }) => overrides[prop] !== undefined)
-      .map(({ prop, key }) => ({ parameterKey: key, parameterValue: String(overrides[prop]) }));
+  private renderGroup({ target, overrides }: InstanceGroup): cloudformation.CfnStackSet.StackInstancesProperty {
+    return {
+      deploymentTargets: {
+        organizationalUnitIds: target.organizationalUnitIds,
+        ...(target.accountIds !== undefined ? { accounts: target.accountIds, accountFilterType: target.accountFilterType } : {}),
+      },
+      regions: target.regions,
+      parameterOverrides: overrides !== undefined
+        ? SETTING_PROPS
+          .filter(({ prop }) => overrides[prop] !== undefined)
+          .map(({ prop, key }) => ({ parameterKey: key, parameterValue: String(overrides[prop]) }))
+        : undefined,
+    };
   }
 }
 
-/** Checks the deployment targets and Regions of the StackSet or of one addStackInstances call. */
-function validateTargets(scope: Construct, targets: ImdsStackSetTargets): void {
-  const fail = failer(scope);
-  if (targets.organizationalUnitIds === undefined) {
-    fail('organizationalUnitIds is required: a service-managed StackSet deploys to the accounts of organizational units (give the root id r-… to target the whole organization)');
-  }
-  validateIdList(scope, 'organizationalUnitIds', targets.organizationalUnitIds, [OU, ROOT],
-    'give at least one OU id (ou-…) or the root id (r-…) to deploy to');
-  if (targets.regions === undefined) {
-    fail('regions is required: give at least one Region to deploy to');
-  }
-  validateRegions(scope, 'regions', targets.regions);
-  if (targets.accountIds !== undefined) {
-    validateIdList(scope, 'accountIds', targets.accountIds, [ACCOUNT],
-      'leave accountIds out to deploy to every account of the organizational units');
-  } else if (targets.accountFilter !== undefined) {
-    fail(`accountFilter (${targets.accountFilter}) needs accountIds to filter with`);
-  }
-}
-
-/** An AWS managed policy's ARN: the same policy in every account. */
-const AWS_MANAGED_POLICY_ARN = /^arn:aws[a-z-]*:iam::aws:policy\/.+$/;
-
-/**
- * The template deploys to many accounts: a permissions boundary given as a
- * policy object must be an AWS managed policy, known at synth time. A policy of
- * one account (or a token, such as an ARN built from this stack's account)
- * would not resolve in the member accounts: that is what
- * `permissionsBoundaryPolicyName` is for.
- */
-function validateStackSetBoundary(scope: Construct, props: ImdsAccountDefaultsStackSetProps): void {
-  const boundary = props.permissionsBoundary;
-  if (boundary === undefined) {
-    return;
-  }
-  const arn = boundary.managedPolicyArn;
-  if (!isAwsManagedPolicyArn(scope, arn)) {
-    failer(scope)(`permissionsBoundary must be an AWS managed policy (arn:aws:iam::aws:policy/…) for a StackSet, whose template deploys to every target account; got ${Token.isUnresolved(arn) ? `a token (${arn})` : JSON.stringify(arn)}. For a customer managed policy that each member account holds, give permissionsBoundaryPolicyName (its name, e.g. "ImdsBoundary" or "boundaries/ImdsBoundary")`);
-  }
-}
-
-/**
- * Whether `arn` names an AWS managed policy: as text, or as the join
- * `ManagedPolicy.fromAwsManagedPolicyName` makes, whose only token is the
- * partition (which resolves in every account's stack too).
- */
-function isAwsManagedPolicyArn(scope: Construct, arn: string): boolean {
-  const resolved = Stack.of(scope).resolve(arn);
-  if (typeof resolved === 'string') {
-    return AWS_MANAGED_POLICY_ARN.test(resolved);
-  }
-  const join = resolved?.['Fn::Join'];
-  if (!Array.isArray(join) || join[0] !== '' || !Array.isArray(join[1])) {
-    return false;
-  }
-  const parts: unknown[] = join[1];
-  const text = parts.map((part) => typeof part === 'string' ? part : (part as { Ref?: string })?.Ref === 'AWS::Partition' ? 'aws' : undefined);
-  return !text.includes(undefined) && AWS_MANAGED_POLICY_ARN.test(text.join(''));
-}
-
-/** Checks the operation preferences: ranges, and count or percentage, not both. */
-function validateOperationPreferences(scope: Construct, props: ImdsAccountDefaultsStackSetProps): void {
-  const fail = failer(scope);
-  const check = (prop: keyof ImdsAccountDefaultsStackSetProps, min: number, max: number | undefined) => {
-    const value = props[prop] as number | undefined;
-    if (value === undefined || Token.isUnresolved(value)) {
-      return;
-    }
-    if (!Number.isInteger(value) || value < min || (max !== undefined && value > max)) {
-      fail(`${prop} must be an integer ${max !== undefined ? `from ${min} to ${max}` : `of at least ${min}`}; got ${JSON.stringify(value)}`);
-    }
+/** The member accounts' options: the copy, each option named (see EveryOption), with the StackSet's defaults. */
+function everyOption(props: ImdsAccountDefaultsStackSetProps): EveryOption {
+  return {
+    httpTokens: props.httpTokens,
+    httpTokensEnforced: props.httpTokensEnforced,
+    httpPutResponseHopLimit: props.httpPutResponseHopLimit,
+    httpEndpoint: props.httpEndpoint,
+    instanceMetadataTags: props.instanceMetadataTags,
+    settingsOnDelete: props.settingsOnDelete,
+    skipIfManagedByDeclarativePolicy: props.skipIfManagedByDeclarativePolicy ?? DEFAULT_SKIP_IF_MANAGED_BY_DECLARATIVE_POLICY,
+    readinessCheck: props.readinessCheck,
+    logRetention: props.logRetention,
+    rolePath: props.rolePath,
+    driftGuard: props.driftGuard,
+    driftCheckInterval: props.driftCheckInterval,
   };
-  if (props.maxConcurrentCount !== undefined && props.maxConcurrentPercentage !== undefined) {
-    fail(`give maxConcurrentCount (${props.maxConcurrentCount}) or maxConcurrentPercentage (${props.maxConcurrentPercentage}), not both`);
-  }
-  if (props.failureToleranceCount !== undefined && props.failureTolerancePercentage !== undefined) {
-    fail(`give failureToleranceCount (${props.failureToleranceCount}) or failureTolerancePercentage (${props.failureTolerancePercentage}), not both`);
-  }
-  check('maxConcurrentPercentage', 1, 100);
-  check('maxConcurrentCount', 1, undefined);
-  check('failureTolerancePercentage', 0, 100);
-  check('failureToleranceCount', 0, undefined);
 }
 
 /** A StackSet name from the construct path: unique in the app, starting with a letter. */

@@ -1,5 +1,4 @@
 import {
-  Annotations,
   Aws,
   CfnResource,
   CustomResource,
@@ -10,6 +9,7 @@ import {
   Stack,
   Token,
   Tokenization,
+  aws_cloudwatch as cloudwatch,
   aws_events as events,
   aws_events_targets as targets,
   aws_iam as iam,
@@ -17,200 +17,58 @@ import {
   aws_logs as logs,
 } from 'aws-cdk-lib';
 import { Construct, IConstruct } from 'constructs';
+import { DriftGuardMode, ImdsAccountDefaultsOptions, ReadinessCheckMode, SettingsOnDelete } from './account-defaults-options';
+import { ImdsPermissionsBoundary } from './permissions-boundary';
+import { validateAccountDefaultsOptions, validateSettingsOnDeleteWithRemovalPolicy } from './private/account-defaults-validate';
 import { ASYNC_INVOKE, HANDLER_RUNTIME, Placement, handlerRole, metricsStatement, onePerAccountAndRegion, onePerStack } from './private/function-parts';
 import { inlineFunctionCode } from './private/inline-code';
+import { ACCOUNT_DEFAULTS_METRICS, DEFAULT_DRIFT_CHECK_INTERVAL, buildMetric, definitionOf } from './private/metric-definitions';
 import { suppressDriftGuardFindings, suppressImdsAccountDefaultsFindings } from './private/nag';
 import {
   AttributeKey, CLAIMS_PATH, ImdsResourceProperties, OWNERSHIP_FORMAT, RESOURCE_TYPE,
   DRIFT_GUARD_ENV, DRIFT_LOGICAL_ID_ENV, DRIFT_ROLE_NAME_ENV, DRIFT_SETTING_ENV_PREFIX, DRIFT_STACK_ID_ENV,
-  ON_DELETE_PROPERTY, READINESS_CHECK_PROPERTY, RETAINED_PROPERTY, ReadinessAttributeKey,
+  ON_DELETE_PROPERTY, READINESS_CHECK_PROPERTY, READINESS_RESULT_ATTRIBUTE, RETAINED_PROPERTY, ReadinessCountAttributeKey,
+  CLAIM_PROBLEM_METRIC, DRIFT_CHECK_SKIPPED_METRIC, DRIFT_DETECTED_METRIC, DRIFT_REAPPLIED_METRIC, UNCONFIRMED_EVENT_METRIC,
   claimParameterName,
 } from './private/properties';
-import { SETTING_PROPS, failer, toResourceProperties, validateRoleOptions, validateSettings, warnOnContradictions } from './private/validate';
-import { ImdsSettings } from './settings';
+import {
+  SETTING_PROPS, isRetained, toResourceProperties, validateRemovalPolicy, validateRoleOptions,
+  validateSettings, warnOnContradictions,
+} from './private/validate';
 
 /**
- * What the drift guard does when EC2's settings differ from the ones this
- * construct manages (see `ImdsAccountDefaultsProps.driftGuard`).
+ * Properties for `ImdsAccountDefaults`: the options, which mean the same thing in
+ * every account, and what depends on this stack.
  */
-export enum DriftGuard {
-  /** Set each field that differs back to this construct's value, read it back, and report it. */
-  REAPPLY = 'REAPPLY',
-  /** Report each field that differs (log line and metric); change nothing. */
-  REPORT_ONLY = 'REPORT_ONLY',
-}
-
-/**
- * What the readiness check does when enabling `httpTokensEnforced` would stop
- * launches: launch templates (their `$Default` or `$Latest` version) or Auto
- * Scaling launch configurations that set `HttpTokens` to `optional` (see
- * `ImdsAccountDefaultsProps.readinessCheck`).
- */
-export enum ReadinessCheck {
-  /** Fail the create or update, changing nothing, and name what would break. */
-  BLOCK = 'BLOCK',
-  /** Enforce anyway; report what would break in the log and the attributes. */
-  REPORT_ONLY = 'REPORT_ONLY',
-}
-
-/**
- * What a deliberate delete of `ImdsAccountDefaults` does with the fields it
- * manages (see `ImdsAccountDefaultsProps.settingsOnDelete`). A delete that is
- * part of a rollback always restores, whatever this says.
- */
-export enum SettingsOnDelete {
-  // The values are the handler's (ON_DELETE_VALUES in src/private/properties.ts): never renamed.
-  /** Reset each managed field to no preference (`no-preference`, or -1 for the hop limit). */
-  RESET = 'RESET',
-  /**
-   * Put back each managed field's value from before this resource's create, where
-   * EC2 still holds the value this resource set (a field changed since is left alone).
-   */
-  RESTORE = 'RESTORE',
-}
-
-/**
- * Properties for `ImdsAccountDefaults`.
- */
-export interface ImdsAccountDefaultsProps extends ImdsSettings {
+export interface ImdsAccountDefaultsProps extends ImdsAccountDefaultsOptions {
   /**
    * What happens to the account settings when the resource leaves the stack.
    *
    * - `RemovalPolicy.DESTROY`: on delete, every setting this construct manages
    *   is reset to no preference, or restored (see `settingsOnDelete`); the other
    *   settings are left alone.
-   * - `RemovalPolicy.RETAIN`: the settings stay as they are (the custom
-   *   resource carries `DeletionPolicy` and `UpdateReplacePolicy` `Retain`, and
-   *   the property `Retained: true`, which its claim records: another resource's
+   * - `RemovalPolicy.RETAIN` (or `RETAIN_ON_UPDATE_OR_DELETE`): the settings stay
+   *   as they are (the custom resource carries that `DeletionPolicy`, and the
+   *   property `Retained: true`, which its claim records: another resource's
    *   delete does not reset a field that still holds this resource's value).
+   *
+   * `RemovalPolicy.SNAPSHOT` is refused: a custom resource has no snapshot.
    *
    * @default RemovalPolicy.DESTROY
    */
   readonly removalPolicy?: RemovalPolicy;
 
   /**
-   * What a deliberate delete (the construct removed from the app, or the stack
-   * deleted) does with the fields this construct manages.
-   *
-   * - `SettingsOnDelete.RESET`: reset it to no preference.
-   * - `SettingsOnDelete.RESTORE`: put back the value it had before this
-   *   resource's create (no preference if it had none, or if a later update
-   *   added the field), but only where EC2 still holds the value this resource
-   *   set; a field changed since is left alone.
-   *
-   * Either way, a field that another live `ImdsAccountDefaults` manages is left
-   * alone. A delete that is part of a rollback (the create or update that added
-   * this resource failed) always restores the values from before. Not with
-   * `removalPolicy: RemovalPolicy.RETAIN`, whose resource CloudFormation never
-   * deletes deliberately.
-   *
-   * @default SettingsOnDelete.RESET
-   */
-  readonly settingsOnDelete?: SettingsOnDelete;
-
-  /**
-   * Succeed without changing anything when an AWS Organizations declarative
-   * policy manages the instance metadata defaults of the account
-   * (`GetInstanceMetadataDefaults` reports `ManagedBy: declarative-policy`).
-   *
-   * Meant for organization-wide rollouts (StackSets) where some accounts are
-   * governed by a policy: the stack instance succeeds there and its `applied`
-   * attribute is `false`. Left `false`, create, update and delete fail in such an
-   * account with a reason that quotes the policy's exception message.
-   *
-   * @default false
-   */
-  readonly skipIfManagedByDeclarativePolicy?: boolean;
-
-  /**
-   * What to do when a create or update that enables `httpTokensEnforced` (it is
-   * not enabled yet) finds, in the account and Region, launch templates whose
-   * `$Default` or `$Latest` version, or Auto Scaling launch configurations, set
-   * `HttpTokens` to `optional`: with enforcement, launches from them fail.
-   *
-   * - `ReadinessCheck.BLOCK`: the create or update fails, changing nothing, and
-   *   its reason names the first few; it fails too when they cannot all be
-   *   listed (access denied, or more than the check's 8 seconds).
-   * - `ReadinessCheck.REPORT_ONLY`: enforcement is applied anyway.
-   *
-   * Either way the function's log names them, and the counts are the attributes
-   * `launchTemplatesAllowingImdsv1`, `launchConfigurationsAllowingImdsv1` and
-   * `instancesAllowingImdsv1` (instances that allow IMDSv1 keep running: they
-   * never block). Meaningful only with `httpTokensEnforced`.
-   *
-   * @default ReadinessCheck.BLOCK
-   * @see https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/configuring-IMDS-new-instances.html
-   */
-  readonly readinessCheck?: ReadinessCheck;
-
-  /**
-   * How long the handler's logs are kept.
-   *
-   * @default logs.RetentionDays.ONE_YEAR
-   */
-  readonly logRetention?: logs.RetentionDays;
-
-  /**
    * The permissions boundary of the handler's IAM role, for organizations whose
-   * service control policies refuse `iam:CreateRole` without one.
-   *
-   * A policy of the account the stack deploys to, or an AWS managed policy. For
-   * `ImdsAccountDefaultsStackSet`, whose template deploys to many accounts, give
-   * `permissionsBoundaryPolicyName` instead (only an AWS managed policy ARN is
-   * accepted here). Not with `permissionsBoundaryPolicyName`.
+   * service control policies refuse `iam:CreateRole` without one:
+   * `ImdsPermissionsBoundary.fromManagedPolicy(policy)` or
+   * `ImdsPermissionsBoundary.fromPolicyName('boundaries/ImdsBoundary')`.
    *
    * @default - no permissions boundary (unless an aspect such as `PermissionsBoundary.of(scope)` sets one)
    * @see https://docs.aws.amazon.com/IAM/latest/UserGuide/access_policies_boundaries.html
    */
-  readonly permissionsBoundary?: iam.IManagedPolicy;
-
-  /**
-   * The permissions boundary of the handler's IAM role, as the name of a
-   * customer managed policy in the account the template deploys to, with its
-   * path if it has one (`ImdsBoundary`, `boundaries/ImdsBoundary`). The role gets
-   * `arn:${AWS::Partition}:iam::${AWS::AccountId}:policy/<path/><name>`, which
-   * resolves in each account: the form for `ImdsAccountDefaultsStackSet`, where
-   * every member account holds a policy of that name. Not with `permissionsBoundary`.
-   *
-   * @default - no permissions boundary (unless an aspect such as `PermissionsBoundary.of(scope)` sets one)
-   * @see https://docs.aws.amazon.com/IAM/latest/UserGuide/access_policies_boundaries.html
-   */
-  readonly permissionsBoundaryPolicyName?: string;
-
-  /**
-   * The IAM path of the handler's role (`/` or `/<path>/`), for organizations
-   * whose policies allow creating roles only under a given path.
-   *
-   * @default '/'
-   * @see https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_identifiers.html#identifiers-friendly-names
-   */
-  readonly rolePath?: string;
-
-  /**
-   * Keep the settings true between deployments: the handler also runs on a
-   * schedule (`driftCheckInterval`) and on CloudTrail's
-   * `ModifyInstanceMetadataDefaults` events (where a trail records management
-   * events of successful calls, where a trail records management events),
-   * compares each field this construct manages with the value the template gives
-   * it (never a value read from Parameter Store), and re-applies (`REAPPLY`) or
-   * only reports (`REPORT_ONLY`) each difference: one log line per field, and the
-   * metrics `DriftDetected` and `DriftReapplied` in the namespace
-   * `CdkImdsAccountDefaults` when a difference is found (`DriftChecksSkipped`
-   * when a run could not compare).
-   *
-   * @default - no drift guard: the settings are applied on create and update only
-   */
-  readonly driftGuard?: DriftGuard;
-
-  /**
-   * How often the drift guard checks the settings: whole minutes, 1 minute or
-   * more. Only with `driftGuard`.
-   *
-   * @default Duration.hours(1)
-   */
-  readonly driftCheckInterval?: Duration;
+  readonly permissionsBoundary?: ImdsPermissionsBoundary;
 }
-
 
 /** How long the handler may run; it answers CloudFormation a few seconds before this. */
 const HANDLER_TIMEOUT = Duration.seconds(30);
@@ -272,24 +130,42 @@ export class ImdsAccountDefaults extends Construct {
    */
   public readonly applied: string;
   /**
+   * What the readiness check found on the last create or update (a
+   * `ReadinessCheckResult` value): `NOT_CHECKED` when it did not enable
+   * `httpTokensEnforced`, `COMPLETE` when every count is exact, `INCOMPLETE` when
+   * the listing did not finish (the counts are a lower bound).
+   */
+  public readonly readinessCheckResult: string;
+  /**
    * The number of launch templates whose `$Default` or `$Latest` version sets
    * `HttpTokens` to `optional`, as the last create or update that enabled
-   * `httpTokensEnforced` found them: `"3"`, `"3+"` when the listing did not finish
-   * (at least 3), `"not-checked"` when the event did not enable enforcement.
+   * `httpTokensEnforced` found them (0 when `readinessCheckResult` is `NOT_CHECKED`;
+   * at least this many when it is `INCOMPLETE`).
    */
-  public readonly launchTemplatesAllowingImdsv1: string;
-  /** The same count for Auto Scaling launch configurations (see `launchTemplatesAllowingImdsv1`). */
-  public readonly launchConfigurationsAllowingImdsv1: string;
+  public readonly launchTemplatesAllowingImdsv1Count: number;
+  /** The same count for Auto Scaling launch configurations (see `launchTemplatesAllowingImdsv1Count`). */
+  public readonly launchConfigurationsAllowingImdsv1Count: number;
   /**
    * The same count for instances (pending, running, stopping or stopped) that
-   * allow IMDSv1; they keep running under enforcement (see `launchTemplatesAllowingImdsv1`).
+   * allow IMDSv1; they keep running under enforcement (see `launchTemplatesAllowingImdsv1Count`).
    */
-  public readonly instancesAllowingImdsv1: string;
+  public readonly instancesAllowingImdsv1Count: number;
 
   /** The custom resource (`Custom::ImdsAccountDefaults`). */
-  public readonly resource: CustomResource;
-  /** The Lambda function that handles the custom resource. */
+  public readonly customResource: CustomResource;
+  /** The Lambda function that handles the custom resource (and runs the drift guard). */
   public readonly handler: lambda.IFunction;
+  /** The function's IAM role. */
+  public readonly role: iam.IRole;
+  /** The function's log group: one line per event, and the drift guard's findings (for subscription filters). */
+  public readonly logGroup: logs.ILogGroup;
+  /** The drift guard's schedule (`driftCheckInterval`); undefined without `driftGuard`. */
+  public readonly driftScheduleRule?: events.IRule;
+  /** The drift guard's rule on CloudTrail's `ModifyInstanceMetadataDefaults` events; undefined without `driftGuard`. */
+  public readonly driftTrailRule?: events.IRule;
+
+  private readonly driftGuard?: DriftGuardMode;
+  private readonly driftCheckInterval: Duration;
 
   constructor(scope: Construct, id: string, props: ImdsAccountDefaultsProps) {
     super(scope, id);
@@ -297,9 +173,9 @@ export class ImdsAccountDefaults extends Construct {
 
     validateSettings(this, props);
     validateRoleOptions(this, props);
-    validateDriftGuard(this, props);
-    validateReadinessCheck(this, props);
-    validateSettingsOnDelete(this, props);
+    validateRemovalPolicy(this, 'removalPolicy', props.removalPolicy);
+    validateAccountDefaultsOptions(this, props);
+    validateSettingsOnDeleteWithRemovalPolicy(this, props.settingsOnDelete, props.removalPolicy);
     onePerStack(this, PLACEMENT);
     warnOnContradictions(this, props);
     this.node.addValidation({ validate: () => onePerAccountAndRegion(this, PLACEMENT) });
@@ -314,7 +190,7 @@ export class ImdsAccountDefaults extends Construct {
 
     // The custom resource's logical id, known once the tree is complete (a Lazy: the
     // policy and the environment name it before the resource is created).
-    const resourceLogicalId = Lazy.string({ produce: () => (this.resource.node.defaultChild as CfnResource).logicalId });
+    const resourceLogicalId = Lazy.string({ produce: () => (this.customResource.node.defaultChild as CfnResource).logicalId });
 
     // A policy of its own, which the custom resource depends on: CloudFormation
     // deletes the custom resource (and so resets the settings) before the permissions.
@@ -379,13 +255,15 @@ export class ImdsAccountDefaults extends Construct {
       environment: { [DRIFT_ROLE_NAME_ENV]: role.roleName },
     });
     this.handler = fn;
+    this.role = role;
+    this.logGroup = logGroup;
 
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.DESTROY;
     const properties: ImdsResourceProperties = {
       ...toResourceProperties(props),
       ...(props.skipIfManagedByDeclarativePolicy ? { SkipIfManagedByDeclarativePolicy: true } : {}),
       // The default (BLOCK) is not written: the templates of existing users stay as they are.
-      ...(props.readinessCheck !== undefined && props.readinessCheck !== ReadinessCheck.BLOCK
+      ...(props.readinessCheck !== undefined && props.readinessCheck !== ReadinessCheckMode.BLOCK
         ? { [READINESS_CHECK_PROPERTY]: props.readinessCheck } : {}),
       // Likewise RESET, the default (a token is passed through for the handler to check).
       ...(props.settingsOnDelete !== undefined && props.settingsOnDelete !== SettingsOnDelete.RESET
@@ -396,34 +274,120 @@ export class ImdsAccountDefaults extends Construct {
       // CloudFormation's own property (aws-cdk-lib 2.168, our minimum, has no serviceTimeout prop for it).
       ServiceTimeout: SERVICE_TIMEOUT_SECONDS,
     };
-    this.resource = new CustomResource(this, 'Resource', {
+    this.customResource = new CustomResource(this, 'Resource', {
       serviceToken: fn.functionArn,
       resourceType: RESOURCE_TYPE,
       properties,
       removalPolicy,
     });
-    this.resource.node.addDependency(policy);
+    this.customResource.node.addDependency(policy);
+    this.driftGuard = props.driftGuard;
+    this.driftCheckInterval = props.driftCheckInterval ?? DEFAULT_DRIFT_CHECK_INTERVAL;
     if (props.driftGuard !== undefined) {
-      this.addDriftGuard(fn, props, resourceLogicalId);
+      [this.driftScheduleRule, this.driftTrailRule] = this.addDriftGuard(fn, props, resourceLogicalId);
     }
 
-    const att = (key: AttributeKey) => this.resource.getAttString(key);
+    const att = (key: AttributeKey) => this.customResource.getAttString(key);
     this.effectiveHttpTokens = att('HttpTokens');
     this.effectiveHttpTokensEnforced = att('HttpTokensEnforced');
-    this.effectiveHttpPutResponseHopLimit = Token.asNumber(this.resource.getAtt('HttpPutResponseHopLimit'));
+    this.effectiveHttpPutResponseHopLimit = Token.asNumber(this.customResource.getAtt('HttpPutResponseHopLimit'));
     this.effectiveHttpEndpoint = att('HttpEndpoint');
     this.effectiveInstanceMetadataTags = att('InstanceMetadataTags');
     this.managedBy = att('ManagedBy');
     this.applied = att('Applied');
-    const readiness = (key: ReadinessAttributeKey) => this.resource.getAttString(key);
-    this.launchTemplatesAllowingImdsv1 = readiness('LaunchTemplatesAllowingImdsv1');
-    this.launchConfigurationsAllowingImdsv1 = readiness('LaunchConfigurationsAllowingImdsv1');
-    this.instancesAllowingImdsv1 = readiness('InstancesAllowingImdsv1');
+    this.readinessCheckResult = this.customResource.getAttString(READINESS_RESULT_ATTRIBUTE);
+    const count = (key: ReadinessCountAttributeKey) => Token.asNumber(this.customResource.getAtt(key));
+    this.launchTemplatesAllowingImdsv1Count = count('LaunchTemplatesAllowingImdsv1Count');
+    this.launchConfigurationsAllowingImdsv1Count = count('LaunchConfigurationsAllowingImdsv1Count');
+    this.instancesAllowingImdsv1Count = count('InstancesAllowingImdsv1Count');
 
     // cdk-nag: the findings this design accepts, each with its reason (cdk_nag metadata, no run-time dependency).
     suppressImdsAccountDefaultsFindings({
       policy, handler: fn, eventInvokeConfig: fn.node.findChild('EventInvokeConfig'), logGroup, readinessCheck: props.httpTokensEnforced !== undefined,
     });
+  }
+
+  /**
+   * One of the metrics this construct's function publishes, by name (one of
+   * `ImdsMetrics.DRIFT_DETECTED`, `DRIFT_REAPPLIED`, `DRIFT_CHECKS_SKIPPED`,
+   * `UNCONFIRMED_EVENTS`, `CLAIM_PROBLEMS`), in the namespace
+   * `CdkImdsAccountDefaults` without dimensions, with its statistic (`Sum`) and,
+   * for the drift guard's, a period of `driftCheckInterval`. Throws for a metric
+   * of a feature that is off.
+   *
+   * @param metricName the metric's name
+   * @param props options that override the defaults (period, statistic, label, ...)
+   */
+  public metric(metricName: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    const definition = definitionOf(metricName, `[${this.node.path}] metric`, ACCOUNT_DEFAULTS_METRICS);
+    if (definition.source === 'drift-guard') {
+      if (this.driftGuard === undefined) {
+        throw new Error(`[${this.node.path}] ${definition.name} is published only by the drift guard, which is off: set driftGuard (DriftGuardMode.REAPPLY or DriftGuardMode.REPORT_ONLY) to publish it`);
+      }
+      if (definition.name === DRIFT_REAPPLIED_METRIC && this.driftGuard !== DriftGuardMode.REAPPLY) {
+        throw new Error(`[${this.node.path}] ${definition.name} is published only by a drift guard in DriftGuardMode.REAPPLY; this one is ${this.driftGuard}, which changes nothing: alarm on DriftDetected`);
+      }
+      if (this.driftCheckInterval.isUnresolved() && props?.period === undefined) {
+        throw new Error(`[${this.node.path}] ${definition.name}: driftCheckInterval is a token (${this.driftCheckInterval.toString()}), and a metric's period must be known at synth; give the period: metric${definition.name}({ period })`);
+      }
+      return buildMetric(definition, this.driftCheckInterval, props);
+    }
+    return buildMetric(definition, undefined, props);
+  }
+
+  /**
+   * The number of fields the drift guard found different from this construct's
+   * values (`DriftDetected`, `Sum` per `driftCheckInterval`). Only with `driftGuard`.
+   *
+   * @param props options that override the defaults
+   */
+  public metricDriftDetected(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric(DRIFT_DETECTED_METRIC, props);
+  }
+
+  /**
+   * The number of fields the drift guard set back and read back
+   * (`DriftReapplied`, `Sum` per `driftCheckInterval`). Only with
+   * `driftGuard: DriftGuardMode.REAPPLY`.
+   *
+   * @param props options that override the defaults
+   */
+  public metricDriftReapplied(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric(DRIFT_REAPPLIED_METRIC, props);
+  }
+
+  /**
+   * The drift guard's runs that could not compare, whatever the reason
+   * (`DriftChecksSkipped`, `Sum` per `driftCheckInterval`; its log line says
+   * why). In an account a declarative policy governs, every run counts here.
+   * Only with `driftGuard`.
+   *
+   * @param props options that override the defaults
+   */
+  public metricDriftChecksSkipped(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric(DRIFT_CHECK_SKIPPED_METRIC, props);
+  }
+
+  /**
+   * Custom resource events that CloudFormation did not confirm: someone invoked
+   * a function of the library with a made-up or replayed event; nothing was
+   * changed (`UnconfirmedEvents`, `Sum` per 5 minutes). Shared by every function
+   * of the library in the account and Region.
+   *
+   * @param props options that override the defaults
+   */
+  public metricUnconfirmedEvents(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric(UNCONFIRMED_EVENT_METRIC, props);
+  }
+
+  /**
+   * Claims in Parameter Store that are malformed, foreign or missing where one
+   * should be, and so were not trusted (`ClaimProblems`, `Sum` per 5 minutes).
+   *
+   * @param props options that override the defaults
+   */
+  public metricClaimProblems(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric(CLAIM_PROBLEM_METRIC, props);
   }
 
   /**
@@ -435,7 +399,7 @@ export class ImdsAccountDefaults extends Construct {
    * (each through a permission scoped to the rule's ARN), created after the custom
    * resource and deleted before it.
    */
-  private addDriftGuard(fn: lambda.Function, props: ImdsAccountDefaultsProps, resourceLogicalId: string): void {
+  private addDriftGuard(fn: lambda.Function, props: ImdsAccountDefaultsProps, resourceLogicalId: string): [events.IRule, events.IRule] {
     fn.addEnvironment(DRIFT_GUARD_ENV, props.driftGuard!);
     fn.addEnvironment(DRIFT_STACK_ID_ENV, Aws.STACK_ID);
     fn.addEnvironment(DRIFT_LOGICAL_ID_ENV, resourceLogicalId);
@@ -447,7 +411,7 @@ export class ImdsAccountDefaults extends Construct {
     }
     const target = new targets.LambdaFunction(fn);
     const rules = [
-      new events.Rule(this, 'DriftSchedule', { schedule: events.Schedule.rate(props.driftCheckInterval ?? Duration.hours(1)), targets: [target] }),
+      new events.Rule(this, 'DriftSchedule', { schedule: events.Schedule.rate(this.driftCheckInterval), targets: [target] }),
       // CloudTrail's record of a successful call (a failed one changed nothing), where a
       // trail records management events.
       new events.Rule(this, 'DriftTrail', {
@@ -464,9 +428,10 @@ export class ImdsAccountDefaults extends Construct {
       }),
     ];
     for (const rule of rules) {
-      rule.node.addDependency(this.resource);
+      rule.node.addDependency(this.customResource);
     }
     suppressDriftGuardFindings(rules);
+    return [rules[0], rules[1]];
   }
 }
 
@@ -477,66 +442,10 @@ const PLACEMENT: Placement = {
   sameAccountAndRegion: (other, stackName, env) => `ImdsAccountDefaults ${other} (stack ${stackName}) also targets account and Region ${env}; the settings are account- and Region-wide, so only one ImdsAccountDefaults may target them`,
 };
 
-/** Checks driftGuard and driftCheckInterval (whole minutes, 1 or more; only with driftGuard). */
-function validateDriftGuard(scope: IConstruct, props: ImdsAccountDefaultsProps): void {
-  const fail = failer(scope);
-  const { driftGuard, driftCheckInterval: interval } = props;
-  if (driftGuard !== undefined && !Object.values(DriftGuard).includes(driftGuard)) {
-    fail(`driftGuard must be DriftGuard.REAPPLY or DriftGuard.REPORT_ONLY; got ${JSON.stringify(driftGuard)}`);
-  }
-  if (interval !== undefined && driftGuard === undefined) {
-    fail(`driftCheckInterval applies only with driftGuard; got driftCheckInterval ${interval.toHumanString()} without driftGuard`);
-  }
-  if (interval !== undefined && !interval.isUnresolved() && (interval.toMilliseconds() < 60_000 || interval.toMilliseconds() % 60_000 !== 0)) {
-    fail(`driftCheckInterval must be a whole number of minutes, 1 minute or more; got ${interval.toHumanString()}`);
-  }
-}
-
 /** What the readiness check lists (no resource-level permissions: Service Authorization Reference, List actions). */
 const READINESS_ACTIONS = ['ec2:DescribeLaunchTemplateVersions', 'ec2:DescribeInstances', 'autoscaling:DescribeLaunchConfigurations'];
-
-/** Checks readinessCheck (a token is left to the handler) and warns when there is no enforcement for it to check. */
-function validateReadinessCheck(scope: IConstruct, props: ImdsAccountDefaultsProps): void {
-  const value = props.readinessCheck;
-  if (value === undefined || Token.isUnresolved(value)) {
-    return;
-  }
-  if (!Object.values(ReadinessCheck).includes(value)) {
-    failer(scope)(`readinessCheck must be ReadinessCheck.BLOCK or ReadinessCheck.REPORT_ONLY; got ${JSON.stringify(value)}`);
-  }
-  if (props.httpTokensEnforced === undefined) {
-    Annotations.of(scope).addWarningV2('cdk-imds-account-defaults:readinessCheckWithoutEnforcement',
-      'readinessCheck has no effect without httpTokensEnforced: the check runs only when a create or update enables enforcement.');
-  }
-}
 
 /** The ARN of a parameter, given its name (`/cdk-imds-account-defaults/claims/...`), in this account and Region. */
 function claimsArn(scope: IConstruct, parameterName: string): string {
   return Stack.of(scope).formatArn({ service: 'ssm', resource: 'parameter', resourceName: parameterName.slice(1) });
-}
-
-/** Whether CloudFormation keeps the resource when it leaves the stack (DeletionPolicy Retain or RetainExceptOnCreate). */
-function isRetained(policy: RemovalPolicy): boolean {
-  return policy === RemovalPolicy.RETAIN || policy === RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE;
-}
-
-/** Checks settingsOnDelete (a token is left to the handler); not with a removal policy that retains. */
-function validateSettingsOnDelete(scope: IConstruct, props: ImdsAccountDefaultsProps): void {
-  const value = props.settingsOnDelete;
-  if (value === undefined) {
-    return;
-  }
-  const fail = failer(scope);
-  if (!Token.isUnresolved(value) && !Object.values(SettingsOnDelete).includes(value)) {
-    fail(`settingsOnDelete must be SettingsOnDelete.RESET or SettingsOnDelete.RESTORE; got ${JSON.stringify(value)}`);
-  }
-  if (props.removalPolicy !== undefined && isRetained(props.removalPolicy)) {
-    fail(`settingsOnDelete applies only when CloudFormation may delete the resource; got settingsOnDelete ${Token.isUnresolved(value) ? String(value) : `SettingsOnDelete.${value}`} with removalPolicy ${removalPolicyName(props.removalPolicy)}: a retained resource is never deleted deliberately, and a delete that is part of a rollback always restores. Leave settingsOnDelete out, or use RemovalPolicy.DESTROY`);
-  }
-}
-
-/** `RemovalPolicy.RETAIN`, as users write it. */
-function removalPolicyName(policy: RemovalPolicy): string {
-  const name = Object.entries(RemovalPolicy).find(([, v]) => v === policy)?.[0];
-  return name !== undefined ? `RemovalPolicy.${name}` : JSON.stringify(policy);
 }

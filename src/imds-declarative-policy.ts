@@ -76,8 +76,6 @@ const POLICY_NAME = /^[\x20-\x7E]{1,128}$/;
  * @see https://docs.aws.amazon.com/organizations/latest/userguide/orgs_manage_policies_declarative_syntax.html
  */
 export class ImdsDeclarativePolicy extends Construct {
-  /** The `AWS::Organizations::Policy` resource. */
-  public readonly resource: organizations.CfnPolicy;
   /** The policy's id (`p-…`). */
   public readonly policyId: string;
   /** The policy's ARN. */
@@ -117,7 +115,8 @@ export class ImdsDeclarativePolicy extends Construct {
 
     // A hop limit token would sit inside a JSON string: let CloudFormation join it.
     this.content = Token.isUnresolved(content) ? Stack.of(this).toJsonString(document) : content;
-    this.resource = new organizations.CfnPolicy(this, 'Resource', {
+    // The L1 resource is this construct's `node.defaultChild` (id 'Resource'), as in aws-cdk-lib.
+    const policy = new organizations.CfnPolicy(this, 'Resource', {
       name: props.policyName ?? Names.uniqueResourceName(this, { maxLength: 128 }),
       description: props.description ?? DEFAULT_DESCRIPTION,
       type: DECLARATIVE_POLICY_TYPE,
@@ -125,7 +124,7 @@ export class ImdsDeclarativePolicy extends Construct {
       content: document,
       targetIds: props.targetIds,
     });
-    this.policyId = this.resource.attrId;
-    this.policyArn = this.resource.attrArn;
+    this.policyId = policy.attrId;
+    this.policyArn = policy.attrArn;
   }
 }

@@ -5,6 +5,7 @@ import {
   RemovalPolicy,
   Stack,
   Token,
+  aws_cloudwatch as cloudwatch,
   aws_events as events,
   aws_events_targets as targets,
   aws_iam as iam,
@@ -12,105 +13,19 @@ import {
   aws_logs as logs,
 } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
+import { ImdsInstanceUpgradeOptions } from './instance-upgrade-options';
+import { ImdsPermissionsBoundary } from './permissions-boundary';
 import { ASYNC_INVOKE, HANDLER_RUNTIME, Placement, handlerRole, metricsStatement, onePerAccountAndRegion, onePerStack } from './private/function-parts';
 import { inlineFunctionCode } from './private/inline-code';
-import { instanceUpgradeConfig } from './private/instance-upgrade-options';
+import { instanceUpgradeConfig } from './private/instance-upgrade-config';
+import { INSTANCE_UPGRADE_METRICS, buildMetric, definitionOf } from './private/metric-definitions';
 import { suppressImdsInstanceUpgradeFindings } from './private/nag';
-import { UPGRADE_ENV, UPGRADE_RESOURCE_TYPE, UpgradeAttributeKey } from './private/properties';
+import { UNCONFIRMED_EVENT_METRIC, UPGRADE_ENV, UPGRADE_METRIC_NAMES, UPGRADE_RESOURCE_TYPE, UpgradeAttributeKey } from './private/properties';
 import { validateRoleOptions } from './private/validate';
 
 /**
- * What `ImdsInstanceUpgrade` does with the instances that allow IMDSv1.
- */
-export enum InstanceUpgradeMode {
-  /**
-   * Change nothing: each run logs and counts the instances that allow IMDSv1,
-   * and which of them would be upgraded.
-   */
-  REPORT_ONLY = 'REPORT_ONLY',
-  /**
-   * Require IMDSv2 (`ModifyInstanceMetadataOptions` with `HttpTokens: required`,
-   * nothing else) on the instances that are safe to upgrade: no IMDSv1 call in
-   * the lookback window, no exclusion tag.
-   *
-   * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_ModifyInstanceMetadataOptions.html
-   */
-  UPGRADE = 'UPGRADE',
-}
-
-/**
- * What `ImdsInstanceUpgrade` does, and how often: the options that
- * `ImdsAccountDefaultsStackSet` can roll out with it (`instanceUpgrade`).
- */
-export interface ImdsInstanceUpgradeOptions {
-  /**
-   * Report only, or upgrade the instances that are safe to upgrade.
-   *
-   * @default InstanceUpgradeMode.REPORT_ONLY
-   * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_ModifyInstanceMetadataOptions.html
-   */
-  readonly mode?: InstanceUpgradeMode;
-
-  /**
-   * The window over which an instance's IMDSv1 calls are counted (the sum of the
-   * `AWS/EC2` metric `MetadataNoToken`): an instance with no IMDSv1 call in it is
-   * safe to upgrade; one without any datapoint in it is unknown (see
-   * `upgradeWithoutMetrics`). A whole number of hours, from 1 hour to 455 days
-   * (CloudWatch keeps 1-hour datapoints for 455 days, 5-minute ones for 63 days
-   * and 1-minute ones for 15 days; the function asks for one sum over the window).
-   * Longer windows catch rarer IMDSv1 use (a monthly job).
-   *
-   * @default Duration.days(14)
-   * @see https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/cloudwatch_concepts.html#metrics-retention
-   */
-  readonly lookback?: Duration;
-
-  /**
-   * How often the function runs (an EventBridge schedule, `rate(...)`), besides
-   * once on every deployment that creates or changes the construct. Whole
-   * minutes, at least 1 hour.
-   *
-   * @default Duration.days(1)
-   * @see https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-scheduled-rule-pattern.html#eb-rate-expressions
-   */
-  readonly interval?: Duration;
-
-  /**
-   * The key of the tag that keeps an instance as it is: an instance carrying it,
-   * whatever its value, is never changed (the function skips it, and the role's
-   * policy refuses `ModifyInstanceMetadataOptions` on it). EC2 tag key rules: 1 to
-   * 128 characters, letters, digits, spaces and `+ - = . _ : / @`, not starting
-   * with `aws:`.
-   *
-   * @default 'imds-keep-v1'
-   * @see https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/Using_Tags.html#tag-restrictions
-   */
-  readonly exclusionTagKey?: string;
-
-  /**
-   * Also upgrade the instances that have no `MetadataNoToken` datapoint in the
-   * lookback window (stopped the whole window, or not reporting the metric),
-   * whose IMDSv1 use is unknown. Left `false`, they are reported as unknown and
-   * left alone.
-   *
-   * @default false
-   * @see https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/viewing_metrics_with_cloudwatch.html
-   */
-  readonly upgradeWithoutMetrics?: boolean;
-
-  /**
-   * The most instances one run modifies (1 to 1000); the others wait for the next
-   * run. Keeps each run well inside the function's timeout, also when EC2
-   * throttles.
-   *
-   * @default 100
-   * @see https://docs.aws.amazon.com/ec2/latest/devguide/ec2-api-throttling.html
-   */
-  readonly maxUpgradesPerRun?: number;
-}
-
-/**
- * Properties for `ImdsInstanceUpgrade`.
+ * Properties for `ImdsInstanceUpgrade`: the options, plus the function's log
+ * retention and the options of its IAM role.
  */
 export interface ImdsInstanceUpgradeProps extends ImdsInstanceUpgradeOptions {
   /**
@@ -121,22 +36,15 @@ export interface ImdsInstanceUpgradeProps extends ImdsInstanceUpgradeOptions {
   readonly logRetention?: logs.RetentionDays;
 
   /**
-   * The permissions boundary of the function's IAM role. Not with `permissionsBoundaryPolicyName`.
+   * The permissions boundary of the function's IAM role:
+   * `ImdsPermissionsBoundary.fromManagedPolicy(policy)`, or
+   * `ImdsPermissionsBoundary.fromPolicyName(name)` for a customer managed policy
+   * of the account the template deploys to.
    *
    * @default - no permissions boundary (unless an aspect such as `PermissionsBoundary.of(scope)` sets one)
    * @see https://docs.aws.amazon.com/IAM/latest/UserGuide/access_policies_boundaries.html
    */
-  readonly permissionsBoundary?: iam.IManagedPolicy;
-
-  /**
-   * The permissions boundary of the function's IAM role, as the name of a
-   * customer managed policy in the account the template deploys to, with its
-   * path if it has one (`ImdsBoundary`, `boundaries/ImdsBoundary`). Not with `permissionsBoundary`.
-   *
-   * @default - no permissions boundary (unless an aspect such as `PermissionsBoundary.of(scope)` sets one)
-   * @see https://docs.aws.amazon.com/IAM/latest/UserGuide/access_policies_boundaries.html
-   */
-  readonly permissionsBoundaryPolicyName?: string;
+  readonly permissionsBoundary?: ImdsPermissionsBoundary;
 
   /**
    * The IAM path of the function's role (`/` or `/<path>/`).
@@ -173,8 +81,9 @@ const IS_IMDS_INSTANCE_UPGRADE = Symbol.for('cdk-imds-account-defaults.ImdsInsta
  * assets, so the template deploys through StackSets too), run on a schedule
  * (daily by default) and once on every deployment that creates or changes it.
  * Each run logs one summary with the instance ids and puts the counts as
- * CloudWatch metrics (namespace `CdkImdsAccountDefaults`). Deleting it changes no
- * instance.
+ * CloudWatch metrics (namespace `CdkImdsAccountDefaults`; `metricInstancesInUse()`
+ * and the other `metric*()` methods build them, with the period of the configured
+ * interval). Deleting it changes no instance.
  *
  * It works on every instance of its account and Region: at most one per stack,
  * and at most one per concrete account and Region in an app.
@@ -189,29 +98,71 @@ export class ImdsInstanceUpgrade extends Construct {
     return x !== null && typeof x === 'object' && IS_IMDS_INSTANCE_UPGRADE in x;
   }
 
-  /** Instances that allowed IMDSv1 (`HttpTokens: optional`) in the run on the last deployment. */
-  public readonly candidates: number;
-  /** Of those, the ones safe to upgrade (what `UPGRADE` changes, before the per-run cap). */
-  public readonly eligible: number;
-  /** Instances upgraded by the run on the last deployment (always 0 in `REPORT_ONLY`). */
-  public readonly upgraded: number;
-  /** Of the upgraded ones, those not yet seen `applied` when the run ended. */
-  public readonly pending: number;
-  /** Instances left alone because they made IMDSv1 calls in the lookback window. */
-  public readonly inUse: number;
-  /** Instances left alone because they carry the exclusion tag. */
-  public readonly excluded: number;
-  /** Instances without `MetadataNoToken` datapoints in the lookback window. */
-  public readonly unknown: number;
-  /** Instances whose upgrade failed. */
-  public readonly failed: number;
+  /**
+   * The number of instances that allowed IMDSv1 (`HttpTokens: optional`) in the
+   * run on the last deployment that created or changed this construct
+   * (`Fn::GetAtt`; the metric `InstancesAllowingImdsv1` has every run's).
+   */
+  public readonly instancesAllowingImdsv1Count: number;
+
+  /**
+   * Of those, the number of instances safe to upgrade, in the run on the last
+   * deployment: what `UPGRADE` changes, before the per-run cap.
+   */
+  public readonly instancesEligibleCount: number;
+
+  /**
+   * The number of instances upgraded by the run on the last deployment (always 0 in `REPORT_ONLY`).
+   */
+  public readonly instancesUpgradedCount: number;
+
+  /**
+   * Of the upgraded instances, the number not yet seen `applied` when the run on
+   * the last deployment ended (a stopped instance applies the change when it starts).
+   */
+  public readonly instancesPendingCount: number;
+
+  /**
+   * The number of instances left alone by the run on the last deployment because
+   * they made IMDSv1 calls in the lookback window.
+   */
+  public readonly instancesInUseCount: number;
+
+  /**
+   * The number of instances left alone by the run on the last deployment because
+   * they carry the exclusion tag.
+   */
+  public readonly instancesExcludedCount: number;
+
+  /**
+   * The number of instances without `MetadataNoToken` datapoints in the lookback
+   * window, in the run on the last deployment (left alone unless `upgradeWithoutMetrics`).
+   */
+  public readonly instancesUnknownCount: number;
+
+  /**
+   * The number of instances whose usage could not be read or whose upgrade EC2
+   * refused, in the run on the last deployment.
+   */
+  public readonly instancesFailedCount: number;
 
   /** The custom resource (`Custom::ImdsInstanceUpgrade`) that runs the function on deploy. */
-  public readonly resource: CustomResource;
+  public readonly customResource: CustomResource;
+
   /** The Lambda function that looks at the instances and upgrades them. */
   public readonly handler: lambda.IFunction;
-  /** The EventBridge rule that runs the function on a schedule. */
+
+  /** The function's IAM role. */
+  public readonly role: iam.IRole;
+
+  /** The function's log group: one summary line per run (for subscription filters, metric filters). */
+  public readonly logGroup: logs.ILogGroup;
+
+  /** The EventBridge rule that runs the function on a schedule (`interval`). */
   public readonly schedule: events.IRule;
+
+  /** The period of the instance metrics: the configured interval, one run per period. */
+  private readonly interval: Duration;
 
   constructor(scope: Construct, id: string, props: ImdsInstanceUpgradeProps = {}) {
     super(scope, id);
@@ -219,6 +170,7 @@ export class ImdsInstanceUpgrade extends Construct {
 
     const config = instanceUpgradeConfig(this, props);
     validateRoleOptions(this, props);
+    this.interval = config.interval;
     onePerStack(this, PLACEMENT);
     this.node.addValidation({ validate: () => onePerAccountAndRegion(this, PLACEMENT) });
 
@@ -227,8 +179,10 @@ export class ImdsInstanceUpgrade extends Construct {
       retention: props.logRetention ?? logs.RetentionDays.ONE_YEAR,
       removalPolicy: RemovalPolicy.DESTROY,
     });
+    this.logGroup = logGroup;
 
     const role = handlerRole(this, 'Upgrades EC2 instances to IMDSv2 where safe (cdk-imds-account-defaults)', props);
+    this.role = role;
 
     // A policy of its own, which the custom resource depends on: the run on deploy has its permissions.
     const policy = new iam.Policy(this, 'Policy', {
@@ -294,7 +248,7 @@ export class ImdsInstanceUpgrade extends Construct {
       targets: [new targets.LambdaFunction(fn)],
     });
 
-    this.resource = new CustomResource(this, 'Resource', {
+    this.customResource = new CustomResource(this, 'Resource', {
       serviceToken: fn.functionArn,
       resourceType: UPGRADE_RESOURCE_TYPE,
       // The configuration again: changing it sends an Update, which runs the function once.
@@ -309,17 +263,18 @@ export class ImdsInstanceUpgrade extends Construct {
       },
       removalPolicy: RemovalPolicy.DESTROY,
     });
-    this.resource.node.addDependency(policy);
+    this.customResource.node.addDependency(policy);
 
-    const count = (key: UpgradeAttributeKey) => Token.asNumber(this.resource.getAtt(key));
-    this.candidates = count('Candidates');
-    this.eligible = count('Eligible');
-    this.upgraded = count('Upgraded');
-    this.pending = count('Pending');
-    this.inUse = count('InUse');
-    this.excluded = count('Excluded');
-    this.unknown = count('Unknown');
-    this.failed = count('Failed');
+    // The Data keys keep their names: templates already deployed read them with Fn::GetAtt.
+    const count = (key: UpgradeAttributeKey) => Token.asNumber(this.customResource.getAtt(key));
+    this.instancesAllowingImdsv1Count = count('Candidates');
+    this.instancesEligibleCount = count('Eligible');
+    this.instancesUpgradedCount = count('Upgraded');
+    this.instancesPendingCount = count('Pending');
+    this.instancesInUseCount = count('InUse');
+    this.instancesExcludedCount = count('Excluded');
+    this.instancesUnknownCount = count('Unknown');
+    this.instancesFailedCount = count('Failed');
 
     suppressImdsInstanceUpgradeFindings({
       policy,
@@ -328,6 +283,110 @@ export class ImdsInstanceUpgrade extends Construct {
       logGroup,
       rule: this.schedule,
     });
+  }
+
+  /**
+   * One of the metrics this construct's function publishes, by name: the
+   * instance counts (`ImdsMetrics.INSTANCES_ALLOWING_IMDSV1`, `INSTANCES_UPGRADED`,
+   * `INSTANCES_IN_USE`, `INSTANCES_EXCLUDED`, `INSTANCES_UNKNOWN`,
+   * `INSTANCES_FAILED`; statistic `Maximum`, period the configured `interval`)
+   * or `ImdsMetrics.UNCONFIRMED_EVENTS` (statistic `Sum`, period 5 minutes), in
+   * the namespace `CdkImdsAccountDefaults`, without dimensions. Another name
+   * throws. `props` overrides any of these (a `period` or `statistic` of your own).
+   *
+   * @param metricName the metric's name, e.g. `ImdsMetrics.INSTANCES_IN_USE`
+   * @param props the metric's options
+   */
+  public metric(metricName: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    const definition = definitionOf(metricName, `[${this.node.path}] metric`, INSTANCE_UPGRADE_METRICS);
+    return buildMetric(definition, definition.source === 'instance-upgrade' ? this.interval : undefined, props);
+  }
+
+  /**
+   * The instances that allow IMDSv1 (`HttpTokens: optional`), whatever their
+   * category, as each run counts them: `InstancesAllowingImdsv1`, statistic
+   * `Maximum` over a period of the configured `interval` (one run per period).
+   * Alarm on it to see when the account and Region are ready for
+   * `httpTokensEnforced`.
+   *
+   * @param props the metric's options (period, statistic, ...)
+   */
+  public metricInstancesAllowingImdsv1(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.instanceMetric('InstancesAllowingImdsv1', props);
+  }
+
+  /**
+   * The instances each run upgraded (always 0 in `REPORT_ONLY`):
+   * `InstancesUpgraded`, statistic `Maximum` over a period of the configured
+   * `interval` (one run per period).
+   *
+   * @param props the metric's options (period, statistic, ...)
+   */
+  public metricInstancesUpgraded(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.instanceMetric('InstancesUpgraded', props);
+  }
+
+  /**
+   * The instances left alone because they made IMDSv1 calls in the lookback
+   * window (software on them still uses IMDSv1): `InstancesInUse`, statistic
+   * `Maximum` over a period of the configured `interval` (one run per period).
+   *
+   * @param props the metric's options (period, statistic, ...)
+   */
+  public metricInstancesInUse(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.instanceMetric('InstancesInUse', props);
+  }
+
+  /**
+   * The instances left alone because they carry the exclusion tag:
+   * `InstancesExcluded`, statistic `Maximum` over a period of the configured
+   * `interval` (one run per period).
+   *
+   * @param props the metric's options (period, statistic, ...)
+   */
+  public metricInstancesExcluded(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.instanceMetric('InstancesExcluded', props);
+  }
+
+  /**
+   * The instances without `MetadataNoToken` datapoints in the lookback window,
+   * whose IMDSv1 use is unknown (left alone unless `upgradeWithoutMetrics`):
+   * `InstancesUnknown`, statistic `Maximum` over a period of the configured
+   * `interval` (one run per period).
+   *
+   * @param props the metric's options (period, statistic, ...)
+   */
+  public metricInstancesUnknown(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.instanceMetric('InstancesUnknown', props);
+  }
+
+  /**
+   * The instances whose usage could not be read or whose upgrade EC2 refused
+   * (the run's summary log line gives each error code): `InstancesFailed`,
+   * statistic `Maximum` over a period of the configured `interval` (one run per
+   * period).
+   *
+   * @param props the metric's options (period, statistic, ...)
+   */
+  public metricInstancesFailed(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.instanceMetric('InstancesFailed', props);
+  }
+
+  /**
+   * Security warnings: custom resource events that CloudFormation did not
+   * confirm, so the function changed nothing (each with a `security warning`
+   * log line): `UnconfirmedEvents`, statistic `Sum` over 5 minutes. Any
+   * datapoint is worth an alarm.
+   *
+   * @param props the metric's options (period, statistic, ...)
+   */
+  public metricUnconfirmedEvents(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric(UNCONFIRMED_EVENT_METRIC, props);
+  }
+
+  /** An instance metric, by a name the handler puts (a renamed one fails the compile). */
+  private instanceMetric(metricName: keyof typeof UPGRADE_METRIC_NAMES, props: cloudwatch.MetricOptions | undefined): cloudwatch.Metric {
+    return this.metric(metricName, props);
   }
 }
 

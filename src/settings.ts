@@ -3,7 +3,7 @@
  *
  * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_ModifyInstanceMetadataDefaults.html
  */
-export enum HttpTokens {
+export enum ImdsHttpTokens {
   /** IMDSv1 and IMDSv2 are both allowed. */
   OPTIONAL = 'optional',
   /** IMDSv2 is required: requests without a session token are rejected. */
@@ -19,7 +19,7 @@ export enum HttpTokens {
  *
  * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_ModifyInstanceMetadataDefaults.html
  */
-export enum HttpTokensEnforced {
+export enum ImdsHttpTokensEnforced {
   /** Launches (and metadata-option changes) that would allow IMDSv1 fail with `UnsupportedOperation`. */
   ENABLED = 'enabled',
   /** IMDSv2 is not enforced at launch. */
@@ -33,7 +33,7 @@ export enum HttpTokensEnforced {
  *
  * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_ModifyInstanceMetadataDefaults.html
  */
-export enum HttpEndpoint {
+export enum ImdsHttpEndpoint {
   /** The endpoint is on. */
   ENABLED = 'enabled',
   /** The endpoint is off: instances cannot read their metadata. */
@@ -47,7 +47,7 @@ export enum HttpEndpoint {
  *
  * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_ModifyInstanceMetadataDefaults.html
  */
-export enum InstanceMetadataTags {
+export enum ImdsInstanceMetadataTags {
   /** Instance tags are readable from IMDS. */
   ENABLED = 'enabled',
   /** Instance tags are not readable from IMDS. */
@@ -71,17 +71,17 @@ export interface ImdsSettings {
    *
    * @default - not managed
    */
-  readonly httpTokens?: HttpTokens;
+  readonly httpTokens?: ImdsHttpTokens;
 
   /**
    * Whether EC2 refuses to launch instances that do not require IMDSv2.
    *
-   * Usually set together with `httpTokens: HttpTokens.REQUIRED`; enabling it
-   * with `HttpTokens.OPTIONAL` makes launches that rely on the account default fail.
+   * Usually set together with `httpTokens: ImdsHttpTokens.REQUIRED`; enabling it
+   * with `ImdsHttpTokens.OPTIONAL` makes launches that rely on the account default fail.
    *
    * @default - not managed
    */
-  readonly httpTokensEnforced?: HttpTokensEnforced;
+  readonly httpTokensEnforced?: ImdsHttpTokensEnforced;
 
   /**
    * The maximum number of network hops for metadata PUT responses: an integer
@@ -96,12 +96,12 @@ export interface ImdsSettings {
    *
    * @default - not managed
    */
-  readonly httpEndpoint?: HttpEndpoint;
+  readonly httpEndpoint?: ImdsHttpEndpoint;
 
   /**
    * Whether instance tags are readable through the instance metadata service.
    *
    * @default - not managed
    */
-  readonly instanceMetadataTags?: InstanceMetadataTags;
+  readonly instanceMetadataTags?: ImdsInstanceMetadataTags;
 }

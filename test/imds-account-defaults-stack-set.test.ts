@@ -1,21 +1,29 @@
 import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
-import { App, Duration, RemovalPolicy, Stack, Tags, Token, aws_iam as iam, aws_logs as logs } from 'aws-cdk-lib';
+import { App, CfnParameter, Duration, RemovalPolicy, Stack, Tags, Token, aws_cloudformation as cloudformation, aws_iam as iam, aws_logs as logs } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import {
-  DriftGuard,
-  HttpEndpoint,
-  HttpTokens,
-  HttpTokensEnforced,
+  DriftGuardMode,
   ImdsAccountDefaults,
+  ImdsAccountDefaultsOptions,
+  ImdsAccountDefaultsProps,
   ImdsAccountDefaultsStackSet,
   ImdsAccountDefaultsStackSetProps,
+  ImdsHttpEndpoint,
+  ImdsHttpTokens,
+  ImdsHttpTokensEnforced,
+  ImdsInstanceMetadataTags,
   ImdsInstanceUpgrade,
-  InstanceMetadataTags,
+  ImdsInstanceUpgradeOptions,
+  ImdsMetrics,
+  ImdsPermissionsBoundary,
+  ImdsSettings,
+  ImdsStackSetPermissionsBoundary,
+  ImdsStackSetTarget,
   InstanceUpgradeMode,
+  ReadinessCheckMode,
   SettingsOnDelete,
-  StackSetAccountFilter,
   StackSetCallAs,
   StackSetConcurrencyMode,
   StackSetRegionConcurrency,
@@ -28,9 +36,13 @@ const bundleFile = (name: string, file: 'index.js' | 'inline.js') => path.join(_
 const HANDLER_BUNDLE = bundleFile('account-defaults', 'index.js');
 const HANDLER_LOADER = bundleFile('account-defaults', 'inline.js');
 
-const TARGETS = { organizationalUnitIds: ['ou-abcd-12345678'], regions: ['us-east-1', 'eu-west-1'] };
-const SETTINGS = { httpTokens: HttpTokens.REQUIRED, httpTokensEnforced: HttpTokensEnforced.ENABLED, httpPutResponseHopLimit: 2 };
-const PROPS: ImdsAccountDefaultsStackSetProps = { ...SETTINGS, ...TARGETS };
+const OU_IDS = ['ou-abcd-12345678'];
+const REGIONS = ['us-east-1', 'eu-west-1'];
+const TARGET = ImdsStackSetTarget.fromOrganizationalUnits({ organizationalUnitIds: OU_IDS, regions: REGIONS });
+const SETTINGS = { httpTokens: ImdsHttpTokens.REQUIRED, httpTokensEnforced: ImdsHttpTokensEnforced.ENABLED, httpPutResponseHopLimit: 2 };
+const PROPS: ImdsAccountDefaultsStackSetProps = { ...SETTINGS, target: TARGET };
+/** The setting keys of SETTINGS, as the EC2 API (and the embedded template's parameters) name them. */
+const SETTING_KEYS = ['HttpTokens', 'HttpTokensEnforced', 'HttpPutResponseHopLimit'];
 
 function synth(props: ImdsAccountDefaultsStackSetProps = PROPS) {
   const app = new App();
@@ -40,14 +52,24 @@ function synth(props: ImdsAccountDefaultsStackSetProps = PROPS) {
   return { app, stack, stackSet, get template() { return Template.fromStack(stack); } };
 }
 
+/** The StackSet resource (properties and policies). */
+function stackSetResource(template: Template): Record<string, any> {
+  return Object.values(template.findResources('AWS::CloudFormation::StackSet'))[0];
+}
+
 /** The StackSet resource's properties. */
 function stackSetProperties(template: Template): Record<string, any> {
-  return Object.values(template.findResources('AWS::CloudFormation::StackSet'))[0].Properties;
+  return stackSetResource(template).Properties;
 }
 
 /** The embedded template, parsed. */
 function embedded(template: Template): Record<string, any> {
   return JSON.parse(stackSetProperties(template).TemplateBody);
+}
+
+/** The embedded template's resources of one type. */
+function resourcesOf(body: Record<string, any>, type: string): any[] {
+  return Object.values<any>(body.Resources).filter((r) => r.Type === type);
 }
 
 /** The template with the embedded template parsed and the inline handler replaced by a marker, for readable, stable snapshots. */
@@ -92,6 +114,28 @@ function withPlainCode(fn: Record<string, any>, file: string): Record<string, an
   };
 }
 
+/**
+ * A stack of its own (named as the embedded one: the schedule's Lambda permission is named
+ * after the function's path) holding ImdsAccountDefaults with `props`, each given setting
+ * read from a parameter as the embedded template does, and ImdsInstanceUpgrade if given.
+ */
+function perAccountResources(props: ImdsAccountDefaultsProps, upgrade?: ConstructorParameters<typeof ImdsInstanceUpgrade>[2]): Record<string, any> {
+  const stack = new Stack(new App(), 'Imds');
+  const settings: Record<string, unknown> = {};
+  for (const [prop, value] of Object.entries(props)) {
+    if (['httpTokens', 'httpTokensEnforced', 'httpPutResponseHopLimit', 'httpEndpoint', 'instanceMetadataTags'].includes(prop) && value !== undefined) {
+      const key = prop[0].toUpperCase() + prop.slice(1);
+      const parameter = new CfnParameter(stack, key, { type: 'String' });
+      settings[prop] = prop === 'httpPutResponseHopLimit' ? Token.asNumber(parameter.valueAsString) : parameter.valueAsString;
+    }
+  }
+  new ImdsAccountDefaults(stack, 'ImdsAccountDefaults', { ...props, ...settings });
+  if (upgrade !== undefined) {
+    new ImdsInstanceUpgrade(stack, 'ImdsInstanceUpgrade', upgrade);
+  }
+  return Template.fromStack(stack).toJSON().Resources;
+}
+
 describe('the StackSet', () => {
   const { template, stackSet } = synth();
   const properties = stackSetProperties(template);
@@ -108,7 +152,18 @@ describe('the StackSet', () => {
       Description: 'EC2 account-level instance metadata defaults (cdk-imds-account-defaults)',
     });
     expect(properties.TemplateURL).toBeUndefined();
-    expect(properties.Parameters).toBeUndefined();
+  });
+
+  test('the settings are always parameters: the StackSet passes its values', () => {
+    expect(properties.Parameters).toEqual([
+      { ParameterKey: 'HttpTokens', ParameterValue: 'required' },
+      { ParameterKey: 'HttpTokensEnforced', ParameterValue: 'enabled' },
+      { ParameterKey: 'HttpPutResponseHopLimit', ParameterValue: '2' },
+    ]);
+  });
+
+  test('removal policy: DESTROY by default, written out', () => {
+    expect(stackSetResource(template)).toMatchObject({ DeletionPolicy: 'Delete', UpdateReplacePolicy: 'Delete' });
   });
 
   test('operation preferences: Regions in parallel, 25 % of accounts at a time, 10 % may fail', () => {
@@ -120,7 +175,7 @@ describe('the StackSet', () => {
     });
   });
 
-  test('one stack instance group: the OUs in the Regions', () => {
+  test('one stack instance group: the OUs in the Regions, every account of them', () => {
     expect(properties.StackInstancesGroup).toEqual([
       { DeploymentTargets: { OrganizationalUnitIds: ['ou-abcd-12345678'] }, Regions: ['us-east-1', 'eu-west-1'] },
     ]);
@@ -132,10 +187,14 @@ describe('the StackSet', () => {
     expect(synth().stackSet.stackSetName).toBe(stackSet.stackSetName);
   });
 
-  test('exposes the StackSet id and the embedded template', () => {
+  test('the L1 StackSet is node.defaultChild (id Resource); the StackSet id and the embedded template are exposed', () => {
+    const cfn = stackSet.node.defaultChild as cloudformation.CfnStackSet;
+    expect(cfn).toBeInstanceOf(cloudformation.CfnStackSet);
+    expect(cfn.node.id).toBe('Resource');
     const stack = Stack.of(stackSet);
-    expect(stack.resolve(stackSet.stackSetId)).toEqual({ 'Fn::GetAtt': [stack.getLogicalId(stackSet.resource), 'StackSetId'] });
+    expect(stack.resolve(stackSet.stackSetId)).toEqual({ 'Fn::GetAtt': [stack.getLogicalId(cfn), 'StackSetId'] });
     expect(stackSet.templateBody).toBe(properties.TemplateBody);
+    expect((stackSet as any).resource).toBeUndefined();
   });
 
   test('snapshot', () => {
@@ -148,15 +207,14 @@ describe('the embedded template', () => {
   const body = embedded(template);
 
   test('is self-contained: no bootstrap version parameter or rule, no assets, no CDK metadata', () => {
-    expect(body.Parameters?.BootstrapVersion).toBeUndefined();
-    expect(body.Parameters).toBeUndefined();
+    expect(Object.keys(body.Parameters)).toEqual(SETTING_KEYS);
     expect(body.Rules).toBeUndefined();
     expect(JSON.stringify(body)).not.toMatch(/cdk-bootstrap|AssetParameters|S3Bucket|S3Key|"Metadata":\{"aws:cdk:path"/);
     expect(Object.values<any>(body.Resources).map((r) => r.Type)).not.toContain('AWS::CDK::Metadata');
   });
 
   test('holds exactly one Lambda function, with the handler bundle inline: plain when the template fits the budget that way, else the compressed loader', () => {
-    const functions = Object.values<any>(body.Resources).filter((r) => r.Type === 'AWS::Lambda::Function');
+    const functions = resourcesOf(body, 'AWS::Lambda::Function');
     expect(functions).toHaveLength(1);
     expect(Object.keys(functions[0].Properties.Code)).toEqual(['ZipFile']);
     const code = functions[0].Properties.Code.ZipFile;
@@ -168,27 +226,30 @@ describe('the embedded template', () => {
     expect(functions[0].Properties.Description).toMatch(new RegExp(`code sha256 ${crypto.createHash('sha256').update(code).digest('hex')}$`));
   });
 
-  test('holds the ImdsAccountDefaults custom resource with the settings', () => {
-    const resources = Object.values<any>(body.Resources).filter((r) => r.Type === 'Custom::ImdsAccountDefaults');
+  test('holds the ImdsAccountDefaults custom resource, which reads the settings from the parameters and skips governed accounts by default', () => {
+    const resources = resourcesOf(body, 'Custom::ImdsAccountDefaults');
     expect(resources).toHaveLength(1);
     expect(resources[0].Properties).toEqual({
       ServiceToken: { 'Fn::GetAtt': [expect.stringMatching(/^ImdsAccountDefaultsHandler/), 'Arn'] },
-      HttpTokens: 'required',
-      HttpTokensEnforced: 'enabled',
-      HttpPutResponseHopLimit: 2,
+      HttpTokens: { Ref: 'HttpTokens' },
+      HttpTokensEnforced: { Ref: 'HttpTokensEnforced' },
+      HttpPutResponseHopLimit: { Ref: 'HttpPutResponseHopLimit' },
+      SkipIfManagedByDeclarativePolicy: true,
       Ownership: 'claims-v2',
       ServiceTimeout: 120,
     });
     expect(resources[0].DeletionPolicy).toBe('Delete');
   });
 
+  test('skipIfManagedByDeclarativePolicy: false is carried (the property is left out)', () => {
+    const [resource] = resourcesOf(embedded(synth({ ...PROPS, skipIfManagedByDeclarativePolicy: false }).template), 'Custom::ImdsAccountDefaults');
+    expect(resource.Properties.SkipIfManagedByDeclarativePolicy).toBeUndefined();
+  });
+
   test('is the template ImdsAccountDefaults synthesizes in a stack of its own, resource for resource', () => {
-    const app = new App();
-    const stack = new Stack(app, 'PerAccount');
-    new ImdsAccountDefaults(stack, 'ImdsAccountDefaults', SETTINGS);
-    const perAccount = Template.fromStack(stack).toJSON();
+    const perAccount = perAccountResources({ ...SETTINGS, skipIfManagedByDeclarativePolicy: true });
     // The code (and so its Description) may be the compressed form of the same bundle.
-    expect(withCode(body, (fn) => withPlainCode(fn, HANDLER_BUNDLE)).Resources).toEqual(perAccount.Resources);
+    expect(withCode(body, (fn) => withPlainCode(fn, HANDLER_BUNDLE)).Resources).toEqual(perAccount);
   });
 
   test('fits the 51,200-byte TemplateBody limit, as minified JSON', () => {
@@ -233,50 +294,84 @@ describe('the embedded template', () => {
     }
   });
 
-  test('carries the other ImdsAccountDefaults props to every stack instance', () => {
-    const { template: t } = synth({
-      ...PROPS,
-      removalPolicy: RemovalPolicy.RETAIN,
-      skipIfManagedByDeclarativePolicy: true,
+  test('every option reaches the members: the copy leaves none out', () => {
+    // Typed Required<...>: an option added to ImdsAccountDefaultsOptions must be added here too.
+    const every: Required<ImdsAccountDefaultsOptions> = {
+      httpTokens: ImdsHttpTokens.REQUIRED,
+      httpTokensEnforced: ImdsHttpTokensEnforced.ENABLED,
+      httpPutResponseHopLimit: 3,
+      httpEndpoint: ImdsHttpEndpoint.ENABLED,
+      instanceMetadataTags: ImdsInstanceMetadataTags.DISABLED,
+      settingsOnDelete: SettingsOnDelete.RESTORE,
+      skipIfManagedByDeclarativePolicy: false,
+      readinessCheck: ReadinessCheckMode.ENFORCE_AND_REPORT,
       logRetention: logs.RetentionDays.ONE_MONTH,
-    });
-    const inner = Template.fromJSON(embedded(t));
-    inner.hasResource('Custom::ImdsAccountDefaults', {
-      Properties: Match.objectLike({ SkipIfManagedByDeclarativePolicy: true, Retained: true }),
-      DeletionPolicy: 'Retain',
-      UpdateReplacePolicy: 'Retain',
-    });
+      rolePath: '/platform/',
+      driftGuard: DriftGuardMode.REPORT_ONLY,
+      driftCheckInterval: Duration.minutes(30),
+    };
+    const { stackSet } = synth({ ...every, target: TARGET });
+    const members: ImdsAccountDefaultsProps = (stackSet as any).memberProps;
+    expect(members).toEqual({ ...every, removalPolicy: RemovalPolicy.DESTROY, permissionsBoundary: undefined });
+    // And so does the embedded template.
+    const inner = Template.fromJSON(JSON.parse(stackSet.templateBody));
+    inner.hasResourceProperties('Custom::ImdsAccountDefaults', Match.objectLike({ OnDelete: 'RESTORE', ReadinessCheck: 'ENFORCE_AND_REPORT' }));
     inner.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: 30 });
+    inner.hasResourceProperties('AWS::IAM::Role', Match.objectLike({ Path: '/platform/' }));
+    inner.hasResourceProperties('AWS::Events::Rule', Match.objectLike({ ScheduleExpression: 'rate(30 minutes)' }));
+    inner.hasResourceProperties('AWS::Lambda::Function', Match.objectLike({
+      Environment: { Variables: Match.objectLike({ IMDS_DRIFT_GUARD: 'REPORT_ONLY', IMDS_SETTING_HttpEndpoint: { Ref: 'HttpEndpoint' } }) },
+    }));
   });
 
-  test('carries settingsOnDelete to every stack instance, and refuses it with RETAIN, naming both props', () => {
+  test('carries settingsOnDelete to every stack instance', () => {
     const inner = Template.fromJSON(embedded(synth({ ...PROPS, settingsOnDelete: SettingsOnDelete.RESTORE }).template));
     inner.hasResourceProperties('Custom::ImdsAccountDefaults', Match.objectLike({ OnDelete: 'RESTORE' }));
-    expect(() => synth({ ...PROPS, settingsOnDelete: SettingsOnDelete.RESTORE, removalPolicy: RemovalPolicy.RETAIN }))
-      .toThrow(/^\[Org\/ImdsEverywhere\] cannot synthesize the ImdsAccountDefaults template for the StackSet: .*settingsOnDelete applies only when CloudFormation may delete the resource; got settingsOnDelete SettingsOnDelete\.RESTORE with removalPolicy RemovalPolicy\.RETAIN/);
-    expect(stackSetProperties(synth({ ...PROPS, settingsOnDelete: SettingsOnDelete.RESTORE }).template).AutoDeployment)
-      .toEqual({ Enabled: true, RetainStacksOnAccountRemoval: true });
   });
 });
 
-describe('settings as StackSet parameters', () => {
-  const { stackSet } = synth({ ...PROPS, settingsAsParameters: true });
-  stackSet.addStackInstances({
-    organizationalUnitIds: ['ou-abcd-legacy01'],
-    regions: ['us-east-1'],
-    settingOverrides: { httpTokens: HttpTokens.OPTIONAL, httpTokensEnforced: HttpTokensEnforced.DISABLED },
-  });
+describe('settings as parameters of the embedded template (always)', () => {
+  const { stackSet } = synth();
+  stackSet.addStackInstances(
+    ImdsStackSetTarget.fromOrganizationalUnits({ organizationalUnitIds: ['ou-abcd-legacy01'], regions: ['us-east-1'] }),
+    { httpTokens: ImdsHttpTokens.OPTIONAL, httpTokensEnforced: ImdsHttpTokensEnforced.DISABLED },
+  );
   const template = Template.fromStack(Stack.of(stackSet));
   const properties = stackSetProperties(template);
   const body = embedded(template);
 
-  test('each given setting is a template parameter whose default is the given value', () => {
+  test('each given setting is a template parameter whose default is the given value; the others are not', () => {
     expect(body.Parameters).toEqual({
       HttpTokens: expect.objectContaining({ Type: 'String', Default: 'required', AllowedValues: ['optional', 'required', 'no-preference'] }),
       HttpTokensEnforced: expect.objectContaining({ Type: 'String', Default: 'enabled', AllowedValues: ['disabled', 'enabled', 'no-preference'] }),
       HttpPutResponseHopLimit: expect.objectContaining({ Type: 'String', Default: '2', AllowedPattern: '^(-1|[1-9]|[1-5][0-9]|6[0-4])$' }),
     });
-    expect(body.Parameters.BootstrapVersion).toBeUndefined();
+  });
+
+  test('every setting, each a parameter with its allowed values', () => {
+    const { template: t } = synth({
+      target: TARGET,
+      httpTokens: ImdsHttpTokens.NO_PREFERENCE,
+      httpTokensEnforced: ImdsHttpTokensEnforced.NO_PREFERENCE,
+      httpPutResponseHopLimit: -1,
+      httpEndpoint: ImdsHttpEndpoint.ENABLED,
+      instanceMetadataTags: ImdsInstanceMetadataTags.DISABLED,
+    });
+    const every = embedded(t);
+    expect(Object.fromEntries(Object.entries<any>(every.Parameters).map(([k, v]) => [k, v.Default]))).toEqual({
+      HttpTokens: 'no-preference',
+      HttpTokensEnforced: 'no-preference',
+      HttpPutResponseHopLimit: '-1',
+      HttpEndpoint: 'enabled',
+      InstanceMetadataTags: 'disabled',
+    });
+    expect(every.Parameters.HttpEndpoint.AllowedValues).toEqual(['disabled', 'enabled', 'no-preference']);
+    expect(every.Parameters.InstanceMetadataTags.AllowedValues).toEqual(['disabled', 'enabled', 'no-preference']);
+    const [resource] = resourcesOf(every, 'Custom::ImdsAccountDefaults');
+    for (const key of ['HttpTokens', 'HttpTokensEnforced', 'HttpPutResponseHopLimit', 'HttpEndpoint', 'InstanceMetadataTags']) {
+      expect(resource.Properties[key]).toEqual({ Ref: key });
+    }
+    expect(stackSetProperties(t).Parameters.map((p: any) => p.ParameterValue)).toEqual(['no-preference', 'no-preference', '-1', 'enabled', 'disabled']);
   });
 
   test('the hop limit pattern accepts exactly -1 and 1 to 64', () => {
@@ -285,38 +380,14 @@ describe('settings as StackSet parameters', () => {
     expect(accepted).toEqual(['-1', '1', '2', '9', '10', '59', '60', '64']);
   });
 
-  test('the custom resource reads the parameters', () => {
-    const resource = Object.values<any>(body.Resources).find((r) => r.Type === 'Custom::ImdsAccountDefaults');
-    expect(resource.Properties).toEqual({
-      ServiceToken: expect.anything(),
-      HttpTokens: { Ref: 'HttpTokens' },
-      HttpTokensEnforced: { Ref: 'HttpTokensEnforced' },
-      HttpPutResponseHopLimit: { Ref: 'HttpPutResponseHopLimit' },
-      Ownership: 'claims-v2',
-      ServiceTimeout: 120,
-    });
-  });
-
   test('with the drift guard, the function holds EC2 to the same parameters (never to Parameter Store)', () => {
-    const guarded = embedded(synth({ ...PROPS, settingsAsParameters: true, driftGuard: DriftGuard.REAPPLY }).template);
-    const fn = Object.values<any>(guarded.Resources).find((r) => r.Type === 'AWS::Lambda::Function');
-    const resource = Object.values<any>(guarded.Resources).find((r) => r.Type === 'Custom::ImdsAccountDefaults');
-    expect(fn.Properties.Environment.Variables).toMatchObject({
-      IMDS_SETTING_HttpTokens: { Ref: 'HttpTokens' },
-      IMDS_SETTING_HttpTokensEnforced: { Ref: 'HttpTokensEnforced' },
-      IMDS_SETTING_HttpPutResponseHopLimit: { Ref: 'HttpPutResponseHopLimit' },
-    });
-    for (const key of ['HttpTokens', 'HttpTokensEnforced', 'HttpPutResponseHopLimit']) {
+    const guarded = embedded(synth({ ...PROPS, driftGuard: DriftGuardMode.REAPPLY }).template);
+    const [fn] = resourcesOf(guarded, 'AWS::Lambda::Function');
+    const [resource] = resourcesOf(guarded, 'Custom::ImdsAccountDefaults');
+    for (const key of SETTING_KEYS) {
+      expect(fn.Properties.Environment.Variables[`IMDS_SETTING_${key}`]).toEqual({ Ref: key });
       expect(fn.Properties.Environment.Variables[`IMDS_SETTING_${key}`]).toEqual(resource.Properties[key]);
     }
-  });
-
-  test('the StackSet passes the values as its parameters', () => {
-    expect(properties.Parameters).toEqual([
-      { ParameterKey: 'HttpTokens', ParameterValue: 'required' },
-      { ParameterKey: 'HttpTokensEnforced', ParameterValue: 'enabled' },
-      { ParameterKey: 'HttpPutResponseHopLimit', ParameterValue: '2' },
-    ]);
   });
 
   test('addStackInstances overrides values for some OUs', () => {
@@ -333,14 +404,141 @@ describe('settings as StackSet parameters', () => {
     ]);
   });
 
+  test('an override of the hop limit is written as text', () => {
+    const { stack, stackSet: s } = synth();
+    s.addStackInstances(TARGET, { httpPutResponseHopLimit: -1 });
+    expect(stackSetProperties(Template.fromStack(stack)).StackInstancesGroup[1].ParameterOverrides)
+      .toEqual([{ ParameterKey: 'HttpPutResponseHopLimit', ParameterValue: '-1' }]);
+  });
+
   test('snapshot', () => {
     expect(forSnapshot(template)).toMatchSnapshot();
   });
 
   test('an override that contradicts the other settings is warned about', () => {
-    const { stack, stackSet: s } = synth({ ...PROPS, settingsAsParameters: true });
-    s.addStackInstances({ ...TARGETS, organizationalUnitIds: ['ou-abcd-87654321'], settingOverrides: { httpTokens: HttpTokens.OPTIONAL } });
+    const { stack, stackSet: s } = synth();
+    s.addStackInstances(ImdsStackSetTarget.fromOrganizationalUnits({ organizationalUnitIds: ['ou-abcd-87654321'], regions: REGIONS }), { httpTokens: ImdsHttpTokens.OPTIONAL });
     Annotations.fromStack(stack).hasWarning('/Org/ImdsEverywhere', Match.stringLikeRegexp('httpTokensEnforced is ENABLED but httpTokens is OPTIONAL'));
+  });
+});
+
+describe('targets', () => {
+  const groupsOf = (stack: Stack) => stackSetProperties(Template.fromStack(stack)).StackInstancesGroup;
+
+  test('fromOrganizationalUnits: every account of the OUs (no account filter written)', () => {
+    expect(groupsOf(synth().stack)[0].DeploymentTargets).toEqual({ OrganizationalUnitIds: ['ou-abcd-12345678'] });
+  });
+
+  test('fromOrganizationalUnits with excludeAccountIds: DIFFERENCE', () => {
+    const { stack } = synth({
+      ...PROPS,
+      target: ImdsStackSetTarget.fromOrganizationalUnits({ organizationalUnitIds: ['r-abcd'], regions: REGIONS, excludeAccountIds: ['111111111111', '222222222222'] }),
+    });
+    expect(groupsOf(stack)).toEqual([{
+      DeploymentTargets: { OrganizationalUnitIds: ['r-abcd'], Accounts: ['111111111111', '222222222222'], AccountFilterType: 'DIFFERENCE' },
+      Regions: REGIONS,
+    }]);
+  });
+
+  test('fromOrganizationalUnits with additionalAccountIds: UNION', () => {
+    const { stack } = synth({
+      ...PROPS,
+      target: ImdsStackSetTarget.fromOrganizationalUnits({ organizationalUnitIds: OU_IDS, regions: REGIONS, additionalAccountIds: ['333333333333'] }),
+    });
+    expect(groupsOf(stack)[0].DeploymentTargets).toEqual({ OrganizationalUnitIds: OU_IDS, Accounts: ['333333333333'], AccountFilterType: 'UNION' });
+  });
+
+  test('fromAccounts: INTERSECTION, the accounts selected through their OUs', () => {
+    const { stack } = synth({
+      ...PROPS,
+      target: ImdsStackSetTarget.fromAccounts({ accountIds: ['111111111111'], organizationalUnitIds: ['r-abcd'], regions: ['eu-west-1'] }),
+    });
+    expect(groupsOf(stack)).toEqual([{
+      DeploymentTargets: { OrganizationalUnitIds: ['r-abcd'], Accounts: ['111111111111'], AccountFilterType: 'INTERSECTION' },
+      Regions: ['eu-west-1'],
+    }]);
+  });
+
+  test('addStackInstances takes every kind of target, each a group of its own, in order', () => {
+    const { stack, stackSet } = synth();
+    stackSet.addStackInstances(ImdsStackSetTarget.fromAccounts({ accountIds: ['111111111111'], organizationalUnitIds: ['r-abcd'], regions: ['eu-west-1'] }));
+    stackSet.addStackInstances(ImdsStackSetTarget.fromOrganizationalUnits({ organizationalUnitIds: ['ou-abcd-87654321'], regions: ['eu-west-1'], excludeAccountIds: ['222222222222'] }));
+    expect(groupsOf(stack).map((g: any) => g.DeploymentTargets)).toEqual([
+      { OrganizationalUnitIds: ['ou-abcd-12345678'] },
+      { OrganizationalUnitIds: ['r-abcd'], Accounts: ['111111111111'], AccountFilterType: 'INTERSECTION' },
+      { OrganizationalUnitIds: ['ou-abcd-87654321'], Accounts: ['222222222222'], AccountFilterType: 'DIFFERENCE' },
+    ]);
+  });
+
+  test('one target value can be used for several StackSets', () => {
+    const app = new App();
+    const a = new ImdsAccountDefaultsStackSet(new Stack(app, 'A'), 'Imds', PROPS);
+    const b = new ImdsAccountDefaultsStackSet(new Stack(app, 'B'), 'Imds', PROPS);
+    expect(groupsOf(Stack.of(a))).toEqual(groupsOf(Stack.of(b)));
+  });
+
+  test('OU lists, account lists and Regions may be tokens', () => {
+    const app = new App();
+    const stack = new Stack(app, 'Org');
+    const ous = Token.asList({ Ref: 'Ous' });
+    const accounts = Token.asList({ Ref: 'Accounts' });
+    const stackSet = new ImdsAccountDefaultsStackSet(stack, 'ImdsEverywhere', {
+      ...SETTINGS,
+      target: ImdsStackSetTarget.fromOrganizationalUnits({ organizationalUnitIds: ous, regions: [stack.region] }),
+    });
+    stackSet.addStackInstances(ImdsStackSetTarget.fromAccounts({ accountIds: accounts, organizationalUnitIds: ['r-abcd'], regions: Token.asList({ Ref: 'Regions' }) }));
+    expect(groupsOf(stack)).toEqual([
+      { DeploymentTargets: { OrganizationalUnitIds: { Ref: 'Ous' } }, Regions: [{ Ref: 'AWS::Region' }] },
+      { DeploymentTargets: { OrganizationalUnitIds: ['r-abcd'], Accounts: { Ref: 'Accounts' }, AccountFilterType: 'INTERSECTION' }, Regions: { Ref: 'Regions' } },
+    ]);
+  });
+
+  test('sequential Regions follow the order given, across every stack instance group (token lists left out)', () => {
+    const { stack, stackSet } = synth({
+      ...PROPS,
+      regionConcurrency: StackSetRegionConcurrency.SEQUENTIAL,
+      maxConcurrentPercentage: 100,
+      failureTolerancePercentage: 0,
+    });
+    stackSet.addStackInstances(ImdsStackSetTarget.fromOrganizationalUnits({ organizationalUnitIds: ['ou-abcd-87654321'], regions: ['eu-west-1', 'ap-southeast-2'] }));
+    stackSet.addStackInstances(ImdsStackSetTarget.fromOrganizationalUnits({ organizationalUnitIds: ['ou-abcd-87654321'], regions: Token.asList({ Ref: 'More' }) }));
+    expect(stackSetProperties(Template.fromStack(stack)).OperationPreferences).toEqual({
+      RegionConcurrencyType: 'SEQUENTIAL',
+      RegionOrder: ['us-east-1', 'eu-west-1', 'ap-southeast-2'],
+      MaxConcurrentPercentage: 100,
+      FailureTolerancePercentage: 0,
+      ConcurrencyMode: 'SOFT_FAILURE_TOLERANCE',
+    });
+  });
+});
+
+describe('removal policies', () => {
+  const customResourceOf = (template: Template) => resourcesOf(embedded(template), 'Custom::ImdsAccountDefaults')[0];
+
+  test('removalPolicy is the StackSet\'s own; the members keep DESTROY', () => {
+    const { template } = synth({ ...PROPS, removalPolicy: RemovalPolicy.RETAIN });
+    expect(stackSetResource(template)).toMatchObject({ DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain' });
+    expect(customResourceOf(template).DeletionPolicy).toBe('Delete');
+    expect(customResourceOf(template).Properties.Retained).toBeUndefined();
+  });
+
+  test('removalPolicy RETAIN_ON_UPDATE_OR_DELETE on the StackSet', () => {
+    expect(stackSetResource(synth({ ...PROPS, removalPolicy: RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE }).template))
+      .toMatchObject({ DeletionPolicy: 'RetainExceptOnCreate', UpdateReplacePolicy: 'Retain' });
+  });
+
+  test('memberRemovalPolicy is the member accounts\' custom resources\'; the StackSet keeps DESTROY', () => {
+    const { template } = synth({ ...PROPS, memberRemovalPolicy: RemovalPolicy.RETAIN });
+    expect(stackSetResource(template)).toMatchObject({ DeletionPolicy: 'Delete', UpdateReplacePolicy: 'Delete' });
+    expect(customResourceOf(template)).toMatchObject({
+      DeletionPolicy: 'Retain',
+      UpdateReplacePolicy: 'Retain',
+      Properties: expect.objectContaining({ Retained: true }),
+    });
+  });
+
+  test('memberRemovalPolicy DESTROY by default', () => {
+    expect(customResourceOf(synth().template)).toMatchObject({ DeletionPolicy: 'Delete', UpdateReplacePolicy: 'Delete' });
   });
 });
 
@@ -379,154 +577,264 @@ describe('options', () => {
     });
   });
 
-  test('sequential Regions follow the order given, across every stack instance group', () => {
-    const { stack, stackSet } = synth({
-      ...PROPS,
-      regionConcurrency: StackSetRegionConcurrency.SEQUENTIAL,
-      maxConcurrentPercentage: 100,
-      failureTolerancePercentage: 0,
-    });
-    stackSet.addStackInstances({ organizationalUnitIds: ['ou-abcd-87654321'], regions: ['eu-west-1', 'ap-southeast-2'] });
-    expect(stackSetProperties(Template.fromStack(stack)).OperationPreferences).toEqual({
-      RegionConcurrencyType: 'SEQUENTIAL',
-      RegionOrder: ['us-east-1', 'eu-west-1', 'ap-southeast-2'],
-      MaxConcurrentPercentage: 100,
-      FailureTolerancePercentage: 0,
-      ConcurrencyMode: 'SOFT_FAILURE_TOLERANCE',
-    });
-  });
-
-  test('accounts within OUs: intersection by default, or difference', () => {
-    const { stack, stackSet } = synth({ ...PROPS, organizationalUnitIds: ['r-abcd'], accountIds: ['111111111111'] });
-    stackSet.addStackInstances({ organizationalUnitIds: ['ou-abcd-12345678'], accountIds: ['222222222222'], accountFilter: StackSetAccountFilter.DIFFERENCE, regions: ['us-east-1'] });
-    expect(stackSetProperties(Template.fromStack(stack)).StackInstancesGroup.map((g: any) => g.DeploymentTargets)).toEqual([
-      { OrganizationalUnitIds: ['r-abcd'], Accounts: ['111111111111'], AccountFilterType: 'INTERSECTION' },
-      { OrganizationalUnitIds: ['ou-abcd-12345678'], Accounts: ['222222222222'], AccountFilterType: 'DIFFERENCE' },
-    ]);
-  });
-
   test('name and description', () => {
     const p = stackSetProperties(synth({ ...PROPS, stackSetName: 'imds-defaults', description: 'IMDSv2 everywhere' }).template);
     expect(p).toMatchObject({ StackSetName: 'imds-defaults', Description: 'IMDSv2 everywhere' });
   });
 
-  test('every setting', () => {
-    const body = embedded(synth({
-      ...TARGETS,
-      httpTokens: HttpTokens.NO_PREFERENCE,
-      httpTokensEnforced: HttpTokensEnforced.NO_PREFERENCE,
-      httpPutResponseHopLimit: -1,
-      httpEndpoint: HttpEndpoint.ENABLED,
-      instanceMetadataTags: InstanceMetadataTags.DISABLED,
-    }).template);
-    const resource = Object.values<any>(body.Resources).find((r) => r.Type === 'Custom::ImdsAccountDefaults');
-    expect(resource.Properties).toMatchObject({
-      HttpTokens: 'no-preference',
-      HttpTokensEnforced: 'no-preference',
-      HttpPutResponseHopLimit: -1,
-      HttpEndpoint: 'enabled',
-      InstanceMetadataTags: 'disabled',
-    });
-  });
-
   test('contradicting settings are warned about on the StackSet', () => {
-    const { stack } = synth({ ...PROPS, httpTokens: HttpTokens.OPTIONAL });
+    const { stack } = synth({ ...PROPS, httpTokens: ImdsHttpTokens.OPTIONAL });
     Annotations.fromStack(stack).hasWarning('/Org/ImdsEverywhere', Match.stringLikeRegexp('httpTokensEnforced is ENABLED but httpTokens is OPTIONAL'));
-  });
-
-  test('targets and Regions may be tokens', () => {
-    const app = new App();
-    const stack = new Stack(app, 'Org');
-    const ous = Token.asList({ Ref: 'Ous' });
-    new ImdsAccountDefaultsStackSet(stack, 'ImdsEverywhere', { ...SETTINGS, organizationalUnitIds: ous, regions: [stack.region] });
-    expect(stackSetProperties(Template.fromStack(stack)).StackInstancesGroup).toEqual([
-      { DeploymentTargets: { OrganizationalUnitIds: { Ref: 'Ous' } }, Regions: [{ Ref: 'AWS::Region' }] },
-    ]);
   });
 });
 
-describe('the management account', () => {
-  test('addAccountDefaults gives it an ImdsAccountDefaults with the StackSet\'s settings', () => {
+describe('the management account: addManagementAccount', () => {
+  test('an ImdsAccountDefaults with the StackSet\'s options and defaults, memberRemovalPolicy as its removal policy; no upgrade without instanceUpgrade', () => {
     const app = new App();
     const org = new Stack(app, 'Org');
-    const stackSet = new ImdsAccountDefaultsStackSet(org, 'ImdsEverywhere', { ...PROPS, settingsAsParameters: true, skipIfManagedByDeclarativePolicy: true });
-    const management = new Stack(app, 'Management', { env: { account: '123456789012', region: 'us-east-1' } });
-    const defaults = stackSet.addAccountDefaults(management);
-
-    expect(defaults).toBeInstanceOf(ImdsAccountDefaults);
-    expect(defaults.node.id).toBe('ImdsAccountDefaults');
-    Template.fromStack(management).hasResourceProperties('Custom::ImdsAccountDefaults', {
-      HttpTokens: 'required',
-      HttpTokensEnforced: 'enabled',
-      HttpPutResponseHopLimit: 2,
-      SkipIfManagedByDeclarativePolicy: true,
+    const stackSet = new ImdsAccountDefaultsStackSet(org, 'ImdsEverywhere', {
+      ...PROPS, memberRemovalPolicy: RemovalPolicy.RETAIN, removalPolicy: RemovalPolicy.DESTROY, logRetention: logs.RetentionDays.ONE_MONTH,
     });
+    stackSet.addStackInstances(TARGET, { httpTokens: ImdsHttpTokens.OPTIONAL });
+    const management = new Stack(app, 'Management', { env: { account: '123456789012', region: 'us-east-1' } });
+    const resources = stackSet.addManagementAccount(management);
+
+    expect(resources.accountDefaults).toBeInstanceOf(ImdsAccountDefaults);
+    expect(resources.accountDefaults.node.path).toBe('Management/ImdsAccountDefaults');
+    expect(resources.instanceUpgrade).toBeUndefined();
+    const template = Template.fromStack(management);
+    // The StackSet's values (not an override's), as values: the management account's stack has no parameters.
+    template.hasResource('Custom::ImdsAccountDefaults', {
+      Properties: Match.objectLike({
+        HttpTokens: 'required',
+        HttpTokensEnforced: 'enabled',
+        HttpPutResponseHopLimit: 2,
+        SkipIfManagedByDeclarativePolicy: true,
+        Retained: true,
+      }),
+      DeletionPolicy: 'Retain',
+    });
+    template.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: 30 });
+    expect(Object.keys(template.toJSON().Parameters)).toEqual(['BootstrapVersion']);
+    template.resourceCountIs('Custom::ImdsInstanceUpgrade', 0);
     // The StackSet's own stack is untouched.
     Template.fromStack(org).resourceCountIs('Custom::ImdsAccountDefaults', 0);
   });
 
-  test('addAccountDefaults takes an id', () => {
+  test('in the StackSet\'s own stack (deployed to the management account)', () => {
     const { stackSet, stack } = synth();
-    expect(stackSet.addAccountDefaults(stack, 'ManagementDefaults').node.path).toBe('Org/ManagementDefaults');
+    expect(stackSet.addManagementAccount(stack).accountDefaults.node.path).toBe('Org/ImdsAccountDefaults');
+    const template = Template.fromStack(stack);
+    template.resourceCountIs('Custom::ImdsAccountDefaults', 1);
+    template.resourceCountIs('AWS::CloudFormation::StackSet', 1);
+  });
+
+  test('the same boundary and role path as the members', () => {
+    const { app, stackSet } = synth({ ...PROPS, permissionsBoundary: ImdsStackSetPermissionsBoundary.fromPolicyName('ImdsBoundary'), rolePath: '/platform/' });
+    const management = new Stack(app, 'Management', { env: { account: '111111111111', region: 'us-east-1' } });
+    stackSet.addManagementAccount(management);
+    Template.fromStack(management).hasResourceProperties('AWS::IAM::Role', {
+      Path: '/platform/',
+      PermissionsBoundary: { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':iam::111111111111:policy/ImdsBoundary']] },
+    });
+  });
+
+  test('twice in one scope: the construct ids clash', () => {
+    const { app, stackSet } = synth();
+    const management = new Stack(app, 'Management');
+    stackSet.addManagementAccount(management);
+    expect(() => stackSet.addManagementAccount(management)).toThrow(/ImdsAccountDefaults/);
+  });
+});
+
+describe('metricForMember', () => {
+  const ACCOUNT = '222222222222';
+  const REGION = 'eu-west-1';
+  const metricOf = (props: Partial<ImdsAccountDefaultsStackSetProps>, name: string, options?: Parameters<ImdsAccountDefaultsStackSet['metricForMember']>[3]) =>
+    synth({ ...PROPS, ...props }).stackSet.metricForMember(name, ACCOUNT, REGION, options);
+
+  test('a drift metric: the namespace, the name, the member\'s account and Region, no dimensions, Sum per driftCheckInterval', () => {
+    const metric = metricOf({ driftGuard: DriftGuardMode.REAPPLY, driftCheckInterval: Duration.minutes(15) }, ImdsMetrics.DRIFT_DETECTED);
+    expect(metric.namespace).toBe('CdkImdsAccountDefaults');
+    expect(metric.metricName).toBe('DriftDetected');
+    expect(metric.account).toBe(ACCOUNT);
+    expect(metric.region).toBe(REGION);
+    expect(metric.dimensions).toBeUndefined();
+    expect(metric.statistic).toBe('Sum');
+    expect(metric.period.toMinutes()).toBe(15);
+  });
+
+  test('drift metrics default to the default interval, 1 hour', () => {
+    for (const name of [ImdsMetrics.DRIFT_DETECTED, ImdsMetrics.DRIFT_REAPPLIED, ImdsMetrics.DRIFT_CHECKS_SKIPPED]) {
+      expect(metricOf({ driftGuard: DriftGuardMode.REAPPLY }, name).period.toHours()).toBe(1);
+    }
+  });
+
+  test('REPORT_ONLY publishes DriftDetected and DriftChecksSkipped, not DriftReapplied', () => {
+    expect(metricOf({ driftGuard: DriftGuardMode.REPORT_ONLY }, ImdsMetrics.DRIFT_CHECKS_SKIPPED).metricName).toBe('DriftChecksSkipped');
+    expect(() => metricOf({ driftGuard: DriftGuardMode.REPORT_ONLY }, ImdsMetrics.DRIFT_REAPPLIED))
+      .toThrow(/^\[Org\/ImdsEverywhere\] metricForMember: DriftReapplied is published only by a drift guard in DriftGuardMode\.REAPPLY; this StackSet's is REPORT_ONLY/);
+  });
+
+  test('a drift metric without the drift guard is refused', () => {
+    expect(() => metricOf({}, ImdsMetrics.DRIFT_DETECTED))
+      .toThrow(/^\[Org\/ImdsEverywhere\] metricForMember: DriftDetected is published only by the drift guard, which this StackSet does not roll out/);
+  });
+
+  test('an ImdsInstanceUpgrade metric: Maximum per instanceUpgrade.interval (1 day by default)', () => {
+    const metric = metricOf({ instanceUpgrade: { interval: Duration.hours(6) } }, ImdsMetrics.INSTANCES_ALLOWING_IMDSV1);
+    expect(metric.metricName).toBe('InstancesAllowingImdsv1');
+    expect(metric.statistic).toBe('Maximum');
+    expect(metric.period.toHours()).toBe(6);
+    expect(metric.account).toBe(ACCOUNT);
+    expect(metricOf({ instanceUpgrade: {} }, ImdsMetrics.INSTANCES_FAILED).period.toDays()).toBe(1);
+  });
+
+  test('an ImdsInstanceUpgrade metric without instanceUpgrade is refused', () => {
+    expect(() => metricOf({}, ImdsMetrics.INSTANCES_UPGRADED))
+      .toThrow(/^\[Org\/ImdsEverywhere\] metricForMember: InstancesUpgraded is published only by ImdsInstanceUpgrade, which this StackSet does not roll out/);
+  });
+
+  test('security warnings: always published, Sum per 5 minutes', () => {
+    for (const name of [ImdsMetrics.UNCONFIRMED_EVENTS, ImdsMetrics.CLAIM_PROBLEMS]) {
+      const metric = metricOf({}, name);
+      expect(metric.statistic).toBe('Sum');
+      expect(metric.period.toMinutes()).toBe(5);
+      expect(metric.region).toBe(REGION);
+    }
+  });
+
+  test('props override the defaults, but not the member\'s account and Region', () => {
+    const metric = metricOf({ driftGuard: DriftGuardMode.REAPPLY }, ImdsMetrics.DRIFT_DETECTED, {
+      period: Duration.minutes(10), statistic: 'Maximum', label: 'drift', account: '999999999999', region: 'us-west-2',
+    });
+    expect(metric.period.toMinutes()).toBe(10);
+    expect(metric.statistic).toBe('Maximum');
+    expect(metric.label).toBe('drift');
+    expect(metric.account).toBe(ACCOUNT);
+    expect(metric.region).toBe(REGION);
+  });
+
+  test('a name the library does not publish is refused, with the names', () => {
+    expect(() => metricOf({}, 'Drift'))
+      .toThrow(/^\[Org\/ImdsEverywhere\] metricForMember: "Drift" is not a metric this construct publishes; give one of DriftDetected, .*InstancesFailed/);
+  });
+
+  test('the account and the Region are checked; tokens are accepted', () => {
+    const { stack, stackSet } = synth();
+    expect(() => stackSet.metricForMember(ImdsMetrics.CLAIM_PROBLEMS, '2222', REGION))
+      .toThrow(/^\[Org\/ImdsEverywhere\] metricForMember: memberAccount must be a 12-digit account id; got "2222"$/);
+    expect(() => stackSet.metricForMember(ImdsMetrics.CLAIM_PROBLEMS, ACCOUNT, 'Ireland'))
+      .toThrow(/^\[Org\/ImdsEverywhere\] metricForMember: memberRegion must be a Region name such as "us-east-1"; got "Ireland"$/);
+    expect(stackSet.metricForMember(ImdsMetrics.CLAIM_PROBLEMS, stack.account, stack.region).account).toBe(stack.account);
   });
 });
 
 describe('validation', () => {
   const attempt = (props: Partial<ImdsAccountDefaultsStackSetProps>) => () => synth({ ...PROPS, ...props } as ImdsAccountDefaultsStackSetProps);
+  const ous = (options: object) =>
+    attempt({ target: ImdsStackSetTarget.fromOrganizationalUnits({ organizationalUnitIds: OU_IDS, regions: REGIONS, ...options }) });
+  const accounts = (options: object) => attempt({ target: ImdsStackSetTarget.fromAccounts({ accountIds: ['111111111111'], organizationalUnitIds: OU_IDS, regions: REGIONS, ...options }) });
+
   test('errors name the construct path', () => {
-    expect(attempt({ organizationalUnitIds: [] })).toThrow(/^\[Org\/ImdsEverywhere\] /);
+    expect(ous({ organizationalUnitIds: [] })).toThrow(/^\[Org\/ImdsEverywhere\] /);
   });
 
-  test('empty targets', () => {
-    expect(attempt({ organizationalUnitIds: [] })).toThrow(/organizationalUnitIds is empty; give at least one OU id \(ou-…\) or the root id \(r-…\)/);
-  });
+  describe('the target', () => {
+    test('missing (from JavaScript), or not made by a factory: the error points to the factories and says where the old props went', () => {
+      expect(attempt({ target: undefined })).toThrow(/^\[Org\/ImdsEverywhere\] target must be an ImdsStackSetTarget: ImdsStackSetTarget\.fromOrganizationalUnits.*or ImdsStackSetTarget\.fromAccounts.*\(organizationalUnitIds, regions, accountIds and accountFilter are no longer props of their own\); got nothing$/);
+      expect(attempt({ target: { organizationalUnitIds: OU_IDS, regions: REGIONS } as any }))
+        .toThrow(/target must be an ImdsStackSetTarget: .*; got \{"organizationalUnitIds":\["ou-abcd-12345678"\],"regions":\["us-east-1","eu-west-1"\]\}$/);
+      expect(attempt({ target: null as any })).toThrow(/target must be an ImdsStackSetTarget: .*; got null$/);
+    });
 
-  test('missing targets (from JavaScript)', () => {
-    expect(attempt({ organizationalUnitIds: undefined })).toThrow(/organizationalUnitIds is required/);
-  });
+    test('a factory called without options (from JavaScript)', () => {
+      expect(attempt({ target: (ImdsStackSetTarget.fromOrganizationalUnits as any)() }))
+        .toThrow(/^\[Org\/ImdsEverywhere\] target\.organizationalUnitIds is required \(ImdsStackSetTarget\.fromOrganizationalUnits\)/);
+    });
 
-  test('no Regions', () => {
-    expect(attempt({ regions: [] })).toThrow(/regions is empty; give at least one Region/);
-  });
+    test('empty OUs', () => {
+      expect(ous({ organizationalUnitIds: [] })).toThrow(/target\.organizationalUnitIds is empty; give at least one OU id \(ou-…\) or the root id \(r-…\)/);
+      expect(accounts({ organizationalUnitIds: [] })).toThrow(/target\.organizationalUnitIds is empty/);
+    });
 
-  test('missing Regions (from JavaScript)', () => {
-    expect(attempt({ regions: undefined })).toThrow(/regions is required/);
-  });
+    test('missing OUs (from JavaScript)', () => {
+      expect(ous({ organizationalUnitIds: undefined })).toThrow(/target\.organizationalUnitIds is required \(ImdsStackSetTarget\.fromOrganizationalUnits\): a service-managed StackSet deploys to the accounts of organizational units/);
+      expect(accounts({ organizationalUnitIds: undefined })).toThrow(/target\.organizationalUnitIds is required \(ImdsStackSetTarget\.fromAccounts\)/);
+    });
 
-  test('a Region that is not a Region name', () => {
-    expect(attempt({ regions: ['us-east-1', 'US East'] })).toThrow(/regions must hold only Region names such as "us-east-1"; got "US East"/);
-  });
+    test('an OU id that is not one, or one given twice', () => {
+      expect(ous({ organizationalUnitIds: ['123456789012'] })).toThrow(/target\.organizationalUnitIds must hold only an OU id \(ou-…-…\) or a root id \(r-…\); got "123456789012"/);
+      expect(ous({ organizationalUnitIds: ['r-abcd', 'r-abcd'] })).toThrow(/target\.organizationalUnitIds lists "r-abcd" more than once/);
+    });
 
-  test('a Region given twice', () => {
-    expect(attempt({ regions: ['us-east-1', 'us-east-1'] })).toThrow(/regions lists "us-east-1" more than once/);
-  });
+    test('no Regions', () => {
+      expect(ous({ regions: [] })).toThrow(/target\.regions is empty; give at least one Region/);
+    });
 
-  test('an OU id that is not one', () => {
-    expect(attempt({ organizationalUnitIds: ['123456789012'] })).toThrow(/organizationalUnitIds must hold only an OU id \(ou-…-…\) or a root id \(r-…\); got "123456789012"/);
-  });
+    test('missing Regions (from JavaScript)', () => {
+      expect(ous({ regions: undefined })).toThrow(/target\.regions is required \(ImdsStackSetTarget\.fromOrganizationalUnits\): give at least one Region/);
+      expect(accounts({ regions: undefined })).toThrow(/target\.regions is required \(ImdsStackSetTarget\.fromAccounts\)/);
+    });
 
-  test('empty account ids', () => {
-    expect(attempt({ accountIds: [] })).toThrow(/accountIds is empty; leave accountIds out/);
-  });
+    test('a Region that is not a Region name', () => {
+      expect(ous({ regions: ['us-east-1', 'US East'] })).toThrow(/target\.regions must hold only Region names such as "us-east-1"; got "US East"/);
+    });
 
-  test('an account id that is not one', () => {
-    expect(attempt({ accountIds: ['1234'] })).toThrow(/accountIds must hold only a 12-digit account id; got "1234"/);
-  });
+    test('a Region given twice', () => {
+      expect(ous({ regions: ['us-east-1', 'us-east-1'] })).toThrow(/target\.regions lists "us-east-1" more than once/);
+    });
 
-  test('an account filter without accounts', () => {
-    expect(attempt({ accountFilter: StackSetAccountFilter.DIFFERENCE })).toThrow(/accountFilter \(DIFFERENCE\) needs accountIds/);
+    test('excludeAccountIds: empty, not account ids, or twice the same', () => {
+      expect(ous({ excludeAccountIds: [] })).toThrow(/target\.excludeAccountIds is empty; leave excludeAccountIds out to deploy to every account/);
+      expect(ous({ excludeAccountIds: ['1234'] })).toThrow(/target\.excludeAccountIds must hold only a 12-digit account id; got "1234"/);
+      expect(ous({ excludeAccountIds: ['111111111111', '111111111111'] })).toThrow(/target\.excludeAccountIds lists "111111111111" more than once/);
+    });
+
+    test('additionalAccountIds: empty, or not account ids', () => {
+      expect(ous({ additionalAccountIds: [] })).toThrow(/target\.additionalAccountIds is empty; leave additionalAccountIds out to deploy to the accounts of the organizational units only/);
+      expect(ous({ additionalAccountIds: ['ou-abcd-12345678'] })).toThrow(/target\.additionalAccountIds must hold only a 12-digit account id; got "ou-abcd-12345678"/);
+    });
+
+    test('excludeAccountIds and additionalAccountIds together', () => {
+      expect(ous({ excludeAccountIds: ['111111111111'], additionalAccountIds: ['222222222222'] }))
+        .toThrow(/give target\.excludeAccountIds or target\.additionalAccountIds, not both: a deployment target has one account filter \(DIFFERENCE or UNION\)/);
+    });
+
+    test('fromAccounts: accountIds missing (from JavaScript), empty, or not account ids', () => {
+      expect(accounts({ accountIds: undefined })).toThrow(/target\.accountIds is required \(ImdsStackSetTarget\.fromAccounts\); to deploy to every account of the OUs, use ImdsStackSetTarget\.fromOrganizationalUnits/);
+      expect(accounts({ accountIds: [] })).toThrow(/target\.accountIds is empty; give at least one account id/);
+      expect(accounts({ accountIds: ['12345678901'] })).toThrow(/target\.accountIds must hold only a 12-digit account id; got "12345678901"/);
+    });
   });
 
   test('no settings', () => {
-    expect(() => synth({ ...TARGETS } as ImdsAccountDefaultsStackSetProps)).toThrow(/\[Org\/ImdsEverywhere\] at least one setting is required/);
+    expect(() => synth({ target: TARGET } as ImdsAccountDefaultsStackSetProps)).toThrow(/^\[Org\/ImdsEverywhere\] at least one setting is required/);
   });
 
   test('a bad setting value (the shared validation)', () => {
-    expect(attempt({ httpPutResponseHopLimit: 0 })).toThrow(/\[Org\/ImdsEverywhere\] httpPutResponseHopLimit must be an integer from 1 to 64, or -1 for no preference; got 0/);
+    expect(attempt({ httpPutResponseHopLimit: 0 })).toThrow(/^\[Org\/ImdsEverywhere\] httpPutResponseHopLimit must be an integer from 1 to 64, or -1 for no preference; got 0/);
   });
 
   test('a setting that is a token', () => {
-    expect(attempt({ httpTokens: Token.asString({ Ref: 'Tokens' }) as HttpTokens })).toThrow(/httpTokens is a token .*settings must be known at synth time.*settingsAsParameters/);
+    expect(attempt({ httpTokens: Token.asString({ Ref: 'Tokens' }) as ImdsHttpTokens }))
+      .toThrow(/^\[Org\/ImdsEverywhere\] httpTokens is a token \(\$\{Token\[.*\]\}\); the StackSet's template is synthesized on its own, so what the member accounts get must be known at synth time\. To vary a setting per OU or account, .*addStackInstances\(target, settingOverrides\)/);
+  });
+
+  test('another option that is a token', () => {
+    expect(attempt({ rolePath: Token.asString({ Ref: 'Path' }) })).toThrow(/^\[Org\/ImdsEverywhere\] rolePath is a token .*must be known at synth time\. Give the value itself$/);
+    expect(attempt({ driftGuard: DriftGuardMode.REAPPLY, driftCheckInterval: Duration.minutes(Token.asNumber({ Ref: 'Minutes' })) }))
+      .toThrow(/^\[Org\/ImdsEverywhere\] driftCheckInterval is a token/);
+    expect(attempt({ logRetention: Token.asNumber({ Ref: 'Days' }) })).toThrow(/^\[Org\/ImdsEverywhere\] logRetention is a token/);
+  });
+
+  test('options that would do nothing are refused before the template is synthesized, naming the StackSet and the prop', () => {
+    expect(attempt({ driftCheckInterval: Duration.minutes(5) }))
+      .toThrow(/^\[Org\/ImdsEverywhere\] driftCheckInterval applies only with driftGuard; got driftCheckInterval 5 minutes without driftGuard$/);
+    expect(attempt({ httpTokensEnforced: undefined, readinessCheck: ReadinessCheckMode.BLOCK }))
+      .toThrow(/^\[Org\/ImdsEverywhere\] readinessCheck applies only with httpTokensEnforced .*without httpTokensEnforced$/);
+    expect(attempt({ settingsOnDelete: 'KEEP' as SettingsOnDelete }))
+      .toThrow(/^\[Org\/ImdsEverywhere\] settingsOnDelete must be SettingsOnDelete.RESET or SettingsOnDelete.RESTORE; got "KEEP"$/);
   });
 
   test('count and percentage of concurrent accounts together', () => {
@@ -539,6 +847,7 @@ describe('validation', () => {
 
   test('a concurrency percentage out of range', () => {
     expect(attempt({ maxConcurrentPercentage: 0 })).toThrow(/maxConcurrentPercentage must be an integer from 1 to 100; got 0/);
+    expect(attempt({ maxConcurrentPercentage: 101 })).toThrow(/maxConcurrentPercentage must be an integer from 1 to 100; got 101/);
   });
 
   test('a concurrency count out of range', () => {
@@ -553,56 +862,86 @@ describe('validation', () => {
     expect(attempt({ failureToleranceCount: 1.5 })).toThrow(/failureToleranceCount must be an integer of at least 0; got 1.5/);
   });
 
+  test('operation preferences that are tokens are left to CloudFormation', () => {
+    const p = stackSetProperties(synth({ ...PROPS, maxConcurrentCount: Token.asNumber({ Ref: 'Max' }) }).template);
+    expect(p.OperationPreferences.MaxConcurrentCount).toEqual({ Ref: 'Max' });
+  });
+
   test('retaining stacks without auto-deployment', () => {
-    expect(attempt({ autoDeployment: false, retainStacksOnAccountRemoval: true })).toThrow(/retainStacksOnAccountRemoval applies only with autoDeployment/);
+    expect(attempt({ autoDeployment: false, retainStacksOnAccountRemoval: true })).toThrow(/retainStacksOnAccountRemoval applies only with autoDeployment; got retainStacksOnAccountRemoval: true with autoDeployment: false/);
   });
 
   test('a StackSet name CloudFormation refuses', () => {
     expect(attempt({ stackSetName: 'imds_defaults' })).toThrow(/stackSetName must start with a letter and hold only letters, digits and hyphens, at most 128 characters; got "imds_defaults"/);
   });
 
+  test('SNAPSHOT, for the StackSet or for the members', () => {
+    expect(attempt({ removalPolicy: RemovalPolicy.SNAPSHOT }))
+      .toThrow(/^\[Org\/ImdsEverywhere\] removalPolicy must be RemovalPolicy\.DESTROY, RemovalPolicy\.RETAIN or RemovalPolicy\.RETAIN_ON_UPDATE_OR_DELETE; got RemovalPolicy\.SNAPSHOT/);
+    expect(attempt({ memberRemovalPolicy: RemovalPolicy.SNAPSHOT }))
+      .toThrow(/^\[Org\/ImdsEverywhere\] memberRemovalPolicy must be RemovalPolicy\.DESTROY, RemovalPolicy\.RETAIN or RemovalPolicy\.RETAIN_ON_UPDATE_OR_DELETE; got RemovalPolicy\.SNAPSHOT/);
+  });
+
+  test('settingsOnDelete with a member removal policy that retains, naming both props; the StackSet\'s own removal policy does not count', () => {
+    expect(attempt({ settingsOnDelete: SettingsOnDelete.RESTORE, memberRemovalPolicy: RemovalPolicy.RETAIN }))
+      .toThrow(/^\[Org\/ImdsEverywhere\] settingsOnDelete applies only when CloudFormation may delete the member accounts' custom resources; got settingsOnDelete SettingsOnDelete\.RESTORE with memberRemovalPolicy RemovalPolicy\.RETAIN/);
+    expect(attempt({ settingsOnDelete: SettingsOnDelete.RESET, memberRemovalPolicy: RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE }))
+      .toThrow(/memberRemovalPolicy RemovalPolicy\.RETAIN_ON_UPDATE_OR_DELETE/);
+    expect(attempt({ settingsOnDelete: SettingsOnDelete.RESTORE, removalPolicy: RemovalPolicy.RETAIN })).not.toThrow();
+  });
+
   test('nothing is created when validation fails', () => {
-    const app = new App();
-    const stack = new Stack(app, 'Org');
-    expect(() => new ImdsAccountDefaultsStackSet(stack, 'ImdsEverywhere', { ...PROPS, regions: [] })).toThrow();
-    expect(stack.node.tryFindChild('ImdsEverywhere')?.node.children ?? []).toHaveLength(0);
+    const failing: Array<Partial<ImdsAccountDefaultsStackSetProps>> = [
+      { target: ImdsStackSetTarget.fromOrganizationalUnits({ organizationalUnitIds: OU_IDS, regions: [] }) },
+      { memberRemovalPolicy: RemovalPolicy.SNAPSHOT },
+    ];
+    for (const props of failing) {
+      const app = new App();
+      const stack = new Stack(app, 'Org');
+      expect(() => new ImdsAccountDefaultsStackSet(stack, 'ImdsEverywhere', { ...PROPS, ...props })).toThrow();
+      expect(stack.node.tryFindChild('ImdsEverywhere')?.node.children ?? []).toHaveLength(0);
+    }
   });
 
   describe('addStackInstances', () => {
-    const add = (props: Partial<ImdsAccountDefaultsStackSetProps>, options: object) => () => {
+    const add = (target: ImdsStackSetTarget, overrides?: ImdsSettings, props: Partial<ImdsAccountDefaultsStackSetProps> = {}) => () => {
       const { stackSet } = synth({ ...PROPS, ...props });
-      stackSet.addStackInstances({ ...TARGETS, ...options } as any);
+      stackSet.addStackInstances(target, overrides);
     };
+    const target = (options: object) => ImdsStackSetTarget.fromOrganizationalUnits({ organizationalUnitIds: OU_IDS, regions: REGIONS, ...options });
 
-    test('empty targets', () => {
-      expect(add({}, { organizationalUnitIds: [] })).toThrow(/\[Org\/ImdsEverywhere\] organizationalUnitIds is empty/);
-    });
-
-    test('no Regions', () => {
-      expect(add({}, { regions: [] })).toThrow(/\[Org\/ImdsEverywhere\] regions is empty/);
-    });
-
-    test('overrides without settingsAsParameters', () => {
-      expect(add({}, { settingOverrides: { httpTokens: HttpTokens.OPTIONAL } })).toThrow(/settingOverrides needs settingsAsParameters: true/);
+    test('the target is checked as the StackSet\'s', () => {
+      expect(add(target({ organizationalUnitIds: [] }))).toThrow(/^\[Org\/ImdsEverywhere\] target\.organizationalUnitIds is empty/);
+      expect(add(target({ regions: [] }))).toThrow(/^\[Org\/ImdsEverywhere\] target\.regions is empty/);
+      expect(add(ImdsStackSetTarget.fromAccounts({ accountIds: ['1'], organizationalUnitIds: OU_IDS, regions: REGIONS })))
+        .toThrow(/^\[Org\/ImdsEverywhere\] target\.accountIds must hold only a 12-digit account id; got "1"/);
+      expect(add({ organizationalUnitIds: OU_IDS } as any)).toThrow(/^\[Org\/ImdsEverywhere\] target must be an ImdsStackSetTarget/);
     });
 
     test('empty overrides', () => {
-      expect(add({ settingsAsParameters: true }, { settingOverrides: {} })).toThrow(/settingOverrides is empty/);
+      expect(add(TARGET, {})).toThrow(/^\[Org\/ImdsEverywhere\] settingOverrides is empty; give at least one setting, or leave settingOverrides out/);
     });
 
     test('an override of a setting the StackSet does not manage', () => {
-      expect(add({ settingsAsParameters: true }, { settingOverrides: { httpEndpoint: HttpEndpoint.DISABLED } }))
-        .toThrow(/settingOverrides.httpEndpoint overrides a setting the StackSet does not manage; only httpTokens, httpTokensEnforced, httpPutResponseHopLimit can/);
+      expect(add(TARGET, { httpEndpoint: ImdsHttpEndpoint.DISABLED }))
+        .toThrow(/^\[Org\/ImdsEverywhere\] settingOverrides\.httpEndpoint overrides a setting the StackSet does not manage; only httpTokens, httpTokensEnforced, httpPutResponseHopLimit can be overridden \(give httpEndpoint to the StackSet/);
     });
 
     test('a bad override value (the shared validation)', () => {
-      expect(add({ settingsAsParameters: true }, { settingOverrides: { httpPutResponseHopLimit: 65 } }))
-        .toThrow(/\[Org\/ImdsEverywhere\] settingOverrides: httpPutResponseHopLimit must be an integer from 1 to 64, or -1 for no preference; got 65/);
+      expect(add(TARGET, { httpPutResponseHopLimit: 65 }))
+        .toThrow(/^\[Org\/ImdsEverywhere\] settingOverrides: httpPutResponseHopLimit must be an integer from 1 to 64, or -1 for no preference; got 65$/);
+      expect(add(TARGET, { httpTokens: 'REQUIRED' as ImdsHttpTokens }))
+        .toThrow(/^\[Org\/ImdsEverywhere\] settingOverrides: httpTokens must be one of "optional", "required", "no-preference"; got "REQUIRED"$/);
     });
 
     test('an override that is a token', () => {
-      expect(add({ settingsAsParameters: true }, { settingOverrides: { httpTokens: Token.asString({ Ref: 'X' }) } }))
-        .toThrow(/settingOverrides.httpTokens is a token/);
+      expect(add(TARGET, { httpTokens: Token.asString({ Ref: 'X' }) as ImdsHttpTokens })).toThrow(/^\[Org\/ImdsEverywhere\] settingOverrides\.httpTokens is a token .*; give the value itself$/);
+    });
+
+    test('nothing is added when a check fails', () => {
+      const { stack, stackSet } = synth();
+      expect(() => stackSet.addStackInstances(TARGET, {})).toThrow();
+      expect(stackSetProperties(Template.fromStack(stack)).StackInstancesGroup).toHaveLength(1);
     });
   });
 });
@@ -699,7 +1038,7 @@ describe('the code the embedded template carries (EMBEDDED_PLAIN_CODE_BUDGET_BYT
       expect(fn.Description).toMatch(new RegExp(`code sha256 ${crypto.createHash('sha256').update(loader).digest('hex')}$`));
       // A stack of the same app, or the management account's, always carries the plain bundle.
       const management = new cdk.Stack(app, 'Management');
-      stackSet.addAccountDefaults(management);
+      stackSet.addManagementAccount(management);
       const inStack = Object.values<any>(app.synth().getStackByName('Management').template.Resources).find((r) => r.Type === 'AWS::Lambda::Function');
       expect(inStack.Properties.Code.ZipFile).toBe(bundle);
     });
@@ -724,12 +1063,23 @@ describe('an oversize template', () => {
         .toThrow(/\[Org\/ImdsEverywhere\] the ImdsAccountDefaults template is \d+ bytes as minified JSON \(compressed code\), over the 51200-byte limit of a StackSet's TemplateBody/);
     });
   });
+
+  test('with instanceUpgrade, the error names both constructs', () => {
+    // Each function fits alone; together they do not.
+    const files = Object.fromEntries(['account-defaults', 'instance-upgrade'].flatMap((name) =>
+      (['index.js', 'inline.js'] as const).map((file) => [bundleFile(name, file), fakeBundle(30_000)])));
+    withHandlerFiles(files, (cdk, lib) => {
+      const stack = new cdk.Stack(new cdk.App(), 'Org');
+      expect(() => new lib.ImdsAccountDefaultsStackSet(stack, 'ImdsEverywhere', { ...PROPS, instanceUpgrade: {} }))
+        .toThrow(/^\[Org\/ImdsEverywhere\] the ImdsAccountDefaults and ImdsInstanceUpgrade template is \d+ bytes as minified JSON \(compressed code\), over the 51200-byte limit/);
+    });
+  });
 });
 
 describe('permissions boundary and role path in the member accounts', () => {
   /** The embedded template's role properties. */
   function embeddedRole(template: Template): Record<string, any> {
-    return Object.values<any>(embedded(template).Resources).find((r) => r.Type === 'AWS::IAM::Role').Properties;
+    return resourcesOf(embedded(template), 'AWS::IAM::Role')[0].Properties;
   }
 
   test('by default the embedded role has neither a permissions boundary nor a path', () => {
@@ -738,11 +1088,20 @@ describe('permissions boundary and role path in the member accounts', () => {
     expect(role.Path).toBeUndefined();
   });
 
-  test('permissionsBoundaryPolicyName: the boundary is the named policy of each member account', () => {
-    const { template } = synth({ ...PROPS, permissionsBoundaryPolicyName: 'boundaries/ImdsBoundary' });
+  test('fromPolicyName: the boundary is the named policy of each member account', () => {
+    const { template } = synth({ ...PROPS, permissionsBoundary: ImdsStackSetPermissionsBoundary.fromPolicyName('boundaries/ImdsBoundary') });
     expect(embeddedRole(template).PermissionsBoundary).toEqual({
       'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':iam::', { Ref: 'AWS::AccountId' }, ':policy/boundaries/ImdsBoundary']],
     });
+  });
+
+  test('fromAwsManagedPolicyName: the same AWS managed policy in every account, in its partition', () => {
+    const { template } = synth({ ...PROPS, permissionsBoundary: ImdsStackSetPermissionsBoundary.fromAwsManagedPolicyName('PowerUserAccess') });
+    expect(embeddedRole(template).PermissionsBoundary).toEqual({
+      'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':iam::aws:policy/PowerUserAccess']],
+    });
+    const withPath = synth({ ...PROPS, permissionsBoundary: ImdsStackSetPermissionsBoundary.fromAwsManagedPolicyName('service-role/AWSLambdaBasicExecutionRole') });
+    expect(JSON.stringify(embeddedRole(withPath.template).PermissionsBoundary)).toContain(':iam::aws:policy/service-role/AWSLambdaBasicExecutionRole');
   });
 
   test('rolePath: the embedded role is created under the path', () => {
@@ -750,61 +1109,27 @@ describe('permissions boundary and role path in the member accounts', () => {
     expect(embeddedRole(template).Path).toBe('/platform/');
   });
 
-  test('permissionsBoundary: an AWS managed policy is the same in every account, so it is accepted', () => {
-    const app = new App();
-    const stack = new Stack(app, 'Org');
-    new ImdsAccountDefaultsStackSet(stack, 'ImdsEverywhere', {
-      ...PROPS,
-      permissionsBoundary: iam.ManagedPolicy.fromManagedPolicyArn(stack, 'Boundary', 'arn:aws:iam::aws:policy/PowerUserAccess'),
-    });
-    expect(embeddedRole(Template.fromStack(stack)).PermissionsBoundary).toBe('arn:aws:iam::aws:policy/PowerUserAccess');
+  test('the names given to the factories are checked, errors naming the StackSet and the factory', () => {
+    expect(() => synth({ ...PROPS, permissionsBoundary: ImdsStackSetPermissionsBoundary.fromPolicyName('Imds Boundary') }))
+      .toThrow(/^\[Org\/ImdsEverywhere\] permissionsBoundary: ImdsStackSetPermissionsBoundary\.fromPolicyName must be a managed policy name.*got "Imds Boundary"$/);
+    expect(() => synth({ ...PROPS, permissionsBoundary: ImdsStackSetPermissionsBoundary.fromAwsManagedPolicyName('Power User') }))
+      .toThrow(/^\[Org\/ImdsEverywhere\] permissionsBoundary: ImdsStackSetPermissionsBoundary\.fromAwsManagedPolicyName must be a managed policy name.*got "Power User"$/);
   });
 
-  test('permissionsBoundary: a policy of one account is refused, pointing to permissionsBoundaryPolicyName', () => {
-    const app = new App();
-    const stack = new Stack(app, 'Org');
-    expect(() => new ImdsAccountDefaultsStackSet(stack, 'ImdsEverywhere', {
-      ...PROPS,
-      permissionsBoundary: iam.ManagedPolicy.fromManagedPolicyArn(stack, 'Boundary', 'arn:aws:iam::123456789012:policy/ImdsBoundary'),
-    })).toThrow(/\[Org\/ImdsEverywhere\] permissionsBoundary must be an AWS managed policy .*got "arn:aws:iam::123456789012:policy\/ImdsBoundary"\. .*give permissionsBoundaryPolicyName/);
+  test('an ARN given to a factory is refused: the member accounts need a name', () => {
+    expect(() => synth({ ...PROPS, permissionsBoundary: ImdsStackSetPermissionsBoundary.fromPolicyName('arn:aws:iam::123456789012:policy/ImdsBoundary') }))
+      .toThrow(/^\[Org\/ImdsEverywhere\] permissionsBoundary: ImdsStackSetPermissionsBoundary\.fromPolicyName takes the policy's name, not its ARN \(each member account's role gets the policy of that name in its own account\); got "arn:aws:iam::123456789012:policy\/ImdsBoundary"$/);
+    expect(() => synth({ ...PROPS, permissionsBoundary: ImdsStackSetPermissionsBoundary.fromAwsManagedPolicyName('arn:aws:iam::aws:policy/PowerUserAccess') }))
+      .toThrow(/^\[Org\/ImdsEverywhere\] permissionsBoundary: ImdsStackSetPermissionsBoundary\.fromAwsManagedPolicyName takes the policy's name, not its ARN \(e\.g\. "PowerUserAccess"/);
   });
 
-  test('permissionsBoundary: a token (an ARN of this stack\'s account) is refused', () => {
-    const app = new App();
-    const stack = new Stack(app, 'Org');
-    expect(() => new ImdsAccountDefaultsStackSet(stack, 'ImdsEverywhere', {
-      ...PROPS,
-      permissionsBoundary: iam.ManagedPolicy.fromManagedPolicyName(stack, 'Boundary', 'ImdsBoundary'),
-    })).toThrow(/permissionsBoundary must be an AWS managed policy .*got a token \(arn:\$\{Token\[AWS\.Partition\.\d+\]\}:iam::\$\{Token\[AWS\.AccountId\.\d+\]\}:policy\/ImdsBoundary\)/);
+  test('a name that is a token is left to IAM', () => {
+    const { template } = synth({ ...PROPS, permissionsBoundary: ImdsStackSetPermissionsBoundary.fromPolicyName(Token.asString('ImdsBoundary')) });
+    expect(JSON.stringify(embeddedRole(template).PermissionsBoundary)).toContain(':policy/ImdsBoundary');
   });
 
-  test('permissionsBoundary: ManagedPolicy.fromAwsManagedPolicyName (a partition token) is accepted and resolves in the embedded template', () => {
-    const app = new App();
-    const stack = new Stack(app, 'Org');
-    new ImdsAccountDefaultsStackSet(stack, 'ImdsEverywhere', {
-      ...PROPS,
-      permissionsBoundary: iam.ManagedPolicy.fromAwsManagedPolicyName('PowerUserAccess'),
-    });
-    expect(embeddedRole(Template.fromStack(stack)).PermissionsBoundary).toEqual({
-      'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':iam::aws:policy/PowerUserAccess']],
-    });
-  });
-
-  test('the StackSet checks the boundary props as ImdsAccountDefaults does', () => {
-    expect(() => synth({ ...PROPS, permissionsBoundaryPolicyName: 'Imds Boundary' }))
-      .toThrow(/\[Org\/ImdsEverywhere\] permissionsBoundaryPolicyName must be a managed policy name.*got "Imds Boundary"/);
-    expect(() => synth({ ...PROPS, rolePath: 'platform' }))
-      .toThrow(/\[Org\/ImdsEverywhere\] rolePath must be .*got "platform"/);
-  });
-
-  test('addAccountDefaults gives the management account\'s role the same boundary and path', () => {
-    const { app, stackSet } = synth({ ...PROPS, permissionsBoundaryPolicyName: 'ImdsBoundary', rolePath: '/platform/' });
-    const management = new Stack(app, 'Management', { env: { account: '111111111111', region: 'us-east-1' } });
-    stackSet.addAccountDefaults(management);
-    Template.fromStack(management).hasResourceProperties('AWS::IAM::Role', {
-      Path: '/platform/',
-      PermissionsBoundary: { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':iam::111111111111:policy/ImdsBoundary']] },
-    });
+  test('a bad rolePath', () => {
+    expect(() => synth({ ...PROPS, rolePath: 'platform' })).toThrow(/^\[Org\/ImdsEverywhere\] rolePath must be .*got "platform"/);
   });
 
   test('aspects of the app do not reach the embedded template; tags reach the StackSet, which CloudFormation propagates', () => {
@@ -822,8 +1147,11 @@ describe('permissions boundary and role path in the member accounts', () => {
 describe('instanceUpgrade: ImdsInstanceUpgrade in every stack instance', () => {
   const UPGRADE_BUNDLE = bundleFile('instance-upgrade', 'index.js');
   const isUpgradeFunction = (fn: Record<string, any>) => fn.Properties.Environment?.Variables?.IMDS_UPGRADE_MODE !== undefined;
-  const UPGRADE = { mode: InstanceUpgradeMode.UPGRADE, lookback: Duration.days(30), interval: Duration.hours(12), maxUpgradesPerRun: 50 };
-  const ROLE_OPTIONS = { logRetention: logs.RetentionDays.THREE_MONTHS, permissionsBoundaryPolicyName: 'boundaries/ImdsBoundary', rolePath: '/platform/' };
+  const UPGRADE: ImdsInstanceUpgradeOptions = {
+    mode: InstanceUpgradeMode.UPGRADE, lookback: Duration.days(30), interval: Duration.hours(12), maxUpgradesPerRun: 50,
+  };
+  const ROLE_OPTIONS = { logRetention: logs.RetentionDays.THREE_MONTHS, rolePath: '/platform/' };
+  const BOUNDARY = 'boundaries/ImdsBoundary';
   const typesOf = (body: Record<string, any>) => Object.values<any>(body.Resources).map((r) => r.Type);
 
   test('off by default: the embedded template holds no upgrade function, schedule or custom resource', () => {
@@ -834,16 +1162,18 @@ describe('instanceUpgrade: ImdsInstanceUpgrade in every stack instance', () => {
   });
 
   test('on: the embedded template is ImdsAccountDefaults and ImdsInstanceUpgrade synthesized in a stack of their own, resource for resource, with the StackSet\'s role options and log retention on both', () => {
-    const body = embedded(synth({ ...PROPS, ...ROLE_OPTIONS, instanceUpgrade: UPGRADE }).template);
-    // The same stack name: the schedule's Lambda permission is named after the function's path.
-    const stack = new Stack(new App(), 'ImdsAccountDefaultsStackSetTemplate');
-    new ImdsAccountDefaults(stack, 'ImdsAccountDefaults', { ...SETTINGS, ...ROLE_OPTIONS });
-    new ImdsInstanceUpgrade(stack, 'ImdsInstanceUpgrade', { ...UPGRADE, ...ROLE_OPTIONS });
+    const body = embedded(synth({
+      ...PROPS, ...ROLE_OPTIONS, permissionsBoundary: ImdsStackSetPermissionsBoundary.fromPolicyName(BOUNDARY), instanceUpgrade: UPGRADE,
+    }).template);
+    const boundary = ImdsPermissionsBoundary.fromPolicyName(BOUNDARY);
+    const perAccount = perAccountResources(
+      { ...SETTINGS, ...ROLE_OPTIONS, skipIfManagedByDeclarativePolicy: true, permissionsBoundary: boundary },
+      { ...UPGRADE, ...ROLE_OPTIONS, permissionsBoundary: boundary },
+    );
     // The code (and so its Description) may be the compressed form of the same bundles.
-    expect(withCode(body, (fn) => withPlainCode(fn, isUpgradeFunction(fn) ? UPGRADE_BUNDLE : HANDLER_BUNDLE)).Resources)
-      .toEqual(Template.fromStack(stack).toJSON().Resources);
+    expect(withCode(body, (fn) => withPlainCode(fn, isUpgradeFunction(fn) ? UPGRADE_BUNDLE : HANDLER_BUNDLE)).Resources).toEqual(perAccount);
 
-    const roles = Object.values<any>(body.Resources).filter((r) => r.Type === 'AWS::IAM::Role');
+    const roles = resourcesOf(body, 'AWS::IAM::Role');
     expect(roles).toHaveLength(2);
     for (const role of roles) {
       expect(role.Properties).toMatchObject({
@@ -851,12 +1181,12 @@ describe('instanceUpgrade: ImdsInstanceUpgrade in every stack instance', () => {
         PermissionsBoundary: { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':iam::', { Ref: 'AWS::AccountId' }, ':policy/boundaries/ImdsBoundary']] },
       });
     }
-    expect(Object.values<any>(body.Resources).filter((r) => r.Type === 'AWS::Logs::LogGroup').map((r) => r.Properties.RetentionInDays)).toEqual([90, 90]);
+    expect(resourcesOf(body, 'AWS::Logs::LogGroup').map((r) => r.Properties.RetentionInDays)).toEqual([90, 90]);
   });
 
   test('on: the upgrade function runs the shipped bundle inline, with the options, on the schedule', () => {
     const body = embedded(synth({ ...PROPS, instanceUpgrade: UPGRADE }).template);
-    const fn = Object.values<any>(body.Resources).find((r) => r.Type === 'AWS::Lambda::Function' && isUpgradeFunction(r));
+    const fn = resourcesOf(body, 'AWS::Lambda::Function').find(isUpgradeFunction);
     expect(Object.keys(fn.Properties.Code)).toEqual(['ZipFile']);
     expect(decodeInlineCode(fn.Properties.Code.ZipFile)).toBe(fs.readFileSync(UPGRADE_BUNDLE, 'utf8'));
     expect(fn.Properties.Environment.Variables).toEqual({
@@ -866,19 +1196,18 @@ describe('instanceUpgrade: ImdsInstanceUpgrade in every stack instance', () => {
       IMDS_UPGRADE_WITHOUT_METRICS: 'false',
       IMDS_UPGRADE_MAX_PER_RUN: '50',
     });
-    expect(Object.values<any>(body.Resources).filter((r) => r.Type === 'AWS::Events::Rule').map((r) => r.Properties.ScheduleExpression)).toEqual(['rate(12 hours)']);
+    expect(resourcesOf(body, 'AWS::Events::Rule').map((r) => r.Properties.ScheduleExpression)).toEqual(['rate(12 hours)']);
     expect(typesOf(body).filter((t) => t === 'Custom::ImdsInstanceUpgrade')).toHaveLength(1);
   });
 
-  test('on: still self-contained and within the TemplateBody limit with every option, settings as parameters', () => {
+  test('on: still self-contained and within the TemplateBody limit with every option', () => {
     const { template, stackSet } = synth({
       ...PROPS,
       ...ROLE_OPTIONS,
-      httpEndpoint: HttpEndpoint.ENABLED,
-      instanceMetadataTags: InstanceMetadataTags.DISABLED,
-      removalPolicy: RemovalPolicy.RETAIN,
-      skipIfManagedByDeclarativePolicy: true,
-      settingsAsParameters: true,
+      permissionsBoundary: ImdsStackSetPermissionsBoundary.fromPolicyName(BOUNDARY),
+      httpEndpoint: ImdsHttpEndpoint.ENABLED,
+      instanceMetadataTags: ImdsInstanceMetadataTags.DISABLED,
+      memberRemovalPolicy: RemovalPolicy.RETAIN,
       instanceUpgrade: { ...UPGRADE, exclusionTagKey: 'platform:keep-imdsv1', upgradeWithoutMetrics: true },
     });
     const body = embedded(template);
@@ -898,26 +1227,26 @@ describe('instanceUpgrade: ImdsInstanceUpgrade in every stack instance', () => {
       .toThrow(/^\[Org\/ImdsEverywhere\] instanceUpgrade\.lookback must be a whole number of hours/);
     expect(() => synth({ ...PROPS, instanceUpgrade: { exclusionTagKey: 'aws:keep' } }))
       .toThrow(/^\[Org\/ImdsEverywhere\] instanceUpgrade\.exclusionTagKey must be an EC2 tag key/);
+    expect(() => synth({ ...PROPS, instanceUpgrade: { interval: Duration.minutes(30) } }))
+      .toThrow(/^\[Org\/ImdsEverywhere\] instanceUpgrade\.interval must be a whole number of minutes, at least 1 hour/);
   });
 
-  test('addInstanceUpgrade gives the management account the same upgrade, role options and log retention', () => {
-    const { app, stackSet } = synth({ ...PROPS, ...ROLE_OPTIONS, instanceUpgrade: UPGRADE });
+  test('addManagementAccount gives the management account the same upgrade, role options and log retention', () => {
+    const { app, stackSet } = synth({
+      ...PROPS, ...ROLE_OPTIONS, permissionsBoundary: ImdsStackSetPermissionsBoundary.fromPolicyName(BOUNDARY), instanceUpgrade: UPGRADE,
+    });
     const management = new Stack(app, 'Management', { env: { account: '111111111111', region: 'us-east-1' } });
-    const upgrade = stackSet.addInstanceUpgrade(management);
-    expect(upgrade.node.id).toBe('ImdsInstanceUpgrade');
+    const { accountDefaults, instanceUpgrade } = stackSet.addManagementAccount(management);
+    expect(instanceUpgrade).toBeInstanceOf(ImdsInstanceUpgrade);
+    expect(instanceUpgrade!.node.path).toBe('Management/ImdsInstanceUpgrade');
+    expect(accountDefaults.node.path).toBe('Management/ImdsAccountDefaults');
     const template = Template.fromStack(management);
-    template.hasResourceProperties('AWS::IAM::Role', {
+    template.resourcePropertiesCountIs('AWS::IAM::Role', {
       Path: '/platform/',
       PermissionsBoundary: { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':iam::111111111111:policy/boundaries/ImdsBoundary']] },
-    });
-    template.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: 90 });
+    }, 2);
+    template.resourcePropertiesCountIs('AWS::Logs::LogGroup', { RetentionInDays: 90 }, 2);
     template.hasResourceProperties('Custom::ImdsInstanceUpgrade', { Mode: 'UPGRADE', LookbackSeconds: 2592000, MaxUpgradesPerRun: 50 });
-    expect(stackSet.addInstanceUpgrade(new Stack(app, 'Management2'), 'Upgrade').node.id).toBe('Upgrade');
-  });
-
-  test('addInstanceUpgrade without the instanceUpgrade option fails', () => {
-    const { app, stackSet } = synth();
-    expect(() => stackSet.addInstanceUpgrade(new Stack(app, 'Management')))
-      .toThrow(/^\[Org\/ImdsEverywhere\] addInstanceUpgrade needs the instanceUpgrade option, whose options it uses$/);
+    template.resourceCountIs('Custom::ImdsAccountDefaults', 1);
   });
 });

@@ -1,12 +1,12 @@
-import { App, CfnParameter, Stack, Token } from 'aws-cdk-lib';
+import { App, CfnParameter, Stack, Token, aws_organizations as organizations } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import {
-  HttpEndpoint,
-  HttpTokens,
-  HttpTokensEnforced,
   ImdsDeclarativePolicy,
   ImdsDeclarativePolicyProps,
-  InstanceMetadataTags,
+  ImdsHttpEndpoint,
+  ImdsHttpTokens,
+  ImdsHttpTokensEnforced,
+  ImdsInstanceMetadataTags,
 } from '../src';
 
 function synth(props: ImdsDeclarativePolicyProps) {
@@ -63,8 +63,8 @@ const UNCONFIRMED = {
 
 describe('the policy', () => {
   const { template, policy, stack } = synth({
-    httpTokens: HttpTokens.REQUIRED,
-    httpTokensEnforced: HttpTokensEnforced.ENABLED,
+    httpTokens: ImdsHttpTokens.REQUIRED,
+    httpTokensEnforced: ImdsHttpTokensEnforced.ENABLED,
     targetIds: ['r-abcd'],
   });
   const properties = policyProperties(template);
@@ -93,13 +93,34 @@ describe('the policy', () => {
 
   test('a deterministic name derived from the construct path', () => {
     expect(properties.Name).toMatch(/^OrgImdsPolicy[0-9A-F]{8}$/);
-    expect(policyProperties(synth({ httpTokens: HttpTokens.REQUIRED }).template).Name).toBe(properties.Name);
+    expect(policyProperties(synth({ httpTokens: ImdsHttpTokens.REQUIRED }).template).Name).toBe(properties.Name);
   });
 
   test('exposes the policy id and ARN', () => {
-    const logicalId = stack.getLogicalId(policy.resource);
+    const logicalId = Object.keys(template.findResources('AWS::Organizations::Policy'))[0];
+    expect(stack.getLogicalId(policy.node.defaultChild as organizations.CfnPolicy)).toBe(logicalId);
     expect(stack.resolve(policy.policyId)).toEqual({ 'Fn::GetAtt': [logicalId, 'Id'] });
     expect(stack.resolve(policy.policyArn)).toEqual({ 'Fn::GetAtt': [logicalId, 'Arn'] });
+  });
+
+  test('the L1 CfnPolicy is the construct\'s node.defaultChild (id Resource), as in aws-cdk-lib; there is no resource attribute', () => {
+    const cfnPolicy = policy.node.defaultChild;
+    expect(cfnPolicy).toBeInstanceOf(organizations.CfnPolicy);
+    expect(cfnPolicy!.node.id).toBe('Resource');
+    expect((cfnPolicy as organizations.CfnPolicy).type).toBe('DECLARATIVE_POLICY_EC2');
+    expect(policy.node.children).toEqual([cfnPolicy]);
+    expect((policy as any).resource).toBeUndefined();
+  });
+
+  test('the L1 escape hatch reaches the template (e.g. tags, or an override)', () => {
+    const tagged = new Stack(new App(), 'Org');
+    const imdsPolicy = new ImdsDeclarativePolicy(tagged, 'ImdsPolicy', { httpTokens: ImdsHttpTokens.REQUIRED });
+    const cfnPolicy = imdsPolicy.node.defaultChild as organizations.CfnPolicy;
+    cfnPolicy.tags.setTag('team', 'platform');
+    cfnPolicy.addPropertyOverride('Description', 'overridden');
+    const overridden = policyProperties(Template.fromStack(tagged));
+    expect(overridden.Tags).toEqual([{ Key: 'team', Value: 'platform' }]);
+    expect(overridden.Description).toBe('overridden');
   });
 
   test('snapshot', () => {
@@ -112,25 +133,25 @@ describe('the document against the documented syntax, key by key', () => {
 
   test('reproduces the user guide\'s example exactly', () => {
     expect(contentOf({
-      httpTokens: HttpTokens.REQUIRED,
+      httpTokens: ImdsHttpTokens.REQUIRED,
       httpPutResponseHopLimit: 4,
-      httpEndpoint: HttpEndpoint.ENABLED,
-      instanceMetadataTags: InstanceMetadataTags.ENABLED,
+      httpEndpoint: ImdsHttpEndpoint.ENABLED,
+      instanceMetadataTags: ImdsInstanceMetadataTags.ENABLED,
     })).toEqual(DOCUMENTED.example);
   });
 
   test('starts with ec2_attributes and holds only instance_metadata_defaults and exception_message', () => {
-    const content = contentOf({ httpTokens: HttpTokens.REQUIRED, exceptionMessage: 'See https://wiki.example.com/imdsv2' });
+    const content = contentOf({ httpTokens: ImdsHttpTokens.REQUIRED, exceptionMessage: 'See https://wiki.example.com/imdsv2' });
     expect(Object.keys(content)).toEqual([DOCUMENTED.serviceKey]);
     expect(Object.keys(content.ec2_attributes).sort()).toEqual([DOCUMENTED.attributeKey, DOCUMENTED.exceptionMessageKey].sort());
     expect(content.ec2_attributes.exception_message).toEqual({ '@@assign': 'See https://wiki.example.com/imdsv2' });
   });
 
   const cases: Array<[keyof ImdsDeclarativePolicyProps, string, Record<string, string>]> = [
-    ['httpTokens', 'http_tokens', HttpTokens],
-    ['httpEndpoint', 'http_endpoint', HttpEndpoint],
-    ['instanceMetadataTags', 'instance_metadata_tags', InstanceMetadataTags],
-    ['httpTokensEnforced', 'http_tokens_enforced', HttpTokensEnforced],
+    ['httpTokens', 'http_tokens', ImdsHttpTokens],
+    ['httpEndpoint', 'http_endpoint', ImdsHttpEndpoint],
+    ['instanceMetadataTags', 'instance_metadata_tags', ImdsInstanceMetadataTags],
+    ['httpTokensEnforced', 'http_tokens_enforced', ImdsHttpTokensEnforced],
   ];
   test.each(cases)('%s → %s: every enum value maps to a documented policy value', (prop, key, values) => {
     const allowed = DOCUMENTED.keys[key] ?? UNCONFIRMED.keys[key];
@@ -147,10 +168,10 @@ describe('the document against the documented syntax, key by key', () => {
 
   test('no-preference is spelled no_preference', () => {
     const defaults = contentOf({
-      httpTokens: HttpTokens.NO_PREFERENCE,
-      httpTokensEnforced: HttpTokensEnforced.NO_PREFERENCE,
-      httpEndpoint: HttpEndpoint.NO_PREFERENCE,
-      instanceMetadataTags: InstanceMetadataTags.NO_PREFERENCE,
+      httpTokens: ImdsHttpTokens.NO_PREFERENCE,
+      httpTokensEnforced: ImdsHttpTokensEnforced.NO_PREFERENCE,
+      httpEndpoint: ImdsHttpEndpoint.NO_PREFERENCE,
+      instanceMetadataTags: ImdsInstanceMetadataTags.NO_PREFERENCE,
     }).ec2_attributes.instance_metadata_defaults;
     expect(JSON.stringify(defaults)).not.toContain('no-preference');
     expect(Object.values(defaults).map((v: any) => v['@@assign'])).toEqual(['no_preference', 'no_preference', 'no_preference', 'no_preference']);
@@ -163,11 +184,11 @@ describe('the document against the documented syntax, key by key', () => {
 
   test('every key generated is documented, or listed as not confirmed', () => {
     const defaults = contentOf({
-      httpTokens: HttpTokens.REQUIRED,
-      httpTokensEnforced: HttpTokensEnforced.ENABLED,
+      httpTokens: ImdsHttpTokens.REQUIRED,
+      httpTokensEnforced: ImdsHttpTokensEnforced.ENABLED,
       httpPutResponseHopLimit: 2,
-      httpEndpoint: HttpEndpoint.ENABLED,
-      instanceMetadataTags: InstanceMetadataTags.DISABLED,
+      httpEndpoint: ImdsHttpEndpoint.ENABLED,
+      instanceMetadataTags: ImdsInstanceMetadataTags.DISABLED,
     }).ec2_attributes.instance_metadata_defaults;
     const documented = [...Object.keys(DOCUMENTED.keys), DOCUMENTED.hopLimitKey];
     const unconfirmed = Object.keys(defaults).filter((key) => !documented.includes(key));
@@ -186,18 +207,18 @@ describe('the document against the documented syntax, key by key', () => {
 
 describe('options', () => {
   test('name, description, no targets', () => {
-    const properties = policyProperties(synth({ httpTokens: HttpTokens.REQUIRED, policyName: 'imdsv2 everywhere', description: 'IMDSv2' }).template);
+    const properties = policyProperties(synth({ httpTokens: ImdsHttpTokens.REQUIRED, policyName: 'imdsv2 everywhere', description: 'IMDSv2' }).template);
     expect(properties).toMatchObject({ Name: 'imdsv2 everywhere', Description: 'IMDSv2' });
     expect(properties.TargetIds).toBeUndefined();
   });
 
   test('OU and account targets', () => {
-    const properties = policyProperties(synth({ httpTokens: HttpTokens.REQUIRED, targetIds: ['ou-abcd-12345678', '123456789012'] }).template);
+    const properties = policyProperties(synth({ httpTokens: ImdsHttpTokens.REQUIRED, targetIds: ['ou-abcd-12345678', '123456789012'] }).template);
     expect(properties.TargetIds).toEqual(['ou-abcd-12345678', '123456789012']);
   });
 
   test('contradicting settings are warned about', () => {
-    const { stack } = synth({ httpTokens: HttpTokens.OPTIONAL, httpTokensEnforced: HttpTokensEnforced.ENABLED });
+    const { stack } = synth({ httpTokens: ImdsHttpTokens.OPTIONAL, httpTokensEnforced: ImdsHttpTokensEnforced.ENABLED });
     Annotations.fromStack(stack).hasWarning('/Org/ImdsPolicy', Match.stringLikeRegexp('httpTokensEnforced is ENABLED but httpTokens is OPTIONAL'));
   });
 });
@@ -214,41 +235,41 @@ describe('validation', () => {
   });
 
   test('a setting that is a token', () => {
-    expect(attempt({ httpTokens: Token.asString({ Ref: 'Tokens' }) as HttpTokens }))
+    expect(attempt({ httpTokens: Token.asString({ Ref: 'Tokens' }) as ImdsHttpTokens }))
       .toThrow(/\[Org\/ImdsPolicy\] httpTokens is a token .*no_preference, not no-preference.*must be known at synth time/);
   });
 
   test('empty targets', () => {
-    expect(attempt({ httpTokens: HttpTokens.REQUIRED, targetIds: [] })).toThrow(/\[Org\/ImdsPolicy\] targetIds is empty; leave targetIds out to create the policy without attaching it/);
+    expect(attempt({ httpTokens: ImdsHttpTokens.REQUIRED, targetIds: [] })).toThrow(/\[Org\/ImdsPolicy\] targetIds is empty; leave targetIds out to create the policy without attaching it/);
   });
 
   test('a target that is not a root, OU or account id', () => {
-    expect(attempt({ httpTokens: HttpTokens.REQUIRED, targetIds: ['o-abcdefghij'] }))
+    expect(attempt({ httpTokens: ImdsHttpTokens.REQUIRED, targetIds: ['o-abcdefghij'] }))
       .toThrow(/targetIds must hold only a root id \(r-…\) or an OU id \(ou-…-…\) or a 12-digit account id; got "o-abcdefghij"/);
   });
 
   test('a target given twice', () => {
-    expect(attempt({ httpTokens: HttpTokens.REQUIRED, targetIds: ['r-abcd', 'r-abcd'] })).toThrow(/targetIds lists "r-abcd" more than once/);
+    expect(attempt({ httpTokens: ImdsHttpTokens.REQUIRED, targetIds: ['r-abcd', 'r-abcd'] })).toThrow(/targetIds lists "r-abcd" more than once/);
   });
 
   test('an empty exception message', () => {
-    expect(attempt({ httpTokens: HttpTokens.REQUIRED, exceptionMessage: '  ' })).toThrow(/\[Org\/ImdsPolicy\] exceptionMessage is empty/);
+    expect(attempt({ httpTokens: ImdsHttpTokens.REQUIRED, exceptionMessage: '  ' })).toThrow(/\[Org\/ImdsPolicy\] exceptionMessage is empty/);
   });
 
   test('a document over the 10,000-character limit', () => {
-    expect(attempt({ httpTokens: HttpTokens.REQUIRED, exceptionMessage: 'x'.repeat(10_000) }))
+    expect(attempt({ httpTokens: ImdsHttpTokens.REQUIRED, exceptionMessage: 'x'.repeat(10_000) }))
       .toThrow(/\[Org\/ImdsPolicy\] the policy document is \d+ characters, over the 10000-character limit of a declarative policy; shorten exceptionMessage/);
   });
 
   test('a policy name that is not 1 to 128 ASCII characters', () => {
-    expect(attempt({ httpTokens: HttpTokens.REQUIRED, policyName: 'x'.repeat(129) })).toThrow(/policyName must be 1 to 128 printable ASCII characters/);
-    expect(attempt({ httpTokens: HttpTokens.REQUIRED, policyName: 'IMDSv2 – everywhere' })).toThrow(/policyName must be 1 to 128 printable ASCII characters/);
+    expect(attempt({ httpTokens: ImdsHttpTokens.REQUIRED, policyName: 'x'.repeat(129) })).toThrow(/policyName must be 1 to 128 printable ASCII characters/);
+    expect(attempt({ httpTokens: ImdsHttpTokens.REQUIRED, policyName: 'IMDSv2 – everywhere' })).toThrow(/policyName must be 1 to 128 printable ASCII characters/);
   });
 
   test('nothing is created when validation fails', () => {
     const app = new App();
     const stack = new Stack(app, 'Org');
-    expect(() => new ImdsDeclarativePolicy(stack, 'ImdsPolicy', { httpTokens: HttpTokens.REQUIRED, targetIds: [] })).toThrow();
+    expect(() => new ImdsDeclarativePolicy(stack, 'ImdsPolicy', { httpTokens: ImdsHttpTokens.REQUIRED, targetIds: [] })).toThrow();
     expect(stack.node.tryFindChild('ImdsPolicy')?.node.children ?? []).toHaveLength(0);
   });
 });

@@ -1,11 +1,15 @@
 import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
-import { App, CfnParameter, Duration, Stack, Token, aws_iam as iam, aws_logs as logs } from 'aws-cdk-lib';
+import { App, CfnParameter, Duration, Stack, Token, aws_cloudwatch as cloudwatch, aws_iam as iam, aws_logs as logs } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { Construct } from 'constructs';
 import { UpgradeConfig, readConfig } from '../lambda/instance-upgrade/config';
-import { ImdsInstanceUpgrade, ImdsInstanceUpgradeProps, InstanceUpgradeMode } from '../src';
+import { ImdsInstanceUpgrade, ImdsInstanceUpgradeProps } from '../src/imds-instance-upgrade';
+import { InstanceUpgradeMode } from '../src/instance-upgrade-options';
+import { ImdsMetrics } from '../src/metrics';
+import { ImdsPermissionsBoundary } from '../src/permissions-boundary';
+import { UPGRADE_ATTRIBUTE_KEYS, UPGRADE_METRIC_NAMES } from '../src/private/properties';
 
 const ENV = { account: '123456789012', region: 'eu-west-1' };
 
@@ -168,28 +172,57 @@ describe('resources, with the defaults', () => {
     expect(JSON.stringify(artifact.template)).not.toMatch(/AssetParameters|cdk-assets|S3Bucket|S3Key/);
   });
 
-  test('the counts of the run on deploy are number attributes read with Fn::GetAtt', () => {
+  test('the counts of the run on deploy are number attributes named for what they count, each read with Fn::GetAtt of its Data key', () => {
     const { id: crId } = only(template, 'Custom::ImdsInstanceUpgrade');
-    const attributes: Record<string, number> = {
-      Candidates: upgrade.candidates,
-      Eligible: upgrade.eligible,
-      Upgraded: upgrade.upgraded,
-      Pending: upgrade.pending,
-      InUse: upgrade.inUse,
-      Excluded: upgrade.excluded,
-      Unknown: upgrade.unknown,
-      Failed: upgrade.failed,
-    };
-    for (const [key, value] of Object.entries(attributes)) {
+    // The Data keys the handler answers (and deployed templates read) keep their names.
+    const attributes: Array<[number, string]> = [
+      [upgrade.instancesAllowingImdsv1Count, 'Candidates'],
+      [upgrade.instancesEligibleCount, 'Eligible'],
+      [upgrade.instancesUpgradedCount, 'Upgraded'],
+      [upgrade.instancesPendingCount, 'Pending'],
+      [upgrade.instancesInUseCount, 'InUse'],
+      [upgrade.instancesExcludedCount, 'Excluded'],
+      [upgrade.instancesUnknownCount, 'Unknown'],
+      [upgrade.instancesFailedCount, 'Failed'],
+    ];
+    for (const [value, key] of attributes) {
+      expect(typeof value).toBe('number');
       expect(Token.isUnresolved(value)).toBe(true);
       expect(stack.resolve(value)).toEqual({ 'Fn::GetAtt': [crId, key] });
     }
+    // Every key the handler answers has its attribute, once.
+    expect(attributes.map(([, key]) => key).sort()).toEqual([...UPGRADE_ATTRIBUTE_KEYS].sort());
   });
 
-  test('the resource, the function and the schedule are exposed', () => {
-    expect(stack.resolve((upgrade.resource.node.defaultChild as any).logicalId)).toBe(only(template, 'Custom::ImdsInstanceUpgrade').id);
+  test('no attribute keeps an old name', () => {
+    for (const old of ['candidates', 'eligible', 'upgraded', 'pending', 'inUse', 'excluded', 'unknown', 'failed', 'resource']) {
+      expect(old in upgrade).toBe(false);
+    }
+  });
+
+  test('escape hatches: the custom resource, the function, its role, its log group and the schedule', () => {
+    const { id: crId } = only(template, 'Custom::ImdsInstanceUpgrade');
+    expect(stack.resolve(upgrade.customResource.ref)).toEqual({ Ref: crId });
+    expect(upgrade.node.defaultChild).toBe(upgrade.customResource);
     expect(stack.resolve(upgrade.handler.functionArn)).toEqual({ 'Fn::GetAtt': [only(template, 'AWS::Lambda::Function').id, 'Arn'] });
+    expect(stack.resolve(upgrade.role.roleArn)).toEqual({ 'Fn::GetAtt': [only(template, 'AWS::IAM::Role').id, 'Arn'] });
+    expect(upgrade.handler.role).toBe(upgrade.role);
+    expect(stack.resolve(upgrade.logGroup.logGroupArn)).toEqual({ 'Fn::GetAtt': [only(template, 'AWS::Logs::LogGroup').id, 'Arn'] });
     expect(stack.resolve(upgrade.schedule.ruleArn)).toEqual({ 'Fn::GetAtt': [only(template, 'AWS::Events::Rule').id, 'Arn'] });
+  });
+
+  test('the log group takes a metric filter on the summary line', () => {
+    const app = new App();
+    const s = new Stack(app, 'Stack');
+    const u = new ImdsInstanceUpgrade(s, 'Upgrade');
+    new logs.MetricFilter(s, 'Summaries', {
+      logGroup: u.logGroup,
+      filterPattern: logs.FilterPattern.stringValue('$.message', '=', 'instance upgrade summary'),
+      metricNamespace: 'Mine',
+      metricName: 'Runs',
+    });
+    const t = Template.fromStack(s);
+    t.hasResourceProperties('AWS::Logs::MetricFilter', { LogGroupName: { Ref: only(t, 'AWS::Logs::LogGroup').id } });
   });
 
   test('isImdsInstanceUpgrade', () => {
@@ -260,21 +293,36 @@ describe('props', () => {
     synth({ logRetention: logs.RetentionDays.ONE_WEEK }).template.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: 7 });
   });
 
-  test('permissionsBoundaryPolicyName and rolePath', () => {
-    const { template } = synth({ permissionsBoundaryPolicyName: 'boundaries/ImdsBoundary', rolePath: '/platform/' });
+  test('permissionsBoundary from a policy name (in the account the template deploys to), and rolePath', () => {
+    const { template, upgrade } = synth({ permissionsBoundary: ImdsPermissionsBoundary.fromPolicyName('boundaries/ImdsBoundary'), rolePath: '/platform/' });
     template.hasResourceProperties('AWS::IAM::Role', {
       Path: '/platform/',
       PermissionsBoundary: { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':iam::', { Ref: 'AWS::AccountId' }, ':policy/boundaries/ImdsBoundary']] },
     });
+    expect(upgrade.node.tryFindChild('PermissionsBoundary')).toBeDefined();
   });
 
-  test('permissionsBoundary', () => {
-    const app = new App();
-    const stack = new Stack(app, 'Stack');
-    new ImdsInstanceUpgrade(stack, 'Upgrade', { permissionsBoundary: iam.ManagedPolicy.fromAwsManagedPolicyName('PowerUserAccess') });
-    Template.fromStack(stack).hasResourceProperties('AWS::IAM::Role', {
+  test('permissionsBoundary from an AWS managed policy', () => {
+    const { template } = synth({ permissionsBoundary: ImdsPermissionsBoundary.fromManagedPolicy(iam.ManagedPolicy.fromAwsManagedPolicyName('PowerUserAccess')) });
+    template.hasResourceProperties('AWS::IAM::Role', {
       PermissionsBoundary: { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':iam::aws:policy/PowerUserAccess']] },
     });
+  });
+
+  test('permissionsBoundary from a managed policy the app creates', () => {
+    const app = new App();
+    const stack = new Stack(app, 'Stack');
+    const boundary = new iam.ManagedPolicy(stack, 'Boundary', { statements: [new iam.PolicyStatement({ actions: ['ec2:*'], resources: ['*'] })] });
+    new ImdsInstanceUpgrade(stack, 'Upgrade', { permissionsBoundary: ImdsPermissionsBoundary.fromManagedPolicy(boundary) });
+    const template = Template.fromStack(stack);
+    template.hasResourceProperties('AWS::IAM::Role', { PermissionsBoundary: { Ref: only(template, 'AWS::IAM::ManagedPolicy').id } });
+  });
+
+  test('no permissions boundary and the root path by default', () => {
+    const { template } = synth();
+    const role = only(template, 'AWS::IAM::Role').resource;
+    expect(role.Properties.PermissionsBoundary).toBeUndefined();
+    expect(role.Properties.Path).toBeUndefined();
   });
 });
 
@@ -349,7 +397,10 @@ describe('validation', () => {
 
   test('role options are checked as for ImdsAccountDefaults', () => {
     expect(throws({ rolePath: 'platform' })).toThrow(/^\[Stack\/Upgrade\] rolePath must be "\/" or a path that starts and ends with "\/"/);
-    expect(throws({ permissionsBoundaryPolicyName: 'arn:aws:iam::123456789012:policy/B' })).toThrow(/^\[Stack\/Upgrade\] permissionsBoundaryPolicyName takes the policy's name, not its ARN/);
+    expect(throws({ permissionsBoundary: ImdsPermissionsBoundary.fromPolicyName('arn:aws:iam::123456789012:policy/B') }))
+      .toThrow(/^\[Stack\/Upgrade\] permissionsBoundary: ImdsPermissionsBoundary.fromPolicyName takes the policy's name, not its ARN/);
+    expect(throws({ permissionsBoundary: ImdsPermissionsBoundary.fromPolicyName('Imds Boundary') }))
+      .toThrow(/^\[Stack\/Upgrade\] permissionsBoundary: ImdsPermissionsBoundary.fromPolicyName must be a managed policy name .*; got "Imds Boundary"$/);
   });
 
   test('nothing is created when a prop is rejected', () => {
@@ -383,5 +434,100 @@ describe('validation', () => {
     new ImdsInstanceUpgrade(new Stack(app, 'D'), 'Upgrade');
     new ImdsInstanceUpgrade(new Stack(app, 'E'), 'Upgrade');
     expect(() => app.synth()).not.toThrow();
+  });
+});
+
+describe('metrics', () => {
+  type Method = 'metricInstancesAllowingImdsv1' | 'metricInstancesUpgraded' | 'metricInstancesInUse' | 'metricInstancesExcluded'
+  | 'metricInstancesUnknown' | 'metricInstancesFailed' | 'metricUnconfirmedEvents';
+
+  // Each method, the metric the handler puts, the statistic that reads it, and whether its period follows `interval`.
+  const METHODS: Array<[Method, string, string, boolean]> = [
+    ['metricInstancesAllowingImdsv1', 'InstancesAllowingImdsv1', 'Maximum', true],
+    ['metricInstancesUpgraded', 'InstancesUpgraded', 'Maximum', true],
+    ['metricInstancesInUse', 'InstancesInUse', 'Maximum', true],
+    ['metricInstancesExcluded', 'InstancesExcluded', 'Maximum', true],
+    ['metricInstancesUnknown', 'InstancesUnknown', 'Maximum', true],
+    ['metricInstancesFailed', 'InstancesFailed', 'Maximum', true],
+    ['metricUnconfirmedEvents', 'UnconfirmedEvents', 'Sum', false],
+  ];
+
+  /** What the metric puts into an alarm: the fields CloudWatch sees. */
+  function alarmOf(metric: cloudwatch.IMetric) {
+    const app = new App();
+    const stack = new Stack(app, 'Alarms');
+    new cloudwatch.Alarm(stack, 'Alarm', { metric, threshold: 0, evaluationPeriods: 1 });
+    return only(Template.fromStack(stack), 'AWS::CloudWatch::Alarm').resource.Properties;
+  }
+
+  test.each(METHODS)('%s: %s in CdkImdsAccountDefaults, no dimensions, %s, period 1 day by default (5 minutes for security warnings)', (method, name, statistic, followsInterval) => {
+    const { upgrade } = synth();
+    const metric = upgrade[method]();
+    expect(metric).toBeInstanceOf(cloudwatch.Metric);
+    expect(metric.namespace).toBe('CdkImdsAccountDefaults');
+    expect(metric.metricName).toBe(name);
+    expect(metric.statistic).toBe(statistic);
+    expect(metric.dimensions).toBeUndefined();
+    expect(metric.period.toSeconds()).toBe(followsInterval ? 86400 : 300);
+    // As an alarm synthesizes it: exactly these fields, no Dimensions (each account and Region has one function).
+    expect(alarmOf(metric)).toEqual({
+      Namespace: 'CdkImdsAccountDefaults',
+      MetricName: name,
+      Statistic: statistic,
+      Period: followsInterval ? 86400 : 300,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      EvaluationPeriods: 1,
+      Threshold: 0,
+    });
+  });
+
+  test.each(METHODS)('%s: the period of an instance count follows interval (one run per period); the security warning keeps 5 minutes', (method, _name, _statistic, followsInterval) => {
+    const { upgrade } = synth({ interval: Duration.hours(6) });
+    expect(upgrade[method]().period.toSeconds()).toBe(followsInterval ? 6 * 3600 : 300);
+    expect(synth({ interval: Duration.minutes(90) }).upgrade[method]().period.toSeconds()).toBe(followsInterval ? 90 * 60 : 300);
+  });
+
+  test.each(METHODS)('%s: props override the defaults', (method, name) => {
+    const { upgrade } = synth({ interval: Duration.hours(6) });
+    const metric = upgrade[method]({ period: Duration.minutes(10), statistic: 'Average', label: 'mine', account: '210987654321', region: 'us-east-1' });
+    expect(metric).toMatchObject({ namespace: 'CdkImdsAccountDefaults', metricName: name, statistic: 'Average', label: 'mine', account: '210987654321', region: 'us-east-1' });
+    expect(metric.period.toSeconds()).toBe(600);
+  });
+
+  test.each(METHODS)('%s is metric(name) with the same name', (method, name) => {
+    const { upgrade, stack } = synth({ interval: Duration.hours(3) });
+    expect(stack.resolve(upgrade.metric(name).toMetricConfig())).toEqual(stack.resolve(upgrade[method]().toMetricConfig()));
+  });
+
+  test('one method per metric the function publishes: its instance counts (as the handler names them) and its security warning', () => {
+    const methods = Object.getOwnPropertyNames(ImdsInstanceUpgrade.prototype).filter((n) => /^metric[A-Z]/.test(n)).sort();
+    expect(methods).toEqual(METHODS.map(([m]) => m).sort());
+    expect(METHODS.map(([, name]) => name).sort()).toEqual([...Object.keys(UPGRADE_METRIC_NAMES), 'UnconfirmedEvents'].sort());
+  });
+
+  test('metric() takes the ImdsMetrics constants', () => {
+    const { upgrade } = synth({ interval: Duration.hours(2) });
+    const byConstant = upgrade.metric(ImdsMetrics.INSTANCES_IN_USE);
+    expect(byConstant).toMatchObject({ metricName: 'InstancesInUse', statistic: 'Maximum' });
+    expect(byConstant.period.toSeconds()).toBe(7200);
+    expect(upgrade.metric(ImdsMetrics.UNCONFIRMED_EVENTS).period.toSeconds()).toBe(300);
+  });
+
+  test.each(['DriftDetected', 'DriftReapplied', 'DriftChecksSkipped', 'ClaimProblems', 'instancesInUse', 'Candidates', ''])(
+    'metric(%p) is refused, naming the path and the metrics it publishes', (name) => {
+      const { upgrade } = synth();
+      expect(() => upgrade.metric(name)).toThrow(
+        `[Stack/Upgrade] metric: ${JSON.stringify(name)} is not a metric this construct publishes; give one of `
+        + 'UnconfirmedEvents, InstancesAllowingImdsv1, InstancesUpgraded, InstancesInUse, InstancesExcluded, InstancesUnknown, InstancesFailed');
+    });
+
+  test('the metrics need no environment: they work in an environment-agnostic stack and add nothing to it', () => {
+    const { upgrade, stack } = synth();
+    const before = JSON.stringify(Template.fromStack(stack).toJSON());
+    const metric = upgrade.metricInstancesInUse();
+    expect(metric.account).toBeUndefined();
+    expect(metric.region).toBeUndefined();
+    new cloudwatch.Alarm(new Stack(new App(), 'Other'), 'Alarm', { metric, threshold: 0, evaluationPeriods: 1 });
+    expect(JSON.stringify(Template.fromStack(stack).toJSON())).toBe(before);
   });
 });

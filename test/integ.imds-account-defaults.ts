@@ -20,7 +20,7 @@
  */
 import { ActualResult, ExpectedResult, IntegTest } from '@aws-cdk/integ-tests-alpha';
 import { App, Stack } from 'aws-cdk-lib';
-import { HttpTokens, ImdsAccountDefaults } from '../src';
+import { ImdsAccountDefaults, ImdsHttpTokens } from '../src';
 
 const app = new App();
 const stack = new Stack(app, 'ImdsAccountDefaultsInteg', {
@@ -30,7 +30,7 @@ const stack = new Stack(app, 'ImdsAccountDefaultsInteg', {
 // Required tokens and a hop limit of 2, without enforcement: while the test runs,
 // other launches in the account that ask for IMDSv1 explicitly still succeed.
 const imds = new ImdsAccountDefaults(stack, 'ImdsDefaults', {
-  httpTokens: HttpTokens.REQUIRED,
+  httpTokens: ImdsHttpTokens.REQUIRED,
   httpPutResponseHopLimit: 2,
 });
 
@@ -52,6 +52,6 @@ integ.assertions
   }));
 
 // And the construct says it applied them (no declarative policy in the way).
-integ.assertions.expect('Applied', ExpectedResult.exact('true'), ActualResult.fromCustomResource(imds.resource, 'Applied'));
+integ.assertions.expect('Applied', ExpectedResult.exact('true'), ActualResult.fromCustomResource(imds.customResource, 'Applied'));
 
 app.synth();

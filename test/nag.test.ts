@@ -22,14 +22,13 @@ import * as lib from '../src';
 import { ALL_NAG_PACKS, declaredSuppressions, describeFindings, runNag, suppressionKey } from './support/nag-findings';
 
 const STACK_SET_PROPS: lib.ImdsAccountDefaultsStackSetProps = {
-  httpTokens: lib.HttpTokens.REQUIRED,
-  httpTokensEnforced: lib.HttpTokensEnforced.ENABLED,
-  organizationalUnitIds: ['ou-abcd-12345678'],
-  regions: ['eu-west-1', 'us-east-1'],
-  settingsAsParameters: true,
-  permissionsBoundaryPolicyName: 'boundaries/ImdsBoundary',
+  httpTokens: lib.ImdsHttpTokens.REQUIRED,
+  httpTokensEnforced: lib.ImdsHttpTokensEnforced.ENABLED,
+  target: lib.ImdsStackSetTarget.fromOrganizationalUnits({ organizationalUnitIds: ['ou-abcd-12345678'], regions: ['eu-west-1', 'us-east-1'] }),
+  permissionsBoundary: lib.ImdsStackSetPermissionsBoundary.fromPolicyName('boundaries/ImdsBoundary'),
   rolePath: '/platform/',
-  driftGuard: lib.DriftGuard.REAPPLY,
+  driftGuard: lib.DriftGuardMode.REAPPLY,
+  readinessCheck: lib.ReadinessCheckMode.ENFORCE_AND_REPORT,
   instanceUpgrade: { mode: lib.InstanceUpgradeMode.UPGRADE },
 };
 
@@ -45,17 +44,18 @@ function writeTemplate(body: string): string {
  */
 const CONSTRUCTS: Record<string, (scope: Construct) => void> = {
   ImdsAccountDefaults: (scope) => new lib.ImdsAccountDefaults(scope, 'Defaults', {
-    httpTokens: lib.HttpTokens.REQUIRED,
-    httpTokensEnforced: lib.HttpTokensEnforced.ENABLED,
+    httpTokens: lib.ImdsHttpTokens.REQUIRED,
+    httpTokensEnforced: lib.ImdsHttpTokensEnforced.ENABLED,
     httpPutResponseHopLimit: 2,
-    httpEndpoint: lib.HttpEndpoint.ENABLED,
-    instanceMetadataTags: lib.InstanceMetadataTags.DISABLED,
+    httpEndpoint: lib.ImdsHttpEndpoint.ENABLED,
+    instanceMetadataTags: lib.ImdsInstanceMetadataTags.DISABLED,
     removalPolicy: RemovalPolicy.RETAIN,
     skipIfManagedByDeclarativePolicy: true,
+    readinessCheck: lib.ReadinessCheckMode.ENFORCE_AND_REPORT,
     logRetention: logs.RetentionDays.THREE_MONTHS,
-    permissionsBoundaryPolicyName: 'ImdsBoundary',
+    permissionsBoundary: lib.ImdsPermissionsBoundary.fromPolicyName('ImdsBoundary'),
     rolePath: '/platform/',
-    driftGuard: lib.DriftGuard.REAPPLY,
+    driftGuard: lib.DriftGuardMode.REAPPLY,
   }),
   ImdsAccountDefaultsStackSet: (scope) => new lib.ImdsAccountDefaultsStackSet(scope, 'StackSet', STACK_SET_PROPS),
   // What the StackSet deploys in every member account: its embedded template, read back
@@ -63,15 +63,19 @@ const CONSTRUCTS: Record<string, (scope: Construct) => void> = {
   ImdsAccountDefaultsStackSetTemplate: (scope) => new CfnInclude(scope, 'Template', {
     templateFile: writeTemplate(new lib.ImdsAccountDefaultsStackSet(new Stack(new App(), 'Source'), 'StackSet', STACK_SET_PROPS).templateBody),
   }),
+  // The management account's own resources, as the StackSet adds them (its options, boundary and role path).
+  ImdsManagementAccount: (scope) => {
+    new lib.ImdsAccountDefaultsStackSet(new Stack(new App(), 'Organization'), 'StackSet', STACK_SET_PROPS).addManagementAccount(scope);
+  },
   ImdsInstanceUpgrade: (scope) => new lib.ImdsInstanceUpgrade(scope, 'Upgrade', {
     mode: lib.InstanceUpgradeMode.UPGRADE,
     upgradeWithoutMetrics: true,
     logRetention: logs.RetentionDays.THREE_MONTHS,
-    permissionsBoundaryPolicyName: 'ImdsBoundary',
+    permissionsBoundary: lib.ImdsPermissionsBoundary.fromPolicyName('ImdsBoundary'),
     rolePath: '/platform/',
   }),
   ImdsDeclarativePolicy: (scope) => new lib.ImdsDeclarativePolicy(scope, 'Policy', {
-    httpTokens: lib.HttpTokens.REQUIRED,
+    httpTokens: lib.ImdsHttpTokens.REQUIRED,
     httpPutResponseHopLimit: 2,
     targetIds: ['r-abcd'],
     exceptionMessage: 'IMDSv2 is required by the platform team',
@@ -105,8 +109,10 @@ describe('cdk-nag 2 (every pack it ships)', () => {
       'Serverless-LambdaTracing',
     ]));
     expect(new Set(result.suppressed.map((f) => f.pack))).toEqual(new Set(['AwsSolutions', 'HIPAA.Security', 'NIST.800.53.R4', 'NIST.800.53.R5', 'PCI.DSS.321', 'Serverless']));
-    // Both the construct in a stack and the template the StackSet rolls out were checked.
-    expect([...new Set(result.suppressed.map((f) => f.stack))].sort()).toEqual(['NagImdsAccountDefaults', 'NagImdsAccountDefaultsStackSetTemplate', 'NagImdsInstanceUpgrade']);
+    // Both the construct in a stack and the template the StackSet rolls out were checked, and the management account's resources.
+    expect([...new Set(result.suppressed.map((f) => f.stack))].sort()).toEqual([
+      'NagImdsAccountDefaults', 'NagImdsAccountDefaultsStackSetTemplate', 'NagImdsInstanceUpgrade', 'NagImdsManagementAccount',
+    ]);
   });
 
   test('every suppression in the constructs is used: none is stale, none is broader than a finding', () => {

@@ -15,18 +15,21 @@ import * as os from 'os';
 import * as path from 'path';
 import { App, Duration, RemovalPolicy, Stack, aws_logs as logs } from 'aws-cdk-lib';
 import {
-  DriftGuard,
-  HttpEndpoint,
-  HttpTokens,
-  HttpTokensEnforced,
+  DriftGuardMode,
   ImdsAccountDefaults,
-  ImdsAccountDefaultsProps,
+  ImdsAccountDefaultsOptions,
   ImdsAccountDefaultsStackSet,
+  ImdsHttpEndpoint,
+  ImdsHttpTokens,
+  ImdsHttpTokensEnforced,
+  ImdsInstanceMetadataTags,
   ImdsInstanceUpgrade,
   ImdsInstanceUpgradeOptions,
-  InstanceMetadataTags,
+  ImdsPermissionsBoundary,
+  ImdsStackSetPermissionsBoundary,
+  ImdsStackSetTarget,
   InstanceUpgradeMode,
-  ReadinessCheck,
+  ReadinessCheckMode,
 } from '../src';
 import { EMBEDDED_PLAIN_CODE_BUDGET_BYTES, TEMPLATE_BODY_MAX_BYTES } from '../src/private/embedded-template';
 import { inlineHandlerCode } from '../src/private/inline-code';
@@ -49,23 +52,23 @@ test('the budgets are the library\'s constants', () => {
   expect(EMBEDDED_PLAIN_CODE_BUDGET_BYTES).toBe(EMBEDDED_BUDGET_BYTES);
 });
 
-/** Every option of ImdsAccountDefaults. */
-const EVERY_OPTION: ImdsAccountDefaultsProps = {
-  httpTokens: HttpTokens.REQUIRED,
-  httpTokensEnforced: HttpTokensEnforced.ENABLED,
+/** Every option of ImdsAccountDefaults (what the StackSet's members get too). */
+const EVERY_OPTION: ImdsAccountDefaultsOptions = {
+  httpTokens: ImdsHttpTokens.REQUIRED,
+  httpTokensEnforced: ImdsHttpTokensEnforced.ENABLED,
   httpPutResponseHopLimit: 2,
-  httpEndpoint: HttpEndpoint.ENABLED,
-  instanceMetadataTags: InstanceMetadataTags.DISABLED,
+  httpEndpoint: ImdsHttpEndpoint.ENABLED,
+  instanceMetadataTags: ImdsInstanceMetadataTags.DISABLED,
   skipIfManagedByDeclarativePolicy: true,
-  removalPolicy: RemovalPolicy.RETAIN,
   logRetention: logs.RetentionDays.TEN_YEARS,
-  // A boundary by name (the form that resolves in every StackSet member account) and a role path.
-  permissionsBoundaryPolicyName: 'boundaries/ImdsBoundary',
   rolePath: '/platform/',
-  driftGuard: DriftGuard.REAPPLY,
+  driftGuard: DriftGuardMode.REAPPLY,
   driftCheckInterval: Duration.minutes(15),
-  readinessCheck: ReadinessCheck.REPORT_ONLY,
+  readinessCheck: ReadinessCheckMode.ENFORCE_AND_REPORT,
 };
+
+/** A boundary by name (the form that resolves in every StackSet member account). */
+const BOUNDARY_POLICY_NAME = 'boundaries/ImdsBoundary';
 
 /** Every option of ImdsInstanceUpgrade. */
 const EVERY_UPGRADE_OPTION: ImdsInstanceUpgradeOptions = {
@@ -77,17 +80,18 @@ const EVERY_UPGRADE_OPTION: ImdsInstanceUpgradeOptions = {
   maxUpgradesPerRun: 50,
 };
 
-/** A StackSet with every option and every setting as a parameter. */
-function everyOptionStackSet(): ImdsAccountDefaultsStackSet {
+/** A StackSet with every option (every setting is a parameter of its template), optionally with ImdsInstanceUpgrade too. */
+function everyOptionStackSet(instanceUpgrade?: ImdsInstanceUpgradeOptions): ImdsAccountDefaultsStackSet {
   return new ImdsAccountDefaultsStackSet(new Stack(new App(), 'Org'), 'ImdsEverywhere', {
     ...EVERY_OPTION,
-    settingsAsParameters: true,
-    organizationalUnitIds: ['ou-abcd-12345678'],
-    regions: ['eu-west-1'],
+    memberRemovalPolicy: RemovalPolicy.RETAIN,
+    permissionsBoundary: ImdsStackSetPermissionsBoundary.fromPolicyName(BOUNDARY_POLICY_NAME),
+    target: ImdsStackSetTarget.fromOrganizationalUnits({ organizationalUnitIds: ['ou-abcd-12345678'], regions: ['eu-west-1'] }),
+    instanceUpgrade,
   });
 }
 
-test(`the template a StackSet embeds, with every option and every setting as a parameter, is within ${EMBEDDED_BUDGET_BYTES} bytes`, () => {
+test(`the template a StackSet embeds, with every option (every setting a parameter), is within ${EMBEDDED_BUDGET_BYTES} bytes`, () => {
   expect(Buffer.byteLength(everyOptionStackSet().templateBody)).toBeLessThanOrEqual(EMBEDDED_BUDGET_BYTES);
 });
 
@@ -99,14 +103,7 @@ test(`with the compressed code, that template keeps the budget it had before the
 });
 
 test(`the template a StackSet embeds with ImdsInstanceUpgrade too, every option of both, is within ${EMBEDDED_BUDGET_BYTES} bytes`, () => {
-  const stack = new Stack(new App(), 'Org');
-  const stackSet = new ImdsAccountDefaultsStackSet(stack, 'ImdsEverywhere', {
-    ...EVERY_OPTION,
-    settingsAsParameters: true,
-    organizationalUnitIds: ['ou-abcd-12345678'],
-    regions: ['eu-west-1'],
-    instanceUpgrade: EVERY_UPGRADE_OPTION,
-  });
+  const stackSet = everyOptionStackSet(EVERY_UPGRADE_OPTION);
   const template = JSON.parse(stackSet.templateBody);
   expect(functionsOf(template)).toHaveLength(2);
   expect(Buffer.byteLength(stackSet.templateBody)).toBeLessThanOrEqual(EMBEDDED_BUDGET_BYTES);
@@ -115,7 +112,9 @@ test(`the template a StackSet embeds with ImdsInstanceUpgrade too, every option 
 test(`ImdsInstanceUpgrade alone, every option, carries its plain code and is under ${STACK_BUDGET_BYTES} bytes as sent`, () => {
   const app = new App();
   const stack = new Stack(app, 'Upgrade');
-  new ImdsInstanceUpgrade(stack, 'Upgrade', { ...EVERY_UPGRADE_OPTION, permissionsBoundaryPolicyName: 'boundaries/ImdsBoundary', rolePath: '/platform/' });
+  new ImdsInstanceUpgrade(stack, 'Upgrade', {
+    ...EVERY_UPGRADE_OPTION, permissionsBoundary: ImdsPermissionsBoundary.fromPolicyName(BOUNDARY_POLICY_NAME), rolePath: '/platform/',
+  });
   const template = app.synth().getStackByName('Upgrade').template;
   expect(functionsOf(template)[0].Properties.Code.ZipFile).toBe(fs.readFileSync(HANDLER_FILE('instance-upgrade'), 'utf8'));
   expect(Buffer.byteLength(JSON.stringify(template))).toBeLessThan(STACK_BUDGET_BYTES);
@@ -127,7 +126,9 @@ describe('ImdsAccountDefaults, every setting given', () => {
 
   const app = new App({ outdir });
   const stack = new Stack(app, 'Targets');
-  new ImdsAccountDefaults(stack, 'ImdsDefaults', EVERY_OPTION);
+  new ImdsAccountDefaults(stack, 'ImdsDefaults', {
+    ...EVERY_OPTION, removalPolicy: RemovalPolicy.RETAIN, permissionsBoundary: ImdsPermissionsBoundary.fromPolicyName(BOUNDARY_POLICY_NAME),
+  });
   const artifact = app.synth().getStackByName('Targets');
   const resources = Object.values(artifact.template.Resources) as Array<{ Type: string }>;
 

@@ -25,7 +25,7 @@
  *
  * `BLOCK` (the default) fails the event before any write when a launch template
  * or launch configuration allows IMDSv1, and also when either listing did not
- * finish: the check then cannot show that enforcing is safe. `REPORT_ONLY` logs
+ * finish: the check then cannot show that enforcing is safe. `ENFORCE_AND_REPORT` logs
  * and goes on. Either way one log line names what was found (capped).
  */
 import type { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
@@ -33,9 +33,14 @@ import { DescribeInstancesCommand, DescribeLaunchTemplateVersionsCommand, EC2Cli
 import { AccountLevel, InvalidPropertiesError, Settings, effectiveSettings } from './settings';
 import {
   READINESS_ATTRIBUTE_KEYS,
+  READINESS_CHECK_LEGACY_VALUES,
   READINESS_CHECK_PROPERTY,
   READINESS_CHECK_VALUES,
+  READINESS_COUNT_ATTRIBUTE_KEYS,
   READINESS_NOT_CHECKED,
+  READINESS_RESULT_ATTRIBUTE,
+  ReadinessCountAttributeKey,
+  ReadinessResult,
   ReadinessAttributeKey,
 } from '../../src/private/properties';
 import { describeError, log } from '../shared/log';
@@ -74,11 +79,19 @@ export function createAutoScalingClient(): AutoScalingClient {
   return new (autoScalingSdk().AutoScalingClient)(CLIENT_CONFIG);
 }
 
-/** Parses the ReadinessCheck property (absent: BLOCK). */
+/**
+ * Parses the ReadinessCheck property (absent: BLOCK). A value earlier releases
+ * wrote (READINESS_CHECK_LEGACY_VALUES: 'REPORT_ONLY') keeps its meaning: a
+ * rollback to such a template, or a stack not yet upgraded, sends it.
+ */
 export function parseReadinessCheck(properties: Record<string, unknown> | undefined): ReadinessMode {
   const raw = properties?.[READINESS_CHECK_PROPERTY];
   if (raw === undefined) {
     return 'BLOCK';
+  }
+  const legacy = typeof raw === 'string' && Object.hasOwn(READINESS_CHECK_LEGACY_VALUES, raw) ? READINESS_CHECK_LEGACY_VALUES[raw] : undefined;
+  if (legacy !== undefined) {
+    return legacy;
   }
   if (!READINESS_CHECK_VALUES.includes(raw as ReadinessMode)) {
     throw new InvalidPropertiesError(`${READINESS_CHECK_PROPERTY} must be one of ${READINESS_CHECK_VALUES.map((v) => JSON.stringify(v)).join(', ')}; got ${JSON.stringify(raw)}`);
@@ -109,9 +122,16 @@ export interface Readiness {
   readonly instances: Found;
 }
 
+/** The readiness check's Data keys (the 1.0 ones and the ones earlier releases' templates may read). */
+export type ReadinessData = Record<ReadinessAttributeKey | ReadinessCountAttributeKey | typeof READINESS_RESULT_ATTRIBUTE, string>;
+
 /** The Data of an event that did not run the check. */
-export function notChecked(): Record<ReadinessAttributeKey, string> {
-  return Object.fromEntries(READINESS_ATTRIBUTE_KEYS.map((key) => [key, READINESS_NOT_CHECKED])) as Record<ReadinessAttributeKey, string>;
+export function notChecked(): ReadinessData {
+  return {
+    ...Object.fromEntries(READINESS_ATTRIBUTE_KEYS.map((key) => [key, READINESS_NOT_CHECKED])),
+    ...Object.fromEntries(READINESS_COUNT_ATTRIBUTE_KEYS.map((key) => [key, '0'])),
+    [READINESS_RESULT_ATTRIBUTE]: 'NOT_CHECKED',
+  } as ReadinessData;
 }
 
 /**
@@ -121,7 +141,7 @@ export function notChecked(): Record<ReadinessAttributeKey, string> {
  */
 export async function checkReadiness(
   target: Settings, before: AccountLevel, mode: ReadinessMode, clients: ReadinessClients, deadline: AbortSignal,
-): Promise<Record<ReadinessAttributeKey, string>> {
+): Promise<ReadinessData> {
   if (target.HttpTokensEnforced !== 'enabled' || effectiveSettings(before).HttpTokensEnforced === 'enabled') {
     return notChecked();
   }
@@ -129,7 +149,7 @@ export async function checkReadiness(
   const blocks = blocking(found);
   log('readiness check before enforcing IMDSv2', {
     readinessCheck: mode,
-    outcome: !blocks ? 'nothing would break' : mode === 'BLOCK' ? 'blocked: nothing is changed' : 'applying anyway (REPORT_ONLY)',
+    outcome: !blocks ? 'nothing would break' : mode === 'BLOCK' ? 'blocked: nothing is changed' : 'applying anyway (ENFORCE_AND_REPORT)',
     launchTemplates: forLog(found.launchTemplates),
     launchConfigurations: forLog(found.launchConfigurations),
     instances: forLog(found.instances),
@@ -137,10 +157,16 @@ export async function checkReadiness(
   if (blocks && mode === 'BLOCK') {
     throw new Error(reasonFor(found));
   }
+  const kinds = [found.launchTemplates, found.launchConfigurations, found.instances];
+  const result: ReadinessResult = kinds.every((f) => f.complete) ? 'COMPLETE' : 'INCOMPLETE';
   return {
     LaunchTemplatesAllowingImdsv1: count(found.launchTemplates),
     LaunchConfigurationsAllowingImdsv1: count(found.launchConfigurations),
     InstancesAllowingImdsv1: count(found.instances),
+    LaunchTemplatesAllowingImdsv1Count: String(found.launchTemplates.count),
+    LaunchConfigurationsAllowingImdsv1Count: String(found.launchConfigurations.count),
+    InstancesAllowingImdsv1Count: String(found.instances.count),
+    [READINESS_RESULT_ATTRIBUTE]: result,
   };
 }
 
@@ -299,8 +325,8 @@ function reasonFor(found: Readiness): string {
   }
   parts.push('Nothing was changed.');
   parts.push(listed.length > 0
-    ? 'Make them require IMDSv2 (HttpTokens required: a new default launch template version, a new launch configuration), or set readinessCheck to REPORT_ONLY to enforce anyway.'
-    : 'Deploy again, or set readinessCheck to REPORT_ONLY to enforce without the check.');
+    ? 'Make them require IMDSv2 (HttpTokens required: a new default launch template version, a new launch configuration), or set readinessCheck to ENFORCE_AND_REPORT to enforce anyway.'
+    : 'Deploy again, or set readinessCheck to ENFORCE_AND_REPORT to enforce without the check.');
   if (found.instances.count > 0) {
     parts.push(`Instances allowing IMDSv1: ${atLeast(found.instances)} (they keep running; the function's log lists them).`);
   }

@@ -8,8 +8,11 @@
  * default feature flags). It uses the BootstraplessSynthesizer: no
  * BootstrapVersion parameter, no CheckBootstrapVersion rule, and any file asset
  * is refused. The assembly is written to a temporary directory that is removed
- * afterwards. The result depends only on the props and the handler bundle, so
+ * afterwards. The result depends only on the options and the handler bundle, so
  * two synths give byte-identical bodies.
+ *
+ * Every setting given is a parameter of the template (the StackSet's value its
+ * default), so that a stack instance group can override it.
  *
  * The functions carry their plain, readable code (as in any stack) when the template
  * fits EMBEDDED_PLAIN_CODE_BUDGET_BYTES that way; otherwise the template is
@@ -21,6 +24,7 @@ import * as path from 'path';
 import { BootstraplessSynthesizer, CfnParameter, Stack, Stage, Token } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { InlineCodeForm, useCompressedInlineCode } from './inline-code';
+import { instanceUpgradeProps } from './instance-upgrade-props';
 import {
   ALLOWED_VALUES,
   EnumSettingKey,
@@ -31,7 +35,8 @@ import {
 } from './properties';
 import { SETTING_PROPS } from './validate';
 import { ImdsAccountDefaults, ImdsAccountDefaultsProps } from '../imds-account-defaults';
-import { ImdsInstanceUpgrade, ImdsInstanceUpgradeOptions } from '../imds-instance-upgrade';
+import { ImdsInstanceUpgrade } from '../imds-instance-upgrade';
+import { ImdsInstanceUpgradeOptions } from '../instance-upgrade-options';
 import { ImdsSettings } from '../settings';
 
 /** The documented limit of a StackSet's (and a stack's) TemplateBody, in bytes. */
@@ -46,6 +51,13 @@ export const TEMPLATE_BODY_MAX_BYTES = 51_200;
  */
 export const EMBEDDED_PLAIN_CODE_BUDGET_BYTES = 40_960;
 
+/**
+ * The id of the embedded stack. It is part of the logical ids of the functions'
+ * Lambda permissions (aws-cdk-lib names them after the stack and the path), so it
+ * is short: the embedded template has a size budget (test/targets.test.ts).
+ */
+export const EMBEDDED_STACK_ID = 'Imds';
+
 /** The id of the ImdsAccountDefaults construct inside the embedded stack (its logical ids derive from it). */
 export const EMBEDDED_CONSTRUCT_ID = 'ImdsAccountDefaults';
 
@@ -55,12 +67,17 @@ export const EMBEDDED_UPGRADE_ID = 'ImdsInstanceUpgrade';
 /** Matches "-1" and the integers 1 to 64, as CloudFormation parameter text. */
 export const HOP_LIMIT_PATTERN = `^(${HOP_LIMIT_NO_PREFERENCE}|[1-9]|[1-5][0-9]|6[0-4])$`;
 
+/** What the embedded template is synthesized from. */
 export interface EmbeddedTemplateOptions {
   /** The description of the embedded template. */
   readonly description: string;
-  /** Make every given setting a template parameter whose default is the given value. */
-  readonly settingsAsParameters: boolean;
-  /** Add an ImdsInstanceUpgrade with these options (and the role options and log retention of `props`). */
+  /**
+   * The props of the ImdsAccountDefaults in every stack instance (already
+   * validated, token-free). Each given setting becomes a template parameter
+   * whose default is the given value, and the custom resource reads the parameter.
+   */
+  readonly accountDefaults: ImdsAccountDefaultsProps;
+  /** Add an ImdsInstanceUpgrade with these options (and the role options and log retention of `accountDefaults`). */
   readonly instanceUpgrade?: ImdsInstanceUpgradeOptions;
   /**
    * The form of the functions' code. synthesizeEmbeddedTemplate chooses it (plain
@@ -85,24 +102,22 @@ export interface EmbeddedTemplate {
 }
 
 /**
- * Synthesizes a self-contained ImdsAccountDefaults template for the given
- * (already validated, token-free) props: with plain code when it fits
+ * Synthesizes a self-contained ImdsAccountDefaults template (with
+ * ImdsInstanceUpgrade, if asked for): with plain code when it fits
  * EMBEDDED_PLAIN_CODE_BUDGET_BYTES that way, else with the compressed loader.
  */
-export function synthesizeEmbeddedTemplate(props: ImdsAccountDefaultsProps, options: EmbeddedTemplateOptions): EmbeddedTemplate {
-  const plain = synthesizeWithCode(props, { ...options, codeForm: 'plain' });
+export function synthesizeEmbeddedTemplate(options: EmbeddedTemplateOptions): EmbeddedTemplate {
+  const plain = synthesizeWithCode({ ...options, codeForm: 'plain' });
   if (plain.bytes <= EMBEDDED_PLAIN_CODE_BUDGET_BYTES) {
     return plain;
   }
-  return { ...synthesizeWithCode(props, { ...options, codeForm: 'compressed' }), plainCodeBytes: plain.bytes };
+  return { ...synthesizeWithCode({ ...options, codeForm: 'compressed' }), plainCodeBytes: plain.bytes };
 }
 
-function synthesizeWithCode(
-  props: ImdsAccountDefaultsProps, options: EmbeddedTemplateOptions & { readonly codeForm: InlineCodeForm },
-): EmbeddedTemplate {
+function synthesizeWithCode(options: EmbeddedTemplateOptions & { readonly codeForm: InlineCodeForm }): EmbeddedTemplate {
   const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'cdk-imds-stackset-'));
   try {
-    const { stage, stack, parameters } = buildEmbeddedStack(props, options, outdir);
+    const { stage, stack, parameters } = buildEmbeddedStack(options, outdir);
 
     const assembly = stage.synth();
     const artifact = assembly.getStackArtifact(stack.artifactId);
@@ -136,10 +151,10 @@ export interface EmbeddedStack {
  * (test/nag3), which runs the packs over this tree: cdk-nag 3 reads its
  * acknowledgements from the construct tree, not from the template.
  */
-export function buildEmbeddedStack(props: ImdsAccountDefaultsProps, options: EmbeddedTemplateOptions, outdir: string): EmbeddedStack {
+export function buildEmbeddedStack(options: EmbeddedTemplateOptions, outdir: string): EmbeddedStack {
   // A root Stage: `undefined` scope makes it the root of its own tree.
   const stage = new Stage(undefined as unknown as Construct, '', { outdir });
-  const stack = new Stack(stage, 'ImdsAccountDefaultsStackSetTemplate', {
+  const stack = new Stack(stage, EMBEDDED_STACK_ID, {
     synthesizer: new BootstraplessSynthesizer(),
     analyticsReporting: false,
     description: options.description,
@@ -148,28 +163,23 @@ export function buildEmbeddedStack(props: ImdsAccountDefaultsProps, options: Emb
     useCompressedInlineCode(stack);
   }
 
+  // Every given setting is a parameter: a stack instance group may override it.
+  const props = options.accountDefaults;
   const parameters: Array<{ key: SettingKey; value: string }> = [];
-  let settings: ImdsSettings = props;
-  if (options.settingsAsParameters) {
-    const fromParameters: Record<string, unknown> = {};
-    for (const { prop, key } of SETTING_PROPS) {
-      const value = props[prop];
-      if (value === undefined) {
-        continue;
-      }
-      const param = settingParameter(stack, key, String(value));
-      parameters.push({ key, value: String(value) });
-      fromParameters[prop] = key === 'HttpPutResponseHopLimit' ? Token.asNumber(param.valueAsString) : param.valueAsString;
+  const fromParameters: Record<string, unknown> = {};
+  for (const { prop, key } of SETTING_PROPS) {
+    const value = props[prop];
+    if (value === undefined) {
+      continue;
     }
-    settings = fromParameters as ImdsSettings;
+    const param = settingParameter(stack, key, String(value));
+    parameters.push({ key, value: String(value) });
+    fromParameters[prop] = key === 'HttpPutResponseHopLimit' ? Token.asNumber(param.valueAsString) : param.valueAsString;
   }
 
-  new ImdsAccountDefaults(stack, EMBEDDED_CONSTRUCT_ID, { ...props, ...settings });
+  new ImdsAccountDefaults(stack, EMBEDDED_CONSTRUCT_ID, { ...props, ...(fromParameters as ImdsSettings) });
   if (options.instanceUpgrade !== undefined) {
-    const { logRetention, permissionsBoundary, permissionsBoundaryPolicyName, rolePath } = props;
-    new ImdsInstanceUpgrade(stack, EMBEDDED_UPGRADE_ID, {
-      ...options.instanceUpgrade, logRetention, permissionsBoundary, permissionsBoundaryPolicyName, rolePath,
-    });
+    new ImdsInstanceUpgrade(stack, EMBEDDED_UPGRADE_ID, instanceUpgradeProps(options.instanceUpgrade, props));
   }
   return { stage, stack, parameters };
 }
@@ -181,7 +191,7 @@ export function buildEmbeddedStack(props: ImdsAccountDefaultsProps, options: Emb
  */
 function settingParameter(stack: Stack, key: SettingKey, defaultValue: string): CfnParameter {
   // Short: five of these sit in every embedded template, which has a size budget.
-  const description = `EC2 account-level IMDS default ${key} (ModifyInstanceMetadataDefaults)`;
+  const description = 'IMDS account default (ModifyInstanceMetadataDefaults)';
   if (key === 'HttpPutResponseHopLimit') {
     return new CfnParameter(stack, key, {
       type: 'String',

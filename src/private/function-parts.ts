@@ -17,21 +17,15 @@ export const HANDLER_RUNTIME = new lambda.Runtime('nodejs24.x', lambda.RuntimeFa
 
 /**
  * The function's role (`<scope>/Role`), assumed by Lambda, with `rolePath` and the
- * permissions boundary: `permissionsBoundary`, or `permissionsBoundaryPolicyName`
- * resolved in the account the template deploys to (`<scope>/PermissionsBoundary`).
+ * permissions boundary (a boundary given by policy name resolves in the account
+ * the template deploys to: `<scope>/PermissionsBoundary`).
  */
-export function handlerRole(
-  scope: IConstruct, description: string, options: RoleOptions & { readonly permissionsBoundary?: iam.IManagedPolicy },
-): iam.Role {
+export function handlerRole(scope: IConstruct, description: string, options: RoleOptions): iam.Role {
   return new iam.Role(scope, 'Role', {
     assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
     description,
     path: options.rolePath,
-    permissionsBoundary: options.permissionsBoundary ?? (options.permissionsBoundaryPolicyName !== undefined
-      ? iam.ManagedPolicy.fromManagedPolicyArn(scope, 'PermissionsBoundary', Stack.of(scope).formatArn({
-        service: 'iam', region: '', resource: 'policy', resourceName: options.permissionsBoundaryPolicyName,
-      }))
-      : undefined),
+    permissionsBoundary: options.permissionsBoundary?._bind(scope),
   });
 }
 

@@ -153,7 +153,7 @@ export const METRICS_NAMESPACE = 'CdkImdsAccountDefaults';
 
 /**
  * The drift guard's configuration, as environment variables of the function
- * (set by the construct only when the guard is on): the mode (a `DriftGuard`
+ * (set by the construct only when the guard is on): the mode (a `DriftGuardMode`
  * value), and the StackId and logical id of the custom resource, which name its
  * claim. EventBridge events carry none of this.
  */
@@ -272,18 +272,39 @@ export const UPGRADE_METRIC_NAMES = {
 /**
  * The custom resource property that says what the readiness check does when
  * enabling HttpTokensEnforced would break launch templates or launch
- * configurations: one of READINESS_CHECK_VALUES (a `ReadinessCheck` value).
+ * configurations: one of READINESS_CHECK_VALUES (a `ReadinessCheckMode` value).
  * Written only when it is not the default, 'BLOCK', so the templates of
  * existing users do not change.
  */
 export const READINESS_CHECK_PROPERTY = 'ReadinessCheck';
-export const READINESS_CHECK_VALUES = ['BLOCK', 'REPORT_ONLY'] as const;
+/** The values the construct writes (ReadinessCheckMode's): frozen. */
+export const READINESS_CHECK_VALUES = ['BLOCK', 'ENFORCE_AND_REPORT'] as const;
+/**
+ * What releases before the 1.0 API wrote for ENFORCE_AND_REPORT. The handler still
+ * accepts it, with the same meaning: a rollback to such a template, or a stack not
+ * yet upgraded, sends it.
+ */
+export const READINESS_CHECK_LEGACY_VALUES: Readonly<Record<string, (typeof READINESS_CHECK_VALUES)[number]>> = {
+  REPORT_ONLY: 'ENFORCE_AND_REPORT',
+};
 
 /**
  * The Data keys of the readiness check, always answered (Fn::GetAtt of a missing
- * key fails the stack): the count as a string, "N+" when the listing did not
- * finish (at least N), READINESS_NOT_CHECKED when the check did not run.
+ * key fails the stack):
+ * - READINESS_RESULT_ATTRIBUTE: one of READINESS_RESULTS (a `ReadinessCheckResult` value);
+ * - READINESS_COUNT_ATTRIBUTE_KEYS: each count as a decimal string ("0" when not checked;
+ *   a lower bound when INCOMPLETE);
+ * - READINESS_ATTRIBUTE_KEYS (before the 1.0 API; templates of earlier releases may
+ *   still read them): the count as a string, "N+" when the listing did not finish,
+ *   READINESS_NOT_CHECKED when the check did not run.
  */
+export const READINESS_RESULT_ATTRIBUTE = 'ReadinessCheckResult';
+export const READINESS_RESULTS = ['NOT_CHECKED', 'COMPLETE', 'INCOMPLETE'] as const;
+export type ReadinessResult = (typeof READINESS_RESULTS)[number];
+export const READINESS_COUNT_ATTRIBUTE_KEYS = [
+  'LaunchTemplatesAllowingImdsv1Count', 'LaunchConfigurationsAllowingImdsv1Count', 'InstancesAllowingImdsv1Count',
+] as const;
+export type ReadinessCountAttributeKey = (typeof READINESS_COUNT_ATTRIBUTE_KEYS)[number];
 export const READINESS_ATTRIBUTE_KEYS = ['LaunchTemplatesAllowingImdsv1', 'LaunchConfigurationsAllowingImdsv1', 'InstancesAllowingImdsv1'] as const;
 export type ReadinessAttributeKey = (typeof READINESS_ATTRIBUTE_KEYS)[number];
 export const READINESS_NOT_CHECKED = 'not-checked';

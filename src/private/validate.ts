@@ -1,4 +1,4 @@
-import { Annotations, Token } from 'aws-cdk-lib';
+import { Annotations, RemovalPolicy, Token } from 'aws-cdk-lib';
 import { IConstruct } from 'constructs';
 import {
   ALLOWED_VALUES,
@@ -9,7 +9,8 @@ import {
   ImdsResourceProperties,
   SettingKey,
 } from './properties';
-import { HttpEndpoint, HttpTokens, HttpTokensEnforced, ImdsSettings, InstanceMetadataTags } from '../settings';
+import type { ImdsPermissionsBoundary } from '../permissions-boundary';
+import { ImdsHttpEndpoint, ImdsHttpTokens, ImdsHttpTokensEnforced, ImdsInstanceMetadataTags, ImdsSettings } from '../settings';
 
 /** Each setting's prop name (camelCase, as users write it) and its EC2 API key. */
 export const SETTING_PROPS: ReadonlyArray<{ readonly prop: keyof ImdsSettings; readonly key: SettingKey }> = [
@@ -66,11 +67,11 @@ export function validateSettings(scope: IConstruct, settings: ImdsSettings): voi
 export function warnOnContradictions(scope: IConstruct, settings: ImdsSettings): void {
   const is = <T>(value: T | undefined, expected: T) => value !== undefined && !Token.isUnresolved(value) && value === expected;
 
-  if (is(settings.httpTokensEnforced, HttpTokensEnforced.ENABLED) && is(settings.httpTokens, HttpTokens.OPTIONAL)) {
+  if (is(settings.httpTokensEnforced, ImdsHttpTokensEnforced.ENABLED) && is(settings.httpTokens, ImdsHttpTokens.OPTIONAL)) {
     Annotations.of(scope).addWarningV2('cdk-imds-account-defaults:enforcedWithOptionalTokens',
       'httpTokensEnforced is ENABLED but httpTokens is OPTIONAL: every launch that relies on the account default for httpTokens will fail with UnsupportedOperation. Set httpTokens to REQUIRED.');
   }
-  if (is(settings.httpEndpoint, HttpEndpoint.DISABLED) && is(settings.instanceMetadataTags, InstanceMetadataTags.ENABLED)) {
+  if (is(settings.httpEndpoint, ImdsHttpEndpoint.DISABLED) && is(settings.instanceMetadataTags, ImdsInstanceMetadataTags.ENABLED)) {
     Annotations.of(scope).addWarningV2('cdk-imds-account-defaults:tagsWithEndpointDisabled',
       'instanceMetadataTags is ENABLED but httpEndpoint is DISABLED: instances cannot reach the metadata service to read their tags.');
   }
@@ -91,10 +92,9 @@ export function toResourceProperties(settings: ImdsSettings): ImdsResourceProper
   return properties;
 }
 
-/** The options of the handler's role that synth can check: the role path and the boundary's policy name. */
+/** The options of the handler's role that synth can check: the role path and the boundary. */
 export interface RoleOptions {
-  readonly permissionsBoundary?: unknown;
-  readonly permissionsBoundaryPolicyName?: string;
+  readonly permissionsBoundary?: ImdsPermissionsBoundary;
   readonly rolePath?: string;
 }
 
@@ -103,23 +103,51 @@ const IAM_PATH = /^\/([\x21-\x2e\x30-\x7e]+\/)*$/;
 /** A managed policy name, optionally after its path (`boundaries/ImdsBoundary`). */
 const POLICY_NAME_WITH_PATH = /^([\x21-\x2e\x30-\x7e]+\/)*[\w+=,.@-]{1,128}$/;
 
-/**
- * Checks `rolePath` and `permissionsBoundaryPolicyName` (tokens are left to
- * IAM), and that a boundary is given one way only.
- */
+/** Checks `rolePath` and a boundary given by policy name (tokens are left to IAM). */
 export function validateRoleOptions(scope: IConstruct, options: RoleOptions): void {
   const fail = failer(scope);
-  const { rolePath, permissionsBoundaryPolicyName: name } = options;
+  const { rolePath } = options;
   if (rolePath !== undefined && !Token.isUnresolved(rolePath) && (rolePath.length > 512 || !IAM_PATH.test(rolePath))) {
     fail(`rolePath must be "/" or a path that starts and ends with "/" (printable ASCII, at most 512 characters), e.g. "/platform/"; got ${JSON.stringify(rolePath)}`);
   }
-  if (name !== undefined && !Token.isUnresolved(name) && name.startsWith('arn:')) {
-    fail(`permissionsBoundaryPolicyName takes the policy's name, not its ARN (the ARN is built for each account the template deploys to; for one policy ARN, give permissionsBoundary); got ${JSON.stringify(name)}`);
+  validatePolicyName(scope, 'permissionsBoundary: ImdsPermissionsBoundary.fromPolicyName', options.permissionsBoundary?._policyName);
+}
+
+/**
+ * Checks a managed policy name given to a boundary factory (`what` names the
+ * prop and the factory in the error); a token, or undefined, is left alone.
+ */
+export function validatePolicyName(scope: IConstruct, what: string, name: string | undefined): void {
+  if (name === undefined || Token.isUnresolved(name)) {
+    return;
   }
-  if (name !== undefined && !Token.isUnresolved(name) && (name.length > 512 + 128 || !POLICY_NAME_WITH_PATH.test(name))) {
-    fail(`permissionsBoundaryPolicyName must be a managed policy name (letters, digits and +=,.@_-, at most 128 characters), optionally after its path without the leading slash (e.g. "boundaries/ImdsBoundary"); got ${JSON.stringify(name)}`);
+  const fail = failer(scope);
+  if (name.startsWith('arn:')) {
+    fail(`${what} takes the policy's name, not its ARN (the ARN is built for each account the template deploys to; for one policy object, use ImdsPermissionsBoundary.fromManagedPolicy); got ${JSON.stringify(name)}`);
   }
-  if (name !== undefined && options.permissionsBoundary !== undefined) {
-    fail(`give permissionsBoundary or permissionsBoundaryPolicyName (${JSON.stringify(name)}), not both`);
+  if (name.length > 512 + 128 || !POLICY_NAME_WITH_PATH.test(name)) {
+    fail(`${what} must be a managed policy name (letters, digits and +=,.@_-, at most 128 characters), optionally after its path without the leading slash (e.g. "boundaries/ImdsBoundary"); got ${JSON.stringify(name)}`);
+  }
+}
+
+/** `RemovalPolicy.RETAIN`, as users write it. */
+export function removalPolicyName(policy: RemovalPolicy): string {
+  const name = Object.entries(RemovalPolicy).find(([, v]) => v === policy)?.[0];
+  return name !== undefined ? `RemovalPolicy.${name}` : JSON.stringify(policy);
+}
+
+/** Whether CloudFormation keeps the resource when it leaves the stack (DeletionPolicy Retain or RetainExceptOnCreate). */
+export function isRetained(policy: RemovalPolicy): boolean {
+  return policy === RemovalPolicy.RETAIN || policy === RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE;
+}
+
+/**
+ * Checks a removal policy prop (`prop` names it in the error): `SNAPSHOT` is
+ * refused, because the resource it would apply to has no snapshot (CloudFormation
+ * accepts DeletionPolicy Snapshot only on resources that support it).
+ */
+export function validateRemovalPolicy(scope: IConstruct, prop: string, policy: RemovalPolicy | undefined): void {
+  if (policy === RemovalPolicy.SNAPSHOT) {
+    failer(scope)(`${prop} must be RemovalPolicy.DESTROY, RemovalPolicy.RETAIN or RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE; got RemovalPolicy.SNAPSHOT, which CloudFormation accepts only on resources that can be snapshotted`);
   }
 }

@@ -134,41 +134,69 @@ module.exports = {
 EOF
 
 # The stacks a platform team would write: the account defaults in one stack;
-# the organization-wide rollout (StackSet) and the policy in another.
+# the organization-wide rollout (StackSet) and the policy in another. Between them
+# they use each kind of public name (setting and mode enums, numeric attributes,
+# metric methods and ImdsMetrics, the StackSet's target factories, addStackInstances
+# with overrides, the StackSet's permissions boundary), so that the Python and Go
+# apps (languages.sh), which must give the same templates, use them too.
 cat > lib/stacks.ts <<'EOF'
-import { CfnOutput, Stack, StackProps } from 'aws-cdk-lib';
+import { CfnOutput, Stack, StackProps, Token } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import {
-  HttpTokens,
-  HttpTokensEnforced,
+  DriftGuardMode,
   ImdsAccountDefaults,
   ImdsAccountDefaultsStackSet,
   ImdsDeclarativePolicy,
+  ImdsHttpTokens,
+  ImdsHttpTokensEnforced,
+  ImdsMetrics,
+  ImdsStackSetPermissionsBoundary,
+  ImdsStackSetTarget,
+  ReadinessCheckMode,
 } from 'cdk-imds-account-defaults';
 
 export class ImdsDefaultsStack extends Stack {
   constructor(scope: Construct, id: string, props?: StackProps) {
     super(scope, id, props);
     const imds = new ImdsAccountDefaults(this, 'ImdsDefaults', {
-      httpTokens: HttpTokens.REQUIRED,
-      httpTokensEnforced: HttpTokensEnforced.ENABLED,
+      httpTokens: ImdsHttpTokens.REQUIRED,
+      httpTokensEnforced: ImdsHttpTokensEnforced.ENABLED,
       httpPutResponseHopLimit: 2,
+      readinessCheck: ReadinessCheckMode.ENFORCE_AND_REPORT,
     });
     new CfnOutput(this, 'HttpTokens', { value: imds.effectiveHttpTokens });
+    new CfnOutput(this, 'ReadinessCheckResult', { value: imds.readinessCheckResult });
+    new CfnOutput(this, 'LaunchTemplatesAllowingImdsv1', { value: Token.asString(imds.launchTemplatesAllowingImdsv1Count) });
+    new CfnOutput(this, 'ClaimProblemsMetric', { value: imds.metricClaimProblems().metricName });
   }
 }
 
 export class OrganizationStack extends Stack {
   constructor(scope: Construct, id: string, props?: StackProps) {
     super(scope, id, props);
-    new ImdsAccountDefaultsStackSet(this, 'Rollout', {
-      httpTokens: HttpTokens.REQUIRED,
+    const rollout = new ImdsAccountDefaultsStackSet(this, 'Rollout', {
+      httpTokens: ImdsHttpTokens.REQUIRED,
       httpPutResponseHopLimit: 2,
-      organizationalUnitIds: ['ou-abcd-12345678'],
-      regions: ['eu-west-1', 'us-east-1'],
+      driftGuard: DriftGuardMode.REPORT_ONLY,
+      permissionsBoundary: ImdsStackSetPermissionsBoundary.fromPolicyName('boundaries/ImdsBoundary'),
+      target: ImdsStackSetTarget.fromOrganizationalUnits({
+        organizationalUnitIds: ['ou-abcd-12345678'],
+        regions: ['eu-west-1', 'us-east-1'],
+      }),
+    });
+    rollout.addStackInstances(
+      ImdsStackSetTarget.fromAccounts({
+        accountIds: ['111111111111'],
+        organizationalUnitIds: ['ou-abcd-11111111'],
+        regions: ['eu-west-1'],
+      }),
+      { httpTokens: ImdsHttpTokens.OPTIONAL },
+    );
+    new CfnOutput(this, 'MemberDriftMetric', {
+      value: rollout.metricForMember(ImdsMetrics.DRIFT_DETECTED, '111111111111', 'eu-west-1').metricName,
     });
     new ImdsDeclarativePolicy(this, 'Policy', {
-      httpTokens: HttpTokens.REQUIRED,
+      httpTokens: ImdsHttpTokens.REQUIRED,
       targetIds: ['ou-abcd-87654321'],
     });
   }

@@ -1,29 +1,43 @@
 /**
  * End-to-end: a StackSet for an organization whose service control policies
  * refuse `iam:CreateRole` without a permissions boundary. The StackSet's
- * TemplateBody, synthesized with `permissionsBoundaryPolicyName` and `rolePath`,
+ * TemplateBody, synthesized with `permissionsBoundary` (a policy name) and `rolePath`,
  * run as a stack instance through Create, Update and Delete, in two member
- * accounts: the boundary must name each account's own policy.
+ * accounts: the boundary must name each account's own policy. And a stack of
+ * ImdsAccountDefaults and ImdsInstanceUpgrade with a boundary of each form
+ * (`ImdsPermissionsBoundary.fromPolicyName`, `.fromManagedPolicy`).
  *
  * The harness does not emulate IAM: what runs is the custom resource's
  * lifecycle with the template that carries the boundary, and the boundary's ARN
  * is resolved as CloudFormation resolves it in each account.
  */
+import { aws_iam as iam } from 'aws-cdk-lib';
 import { REGION, expectSuccess, scenario } from './harness/scenario';
-import { StackTemplate, resolve, synthesizeStackSet } from './harness/template';
-import { HttpTokens, HttpTokensEnforced, ImdsAccountDefaultsStackSetProps } from '../../src';
+import { ACCOUNT, CUSTOM_RESOURCE_TYPE, INSTANCE_UPGRADE_TYPE, StackTemplate, resolve, synthesize, synthesizeStackSet } from './harness/template';
+import {
+  ImdsAccountDefaults,
+  ImdsAccountDefaultsStackSetProps,
+  ImdsHttpTokens,
+  ImdsHttpTokensEnforced,
+  ImdsInstanceUpgrade,
+  ImdsPermissionsBoundary,
+  ImdsStackSetPermissionsBoundary,
+  ImdsStackSetTarget,
+} from '../../src';
 
-const TARGETS = { organizationalUnitIds: ['ou-abcd-12345678'], regions: [REGION] };
-const ROLE_OPTIONS = { permissionsBoundaryPolicyName: 'boundaries/ImdsBoundary', rolePath: '/platform/' };
+const TARGETS = { target: ImdsStackSetTarget.fromOrganizationalUnits({ organizationalUnitIds: ['ou-abcd-12345678'], regions: [REGION] }) };
+const ROLE_OPTIONS = { permissionsBoundary: ImdsStackSetPermissionsBoundary.fromPolicyName('boundaries/ImdsBoundary'), rolePath: '/platform/' };
 const OTHER_ACCOUNT = '210987654321';
 
-function stackSetTemplate(props: Omit<ImdsAccountDefaultsStackSetProps, 'organizationalUnitIds' | 'regions'>) {
+function stackSetTemplate(props: Omit<ImdsAccountDefaultsStackSetProps, 'target'>) {
   return synthesizeStackSet({ ...TARGETS, ...ROLE_OPTIONS, ...props });
 }
 
-/** The role's properties as CloudFormation creates them in one account. */
-function roleIn(t: StackTemplate, account: string, stackName: string): Record<string, any> {
-  const [logicalId] = Object.entries<any>(t.template.Resources).find(([, r]) => r.Type === 'AWS::IAM::Role')!;
+/** The properties of the role of the function behind a custom resource of this type (by default the only role) as CloudFormation creates them in one account. */
+function roleIn(t: StackTemplate, account: string, stackName: string, resourceType?: string): Record<string, any> {
+  const logicalId = resourceType
+    ? t.template.Resources[t.resourceOf(resourceType).functionLogicalId].Properties.Role['Fn::GetAtt'][0]
+    : Object.entries<any>(t.template.Resources).find(([, r]) => r.Type === 'AWS::IAM::Role')![0];
   const ctx = { account, region: REGION, stackName, stackId: `arn:aws:cloudformation:${REGION}:${account}:stack/${stackName}/1`, parameters: {} };
   const { PermissionsBoundary, Path } = t.template.Resources[logicalId].Properties;
   return { PermissionsBoundary: resolve(t, PermissionsBoundary, ctx), Path };
@@ -31,8 +45,10 @@ function roleIn(t: StackTemplate, account: string, stackName: string): Record<st
 
 scenario('a stack instance whose role has a permissions boundary: create, update, delete, in two member accounts', async (w) => {
   const other = await w.account(OTHER_ACCOUNT);
-  const v1 = stackSetTemplate({ httpTokens: HttpTokens.REQUIRED, httpPutResponseHopLimit: 2 });
-  const v2 = stackSetTemplate({ httpTokens: HttpTokens.REQUIRED, httpTokensEnforced: HttpTokensEnforced.ENABLED, httpPutResponseHopLimit: 2 });
+  const v1 = stackSetTemplate({ httpTokens: ImdsHttpTokens.REQUIRED, httpPutResponseHopLimit: 2 });
+  const v2 = stackSetTemplate({
+    httpTokens: ImdsHttpTokens.REQUIRED, httpTokensEnforced: ImdsHttpTokensEnforced.ENABLED, httpPutResponseHopLimit: 2,
+  });
 
   for (const account of [w.main, other]) {
     const stack = w.stack({ account, name: 'StackSet-ImdsEverywhere-instance' });
@@ -58,7 +74,7 @@ scenario('a stack instance whose role has a permissions boundary: create, update
 
 scenario('adding the boundary and path to running stack instances sends the custom resource no event: the settings stay', async (w) => {
   const stack = w.stack();
-  const settings = { httpTokens: HttpTokens.REQUIRED, httpPutResponseHopLimit: 2 };
+  const settings = { httpTokens: ImdsHttpTokens.REQUIRED, httpPutResponseHopLimit: 2 };
   const without = synthesizeStackSet({ ...TARGETS, ...settings });
   const withBoundary = stackSetTemplate(settings);
   expect(without.template.resourceLogicalId).toBe(withBoundary.template.resourceLogicalId);
@@ -71,4 +87,28 @@ scenario('adding the boundary and path to running stack instances sends the cust
   expect(w.state()).toEqual({ HttpTokens: 'required', HttpPutResponseHopLimit: 2 });
   expectSuccess(await stack.delete());
   expect(w.state()).toEqual({});
+});
+
+scenario('ImdsAccountDefaults with a boundary by policy name and ImdsInstanceUpgrade with a managed policy object: each role gets its own, and the stack deploys and deletes', async (w) => {
+  const t = synthesize((stack) => {
+    new ImdsAccountDefaults(stack, 'Imds', {
+      httpTokens: ImdsHttpTokens.REQUIRED, permissionsBoundary: ImdsPermissionsBoundary.fromPolicyName('boundaries/ImdsBoundary'), rolePath: '/platform/',
+    });
+    new ImdsInstanceUpgrade(stack, 'Upgrade', {
+      permissionsBoundary: ImdsPermissionsBoundary.fromManagedPolicy(iam.ManagedPolicy.fromAwsManagedPolicyName('PowerUserAccess')),
+    });
+  });
+  const stack = w.stack();
+  expect(roleIn(t, ACCOUNT, stack.stackName, CUSTOM_RESOURCE_TYPE)).toEqual({
+    PermissionsBoundary: `arn:aws:iam::${ACCOUNT}:policy/boundaries/ImdsBoundary`,
+    Path: '/platform/',
+  });
+  expect(roleIn(t, ACCOUNT, stack.stackName, INSTANCE_UPGRADE_TYPE)).toEqual({ PermissionsBoundary: 'arn:aws:iam::aws:policy/PowerUserAccess', Path: undefined });
+
+  const create = await stack.create(t);
+  expect(create.steps.map((s) => [s.event!.ResourceType, s.answer!.Status])).toEqual([[CUSTOM_RESOURCE_TYPE, 'SUCCESS'], [INSTANCE_UPGRADE_TYPE, 'SUCCESS']]);
+  expect(w.state()).toEqual({ HttpTokens: 'required' });
+  expectSuccess(await stack.delete());
+  expect(w.state()).toEqual({});
+  expect(w.claims()).toEqual([]);
 });

@@ -12,20 +12,32 @@
  * leave it. Every scenario asserts on EC2's state, the EC2 calls, the
  * structured log lines and the metrics CloudWatch received.
  */
+import { Stack } from 'aws-cdk-lib';
 import { CloudFormationStack, FunctionRun } from './harness/cloudformation';
 import { cloudTrailEvent, scheduledEvent } from './harness/eventbridge';
+import { identityOf, metricsPut } from './harness/metrics';
 import { REGION, World, claimName, expectSuccess, legacyClaimName, scenario } from './harness/scenario';
 import { StackTemplate, synthesizeImds, synthesizeStackSet } from './harness/template';
-import { DriftGuard, HttpTokens, HttpTokensEnforced, ImdsAccountDefaultsProps } from '../../src';
+import {
+  DriftGuardMode,
+  ImdsAccountDefaults,
+  ImdsAccountDefaultsProps,
+  ImdsHttpTokens,
+  ImdsHttpTokensEnforced,
+  ImdsStackSetTarget,
+} from '../../src';
 
 const MODIFY = 'ModifyInstanceMetadataDefaults';
 const NAMESPACE = 'CdkImdsAccountDefaults';
 const ALICE = 'arn:aws:sts::123456789012:assumed-role/Admin/alice';
-const IMDSV2 = { httpTokens: HttpTokens.REQUIRED, httpPutResponseHopLimit: 2 };
+const IMDSV2 = { httpTokens: ImdsHttpTokens.REQUIRED, httpPutResponseHopLimit: 2 };
 const IMDSV2_STATE = { HttpTokens: 'required', HttpPutResponseHopLimit: 2 };
 
-const guarded = (driftGuard: DriftGuard, props: Partial<ImdsAccountDefaultsProps> = {}): StackTemplate =>
+const guarded = (driftGuard: DriftGuardMode, props: Partial<ImdsAccountDefaultsProps> = {}): StackTemplate =>
   synthesizeImds({ ...IMDSV2, driftGuard, ...props });
+/** The construct of `guarded(...)`, for its metric methods: what an app's alarms watch. */
+const guardedConstruct = (driftGuard: DriftGuardMode, props: Partial<ImdsAccountDefaultsProps> = {}): ImdsAccountDefaults =>
+  new ImdsAccountDefaults(new Stack(), 'Imds', { ...IMDSV2, driftGuard, ...props });
 
 /** The structured log lines of a run (one JSON object a line). */
 function logLines(run: FunctionRun): Array<Record<string, any>> {
@@ -69,7 +81,7 @@ function expectNoCalls(run: FunctionRun): void {
 }
 
 scenario('REAPPLY: a console-style change to a managed field is set back on the next scheduled run, read back and reported', async (w) => {
-  const stack = await deploy(w, guarded(DriftGuard.REAPPLY));
+  const stack = await deploy(w, guarded(DriftGuardMode.REAPPLY));
   const rules = stack.rules();
   expect(rules.map((r) => [r.scheduleExpression, r.targets.length])).toEqual([['rate(1 hour)', 1], [undefined, 1]]);
 
@@ -83,6 +95,11 @@ scenario('REAPPLY: a console-style change to a managed field is set back on the 
   expect(linesOf(run, 'drift')).toEqual([{ message: 'drift', field: 'HttpTokens', expected: 'required', found: 'optional', action: 'reapplied', trigger: 'schedule' }]);
   expect(metrics(w)).toEqual([['DriftDetected', 1, {}], ['DriftReapplied', 1, {}]]);
   expect(run.cloudwatchRequests.every((r) => r.region === REGION)).toBe(true);
+  // The construct's metric methods name exactly these metrics, over the schedule's period: an app's alarms see them.
+  const defaults = guardedConstruct(DriftGuardMode.REAPPLY);
+  expect(metricsPut(w.cloudwatch, REGION)).toEqual([identityOf(defaults.metricDriftDetected()), identityOf(defaults.metricDriftReapplied())]);
+  const interval = rules[0].scheduleRateMinutes;
+  expect([defaults.metricDriftDetected().period.toMinutes(), defaults.metricDriftReapplied().period.toMinutes()]).toEqual([interval, interval]);
 
   // The next run finds nothing: no write, and no metric (metrics are put only when there is something to say; the
   // heartbeat is Lambda's own Invocations metric).
@@ -100,7 +117,7 @@ scenario('REAPPLY: a console-style change to a managed field is set back on the 
 });
 
 scenario('a field changed out of band that the stack does not manage is left alone', async (w) => {
-  const stack = await deploy(w, guarded(DriftGuard.REAPPLY));
+  const stack = await deploy(w, guarded(DriftGuardMode.REAPPLY));
   changeOutOfBand(w, { HttpEndpoint: 'disabled', InstanceMetadataTags: 'enabled' });
   const run = await stack.schedule();
   expect(modifies(run)).toEqual([]);
@@ -116,7 +133,7 @@ scenario('a field changed out of band that the stack does not manage is left alo
 });
 
 scenario('REPORT_ONLY: a difference is reported and counted, and nothing changes', async (w) => {
-  const stack = await deploy(w, guarded(DriftGuard.REPORT_ONLY));
+  const stack = await deploy(w, guarded(DriftGuardMode.REPORT_ONLY));
   changeOutOfBand(w, { HttpTokens: 'optional', HttpPutResponseHopLimit: undefined });
   const run = await stack.schedule();
   expect(run.ec2Actions).toEqual(['GetInstanceMetadataDefaults']);
@@ -126,10 +143,11 @@ scenario('REPORT_ONLY: a difference is reported and counted, and nothing changes
     { message: 'drift', field: 'HttpPutResponseHopLimit', expected: 2, found: -1, action: 'reported', trigger: 'schedule' },
   ]);
   expect(metrics(w)).toEqual([['DriftDetected', 2, {}], ['DriftReapplied', 0, {}]]);
+  expect(metricsPut(w.cloudwatch, REGION)).toContainEqual(identityOf(guardedConstruct(DriftGuardMode.REPORT_ONLY).metricDriftDetected()));
 });
 
 scenario('a CloudTrail event for the change is checked at once and the caller is reported; the guard\'s own change is not checked again', async (w) => {
-  const stack = await deploy(w, guarded(DriftGuard.REAPPLY, { driftCheckInterval: undefined }));
+  const stack = await deploy(w, guarded(DriftGuardMode.REAPPLY, { driftCheckInterval: undefined }));
   changeOutOfBand(w, { HttpTokens: 'optional' });
   const event = cloudTrailEvent({
     account: stack.accountId,
@@ -169,7 +187,7 @@ scenario('a CloudTrail event for the change is checked at once and the caller is
 });
 
 scenario('a declarative policy manages the settings: the guard leaves the account alone', async (w) => {
-  const stack = await deploy(w, guarded(DriftGuard.REAPPLY));
+  const stack = await deploy(w, guarded(DriftGuardMode.REAPPLY));
   w.ec2.setDeclarativePolicy(REGION, 'IMDS is managed by the platform team');
   changeOutOfBand(w, { HttpTokens: 'optional' });
   const run = await stack.schedule();
@@ -180,10 +198,11 @@ scenario('a declarative policy manages the settings: the guard leaves the accoun
   }]);
   // Every run that did not compare says so.
   expect(metrics(w)).toEqual([['DriftChecksSkipped', 1, {}]]);
+  expect(metricsPut(w.cloudwatch, REGION)).toEqual([identityOf(guardedConstruct(DriftGuardMode.REAPPLY).metricDriftChecksSkipped())]);
 });
 
 scenario('a field another stack\'s live claim manages with another value is left alone; a stale claim blocks nothing', async (w) => {
-  const stack = await deploy(w, guarded(DriftGuard.REAPPLY));
+  const stack = await deploy(w, guarded(DriftGuardMode.REAPPLY));
   // Another stack's claim as its handler records it, which a conflict check cannot prevent when two
   // stacks' Creates run at the same moment (README, limits): its stack and resource exist.
   const legacyId = `arn:aws:cloudformation:${REGION}:${stack.accountId}:stack/Legacy/00000000-0000-4000-8000-000000000001`;
@@ -216,8 +235,8 @@ scenario('a field another stack\'s live claim manages with another value is left
 });
 
 scenario('its stack or resource not settled, or the resource gone: the guard does nothing and says so; its claim missing: reported, and the guard goes on', async (w) => {
-  const stack = await deploy(w, guarded(DriftGuard.REAPPLY));
-  const logicalId = guarded(DriftGuard.REAPPLY).resourceLogicalId;
+  const stack = await deploy(w, guarded(DriftGuardMode.REAPPLY));
+  const logicalId = guarded(DriftGuardMode.REAPPLY).resourceLogicalId;
   changeOutOfBand(w, { HttpTokens: 'optional' });
   w.cloudwatch.clearMetrics(REGION);
 
@@ -255,7 +274,7 @@ scenario('its stack or resource not settled, or the resource gone: the guard doe
 });
 
 scenario('forged events change nothing, call nothing and answer nothing', async (w) => {
-  const stack = await deploy(w, guarded(DriftGuard.REAPPLY));
+  const stack = await deploy(w, guarded(DriftGuardMode.REAPPLY));
   changeOutOfBand(w, { HttpTokens: 'optional' });
   const real = scheduledEvent({ account: stack.accountId, region: stack.region, ruleArn: stack.ruleArn(stack.rules()[0].logicalId) });
   const trail = cloudTrailEvent({ account: stack.accountId, region: stack.region, callerArn: ALICE });
@@ -281,7 +300,7 @@ scenario('forged events change nothing, call nothing and answer nothing', async 
 });
 
 scenario('EC2 failing the re-apply: the run fails (Lambda counts the error) and reports the field as reapply-failed', async (w) => {
-  const stack = await deploy(w, guarded(DriftGuard.REAPPLY));
+  const stack = await deploy(w, guarded(DriftGuardMode.REAPPLY));
   changeOutOfBand(w, { HttpTokens: 'optional' });
   w.ec2.injectFault({ code: 'InternalError', action: MODIFY, times: 100 });
   const run = await stack.schedule({ outcomes: ['error'] });
@@ -294,7 +313,7 @@ scenario('EC2 failing the re-apply: the run fails (Lambda counts the error) and 
 
 scenario('with the oldest SDK we test (client-ec2 3.996.0, which lacks HttpTokensEnforced; client-cloudwatch 3.995.0): enforcement set back and counted', async (w) => {
   const stack = w.stack({ sdk: '3.996.0' });
-  const template = guarded(DriftGuard.REAPPLY, { httpPutResponseHopLimit: undefined, httpTokensEnforced: HttpTokensEnforced.ENABLED });
+  const template = guarded(DriftGuardMode.REAPPLY, { httpPutResponseHopLimit: undefined, httpTokensEnforced: ImdsHttpTokensEnforced.ENABLED });
   expectSuccess(await stack.create(template));
   changeOutOfBand(w, { HttpTokensEnforced: 'disabled' });
   const run = await stack.schedule();
@@ -307,10 +326,8 @@ scenario('with the oldest SDK we test (client-ec2 3.996.0, which lacks HttpToken
 scenario('two stack instances of a StackSet with the guard, in two accounts: each guards its own account with settings as parameters', async (w) => {
   const { template, parameters } = synthesizeStackSet({
     ...IMDSV2,
-    driftGuard: DriftGuard.REAPPLY,
-    settingsAsParameters: true,
-    organizationalUnitIds: ['ou-abcd-12345678'],
-    regions: [REGION],
+    driftGuard: DriftGuardMode.REAPPLY,
+    target: ImdsStackSetTarget.fromOrganizationalUnits({ organizationalUnitIds: ['ou-abcd-12345678'], regions: [REGION] }),
   });
   const other = await w.account('210987654321');
   const first = w.stack({ name: 'StackSet-ImdsEverywhere-1' });

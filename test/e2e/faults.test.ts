@@ -6,11 +6,11 @@
  */
 import { REGION, expectFailed, expectSuccess, scenario } from './harness/scenario';
 import { synthesizeImds } from './harness/template';
-import { HttpTokens, HttpTokensEnforced } from '../../src';
+import { ImdsHttpTokens, ImdsHttpTokensEnforced } from '../../src';
 
 const GET = 'GetInstanceMetadataDefaults';
 const MODIFY = 'ModifyInstanceMetadataDefaults';
-const IMDSV2 = { httpTokens: HttpTokens.REQUIRED, httpTokensEnforced: HttpTokensEnforced.ENABLED };
+const IMDSV2 = { httpTokens: ImdsHttpTokens.REQUIRED, httpTokensEnforced: ImdsHttpTokensEnforced.ENABLED };
 const CREATE_FAILED_ID = /^ImdsAccountDefaults:CreateFailed:/;
 
 scenario('a hanging EC2 endpoint: FAILED reaches CloudFormation before the Timeout, and the rollback Delete does nothing', async (w) => {
@@ -51,11 +51,11 @@ scenario('throttling (RequestLimitExceeded) is retried and the Create succeeds',
 
 scenario('5xx (InternalError, Unavailable) are retried and the Update succeeds', async (w) => {
   const stack = w.stack();
-  expectSuccess(await stack.create(synthesizeImds({ httpTokens: HttpTokens.OPTIONAL })));
+  expectSuccess(await stack.create(synthesizeImds({ httpTokens: ImdsHttpTokens.OPTIONAL })));
 
   w.ec2.injectFault({ code: 'InternalError', times: 2, action: MODIFY });
   w.ec2.injectFault({ code: 'Unavailable', times: 1, action: GET });
-  const update = await stack.update(synthesizeImds({ httpTokens: HttpTokens.REQUIRED }));
+  const update = await stack.update(synthesizeImds({ httpTokens: ImdsHttpTokens.REQUIRED }));
   expectSuccess(update, { HttpTokens: 'required' });
   expect(update.ec2Requests.filter((r) => r.fault)).toHaveLength(3);
   expect(w.state()).toEqual({ HttpTokens: 'required' });
@@ -66,7 +66,7 @@ scenario('5xx that do not stop: FAILED before the Timeout, the previous values r
   w.ec2.injectFault({ code: 'InternalError', times: 1_000, action: MODIFY });
   const stack = w.stack();
 
-  const create = await stack.create(synthesizeImds({ httpTokens: HttpTokens.REQUIRED }));
+  const create = await stack.create(synthesizeImds({ httpTokens: ImdsHttpTokens.REQUIRED }));
   expectFailed(create, /InternalError: An internal error has occurred.*Restoring the previous values failed too/);
   expect(create.answer!.PhysicalResourceId).toMatch(CREATE_FAILED_ID);
   expect(w.state()).toEqual({ HttpTokens: 'optional' });
@@ -134,7 +134,7 @@ scenario('a declarative policy manages the settings: create fails by default wit
   w.ec2.setDeclarativePolicy(REGION, 'IMDS settings are managed by the platform team');
   const stack = w.stack();
 
-  const create = await stack.create(synthesizeImds({ httpTokens: HttpTokens.OPTIONAL }));
+  const create = await stack.create(synthesizeImds({ httpTokens: ImdsHttpTokens.OPTIONAL }));
   expectFailed(create, /declarative policy.*"IMDS settings are managed by the platform team".*skipIfManagedByDeclarativePolicy/);
   expect(create.ec2Actions).toEqual([GET]);
   expect(w.state()).toEqual({ HttpTokens: 'required' });
@@ -150,13 +150,13 @@ scenario('a declarative policy manages the settings: with skipIfManagedByDeclara
   w.ec2.setDeclarativePolicy(REGION, 'Managed by the organization');
   const stack = w.stack();
 
-  const create = await stack.create(synthesizeImds({ httpTokens: HttpTokens.OPTIONAL, skipIfManagedByDeclarativePolicy: true }));
+  const create = await stack.create(synthesizeImds({ httpTokens: ImdsHttpTokens.OPTIONAL, skipIfManagedByDeclarativePolicy: true }));
   expect(create.event!.ResourceProperties.SkipIfManagedByDeclarativePolicy).toBe('true');
   expectSuccess(create, { HttpTokens: 'required', ManagedBy: 'declarative-policy', Applied: 'false' });
   expect(create.ec2Actions).toEqual([GET]);
 
   const update = await stack.update(synthesizeImds({
-    httpTokens: HttpTokens.OPTIONAL, httpPutResponseHopLimit: 2, skipIfManagedByDeclarativePolicy: true,
+    httpTokens: ImdsHttpTokens.OPTIONAL, httpPutResponseHopLimit: 2, skipIfManagedByDeclarativePolicy: true,
   }));
   expectSuccess(update, { ManagedBy: 'declarative-policy', Applied: 'false' });
   expect(update.ec2Actions).not.toContain(MODIFY);
@@ -171,7 +171,7 @@ scenario('the first PUT to the ResponseURL fails (S3 500): the answer is retried
   w.responses.failNext(2);
   const stack = w.stack();
 
-  const create = await stack.create(synthesizeImds({ httpTokens: HttpTokens.REQUIRED }));
+  const create = await stack.create(synthesizeImds({ httpTokens: ImdsHttpTokens.REQUIRED }));
   expectSuccess(create);
   expect(create.invocation!.logs).toMatch(/did not go through/);
   // The harness checks every step's logs for the ResponseURL and its signature; here the failed PUTs were logged too.

@@ -25,10 +25,11 @@
  *  and the upgrade from the previous release (its templates, 322c6d4).
  */
 import { PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
-import { RemovalPolicy } from 'aws-cdk-lib';
+import { RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { CloudFormationStack, FunctionRun, StepResult, stepOf } from './harness/cloudformation';
 import { cloudTrailEvent, matchesPattern } from './harness/eventbridge';
 import { executionRoleSession } from './harness/lambda';
+import { identityOf, metricsPut } from './harness/metrics';
 import { REGION, World, claimName, expectSuccess, legacyClaimName, scenario } from './harness/scenario';
 import {
   ACCOUNT,
@@ -44,12 +45,13 @@ import {
   synthesizeWithoutImds,
 } from './harness/template';
 import {
-  DriftGuard,
-  HttpTokens,
+  DriftGuardMode,
   ImdsAccountDefaults,
   ImdsAccountDefaultsProps,
+  ImdsHttpTokens,
+  ImdsInstanceMetadataTags,
   ImdsInstanceUpgrade,
-  InstanceMetadataTags,
+  ImdsStackSetTarget,
   InstanceUpgradeMode,
   SettingsOnDelete,
 } from '../../src';
@@ -57,7 +59,7 @@ import { TEST_CREDENTIALS, testAccessKeyId } from '../support/sigv4';
 
 const MODIFY = 'ModifyInstanceMetadataDefaults';
 const NAMESPACE = 'CdkImdsAccountDefaults';
-const IMDSV2 = { httpTokens: HttpTokens.REQUIRED, httpPutResponseHopLimit: 2 };
+const IMDSV2 = { httpTokens: ImdsHttpTokens.REQUIRED, httpPutResponseHopLimit: 2 };
 const IMDSV2_STATE = { HttpTokens: 'required', HttpPutResponseHopLimit: 2 };
 /** The physical id's first part: the stack's account and Region. */
 const PHYSICAL_PREFIX = `ImdsAccountDefaults:${ACCOUNT}:${REGION}`;
@@ -117,7 +119,7 @@ const LOGICAL_ID = t.resourceLogicalId;
 /** ImdsAccountDefaults as the previous release synthesized it (REQUIRED, hop limit 2, REAPPLY). */
 const previousGuarded = previousReleaseTemplate('account-defaults');
 const guarded = (props: Partial<ImdsAccountDefaultsProps> = {}): StackTemplate =>
-  synthesizeImds({ ...IMDSV2, driftGuard: DriftGuard.REAPPLY, ...props });
+  synthesizeImds({ ...IMDSV2, driftGuard: DriftGuardMode.REAPPLY, ...props });
 
 // ---- 1. Rollbacks restore ----
 
@@ -195,7 +197,7 @@ scenario('1. a deliberate Delete still resets every managed field to no preferen
 scenario('1. SettingsOnDelete.RESTORE: a deliberate Delete puts back the values from before the Create, where EC2 still holds this resource\'s', async (w) => {
   w.ec2.setState(REGION, { HttpTokens: 'optional' });
   const stack = w.stack();
-  const restoring = synthesizeImds({ ...IMDSV2, instanceMetadataTags: InstanceMetadataTags.ENABLED, settingsOnDelete: SettingsOnDelete.RESTORE });
+  const restoring = synthesizeImds({ ...IMDSV2, instanceMetadataTags: ImdsInstanceMetadataTags.ENABLED, settingsOnDelete: SettingsOnDelete.RESTORE });
   expectSuccess(await stack.create(restoring));
   expect(w.state()).toEqual({ ...IMDSV2_STATE, InstanceMetadataTags: 'enabled' });
   // Someone changed the hop limit since: not this resource's value any more, so it is left as it is.
@@ -239,6 +241,9 @@ function expectUnconfirmed(w: World, run: Awaited<ReturnType<CloudFormationStack
     RequestId: run.event.RequestId,
   }]);
   expect(metrics(w)).toEqual([['UnconfirmedEvents', 1]]);
+  // What an alarm on either construct's metricUnconfirmedEvents() watches.
+  expect(metricsPut(w.cloudwatch, REGION)).toEqual([identityOf(new ImdsAccountDefaults(new Stack(), 'Imds', IMDSV2).metricUnconfirmedEvents())]);
+  expect(identityOf(new ImdsInstanceUpgrade(new Stack(), 'Upgrade', {}).metricUnconfirmedEvents())).toEqual(metricsPut(w.cloudwatch, REGION)[0]);
   // Nothing was read from or written to EC2 or SSM: the confirmation comes first.
   expect({ ec2: run.ec2Actions, ssm: run.ssmActions }).toEqual({ ec2: [], ssm: [] });
 }
@@ -334,6 +339,7 @@ scenario('3. an edited claim (values changed in SSM) changes nothing the drift g
   // The edit is reported.
   expect(linesOf(run, 'security warning')).toEqual([expect.objectContaining({ warning: 'claim-problem', name })]);
   expect(metrics(w)).toEqual([['ClaimProblems', 1]]);
+  expect(metricsPut(w.cloudwatch, REGION)).toEqual([identityOf(new ImdsAccountDefaults(new Stack(), 'Imds', IMDSV2).metricClaimProblems())]);
 
   // A change out of band is set back to the template's value, not the claim's.
   changeOutOfBand(w, { HttpTokens: 'optional', HttpPutResponseHopLimit: 8 });
@@ -363,7 +369,7 @@ scenario('3. a deleted claim is reported (ClaimProblems) and the guard keeps gua
 // Previous release: the rollback Update hands the hop limit back to the claim's `before`, whoever wrote it (64).
 scenario('3. a value before edited in the claim by another principal (another access key) is not used by the rollback Update: the field is left as it is, and reported', async (w) => {
   const stack = w.stack();
-  expectSuccess(await stack.create(synthesizeImds({ httpTokens: HttpTokens.REQUIRED })));
+  expectSuccess(await stack.create(synthesizeImds({ httpTokens: ImdsHttpTokens.REQUIRED })));
   changeOutOfBand(w, { HttpPutResponseHopLimit: 3 });
   // The Update takes the hop limit over (3 -> 2); another resource of the deployment fails.
   const update = await stack.update(synthesizeImds(IMDSV2), {}, { anotherResourceFails: 'SomeQueue' });
@@ -439,7 +445,7 @@ scenario('5. a Create delivered again after the resource is CREATE_COMPLETE and 
   const stack = w.stack();
   const create = await stack.create(t);
   expectSuccess(create);
-  expectSuccess(await stack.update(synthesizeImds({ httpTokens: HttpTokens.REQUIRED, httpPutResponseHopLimit: 3 })));
+  expectSuccess(await stack.update(synthesizeImds({ httpTokens: ImdsHttpTokens.REQUIRED, httpPutResponseHopLimit: 3 })));
   const claims = w.claims();
   w.cloudwatch.clearMetrics(REGION);
 
@@ -481,7 +487,7 @@ scenario('5. the Create of a resource whose update was rolled back, delivered af
 
 // Previous release: the old instance's Delete resets, and nothing puts the values back (state {}).
 scenario('6. two StackSets with the same values: the old instance\'s Delete reads the claims before the new instance\'s Create records its own, then resets: the field is re-applied', async (w) => {
-  const props = { organizationalUnitIds: ['ou-abcd-12345678'], regions: [REGION], ...IMDSV2 };
+  const props = { target: ImdsStackSetTarget.fromOrganizationalUnits({ organizationalUnitIds: ['ou-abcd-12345678'], regions: [REGION] }), ...IMDSV2 };
   const old = synthesizeStackSet(props);
   const next = synthesizeStackSet({ ...props, stackSetName: 'ImdsDefaultsV2' });
   // The Delete waits while the other stack's Create runs (a cold start and its calls).
@@ -604,7 +610,7 @@ scenario(`upgrade from ${PREVIOUS_COMMIT}: the update to the new template resets
   // The claim of format 1 is left over, stale (its resource is DELETE_COMPLETE): it blocks nothing (the README says how to remove it).
   expect(w.claims().map((c) => ({ name: c.name, format: c.format, fields: c.fields }))).toEqual([legacy]);
   const next = w.stack({ name: 'Next' });
-  expectSuccess(await next.create(synthesizeImds({ httpTokens: HttpTokens.OPTIONAL })), { HttpTokens: 'optional' });
+  expectSuccess(await next.create(synthesizeImds({ httpTokens: ImdsHttpTokens.OPTIONAL })), { HttpTokens: 'optional' });
 });
 
 scenario(`upgrade from ${PREVIOUS_COMMIT}: a RETAIN resource and an ImdsInstanceUpgrade update cleanly`, async (w) => {

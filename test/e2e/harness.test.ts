@@ -19,6 +19,7 @@ import {
   CUSTOM_RESOURCE_TYPE,
   INSTANCE_UPGRADE_TYPE,
   StackTemplate,
+  attributesRead,
   checkReferences,
   functionConfig,
   readTemplate,
@@ -29,16 +30,18 @@ import {
   synthesizeWithoutImds,
 } from './harness/template';
 import { TimingRecorder } from './harness/timings';
-import { DriftGuard, HttpTokens, ImdsAccountDefaults, ImdsInstanceUpgrade } from '../../src';
+import { DriftGuardMode, ImdsAccountDefaults, ImdsHttpTokens, ImdsInstanceUpgrade, ImdsStackSetTarget } from '../../src';
 
 /**
  * The template (by default one ImdsAccountDefaults at Imds) with other inline
- * code (`answer(event, data)` PUTs a SUCCESS) and, optionally, another Timeout or Runtime.
+ * code (`answer(event, data)` PUTs a SUCCESS) and, optionally, another Timeout or
+ * Runtime; without the Outputs synthesize() adds (the construct's attributes,
+ * which such code does not answer).
  */
 function withCode(
   body: string,
   overrides: { Timeout?: number; Runtime?: string } = {},
-  t: StackTemplate = synthesizeImds({ httpTokens: HttpTokens.REQUIRED }),
+  t: StackTemplate = synthesizeImds({ httpTokens: ImdsHttpTokens.REQUIRED }),
 ): StackTemplate {
   const fn = t.template.Resources[t.functionLogicalId].Properties;
   fn.Code.ZipFile = `
@@ -52,6 +55,7 @@ function withCode(
     });
     ${body}`;
   Object.assign(fn, overrides);
+  delete t.template.Outputs;
   return t;
 }
 
@@ -120,8 +124,8 @@ function describing(other: string, t: StackTemplate, otherStack?: string): Stack
 }
 
 scenario('the simulator: a rename creates the new logical id, then deletes the old one in the cleanup phase; DescribeStackResource shows each status as it happens', async (w) => {
-  const before = synthesizeImds({ httpTokens: HttpTokens.REQUIRED });
-  const after = synthesizeImds({ httpTokens: HttpTokens.REQUIRED }, 'Security/Imds');
+  const before = synthesizeImds({ httpTokens: ImdsHttpTokens.REQUIRED });
+  const after = synthesizeImds({ httpTokens: ImdsHttpTokens.REQUIRED }, 'Security/Imds');
   const [oldId, newId] = [before.resourceLogicalId, after.resourceLogicalId];
   const stack = w.stack();
 
@@ -149,20 +153,20 @@ scenario('the simulator: a rename creates the new logical id, then deletes the o
 
 scenario('the simulator: a stack deleted with a retained resource stays describable by its StackId, the resource DELETE_SKIPPED', async (w) => {
   const retained = w.stack({ name: 'Retained' });
-  const t = synthesizeImds({ httpTokens: HttpTokens.REQUIRED, removalPolicy: RemovalPolicy.RETAIN });
+  const t = synthesizeImds({ httpTokens: ImdsHttpTokens.REQUIRED, removalPolicy: RemovalPolicy.RETAIN });
   expect((await retained.create(describing(t.resourceLogicalId, t))).answer!.Data).toEqual({ Self: 'CREATE_IN_PROGRESS', Other: 'CREATE_IN_PROGRESS' });
   const del = await retained.delete();
   expect(del.event).toBeUndefined();
   expect(retained.status).toBe('DELETE_COMPLETE');
 
   const observer = w.stack({ name: 'Observer' });
-  const create = await observer.create(describing(t.resourceLogicalId, synthesizeImds({ httpTokens: HttpTokens.REQUIRED }), retained.stackId));
+  const create = await observer.create(describing(t.resourceLogicalId, synthesizeImds({ httpTokens: ImdsHttpTokens.REQUIRED }), retained.stackId));
   expect(create.answer!.Data).toEqual({ Self: 'CREATE_IN_PROGRESS', Other: 'DELETE_SKIPPED' });
 });
 
 scenario('the simulator: a failed Update, and an Update that another resource fails, roll back with old and new swapped', async (w) => {
   // Code that fails every Update to HttpTokens "optional".
-  const code = (httpTokens: HttpTokens) => withCode(`exports.handler = async (event) => {
+  const code = (httpTokens: ImdsHttpTokens) => withCode(`exports.handler = async (event) => {
     if (event.RequestType === 'Update' && event.ResourceProperties.HttpTokens === 'optional') {
       const body = JSON.stringify({ Status: 'FAILED', Reason: 'no', PhysicalResourceId: event.PhysicalResourceId, StackId: event.StackId, RequestId: event.RequestId, LogicalResourceId: event.LogicalResourceId });
       await new Promise((resolve) => https.request(event.ResponseURL, { method: 'PUT', headers: { 'content-length': Buffer.byteLength(body) } }, (res) => { res.resume(); res.on('end', resolve); }).end(body));
@@ -171,10 +175,10 @@ scenario('the simulator: a failed Update, and an Update that another resource fa
     await answer(event);
   };`, {}, synthesizeImds({ httpTokens }));
   const stack = w.stack();
-  const id = code(HttpTokens.REQUIRED).resourceLogicalId;
-  expect((await stack.create(code(HttpTokens.REQUIRED))).answer!.Status).toBe('SUCCESS');
+  const id = code(ImdsHttpTokens.REQUIRED).resourceLogicalId;
+  expect((await stack.create(code(ImdsHttpTokens.REQUIRED))).answer!.Status).toBe('SUCCESS');
 
-  const update = await stack.update(code(HttpTokens.OPTIONAL));
+  const update = await stack.update(code(ImdsHttpTokens.OPTIONAL));
   expect(update.answer!.Status).toBe('FAILED');
   expect(stack.status).toBe('UPDATE_ROLLBACK_IN_PROGRESS');
   expect(stack.resourceStatus(id)).toBe('UPDATE_FAILED');
@@ -182,7 +186,7 @@ scenario('the simulator: a failed Update, and an Update that another resource fa
   expect(rollback.event).toMatchObject({ RequestType: 'Update', ResourceProperties: { HttpTokens: 'required' }, OldResourceProperties: { HttpTokens: 'optional' } });
   expect(stack.status).toBe('UPDATE_ROLLBACK_COMPLETE');
 
-  const other = await stack.update(code(HttpTokens.NO_PREFERENCE), {}, { anotherResourceFails: 'SomeQueue' });
+  const other = await stack.update(code(ImdsHttpTokens.NO_PREFERENCE), {}, { anotherResourceFails: 'SomeQueue' });
   expect(other.answer!.Status).toBe('SUCCESS');
   expect(stack.history.slice(-4)).toEqual([`${id} UPDATE_IN_PROGRESS`, `${id} UPDATE_COMPLETE`, 'SomeQueue UPDATE_FAILED', 'ImdsE2e UPDATE_ROLLBACK_IN_PROGRESS']);
   const back = await stack.rollback();
@@ -333,8 +337,10 @@ const ROLE = {
   Properties: { AssumeRolePolicyDocument: { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' }, Action: 'sts:AssumeRole' }] } },
 };
 
-/** A hand-written template: the function Fn with `code`, the custom resource Probe it backs, and `extra` resources. */
-function probeTemplate(code: string, options: { readonly fn?: object; readonly probe?: object; readonly extra?: object } = {}): StackTemplate {
+/** A hand-written template: the function Fn with `code`, the custom resource Probe it backs, `extra` resources and `outputs`. */
+function probeTemplate(
+  code: string, options: { readonly fn?: object; readonly probe?: object; readonly extra?: object; readonly outputs?: object } = {},
+): StackTemplate {
   return readTemplate({
     Resources: {
       Role: ROLE,
@@ -342,6 +348,7 @@ function probeTemplate(code: string, options: { readonly fn?: object; readonly p
       Probe: { Type: 'Custom::Probe', Properties: { ServiceToken: { 'Fn::GetAtt': ['Fn', 'Arn'] }, ...options.probe } },
       ...options.extra,
     },
+    ...(options.outputs ? { Outputs: options.outputs } : {}),
   });
 }
 
@@ -476,6 +483,49 @@ scenario('an answer later than the resource\'s ServiceTimeout fails the step: Cl
       .rejects.toThrow(new RegExp(`Probe: ServiceTimeout ${bad} is invalid: CloudFormation takes an integer from 1 to 3600`));
     expect(stack.status).toBe('NEW');
   }
+});
+
+scenario('every Fn::GetAtt of a custom resource reads the Data of its last Create or Update: a key the answer lacks fails the event, or the update that sends the resource no event', async (w) => {
+  // Answers a Data key for each name in the property Keys.
+  const code = 'exports.handler = async (event) => { await answer(event, Object.fromEntries(event.ResourceProperties.Keys.split(",").map((k) => [k, "x"]))); };';
+  const reading = (keys: string, ...attributes: string[]) => probeTemplate(code, {
+    probe: { Keys: keys },
+    // Fn::GetAtt in an Output, and in Fn::Sub in another resource's properties.
+    outputs: Object.fromEntries(attributes.slice(1).map((a) => [`Out${a}`, { Value: { 'Fn::GetAtt': ['Probe', a] } }])),
+    fn: attributes.length > 0 ? { Description: { 'Fn::Sub': `reads \${Probe.${attributes[0]}}` } } : {},
+  });
+  expect(attributesRead(reading('A', 'A', 'B', 'C'), 'Probe')).toEqual(['A', 'B', 'C']);
+
+  const stack = w.stack();
+  expectSuccess(await stack.create(reading('A,B', 'A', 'B')), { A: 'x', B: 'x' });
+  // An Update whose answer lacks a key the template reads.
+  await expect(stack.update(reading('A', 'A', 'B')))
+    .rejects.toThrow(/Update: the template reads Fn::GetAtt Probe\.B, which the Data \(A\) lacks: CloudFormation fails the stack \(CustomResource attribute error: Vendor response doesn't contain B key in object probe\)/);
+
+  // No event (the properties are unchanged): the Data of the Create still answers for A and B, not for C.
+  const kept = w.stack({ name: 'Kept' });
+  expectSuccess(await kept.create(reading('A,B', 'A')));
+  const outputOnly = await kept.update(reading('A,B', 'A', 'B'));
+  expect(outputOnly.event).toBeUndefined();
+  await expect(w.stack({ name: 'Added' }).create(reading('A,B', 'A', 'C'))).rejects.toThrow(/Create: the template reads Fn::GetAtt Probe\.C, which the Data \(A, B\) lacks/);
+  await expect(kept.update(reading('A,B', 'A', 'C'))).rejects.toThrow(/Probe was sent no Update \(its properties are unchanged\): the template reads Fn::GetAtt Probe\.C, which the Data \(A, B\) lacks/);
+});
+
+scenario('rollback({ functionsLast }): the rollback Update carries the old properties to the function as the failed update left it', async (w) => {
+  const version = (v: string) => probeTemplate(`exports.handler = async (event) => { await answer(event, { Code: "${v}", Keys: event.ResourceProperties.Keys }); };`, { probe: { Keys: v } });
+  const back = async (name: string, functionsLast?: boolean) => {
+    const stack = w.stack({ name });
+    expectSuccess(await stack.create(version('v1')));
+    expectSuccess(await stack.update(version('v2'), {}, { anotherResourceFails: 'SomeQueue' }), { Code: 'v2', Keys: 'v2' });
+    const rollback = await stack.rollback(functionsLast === undefined ? undefined : { functionsLast });
+    expect(stack.status).toBe('UPDATE_ROLLBACK_COMPLETE');
+    // The next event is run by the function rolled back to.
+    expect((await stack.delete()).answer).toMatchObject({ Status: 'SUCCESS', Data: { Code: 'v1' } });
+    return rollback.answer!.Data;
+  };
+  expect(await back('OldCode')).toEqual({ Code: 'v1', Keys: 'v1' });
+  expect(await back('OldCodeToo', false)).toEqual({ Code: 'v1', Keys: 'v1' });
+  expect(await back('NewCode', true)).toEqual({ Code: 'v2', Keys: 'v1' });
 });
 
 scenario('CloudFormation refuses a template with a dangling reference; EventBridge could not invoke a function without a permission for the rule', async (w) => {
@@ -649,12 +699,20 @@ test('the timings: calls per service and EC2 calls by action in the table; every
 
 test('the library\'s own templates read as the harness expects: both custom resource types, each rule with its function target and permission, every reference resolved', () => {
   const both = synthesize((stack) => {
-    new ImdsAccountDefaults(stack, 'Imds', { httpTokens: HttpTokens.REQUIRED, driftGuard: DriftGuard.REAPPLY });
+    new ImdsAccountDefaults(stack, 'Imds', { httpTokens: ImdsHttpTokens.REQUIRED, driftGuard: DriftGuardMode.REAPPLY });
     new ImdsInstanceUpgrade(stack, 'Upgrade', { interval: Duration.hours(6) });
   });
   const stackSet = synthesizeStackSet({
-    organizationalUnitIds: ['ou-abcd-12345678'], regions: [REGION], httpTokens: HttpTokens.REQUIRED, driftGuard: DriftGuard.REPORT_ONLY, instanceUpgrade: {},
+    target: ImdsStackSetTarget.fromOrganizationalUnits({ organizationalUnitIds: ['ou-abcd-12345678'], regions: [REGION] }), httpTokens: ImdsHttpTokens.REQUIRED, driftGuard: DriftGuardMode.REPORT_ONLY, instanceUpgrade: {},
   });
+  // Every attribute of both constructs is read in an Output (synthesize()): each Create and Update answer must hold these keys.
+  expect(attributesRead(both, both.resourceOf(CUSTOM_RESOURCE_TYPE).logicalId)).toEqual([
+    'Applied', 'HttpEndpoint', 'HttpPutResponseHopLimit', 'HttpTokens', 'HttpTokensEnforced', 'InstanceMetadataTags',
+    'InstancesAllowingImdsv1Count', 'LaunchConfigurationsAllowingImdsv1Count', 'LaunchTemplatesAllowingImdsv1Count', 'ManagedBy', 'ReadinessCheckResult',
+  ]);
+  expect(attributesRead(both, both.resourceOf(INSTANCE_UPGRADE_TYPE).logicalId)).toEqual([
+    'Candidates', 'Eligible', 'Excluded', 'Failed', 'InUse', 'Pending', 'Unknown', 'Upgraded',
+  ]);
   const ctx = { account: ACCOUNT, stackName: 'ImdsE2e', stackId: `arn:aws:cloudformation:${REGION}:${ACCOUNT}:stack/ImdsE2e/x`, region: REGION };
   const trail = cloudTrailEvent({ account: ACCOUNT, region: REGION, callerArn: `arn:aws:sts::${ACCOUNT}:assumed-role/Admin/alice` });
   for (const [t, parameters] of [[both, {}], [stackSet.template, stackSet.parameters]] as const) {
@@ -682,7 +740,7 @@ test('the library\'s own templates read as the harness expects: both custom reso
 
 scenario('the shipped functions side by side in one stack: each custom resource runs its own function, each rule reaches its own', async (w) => {
   const t = synthesize((stack) => {
-    new ImdsAccountDefaults(stack, 'Imds', { httpTokens: HttpTokens.REQUIRED, driftGuard: DriftGuard.REPORT_ONLY });
+    new ImdsAccountDefaults(stack, 'Imds', { httpTokens: ImdsHttpTokens.REQUIRED, driftGuard: DriftGuardMode.REPORT_ONLY });
     new ImdsInstanceUpgrade(stack, 'Upgrade', {});
   });
   const stack = w.stack();

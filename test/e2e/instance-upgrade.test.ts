@@ -11,11 +11,19 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { Duration } from 'aws-cdk-lib';
+import { Duration, Stack } from 'aws-cdk-lib';
 import { StepResult, stepOf } from './harness/cloudformation';
+import { identityOf, metricsPut as metricIdentitiesPut } from './harness/metrics';
 import { REGION, World, expectSuccess, scenario } from './harness/scenario';
 import { StackTemplate, synthesize, synthesizeStackSet } from './harness/template';
-import { HttpTokens, HttpTokensEnforced, ImdsInstanceUpgrade, ImdsInstanceUpgradeProps, InstanceUpgradeMode } from '../../src';
+import {
+  ImdsHttpTokens,
+  ImdsHttpTokensEnforced,
+  ImdsInstanceUpgrade,
+  ImdsInstanceUpgradeProps,
+  ImdsStackSetTarget,
+  InstanceUpgradeMode,
+} from '../../src';
 import { Fleet, seedFleet } from '../support/fleet';
 
 /** A few thousand instances: about 1,600 allow IMDSv1, about 1,000 of them safe to upgrade. */
@@ -153,6 +161,15 @@ scenario('report only (the default): the run on deploy and the scheduled run cha
     InstancesFailed: 0,
   });
   expect(w.cloudwatch.putMetricData(REGION, NAMESPACE).every((d) => Object.keys(d.Dimensions).length === 0)).toBe(true);
+  // The construct's metric methods name exactly these metrics (namespace, name, no dimensions): an app's alarms see them,
+  // each over the schedule's period (a day by default).
+  const upgrade = new ImdsInstanceUpgrade(new Stack(), 'Upgrade', {});
+  const methods = [
+    upgrade.metricInstancesAllowingImdsv1(), upgrade.metricInstancesUpgraded(), upgrade.metricInstancesInUse(),
+    upgrade.metricInstancesExcluded(), upgrade.metricInstancesUnknown(), upgrade.metricInstancesFailed(),
+  ];
+  expect(metricIdentitiesPut(w.cloudwatch, REGION)).toEqual(methods.map(identityOf));
+  expect(methods.map((m) => m.period.toMinutes())).toEqual(Array(methods.length).fill(stack.rules()[0].scheduleRateMinutes));
   // The summary names the instances (the first 100 of each list).
   const summary = summaryOf(createStep);
   expect(summary.trigger).toBe('Create');
@@ -317,10 +334,9 @@ scenario('through the StackSet (instanceUpgrade): a stack instance requires and 
   const fleet = seedFleet(w.ec2, w.cloudwatch, REGION, { count: size });
   const before = tokens(w);
   const { template: body, parameters } = synthesizeStackSet({
-    organizationalUnitIds: ['ou-abcd-12345678'],
-    regions: [REGION],
-    httpTokens: HttpTokens.REQUIRED,
-    httpTokensEnforced: HttpTokensEnforced.ENABLED,
+    target: ImdsStackSetTarget.fromOrganizationalUnits({ organizationalUnitIds: ['ou-abcd-12345678'], regions: [REGION] }),
+    httpTokens: ImdsHttpTokens.REQUIRED,
+    httpTokensEnforced: ImdsHttpTokensEnforced.ENABLED,
     instanceUpgrade: { mode: InstanceUpgradeMode.UPGRADE, maxUpgradesPerRun: 1000 },
   });
   const stack = w.stack({ slowestEventMs: SLOWEST_RUN_MS });

@@ -8,7 +8,7 @@
 import { RemovalPolicy } from 'aws-cdk-lib';
 import { REGION, expectSuccess, scenario } from './harness/scenario';
 import { synthesizeImds } from './harness/template';
-import { HttpEndpoint, HttpTokens, HttpTokensEnforced, InstanceMetadataTags } from '../../src';
+import { ImdsHttpEndpoint, ImdsHttpTokens, ImdsHttpTokensEnforced, ImdsInstanceMetadataTags } from '../../src';
 
 /** The physical id of a Create that found the fields unset: account, Region, and each managed field's value before it. */
 const PHYSICAL_ID = `ImdsAccountDefaults:123456789012:${REGION}:HttpTokens=no-preference,HttpPutResponseHopLimit=-1`;
@@ -16,7 +16,7 @@ const PHYSICAL_ID = `ImdsAccountDefaults:123456789012:${REGION}:HttpTokens=no-pr
 scenario('create, update, delete: the settings are applied, changed, then reset', async (w) => {
   const stack = w.stack();
 
-  const create = await stack.create(synthesizeImds({ httpTokens: HttpTokens.REQUIRED, httpPutResponseHopLimit: 2 }));
+  const create = await stack.create(synthesizeImds({ httpTokens: ImdsHttpTokens.REQUIRED, httpPutResponseHopLimit: 2 }));
   expectSuccess(create, { HttpTokens: 'required', HttpPutResponseHopLimit: '2', HttpTokensEnforced: 'no-preference', ManagedBy: 'account', Applied: 'true' });
   // CloudFormation delivers the number 2 of the template as the string "2", and its own ServiceTimeout too.
   expect(create.event!.ResourceProperties).toEqual({
@@ -32,7 +32,7 @@ scenario('create, update, delete: the settings are applied, changed, then reset'
   expect(w.claims().map((c) => c.fields)).toEqual([{ HttpTokens: 'required', HttpPutResponseHopLimit: 2 }]);
 
   const update = await stack.update(synthesizeImds({
-    httpTokens: HttpTokens.REQUIRED, httpTokensEnforced: HttpTokensEnforced.ENABLED, httpPutResponseHopLimit: 3,
+    httpTokens: ImdsHttpTokens.REQUIRED, httpTokensEnforced: ImdsHttpTokensEnforced.ENABLED, httpPutResponseHopLimit: 3,
   }));
   expectSuccess(update, { HttpTokens: 'required', HttpTokensEnforced: 'enabled', HttpPutResponseHopLimit: '3', Applied: 'true' });
   expect(update.event!).toMatchObject({ PhysicalResourceId: PHYSICAL_ID, OldResourceProperties: create.event!.ResourceProperties });
@@ -59,14 +59,14 @@ scenario('settings the stack does not manage are left untouched on create, updat
   w.ec2.setState(REGION, outside);
   const stack = w.stack();
 
-  const create = await stack.create(synthesizeImds({ httpTokens: HttpTokens.REQUIRED }));
+  const create = await stack.create(synthesizeImds({ httpTokens: ImdsHttpTokens.REQUIRED }));
   expectSuccess(create, { HttpTokens: 'required', HttpEndpoint: 'enabled', InstanceMetadataTags: 'enabled' });
   expect(w.ec2.requestsOf('ModifyInstanceMetadataDefaults').map((r) => r.params)).toEqual([
     { Action: 'ModifyInstanceMetadataDefaults', Version: '2016-11-15', HttpTokens: 'required' },
   ]);
   expect(w.state()).toEqual({ ...outside, HttpTokens: 'required' });
 
-  expectSuccess(await stack.update(synthesizeImds({ httpTokens: HttpTokens.REQUIRED, httpPutResponseHopLimit: 2 })));
+  expectSuccess(await stack.update(synthesizeImds({ httpTokens: ImdsHttpTokens.REQUIRED, httpPutResponseHopLimit: 2 })));
   expect(w.state()).toEqual({ ...outside, HttpTokens: 'required', HttpPutResponseHopLimit: 2 });
 
   expectSuccess(await stack.delete());
@@ -76,11 +76,11 @@ scenario('settings the stack does not manage are left untouched on create, updat
 scenario('a setting removed on update goes back to no preference; the others stay', async (w) => {
   const stack = w.stack();
   expectSuccess(await stack.create(synthesizeImds({
-    httpTokens: HttpTokens.REQUIRED, httpPutResponseHopLimit: 2, instanceMetadataTags: InstanceMetadataTags.DISABLED,
+    httpTokens: ImdsHttpTokens.REQUIRED, httpPutResponseHopLimit: 2, instanceMetadataTags: ImdsInstanceMetadataTags.DISABLED,
   })));
   expect(w.state()).toEqual({ HttpTokens: 'required', HttpPutResponseHopLimit: 2, InstanceMetadataTags: 'disabled' });
 
-  const update = await stack.update(synthesizeImds({ httpTokens: HttpTokens.REQUIRED }));
+  const update = await stack.update(synthesizeImds({ httpTokens: ImdsHttpTokens.REQUIRED }));
   expectSuccess(update, { HttpTokens: 'required', HttpPutResponseHopLimit: '-1', InstanceMetadataTags: 'no-preference' });
   // HttpTokens is already "required": only the removed fields are written.
   expect(update.ec2Requests.filter((r) => r.action === 'ModifyInstanceMetadataDefaults').map((r) => r.params)).toEqual([
@@ -94,7 +94,7 @@ scenario('a setting removed on update goes back to no preference; the others sta
 
 scenario('RETAIN: CloudFormation sends no Delete and the settings stay', async (w) => {
   const stack = w.stack();
-  expectSuccess(await stack.create(synthesizeImds({ httpTokens: HttpTokens.REQUIRED, removalPolicy: RemovalPolicy.RETAIN })));
+  expectSuccess(await stack.create(synthesizeImds({ httpTokens: ImdsHttpTokens.REQUIRED, removalPolicy: RemovalPolicy.RETAIN })));
   expect(w.state()).toEqual({ HttpTokens: 'required' });
 
   const del = await stack.delete();
@@ -108,9 +108,9 @@ scenario('RETAIN: CloudFormation sends no Delete and the settings stay', async (
 
 scenario('an update that changes no setting makes no EC2 write', async (w) => {
   const stack = w.stack();
-  expectSuccess(await stack.create(synthesizeImds({ httpEndpoint: HttpEndpoint.ENABLED })));
+  expectSuccess(await stack.create(synthesizeImds({ httpEndpoint: ImdsHttpEndpoint.ENABLED })));
 
-  const update = await stack.update(synthesizeImds({ httpEndpoint: HttpEndpoint.ENABLED, skipIfManagedByDeclarativePolicy: true }));
+  const update = await stack.update(synthesizeImds({ httpEndpoint: ImdsHttpEndpoint.ENABLED, skipIfManagedByDeclarativePolicy: true }));
   expectSuccess(update, { HttpEndpoint: 'enabled', Applied: 'true' });
   expect(update.event!.ResourceProperties.SkipIfManagedByDeclarativePolicy).toBe('true');
   expect(update.ec2Actions).toEqual(['GetInstanceMetadataDefaults']);
@@ -120,8 +120,8 @@ scenario('an update that changes no setting makes no EC2 write', async (w) => {
 scenario('the state is per Region: two stacks of one StackSet in two Regions', async (w) => {
   const ireland = w.stack();
   const virginia = w.stack({ region: 'us-east-1' });
-  expectSuccess(await ireland.create(synthesizeImds({ httpTokens: HttpTokens.REQUIRED })));
-  const create = await virginia.create(synthesizeImds({ httpTokens: HttpTokens.OPTIONAL }));
+  expectSuccess(await ireland.create(synthesizeImds({ httpTokens: ImdsHttpTokens.REQUIRED })));
+  const create = await virginia.create(synthesizeImds({ httpTokens: ImdsHttpTokens.OPTIONAL }));
   expectSuccess(create, { HttpTokens: 'optional' });
   expect(create.answer!.PhysicalResourceId).toBe('ImdsAccountDefaults:123456789012:us-east-1:HttpTokens=no-preference');
   expect(w.state()).toEqual({ HttpTokens: 'required' });
@@ -138,7 +138,7 @@ scenario('the state is per Region: two stacks of one StackSet in two Regions', a
 scenario('an older @aws-sdk/client-ec2 (3.996.0) without HttpTokensEnforced on NODE_PATH', async (w) => {
   const stack = w.stack({ sdk: '3.996.0' });
 
-  const create = await stack.create(synthesizeImds({ httpTokens: HttpTokens.REQUIRED, httpTokensEnforced: HttpTokensEnforced.ENABLED }));
+  const create = await stack.create(synthesizeImds({ httpTokens: ImdsHttpTokens.REQUIRED, httpTokensEnforced: ImdsHttpTokensEnforced.ENABLED }));
   expect(create.invocation!.clientEc2!.version).toBe('3.996.0');
   expectSuccess(create, { HttpTokens: 'required', HttpTokensEnforced: 'enabled', Applied: 'true' });
   // The field reaches EC2 in the signed request although this client cannot serialize it.
@@ -146,7 +146,7 @@ scenario('an older @aws-sdk/client-ec2 (3.996.0) without HttpTokensEnforced on N
   expect(create.invocation!.logs).toMatch(/does not serialize HttpTokensEnforced/);
   expect(w.state()).toEqual({ HttpTokens: 'required', HttpTokensEnforced: 'enabled' });
 
-  expectSuccess(await stack.update(synthesizeImds({ httpTokens: HttpTokens.REQUIRED, httpTokensEnforced: HttpTokensEnforced.DISABLED })), { HttpTokensEnforced: 'disabled' });
+  expectSuccess(await stack.update(synthesizeImds({ httpTokens: ImdsHttpTokens.REQUIRED, httpTokensEnforced: ImdsHttpTokensEnforced.DISABLED })), { HttpTokensEnforced: 'disabled' });
   expect(w.state()).toEqual({ HttpTokens: 'required', HttpTokensEnforced: 'disabled' });
 
   expectSuccess(await stack.delete());

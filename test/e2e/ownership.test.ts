@@ -20,12 +20,12 @@ import {
   synthesizeStackSet,
   synthesizeWithoutImds,
 } from './harness/template';
-import { HttpTokens, HttpTokensEnforced, ImdsAccountDefaults, InstanceMetadataTags } from '../../src';
+import { ImdsAccountDefaults, ImdsHttpTokens, ImdsHttpTokensEnforced, ImdsInstanceMetadataTags, ImdsStackSetTarget } from '../../src';
 
 const GET = 'GetInstanceMetadataDefaults';
 const MODIFY = 'ModifyInstanceMetadataDefaults';
 const DESCRIBE = 'DescribeStackResource';
-const IMDSV2 = { httpTokens: HttpTokens.REQUIRED, httpPutResponseHopLimit: 2 };
+const IMDSV2 = { httpTokens: ImdsHttpTokens.REQUIRED, httpPutResponseHopLimit: 2 };
 const IMDSV2_STATE = { HttpTokens: 'required', HttpPutResponseHopLimit: 2 };
 
 /** The Modify requests of a step (or of every step of an operation). */
@@ -76,7 +76,7 @@ scenario('a claim per resource: recorded on Create, rewritten on Update, removed
   expect(claims[0].name).toBe(`${CLAIMS_PATH}/${stack.stackId.split('/')[2]}-${LOGICAL_ID}`);
   expect(create.answer!.PhysicalResourceId).toBe(`ImdsAccountDefaults:123456789012:${REGION}:HttpTokens=no-preference,HttpPutResponseHopLimit=-1`);
 
-  expectSuccess(await stack.update(synthesizeImds({ httpTokens: HttpTokens.REQUIRED, instanceMetadataTags: InstanceMetadataTags.ENABLED })));
+  expectSuccess(await stack.update(synthesizeImds({ httpTokens: ImdsHttpTokens.REQUIRED, instanceMetadataTags: ImdsInstanceMetadataTags.ENABLED })));
   expect(owners(w)).toEqual([claimOf(stack, LOGICAL_ID, { HttpTokens: 'required', InstanceMetadataTags: 'enabled' })]);
   expect(w.state()).toEqual({ HttpTokens: 'required', InstanceMetadataTags: 'enabled' });
 
@@ -115,10 +115,10 @@ scenario('rename inside a stack: the new logical id is created, the old one dele
 
 scenario('rename with changed settings: the same stack never conflicts with itself; the cleanup resets only what the new resource no longer manages', async (w) => {
   const stack = w.stack();
-  expectSuccess(await stack.create(synthesizeImds({ ...IMDSV2, instanceMetadataTags: InstanceMetadataTags.DISABLED })));
+  expectSuccess(await stack.create(synthesizeImds({ ...IMDSV2, instanceMetadataTags: ImdsInstanceMetadataTags.DISABLED })));
   expect(w.state()).toEqual({ ...IMDSV2_STATE, InstanceMetadataTags: 'disabled' });
 
-  const renamed = synthesizeImds({ httpTokens: HttpTokens.REQUIRED, httpPutResponseHopLimit: 3 }, 'Security/Imds');
+  const renamed = synthesizeImds({ httpTokens: ImdsHttpTokens.REQUIRED, httpPutResponseHopLimit: 3 }, 'Security/Imds');
   const update = await stack.update(renamed);
   const create = stepOf(update, 'Create', renamed.resourceLogicalId);
   expectSuccess(create, { HttpPutResponseHopLimit: '3' });
@@ -133,7 +133,7 @@ scenario('rename with changed settings: the same stack never conflicts with itse
 });
 
 scenario('the same stack under two logical ids (a template written by hand): no conflict, and deleting one keeps what the other manages', async (w) => {
-  const t = synthesizeImds({ httpTokens: HttpTokens.REQUIRED });
+  const t = synthesizeImds({ httpTokens: ImdsHttpTokens.REQUIRED });
   const template = JSON.parse(JSON.stringify(t.template));
   const original = template.Resources[t.resourceLogicalId];
   template.Resources.ImdsSecond = { ...original, Properties: { ...original.Properties, HttpTokens: 'optional', HttpPutResponseHopLimit: 2 } };
@@ -182,7 +182,7 @@ scenario('move between stacks: deploy the new stack, then remove the resource fr
 scenario('StackSet replacement: the new StackSet\'s instances are created, then the old one\'s deleted; every account and Region keeps its settings', async (w) => {
   const regions = [REGION, 'us-east-1'];
   const accounts = [w.main, await w.account('210987654321')];
-  const props = { organizationalUnitIds: ['ou-abcd-12345678'], regions, httpTokens: HttpTokens.REQUIRED, httpTokensEnforced: HttpTokensEnforced.ENABLED };
+  const props = { target: ImdsStackSetTarget.fromOrganizationalUnits({ organizationalUnitIds: ['ou-abcd-12345678'], regions }), httpTokens: ImdsHttpTokens.REQUIRED, httpTokensEnforced: ImdsHttpTokensEnforced.ENABLED };
   const old = synthesizeStackSet(props);
   const replacement = synthesizeStackSet({ ...props, stackSetName: 'ImdsDefaultsV2' });
   expect(replacement.stackSetName).not.toBe(old.stackSetName);
@@ -247,7 +247,7 @@ scenario('two stacks with different values: the second fails naming the first st
   const b = w.stack({ name: 'AppB' });
   expectSuccess(await a.create(v1));
 
-  const create = await b.create(synthesizeImds({ httpTokens: HttpTokens.OPTIONAL, httpPutResponseHopLimit: 2 }));
+  const create = await b.create(synthesizeImds({ httpTokens: ImdsHttpTokens.OPTIONAL, httpPutResponseHopLimit: 2 }));
   expectFailed(create, /HttpTokens/);
   expect(create.answer!.Reason).toContain('AppA');
   expect(create.answer!.Reason).toContain(a.stackId);
@@ -264,8 +264,8 @@ scenario('two stacks with different values: the second fails naming the first st
 
   // A stack managing another field coexists, until an Update asks for a value of a field the first manages.
   const c = w.stack({ name: 'AppC' });
-  expectSuccess(await c.create(synthesizeImds({ instanceMetadataTags: InstanceMetadataTags.ENABLED })));
-  const update = await c.update(synthesizeImds({ instanceMetadataTags: InstanceMetadataTags.ENABLED, httpPutResponseHopLimit: 4 }));
+  expectSuccess(await c.create(synthesizeImds({ instanceMetadataTags: ImdsInstanceMetadataTags.ENABLED })));
+  const update = await c.update(synthesizeImds({ instanceMetadataTags: ImdsInstanceMetadataTags.ENABLED, httpPutResponseHopLimit: 4 }));
   expectFailed(update, /HttpPutResponseHopLimit/);
   expect(update.answer!.Reason).toContain(a.stackId);
   expect(update.ec2Actions).not.toContain(MODIFY);
@@ -277,7 +277,7 @@ scenario('two stacks with different values: the second fails naming the first st
 
 scenario('a stack deleted with its resource RETAINed: no Delete event; its claim says retained, is never pruned, and blocks no other value', async (w) => {
   const a = w.stack({ name: 'Retained' });
-  expectSuccess(await a.create(synthesizeImds({ httpTokens: HttpTokens.REQUIRED, removalPolicy: RemovalPolicy.RETAIN })));
+  expectSuccess(await a.create(synthesizeImds({ httpTokens: ImdsHttpTokens.REQUIRED, removalPolicy: RemovalPolicy.RETAIN })));
   const del = await a.delete();
   expect(del.event).toBeUndefined();
   expect(a.status).toBe('DELETE_COMPLETE');
@@ -292,7 +292,7 @@ scenario('a stack deleted with its resource RETAINed: no Delete event; its claim
   }));
 
   const b = w.stack({ name: 'Newcomer' });
-  const create = await b.create(synthesizeImds({ httpTokens: HttpTokens.OPTIONAL }));
+  const create = await b.create(synthesizeImds({ httpTokens: ImdsHttpTokens.OPTIONAL }));
   expectSuccess(create, { HttpTokens: 'optional' });
   expect(create.cfnRequests.map((r) => r.params.StackName)).toEqual(expect.arrayContaining([a.stackId, ghost]));
   // No claim is pruned any more (a function may write and delete only its own): the stale and the retained ones stay, ignored.
@@ -323,7 +323,7 @@ scenario('a resource removed from its stack without a Delete event (Retain, then
   expect(w.state()).toEqual(IMDSV2_STATE);
 
   const b = w.stack({ name: 'Stayer' });
-  expectSuccess(await b.create(synthesizeImds({ httpTokens: HttpTokens.REQUIRED })));
+  expectSuccess(await b.create(synthesizeImds({ httpTokens: ImdsHttpTokens.REQUIRED })));
   expect(owners(w)).toEqual([claimOf(a, LOGICAL_ID, IMDSV2_STATE), claimOf(b, LOGICAL_ID, { HttpTokens: 'required' })]);
   // The retained resource is gone from its stack, and EC2 still holds its HttpTokens: Stayer's Delete leaves it.
   const del = await b.delete();
@@ -335,7 +335,7 @@ scenario('a resource removed from its stack without a Delete event (Retain, then
 
 scenario('a stack deleted with RetainResources after a failed Delete: no event; the claim left behind blocks nothing and is not pruned', async (w) => {
   const a = w.stack({ name: 'Stuck' });
-  expectSuccess(await a.create(synthesizeImds({ httpTokens: HttpTokens.REQUIRED })));
+  expectSuccess(await a.create(synthesizeImds({ httpTokens: ImdsHttpTokens.REQUIRED })));
   w.ec2.injectFault({ code: 'UnauthorizedOperation', times: 1_000, action: MODIFY });
   const failed = await a.delete();
   expectFailed(failed, /UnauthorizedOperation/);
@@ -348,7 +348,7 @@ scenario('a stack deleted with RetainResources after a failed Delete: no event; 
   expect(a.resourceStatus(LOGICAL_ID)).toBe('DELETE_SKIPPED');
 
   const b = w.stack({ name: 'Next' });
-  expectSuccess(await b.create(synthesizeImds({ httpTokens: HttpTokens.OPTIONAL })), { HttpTokens: 'optional' });
+  expectSuccess(await b.create(synthesizeImds({ httpTokens: ImdsHttpTokens.OPTIONAL })), { HttpTokens: 'optional' });
   // Stuck's claim (not a RETAIN resource: it protects nothing) stays, stale and ignored: no function may delete another's claim.
   expect(owners(w)).toEqual([claimOf(b, LOGICAL_ID, { HttpTokens: 'optional' }), claimOf(a, LOGICAL_ID, { HttpTokens: 'required' })]);
 }, { concurrent: true });
@@ -376,7 +376,7 @@ scenario('ownership unknown on Update and Delete: the Update fails with no EC2 w
   expectSuccess(await stack.create(v1));
   w.ssm.injectFault({ code: 'AccessDeniedException', times: 1_000 });
 
-  const update = await stack.update(synthesizeImds({ httpTokens: HttpTokens.OPTIONAL }));
+  const update = await stack.update(synthesizeImds({ httpTokens: ImdsHttpTokens.OPTIONAL }));
   expectFailed(update, /ownership|claims?/i);
   expect(update.ec2Actions).not.toContain(MODIFY);
   expect(w.state()).toEqual(IMDSV2_STATE);
@@ -398,7 +398,7 @@ scenario('CloudFormation denies DescribeStackResource beyond the retry: the Crea
   w.cfn.injectFault({ code: 'AccessDenied', times: 1_000 });
 
   const b = w.stack({ name: 'AppB' });
-  const create = await b.create(synthesizeImds({ httpTokens: HttpTokens.REQUIRED, httpPutResponseHopLimit: 3 }));
+  const create = await b.create(synthesizeImds({ httpTokens: ImdsHttpTokens.REQUIRED, httpPutResponseHopLimit: 3 }));
   expectFailed(create, /could not confirm[\s\S]*AccessDenied[\s\S]*nothing was changed/);
   // The confirmation comes first: no other call at all.
   expect({ ec2: create.ec2Actions, ssm: create.ssmActions }).toEqual({ ec2: [], ssm: [] });
@@ -501,10 +501,10 @@ scenario(`upgrade and rename in one deployment: the old resource's Delete is run
 });
 
 /** A stack managing HttpTokens, and the same stack with a hop limit from the Number parameter HopLimit. */
-const tokensOnly = synthesizeImds({ httpTokens: HttpTokens.REQUIRED });
+const tokensOnly = synthesizeImds({ httpTokens: ImdsHttpTokens.REQUIRED });
 const withHopParameter = synthesize((stack) => {
   const hop = new CfnParameter(stack, 'HopLimit', { type: 'Number' });
-  new ImdsAccountDefaults(stack, 'Imds', { httpTokens: HttpTokens.REQUIRED, httpPutResponseHopLimit: hop.valueAsNumber });
+  new ImdsAccountDefaults(stack, 'Imds', { httpTokens: ImdsHttpTokens.REQUIRED, httpPutResponseHopLimit: hop.valueAsNumber });
 });
 
 scenario('the rollback of the issue: a hop limit set outside the stack survives a failed Update that added one from a parameter', async (w) => {
@@ -528,9 +528,9 @@ scenario('the rollback of the issue: a hop limit set outside the stack survives 
 
 scenario('another resource fails the stack update after ours succeeded: the rollback Update (old and new swapped) puts our change back', async (w) => {
   const stack = w.stack();
-  expectSuccess(await stack.create(synthesizeImds({ httpTokens: HttpTokens.OPTIONAL })));
+  expectSuccess(await stack.create(synthesizeImds({ httpTokens: ImdsHttpTokens.OPTIONAL })));
 
-  const update = await stack.update(synthesizeImds({ httpTokens: HttpTokens.REQUIRED, httpPutResponseHopLimit: 2 }), {}, { anotherResourceFails: 'SomeQueue' });
+  const update = await stack.update(synthesizeImds({ httpTokens: ImdsHttpTokens.REQUIRED, httpPutResponseHopLimit: 2 }), {}, { anotherResourceFails: 'SomeQueue' });
   expectSuccess(update);
   expect(update.stackStatus).toBe('UPDATE_ROLLBACK_IN_PROGRESS');
   expect(w.state()).toEqual(IMDSV2_STATE);
@@ -560,11 +560,11 @@ scenario('another resource fails the stack update that added a hop limit someone
 
 scenario('a forward Update that changed fields and then failed puts them back before answering FAILED; the rollback then writes nothing', async (w) => {
   const stack = w.stack();
-  expectSuccess(await stack.create(synthesizeImds({ httpTokens: HttpTokens.OPTIONAL, httpPutResponseHopLimit: 2 })));
+  expectSuccess(await stack.create(synthesizeImds({ httpTokens: ImdsHttpTokens.OPTIONAL, httpPutResponseHopLimit: 2 })));
   // The first Get (the state before) goes through; every read-back after the Modify fails.
   w.ec2.injectFault({ code: 'InternalError', times: 1_000, action: GET, after: 1 });
 
-  const update = await stack.update(synthesizeImds({ httpTokens: HttpTokens.REQUIRED, httpPutResponseHopLimit: 3 }));
+  const update = await stack.update(synthesizeImds({ httpTokens: ImdsHttpTokens.REQUIRED, httpPutResponseHopLimit: 3 }));
   expectFailed(update, /previous values were restored/);
   const writes = modifies(update);
   expect(writes).toHaveLength(2);
@@ -590,7 +590,7 @@ scenario('Create and Update write only the fields that differ; an Update that ch
 
   // Someone set the hop limit to 3; the update asks for 3.
   w.ec2.setState(REGION, { HttpTokens: 'required', HttpPutResponseHopLimit: 3 });
-  const update = await stack.update(synthesizeImds({ httpTokens: HttpTokens.REQUIRED, httpPutResponseHopLimit: 3 }));
+  const update = await stack.update(synthesizeImds({ httpTokens: ImdsHttpTokens.REQUIRED, httpPutResponseHopLimit: 3 }));
   expectSuccess(update, { HttpPutResponseHopLimit: '3', Applied: 'true' });
   expect(update.ec2Actions).not.toContain(MODIFY);
   expect(owners(w)).toEqual([claimOf(stack, LOGICAL_ID, { HttpTokens: 'required', HttpPutResponseHopLimit: 3 })]);

@@ -7,18 +7,18 @@
 import { CfnParameter } from 'aws-cdk-lib';
 import { REGION, expectFailed, expectSuccess, scenario } from './harness/scenario';
 import { synthesize } from './harness/template';
-import { HttpTokens, ImdsAccountDefaults } from '../../src';
+import { ImdsAccountDefaults, ImdsHttpTokens } from '../../src';
 
 /** A stack whose hop limit is the Number parameter HopLimit. */
 const hopLimitFromParameter = () => synthesize((stack) => {
   const hop = new CfnParameter(stack, 'HopLimit', { type: 'Number' });
-  new ImdsAccountDefaults(stack, 'Imds', { httpTokens: HttpTokens.REQUIRED, httpPutResponseHopLimit: hop.valueAsNumber });
+  new ImdsAccountDefaults(stack, 'Imds', { httpTokens: ImdsHttpTokens.REQUIRED, httpPutResponseHopLimit: hop.valueAsNumber });
 });
 
 /** A stack whose HttpTokens is the String parameter Tokens. */
 const tokensFromParameter = () => synthesize((stack) => {
   const tokens = new CfnParameter(stack, 'Tokens', { type: 'String' });
-  new ImdsAccountDefaults(stack, 'Imds', { httpTokens: tokens.valueAsString as HttpTokens });
+  new ImdsAccountDefaults(stack, 'Imds', { httpTokens: tokens.valueAsString as ImdsHttpTokens });
 });
 
 scenario('a hop limit out of range, known only from a parameter at deploy time: FAILED, no EC2 write, the rollback Delete does nothing', async (w) => {

@@ -1,54 +1,88 @@
 /**
  * End-to-end: the template ImdsAccountDefaultsStackSet embeds as TemplateBody,
  * run as one stack instance (one account and Region) through Create, Update and
- * Delete, with the StackSet's parameters and a stack instance's overrides, and in
- * an account governed by a declarative policy. It is the exact TemplateBody
+ * Delete, with the StackSet's parameters (every setting is one) and a stack
+ * instance group's overrides as addStackInstances writes them, and in an
+ * account governed by a declarative policy. It is the exact TemplateBody
  * string, parsed: what CloudFormation StackSets would deploy.
  */
+import { App, Stack } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
 import { REGION, expectFailed, expectSuccess, scenario } from './harness/scenario';
-import { synthesizeStackSet } from './harness/template';
-import { HttpTokens, HttpTokensEnforced, ImdsAccountDefaultsStackSetProps } from '../../src';
+import { readTemplate, synthesizeImds, synthesizeStackSet } from './harness/template';
+import {
+  ImdsAccountDefaultsStackSet,
+  ImdsAccountDefaultsStackSetProps,
+  ImdsHttpTokens,
+  ImdsHttpTokensEnforced,
+  ImdsSettings,
+  ImdsStackSetTarget,
+} from '../../src';
 
-const TARGETS = { organizationalUnitIds: ['ou-abcd-12345678'], regions: [REGION] };
+const TARGET = ImdsStackSetTarget.fromOrganizationalUnits({ organizationalUnitIds: ['ou-abcd-12345678'], regions: [REGION] });
 
 /** The StackSet's TemplateBody, as a stack template the harness runs, and the StackSet's own parameter values. */
-function stackSetTemplate(props: Omit<ImdsAccountDefaultsStackSetProps, 'organizationalUnitIds' | 'regions'>) {
-  return synthesizeStackSet({ ...TARGETS, ...props });
+function stackSetTemplate(props: Omit<ImdsAccountDefaultsStackSetProps, 'target'>) {
+  return synthesizeStackSet({ target: TARGET, ...props });
+}
+
+/**
+ * A StackSet with a second stack instance group that overrides some settings
+ * (addStackInstances): its TemplateBody, and the parameters of a stack instance
+ * of each group, as CloudFormation gives them (the StackSet's values, with the
+ * group's overrides on top), read from the StackSet resource the construct wrote.
+ */
+function stackSetWithOverrides(props: Omit<ImdsAccountDefaultsStackSetProps, 'target'>, overrides: ImdsSettings) {
+  const stack = new Stack(new App(), 'Org');
+  const stackSet = new ImdsAccountDefaultsStackSet(stack, 'ImdsEverywhere', { target: TARGET, ...props });
+  stackSet.addStackInstances(ImdsStackSetTarget.fromOrganizationalUnits({ organizationalUnitIds: ['ou-abcd-legacy01'], regions: [REGION] }), overrides);
+  const resources = Template.fromStack(stack).findResources('AWS::CloudFormation::StackSet');
+  const properties = Object.values(resources)[0].Properties;
+  const toRecord = (list: Array<{ ParameterKey: string; ParameterValue: string }> = []) =>
+    Object.fromEntries(list.map((p) => [p.ParameterKey, p.ParameterValue]));
+  const parameters = toRecord(properties.Parameters);
+  return {
+    template: readTemplate(JSON.parse(stackSet.templateBody)),
+    parameters,
+    overridden: { ...parameters, ...toRecord(properties.StackInstancesGroup[1].ParameterOverrides) },
+  };
 }
 
 scenario('a stack instance of the StackSet: create, update, delete apply, change and reset the settings', async (w) => {
   const stack = w.stack();
 
-  const v1 = stackSetTemplate({ httpTokens: HttpTokens.REQUIRED, httpPutResponseHopLimit: 2 });
-  expect(v1.parameters).toEqual({});
-  expectSuccess(await stack.create(v1.template), { HttpTokens: 'required', HttpPutResponseHopLimit: '2', ManagedBy: 'account', Applied: 'true' });
+  const v1 = stackSetTemplate({ httpTokens: ImdsHttpTokens.REQUIRED, httpPutResponseHopLimit: 2 });
+  // Every setting is a parameter: the StackSet passes its values.
+  expect(v1.parameters).toEqual({ HttpTokens: 'required', HttpPutResponseHopLimit: '2' });
+  expectSuccess(await stack.create(v1.template, v1.parameters), { HttpTokens: 'required', HttpPutResponseHopLimit: '2', ManagedBy: 'account', Applied: 'true' });
   expect(w.state()).toEqual({ HttpTokens: 'required', HttpPutResponseHopLimit: 2 });
 
-  const v2 = stackSetTemplate({ httpTokens: HttpTokens.REQUIRED, httpTokensEnforced: HttpTokensEnforced.ENABLED, httpPutResponseHopLimit: 2 });
-  expectSuccess(await stack.update(v2.template), { HttpTokensEnforced: 'enabled', Applied: 'true' });
+  const v2 = stackSetTemplate({
+    httpTokens: ImdsHttpTokens.REQUIRED, httpTokensEnforced: ImdsHttpTokensEnforced.ENABLED, httpPutResponseHopLimit: 2,
+  });
+  expectSuccess(await stack.update(v2.template, v2.parameters), { HttpTokensEnforced: 'enabled', Applied: 'true' });
   expect(w.state()).toEqual({ HttpTokens: 'required', HttpTokensEnforced: 'enabled', HttpPutResponseHopLimit: 2 });
 
   expectSuccess(await stack.delete());
   expect(w.state()).toEqual({});
 });
 
-scenario('settings as StackSet parameters: the StackSet\'s values, then an OU\'s override, then back', async (w) => {
+scenario('the StackSet\'s values, then a group\'s overrides as addStackInstances writes them, then back', async (w) => {
   const stack = w.stack();
-  const { template, parameters } = stackSetTemplate({
-    httpTokens: HttpTokens.REQUIRED,
-    httpTokensEnforced: HttpTokensEnforced.ENABLED,
+  const { template, parameters, overridden } = stackSetWithOverrides({
+    httpTokens: ImdsHttpTokens.REQUIRED,
+    httpTokensEnforced: ImdsHttpTokensEnforced.ENABLED,
     httpPutResponseHopLimit: 2,
-    settingsAsParameters: true,
-  });
+  }, { httpTokens: ImdsHttpTokens.OPTIONAL, httpTokensEnforced: ImdsHttpTokensEnforced.DISABLED });
   expect(parameters).toEqual({ HttpTokens: 'required', HttpTokensEnforced: 'enabled', HttpPutResponseHopLimit: '2' });
+  expect(overridden).toEqual({ HttpTokens: 'optional', HttpTokensEnforced: 'disabled', HttpPutResponseHopLimit: '2' });
 
   const create = await stack.create(template, parameters);
   expectSuccess(create, { HttpTokens: 'required', HttpTokensEnforced: 'enabled', HttpPutResponseHopLimit: '2' });
   expect(create.event!.ResourceProperties).toMatchObject({ HttpTokens: 'required', HttpTokensEnforced: 'enabled', HttpPutResponseHopLimit: '2' });
   expect(w.state()).toEqual({ HttpTokens: 'required', HttpTokensEnforced: 'enabled', HttpPutResponseHopLimit: 2 });
 
-  // A stack instance parameter override, as addStackInstances({ settingOverrides }) writes it.
-  const overridden = { ...parameters, HttpTokens: 'optional', HttpTokensEnforced: 'disabled' };
+  // The account's stack instance moves into the group with the overrides.
   expectSuccess(await stack.update(template, overridden), { HttpTokens: 'optional', HttpTokensEnforced: 'disabled' });
   expect(w.state()).toEqual({ HttpTokens: 'optional', HttpTokensEnforced: 'disabled', HttpPutResponseHopLimit: 2 });
 
@@ -59,9 +93,21 @@ scenario('settings as StackSet parameters: the StackSet\'s values, then an OU\'s
   expect(w.state()).toEqual({});
 });
 
-scenario('settings as StackSet parameters: a bad value from outside the code is refused before any EC2 write', async (w) => {
+scenario('a stack instance of the override group from the start: created with the overrides, the hop limit overridden to no preference', async (w) => {
   const stack = w.stack();
-  const { template, parameters } = stackSetTemplate({ httpTokens: HttpTokens.REQUIRED, httpPutResponseHopLimit: 2, settingsAsParameters: true });
+  const { template, overridden } = stackSetWithOverrides(
+    { httpTokens: ImdsHttpTokens.REQUIRED, httpPutResponseHopLimit: 2 }, { httpPutResponseHopLimit: -1 });
+  expect(overridden).toEqual({ HttpTokens: 'required', HttpPutResponseHopLimit: '-1' });
+
+  expectSuccess(await stack.create(template, overridden), { HttpTokens: 'required', HttpPutResponseHopLimit: '-1' });
+  expect(w.state()).toEqual({ HttpTokens: 'required' });
+  expectSuccess(await stack.delete());
+  expect(w.state()).toEqual({});
+});
+
+scenario('a bad parameter value from outside the code is refused before any EC2 write', async (w) => {
+  const stack = w.stack();
+  const { template, parameters } = stackSetTemplate({ httpTokens: ImdsHttpTokens.REQUIRED, httpPutResponseHopLimit: 2 });
 
   // AllowedValues: CloudFormation refuses it and sends no event.
   await expect(stack.create(template, { ...parameters, HttpTokens: 'REQUIRED' })).rejects.toThrow(/Parameter 'HttpTokens' failed to satisfy constraint/);
@@ -75,25 +121,59 @@ scenario('settings as StackSet parameters: a bad value from outside the code is 
   expectSuccess(await stack.delete());
 });
 
-scenario('an account governed by a declarative policy: with skipIfManagedByDeclarativePolicy the stack instance succeeds without changes', async (w) => {
+scenario('a stack instance created before 1.0 (settings as values) updated to the 1.0 TemplateBody (parameters, governed accounts skipped): the settings stay', async (w) => {
+  const stack = w.stack();
+  const settings = { httpTokens: ImdsHttpTokens.REQUIRED, httpTokensEnforced: ImdsHttpTokensEnforced.ENABLED, httpPutResponseHopLimit: 2 };
+  // The TemplateBody before: ImdsAccountDefaults at the embedded template's path, its settings as values.
+  const before = synthesizeImds(settings, 'ImdsAccountDefaults');
+  const after = stackSetTemplate(settings);
+  expect(after.template.resourceLogicalId).toBe(before.resourceLogicalId);
+  expect(after.template.functionLogicalId).toBe(before.functionLogicalId);
+
+  expectSuccess(await stack.create(before));
+  expect(w.state()).toEqual({ HttpTokens: 'required', HttpTokensEnforced: 'enabled', HttpPutResponseHopLimit: 2 });
+
+  const update = await stack.update(after.template, after.parameters);
+  expect(update.requestType).toBe('Update');
+  // The same values, now from the parameters; and the new default.
+  expect(update.event!.OldResourceProperties).toMatchObject({ HttpTokens: 'required', HttpTokensEnforced: 'enabled', HttpPutResponseHopLimit: '2' });
+  expect(update.event!.OldResourceProperties.SkipIfManagedByDeclarativePolicy).toBeUndefined();
+  expect(update.event!.ResourceProperties).toMatchObject({
+    HttpTokens: 'required', HttpTokensEnforced: 'enabled', HttpPutResponseHopLimit: '2', SkipIfManagedByDeclarativePolicy: 'true',
+  });
+  expectSuccess(update, { HttpTokens: 'required', HttpTokensEnforced: 'enabled', HttpPutResponseHopLimit: '2', Applied: 'true' });
+  // EC2 already holds the values: nothing is written.
+  expect(update.ec2Actions).not.toContain('ModifyInstanceMetadataDefaults');
+  expect(w.state()).toEqual({ HttpTokens: 'required', HttpTokensEnforced: 'enabled', HttpPutResponseHopLimit: 2 });
+
+  expectSuccess(await stack.delete());
+  expect(w.state()).toEqual({});
+});
+
+scenario('an account governed by a declarative policy: by default the stack instance succeeds without changes, and its delete writes nothing', async (w) => {
   w.ec2.setState(REGION, { HttpTokens: 'required' });
   w.ec2.setDeclarativePolicy(REGION, 'IMDS is managed by the organization');
   const stack = w.stack();
-  const { template } = stackSetTemplate({ httpTokens: HttpTokens.REQUIRED, httpPutResponseHopLimit: 2, skipIfManagedByDeclarativePolicy: true });
+  // skipIfManagedByDeclarativePolicy left out: the StackSet's default is to skip.
+  const { template, parameters } = stackSetTemplate({ httpTokens: ImdsHttpTokens.REQUIRED, httpPutResponseHopLimit: 2 });
 
-  const create = await stack.create(template);
+  const create = await stack.create(template, parameters);
   expectSuccess(create, { ManagedBy: 'declarative-policy', Applied: 'false' });
+  expect(create.event!.ResourceProperties.SkipIfManagedByDeclarativePolicy).toBe('true');
   expect(create.ec2Actions).not.toContain('ModifyInstanceMetadataDefaults');
-  expectSuccess(await stack.delete());
+  const del = await stack.delete();
+  expectSuccess(del);
+  expect(del.ec2Actions).not.toContain('ModifyInstanceMetadataDefaults');
   expect(w.state()).toEqual({ HttpTokens: 'required' });
 });
 
-scenario('an account governed by a declarative policy: without the opt-in the stack instance fails with the policy\'s message', async (w) => {
+scenario('an account governed by a declarative policy: with skipIfManagedByDeclarativePolicy false the stack instance fails with the policy\'s message', async (w) => {
   w.ec2.setDeclarativePolicy(REGION, 'IMDS is managed by the organization');
   const stack = w.stack();
-  const { template } = stackSetTemplate({ httpTokens: HttpTokens.REQUIRED });
+  const { template, parameters } = stackSetTemplate({ httpTokens: ImdsHttpTokens.REQUIRED, skipIfManagedByDeclarativePolicy: false });
+  expect(template.template.Resources[template.resourceLogicalId].Properties.SkipIfManagedByDeclarativePolicy).toBeUndefined();
 
-  const create = await stack.create(template);
+  const create = await stack.create(template, parameters);
   expectFailed(create, /declarative policy.*"IMDS is managed by the organization".*skipIfManagedByDeclarativePolicy/);
   expect(create.ec2Actions).not.toContain('ModifyInstanceMetadataDefaults');
   expectSuccess(await stack.delete());

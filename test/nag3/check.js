@@ -74,42 +74,40 @@ function run(pkgDir, tmpDir) {
     nag.ServerlessChecks,
   ];
   const STACK_SET_PROPS = {
-    httpTokens: lib.HttpTokens.REQUIRED,
-    httpTokensEnforced: lib.HttpTokensEnforced.ENABLED,
-    organizationalUnitIds: ['ou-abcd-12345678'],
-    regions: ['eu-west-1', 'us-east-1'],
-    settingsAsParameters: true,
-    permissionsBoundaryPolicyName: 'boundaries/ImdsBoundary',
+    httpTokens: lib.ImdsHttpTokens.REQUIRED,
+    httpTokensEnforced: lib.ImdsHttpTokensEnforced.ENABLED,
+    target: lib.ImdsStackSetTarget.fromOrganizationalUnits({ organizationalUnitIds: ['ou-abcd-12345678'], regions: ['eu-west-1', 'us-east-1'] }),
+    permissionsBoundary: lib.ImdsStackSetPermissionsBoundary.fromPolicyName('boundaries/ImdsBoundary'),
     rolePath: '/platform/',
-    driftGuard: lib.DriftGuard.REAPPLY,
+    driftGuard: lib.DriftGuardMode.REAPPLY,
     instanceUpgrade: { mode: lib.InstanceUpgradeMode.UPGRADE },
   };
 
   function everyConstructApp() {
     const app = new App({ outdir: fs.mkdtempSync(path.join(tmpDir, 'app-')) });
     new lib.ImdsAccountDefaults(new Stack(app, 'NagImdsAccountDefaults'), 'Defaults', {
-      httpTokens: lib.HttpTokens.REQUIRED,
-      httpTokensEnforced: lib.HttpTokensEnforced.ENABLED,
+      httpTokens: lib.ImdsHttpTokens.REQUIRED,
+      httpTokensEnforced: lib.ImdsHttpTokensEnforced.ENABLED,
       httpPutResponseHopLimit: 2,
-      httpEndpoint: lib.HttpEndpoint.ENABLED,
-      instanceMetadataTags: lib.InstanceMetadataTags.DISABLED,
+      httpEndpoint: lib.ImdsHttpEndpoint.ENABLED,
+      instanceMetadataTags: lib.ImdsInstanceMetadataTags.DISABLED,
       removalPolicy: RemovalPolicy.RETAIN,
       skipIfManagedByDeclarativePolicy: true,
       logRetention: cdk.aws_logs.RetentionDays.THREE_MONTHS,
-      permissionsBoundaryPolicyName: 'ImdsBoundary',
+      permissionsBoundary: lib.ImdsPermissionsBoundary.fromPolicyName('ImdsBoundary'),
       rolePath: '/platform/',
-      driftGuard: lib.DriftGuard.REAPPLY,
+      driftGuard: lib.DriftGuardMode.REAPPLY,
     });
     const stackSet = new lib.ImdsAccountDefaultsStackSet(new Stack(app, 'NagImdsAccountDefaultsStackSet'), 'StackSet', STACK_SET_PROPS);
     new lib.ImdsInstanceUpgrade(new Stack(app, 'NagImdsInstanceUpgrade'), 'Upgrade', {
       mode: lib.InstanceUpgradeMode.UPGRADE,
       upgradeWithoutMetrics: true,
       logRetention: cdk.aws_logs.RetentionDays.THREE_MONTHS,
-      permissionsBoundaryPolicyName: 'ImdsBoundary',
+      permissionsBoundary: lib.ImdsPermissionsBoundary.fromPolicyName('ImdsBoundary'),
       rolePath: '/platform/',
     });
     new lib.ImdsDeclarativePolicy(new Stack(app, 'NagImdsDeclarativePolicy'), 'Policy', {
-      httpTokens: lib.HttpTokens.REQUIRED,
+      httpTokens: lib.ImdsHttpTokens.REQUIRED,
       httpPutResponseHopLimit: 2,
       targetIds: ['r-abcd'],
       exceptionMessage: 'IMDSv2 is required by the platform team',
@@ -160,8 +158,9 @@ function run(pkgDir, tmpDir) {
 
   // The StackSet's embedded tree, rebuilt with the StackSet's own inputs; its template must be the TemplateBody.
   const outdir = fs.mkdtempSync(path.join(tmpDir, 'embedded-'));
-  // embeddedTemplateOptions: what the StackSet synthesized it with, the form of the code it chose included.
-  const embedded = buildEmbeddedStack(stackSet.accountDefaultsProps, stackSet.embeddedTemplateOptions, outdir);
+  // embeddedTemplateOptions (private): what the StackSet synthesized it from (the members' props, the
+  // instance upgrade options), the form of the code it chose included.
+  const embedded = buildEmbeddedStack(stackSet.embeddedTemplateOptions, outdir);
   const embeddedBody = JSON.stringify(embedded.stage.synth().getStackArtifact(embedded.stack.artifactId).template);
 
   // The user's path: the packs as validation plugins; synth throws if any reports a violation.

@@ -28,7 +28,8 @@
  *   one whose DeletionPolicy is Retain: DELETE_SKIPPED), UPDATE_COMPLETE. After a
  *   failure (of ours, or `anotherResourceFails`): UPDATE_ROLLBACK_IN_PROGRESS,
  *   and rollback() sends the Updates back (old and new properties swapped, run
- *   by the old template's function), then in UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS
+ *   by the old template's function; with `functionsLast`, by the function the
+ *   failed update left), then in UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS
  *   the Deletes of what the failed update created, UPDATE_ROLLBACK_COMPLETE
  * - delete({ retainResources })  DELETE_IN_PROGRESS; a Delete per custom
  *   resource (none for DeletionPolicy Retain or a resource in retainResources,
@@ -75,7 +76,11 @@
  * Custom resources: any Custom::<Name> whose ServiceToken is a function of the
  * template (template.ts), each with its ServiceToken's function and its own
  * ServiceTimeout (an answer later than it fails the step, as CloudFormation
- * stops waiting then).
+ * stops waiting then). Every Fn::GetAtt of a custom resource the template holds
+ * (synthesize() outputs every attribute of the library's constructs) must name
+ * a key of the Data of its last successful Create or Update, also when an
+ * update sends it no event: CloudFormation fails the stack otherwise (here the
+ * step, or the update, throws).
  *
  * Simplifications: the other resources of a template (function, role, log
  * group, rules, permissions) are assumed to deploy (their names are made up)
@@ -100,6 +105,7 @@ import {
   RuleConfig,
   StackTemplate,
   asyncRetryAttempts,
+  attributesRead,
   checkReferences,
   deletionPolicy,
   functionConfig,
@@ -107,6 +113,7 @@ import {
   resourceProperties,
   rules,
   serviceTimeoutSeconds,
+  withFunctionsOf,
 } from './template';
 import { TimingRecorder } from './timings';
 import { AutoScalingEmulator } from '../../support/autoscaling-emulator';
@@ -310,6 +317,8 @@ interface Resource {
   ctx: DeployContext;
   properties: Record<string, any>;
   physicalId?: string;
+  /** The Data of its last successful Create or Update: what Fn::GetAtt of it resolves to. */
+  data?: Readonly<Record<string, unknown>>;
   status: ResourceStatus;
 }
 
@@ -322,8 +331,8 @@ type Pending =
     readonly before: Map<string, Snapshot>;
     readonly deployedBefore: { template: StackTemplate; ctx: DeployContext };
     readonly created: string[];
-    /** Resources sent an Update (successful or not), with the properties it tried. */
-    readonly updated: Array<{ logicalId: string; attempted: Record<string, any> }>;
+    /** Resources sent an Update (successful or not), with the properties it tried and the template it was sent with. */
+    readonly updated: Array<{ logicalId: string; attempted: Record<string, any>; template: StackTemplate }>;
   };
 
 const GONE: readonly ResourceStatus[] = ['DELETE_COMPLETE', 'DELETE_SKIPPED'];
@@ -593,6 +602,7 @@ export class CloudFormationStack {
         failed = true;
         break;
       }
+      resource.data = step.answer!.Data ?? {};
       this.setResource(resource, 'CREATE_COMPLETE');
     }
     if (!failed && options.anotherResourceFails) {
@@ -636,14 +646,20 @@ export class CloudFormationStack {
     for (const r of this.resources.values()) {
       before.set(r.logicalId, { template: r.template, ctx: r.ctx, properties: r.properties, physicalId: r.physicalId });
     }
-    const pending = { kind: 'update' as const, before, deployedBefore: deployed, created: [] as string[], updated: [] as Array<{ logicalId: string; attempted: Record<string, any> }> };
+    const updated: Array<{ logicalId: string; attempted: Record<string, any>; template: StackTemplate }> = [];
+    const pending = { kind: 'update' as const, before, deployedBefore: deployed, created: [] as string[], updated };
     this.setStack('UPDATE_IN_PROGRESS');
     const steps: StepResult[] = [];
     let failed = false;
     for (const p of plan) {
       if (p.kind === 'None') {
         // The function may have changed (new code): the resource's next event runs it.
-        Object.assign(this.resources.get(p.logicalId)!, { template, ctx });
+        const resource = this.resources.get(p.logicalId)!;
+        Object.assign(resource, { template, ctx });
+        // No event: Fn::GetAtt reads the Data of its last Create or Update, perhaps an older function's.
+        checkAttributes(template, resource, resource.data, (problem) => {
+          throw new Error(`${p.logicalId} was sent no Update (its properties are unchanged): ${problem}`);
+        });
         continue;
       }
       if (p.kind === 'Create') {
@@ -655,10 +671,13 @@ export class CloudFormationStack {
         steps.push(step);
         resource.physicalId = step.answer!.PhysicalResourceId;
         failed = step.answer!.Status !== 'SUCCESS';
+        if (!failed) {
+          resource.data = step.answer!.Data ?? {};
+        }
         this.setResource(resource, failed ? 'CREATE_FAILED' : 'CREATE_COMPLETE');
       } else {
         const resource = this.resources.get(p.logicalId)!;
-        pending.updated.push({ logicalId: p.logicalId, attempted: p.properties });
+        pending.updated.push({ logicalId: p.logicalId, attempted: p.properties, template });
         this.setResource(resource, 'UPDATE_IN_PROGRESS');
         const step = await this.send('Update', p.logicalId, template, ctx, {
           PhysicalResourceId: resource.physicalId,
@@ -668,7 +687,7 @@ export class CloudFormationStack {
         steps.push(step);
         failed = step.answer!.Status !== 'SUCCESS';
         if (!failed) {
-          Object.assign(resource, { template, ctx, properties: p.properties });
+          Object.assign(resource, { template, ctx, properties: p.properties, data: step.answer!.Data ?? {} });
         }
         this.setResource(resource, failed ? 'UPDATE_FAILED' : 'UPDATE_COMPLETE');
       }
@@ -699,8 +718,15 @@ export class CloudFormationStack {
     return this.result(steps, 'Update');
   }
 
-  /** The rollback CloudFormation runs after a failed Create or Update. */
-  public async rollback(): Promise<OperationResult> {
+  /**
+   * The rollback CloudFormation runs after a failed Create or Update. The
+   * rollback Updates are run by the function of the template rolled back to;
+   * with `functionsLast`, by the function as the failed update left it (its
+   * code, environment, ...), as when a custom resource is rolled back before
+   * its function (CloudFormation does not document the order): a handler must
+   * then take the earlier release's properties.
+   */
+  public async rollback(options: { readonly functionsLast?: boolean } = {}): Promise<OperationResult> {
     if (this.status === 'ROLLBACK_IN_PROGRESS') {
       return this.rollbackCreate();
     }
@@ -709,11 +735,12 @@ export class CloudFormationStack {
     this.pending = undefined;
     const steps: StepResult[] = [];
     let failed = false;
-    for (const { logicalId, attempted } of [...pending.updated].reverse()) {
+    for (const { logicalId, attempted, template } of [...pending.updated].reverse()) {
       const resource = this.resources.get(logicalId)!;
       const old = pending.before.get(logicalId)!;
       this.setResource(resource, 'UPDATE_IN_PROGRESS');
-      const step = await this.send('Update', logicalId, old.template, old.ctx, {
+      const runBy = options.functionsLast ? withFunctionsOf(old.template, template) : old.template;
+      const step = await this.send('Update', logicalId, runBy, old.ctx, {
         PhysicalResourceId: resource.physicalId,
         ResourceProperties: old.properties,
         OldResourceProperties: attempted,
@@ -724,16 +751,19 @@ export class CloudFormationStack {
         failed = true;
         break;
       }
-      Object.assign(resource, old);
+      Object.assign(resource, old, { data: step.answer!.Data ?? {} });
       this.setResource(resource, 'UPDATE_COMPLETE');
     }
     if (failed) {
       this.setStack('UPDATE_ROLLBACK_FAILED');
       return this.result(steps, 'Rollback');
     }
+    const rolledBack = new Set(pending.updated.map((u) => u.logicalId));
     for (const [logicalId, old] of pending.before) {
       if (this.resources.has(logicalId)) {
-        Object.assign(this.resources.get(logicalId)!, old);
+        const resource = this.resources.get(logicalId)!;
+        // A resource sent a rollback Update keeps that answer's Data.
+        Object.assign(resource, old, rolledBack.has(logicalId) ? { data: resource.data } : {});
       }
     }
     this.setStack('UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS');
@@ -918,6 +948,9 @@ export class CloudFormationStack {
     }
     if (answer.Status === 'SUCCESS' && answer.Data && Object.values(answer.Data).some((v) => typeof v !== 'string')) {
       fail(`Data values must be strings, as Fn::GetAtt returns them: ${JSON.stringify(answer.Data)}`);
+    }
+    if (requestType !== 'Delete' && answer.Status === 'SUCCESS') {
+      checkAttributes(template, { logicalId, physicalId: answer.PhysicalResourceId }, answer.Data, fail);
     }
     if (requestType !== 'Create' && answer.PhysicalResourceId !== fields.PhysicalResourceId) {
       fail(`the physical id changed from ${fields.PhysicalResourceId} to ${answer.PhysicalResourceId}: CloudFormation would then delete the "old" resource`);
@@ -1156,4 +1189,23 @@ function loadedOrFail(label: string, invocation: Invocation): (problem: string) 
     fail('the function tried to reach a host other than 127.0.0.1');
   }
   return fail;
+}
+
+/**
+ * What CloudFormation does with a custom resource's Data once its Create or
+ * Update succeeded: it resolves every Fn::GetAtt of it the template holds (in
+ * other resources' properties and in Outputs) from that Data, and fails the
+ * stack when a key is missing ("CustomResource attribute error: Vendor response
+ * doesn't contain <key> key in object <physical id>"). template.ts's synthesize()
+ * puts every attribute of the library's constructs in an Output, so each answer
+ * must hold them all.
+ */
+function checkAttributes(
+  template: StackTemplate, resource: { readonly logicalId: string; readonly physicalId?: string },
+  data: Readonly<Record<string, unknown>> | undefined, fail: (problem: string) => never,
+): void {
+  const missing = attributesRead(template, resource.logicalId).filter((key) => !Object.hasOwn(data ?? {}, key));
+  if (missing.length > 0) {
+    fail(`the template reads Fn::GetAtt ${missing.map((key) => `${resource.logicalId}.${key}`).join(', ')}, which the Data (${Object.keys(data ?? {}).join(', ') || 'none'}) lacks: CloudFormation fails the stack (CustomResource attribute error: Vendor response doesn't contain ${missing[0]} key in object ${resource.physicalId})`);
+  }
 }

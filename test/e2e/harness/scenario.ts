@@ -8,7 +8,7 @@
  *
  *   scenario('requires IMDSv2', async (w) => {
  *     const stack = w.stack();
- *     expectSuccess(await stack.create(synthesizeImds({ httpTokens: HttpTokens.REQUIRED })));
+ *     expectSuccess(await stack.create(synthesizeImds({ httpTokens: ImdsHttpTokens.REQUIRED })));
  *     expect(w.state()).toEqual({ HttpTokens: 'required' });
  *   });
  *

@@ -23,6 +23,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { App, CfnWaitConditionHandle, DefaultStackSynthesizer, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
+import { CfnStackSet } from 'aws-cdk-lib/aws-cloudformation';
 import { Construct } from 'constructs';
 import { scheduleRateMinutes } from './eventbridge';
 import { FunctionConfig } from './lambda';
@@ -65,7 +66,82 @@ export function synthesize(build: (stack: Stack) => void): StackTemplate {
   const app = new App();
   const stack = new Stack(app, 'ImdsE2e', { synthesizer: new DefaultStackSynthesizer({ generateBootstrapVersionRule: false }) });
   build(stack);
-  return readTemplate(Template.fromStack(stack).toJSON());
+  const template = Template.fromStack(stack).toJSON();
+  // The previous release's code (PREVIOUS_RELEASE_CODE_ENV) does not answer the attributes added since:
+  // without the Outputs, each scenario fails on it for its own reason.
+  if (!process.env[PREVIOUS_RELEASE_CODE_ENV]) {
+    outputEveryAttribute(stack, template);
+  }
+  return readTemplate(template);
+}
+
+/**
+ * Adds to the template an Output for every attribute of the stack's constructs
+ * that reads a custom resource's Data (`ImdsAccountDefaults.readinessCheckResult`,
+ * `ImdsInstanceUpgrade.instancesUpgradedCount`, ...: any string or number
+ * property that resolves to Fn::GetAtt of a Custom:: resource), as an app that
+ * uses every attribute would (`new CfnOutput(stack, 'Result', { value:
+ * defaults.readinessCheckResult })`). CloudFormation resolves each from the Data
+ * of the resource's last Create or Update and fails the stack when a key is
+ * missing; cloudformation.ts checks it (attributesRead) after every event.
+ * Output ids: `<resource logical id><attribute>`. Not with PREVIOUS_RELEASE_CODE_ENV.
+ */
+function outputEveryAttribute(stack: Stack, template: any): void {
+  const resources: Record<string, any> = template.Resources ?? {};
+  const outputs: Record<string, any> = {};
+  for (const construct of stack.node.findAll()) {
+    for (const value of Object.values(construct)) {
+      if (typeof value !== 'string' && typeof value !== 'number') {
+        continue;
+      }
+      const target = stack.resolve(value)?.['Fn::GetAtt'];
+      if (Array.isArray(target) && isCustomResourceType(resources[target[0]]?.Type)) {
+        outputs[`${target[0]}${target[1]}`] = { Value: { 'Fn::GetAtt': target } };
+      }
+    }
+  }
+  if (Object.keys(outputs).length > 0) {
+    template.Outputs = { ...template.Outputs, ...outputs };
+  }
+}
+
+/**
+ * The attributes the template reads from a custom resource (Fn::GetAtt, and
+ * `${logicalId.Attribute}` in Fn::Sub), anywhere in its resources' properties
+ * and its Outputs, sorted: the keys its answers' Data must hold.
+ */
+export function attributesRead(t: StackTemplate, logicalId: string): string[] {
+  const found = new Set<string>();
+  const walk = (value: any): void => {
+    if (Array.isArray(value)) {
+      value.forEach(walk);
+      return;
+    }
+    if (value === null || typeof value !== 'object') {
+      return;
+    }
+    for (const [key, arg] of Object.entries(value)) {
+      if (key === 'Fn::GetAtt') {
+        const [target, ...attribute] = Array.isArray(arg) ? arg : String(arg).split('.');
+        if (target === logicalId) {
+          found.add(attribute.join('.'));
+        }
+      } else if (key === 'Fn::Sub') {
+        const text = Array.isArray(arg) ? arg[0] : arg;
+        for (const [, name] of String(text).matchAll(/\$\{([^}!][^}]*)\}/g)) {
+          if (name.startsWith(`${logicalId}.`)) {
+            found.add(name.slice(logicalId.length + 1));
+          }
+        }
+      }
+      walk(arg);
+    }
+  };
+  for (const resource of Object.values<any>(t.template.Resources ?? {})) {
+    walk(resource.Properties);
+  }
+  walk(t.template.Outputs);
+  return [...found].sort();
 }
 
 /**
@@ -105,7 +181,8 @@ export function synthesizeStackSet(props: ImdsAccountDefaultsStackSetProps): Sta
   const stack = new Stack(new App(), 'Org');
   const stackSet = new ImdsAccountDefaultsStackSet(stack, 'ImdsEverywhere', props);
   const parameters: Record<string, string> = {};
-  for (const p of (stack.resolve(stackSet.resource.parameters) ?? []) as Array<{ parameterKey: string; parameterValue: string }>) {
+  const cfnStackSet = stackSet.node.defaultChild as CfnStackSet;
+  for (const p of (stack.resolve(cfnStackSet.parameters) ?? []) as Array<{ parameterKey: string; parameterValue: string }>) {
     parameters[p.parameterKey] = p.parameterValue;
   }
   return { template: readTemplate(JSON.parse(stackSet.templateBody)), parameters, stackSetName: stack.resolve(stackSet.stackSetName) };
@@ -154,10 +231,17 @@ export function releasedTemplate(settings?: Record<string, string | number>): St
  * - `account-defaults`: ImdsAccountDefaults at Imds with httpTokens REQUIRED,
  *   httpPutResponseHopLimit 2, driftGuard REAPPLY;
  * - `account-defaults-retain`: the same settings, removalPolicy RETAIN, no guard;
+ * - `account-defaults-report-only`: ImdsAccountDefaults at Imds with httpTokens
+ *   REQUIRED, httpTokensEnforced ENABLED, readinessCheck `ReadinessCheck.REPORT_ONLY`
+ *   (its custom resource's property `ReadinessCheck: 'REPORT_ONLY'`, the value the
+ *   1.0 API calls ENFORCE_AND_REPORT), no guard;
  * - `instance-upgrade`: ImdsInstanceUpgrade at Upgrade, mode REPORT_ONLY.
+ * (The bundles built from that commit's lambda/ with its own esbuild command and
+ * projenrc/inline-code.js; `account-defaults` synthesized again that way is
+ * byte-identical to the committed one.)
  */
 export const PREVIOUS_COMMIT = '322c6d4';
-export type PreviousFixture = 'account-defaults' | 'account-defaults-retain' | 'instance-upgrade';
+export type PreviousFixture = 'account-defaults' | 'account-defaults-retain' | 'account-defaults-report-only' | 'instance-upgrade';
 
 /** A template the previous release (PREVIOUS_COMMIT) synthesized; see PreviousFixture. */
 export function previousReleaseTemplate(fixture: PreviousFixture): StackTemplate {
@@ -249,6 +333,23 @@ function previousReleaseCode(t: StackTemplate, functionLogicalId: string): strin
   }
   const previous = previousReleaseTemplate(fixture);
   return previous.template.Resources[previous.resourceOf(type!).functionLogicalId].Properties.Code.ZipFile;
+}
+
+/**
+ * The template `t` whose functions are configured as in `from` (each function
+ * with a logical id of both: Code, Environment, Timeout, ... of `from`): what a
+ * stack holds while a rollback has put a custom resource's properties back but
+ * not yet its function (CloudFormationStack.rollback's `functionsLast`).
+ */
+export function withFunctionsOf(t: StackTemplate, from: StackTemplate): StackTemplate {
+  const template = structuredClone(t.template);
+  for (const [logicalId, resource] of Object.entries<any>(template.Resources ?? {})) {
+    const other = from.template.Resources?.[logicalId];
+    if (resource.Type === 'AWS::Lambda::Function' && other?.Type === 'AWS::Lambda::Function') {
+      resource.Properties = structuredClone(other.Properties);
+    }
+  }
+  return readTemplate(template);
 }
 
 /** A function of the template as CloudFormation would create it. */

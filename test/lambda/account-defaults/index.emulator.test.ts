@@ -7,7 +7,6 @@
  * The two tests that wait out the 12 s ownership budget are in ownership.budget.test.ts.
  */
 import { claimName } from '../../../lambda/account-defaults/claims';
-import { CloudFormationEmulator } from '../../support/cloudformation-emulator';
 import { Ec2Emulator } from '../../support/ec2-emulator';
 import { ResponseEndpoint } from '../../support/response-endpoint';
 import { SsmEmulator } from '../../support/ssm-emulator';
@@ -20,10 +19,9 @@ jest.setTimeout(30_000);
 const emulators: Emulators = useEmulators();
 let emulator: Ec2Emulator;
 let ssm: SsmEmulator;
-let cfn: CloudFormationEmulator;
 let endpoint: ResponseEndpoint;
 beforeAll(() => {
-  ({ ec2: emulator, ssm, cfn, endpoint } = emulators);
+  ({ ec2: emulator, ssm, endpoint } = emulators);
 });
 
 const answerOf = (handler: HandlerModule['handler'], event: Parameters<HandlerModule['handler']>[0], timeoutMs?: number) =>

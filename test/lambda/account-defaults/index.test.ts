@@ -68,6 +68,10 @@ describe('Create', () => {
       LaunchTemplatesAllowingImdsv1: '0',
       LaunchConfigurationsAllowingImdsv1: '0',
       InstancesAllowingImdsv1: '0',
+      ReadinessCheckResult: 'COMPLETE',
+      LaunchTemplatesAllowingImdsv1Count: '0',
+      LaunchConfigurationsAllowingImdsv1Count: '0',
+      InstancesAllowingImdsv1Count: '0',
     });
   });
 
@@ -922,6 +926,10 @@ describe('writes, more', () => {
       LaunchTemplatesAllowingImdsv1: 'not-checked',
       LaunchConfigurationsAllowingImdsv1: 'not-checked',
       InstancesAllowingImdsv1: 'not-checked',
+      ReadinessCheckResult: 'NOT_CHECKED',
+      LaunchTemplatesAllowingImdsv1Count: '0',
+      LaunchConfigurationsAllowingImdsv1Count: '0',
+      InstancesAllowingImdsv1Count: '0',
     });
   });
 });
@@ -990,6 +998,10 @@ describe('declarative policy, more', () => {
       LaunchTemplatesAllowingImdsv1: 'not-checked',
       LaunchConfigurationsAllowingImdsv1: 'not-checked',
       InstancesAllowingImdsv1: 'not-checked',
+      ReadinessCheckResult: 'NOT_CHECKED',
+      LaunchTemplatesAllowingImdsv1Count: '0',
+      LaunchConfigurationsAllowingImdsv1Count: '0',
+      InstancesAllowingImdsv1Count: '0',
     });
     expect(logs.join('\n')).toContain(`a declarative policy manages the settings; ${operation} skipped (SkipIfManagedByDeclarativePolicy)`);
   });

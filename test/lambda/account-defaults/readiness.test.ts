@@ -27,6 +27,15 @@ import {
   notChecked,
   parseReadinessCheck,
 } from '../../../lambda/account-defaults/readiness';
+import { InvalidPropertiesError } from '../../../lambda/account-defaults/settings';
+import {
+  READINESS_ATTRIBUTE_KEYS,
+  READINESS_CHECK_LEGACY_VALUES,
+  READINESS_CHECK_VALUES,
+  READINESS_COUNT_ATTRIBUTE_KEYS,
+  READINESS_RESULTS,
+  READINESS_RESULT_ATTRIBUTE,
+} from '../../../src/private/properties';
 import { ResponseEndpoint } from '../../support/response-endpoint';
 import { PHYSICAL_ID, REGION, answerOf, captureLogs, createEvent, quickWaits, updateEvent } from '../support';
 import { World, autoScaling, ec2, emulate, fakes, newWorld, serviceError, ssm } from '../support/aws-mocks';
@@ -41,13 +50,37 @@ const modifyCalls = () => ec2.commandCalls(ModifyInstanceMetadataDefaultsCommand
 const readinessLog = () => logs.map((l) => JSON.parse(l)).filter((l) => l.message === 'readiness check before enforcing IMDSv2');
 
 const ENFORCE = { HttpTokens: 'required', HttpTokensEnforced: 'enabled' };
-const REPORT_ONLY = { ...ENFORCE, ReadinessCheck: 'REPORT_ONLY' };
+const ENFORCE_AND_REPORT = { ...ENFORCE, ReadinessCheck: 'ENFORCE_AND_REPORT' };
+/** What releases before the 1.0 API wrote for ENFORCE_AND_REPORT: a rollback to such a template, or a stack not yet upgraded, sends it. */
+const LEGACY_REPORT_ONLY = { ...ENFORCE, ReadinessCheck: 'REPORT_ONLY' };
 const NOT_CHECKED = {
+  // The keys of earlier releases' templates ...
   LaunchTemplatesAllowingImdsv1: 'not-checked',
   LaunchConfigurationsAllowingImdsv1: 'not-checked',
   InstancesAllowingImdsv1: 'not-checked',
+  // ... and the 1.0 ones: a result, and counts as decimal strings (0 when not checked).
+  ReadinessCheckResult: 'NOT_CHECKED',
+  LaunchTemplatesAllowingImdsv1Count: '0',
+  LaunchConfigurationsAllowingImdsv1Count: '0',
+  InstancesAllowingImdsv1Count: '0',
 };
-const REASON_TAIL = 'Nothing was changed. Make them require IMDSv2 (HttpTokens required: a new default launch template version, a new launch configuration), or set readinessCheck to REPORT_ONLY to enforce anyway.';
+/** The Data of a check that ran: the legacy strings and the 1.0 keys. */
+function checked(
+  templates: number, configurations: number, instances: number,
+  incomplete: { templates?: boolean; configurations?: boolean; instances?: boolean } = {},
+) {
+  const legacy = (n: number, cut?: boolean) => `${n}${cut ? '+' : ''}`;
+  return {
+    LaunchTemplatesAllowingImdsv1: legacy(templates, incomplete.templates),
+    LaunchConfigurationsAllowingImdsv1: legacy(configurations, incomplete.configurations),
+    InstancesAllowingImdsv1: legacy(instances, incomplete.instances),
+    ReadinessCheckResult: Object.values(incomplete).some(Boolean) ? 'INCOMPLETE' : 'COMPLETE',
+    LaunchTemplatesAllowingImdsv1Count: String(templates),
+    LaunchConfigurationsAllowingImdsv1Count: String(configurations),
+    InstancesAllowingImdsv1Count: String(instances),
+  };
+}
+const REASON_TAIL = 'Nothing was changed. Make them require IMDSv2 (HttpTokens required: a new default launch template version, a new launch configuration), or set readinessCheck to ENFORCE_AND_REPORT to enforce anyway.';
 
 /** A launch template whose versions (1, 2, …) set these HttpTokens (undefined: no MetadataOptions). */
 function launchTemplate(id: string, name: string, versions: Array<string | undefined>, defaultVersion = 1): void {
@@ -180,34 +213,64 @@ describe('BLOCK (the default)', () => {
   });
 });
 
-describe('REPORT_ONLY', () => {
+describe('ENFORCE_AND_REPORT', () => {
   test('applies anyway and reports the counts as attributes and the resources in the log', async () => {
     launchTemplate('lt-1', 'web', ['optional']);
+    launchTemplate('lt-2', 'api', ['optional']);
     launchConfiguration('legacy', 'optional');
     instance('i-1', 'optional');
-    const answer = await run(createEvent(endpoint, REPORT_ONLY));
+    instance('i-2', 'optional');
+    instance('i-3', 'optional', 'stopped');
+    const answer = await run(createEvent(endpoint, ENFORCE_AND_REPORT));
 
     expect(answer.Status).toBe('SUCCESS');
     expect(modifyCalls()).toEqual([{ HttpTokens: 'required', HttpTokensEnforced: 'enabled' }]);
     expect(world.state).toEqual({ HttpEndpoint: 'enabled', HttpTokens: 'required', HttpTokensEnforced: 'enabled' });
     expect(answer.Data).toMatchObject({
       HttpTokensEnforced: 'enabled',
-      LaunchTemplatesAllowingImdsv1: '1',
+      LaunchTemplatesAllowingImdsv1: '2',
       LaunchConfigurationsAllowingImdsv1: '1',
-      InstancesAllowingImdsv1: '1',
+      InstancesAllowingImdsv1: '3',
+      // Every listing finished: the counts are exact.
+      ReadinessCheckResult: 'COMPLETE',
+      LaunchTemplatesAllowingImdsv1Count: '2',
+      LaunchConfigurationsAllowingImdsv1Count: '1',
+      InstancesAllowingImdsv1Count: '3',
     });
     expect(readinessLog()).toEqual([{
       message: 'readiness check before enforcing IMDSv2',
-      readinessCheck: 'REPORT_ONLY',
-      outcome: 'applying anyway (REPORT_ONLY)',
-      launchTemplates: { count: '1', names: ['lt-1 (web, version 1)'] },
+      readinessCheck: 'ENFORCE_AND_REPORT',
+      outcome: 'applying anyway (ENFORCE_AND_REPORT)',
+      launchTemplates: { count: '2', names: ['lt-1 (web, version 1)', 'lt-2 (api, version 1)'] },
       launchConfigurations: { count: '1', names: ['legacy'] },
-      instances: { count: '1', names: ['i-1'] },
+      instances: { count: '3', names: ['i-1', 'i-2', 'i-3'] },
     }]);
   });
 
+  test('the legacy value "REPORT_ONLY" (earlier releases\' templates, and a rollback to one) means ENFORCE_AND_REPORT: it enforces and reports', async () => {
+    launchTemplate('lt-1', 'web', ['optional']);
+    launchConfiguration('legacy', 'optional');
+    instance('i-1', 'optional');
+    const answer = await run(createEvent(endpoint, LEGACY_REPORT_ONLY));
+
+    expect(answer.Status).toBe('SUCCESS');
+    expect(modifyCalls()).toEqual([{ HttpTokens: 'required', HttpTokensEnforced: 'enabled' }]);
+    expect(world.state.HttpTokensEnforced).toBe('enabled');
+    expect(answer.Data).toMatchObject(checked(1, 1, 1));
+    expect(readinessLog()).toEqual([expect.objectContaining({ readinessCheck: 'ENFORCE_AND_REPORT', outcome: 'applying anyway (ENFORCE_AND_REPORT)' })]);
+  });
+
+  test('the legacy value in an Update that enables enforcement enforces too', async () => {
+    world.state = { HttpTokens: 'required' };
+    launchTemplate('lt-1', 'web', ['optional']);
+    const answer = await run(updateEvent(endpoint, LEGACY_REPORT_ONLY, { HttpTokens: 'required' }));
+    expect(answer).toMatchObject({ Status: 'SUCCESS', PhysicalResourceId: PHYSICAL_ID });
+    expect(modifyCalls()).toEqual([{ HttpTokensEnforced: 'enabled' }]);
+    expect(answer.Data).toMatchObject(checked(1, 0, 0));
+  });
+
   test('the check runs before the write: its calls come before the Modify', async () => {
-    await run(createEvent(endpoint, REPORT_ONLY));
+    await run(createEvent(endpoint, ENFORCE_AND_REPORT));
     const order = ec2.calls().map((c) => c.args[0].constructor.name);
     expect(order.indexOf('DescribeLaunchTemplateVersionsCommand')).toBeLessThan(order.indexOf('ModifyInstanceMetadataDefaultsCommand'));
     expect(order.indexOf('DescribeInstancesCommand')).toBeLessThan(order.indexOf('ModifyInstanceMetadataDefaultsCommand'));
@@ -222,7 +285,7 @@ describe('nothing in the way', () => {
     instance('i-1', 'required');
     const answer = await run(createEvent(endpoint, ENFORCE));
     expect(answer.Status).toBe('SUCCESS');
-    expect(answer.Data).toMatchObject({ LaunchTemplatesAllowingImdsv1: '0', LaunchConfigurationsAllowingImdsv1: '0', InstancesAllowingImdsv1: '0' });
+    expect(answer.Data).toMatchObject(checked(0, 0, 0));
     expect(readinessLog()[0].outcome).toBe('nothing would break');
   });
 
@@ -237,6 +300,7 @@ describe('nothing in the way', () => {
     const answer = await run(createEvent(endpoint, ENFORCE));
     expect(answer.Status).toBe('SUCCESS');
     expect(answer.Data!.InstancesAllowingImdsv1).toBe('4');
+    expect(answer.Data).toMatchObject({ InstancesAllowingImdsv1Count: '4', ReadinessCheckResult: 'COMPLETE' });
     expect(readinessLog()[0].instances).toEqual({ count: '4', names: ['i-running', 'i-stopped', 'i-pending', 'i-stopping'] });
     expect(world.state.HttpTokensEnforced).toBe('enabled');
   });
@@ -295,20 +359,20 @@ describe('when the check runs', () => {
   test('an unknown ReadinessCheck fails the event, naming the property and value, before any call', async () => {
     const answer = await run(createEvent(endpoint, { ...ENFORCE, ReadinessCheck: 'report-only' }));
     expect(answer.Status).toBe('FAILED');
-    expect(answer.Reason).toBe('InvalidPropertiesError: ReadinessCheck must be one of "BLOCK", "REPORT_ONLY"; got "report-only"');
+    expect(answer.Reason).toBe('InvalidPropertiesError: ReadinessCheck must be one of "BLOCK", "ENFORCE_AND_REPORT"; got "report-only"');
     expect(ec2.calls()).toHaveLength(0);
   });
 
   test('an unknown ReadinessCheck fails an Update too, even one that does not enable enforcement', async () => {
     const answer = await run(updateEvent(endpoint, { HttpTokens: 'required', ReadinessCheck: '' }, { HttpTokens: 'required' }));
-    expect(answer.Reason).toBe('InvalidPropertiesError: ReadinessCheck must be one of "BLOCK", "REPORT_ONLY"; got ""');
+    expect(answer.Reason).toBe('InvalidPropertiesError: ReadinessCheck must be one of "BLOCK", "ENFORCE_AND_REPORT"; got ""');
     expect(ec2.calls()).toHaveLength(0);
   });
 });
 
 describe('what is listed, and how', () => {
   test('the requests: every template\'s $Latest and $Default filtered on http-tokens, instances by tokens and state, launch configurations, at the APIs\' page sizes', async () => {
-    await run(createEvent(endpoint, REPORT_ONLY));
+    await run(createEvent(endpoint, ENFORCE_AND_REPORT));
     expect(ec2.commandCalls(DescribeLaunchTemplateVersionsCommand).map((c) => c.args[0].input)).toEqual([{
       Versions: ['$Latest', '$Default'],
       Filters: [{ Name: 'http-tokens', Values: ['optional'] }],
@@ -333,8 +397,9 @@ describe('what is listed, and how', () => {
     launchTemplate('lt-both', 'c', ['optional', 'optional'], 1); // both, two versions
     launchTemplate('lt-same', 'd', ['optional'], 1); // $Default is $Latest
     launchTemplate('lt-old', 'e', ['optional', 'required', 'required'], 3); // only an old version does
-    const answer = await run(createEvent(endpoint, REPORT_ONLY));
+    const answer = await run(createEvent(endpoint, ENFORCE_AND_REPORT));
     expect(answer.Data!.LaunchTemplatesAllowingImdsv1).toBe('4');
+    expect(answer.Data!.LaunchTemplatesAllowingImdsv1Count).toBe('4');
     expect(readinessLog()[0].launchTemplates.names).toEqual([
       'lt-default (a, version 1)',
       'lt-latest (b, version 2)',
@@ -351,8 +416,9 @@ describe('what is listed, and how', () => {
         { LaunchTemplateId: 'lt-1', LaunchTemplateName: 'web', VersionNumber: 3 },
       ],
     });
-    const answer = await run(createEvent(endpoint, REPORT_ONLY));
+    const answer = await run(createEvent(endpoint, ENFORCE_AND_REPORT));
     expect(answer.Data!.LaunchTemplatesAllowingImdsv1).toBe('1');
+    expect(answer.Data!.LaunchTemplatesAllowingImdsv1Count).toBe('1');
     expect(readinessLog()[0].launchTemplates.names).toEqual(['lt-1 (web, version 1, 3)']);
   });
 
@@ -369,12 +435,8 @@ describe('what is listed, and how', () => {
     for (let i = 0; i < instances; i++) {
       instance(`i-${i}`, 'optional');
     }
-    const answer = await run(createEvent(endpoint, REPORT_ONLY));
-    expect(answer.Data).toMatchObject({
-      LaunchTemplatesAllowingImdsv1: String(templates),
-      LaunchConfigurationsAllowingImdsv1: String(PAGE_SIZE.launchConfigurations + 1),
-      InstancesAllowingImdsv1: String(instances),
-    });
+    const answer = await run(createEvent(endpoint, ENFORCE_AND_REPORT));
+    expect(answer.Data).toMatchObject(checked(templates, PAGE_SIZE.launchConfigurations + 1, instances));
     expect(ec2.commandCalls(DescribeLaunchTemplateVersionsCommand).map((c) => c.args[0].input.NextToken)).toEqual([undefined, '200']);
     expect(autoScaling.commandCalls(DescribeLaunchConfigurationsCommand).map((c) => c.args[0].input.NextToken)).toEqual([undefined, '100', '200']);
     expect(ec2.commandCalls(DescribeInstancesCommand).map((c) => c.args[0].input.NextToken)).toEqual([undefined, '1000', '2000']);
@@ -407,18 +469,21 @@ describe('a listing that does not finish', () => {
     ec2.on(DescribeLaunchTemplateVersionsCommand).callsFake(() => new Promise(() => undefined));
     const answer = await run(createEvent(endpoint, ENFORCE));
     expect(answer.Reason).toBe('The readiness check cannot show that enforcing IMDSv2 is safe: the launch templates could not all be listed (cut short: the check has 8 s). '
-      + 'Nothing was changed. Deploy again, or set readinessCheck to REPORT_ONLY to enforce without the check.');
+      + 'Nothing was changed. Deploy again, or set readinessCheck to ENFORCE_AND_REPORT to enforce without the check.');
     expect(modifyCalls()).toEqual([]);
   });
 
-  test('cut short, REPORT_ONLY applies and answers "N+"', async () => {
+  test('cut short, ENFORCE_AND_REPORT applies and answers "N+", the count found and INCOMPLETE', async () => {
     for (let i = 0; i < PAGE_SIZE.launchTemplates + 1; i++) {
       launchTemplate(`lt-${i}`, `t${i}`, ['optional']);
     }
     hangAfterFirstPage();
-    const answer = await run(createEvent(endpoint, REPORT_ONLY));
+    const answer = await run(createEvent(endpoint, ENFORCE_AND_REPORT));
     expect(answer.Status).toBe('SUCCESS');
     expect(answer.Data).toMatchObject({ LaunchTemplatesAllowingImdsv1: '200+', LaunchConfigurationsAllowingImdsv1: '0', InstancesAllowingImdsv1: '0' });
+    // The 1.0 keys: a plain count (at least that many), and the result says the listing did not finish.
+    expect(answer.Data).toMatchObject(checked(200, 0, 0, { templates: true }));
+    expect(answer.Data!.ReadinessCheckResult).toBe('INCOMPLETE');
     expect(world.state.HttpTokensEnforced).toBe('enabled');
   });
 
@@ -426,7 +491,7 @@ describe('a listing that does not finish', () => {
     autoScaling.on(DescribeLaunchConfigurationsCommand).rejects(serviceError('InternalFailure', 'Auto Scaling is having a bad day', 500));
     const answer = await run(createEvent(endpoint, ENFORCE));
     expect(answer.Reason).toBe('The readiness check cannot show that enforcing IMDSv2 is safe: the launch configurations could not all be listed (InternalFailure: Auto Scaling is having a bad day). '
-      + 'Nothing was changed. Deploy again, or set readinessCheck to REPORT_ONLY to enforce without the check.');
+      + 'Nothing was changed. Deploy again, or set readinessCheck to ENFORCE_AND_REPORT to enforce without the check.');
     expect(modifyCalls()).toEqual([]);
     expect(world.state).toEqual({ HttpEndpoint: 'enabled' });
   });
@@ -440,14 +505,15 @@ describe('a listing that does not finish', () => {
       + REASON_TAIL);
   });
 
-  test('a failed listing in REPORT_ONLY mode applies, answers "N+" and logs the error', async () => {
+  test('a failed listing in ENFORCE_AND_REPORT mode applies, answers "N+" (INCOMPLETE, the count found) and logs the error', async () => {
     launchConfiguration('legacy', 'optional');
     autoScaling.on(DescribeLaunchConfigurationsCommand)
       .callsFakeOnce(() => ({ LaunchConfigurations: world.launchConfigurations, NextToken: 'more' }))
       .rejects(serviceError('InternalFailure', 'Auto Scaling is having a bad day', 500));
-    const answer = await run(createEvent(endpoint, REPORT_ONLY));
+    const answer = await run(createEvent(endpoint, ENFORCE_AND_REPORT));
     expect(answer.Status).toBe('SUCCESS');
     expect(answer.Data!.LaunchConfigurationsAllowingImdsv1).toBe('1+');
+    expect(answer.Data).toMatchObject(checked(0, 1, 0, { configurations: true }));
     expect(readinessLog()[0].launchConfigurations).toEqual({ count: '1+', names: ['legacy'], incomplete: 'InternalFailure: Auto Scaling is having a bad day' });
   });
 
@@ -456,6 +522,8 @@ describe('a listing that does not finish', () => {
     const answer = await run(createEvent(endpoint, ENFORCE));
     expect(answer.Status).toBe('SUCCESS');
     expect(answer.Data!.InstancesAllowingImdsv1).toBe('0+');
+    // Not blocking, but the counts are not exact: INCOMPLETE.
+    expect(answer.Data).toMatchObject(checked(0, 0, 0, { instances: true }));
     expect(world.state.HttpTokensEnforced).toBe('enabled');
   });
 });
@@ -468,8 +536,21 @@ describe('the attributes when the check does not run', () => {
     expect(ec2).not.toHaveReceivedCommand(DescribeLaunchTemplateVersionsCommand);
   });
 
-  test('notChecked() gives every key the not-checked value', () => {
+  test('notChecked() gives the legacy keys the not-checked value, the counts "0" and the result NOT_CHECKED', () => {
     expect(notChecked()).toEqual(NOT_CHECKED);
+  });
+
+  test('the keys match the attributes the construct reads (Fn::GetAtt of a missing key fails the stack)', () => {
+    expect(Object.keys(notChecked()).sort())
+      .toEqual([...READINESS_ATTRIBUTE_KEYS, ...READINESS_COUNT_ATTRIBUTE_KEYS, READINESS_RESULT_ATTRIBUTE].sort());
+    expect(READINESS_RESULTS).toContain(notChecked()[READINESS_RESULT_ATTRIBUTE]);
+  });
+
+  test('an event that does not enable enforcement answers NOT_CHECKED with "0" counts, also in ENFORCE_AND_REPORT mode', async () => {
+    launchTemplate('lt-1', 'web', ['optional']);
+    const answer = await run(createEvent(endpoint, { HttpTokens: 'required', ReadinessCheck: 'ENFORCE_AND_REPORT' }));
+    expect(answer.Status).toBe('SUCCESS');
+    expect(answer.Data).toMatchObject(NOT_CHECKED);
   });
 });
 
@@ -478,13 +559,25 @@ describe('parseReadinessCheck', () => {
     [undefined, 'BLOCK'],
     [{}, 'BLOCK'],
     [{ ReadinessCheck: 'BLOCK' }, 'BLOCK'],
-    [{ ReadinessCheck: 'REPORT_ONLY' }, 'REPORT_ONLY'],
+    [{ ReadinessCheck: 'ENFORCE_AND_REPORT' }, 'ENFORCE_AND_REPORT'],
+    // What earlier releases wrote for it: same meaning.
+    [{ ReadinessCheck: 'REPORT_ONLY' }, 'ENFORCE_AND_REPORT'],
   ])('%j → %s', (properties, mode) => {
     expect(parseReadinessCheck(properties)).toBe(mode);
   });
 
-  test.each([['block'], [''], [true], [null]])('rejects %j', (value) => {
-    expect(() => parseReadinessCheck({ ReadinessCheck: value })).toThrow(/^ReadinessCheck must be one of "BLOCK", "REPORT_ONLY"; got /);
+  test('the values the construct writes are ReadinessCheckMode\'s, and the legacy one maps to one of them', () => {
+    expect([...READINESS_CHECK_VALUES]).toEqual(['BLOCK', 'ENFORCE_AND_REPORT']);
+    expect({ ...READINESS_CHECK_LEGACY_VALUES }).toEqual({ REPORT_ONLY: 'ENFORCE_AND_REPORT' });
+  });
+
+  // Lower case, the other enums' REPORT_ONLY spellings, and names an object has by inheritance are no legacy value.
+  test.each([['block'], ['report_only'], ['enforce_and_report'], ['ENFORCE'], [''], [true], [null], [1], [['BLOCK']], ['toString'], ['__proto__'], ['hasOwnProperty'], ['constructor']])('rejects %j, listing only the current values', (value) => {
+    expect(() => parseReadinessCheck({ ReadinessCheck: value })).toThrow(new RegExp(`^ReadinessCheck must be one of "BLOCK", "ENFORCE_AND_REPORT"; got ${JSON.stringify(value).replace(/[[\]]/g, '\\$&')}$`));
+  });
+
+  test('the error is an InvalidPropertiesError (the handler answers FAILED before any call)', () => {
+    expect(() => parseReadinessCheck({ ReadinessCheck: 'REPORT-ONLY' })).toThrow(InvalidPropertiesError);
   });
 });
 
@@ -495,7 +588,7 @@ describe('bounds, aborts and edges', () => {
   test('every call carries the check\'s abort signal, which follows the handler\'s deadline and is let go of afterwards', async () => {
     const deadline = new AbortController();
     ec2.on(DescribeInstancesCommand).callsFake(() => new Promise(() => undefined));
-    const checking = checkReadiness({ HttpTokensEnforced: 'enabled' }, {}, 'REPORT_ONLY', clients, deadline.signal);
+    const checking = checkReadiness({ HttpTokensEnforced: 'enabled' }, {}, 'ENFORCE_AND_REPORT', clients, deadline.signal);
     await new Promise((resolve) => setImmediate(resolve));
     const pending = signalOf(ec2.commandCalls(DescribeInstancesCommand)[0]);
     expect(pending.aborted).toBe(false);
@@ -504,22 +597,20 @@ describe('bounds, aborts and edges', () => {
     expect(pending.aborted).toBe(true);
     expect(signalOf(ec2.commandCalls(DescribeLaunchTemplateVersionsCommand)[0])).toBe(pending);
     expect(signalOf(autoScaling.commandCalls(DescribeLaunchConfigurationsCommand)[0])).toBe(pending);
-    expect(await checking).toEqual({ LaunchTemplatesAllowingImdsv1: '0', LaunchConfigurationsAllowingImdsv1: '0', InstancesAllowingImdsv1: '0+' });
+    expect(await checking).toEqual(checked(0, 0, 0, { instances: true }));
     expect(getEventListeners(deadline.signal, 'abort')).toHaveLength(0);
   });
 
   test('a check that ends on its own leaves no listener on the deadline', async () => {
     const deadline = new AbortController();
-    expect(await checkReadiness({ HttpTokensEnforced: 'enabled' }, {}, 'BLOCK', clients, deadline.signal)).toEqual({
-      LaunchTemplatesAllowingImdsv1: '0', LaunchConfigurationsAllowingImdsv1: '0', InstancesAllowingImdsv1: '0',
-    });
+    expect(await checkReadiness({ HttpTokensEnforced: 'enabled' }, {}, 'BLOCK', clients, deadline.signal)).toEqual(checked(0, 0, 0));
     expect(getEventListeners(deadline.signal, 'abort')).toHaveLength(0);
   });
 
   test('a deadline already passed aborts the calls at once', async () => {
     const deadline = new AbortController();
     deadline.abort();
-    await checkReadiness({ HttpTokensEnforced: 'enabled' }, {}, 'REPORT_ONLY', clients, deadline.signal);
+    await checkReadiness({ HttpTokensEnforced: 'enabled' }, {}, 'ENFORCE_AND_REPORT', clients, deadline.signal);
     expect(signalOf(ec2.commandCalls(DescribeInstancesCommand)[0]).aborted).toBe(true);
   });
 
@@ -528,7 +619,7 @@ describe('bounds, aborts and edges', () => {
     ec2.on(DescribeLaunchTemplateVersionsCommand).rejectsOnce(denied()).callsFake(fakes(world).describeLaunchTemplateVersions);
     ec2.on(DescribeInstancesCommand).rejectsOnce(denied()).callsFake(fakes(world).describeInstances);
     autoScaling.on(DescribeLaunchConfigurationsCommand).rejectsOnce(serviceError('AccessDenied', 'not yet', 403)).callsFake(fakes(world).describeLaunchConfigurations);
-    await checkReadiness({ HttpTokensEnforced: 'enabled' }, {}, 'REPORT_ONLY', clients, new AbortController().signal);
+    await checkReadiness({ HttpTokensEnforced: 'enabled' }, {}, 'ENFORCE_AND_REPORT', clients, new AbortController().signal);
     for (const line of [
       { message: 'UnauthorizedOperation on the first EC2 DescribeLaunchTemplateVersions call: waiting for the role\'s policy to propagate', attempt: 1 },
       { message: 'AccessDenied on the first Auto Scaling DescribeLaunchConfigurations call: waiting for the role\'s policy to propagate', attempt: 1 },
@@ -545,7 +636,7 @@ describe('bounds, aborts and edges', () => {
     autoScaling.on(DescribeLaunchConfigurationsCommand).resolves({});
     const answer = await run(createEvent(endpoint, ENFORCE));
     expect(answer.Status).toBe('SUCCESS');
-    expect(answer.Data).toMatchObject({ LaunchTemplatesAllowingImdsv1: '0', LaunchConfigurationsAllowingImdsv1: '0', InstancesAllowingImdsv1: '0' });
+    expect(answer.Data).toMatchObject(checked(0, 0, 0));
   });
 
   test('a name of 64 characters is quoted whole, one of 65 is cut to 61 and "..."', async () => {
@@ -575,7 +666,7 @@ describe('bounds, aborts and edges', () => {
     expect(answer.Reason).toBe('The readiness check cannot show that enforcing IMDSv2 is safe: '
       + `the launch templates could not all be listed (InternalError: ${'x'.repeat(300 - 'InternalError: '.length)}); `
       + 'the launch configurations could not all be listed (InternalFailure: down). '
-      + 'Nothing was changed. Deploy again, or set readinessCheck to REPORT_ONLY to enforce without the check. '
+      + 'Nothing was changed. Deploy again, or set readinessCheck to ENFORCE_AND_REPORT to enforce without the check. '
       + 'Instances allowing IMDSv1: at least 1 (they keep running; the function\'s log lists them).');
   });
 });

@@ -8,7 +8,7 @@ import { Duration, Token } from 'aws-cdk-lib';
 import { IConstruct } from 'constructs';
 import { UPGRADE_DEFAULTS, UPGRADE_LIMITS, UPGRADE_MODES, UpgradeMode } from './properties';
 import { failer } from './validate';
-import type { ImdsInstanceUpgradeOptions } from '../imds-instance-upgrade';
+import { ImdsInstanceUpgradeOptions } from '../instance-upgrade-options';
 
 /** The shortest schedule: MetadataNoToken arrives in 5-minute datapoints, and each run lists every instance. */
 export const MIN_INTERVAL = Duration.hours(1);
