@@ -7,7 +7,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { App, CfnOutput, DefaultStackSynthesizer, Stack } from 'aws-cdk-lib';
-import { HttpTokens, HttpTokensEnforced, ImdsAccountDefaults } from '../src';
+import { ImdsAccountDefaults, ImdsHttpTokens, ImdsHttpTokensEnforced } from '../src';
 
 const app = new App({ outdir: path.join(__dirname, '..', 'cdk.out') });
 const stack = new Stack(app, 'ImdsDefaultsExample', {
@@ -17,8 +17,8 @@ const stack = new Stack(app, 'ImdsDefaultsExample', {
 });
 
 const imds = new ImdsAccountDefaults(stack, 'ImdsDefaults', {
-  httpTokens: HttpTokens.REQUIRED,
-  httpTokensEnforced: HttpTokensEnforced.ENABLED,
+  httpTokens: ImdsHttpTokens.REQUIRED,
+  httpTokensEnforced: ImdsHttpTokensEnforced.ENABLED,
   httpPutResponseHopLimit: 2,
 });
 
