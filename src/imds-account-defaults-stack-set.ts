@@ -1,4 +1,4 @@
-import { Lazy, Names, RemovalPolicy, Token, aws_cloudformation as cloudformation, aws_cloudwatch as cloudwatch } from 'aws-cdk-lib';
+import { Lazy, Names, RemovalPolicy, Stack, Token, aws_cloudformation as cloudformation, aws_cloudwatch as cloudwatch } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { DriftGuardMode, ImdsAccountDefaultsOptions } from './account-defaults-options';
 import { ImdsAccountDefaults, ImdsAccountDefaultsProps } from './imds-account-defaults';
@@ -13,20 +13,26 @@ import { ACCOUNT_DEFAULTS_METRICS, DEFAULT_DRIFT_CHECK_INTERVAL, INSTANCE_UPGRAD
 import { DRIFT_REAPPLIED_METRIC } from './private/properties';
 import {
   StackSetTargetConfig,
+  canaryRegionErrors,
   validateAutoDeployment,
+  validateCanaryRegions,
   validateKnownAtSynth,
   validateMemberEnv,
   validateMemberRemoval,
+  validateNewInstanceGroup,
   validateOperationPreferences,
   validateSettingOverrides,
   validateStackSetBoundary,
   validateStackSetName,
+  validateVariantTarget,
+  warnOnNewInstanceGroup,
 } from './private/stack-set-validate';
 import { SETTING_PROPS, failer, validateRemovalPolicy, validateRoleOptions, validateSettings, warnOnContradictions } from './private/validate';
 import { ImdsSettings } from './settings';
 import {
   ImdsManagementAccountResources,
   ImdsStackSetTarget,
+  ImdsStackSetVariantOptions,
   StackSetCallAs,
   StackSetConcurrencyMode,
   StackSetRegionConcurrency,
@@ -69,14 +75,25 @@ export interface ImdsAccountDefaultsStackSetProps extends ImdsAccountDefaultsOpt
    * targets. The removal policy of the custom resource in every stack instance,
    * and in the management account's stack (`addManagementAccount`).
    *
+   * - `RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE` (DeletionPolicy
+   *   `RetainExceptOnCreate`), the default: the settings stay as they are when
+   *   the stack instance is deleted. CloudFormation sends the custom resource no
+   *   Delete, and its claim records `Retained`. On an update that changes the
+   *   targets, CloudFormation deletes the stack instances no longer targeted
+   *   before it creates the new ones, which can take hours across an
+   *   organization: retained, an account keeps its settings in between. Only a
+   *   stack instance whose own Create fails and rolls back deletes the custom
+   *   resource, which puts back the values from before that Create: nothing is
+   *   left half-applied.
+   * - `RemovalPolicy.RETAIN`: the same, and a failed Create leaves whatever it
+   *   applied (with a retained claim).
    * - `RemovalPolicy.DESTROY`: every setting the custom resource manages is
-   *   reset to no preference, or restored (see `settingsOnDelete`).
-   * - `RemovalPolicy.RETAIN` (or `RETAIN_ON_UPDATE_OR_DELETE`): the settings stay
-   *   as they are.
+   *   reset to no preference, or restored (see `settingsOnDelete`), as soon as
+   *   the stack instance goes: the explicit choice to let the settings go with it.
    *
    * `RemovalPolicy.SNAPSHOT` is refused: a custom resource has no snapshot.
    *
-   * @default RemovalPolicy.DESTROY
+   * @default RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE
    */
   readonly memberRemovalPolicy?: RemovalPolicy;
 
@@ -143,9 +160,9 @@ export interface ImdsAccountDefaultsStackSetProps extends ImdsAccountDefaultsOpt
    * When `true`, the stack instance is removed from the StackSet but its stack
    * stays in the account, as a stack of its own: the settings stay as they are,
    * and the function, its drift guard and its claim stay with it (delete that
-   * stack to let the settings go). When `false`, CloudFormation deletes the stack,
-   * which resets the settings it manages (or restores them, see
-   * `settingsOnDelete`) unless `memberRemovalPolicy` retains them.
+   * stack to let the settings go). When `false`, CloudFormation deletes the stack:
+   * the settings stay as they are (`memberRemovalPolicy` retains them by default),
+   * or are reset or restored with `memberRemovalPolicy: RemovalPolicy.DESTROY`.
    *
    * Defaults to `true`, unlike CloudFormation's own default: an account that
    * leaves the targets, perhaps only moving between OUs, should not start
@@ -156,26 +173,45 @@ export interface ImdsAccountDefaultsStackSetProps extends ImdsAccountDefaultsOpt
   readonly retainStacksOnAccountRemoval?: boolean;
 
   /**
-   * Whether operations deploy to all Regions at once or one after another.
-   * Operation preferences do not apply to auto-deployments.
+   * Whether operations deploy to one Region after another or to all at once. One
+   * after another (`SEQUENTIAL`), an operation goes to the `canaryRegions` first,
+   * then to the other Regions in the order the targets first name them (the
+   * StackSet's target, then each `addStackInstances`), and stops before the next
+   * Region when a Region exceeds the failure tolerance. Operation preferences do
+   * not apply to auto-deployments.
    *
-   * @default StackSetRegionConcurrency.PARALLEL
+   * @default StackSetRegionConcurrency.SEQUENTIAL
    */
   readonly regionConcurrency?: StackSetRegionConcurrency;
 
   /**
-   * The maximum percentage of accounts, per Region, deployed to at the same
-   * time (1 to 100). Not with `maxConcurrentCount`.
+   * Regions an operation deploys to first, in this order, before the others
+   * (`regionConcurrency` SEQUENTIAL: the Region order starts with them). Each must
+   * be a Region some target names, which is checked when the app is synthesized.
+   * Not with `StackSetRegionConcurrency.PARALLEL`, where they would change nothing.
    *
-   * @default 25
+   * @default - no canary Regions: the Regions in the order the targets first name them
+   */
+  readonly canaryRegions?: string[];
+
+  /**
+   * The maximum percentage of accounts, per Region, deployed to at the same
+   * time (1 to 100). Not with `maxConcurrentCount`. With
+   * `StackSetConcurrencyMode.STRICT_FAILURE_TOLERANCE`, CloudFormation deploys to
+   * at most the failure tolerance + 1 accounts at a time, whatever this says.
+   *
+   * @default - none: `maxConcurrentCount` applies
    */
   readonly maxConcurrentPercentage?: number;
 
   /**
    * The maximum number of accounts, per Region, deployed to at the same time.
-   * Not with `maxConcurrentPercentage`.
+   * Not with `maxConcurrentPercentage`. With the default failure tolerance (4
+   * accounts) and `StackSetConcurrencyMode.STRICT_FAILURE_TOLERANCE`,
+   * CloudFormation deploys to min(5, 4 + 1) = 5 accounts at a time, and lowers
+   * that as accounts fail, so that no more than 5 fail in a Region.
    *
-   * @default - `maxConcurrentPercentage`
+   * @default 5, unless `maxConcurrentPercentage` is given
    */
   readonly maxConcurrentCount?: number;
 
@@ -183,7 +219,7 @@ export interface ImdsAccountDefaultsStackSetProps extends ImdsAccountDefaultsOpt
    * The percentage of accounts, per Region, that may fail before the operation
    * stops in that Region (0 to 100). Not with `failureToleranceCount`.
    *
-   * @default 10
+   * @default - none: `failureToleranceCount` applies
    */
   readonly failureTolerancePercentage?: number;
 
@@ -191,29 +227,66 @@ export interface ImdsAccountDefaultsStackSetProps extends ImdsAccountDefaultsOpt
    * The number of accounts, per Region, that may fail before the operation
    * stops in that Region. Not with `failureTolerancePercentage`.
    *
-   * @default - `failureTolerancePercentage`
+   * @default 4, unless `failureTolerancePercentage` is given
    */
   readonly failureToleranceCount?: number;
 
   /**
-   * How the failure tolerance affects concurrency.
+   * How the failure tolerance affects concurrency. `STRICT_FAILURE_TOLERANCE`
+   * deploys to at most the failure tolerance + 1 accounts at a time and lowers
+   * the concurrency as accounts fail; `SOFT_FAILURE_TOLERANCE` keeps the maximum
+   * concurrency whatever the failures.
    *
-   * @default StackSetConcurrencyMode.SOFT_FAILURE_TOLERANCE
+   * @default StackSetConcurrencyMode.STRICT_FAILURE_TOLERANCE
    */
   readonly concurrencyMode?: StackSetConcurrencyMode;
+
+  /**
+   * Whether StackSets manages the execution of the StackSet's operations
+   * (`ManagedExecution` `Active`): operations that do not conflict run at the same
+   * time, and a conflicting one (an update of this stack while an
+   * auto-deployment runs, for example) is queued and starts, in request order,
+   * once the conflicting operations finish. `false` writes `Active: false`,
+   * CloudFormation's own default: one operation at a time, and an operation
+   * requested while another runs is refused (`OperationInProgressException`).
+   * CloudFormation refuses to change this while operations run or are queued.
+   *
+   * @default true
+   * @see https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-properties-cloudformation-stackset-managedexecution.html
+   */
+  readonly managedExecution?: boolean;
 }
 
 const DEFAULT_DESCRIPTION = 'EC2 account-level instance metadata defaults (cdk-imds-account-defaults)';
 // Short: the embedded template has a size budget (test/targets.test.ts).
 const EMBEDDED_DESCRIPTION = 'EC2 account-level IMDS defaults of the account and Region (cdk-imds-account-defaults)';
-const DEFAULT_MAX_CONCURRENT_PERCENTAGE = 25;
-const DEFAULT_FAILURE_TOLERANCE_PERCENTAGE = 10;
+/** Cautious rollouts: with strict failure tolerance, min(5, 4 + 1) = 5 accounts at a time per Region, and no more than 5 fail in a Region. */
+const DEFAULT_MAX_CONCURRENT_COUNT = 5;
+const DEFAULT_FAILURE_TOLERANCE_COUNT = 4;
+const DEFAULT_REGION_CONCURRENCY = StackSetRegionConcurrency.SEQUENTIAL;
+const DEFAULT_CONCURRENCY_MODE = StackSetConcurrencyMode.STRICT_FAILURE_TOLERANCE;
+const DEFAULT_MANAGED_EXECUTION = true;
 /** Organization-wide rollouts meet accounts a declarative policy governs: succeed there (ImdsAccountDefaultsOptions). */
 const DEFAULT_SKIP_IF_MANAGED_BY_DECLARATIVE_POLICY = true;
 /** The StackSet's own removal policy. */
 const DEFAULT_REMOVAL_POLICY = RemovalPolicy.DESTROY;
-/** The member accounts' custom resources' removal policy. */
-const DEFAULT_MEMBER_REMOVAL_POLICY = RemovalPolicy.DESTROY;
+/**
+ * The member accounts' custom resources' removal policy: a deleted stack instance keeps the
+ * account's settings (DeletionPolicy RetainExceptOnCreate), but a stack instance whose Create
+ * fails and rolls back puts back the values from before it, leaving nothing half-applied.
+ */
+const DEFAULT_MEMBER_REMOVAL_POLICY = RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE;
+
+/**
+ * Where `addVariant` passes the StackSets of the definition to the variant's
+ * constructor (not a prop: it is not part of the API).
+ */
+const VARIANT_FAMILY: unique symbol = Symbol('ImdsAccountDefaultsStackSet.variantFamily');
+
+/** The props a variant is constructed with: the original's, with the StackSets of the definition. */
+interface VariantProps extends ImdsAccountDefaultsStackSetProps {
+  readonly [VARIANT_FAMILY]?: ImdsAccountDefaultsStackSet[];
+}
 
 /**
  * Every option of `ImdsAccountDefaultsOptions`, each key present (its value may
@@ -252,6 +325,10 @@ interface InstanceGroup {
  * - StackSets never deploy to the management account: give it its own stack with
  *   `addManagementAccount`.
  * - Operation preferences do not apply to auto-deployments.
+ * - On an update that changes the targets, CloudFormation deletes the stack
+ *   instances no longer targeted before it creates the new ones: the accounts
+ *   keep their settings in between because `memberRemovalPolicy` retains them
+ *   (the default).
  * - A StackSet operation can succeed in some accounts and fail in others (each
  *   stack instance rolls back on its own).
  * - Aspects of the app (`PermissionsBoundary.of`, `Tags.of`, cdk-nag packs, ...)
@@ -279,10 +356,22 @@ export class ImdsAccountDefaultsStackSet extends Construct {
   /** The settings that are parameters of the embedded template: the ones a group may override. */
   private readonly parameterKeys: ReadonlySet<keyof ImdsSettings>;
   private readonly instanceGroups: InstanceGroup[] = [];
+  /** The props, for `addVariant`. */
+  private readonly props: ImdsAccountDefaultsStackSetProps;
+  /** The StackSets of this definition (this one, and those `addVariant` made from it or from them), shared by all. */
+  private readonly variants: ImdsAccountDefaultsStackSet[];
+  /** The management account, which StackSets never deploy to: this stack's account with callAs SELF, if known at synth. */
+  private readonly managementAccount?: string;
 
   constructor(scope: Construct, id: string, props: ImdsAccountDefaultsStackSetProps) {
     super(scope, id);
     const fail: (message: string) => never = failer(this);
+    const { [VARIANT_FAMILY]: variants, ...ownProps } = props as VariantProps;
+    this.props = ownProps;
+    this.variants = variants ?? [];
+    const callAs = props.callAs ?? StackSetCallAs.SELF;
+    const account = Stack.of(this).account;
+    this.managementAccount = callAs === StackSetCallAs.SELF && !Token.isUnresolved(account) ? account : undefined;
 
     // Validation first: nothing is created until every prop has been checked.
     const options = everyOption(props);
@@ -290,7 +379,10 @@ export class ImdsAccountDefaultsStackSet extends Construct {
     validateAccountDefaultsOptions(this, options);
     validateKnownAtSynth(this, options);
     const target = this.bindTarget(props.target);
+    this.validateGroup({ target });
     validateOperationPreferences(this, props);
+    const regionConcurrency = props.regionConcurrency ?? DEFAULT_REGION_CONCURRENCY;
+    validateCanaryRegions(this, props.canaryRegions, regionConcurrency);
     validateAutoDeployment(this, props);
     validateStackSetName(this, props.stackSetName);
     validateRemovalPolicy(this, 'removalPolicy', props.removalPolicy);
@@ -330,12 +422,12 @@ export class ImdsAccountDefaultsStackSet extends Construct {
 
     this.stackSetName = props.stackSetName ?? defaultStackSetName(this);
     const autoDeployment = props.autoDeployment ?? true;
-    const regionConcurrency = props.regionConcurrency ?? StackSetRegionConcurrency.PARALLEL;
+    const canaryRegions = props.canaryRegions ?? [];
     const stackSet = new cloudformation.CfnStackSet(this, 'Resource', {
       stackSetName: this.stackSetName,
       description: props.description ?? DEFAULT_DESCRIPTION,
       permissionModel: 'SERVICE_MANAGED',
-      callAs: props.callAs ?? StackSetCallAs.SELF,
+      callAs,
       autoDeployment: {
         enabled: autoDeployment,
         // CloudFormation takes RetainStacksOnAccountRemoval only with Enabled: true.
@@ -344,19 +436,22 @@ export class ImdsAccountDefaultsStackSet extends Construct {
       },
       // The template creates unnamed IAM roles (the functions').
       capabilities: ['CAPABILITY_IAM'],
+      // Operation preferences: they do not apply to auto-deployments.
       operationPreferences: {
         regionConcurrencyType: regionConcurrency,
         ...(regionConcurrency === StackSetRegionConcurrency.SEQUENTIAL
-          ? { regionOrder: Lazy.list({ produce: () => this.regionOrder() }) }
+          ? { regionOrder: Lazy.list({ produce: () => this.regionOrder(canaryRegions) }) }
           : {}),
-        ...(props.maxConcurrentCount !== undefined
-          ? { maxConcurrentCount: props.maxConcurrentCount }
-          : { maxConcurrentPercentage: props.maxConcurrentPercentage ?? DEFAULT_MAX_CONCURRENT_PERCENTAGE }),
-        ...(props.failureToleranceCount !== undefined
-          ? { failureToleranceCount: props.failureToleranceCount }
-          : { failureTolerancePercentage: props.failureTolerancePercentage ?? DEFAULT_FAILURE_TOLERANCE_PERCENTAGE }),
-        concurrencyMode: props.concurrencyMode ?? StackSetConcurrencyMode.SOFT_FAILURE_TOLERANCE,
+        ...(props.maxConcurrentPercentage !== undefined
+          ? { maxConcurrentPercentage: props.maxConcurrentPercentage }
+          : { maxConcurrentCount: props.maxConcurrentCount ?? DEFAULT_MAX_CONCURRENT_COUNT }),
+        ...(props.failureTolerancePercentage !== undefined
+          ? { failureTolerancePercentage: props.failureTolerancePercentage }
+          : { failureToleranceCount: props.failureToleranceCount ?? DEFAULT_FAILURE_TOLERANCE_COUNT }),
+        concurrencyMode: props.concurrencyMode ?? DEFAULT_CONCURRENCY_MODE,
       },
+      // Typed `any` in the L1: written as CloudFormation spells it.
+      managedExecution: { Active: props.managedExecution ?? DEFAULT_MANAGED_EXECUTION },
       parameters: template.parameters.map(({ key, value }) => ({ parameterKey: key, parameterValue: value })),
       stackInstancesGroup: Lazy.any({ produce: () => this.instanceGroups.map((group) => this.renderGroup(group)) }),
       templateBody: template.body,
@@ -364,7 +459,10 @@ export class ImdsAccountDefaultsStackSet extends Construct {
     stackSet.applyRemovalPolicy(props.removalPolicy ?? DEFAULT_REMOVAL_POLICY);
     this.stackSetId = stackSet.attrStackSetId;
 
-    this.instanceGroups.push({ target });
+    // Each canary Region must be one the StackSet deploys to: known once every group has been added.
+    this.node.addValidation({ validate: () => canaryRegionErrors(canaryRegions, this.instanceGroups) });
+    this.addGroup({ target });
+    this.variants.push(this);
   }
 
   /**
@@ -374,7 +472,19 @@ export class ImdsAccountDefaultsStackSet extends Construct {
    *
    * Accounts that join these OUs later (auto-deployment) get the StackSet's
    * values, not the overrides: for a set of OUs that must always have other
-   * values, prefer a StackSet of its own.
+   * values, prefer a StackSet of its own (`addVariant`).
+   *
+   * Checked against the groups before it, as CloudFormation would refuse them at
+   * deploy: the same OU (or root) and Region in two groups is an error, and so is
+   * the same OU in two groups, either of them with overrides (even equal ones:
+   * the provider compares parameter sets by identity), once any group has an
+   * account filter. The root in one group and
+   * an OU with other values in another, in a shared Region, is a warning: which
+   * values that OU's accounts get is undefined. (An OU and its parent OU cannot be
+   * told apart at synth: the OU tree is not known.) The management account among
+   * the accounts given, with callAs SELF, is a warning: StackSets never deploy
+   * to it. An OU of another StackSet of the same definition (`addVariant`) is an
+   * error.
    *
    * @param target where the stack instances go
    * @param settingOverrides values for these stack instances that differ from the
@@ -386,9 +496,72 @@ export class ImdsAccountDefaultsStackSet extends Construct {
     const config = this.bindTarget(target);
     if (settingOverrides !== undefined) {
       validateSettingOverrides(this, settingOverrides, this.parameterKeys);
+    }
+    const group: InstanceGroup = { target: config, overrides: settingOverrides };
+    this.validateGroup(group);
+    if (settingOverrides !== undefined) {
       warnOnContradictions(this, { ...this.memberProps, ...settingOverrides });
     }
-    this.instanceGroups.push({ target: config, overrides: settingOverrides });
+    this.addGroup(group);
+  }
+
+  /**
+   * Another StackSet of the same definition, for accounts that need other values
+   * (one StackSet per set of values): accounts that join an OU later get the
+   * StackSet's values, never a group's overrides, so a set of OUs that must keep
+   * other values needs a StackSet of its own. The variant is made in the same
+   * scope as this StackSet, with id `id`, and every prop of this StackSet
+   * (its settings and options, removal policies, boundary, instance upgrade,
+   * operation preferences, ...) except those of `options`: its `target`, its
+   * `settingValues`, its name, its description and its canary Regions (by default
+   * the original's that its target names). This StackSet's
+   * `addStackInstances` groups are not carried over.
+   *
+   * The StackSets of one definition (this one, its variants, and theirs) may not
+   * share an OU id, and none may target the root while another exists: two
+   * StackSets would deploy two ImdsAccountDefaults to the same accounts. This is
+   * checked for every group added to any of them, as it is added.
+   *
+   * @param id the variant's construct id, in this StackSet's scope
+   * @param options the variant's target, values and name
+   */
+  public addVariant(id: string, options: ImdsStackSetVariantOptions): ImdsAccountDefaultsStackSet {
+    const { target, settingValues, stackSetName, description, canaryRegions } = options ?? {};
+    if (settingValues !== undefined) {
+      validateSettingOverrides(this, settingValues, this.parameterKeys, 'settingValues');
+    }
+    // Only the values given: a key given as undefined does not take the original's value away.
+    const values = Object.fromEntries(SETTING_PROPS
+      .filter(({ prop }) => settingValues?.[prop] !== undefined)
+      .map(({ prop }) => [prop, settingValues![prop]]));
+    const props: VariantProps = {
+      ...this.props,
+      ...values,
+      target,
+      stackSetName,
+      description: description ?? this.props.description,
+      canaryRegions: canaryRegions ?? this.variantCanaryRegions(target),
+      [VARIANT_FAMILY]: this.variants,
+    };
+    // Its scope is this StackSet's: the variant is a sibling (Construct's scope is never undefined below the root).
+    return new ImdsAccountDefaultsStackSet(this.node.scope as Construct, id, props);
+  }
+
+  /** The original's canary Regions that a variant's target names (none: undefined, the variant's own default). */
+  private variantCanaryRegions(target: ImdsStackSetTarget | undefined): string[] | undefined {
+    const canaries = this.props.canaryRegions;
+    if (canaries === undefined || target === undefined || Token.isUnresolved(canaries)) {
+      return canaries;
+    }
+    // The target's Regions, checked by the variant's constructor (errors name the variant's path).
+    let regions: readonly string[];
+    try {
+      regions = target._bind(this, 'target.').regions;
+    } catch {
+      return canaries;
+    }
+    const kept = canaries.filter((region) => regions.includes(region));
+    return kept.length > 0 ? kept : undefined;
   }
 
   /**
@@ -396,7 +569,8 @@ export class ImdsAccountDefaultsStackSet extends Construct {
    * to, the same as every member account: an `ImdsAccountDefaults` with this
    * StackSet's options and their StackSet defaults (the StackSet's values, not
    * overrides, as values, not parameters; `skipIfManagedByDeclarativePolicy`
-   * true unless given; `memberRemovalPolicy` as its removal policy) at `<scope>/ImdsAccountDefaults`,
+   * true unless given; `memberRemovalPolicy`, RETAIN_ON_UPDATE_OR_DELETE unless
+   * given, as its removal policy) at `<scope>/ImdsAccountDefaults`,
    * and, with `instanceUpgrade`, an `ImdsInstanceUpgrade` at
    * `<scope>/ImdsInstanceUpgrade`, both with this StackSet's log retention,
    * permissions boundary and role path.
@@ -472,9 +646,30 @@ export class ImdsAccountDefaultsStackSet extends Construct {
     }
   }
 
-  /** The Regions of every group, in the order first given (SEQUENTIAL's RegionOrder); token lists are left out. */
-  private regionOrder(): string[] {
-    const order: string[] = [];
+  /**
+   * Checks a group against the groups before it and against the other StackSets
+   * of this definition, errors naming this construct; warns about what CloudFormation
+   * deploys, but not as meant.
+   */
+  private validateGroup(group: InstanceGroup): void {
+    validateNewInstanceGroup(this, this.instanceGroups, group);
+    validateVariantTarget(this, group.target, this.variants
+      .filter((variant) => variant !== this)
+      .map((variant) => ({ path: variant.node.path, groups: variant.instanceGroups })));
+  }
+
+  /** Adds a group that has been checked, with the warnings it deserves. */
+  private addGroup(group: InstanceGroup): void {
+    warnOnNewInstanceGroup(this, this.instanceGroups, group, this.managementAccount);
+    this.instanceGroups.push(group);
+  }
+
+  /**
+   * SEQUENTIAL's RegionOrder: the canary Regions, then the Regions of every group
+   * in the order first given; token lists are left out.
+   */
+  private regionOrder(canaryRegions: readonly string[]): string[] {
+    const order: string[] = [...canaryRegions];
     for (const { target } of this.instanceGroups) {
       if (Token.isUnresolved(target.regions)) {
         continue;

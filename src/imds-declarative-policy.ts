@@ -36,6 +36,31 @@ export interface ImdsDeclarativePolicyProps extends ImdsSettings {
   readonly exceptionMessage?: string;
 
   /**
+   * Lock each setting this policy gives against child policies: a policy
+   * attached lower in the organization (to an OU or account under one of
+   * `targetIds`) can't re-assign it, not even to the same or a stricter value,
+   * and can't lift the lock. Each setting's entry gets the child control operator
+   * `@@operators_allowed_for_child_policies` with `["@@none"]` beside its
+   * `@@assign`, as in the AWS Organizations User Guide ("Inheritance examples",
+   * Example 4: Restrict changes to child policies), for example
+   * `"http_tokens": { "@@operators_allowed_for_child_policies": ["@@none"], "@@assign": "required" }`.
+   * Without it, child policies may use every operator (`@@all`) and so override
+   * any value this policy sets.
+   *
+   * Not locked: the settings this policy leaves out (a child policy may still
+   * assign them), and `exceptionMessage`, which is one message for every EC2
+   * attribute of an account: locking it would also overrule the messages of other
+   * EC2 policies attached lower down. Policies attached to the same target are
+   * not each other's child policies, and a policy attached only to accounts has
+   * none. Each locked setting adds 52 characters to the document; the
+   * 10,000-character limit is checked with them.
+   *
+   * @default false
+   * @see https://docs.aws.amazon.com/organizations/latest/userguide/policy-operators.html#child-control-operators
+   */
+  readonly lockAgainstChildPolicies?: boolean;
+
+  /**
    * The name of the policy (1 to 128 ASCII characters).
    *
    * @default - a name derived from the construct path
@@ -106,10 +131,17 @@ export class ImdsDeclarativePolicy extends Construct {
     if (props.policyName !== undefined && !Token.isUnresolved(props.policyName) && !POLICY_NAME.test(props.policyName)) {
       fail(`policyName must be 1 to 128 printable ASCII characters; got ${JSON.stringify(props.policyName)}`);
     }
-    const document: InstanceMetadataPolicyContent = buildPolicyContent(props, props.exceptionMessage);
+    const lockAgainstChildPolicies = props.lockAgainstChildPolicies ?? false;
+    const document: InstanceMetadataPolicyContent = buildPolicyContent(props, {
+      exceptionMessage: props.exceptionMessage,
+      lockAgainstChildPolicies,
+    });
+    // Measured as sent, child control operators included.
     const content = JSON.stringify(document);
     if (!Token.isUnresolved(content) && content.length > POLICY_CONTENT_MAX_CHARS) {
-      fail(`the policy document is ${content.length} characters, over the ${POLICY_CONTENT_MAX_CHARS}-character limit of a declarative policy; shorten exceptionMessage`);
+      const unlocked = JSON.stringify(buildPolicyContent(props, { exceptionMessage: props.exceptionMessage }));
+      const locks = lockAgainstChildPolicies ? ` (lockAgainstChildPolicies adds ${content.length - unlocked.length} of them)` : '';
+      fail(`the policy document is ${content.length} characters${locks}, over the ${POLICY_CONTENT_MAX_CHARS}-character limit of a declarative policy; shorten exceptionMessage`);
     }
     warnOnContradictions(this, props);
 

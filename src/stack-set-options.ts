@@ -2,6 +2,7 @@ import { IConstruct } from 'constructs';
 import { ImdsAccountDefaults } from './imds-account-defaults';
 import { ImdsInstanceUpgrade } from './imds-instance-upgrade';
 import { StackSetTargetConfig, bindTarget } from './private/stack-set-validate';
+import { ImdsSettings } from './settings';
 
 /**
  * Whether the StackSet is managed from the organization's management account
@@ -66,21 +67,18 @@ export interface ImdsOrganizationalUnitsTargetOptions {
 
   /**
    * Accounts of the organizational units to leave out (account filter
-   * `DIFFERENCE`). Not with `additionalAccountIds`.
+   * `DIFFERENCE`).
+   *
+   * There is no option for accounts besides those of the OUs (account filter
+   * `UNION`): the StackSet resource provider's validation refuses `UNION`
+   * ("UNION is not a valid AccountFilterType", its public source, Validator); add
+   * them as another group instead (`addStackInstances` with `fromAccounts` and
+   * their OUs).
    *
    * @default - no account is left out
    * @see https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/account-level-targets.html
    */
   readonly excludeAccountIds?: string[];
-
-  /**
-   * Accounts to deploy to besides those of the organizational units (account
-   * filter `UNION`). Not with `excludeAccountIds`.
-   *
-   * @default - only the accounts of the organizational units
-   * @see https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/account-level-targets.html
-   */
-  readonly additionalAccountIds?: string[];
 }
 
 /**
@@ -120,7 +118,7 @@ export abstract class ImdsStackSetTarget {
   /**
    * Every account of the given organizational units (or of the whole
    * organization, given its root), optionally without some accounts
-   * (`excludeAccountIds`) or with more (`additionalAccountIds`).
+   * (`excludeAccountIds`).
    */
   public static fromOrganizationalUnits(options: ImdsOrganizationalUnitsTargetOptions): ImdsStackSetTarget {
     return new FactoryTarget('fromOrganizationalUnits', options);
@@ -129,6 +127,16 @@ export abstract class ImdsStackSetTarget {
   /**
    * Single accounts, selected through the organizational units that hold them
    * (account filter `INTERSECTION`): give the root to select them wherever they are.
+   *
+   * The filter is always `INTERSECTION`, never CloudFormation's `NONE`, because
+   * with an account filter a group deploys only to the accounts it names: the
+   * other accounts of its OUs get no stack instance from it. Changing a group of
+   * whole OUs into this one deletes the stack instances of every other account of
+   * those OUs (their settings stay as they are while `memberRemovalPolicy`
+   * retains them, the default). To deploy to every account of some OUs and to
+   * single accounts elsewhere, give the StackSet both: a
+   * `fromOrganizationalUnits` target, and `addStackInstances` with this one over
+   * the other accounts' OUs.
    */
   public static fromAccounts(options: ImdsAccountsTargetOptions): ImdsStackSetTarget {
     return new FactoryTarget('fromAccounts', options);
@@ -173,4 +181,49 @@ export interface ImdsManagementAccountResources {
    * @default - none: the StackSet has no `instanceUpgrade`
    */
   readonly instanceUpgrade?: ImdsInstanceUpgrade;
+}
+
+/**
+ * Options for `ImdsAccountDefaultsStackSet.addVariant`: what a variant has of its
+ * own; every other prop is the original StackSet's.
+ */
+export interface ImdsStackSetVariantOptions {
+  /**
+   * Where the variant's first stack instances go (more with the variant's
+   * `addStackInstances`). No OU of it may be a target of another StackSet of the
+   * same definition, and the root only when no other StackSet of it exists.
+   */
+  readonly target: ImdsStackSetTarget;
+
+  /**
+   * Values that replace the original StackSet's, for settings it manages (a
+   * setting it does not manage is an error): the variant's own values, which
+   * accounts that join its OUs later get too.
+   *
+   * @default - the original StackSet's values
+   */
+  readonly settingValues?: ImdsSettings;
+
+  /**
+   * The name of the variant's StackSet. Changing it replaces that StackSet,
+   * which deletes and recreates every stack instance.
+   *
+   * @default - a name derived from the variant's construct path
+   */
+  readonly stackSetName?: string;
+
+  /**
+   * The description of the variant's StackSet.
+   *
+   * @default - the original StackSet's description
+   */
+  readonly description?: string;
+
+  /**
+   * The variant's canary Regions, deployed first (each must be a Region the
+   * variant targets).
+   *
+   * @default - the original StackSet's canary Regions that the variant's `target` names, in their order
+   */
+  readonly canaryRegions?: string[];
 }

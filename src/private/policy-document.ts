@@ -17,6 +17,25 @@
  * Policy values spell "no preference" with an underscore (`no_preference`), unlike
  * the EC2 API (`no-preference`). AWS's example gives the hop limit as a string.
  *
+ * Locking a setting against child policies (`lockAgainstChildPolicies`) uses the
+ * child control operator of the management policy syntax, which EC2 policies
+ * share ("Policy syntax and inheritance for declarative policy types",
+ * https://docs.aws.amazon.com/organizations/latest/userguide/syntax-inheritance.html).
+ * "Inheritance operators" → "Child control operators"
+ * (https://docs.aws.amazon.com/organizations/latest/userguide/policy-operators.html#child-control-operators):
+ * `"@@operators_allowed_for_child_policies": ["@@none"]` means child OUs and
+ * accounts can't use operators in policies, which locks in the values defined in
+ * the parent policy. "Inheritance examples" → "Example 4: Restrict changes to
+ * child policies" (https://docs.aws.amazon.com/organizations/latest/userguide/inheritance-examples.html#example-restrict-child)
+ * puts it in the setting's own object, beside its `@@assign`, before it:
+ *
+ *   "http_tokens": { "@@operators_allowed_for_child_policies": ["@@none"], "@@assign": "required" }
+ *
+ * Only the settings the policy assigns are locked: keys it leaves out stay open to
+ * child policies (a lock on `instance_metadata_defaults` itself would close them
+ * too), and so does `exception_message`, which is one message for every EC2
+ * attribute of the account.
+ *
  * `http_tokens_enforced` (values `no_preference | enabled | disabled`) is NOT
  * CONFIRMED by the user guide text we could read: the Instance Metadata Defaults
  * section there lists only the four keys above. The EC2 API change of 2026-02-24
@@ -50,8 +69,18 @@ export const POLICY_KEYS: Readonly<Record<SettingKey, string>> = {
   InstanceMetadataTags: 'instance_metadata_tags',
 };
 
-/** `{ "@@assign": value }`: the inheritance operator that sets a value. */
+/** The child control operator: which value-setting operators child policies may use on a setting. */
+export const CHILD_CONTROL_OPERATOR = '@@operators_allowed_for_child_policies';
+
+/** Its value that allows no operator at all: child policies cannot change the setting. */
+export const NO_CHILD_OPERATORS: readonly string[] = ['@@none'];
+
+/**
+ * `{ "@@assign": value }`: the inheritance operator that sets a value; with
+ * `"@@operators_allowed_for_child_policies": ["@@none"]` when the value is locked.
+ */
 export interface PolicyAssign {
+  readonly '@@operators_allowed_for_child_policies'?: readonly string[];
   readonly '@@assign': string;
 }
 
@@ -61,6 +90,14 @@ export interface InstanceMetadataPolicyContent {
     readonly instance_metadata_defaults: Readonly<Record<string, PolicyAssign>>;
     readonly exception_message?: PolicyAssign;
   };
+}
+
+/** What the document holds besides the settings. */
+export interface PolicyContentOptions {
+  /** `exception_message`, directly under `ec2_attributes` (never locked). */
+  readonly exceptionMessage?: string;
+  /** Lock each setting given: `"@@operators_allowed_for_child_policies": ["@@none"]`. */
+  readonly lockAgainstChildPolicies?: boolean;
 }
 
 /**
@@ -75,13 +112,21 @@ export function toPolicyValue(key: SettingKey, value: string | number): string {
   return value === NO_PREFERENCE ? POLICY_NO_PREFERENCE : String(value);
 }
 
-/** The document for the given (validated) settings: only the settings that are given. */
-export function buildPolicyContent(settings: ImdsSettings, exceptionMessage?: string): InstanceMetadataPolicyContent {
+/**
+ * The document for the given (validated) settings: only the settings that are
+ * given, each locked against child policies if asked.
+ */
+export function buildPolicyContent(settings: ImdsSettings, options: PolicyContentOptions = {}): InstanceMetadataPolicyContent {
+  const { exceptionMessage, lockAgainstChildPolicies = false } = options;
   const defaults: Record<string, PolicyAssign> = {};
   for (const { prop, key } of SETTING_PROPS) {
     const value = settings[prop];
     if (value !== undefined) {
-      defaults[POLICY_KEYS[key]] = { '@@assign': toPolicyValue(key, value) };
+      defaults[POLICY_KEYS[key]] = {
+        // The operator first, as in the user guide's example.
+        ...(lockAgainstChildPolicies ? { [CHILD_CONTROL_OPERATOR]: [...NO_CHILD_OPERATORS] } : {}),
+        '@@assign': toPolicyValue(key, value),
+      };
     }
   }
   return {

@@ -92,7 +92,10 @@
  * recorded DELETE_FAILED and the stack still completes, as CloudFormation does;
  * it is not documented whether CloudFormation sends the rollback Delete of a
  * failed Create for a resource with DeletionPolicy Retain: here it follows the
- * DeletionPolicy.
+ * DeletionPolicy. DeletionPolicy RetainExceptOnCreate retains, except in the
+ * rollback of the operation that created the resource (a failed Create, or the
+ * cleanup of a failed Update that added it), as the CloudFormation user guide
+ * describes it.
  */
 import * as crypto from 'crypto';
 import { isDeepStrictEqual } from 'util';
@@ -768,7 +771,7 @@ export class CloudFormationStack {
     }
     this.setStack('UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS');
     for (const logicalId of [...pending.created].reverse()) {
-      steps.push(await this.deleteResource(this.resources.get(logicalId)!, 'Delete (rollback cleanup)'));
+      steps.push(await this.deleteResource(this.resources.get(logicalId)!, 'Delete (rollback cleanup)', false, true));
     }
     this.deployed = pending.deployedBefore;
     this.setStack('UPDATE_ROLLBACK_COMPLETE');
@@ -810,16 +813,21 @@ export class CloudFormationStack {
     this.pending = undefined;
     const steps: StepResult[] = [];
     for (const logicalId of [...pending.created].reverse()) {
-      steps.push(await this.deleteResource(this.resources.get(logicalId)!, 'Delete (rollback of the failed Create)'));
+      steps.push(await this.deleteResource(this.resources.get(logicalId)!, 'Delete (rollback of the failed Create)', false, true));
     }
     const failed = [...this.resources.values()].some((r) => r.status === 'DELETE_FAILED');
     this.setStack(failed ? 'ROLLBACK_FAILED' : 'ROLLBACK_COMPLETE');
     return this.result(steps, 'Delete (rollback of the failed Create)');
   }
 
-  /** Deletes one custom resource, or skips it (DeletionPolicy Retain, or retained by the caller): no event then. */
-  private async deleteResource(resource: Resource, step: string, retained = false): Promise<StepResult> {
-    if (retained || deletionPolicy(resource.template, resource.logicalId) === 'Retain') {
+  /**
+   * Deletes one custom resource, or skips it (DeletionPolicy Retain; RetainExceptOnCreate unless
+   * `rollingBackItsCreation`, the rollback of the operation that created it; or retained by the
+   * caller): no event then.
+   */
+  private async deleteResource(resource: Resource, step: string, retained = false, rollingBackItsCreation = false): Promise<StepResult> {
+    const policy = deletionPolicy(resource.template, resource.logicalId);
+    if (retained || policy === 'Retain' || (policy === 'RetainExceptOnCreate' && !rollingBackItsCreation)) {
       this.setResource(resource, 'DELETE_SKIPPED');
       const label = `${step} ${resource.logicalId}: retained, no event`;
       this.options.timings.add({ scenario: this.options.scenario, step: label, sdk: this.options.sdk });
