@@ -166,13 +166,18 @@ describe('the StackSet', () => {
     expect(stackSetResource(template)).toMatchObject({ DeletionPolicy: 'Delete', UpdateReplacePolicy: 'Delete' });
   });
 
-  test('operation preferences: Regions in parallel, 25 % of accounts at a time, 10 % may fail', () => {
+  test('operation preferences: one Region after another in the order the target names them, 5 accounts at a time, strict tolerance of 4 failures', () => {
     expect(properties.OperationPreferences).toEqual({
-      RegionConcurrencyType: 'PARALLEL',
-      MaxConcurrentPercentage: 25,
-      FailureTolerancePercentage: 10,
-      ConcurrencyMode: 'SOFT_FAILURE_TOLERANCE',
+      RegionConcurrencyType: 'SEQUENTIAL',
+      RegionOrder: ['us-east-1', 'eu-west-1'],
+      MaxConcurrentCount: 5,
+      FailureToleranceCount: 4,
+      ConcurrencyMode: 'STRICT_FAILURE_TOLERANCE',
     });
+  });
+
+  test('managed execution: on by default', () => {
+    expect(properties.ManagedExecution).toEqual({ Active: true });
   });
 
   test('one stack instance group: the OUs in the Regions, every account of them', () => {
@@ -235,10 +240,13 @@ describe('the embedded template', () => {
       HttpTokensEnforced: { Ref: 'HttpTokensEnforced' },
       HttpPutResponseHopLimit: { Ref: 'HttpPutResponseHopLimit' },
       SkipIfManagedByDeclarativePolicy: true,
+      Retained: true,
       Ownership: 'claims-v2',
       ServiceTimeout: 120,
     });
-    expect(resources[0].DeletionPolicy).toBe('Delete');
+    // Retained by default (memberRemovalPolicy), except by the rollback of its own Create: a deleted
+    // stack instance keeps the account's settings, a failed one leaves nothing half-applied.
+    expect(resources[0]).toMatchObject({ DeletionPolicy: 'RetainExceptOnCreate', UpdateReplacePolicy: 'Retain' });
   });
 
   test('skipIfManagedByDeclarativePolicy: false is carried (the property is left out)', () => {
@@ -247,7 +255,9 @@ describe('the embedded template', () => {
   });
 
   test('is the template ImdsAccountDefaults synthesizes in a stack of its own, resource for resource', () => {
-    const perAccount = perAccountResources({ ...SETTINGS, skipIfManagedByDeclarativePolicy: true });
+    const perAccount = perAccountResources({
+      ...SETTINGS, skipIfManagedByDeclarativePolicy: true, removalPolicy: RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
+    });
     // The code (and so its Description) may be the compressed form of the same bundle.
     expect(withCode(body, (fn) => withPlainCode(fn, HANDLER_BUNDLE)).Resources).toEqual(perAccount);
   });
@@ -310,7 +320,8 @@ describe('the embedded template', () => {
       driftGuard: DriftGuardMode.REPORT_ONLY,
       driftCheckInterval: Duration.minutes(30),
     };
-    const { stackSet } = synth({ ...every, target: TARGET });
+    // settingsOnDelete needs the members' custom resources to be deleted on removal.
+    const { stackSet } = synth({ ...every, target: TARGET, memberRemovalPolicy: RemovalPolicy.DESTROY });
     const members: ImdsAccountDefaultsProps = (stackSet as any).memberProps;
     expect(members).toEqual({ ...every, removalPolicy: RemovalPolicy.DESTROY, permissionsBoundary: undefined });
     // And so does the embedded template.
@@ -325,7 +336,8 @@ describe('the embedded template', () => {
   });
 
   test('carries settingsOnDelete to every stack instance', () => {
-    const inner = Template.fromJSON(embedded(synth({ ...PROPS, settingsOnDelete: SettingsOnDelete.RESTORE }).template));
+    const destroyed = synth({ ...PROPS, settingsOnDelete: SettingsOnDelete.RESTORE, memberRemovalPolicy: RemovalPolicy.DESTROY });
+    const inner = Template.fromJSON(embedded(destroyed.template));
     inner.hasResourceProperties('Custom::ImdsAccountDefaults', Match.objectLike({ OnDelete: 'RESTORE' }));
   });
 });
@@ -406,7 +418,7 @@ describe('settings as parameters of the embedded template (always)', () => {
 
   test('an override of the hop limit is written as text', () => {
     const { stack, stackSet: s } = synth();
-    s.addStackInstances(TARGET, { httpPutResponseHopLimit: -1 });
+    s.addStackInstances(ImdsStackSetTarget.fromOrganizationalUnits({ organizationalUnitIds: ['ou-abcd-legacy01'], regions: REGIONS }), { httpPutResponseHopLimit: -1 });
     expect(stackSetProperties(Template.fromStack(stack)).StackInstancesGroup[1].ParameterOverrides)
       .toEqual([{ ParameterKey: 'HttpPutResponseHopLimit', ParameterValue: '-1' }]);
   });
@@ -440,12 +452,11 @@ describe('targets', () => {
     }]);
   });
 
-  test('fromOrganizationalUnits with additionalAccountIds: UNION', () => {
-    const { stack } = synth({
+  test('no UNION: additionalAccountIds (from JavaScript) is refused with the provider\'s reason and the way to add accounts', () => {
+    expect(() => synth({
       ...PROPS,
-      target: ImdsStackSetTarget.fromOrganizationalUnits({ organizationalUnitIds: OU_IDS, regions: REGIONS, additionalAccountIds: ['333333333333'] }),
-    });
-    expect(groupsOf(stack)[0].DeploymentTargets).toEqual({ OrganizationalUnitIds: OU_IDS, Accounts: ['333333333333'], AccountFilterType: 'UNION' });
+      target: ImdsStackSetTarget.fromOrganizationalUnits({ organizationalUnitIds: OU_IDS, regions: REGIONS, additionalAccountIds: ['333333333333'] } as any),
+    })).toThrow(new Error('[Org/ImdsEverywhere] target.additionalAccountIds is not an option: it would be the account filter UNION, which the StackSet resource provider refuses ("UNION is not a valid AccountFilterType"); add those accounts with addStackInstances(ImdsStackSetTarget.fromAccounts({ accountIds, organizationalUnitIds: <their OUs>, regions }))'));
   });
 
   test('fromAccounts: INTERSECTION, the accounts selected through their OUs', () => {
@@ -501,13 +512,13 @@ describe('targets', () => {
       failureTolerancePercentage: 0,
     });
     stackSet.addStackInstances(ImdsStackSetTarget.fromOrganizationalUnits({ organizationalUnitIds: ['ou-abcd-87654321'], regions: ['eu-west-1', 'ap-southeast-2'] }));
-    stackSet.addStackInstances(ImdsStackSetTarget.fromOrganizationalUnits({ organizationalUnitIds: ['ou-abcd-87654321'], regions: Token.asList({ Ref: 'More' }) }));
+    stackSet.addStackInstances(ImdsStackSetTarget.fromOrganizationalUnits({ organizationalUnitIds: ['ou-abcd-11111111'], regions: Token.asList({ Ref: 'More' }) }));
     expect(stackSetProperties(Template.fromStack(stack)).OperationPreferences).toEqual({
       RegionConcurrencyType: 'SEQUENTIAL',
       RegionOrder: ['us-east-1', 'eu-west-1', 'ap-southeast-2'],
       MaxConcurrentPercentage: 100,
       FailureTolerancePercentage: 0,
-      ConcurrencyMode: 'SOFT_FAILURE_TOLERANCE',
+      ConcurrencyMode: 'STRICT_FAILURE_TOLERANCE',
     });
   });
 });
@@ -515,8 +526,8 @@ describe('targets', () => {
 describe('removal policies', () => {
   const customResourceOf = (template: Template) => resourcesOf(embedded(template), 'Custom::ImdsAccountDefaults')[0];
 
-  test('removalPolicy is the StackSet\'s own; the members keep DESTROY', () => {
-    const { template } = synth({ ...PROPS, removalPolicy: RemovalPolicy.RETAIN });
+  test('removalPolicy is the StackSet\'s own; the members keep theirs', () => {
+    const { template } = synth({ ...PROPS, removalPolicy: RemovalPolicy.RETAIN, memberRemovalPolicy: RemovalPolicy.DESTROY });
     expect(stackSetResource(template)).toMatchObject({ DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain' });
     expect(customResourceOf(template).DeletionPolicy).toBe('Delete');
     expect(customResourceOf(template).Properties.Retained).toBeUndefined();
@@ -537,8 +548,25 @@ describe('removal policies', () => {
     });
   });
 
-  test('memberRemovalPolicy DESTROY by default', () => {
-    expect(customResourceOf(synth().template)).toMatchObject({ DeletionPolicy: 'Delete', UpdateReplacePolicy: 'Delete' });
+  test('memberRemovalPolicy RETAIN_ON_UPDATE_OR_DELETE by default: the custom resource carries RetainExceptOnCreate and Retained: true, which its claim records', () => {
+    const { template, stackSet } = synth();
+    expect(customResourceOf(template)).toMatchObject({
+      DeletionPolicy: 'RetainExceptOnCreate',
+      UpdateReplacePolicy: 'Retain',
+      Properties: expect.objectContaining({ Retained: true }),
+    });
+    expect((stackSet as any).memberProps.removalPolicy).toBe(RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE);
+  });
+
+  test('memberRemovalPolicy DESTROY, the explicit choice: Delete, no Retained', () => {
+    const { template } = synth({ ...PROPS, memberRemovalPolicy: RemovalPolicy.DESTROY });
+    expect(customResourceOf(template)).toMatchObject({ DeletionPolicy: 'Delete', UpdateReplacePolicy: 'Delete' });
+    expect(customResourceOf(template).Properties.Retained).toBeUndefined();
+  });
+
+  test('memberRemovalPolicy DESTROY with settingsOnDelete', () => {
+    const { template } = synth({ ...PROPS, memberRemovalPolicy: RemovalPolicy.DESTROY, settingsOnDelete: SettingsOnDelete.RESTORE });
+    expect(customResourceOf(template)).toMatchObject({ DeletionPolicy: 'Delete', Properties: expect.objectContaining({ OnDelete: 'RESTORE' }) });
   });
 });
 
@@ -562,19 +590,34 @@ describe('options', () => {
     expect(stackSetProperties(synth({ ...PROPS, autoDeployment: false }).template).AutoDeployment).toEqual({ Enabled: false });
   });
 
-  test('counts instead of percentages, strict failure tolerance', () => {
+  test('other counts, Regions in parallel, soft failure tolerance', () => {
     const p = stackSetProperties(synth({
       ...PROPS,
-      maxConcurrentCount: 5,
+      maxConcurrentCount: 20,
       failureToleranceCount: 0,
-      concurrencyMode: StackSetConcurrencyMode.STRICT_FAILURE_TOLERANCE,
+      regionConcurrency: StackSetRegionConcurrency.PARALLEL,
+      concurrencyMode: StackSetConcurrencyMode.SOFT_FAILURE_TOLERANCE,
     }).template);
     expect(p.OperationPreferences).toEqual({
       RegionConcurrencyType: 'PARALLEL',
-      MaxConcurrentCount: 5,
+      MaxConcurrentCount: 20,
       FailureToleranceCount: 0,
-      ConcurrencyMode: 'STRICT_FAILURE_TOLERANCE',
+      ConcurrencyMode: 'SOFT_FAILURE_TOLERANCE',
     });
+  });
+
+  test('a percentage replaces the count default, each on its own', () => {
+    expect(stackSetProperties(synth({ ...PROPS, maxConcurrentPercentage: 25 }).template).OperationPreferences)
+      .toMatchObject({ MaxConcurrentPercentage: 25, FailureToleranceCount: 4 });
+    expect(stackSetProperties(synth({ ...PROPS, failureTolerancePercentage: 10 }).template).OperationPreferences)
+      .toMatchObject({ MaxConcurrentCount: 5, FailureTolerancePercentage: 10 });
+    const both = stackSetProperties(synth({ ...PROPS, maxConcurrentPercentage: 25, failureTolerancePercentage: 10 }).template).OperationPreferences;
+    expect(both.MaxConcurrentCount).toBeUndefined();
+    expect(both.FailureToleranceCount).toBeUndefined();
+  });
+
+  test('managed execution off, when asked for', () => {
+    expect(stackSetProperties(synth({ ...PROPS, managedExecution: false }).template).ManagedExecution).toEqual({ Active: false });
   });
 
   test('name and description', () => {
@@ -595,7 +638,7 @@ describe('the management account: addManagementAccount', () => {
     const stackSet = new ImdsAccountDefaultsStackSet(org, 'ImdsEverywhere', {
       ...PROPS, memberRemovalPolicy: RemovalPolicy.RETAIN, removalPolicy: RemovalPolicy.DESTROY, logRetention: logs.RetentionDays.ONE_MONTH,
     });
-    stackSet.addStackInstances(TARGET, { httpTokens: ImdsHttpTokens.OPTIONAL });
+    stackSet.addStackInstances(ImdsStackSetTarget.fromOrganizationalUnits({ organizationalUnitIds: ['ou-abcd-legacy01'], regions: REGIONS }), { httpTokens: ImdsHttpTokens.OPTIONAL });
     const management = new Stack(app, 'Management', { env: { account: '123456789012', region: 'us-east-1' } });
     const resources = stackSet.addManagementAccount(management);
 
@@ -619,6 +662,17 @@ describe('the management account: addManagementAccount', () => {
     template.resourceCountIs('Custom::ImdsInstanceUpgrade', 0);
     // The StackSet's own stack is untouched.
     Template.fromStack(org).resourceCountIs('Custom::ImdsAccountDefaults', 0);
+  });
+
+  test('retained by default, as the members are', () => {
+    const { app, stackSet } = synth();
+    const management = new Stack(app, 'Management');
+    stackSet.addManagementAccount(management);
+    Template.fromStack(management).hasResource('Custom::ImdsAccountDefaults', {
+      Properties: Match.objectLike({ Retained: true }),
+      DeletionPolicy: 'RetainExceptOnCreate',
+      UpdateReplacePolicy: 'Retain',
+    });
   });
 
   test('in the StackSet\'s own stack (deployed to the management account)', () => {
@@ -791,16 +845,6 @@ describe('validation', () => {
       expect(ous({ excludeAccountIds: ['111111111111', '111111111111'] })).toThrow(/target\.excludeAccountIds lists "111111111111" more than once/);
     });
 
-    test('additionalAccountIds: empty, or not account ids', () => {
-      expect(ous({ additionalAccountIds: [] })).toThrow(/target\.additionalAccountIds is empty; leave additionalAccountIds out to deploy to the accounts of the organizational units only/);
-      expect(ous({ additionalAccountIds: ['ou-abcd-12345678'] })).toThrow(/target\.additionalAccountIds must hold only a 12-digit account id; got "ou-abcd-12345678"/);
-    });
-
-    test('excludeAccountIds and additionalAccountIds together', () => {
-      expect(ous({ excludeAccountIds: ['111111111111'], additionalAccountIds: ['222222222222'] }))
-        .toThrow(/give target\.excludeAccountIds or target\.additionalAccountIds, not both: a deployment target has one account filter \(DIFFERENCE or UNION\)/);
-    });
-
     test('fromAccounts: accountIds missing (from JavaScript), empty, or not account ids', () => {
       expect(accounts({ accountIds: undefined })).toThrow(/target\.accountIds is required \(ImdsStackSetTarget\.fromAccounts\); to deploy to every account of the OUs, use ImdsStackSetTarget\.fromOrganizationalUnits/);
       expect(accounts({ accountIds: [] })).toThrow(/target\.accountIds is empty; give at least one account id/);
@@ -884,10 +928,16 @@ describe('validation', () => {
 
   test('settingsOnDelete with a member removal policy that retains, naming both props; the StackSet\'s own removal policy does not count', () => {
     expect(attempt({ settingsOnDelete: SettingsOnDelete.RESTORE, memberRemovalPolicy: RemovalPolicy.RETAIN }))
-      .toThrow(/^\[Org\/ImdsEverywhere\] settingsOnDelete applies only when CloudFormation may delete the member accounts' custom resources; got settingsOnDelete SettingsOnDelete\.RESTORE with memberRemovalPolicy RemovalPolicy\.RETAIN/);
+      .toThrow(new Error('[Org/ImdsEverywhere] settingsOnDelete needs memberRemovalPolicy: RemovalPolicy.DESTROY; got settingsOnDelete SettingsOnDelete.RESTORE with memberRemovalPolicy RemovalPolicy.RETAIN: a retained resource is never deleted deliberately, and a delete that is part of a rollback always restores. Leave settingsOnDelete out, or use RemovalPolicy.DESTROY'));
     expect(attempt({ settingsOnDelete: SettingsOnDelete.RESET, memberRemovalPolicy: RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE }))
-      .toThrow(/memberRemovalPolicy RemovalPolicy\.RETAIN_ON_UPDATE_OR_DELETE/);
-    expect(attempt({ settingsOnDelete: SettingsOnDelete.RESTORE, removalPolicy: RemovalPolicy.RETAIN })).not.toThrow();
+      .toThrow(/^\[Org\/ImdsEverywhere\] settingsOnDelete needs memberRemovalPolicy: RemovalPolicy\.DESTROY; got settingsOnDelete SettingsOnDelete\.RESET with memberRemovalPolicy RemovalPolicy\.RETAIN_ON_UPDATE_OR_DELETE:/);
+    expect(attempt({ settingsOnDelete: SettingsOnDelete.RESTORE, removalPolicy: RemovalPolicy.RETAIN, memberRemovalPolicy: RemovalPolicy.DESTROY }))
+      .not.toThrow();
+  });
+
+  test('settingsOnDelete without memberRemovalPolicy: the default retains, so the error says to give DESTROY', () => {
+    expect(attempt({ settingsOnDelete: SettingsOnDelete.RESTORE }))
+      .toThrow(new Error('[Org/ImdsEverywhere] settingsOnDelete needs memberRemovalPolicy: RemovalPolicy.DESTROY; got settingsOnDelete SettingsOnDelete.RESTORE without memberRemovalPolicy, whose default RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE keeps the member accounts\' settings when their stack instances are deleted (a retained resource is never deleted deliberately, and a delete that is part of a rollback always restores). Give memberRemovalPolicy: RemovalPolicy.DESTROY to reset or restore the settings on removal, or leave settingsOnDelete out'));
   });
 
   test('nothing is created when validation fails', () => {
@@ -1167,7 +1217,13 @@ describe('instanceUpgrade: ImdsInstanceUpgrade in every stack instance', () => {
     }).template);
     const boundary = ImdsPermissionsBoundary.fromPolicyName(BOUNDARY);
     const perAccount = perAccountResources(
-      { ...SETTINGS, ...ROLE_OPTIONS, skipIfManagedByDeclarativePolicy: true, permissionsBoundary: boundary },
+      {
+        ...SETTINGS,
+        ...ROLE_OPTIONS,
+        skipIfManagedByDeclarativePolicy: true,
+        removalPolicy: RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
+        permissionsBoundary: boundary,
+      },
       { ...UPGRADE, ...ROLE_OPTIONS, permissionsBoundary: boundary },
     );
     // The code (and so its Description) may be the compressed form of the same bundles.
@@ -1248,5 +1304,400 @@ describe('instanceUpgrade: ImdsInstanceUpgrade in every stack instance', () => {
     template.resourcePropertiesCountIs('AWS::Logs::LogGroup', { RetentionInDays: 90 }, 2);
     template.hasResourceProperties('Custom::ImdsInstanceUpgrade', { Mode: 'UPGRADE', LookbackSeconds: 2592000, MaxUpgradesPerRun: 50 });
     template.resourceCountIs('Custom::ImdsAccountDefaults', 1);
+  });
+});
+
+/** Every warning of a stack, as `path: message [ack: id]`. */
+function warningsOf(stack: Stack): string[] {
+  return Annotations.fromStack(stack).findWarning('*', Match.anyValue()).map((w) => `${w.id}: ${w.entry.data}`);
+}
+
+const ous = (organizationalUnitIds: string[], regions: string[], options: object = {}) =>
+  ImdsStackSetTarget.fromOrganizationalUnits({ organizationalUnitIds, regions, ...options });
+const OTHER_OU = 'ou-abcd-87654321';
+const THIRD_OU = 'ou-abcd-11111111';
+
+describe('canaryRegions and the Region order', () => {
+  const orderOf = (stack: Stack) => stackSetProperties(Template.fromStack(stack)).OperationPreferences.RegionOrder;
+
+  test('the canary Regions first, in their order, then the Regions in the order the targets first name them', () => {
+    const { stack, stackSet } = synth({ ...PROPS, canaryRegions: ['ap-southeast-2', 'eu-west-1'] });
+    stackSet.addStackInstances(ous([OTHER_OU], ['eu-central-1', 'ap-southeast-2', 'us-east-1']));
+    expect(orderOf(stack)).toEqual(['ap-southeast-2', 'eu-west-1', 'us-east-1', 'eu-central-1']);
+  });
+
+  test('without canary Regions, the order the targets first name them', () => {
+    const { stack, stackSet } = synth();
+    stackSet.addStackInstances(ous([OTHER_OU], ['eu-central-1', 'eu-west-1']));
+    expect(orderOf(stack)).toEqual(['us-east-1', 'eu-west-1', 'eu-central-1']);
+  });
+
+  test('no Region order with Regions in parallel', () => {
+    const { template } = synth({ ...PROPS, regionConcurrency: StackSetRegionConcurrency.PARALLEL });
+    expect(stackSetProperties(template).OperationPreferences.RegionConcurrencyType).toBe('PARALLEL');
+    expect(stackSetProperties(template).OperationPreferences.RegionOrder).toBeUndefined();
+  });
+
+  test('a canary Region that a later addStackInstances targets is accepted: the check runs at synth', () => {
+    const { stack, stackSet } = synth({ ...PROPS, canaryRegions: ['eu-central-1'] });
+    stackSet.addStackInstances(ous([OTHER_OU], ['eu-central-1']));
+    expect(orderOf(stack)).toEqual(['eu-central-1', 'us-east-1', 'eu-west-1']);
+  });
+
+  test('a canary Region no group targets fails synth, naming the StackSet, the Region and the Regions targeted', () => {
+    const { app, stackSet } = synth({ ...PROPS, canaryRegions: ['eu-central-1'] });
+    stackSet.addStackInstances(ous([OTHER_OU], Token.asList({ Ref: 'More' })));
+    expect(() => app.synth()).toThrow('[Org/ImdsEverywhere] canaryRegions lists "eu-central-1", which no stack instance group targets (the Regions of the target and of addStackInstances: us-east-1, eu-west-1; Regions given as tokens do not count, they are not known at synth); a canary Region must be one the StackSet deploys to');
+  });
+
+  test('a canary Region that is a token is left alone at synth', () => {
+    const { stack } = synth({ ...PROPS, canaryRegions: [Token.asString({ Ref: 'Canary' })] });
+    expect(orderOf(stack)).toEqual([{ Ref: 'Canary' }, 'us-east-1', 'eu-west-1']);
+  });
+
+  test('canaryRegions with Regions in parallel', () => {
+    expect(() => synth({ ...PROPS, canaryRegions: ['us-east-1'], regionConcurrency: StackSetRegionConcurrency.PARALLEL }))
+      .toThrow(new Error('[Org/ImdsEverywhere] canaryRegions applies only with regionConcurrency StackSetRegionConcurrency.SEQUENTIAL (the default); got canaryRegions ["us-east-1"] with StackSetRegionConcurrency.PARALLEL, which deploys to every Region at once'));
+    expect(() => synth({ ...PROPS, canaryRegions: ['us-east-1'], regionConcurrency: StackSetRegionConcurrency.SEQUENTIAL })).not.toThrow();
+  });
+
+  test('canaryRegions empty, not Regions, twice the same, or a token', () => {
+    expect(() => synth({ ...PROPS, canaryRegions: [] }))
+      .toThrow(new Error('[Org/ImdsEverywhere] canaryRegions is empty; leave canaryRegions out to deploy to the Regions in the order the targets name them'));
+    expect(() => synth({ ...PROPS, canaryRegions: ['Ireland'] }))
+      .toThrow(new Error('[Org/ImdsEverywhere] canaryRegions must hold only Region names such as "us-east-1"; got "Ireland"'));
+    expect(() => synth({ ...PROPS, canaryRegions: ['us-east-1', 'us-east-1'] }))
+      .toThrow(new Error('[Org/ImdsEverywhere] canaryRegions lists "us-east-1" more than once'));
+    expect(() => synth({ ...PROPS, canaryRegions: Token.asList({ Ref: 'Canaries' }) }))
+      .toThrow(/^\[Org\/ImdsEverywhere\] canaryRegions is a token \(#\{Token\[.*\]\}\); give the Region names: the Region order is written at synth$/);
+  });
+});
+
+describe('targets across stack instance groups', () => {
+  describe('the same OU (or root) and Region in two groups', () => {
+    test('the StackSet\'s target again', () => {
+      const { stackSet } = synth();
+      expect(() => stackSet.addStackInstances(TARGET, { httpTokens: ImdsHttpTokens.OPTIONAL }))
+        .toThrow(new Error('[Org/ImdsEverywhere] target: ou-abcd-12345678 in us-east-1 is already a target of stack instance group 1 (the target); CloudFormation refuses the same OU and Region in two groups ("Stack instance [...] is duplicated"): give each OU and Region pair once'));
+    });
+
+    test('a pair of a later group, among other OUs and Regions; the root too', () => {
+      const { stackSet } = synth();
+      stackSet.addStackInstances(ous(['r-abcd'], ['ap-southeast-2']));
+      expect(() => stackSet.addStackInstances(ous([THIRD_OU, 'r-abcd'], ['eu-central-1', 'ap-southeast-2'])))
+        .toThrow(new Error('[Org/ImdsEverywhere] target: r-abcd in ap-southeast-2 is already a target of stack instance group 2 (addStackInstances); CloudFormation refuses the same OU and Region in two groups ("Stack instance [...] is duplicated"): give each OU and Region pair once'));
+    });
+
+    test('the same OU in other Regions, or other OUs in the same Regions, are accepted; nothing is added when the check fails', () => {
+      const { stack, stackSet } = synth();
+      stackSet.addStackInstances(ous(OU_IDS, ['eu-central-1']));
+      stackSet.addStackInstances(ous([OTHER_OU], REGIONS));
+      expect(() => stackSet.addStackInstances(ous(OU_IDS, ['eu-central-1']))).toThrow(/is already a target of stack instance group 2/);
+      expect(stackSetProperties(Template.fromStack(stack)).StackInstancesGroup).toHaveLength(3);
+    });
+
+    test('lists that are tokens are not compared', () => {
+      const { stack, stackSet } = synth();
+      stackSet.addStackInstances(ous(Token.asList({ Ref: 'Ous' }), REGIONS));
+      stackSet.addStackInstances(ous(OU_IDS, Token.asList({ Ref: 'Regions' })));
+      stackSet.addStackInstances(ous([Token.asString({ Ref: 'Ou' })], REGIONS));
+      expect(stackSetProperties(Template.fromStack(stack)).StackInstancesGroup).toHaveLength(4);
+    });
+  });
+
+  describe('one set of parameters per OU once any group has an account filter', () => {
+    const QUOTE = 'CloudFormation then refuses the operation ("An OrganizationalUnitIds cannot be associated with more than one Parameters set")';
+
+    const TAIL = 'even for equal overrides or other Regions. Leave the account filters out, or give the other values a StackSet of their own (addVariant)';
+
+    test('overrides for an OU in another Region, then an account filter in a later group: the error names the three groups', () => {
+      const { stack, stackSet } = synth();
+      // No account filter yet: CloudFormation takes it.
+      stackSet.addStackInstances(ous(OU_IDS, ['eu-central-1']), { httpTokens: ImdsHttpTokens.OPTIONAL });
+      expect(() => stackSet.addStackInstances(ImdsStackSetTarget.fromAccounts({ accountIds: ['111111111111'], organizationalUnitIds: [OTHER_OU], regions: REGIONS })))
+        .toThrow(new Error(`[Org/ImdsEverywhere] target: ou-abcd-12345678 is in stack instance group 1 (the target) with no overrides and in stack instance group 2 (addStackInstances) with httpTokens: optional, and stack instance group 3 (addStackInstances) has an account filter (INTERSECTION): ${QUOTE}, ${TAIL}`));
+      expect(stackSetProperties(Template.fromStack(stack)).StackInstancesGroup).toHaveLength(2);
+    });
+
+    test('an account filter first, then the OU with overrides: none and some, two different sets, or two equal sets (the provider compares them by identity)', () => {
+      const filtered = synth({ ...PROPS, target: ous(OU_IDS, REGIONS, { excludeAccountIds: ['111111111111'] }) });
+      expect(() => filtered.stackSet.addStackInstances(ous(OU_IDS, ['eu-central-1']), { httpPutResponseHopLimit: 1 }))
+        .toThrow(new Error(`[Org/ImdsEverywhere] target: ou-abcd-12345678 is in stack instance group 1 (the target) with no overrides and in stack instance group 2 (addStackInstances) with httpPutResponseHopLimit: 1, and stack instance group 1 (the target) has an account filter (DIFFERENCE): ${QUOTE}, ${TAIL}`));
+
+      const { stackSet } = synth({ ...PROPS, target: ous([OTHER_OU], REGIONS, { excludeAccountIds: ['111111111111'] }) });
+      stackSet.addStackInstances(ous(OU_IDS, ['eu-central-1']), { httpTokens: ImdsHttpTokens.OPTIONAL, httpPutResponseHopLimit: 1 });
+      expect(() => stackSet.addStackInstances(ous(OU_IDS, ['ap-southeast-2']), { httpTokens: ImdsHttpTokens.OPTIONAL, httpPutResponseHopLimit: 3 }))
+        .toThrow(new Error(`[Org/ImdsEverywhere] target: ou-abcd-12345678 is in stack instance group 2 (addStackInstances) with httpTokens: optional, httpPutResponseHopLimit: 1 and in stack instance group 3 (addStackInstances) with httpTokens: optional, httpPutResponseHopLimit: 3, and stack instance group 1 (the target) has an account filter (DIFFERENCE): ${QUOTE}, ${TAIL}`));
+      expect(() => stackSet.addStackInstances(ous(OU_IDS, ['ap-southeast-2']), { httpTokens: ImdsHttpTokens.OPTIONAL, httpPutResponseHopLimit: 1 }))
+        .toThrow(new Error(`[Org/ImdsEverywhere] target: ou-abcd-12345678 is in stack instance group 2 (addStackInstances) with httpTokens: optional, httpPutResponseHopLimit: 1 and in stack instance group 3 (addStackInstances) with httpTokens: optional, httpPutResponseHopLimit: 1, and stack instance group 1 (the target) has an account filter (DIFFERENCE): ${QUOTE}, ${TAIL}`));
+    });
+
+    test('an OU in several groups without overrides, with an account filter; or overrides without any account filter: accepted', () => {
+      const { stack, stackSet } = synth({ ...PROPS, target: ous(OU_IDS, ['us-east-1'], { excludeAccountIds: ['111111111111'] }) });
+      stackSet.addStackInstances(ous(OU_IDS, ['eu-west-1']));
+      stackSet.addStackInstances(ous([OTHER_OU], ['us-east-1']), { httpTokens: ImdsHttpTokens.OPTIONAL });
+      expect(stackSetProperties(Template.fromStack(stack)).StackInstancesGroup).toHaveLength(3);
+
+      const unfiltered = synth();
+      unfiltered.stackSet.addStackInstances(ous(OU_IDS, ['eu-central-1']), { httpTokens: ImdsHttpTokens.OPTIONAL });
+      unfiltered.stackSet.addStackInstances(ous(OU_IDS, ['ap-southeast-2']), { httpPutResponseHopLimit: 1 });
+      expect(stackSetProperties(unfiltered.template).StackInstancesGroup).toHaveLength(3);
+    });
+  });
+
+  describe('the root and an OU with other values, in a shared Region: a warning', () => {
+    const ROOT_TARGET = ous(['r-abcd'], REGIONS);
+    const ID = 'cdk-imds-account-defaults:rootOverlapsOverrides';
+
+    test('the root first, then an OU with overrides', () => {
+      const { stack, stackSet } = synth({ ...PROPS, target: ROOT_TARGET });
+      stackSet.addStackInstances(ous([OTHER_OU], ['eu-central-1', 'eu-west-1']), { httpPutResponseHopLimit: 1 });
+      expect(warningsOf(stack)).toEqual([
+        `/Org/ImdsEverywhere: stack instance group 1 (the target) targets the root r-abcd with no overrides, and stack instance group 2 (addStackInstances) targets ou-abcd-87654321 with httpPutResponseHopLimit: 1, both in eu-west-1: the root holds the accounts of ou-abcd-87654321 too, and CloudFormation creates the groups in no defined order, so which values those accounts get is undefined. Give each set of values a StackSet of its own (addVariant), each over OUs that do not overlap. [ack: ${ID}]`,
+      ]);
+    });
+
+    test('an OU first, then the root with overrides', () => {
+      const { stack, stackSet } = synth();
+      stackSet.addStackInstances(ous(['r-abcd'], ['us-east-1']), { httpPutResponseHopLimit: 1 });
+      expect(warningsOf(stack)).toEqual([
+        `/Org/ImdsEverywhere: stack instance group 2 (addStackInstances) targets the root r-abcd with httpPutResponseHopLimit: 1, and stack instance group 1 (the target) targets ou-abcd-12345678 with no overrides, both in us-east-1: the root holds the accounts of ou-abcd-12345678 too, and CloudFormation creates the groups in no defined order, so which values those accounts get is undefined. Give each set of values a StackSet of its own (addVariant), each over OUs that do not overlap. [ack: ${ID}]`,
+      ]);
+    });
+
+    test('no warning: the same values, no shared Region, no OU besides the root, or no root', () => {
+      const same = synth({ ...PROPS, target: ROOT_TARGET });
+      same.stackSet.addStackInstances(ous([OTHER_OU], ['eu-central-1']), { httpPutResponseHopLimit: 1 });
+      same.stackSet.addStackInstances(ous([THIRD_OU], REGIONS));
+      same.stackSet.addStackInstances(ous(['r-abcd'], ['ap-southeast-2']), { httpPutResponseHopLimit: 1 });
+      expect(warningsOf(same.stack)).toEqual([]);
+
+      // Only roots (two different ones: synth does not know the organization's).
+      const roots = synth({ ...PROPS, target: ROOT_TARGET });
+      roots.stackSet.addStackInstances(ous(['r-wxyz'], REGIONS), { httpPutResponseHopLimit: 1 });
+      expect(warningsOf(roots.stack)).toEqual([]);
+
+      const noRoot = synth();
+      noRoot.stackSet.addStackInstances(ous([OTHER_OU], REGIONS), { httpPutResponseHopLimit: 1 });
+      expect(warningsOf(noRoot.stack)).toEqual([]);
+    });
+  });
+
+  describe('the management account among the targets: a warning', () => {
+    const ID = 'cdk-imds-account-defaults:managementAccountTargeted';
+    const MANAGEMENT = '111111111111';
+    function inManagementAccount(props: Partial<ImdsAccountDefaultsStackSetProps>, env: { account?: string } = { account: MANAGEMENT }) {
+      const stack = new Stack(new App(), 'Org', { env });
+      new ImdsAccountDefaultsStackSet(stack, 'ImdsEverywhere', { ...PROPS, ...props });
+      return stack;
+    }
+
+    test('in accountIds (fromAccounts), with callAs SELF: the stack\'s own account', () => {
+      expect(warningsOf(inManagementAccount({
+        target: ImdsStackSetTarget.fromAccounts({ accountIds: ['222222222222', MANAGEMENT], organizationalUnitIds: ['r-abcd'], regions: REGIONS }),
+      }))).toEqual([
+        `/Org/ImdsEverywhere: target.accountIds lists 111111111111, this stack's account: with callAs SELF it is the organization's management account, which StackSets never deploy to, so it gets no stack instance. Give it the same settings with addManagementAccount. [ack: ${ID}]`,
+      ]);
+    });
+
+    test('also in a later group', () => {
+      const stack = new Stack(new App(), 'Org', { env: { account: MANAGEMENT } });
+      const stackSet = new ImdsAccountDefaultsStackSet(stack, 'ImdsEverywhere', PROPS);
+      expect(warningsOf(stack)).toEqual([]);
+      stackSet.addStackInstances(ImdsStackSetTarget.fromAccounts({ accountIds: [MANAGEMENT], organizationalUnitIds: [OTHER_OU], regions: REGIONS }));
+      expect(warningsOf(stack)).toEqual([expect.stringContaining('target.accountIds lists 111111111111, this stack\'s account')]);
+    });
+
+    test('no warning: excluded, another account, a delegated administrator, or an account not known at synth', () => {
+      const target = ImdsStackSetTarget.fromAccounts({ accountIds: [MANAGEMENT], organizationalUnitIds: OU_IDS, regions: REGIONS });
+      expect(warningsOf(inManagementAccount({ target: ous(OU_IDS, REGIONS, { excludeAccountIds: [MANAGEMENT] }) }))).toEqual([]);
+      expect(warningsOf(inManagementAccount({ target: ImdsStackSetTarget.fromAccounts({ accountIds: ['222222222222'], organizationalUnitIds: OU_IDS, regions: REGIONS }) }))).toEqual([]);
+      expect(warningsOf(inManagementAccount({ target, callAs: StackSetCallAs.DELEGATED_ADMIN }))).toEqual([]);
+      expect(warningsOf(inManagementAccount({ target }, {}))).toEqual([]);
+    });
+  });
+});
+
+describe('addVariant: another StackSet of the same definition', () => {
+  const PILOT_OU = 'ou-abcd-pilot001';
+  const PILOT = ous([PILOT_OU], REGIONS);
+  const FULL: ImdsAccountDefaultsStackSetProps = {
+    ...PROPS,
+    driftGuard: DriftGuardMode.REAPPLY,
+    logRetention: logs.RetentionDays.ONE_MONTH,
+    memberRemovalPolicy: RemovalPolicy.DESTROY,
+    settingsOnDelete: SettingsOnDelete.RESTORE,
+    removalPolicy: RemovalPolicy.RETAIN,
+    callAs: StackSetCallAs.DELEGATED_ADMIN,
+    autoDeployment: true,
+    retainStacksOnAccountRemoval: false,
+    canaryRegions: ['eu-west-1'],
+    maxConcurrentCount: 2,
+    failureToleranceCount: 1,
+    managedExecution: false,
+    description: 'IMDSv2 everywhere',
+    stackSetName: 'imds-defaults',
+    instanceUpgrade: { mode: InstanceUpgradeMode.REPORT_ONLY },
+  };
+  /** The StackSet resource of `stackSet` (synthesizes its stack: add every StackSet first). */
+  const stackSetOf = (stackSet: ImdsAccountDefaultsStackSet) =>
+    Object.values<any>(Template.fromStack(Stack.of(stackSet)).toJSON().Resources).find((r) => r.Properties.StackSetName === stackSet.stackSetName);
+
+  describe('a variant\'s canary Regions', () => {
+    const orderOfSet = (stackSet: ImdsAccountDefaultsStackSet) => stackSetOf(stackSet).Properties.OperationPreferences.RegionOrder;
+
+    test('by default, the original\'s canary Regions that the variant targets, in their order', () => {
+      const { app, stackSet } = synth({ ...PROPS, canaryRegions: ['eu-west-1', 'us-east-1'] });
+      const variant = stackSet.addVariant('Pilot', { target: ous([PILOT_OU], ['ap-southeast-2', 'us-east-1']) });
+      expect(orderOfSet(variant)).toEqual(['us-east-1', 'ap-southeast-2']);
+      expect(orderOfSet(stackSet)).toEqual(['eu-west-1', 'us-east-1']);
+      expect(() => app.synth()).not.toThrow();
+    });
+
+    test('by default, none when the variant targets none of them: it synthesizes', () => {
+      const { app, stackSet } = synth({ ...PROPS, canaryRegions: ['eu-west-1'] });
+      const variant = stackSet.addVariant('Pilot', { target: ous([PILOT_OU], ['ap-southeast-2', 'eu-central-1']) });
+      expect(orderOfSet(variant)).toEqual(['ap-southeast-2', 'eu-central-1']);
+      expect(() => app.synth()).not.toThrow();
+    });
+
+    test('given, they are the variant\'s own, checked as the StackSet\'s are', () => {
+      const { app, stackSet } = synth({ ...PROPS, canaryRegions: ['eu-west-1'] });
+      const variant = stackSet.addVariant('Pilot', { target: ous([PILOT_OU], ['ap-southeast-2', 'eu-central-1']), canaryRegions: ['eu-central-1'] });
+      expect(orderOfSet(variant)).toEqual(['eu-central-1', 'ap-southeast-2']);
+      expect(() => app.synth()).not.toThrow();
+      const { app: app2, stackSet: original } = synth(PROPS);
+      original.addVariant('Pilot', { target: ous([PILOT_OU], ['ap-southeast-2']), canaryRegions: ['eu-central-1'] });
+      expect(() => app2.synth()).toThrow(/\[Org\/Pilot\] canaryRegions lists "eu-central-1", which no stack instance group targets/);
+    });
+  });
+
+  test('a sibling in the same scope, with every prop of the original but its target, name and groups', () => {
+    const { stackSet } = synth(FULL);
+    stackSet.addStackInstances(ous([OTHER_OU], REGIONS));
+    const variant = stackSet.addVariant('Pilot', { target: PILOT });
+    expect(variant).toBeInstanceOf(ImdsAccountDefaultsStackSet);
+    expect(variant.node.path).toBe('Org/Pilot');
+    expect(variant.node.scope).toBe(stackSet.node.scope);
+    expect((variant as any).memberProps).toEqual((stackSet as any).memberProps);
+    expect(variant.templateBody).toBe(stackSet.templateBody);
+
+    const original = stackSetOf(stackSet);
+    const copy = stackSetOf(variant);
+    expect(copy.Properties.StackSetName).toMatch(/^OrgPilot[0-9A-F]{8}$/);
+    expect(copy.Properties.StackInstancesGroup).toEqual([{ DeploymentTargets: { OrganizationalUnitIds: [PILOT_OU] }, Regions: REGIONS }]);
+    const { StackSetName: _n1, StackInstancesGroup: _g1, ...originalRest } = original.Properties;
+    const { StackSetName: _n2, StackInstancesGroup: _g2, ...copyRest } = copy.Properties;
+    expect(copyRest).toEqual(originalRest);
+    expect(copyRest).toMatchObject({
+      Description: 'IMDSv2 everywhere',
+      CallAs: 'DELEGATED_ADMIN',
+      AutoDeployment: { Enabled: true, RetainStacksOnAccountRemoval: false },
+      ManagedExecution: { Active: false },
+      OperationPreferences: { RegionOrder: ['eu-west-1', 'us-east-1'], MaxConcurrentCount: 2, FailureToleranceCount: 1 },
+    });
+    expect(copy).toMatchObject({ DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain' });
+  });
+
+  test('settingValues replace the original\'s values for the settings given; the others are the original\'s', () => {
+    const { stackSet } = synth();
+    const variant = stackSet.addVariant('Legacy', {
+      target: ous([OTHER_OU], REGIONS),
+      settingValues: { httpTokens: ImdsHttpTokens.OPTIONAL, httpTokensEnforced: undefined },
+    });
+    expect(stackSetOf(variant).Properties.Parameters).toEqual([
+      { ParameterKey: 'HttpTokens', ParameterValue: 'optional' },
+      { ParameterKey: 'HttpTokensEnforced', ParameterValue: 'enabled' },
+      { ParameterKey: 'HttpPutResponseHopLimit', ParameterValue: '2' },
+    ]);
+    expect(JSON.parse(variant.templateBody).Parameters.HttpTokens.Default).toBe('optional');
+    expect(stackSetOf(stackSet).Properties.Parameters[0]).toEqual({ ParameterKey: 'HttpTokens', ParameterValue: 'required' });
+  });
+
+  test('its values are checked as the StackSet\'s: a contradiction is warned about on the variant', () => {
+    const { stack, stackSet } = synth();
+    stackSet.addVariant('Legacy', { target: ous([OTHER_OU], REGIONS), settingValues: { httpTokens: ImdsHttpTokens.OPTIONAL } });
+    expect(warningsOf(stack)).toEqual([expect.stringMatching(/^\/Org\/Legacy: httpTokensEnforced is ENABLED but httpTokens is OPTIONAL/)]);
+  });
+
+  test('its own name and description; the original\'s name is never carried over', () => {
+    const { stackSet } = synth({ ...PROPS, stackSetName: 'imds-defaults' });
+    const named = stackSet.addVariant('Pilot', { target: PILOT, stackSetName: 'imds-defaults-pilot', description: 'Pilot OU' });
+    const unnamed = stackSet.addVariant('Legacy', { target: ous([OTHER_OU], REGIONS) });
+    expect(stackSetOf(named).Properties).toMatchObject({ StackSetName: 'imds-defaults-pilot', Description: 'Pilot OU' });
+    expect(unnamed.stackSetName).toMatch(/^OrgLegacy[0-9A-F]{8}$/);
+    expect(stackSetOf(unnamed).Properties.Description).toBe('EC2 account-level instance metadata defaults (cdk-imds-account-defaults)');
+  });
+
+  test('a variant\'s own groups; a variant of a variant', () => {
+    const { stackSet } = synth();
+    const pilot = stackSet.addVariant('Pilot', { target: PILOT });
+    pilot.addStackInstances(ous([THIRD_OU], ['eu-west-1']), { httpTokens: ImdsHttpTokens.OPTIONAL });
+    const legacy = pilot.addVariant('Legacy', { target: ous([OTHER_OU], REGIONS) });
+    expect(legacy.node.path).toBe('Org/Legacy');
+    expect(stackSetOf(pilot).Properties.StackInstancesGroup).toHaveLength(2);
+    expect(stackSetOf(legacy).Properties.StackInstancesGroup).toHaveLength(1);
+    expect(stackSetOf(stackSet).Properties.StackInstancesGroup).toHaveLength(1);
+  });
+
+  describe('errors', () => {
+    test('settingValues for a setting the StackSet does not manage, empty, or invalid: naming the original and settingValues', () => {
+      const { stack, stackSet } = synth();
+      expect(() => stackSet.addVariant('Pilot', { target: PILOT, settingValues: { httpEndpoint: ImdsHttpEndpoint.DISABLED } }))
+        .toThrow(new Error('[Org/ImdsEverywhere] settingValues.httpEndpoint overrides a setting the StackSet does not manage; only httpTokens, httpTokensEnforced, httpPutResponseHopLimit can be overridden (give httpEndpoint to the StackSet to make it a parameter of its template)'));
+      expect(() => stackSet.addVariant('Pilot', { target: PILOT, settingValues: {} }))
+        .toThrow(new Error('[Org/ImdsEverywhere] settingValues is empty; give at least one setting, or leave settingValues out to use the StackSet\'s values'));
+      expect(() => stackSet.addVariant('Pilot', { target: PILOT, settingValues: { httpPutResponseHopLimit: 0 } }))
+        .toThrow(new Error('[Org/ImdsEverywhere] settingValues: httpPutResponseHopLimit must be an integer from 1 to 64, or -1 for no preference; got 0'));
+      expect(() => stackSet.addVariant('Pilot', { target: PILOT, settingValues: { httpTokens: Token.asString({ Ref: 'T' }) as ImdsHttpTokens } }))
+        .toThrow(/^\[Org\/ImdsEverywhere\] settingValues\.httpTokens is a token .*; give the value itself$/);
+      // Nothing was created.
+      expect(stack.node.tryFindChild('Pilot')).toBeUndefined();
+    });
+
+    test('a target that is not one: the error names the variant', () => {
+      const { stackSet } = synth();
+      expect(() => stackSet.addVariant('Pilot', {} as any)).toThrow(/^\[Org\/Pilot\] target must be an ImdsStackSetTarget: .*; got nothing$/);
+      expect(() => stackSet.addVariant('NoOptions', undefined as any)).toThrow(/^\[Org\/NoOptions\] target must be an ImdsStackSetTarget: .*; got nothing$/);
+      expect(() => stackSet.addVariant('Other', { target: ous([], REGIONS) })).toThrow(/^\[Org\/Other\] target\.organizationalUnitIds is empty/);
+    });
+
+    test('an OU of the original', () => {
+      const { stackSet } = synth();
+      expect(() => stackSet.addVariant('Pilot', { target: ous([PILOT_OU, 'ou-abcd-12345678'], ['ap-southeast-2']) }))
+        .toThrow(new Error('[Org/Pilot] target: ou-abcd-12345678 is also a target of Org/ImdsEverywhere, a StackSet of the same definition (addVariant): two StackSets would deploy two ImdsAccountDefaults to the same accounts. Give each OU to one of them'));
+    });
+
+    test('an OU of another variant, or of the original\'s later groups; the groups of a StackSet whose variant failed stay checked', () => {
+      const { stackSet } = synth();
+      stackSet.addStackInstances(ous([THIRD_OU], REGIONS));
+      const pilot = stackSet.addVariant('Pilot', { target: PILOT });
+      expect(() => stackSet.addVariant('Legacy', { target: ous([THIRD_OU], REGIONS) }))
+        .toThrow(new Error('[Org/Legacy] target: ou-abcd-11111111 is also a target of Org/ImdsEverywhere, a StackSet of the same definition (addVariant): two StackSets would deploy two ImdsAccountDefaults to the same accounts. Give each OU to one of them'));
+      expect(() => pilot.addVariant('Legacy2', { target: ous([PILOT_OU], REGIONS) }))
+        .toThrow(new Error('[Org/Legacy2] target: ou-abcd-pilot001 is also a target of Org/Pilot, a StackSet of the same definition (addVariant): two StackSets would deploy two ImdsAccountDefaults to the same accounts. Give each OU to one of them'));
+      expect(() => stackSet.addStackInstances(ous([PILOT_OU], ['eu-central-1'])))
+        .toThrow(new Error('[Org/ImdsEverywhere] target: ou-abcd-pilot001 is also a target of Org/Pilot, a StackSet of the same definition (addVariant): two StackSets would deploy two ImdsAccountDefaults to the same accounts. Give each OU to one of them'));
+      // The failed variants did not join: their OUs are free.
+      expect(() => pilot.addStackInstances(ous([OTHER_OU], REGIONS))).not.toThrow();
+    });
+
+    test('the root in the original, or in a variant', () => {
+      const rooted = synth({ ...PROPS, target: ous(['r-abcd'], REGIONS) });
+      expect(() => rooted.stackSet.addVariant('Pilot', { target: PILOT }))
+        .toThrow(new Error('[Org/Pilot] target: Org/ImdsEverywhere targets the root r-abcd, which holds every account, and this StackSet is a StackSet of the same definition (addVariant): two StackSets would deploy two ImdsAccountDefaults to the same accounts. Give the StackSets of one definition OUs that do not overlap, not the root'));
+
+      const { stackSet } = synth();
+      expect(() => stackSet.addVariant('Everyone', { target: ous(['r-abcd'], REGIONS, { excludeAccountIds: ['111111111111'] }) }))
+        .toThrow(new Error('[Org/Everyone] target: this StackSet targets the root r-abcd, which holds every account, and Org/ImdsEverywhere is a StackSet of the same definition (addVariant): two StackSets would deploy two ImdsAccountDefaults to the same accounts. Give the StackSets of one definition OUs that do not overlap, not the root'));
+      const pilot = stackSet.addVariant('Pilot', { target: PILOT });
+      expect(() => pilot.addStackInstances(ous(['r-abcd'], ['eu-central-1']))).toThrow(/^\[Org\/Pilot\] target: this StackSet targets the root r-abcd/);
+    });
+
+    test('OU lists that are tokens are not compared; StackSets of other definitions are not either', () => {
+      const { stackSet } = synth();
+      expect(() => stackSet.addVariant('Pilot', { target: ous(Token.asList({ Ref: 'Ous' }), REGIONS) })).not.toThrow();
+      expect(() => new ImdsAccountDefaultsStackSet(Stack.of(stackSet), 'Separate', PROPS)).not.toThrow();
+    });
   });
 });

@@ -53,6 +53,25 @@ const DOCUMENTED = {
 };
 
 /**
+ * The child control operator, from the AWS Organizations User Guide. EC2 policies
+ * are a declarative policy type whose syntax includes the inheritance operators
+ * (https://docs.aws.amazon.com/organizations/latest/userguide/syntax-inheritance.html).
+ * "Inheritance operators" → "Child control operators"
+ * (https://docs.aws.amazon.com/organizations/latest/userguide/policy-operators.html#child-control-operators):
+ * `"@@operators_allowed_for_child_policies": ["@@none"]`: child OUs and accounts
+ * can't use operators in policies, which locks in the parent's values.
+ * "Inheritance examples" → "Example 4: Restrict changes to child policies"
+ * (https://docs.aws.amazon.com/organizations/latest/userguide/inheritance-examples.html#example-restrict-child):
+ * it sits in the setting's own object, before its `@@assign`.
+ */
+const CHILD_CONTROL = {
+  operator: '@@operators_allowed_for_child_policies',
+  none: ['@@none'],
+  /** Example 4's locked tag key, verbatim in form. */
+  example: { '@@operators_allowed_for_child_policies': ['@@none'], '@@assign': 'Project' },
+};
+
+/**
  * NOT CONFIRMED in the user guide text we could read: `http_tokens_enforced`.
  * Source: the EC2 API change of 2026-02-24 (HttpTokensEnforced can be managed
  * organization-wide with declarative policies) and public policy examples.
@@ -202,6 +221,118 @@ describe('the document against the documented syntax, key by key', () => {
     new ImdsDeclarativePolicy(stack, 'ImdsPolicy', { httpPutResponseHopLimit: hops.valueAsNumber });
     const content = policyProperties(Template.fromStack(stack)).Content;
     expect(content.ec2_attributes.instance_metadata_defaults).toEqual({ http_put_response_hop_limit: { '@@assign': { Ref: 'Hops' } } });
+  });
+});
+
+describe('lockAgainstChildPolicies', () => {
+  const contentOf = (props: ImdsDeclarativePolicyProps) => policyProperties(synth(props).template).Content;
+  const every = {
+    httpTokens: ImdsHttpTokens.REQUIRED,
+    httpTokensEnforced: ImdsHttpTokensEnforced.ENABLED,
+    httpPutResponseHopLimit: 2,
+    httpEndpoint: ImdsHttpEndpoint.ENABLED,
+    instanceMetadataTags: ImdsInstanceMetadataTags.DISABLED,
+    exceptionMessage: 'See https://wiki.example.com/imdsv2',
+  };
+  const locked = (value: string) => ({ '@@operators_allowed_for_child_policies': ['@@none'], '@@assign': value });
+
+  test('without the lock (the default, or false), no child control operator: child policies may re-assign every value', () => {
+    const expected = {
+      ec2_attributes: {
+        instance_metadata_defaults: {
+          http_tokens: { '@@assign': 'required' },
+          http_tokens_enforced: { '@@assign': 'enabled' },
+          http_put_response_hop_limit: { '@@assign': '2' },
+          http_endpoint: { '@@assign': 'enabled' },
+          instance_metadata_tags: { '@@assign': 'disabled' },
+        },
+        exception_message: { '@@assign': 'See https://wiki.example.com/imdsv2' },
+      },
+    };
+    expect(contentOf(every)).toEqual(expected);
+    expect(contentOf({ ...every, lockAgainstChildPolicies: false })).toEqual(expected);
+    expect(JSON.stringify(contentOf(every))).not.toContain(CHILD_CONTROL.operator);
+  });
+
+  test('with the lock, every setting given is locked with ["@@none"]; the exception message is not', () => {
+    const { template, policy } = synth({ ...every, lockAgainstChildPolicies: true });
+    const content = policyProperties(template).Content;
+    expect(content).toEqual({
+      ec2_attributes: {
+        instance_metadata_defaults: {
+          http_tokens: locked('required'),
+          http_tokens_enforced: locked('enabled'),
+          http_put_response_hop_limit: locked('2'),
+          http_endpoint: locked('enabled'),
+          instance_metadata_tags: locked('disabled'),
+        },
+        exception_message: { '@@assign': 'See https://wiki.example.com/imdsv2' },
+      },
+    });
+    // The content attribute is the same document.
+    expect(JSON.parse(policy.content)).toEqual(content);
+  });
+
+  const cases: Array<[keyof ImdsDeclarativePolicyProps, string, string | number, string]> = [
+    ['httpTokens', 'http_tokens', ImdsHttpTokens.REQUIRED, 'required'],
+    ['httpTokensEnforced', 'http_tokens_enforced', ImdsHttpTokensEnforced.NO_PREFERENCE, 'no_preference'],
+    ['httpPutResponseHopLimit', 'http_put_response_hop_limit', -1, '-1'],
+    ['httpEndpoint', 'http_endpoint', ImdsHttpEndpoint.DISABLED, 'disabled'],
+    ['instanceMetadataTags', 'instance_metadata_tags', ImdsInstanceMetadataTags.ENABLED, 'enabled'],
+  ];
+  test.each(cases)('%s → %s: the operator in the setting\'s own object, before @@assign, as in the guide\'s Example 4', (prop, key, value, policyValue) => {
+    const content = contentOf({ [prop]: value, lockAgainstChildPolicies: true });
+    // Only the setting given: the lock adds no key, and no operator on instance_metadata_defaults or ec2_attributes.
+    expect(content).toEqual({ ec2_attributes: { instance_metadata_defaults: { [key]: locked(policyValue) } } });
+    const entry = content.ec2_attributes.instance_metadata_defaults[key];
+    expect(Object.keys(entry)).toEqual(Object.keys(CHILD_CONTROL.example));
+    expect(entry[CHILD_CONTROL.operator]).toEqual(CHILD_CONTROL.none);
+    expect(Object.keys(content.ec2_attributes)).toEqual(['instance_metadata_defaults']);
+    expect(Object.keys(content)).toEqual(['ec2_attributes']);
+  });
+
+  test('a hop limit token is locked too', () => {
+    const stack = new Stack(new App(), 'Org');
+    const hops = new CfnParameter(stack, 'Hops', { type: 'Number' });
+    const policy = new ImdsDeclarativePolicy(stack, 'ImdsPolicy', { httpPutResponseHopLimit: hops.valueAsNumber, lockAgainstChildPolicies: true });
+    const content = policyProperties(Template.fromStack(stack)).Content;
+    expect(content.ec2_attributes.instance_metadata_defaults).toEqual({
+      http_put_response_hop_limit: { '@@operators_allowed_for_child_policies': ['@@none'], '@@assign': { Ref: 'Hops' } },
+    });
+    expect(stack.resolve(policy.content)).toEqual({
+      'Fn::Join': ['', ['{"ec2_attributes":{"instance_metadata_defaults":{"http_put_response_hop_limit":{"@@operators_allowed_for_child_policies":["@@none"],"@@assign":"', { Ref: 'Hops' }, '"}}}}']],
+    });
+  });
+
+  describe('the 10,000-character limit counts the operators', () => {
+    // The document for httpTokens and a message of n characters, built by hand from the documented syntax.
+    const documentLength = (n: number, lock: boolean) => JSON.stringify({
+      ec2_attributes: {
+        instance_metadata_defaults: { http_tokens: lock ? locked('required') : { '@@assign': 'required' } },
+        exception_message: { '@@assign': 'x'.repeat(n) },
+      },
+    }).length;
+    const fits = 10_000 - documentLength(0, false);
+
+    test('each locked setting adds 52 characters', () => {
+      expect(documentLength(0, true) - documentLength(0, false)).toBe(52);
+      const all = (lock: boolean) => JSON.stringify(contentOf({ ...every, lockAgainstChildPolicies: lock })).length;
+      expect(all(true) - all(false)).toBe(5 * 52);
+    });
+
+    test('a document of exactly 10,000 characters passes; one more fails', () => {
+      const { policy } = synth({ httpTokens: ImdsHttpTokens.REQUIRED, exceptionMessage: 'x'.repeat(fits) });
+      expect(policy.content).toHaveLength(10_000);
+      expect(() => synth({ httpTokens: ImdsHttpTokens.REQUIRED, exceptionMessage: 'x'.repeat(fits + 1) }))
+        .toThrow('[Org/ImdsPolicy] the policy document is 10001 characters, over the 10000-character limit of a declarative policy; shorten exceptionMessage');
+    });
+
+    test('the same message fails with the lock, and the error says how much the lock adds', () => {
+      expect(() => synth({ httpTokens: ImdsHttpTokens.REQUIRED, exceptionMessage: 'x'.repeat(fits), lockAgainstChildPolicies: true }))
+        .toThrow('[Org/ImdsPolicy] the policy document is 10052 characters (lockAgainstChildPolicies adds 52 of them), over the 10000-character limit of a declarative policy; shorten exceptionMessage');
+      const { policy } = synth({ httpTokens: ImdsHttpTokens.REQUIRED, exceptionMessage: 'x'.repeat(fits - 52), lockAgainstChildPolicies: true });
+      expect(policy.content).toHaveLength(10_000);
+    });
   });
 });
 

@@ -11,7 +11,7 @@
  * lifecycle with the template that carries the boundary, and the boundary's ARN
  * is resolved as CloudFormation resolves it in each account.
  */
-import { aws_iam as iam } from 'aws-cdk-lib';
+import { RemovalPolicy, aws_iam as iam } from 'aws-cdk-lib';
 import { REGION, expectSuccess, scenario } from './harness/scenario';
 import { ACCOUNT, CUSTOM_RESOURCE_TYPE, INSTANCE_UPGRADE_TYPE, StackTemplate, resolve, synthesize, synthesizeStackSet } from './harness/template';
 import {
@@ -43,11 +43,13 @@ function roleIn(t: StackTemplate, account: string, stackName: string, resourceTy
   return { PermissionsBoundary: resolve(t, PermissionsBoundary, ctx), Path };
 }
 
-scenario('a stack instance whose role has a permissions boundary: create, update, delete, in two member accounts', async (w) => {
+scenario('a stack instance whose role has a permissions boundary: create, update, delete (memberRemovalPolicy DESTROY, so the Delete runs), in two member accounts', async (w) => {
   const other = await w.account(OTHER_ACCOUNT);
-  const v1 = stackSetTemplate({ httpTokens: ImdsHttpTokens.REQUIRED, httpPutResponseHopLimit: 2 });
+  // DESTROY, not the default (RETAIN, which sends no Delete): the function behind the bounded role must run the Delete too.
+  const memberRemovalPolicy = RemovalPolicy.DESTROY;
+  const v1 = stackSetTemplate({ httpTokens: ImdsHttpTokens.REQUIRED, httpPutResponseHopLimit: 2, memberRemovalPolicy });
   const v2 = stackSetTemplate({
-    httpTokens: ImdsHttpTokens.REQUIRED, httpTokensEnforced: ImdsHttpTokensEnforced.ENABLED, httpPutResponseHopLimit: 2,
+    httpTokens: ImdsHttpTokens.REQUIRED, httpTokensEnforced: ImdsHttpTokensEnforced.ENABLED, httpPutResponseHopLimit: 2, memberRemovalPolicy,
   });
 
   for (const account of [w.main, other]) {
@@ -66,7 +68,9 @@ scenario('a stack instance whose role has a permissions boundary: create, update
     expectSuccess(await stack.update(v2.template), { HttpTokensEnforced: 'enabled', Applied: 'true' });
     expect(w.state(REGION, account)).toEqual({ HttpTokens: 'required', HttpTokensEnforced: 'enabled', HttpPutResponseHopLimit: 2 });
 
-    expectSuccess(await stack.delete());
+    const del = await stack.delete();
+    expectSuccess(del);
+    expect(del.requestType).toBe('Delete');
     expect(w.state(REGION, account)).toEqual({});
     expect(w.claims(REGION, account)).toEqual([]);
   }
@@ -79,14 +83,21 @@ scenario('adding the boundary and path to running stack instances sends the cust
   const withBoundary = stackSetTemplate(settings);
   expect(without.template.resourceLogicalId).toBe(withBoundary.template.resourceLogicalId);
 
-  expectSuccess(await stack.create(without.template));
+  const create = await stack.create(without.template);
+  expectSuccess(create);
+  // memberRemovalPolicy left out: retained by default.
+  expect(create.event!.ResourceProperties.Retained).toBe('true');
   expect(w.state()).toEqual({ HttpTokens: 'required', HttpPutResponseHopLimit: 2 });
   // The custom resource's properties are the same (the new role keeps the function's ARN): CloudFormation sends it nothing.
   const update = await stack.update(withBoundary.template);
   expect(update.event).toBeUndefined();
   expect(w.state()).toEqual({ HttpTokens: 'required', HttpPutResponseHopLimit: 2 });
-  expectSuccess(await stack.delete());
-  expect(w.state()).toEqual({});
+  // Retained (the default): deleting the stack instance sends no Delete either, and the settings stay.
+  const del = await stack.delete();
+  expect(del.event).toBeUndefined();
+  expect(del.ec2Actions).toEqual([]);
+  expect(w.state()).toEqual({ HttpTokens: 'required', HttpPutResponseHopLimit: 2 });
+  expect(w.claims()).toEqual([expect.objectContaining({ retained: true, fields: { HttpTokens: 'required', HttpPutResponseHopLimit: 2 } })]);
 });
 
 scenario('ImdsAccountDefaults with a boundary by policy name and ImdsInstanceUpgrade with a managed policy object: each role gets its own, and the stack deploys and deletes', async (w) => {

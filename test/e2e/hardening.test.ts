@@ -19,7 +19,9 @@
  *     used by a rollback Update;
  *  4. a retained owner keeps its field;
  *  5. a late event changes nothing;
- *  6. the Delete/Create race of two StackSets ends with the field re-applied;
+ *  6. the Delete/Create race of two StackSets (member resources DESTROY: with the
+ *     default, retained, the old instance gets no Delete and there is no race)
+ *     ends with the field re-applied;
  *  7. the CloudTrail rule ignores failed calls; a look-alike session name is
  *     another caller;
  *  and the upgrade from the previous release (its templates, 322c6d4).
@@ -486,9 +488,17 @@ scenario('5. the Create of a resource whose update was rolled back, delivered af
 // ---- 6. The Delete/Create race ----
 
 // Previous release: the old instance's Delete resets, and nothing puts the values back (state {}).
-scenario('6. two StackSets with the same values: the old instance\'s Delete reads the claims before the new instance\'s Create records its own, then resets: the field is re-applied', async (w) => {
-  const props = { target: ImdsStackSetTarget.fromOrganizationalUnits({ organizationalUnitIds: ['ou-abcd-12345678'], regions: [REGION] }), ...IMDSV2 };
+// The race needs a Delete: memberRemovalPolicy DESTROY, explicitly. With the default (retained) the old instance's
+// deletion sends its custom resource no Delete, so nothing can reset the field (ownership.test.ts, "StackSet replacement
+// with the default memberRemovalPolicy").
+scenario('6. two StackSets with the same values, memberRemovalPolicy DESTROY: the old instance\'s Delete reads the claims before the new instance\'s Create records its own, then resets: the field is re-applied', async (w) => {
+  const props = {
+    target: ImdsStackSetTarget.fromOrganizationalUnits({ organizationalUnitIds: ['ou-abcd-12345678'], regions: [REGION] }),
+    memberRemovalPolicy: RemovalPolicy.DESTROY,
+    ...IMDSV2,
+  };
   const old = synthesizeStackSet(props);
+  expect(old.template.template.Resources[old.template.resourceLogicalId].DeletionPolicy).toBe('Delete');
   const next = synthesizeStackSet({ ...props, stackSetName: 'ImdsDefaultsV2' });
   // The Delete waits while the other stack's Create runs (a cold start and its calls).
   const leaving = w.stack({ name: `StackSet-${old.stackSetName}-11111111-2222-3333-4444-555555555555`, slowestEventMs: 15_000 });

@@ -11,7 +11,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { Duration, Stack } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { StepResult, stepOf } from './harness/cloudformation';
 import { identityOf, metricsPut as metricIdentitiesPut } from './harness/metrics';
 import { REGION, World, expectSuccess, scenario } from './harness/scenario';
@@ -328,9 +328,14 @@ scenario('a one-hour lookback: an instance whose IMDSv1 call is older than the w
   expect(w.ec2.instance(REGION, recent.InstanceId)!.MetadataOptions.HttpTokens).toBe('optional');
 });
 
-scenario('through the StackSet (instanceUpgrade): a stack instance requires and enforces IMDSv2 for new instances and upgrades the safe running ones', async (w) => {
-  const name = 'StackSet stack instance';
-  const size = 1_000;
+/** The account defaults a stack instance of the StackSets below sets. */
+const ENFORCED_STATE = { HttpTokens: 'required', HttpTokensEnforced: 'enabled' };
+
+/**
+ * A stack instance of a StackSet with instanceUpgrade (UPGRADE) on a fleet of `size`: created, with its checks
+ * (enforcement on, the safe instances upgraded). `memberRemovalPolicy` undefined: the default.
+ */
+async function stackSetInstance(w: World, name: string, size: number, memberRemovalPolicy?: RemovalPolicy) {
   const fleet = seedFleet(w.ec2, w.cloudwatch, REGION, { count: size });
   const before = tokens(w);
   const { template: body, parameters } = synthesizeStackSet({
@@ -338,20 +343,54 @@ scenario('through the StackSet (instanceUpgrade): a stack instance requires and 
     httpTokens: ImdsHttpTokens.REQUIRED,
     httpTokensEnforced: ImdsHttpTokensEnforced.ENABLED,
     instanceUpgrade: { mode: InstanceUpgradeMode.UPGRADE, maxUpgradesPerRun: 1000 },
+    ...(memberRemovalPolicy === undefined ? {} : { memberRemovalPolicy }),
   });
   const stack = w.stack({ slowestEventMs: SLOWEST_RUN_MS });
   const create = await stack.create(body, parameters);
   expect(create.stackStatus).toBe('CREATE_COMPLETE');
   // Enforcement is on, and leaves the instances that allow IMDSv1 running; the upgrade only ever sets `required`.
-  expect(w.state()).toEqual({ HttpTokens: 'required', HttpTokensEnforced: 'enabled' });
+  expect(w.state()).toEqual(ENFORCED_STATE);
   const upgradeStep = create.steps.find((s) => s.event?.ResourceType === 'Custom::ImdsInstanceUpgrade')!;
   expectSuccess(upgradeStep);
   expect(record(name, 'Create', 'UPGRADE', size, upgradeStep)).toMatchObject({ Upgraded: fleet.safe.length, InUse: fleet.inUse.length, Failed: 0 });
   expect(changed(before, tokens(w))).toEqual(sorted(fleet.safe));
+  return { fleet, before, stack, accountDefaultsId: body.resourceOf('Custom::ImdsAccountDefaults').logicalId };
+}
 
-  // Deleting the stack instance resets the account defaults it set and leaves the instances upgraded.
+/** The upgrade's Delete in a stack deletion: it succeeds and calls neither EC2 nor CloudWatch. */
+function expectUpgradeDeleteChangesNothing(del: { readonly steps: readonly StepResult[] }): void {
+  const upgradeDelete = del.steps.filter((s) => s.event?.ResourceType === 'Custom::ImdsInstanceUpgrade');
+  expect(upgradeDelete).toHaveLength(1);
+  expectSuccess(upgradeDelete[0]);
+  expect({ ec2: upgradeDelete[0].ec2Actions, cloudwatch: upgradeDelete[0].cloudwatchActions }).toEqual({ ec2: [], cloudwatch: [] });
+}
+
+scenario('through the StackSet (instanceUpgrade): a stack instance requires and enforces IMDSv2 for new instances and upgrades the safe running ones; deleted, it keeps both (memberRemovalPolicy retains by default)', async (w) => {
+  const { fleet, before, stack, accountDefaultsId } = await stackSetInstance(w, 'StackSet stack instance', 1_000);
+
+  // Deleting the stack instance leaves the instances upgraded and, with the default memberRemovalPolicy, the account
+  // defaults too: CloudFormation sends ImdsAccountDefaults no Delete, and its claim stays, retained.
   const del = await stack.delete();
   expect(del.stackStatus).toBe('DELETE_COMPLETE');
+  expectUpgradeDeleteChangesNothing(del);
+  expect(del.steps.filter((s) => !s.event).map((s) => s.step)).toEqual([`Delete ${accountDefaultsId}: retained, no event`]);
+  expect(stack.resourceStatus(accountDefaultsId)).toBe('DELETE_SKIPPED');
+  expect(w.state()).toEqual(ENFORCED_STATE);
+  expect(w.claims()).toEqual([expect.objectContaining({ logicalResourceId: accountDefaultsId, retained: true, fields: ENFORCED_STATE })]);
+  expect(changed(before, tokens(w))).toEqual(sorted(fleet.safe));
+}, { timeoutMs: 300_000 });
+
+scenario('through the StackSet (instanceUpgrade), memberRemovalPolicy DESTROY: deleting the stack instance resets the account defaults it set and leaves the instances upgraded', async (w) => {
+  const { fleet, before, stack, accountDefaultsId } = await stackSetInstance(w, 'StackSet stack instance (member DESTROY)', 300, RemovalPolicy.DESTROY);
+
+  const del = await stack.delete();
+  expect(del.stackStatus).toBe('DELETE_COMPLETE');
+  expectUpgradeDeleteChangesNothing(del);
+  const reset = del.steps.filter((s) => s.logicalResourceId === accountDefaultsId);
+  expect(reset.map((s) => s.event?.RequestType)).toEqual(['Delete']);
+  expectSuccess(reset[0]);
   expect(w.state()).toEqual({});
+  expect(w.claims()).toEqual([]);
+  // Resetting the account defaults changes no instance: the upgraded ones stay upgraded.
   expect(changed(before, tokens(w))).toEqual(sorted(fleet.safe));
 }, { timeoutMs: 300_000 });

@@ -179,10 +179,20 @@ scenario('move between stacks: deploy the new stack, then remove the resource fr
   expect(w.claims()).toEqual([]);
 });
 
-scenario('StackSet replacement: the new StackSet\'s instances are created, then the old one\'s deleted; every account and Region keeps its settings', async (w) => {
+/**
+ * A StackSet replaced (a new name), as CloudFormation does it: the new StackSet's stack instances are created in two
+ * accounts and two Regions, each where the old StackSet's instance already set the same values; the old ones are then
+ * deleted by the caller. `memberRemovalPolicy` undefined: the default.
+ */
+async function replacedStackSet(w: World, memberRemovalPolicy?: RemovalPolicy) {
   const regions = [REGION, 'us-east-1'];
   const accounts = [w.main, await w.account('210987654321')];
-  const props = { target: ImdsStackSetTarget.fromOrganizationalUnits({ organizationalUnitIds: ['ou-abcd-12345678'], regions }), httpTokens: ImdsHttpTokens.REQUIRED, httpTokensEnforced: ImdsHttpTokensEnforced.ENABLED };
+  const props = {
+    target: ImdsStackSetTarget.fromOrganizationalUnits({ organizationalUnitIds: ['ou-abcd-12345678'], regions }),
+    httpTokens: ImdsHttpTokens.REQUIRED,
+    httpTokensEnforced: ImdsHttpTokensEnforced.ENABLED,
+    ...(memberRemovalPolicy === undefined ? {} : { memberRemovalPolicy }),
+  };
   const old = synthesizeStackSet(props);
   const replacement = synthesizeStackSet({ ...props, stackSetName: 'ImdsDefaultsV2' });
   expect(replacement.stackSetName).not.toBe(old.stackSetName);
@@ -191,7 +201,6 @@ scenario('StackSet replacement: the new StackSet\'s instances are created, then 
   })));
   const oldInstances = instances(old);
   const newInstances = instances(replacement);
-  const expected = { HttpTokens: 'required', HttpTokensEnforced: 'enabled' };
 
   for (const i of oldInstances) {
     expectSuccess(await i.stack.create(old.template, old.parameters));
@@ -202,22 +211,75 @@ scenario('StackSet replacement: the new StackSet\'s instances are created, then 
     expectSuccess(create);
     expect(modifies(create)).toEqual([]);
   }
-  // ...then deletes the old one's stack instances.
+  return { old, replacement, oldInstances, newInstances };
+}
+
+const REPLACED_STATE = { HttpTokens: 'required', HttpTokensEnforced: 'enabled' };
+
+// The point here is what the old instances' Deletes do (they read the claims and find the new StackSet's), so the
+// member resources are DESTROY, explicitly: with the default they get no Delete at all (the next scenario).
+scenario('StackSet replacement, memberRemovalPolicy DESTROY: the new StackSet\'s instances are created, then the old one\'s deleted, each Delete finding the new claim; every account and Region keeps its settings', async (w) => {
+  const { old, replacement, oldInstances, newInstances } = await replacedStackSet(w, RemovalPolicy.DESTROY);
+  expect(old.template.template.Resources[old.template.resourceLogicalId].DeletionPolicy).toBe('Delete');
+
+  // ...then deletes the old one's stack instances: each custom resource gets its Delete, which writes nothing.
   for (const i of oldInstances) {
     const del = await i.stack.delete();
     expectSuccess(del);
+    expect(del.event!.RequestType).toBe('Delete');
+    expect(del.ssmActions).toContain('GetParametersByPath');
     expect(modifies(del)).toEqual([]);
   }
   for (const i of newInstances) {
     const where = { account: i.account.id, region: i.region };
-    expect({ ...where, state: w.state(i.region, i.account) }).toEqual({ ...where, state: expected });
-    expect(owners(w, i.region, i.account)).toEqual([claimOf(i.stack, replacement.template.resourceLogicalId, expected)]);
+    expect({ ...where, state: w.state(i.region, i.account) }).toEqual({ ...where, state: REPLACED_STATE });
+    expect(owners(w, i.region, i.account)).toEqual([claimOf(i.stack, replacement.template.resourceLogicalId, REPLACED_STATE)]);
   }
 
+  // The last owners' Deletes reset, as DESTROY says.
   for (const i of newInstances) {
     expectSuccess(await i.stack.delete());
     expect(w.state(i.region, i.account)).toEqual({});
     expect(w.claims(i.region, i.account)).toEqual([]);
+  }
+}, { timeoutMs: 120_000 });
+
+scenario('StackSet replacement with the default memberRemovalPolicy (retained): the old StackSet\'s instances are deleted with no Delete event; every account and Region keeps its settings, and so do they once the new StackSet goes', async (w) => {
+  const { old, replacement, oldInstances, newInstances } = await replacedStackSet(w);
+  const oldId = old.template.resourceLogicalId;
+  const newId = replacement.template.resourceLogicalId;
+  // Retained: the custom resource is never sent a Delete, and says so to its claim.
+  expect(old.template.template.Resources[oldId].Properties.Retained).toBe(true);
+
+  /** The claims of an account and Region, retained or not, in stack-name order. */
+  const claimsOf = (i: (typeof newInstances)[number]) => w.claims(i.region, i.account)
+    .map((c) => ({ stackName: c.stackName, logicalResourceId: c.logicalResourceId, fields: c.fields, retained: c.retained === true }))
+    .sort((a, b) => a.stackName!.localeCompare(b.stackName!));
+
+  // ...then deletes the old one's stack instances: CloudFormation skips the retained resource, no function runs.
+  for (const i of oldInstances) {
+    const del = await i.stack.delete();
+    expect(del.steps.map((s) => [s.step, s.event])).toEqual([[`Delete ${oldId}: retained, no event`, undefined]]);
+    expect(i.stack.status).toBe('DELETE_COMPLETE');
+    expect(i.stack.resourceStatus(oldId)).toBe('DELETE_SKIPPED');
+  }
+  for (const [n, i] of newInstances.entries()) {
+    const where = { account: i.account.id, region: i.region };
+    expect({ ...where, state: w.state(i.region, i.account) }).toEqual({ ...where, state: REPLACED_STATE });
+    // The old instance's claim stays, retained (never pruned), beside the new one's.
+    expect(claimsOf(i)).toEqual([
+      { stackName: oldInstances[n].stack.stackName, logicalResourceId: oldId, fields: REPLACED_STATE, retained: true },
+      { stackName: i.stack.stackName, logicalResourceId: newId, fields: REPLACED_STATE, retained: true },
+    ].sort((a, b) => a.stackName.localeCompare(b.stackName)));
+  }
+
+  // Removing the new StackSet's instances keeps the settings too: nothing resets them but a DESTROY resource's Delete.
+  for (const i of newInstances) {
+    const del = await i.stack.delete();
+    expect(del.steps.map((s) => [s.step, s.event])).toEqual([[`Delete ${newId}: retained, no event`, undefined]]);
+    expect(w.state(i.region, i.account)).toEqual(REPLACED_STATE);
+    expect(claimsOf(i)).toHaveLength(2);
+    expect(claimsOf(i).every((c) => c.retained)).toBe(true);
   }
 }, { timeoutMs: 120_000 });
 
