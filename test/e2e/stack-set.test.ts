@@ -14,7 +14,8 @@
  */
 import { App, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
-import { REGION, expectFailed, expectSuccess, scenario } from './harness/scenario';
+import { CloudFormationStack } from './harness/cloudformation';
+import { REGION, World, expectFailed, expectSuccess, scenario } from './harness/scenario';
 import { readTemplate, synthesizeImds, synthesizeStackSet } from './harness/template';
 import {
   ImdsAccountDefaultsStackSet,
@@ -130,6 +131,21 @@ scenario('a stack instance of the override group from the start: created with th
   expect(w.claims()).toEqual([expect.objectContaining({ retained: true, fields: { HttpTokens: 'required', HttpPutResponseHopLimit: -1 } })]);
 });
 
+/**
+ * The rollback of a Create that the handler refused: members are retained by default, except by the
+ * rollback of their own Create (DeletionPolicy RetainExceptOnCreate), so that Delete is sent, and
+ * changes nothing, since the refused Create changed nothing.
+ */
+async function expectRollbackOfRefusedCreate(w: World, stack: CloudFormationStack): Promise<void> {
+  const rollback = await stack.delete();
+  expectSuccess(rollback);
+  expect(rollback.event!.RequestType).toBe('Delete');
+  expect(rollback.ec2Actions).not.toContain('ModifyInstanceMetadataDefaults');
+  expect(rollback.stackStatus).toBe('ROLLBACK_COMPLETE');
+  expect(w.state()).toEqual({});
+  expect(w.claims()).toEqual([]);
+}
+
 scenario('a stack instance whose Create rolls back (another resource fails): retained by default, yet the rollback of its own Create puts back the values from before', async (w) => {
   w.ec2.setState(REGION, { HttpTokens: 'optional', HttpPutResponseHopLimit: 1 });
   const stack = w.stack();
@@ -163,15 +179,7 @@ scenario('a bad parameter value from outside the code is refused before any EC2 
   expectFailed(create, /HttpPutResponseHopLimit must be an integer from 1 to 64, or -1 for no preference; got "0"/);
   expect(create.ec2Actions).not.toContain('ModifyInstanceMetadataDefaults');
   expect(w.state()).toEqual({});
-  // Retained by default, except by the rollback of its own Create (DeletionPolicy RetainExceptOnCreate): that
-  // Delete is sent, and changes nothing, since the failed Create changed nothing.
-  const rollback = await stack.delete();
-  expectSuccess(rollback);
-  expect(rollback.event!.RequestType).toBe('Delete');
-  expect(rollback.ec2Actions).not.toContain('ModifyInstanceMetadataDefaults');
-  expect(rollback.stackStatus).toBe('ROLLBACK_COMPLETE');
-  expect(w.state()).toEqual({});
-  expect(w.claims()).toEqual([]);
+  await expectRollbackOfRefusedCreate(w, stack);
 });
 
 scenario('a stack instance created before 1.0 (settings as values) updated to the 1.0 TemplateBody (parameters, governed accounts skipped, retained): the settings stay', async (w) => {
@@ -241,13 +249,5 @@ scenario('an account governed by a declarative policy: with skipIfManagedByDecla
   const create = await stack.create(template, parameters);
   expectFailed(create, /declarative policy.*"IMDS is managed by the organization".*skipIfManagedByDeclarativePolicy/);
   expect(create.ec2Actions).not.toContain('ModifyInstanceMetadataDefaults');
-  // Retained by default, except by the rollback of its own Create (DeletionPolicy RetainExceptOnCreate): that
-  // Delete is sent, and changes nothing, since the failed Create changed nothing.
-  const rollback = await stack.delete();
-  expectSuccess(rollback);
-  expect(rollback.event!.RequestType).toBe('Delete');
-  expect(rollback.ec2Actions).not.toContain('ModifyInstanceMetadataDefaults');
-  expect(rollback.stackStatus).toBe('ROLLBACK_COMPLETE');
-  expect(w.state()).toEqual({});
-  expect(w.claims()).toEqual([]);
+  await expectRollbackOfRefusedCreate(w, stack);
 });
