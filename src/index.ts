@@ -8,3 +8,4 @@ export * from './imds-account-defaults-stack-set';
 export * from './stack-set-options';
 export * from './imds-declarative-policy';
 export * from './imds-instance-upgrade';
+export * from './snapshot';
