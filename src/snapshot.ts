@@ -20,6 +20,7 @@ const DESCRIPTION = new RegExp(`^${LIBRARY_NAME} (\\S+): (.*); code sha256 ([0-9
  *
  * @example
  * import { Template } from 'aws-cdk-lib/assertions';
+ * import { ImdsSnapshot } from 'cdk-imds-account-defaults';
  *
  * // In a jest test: expect(masked).toMatchSnapshot();
  * const masked = ImdsSnapshot.maskInlineCode(Template.fromStack(this).toJSON());

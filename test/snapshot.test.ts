@@ -106,7 +106,8 @@ test('templates without resources, StackSets without a JSON body, and functions 
     Resources: {
       Url: { Type: 'AWS::CloudFormation::StackSet', Properties: { TemplateURL: 'https://example.com/t.json' } },
       Yaml: { Type: 'AWS::CloudFormation::StackSet', Properties: { TemplateBody: 'Resources: {}' } },
-      List: { Type: 'AWS::CloudFormation::StackSet', Properties: { TemplateBody: '[1]' } },
+      List: { Type: 'AWS::CloudFormation::StackSet', Properties: { TemplateBody: ' [1] ' } },
+      Null: { Type: 'AWS::CloudFormation::StackSet', Properties: { TemplateBody: 'null' } },
     },
   };
   expect(ImdsSnapshot.maskInlineCode(stackSets)).toEqual(stackSets);
@@ -114,6 +115,26 @@ test('templates without resources, StackSets without a JSON body, and functions 
   const s3Code = { Resources: { F: { Type: 'AWS::Lambda::Function', Properties: { Description: description, Code: { S3Bucket: 'b', S3Key: 'k' } } } } };
   expect(ImdsSnapshot.maskInlineCode(s3Code)).toEqual({
     Resources: { F: { Type: 'AWS::Lambda::Function', Properties: { Description: 'cdk-imds-account-defaults <masked>: purpose; code sha256 <masked>', Code: { S3Bucket: 'b', S3Key: 'k' } } } },
+  });
+});
+
+test('only values of the expected types are read: a Description or TemplateBody that is not a string, and a TemplateBody on another resource type, are left as they are', () => {
+  const description = `cdk-imds-account-defaults 1.2.3: purpose; code sha256 ${'a'.repeat(64)}`;
+  const fn = { Type: 'AWS::Lambda::Function', Properties: { Description: description, Code: { ZipFile: 'code' } } };
+  const body = JSON.stringify({ Resources: { F: fn } });
+  const template = {
+    Resources: {
+      ListDescription: { Type: 'AWS::Lambda::Function', Properties: { Description: [description], Code: { ZipFile: 'code' } } },
+      ListBody: { Type: 'AWS::CloudFormation::StackSet', Properties: { TemplateBody: [body] } },
+      OtherType: { Type: 'Custom::Template', Properties: { TemplateBody: body } },
+    },
+  };
+  expect(ImdsSnapshot.maskInlineCode(template)).toEqual(template);
+  // The same function inside a StackSet's body is masked, with the documented texts.
+  const masked = ImdsSnapshot.maskInlineCode({ Resources: { S: { Type: 'AWS::CloudFormation::StackSet', Properties: { TemplateBody: body } } } });
+  expect(JSON.parse(masked.Resources.S.Properties.TemplateBody).Resources.F.Properties).toEqual({
+    Description: 'cdk-imds-account-defaults <masked>: purpose; code sha256 <masked>',
+    Code: { ZipFile: '<cdk-imds-account-defaults inline code>' },
   });
 });
 
