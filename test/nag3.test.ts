@@ -10,6 +10,12 @@
  * (`Validations.of(scope).acknowledge`), never the `cdk_nag` metadata that
  * cdk-nag 2 reads (test/nag.test.ts): the library records both
  * (src/private/nag.ts).
+ *
+ * The same process also gives what `cdk synth --strict` sees under aws-cdk-lib
+ * 2.276 (every warning of both apps' assemblies: none allowed), the findings in
+ * stacks with a concrete account and Region, and the StackSet's embedded
+ * template read back with CfnInclude, with and without
+ * `ImdsNagAcknowledgements.ofIncludedTemplate`.
  */
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
@@ -21,12 +27,26 @@ const CHECK = path.join(__dirname, 'nag3', 'check.js');
 interface Finding { pack: string; ruleId: string; path: string; acknowledged: boolean; description?: string }
 interface Acknowledgement { path: string; id: string; reason: string; l1: boolean }
 interface TreeResult { findings: Finding[]; acknowledgements: Acknowledgement[] }
+interface IncludedResult {
+  acknowledgements: number;
+  unacknowledged: number;
+  acknowledged: number;
+  unacknowledgedFindings: Finding[];
+  synthesized: boolean;
+}
 interface CheckResult {
   resolved: { libraryAwsCdkLib: string; libraryAwsCdkLibPath: string; checkAwsCdkLibPath: string; cdkNag: string; hasValidations: boolean };
   packs: string[];
   app: TreeResult;
+  /** The same app, every stack with a concrete account and Region. */
+  concrete: TreeResult;
+  /** The warnings and errors of both apps' assemblies: what `cdk synth --strict` fails on. */
+  strict: { agnostic: string[]; concrete: string[] };
+  /** The StackSet's TemplateBody read back with CfnInclude, without and with ImdsNagAcknowledgements.ofIncludedTemplate. */
+  included: { without: IncludedResult; agnostic: IncludedResult; concrete: IncludedResult; dryRunWithout: IncludedResult; dryRun: IncludedResult };
   embedded: TreeResult & { sameAsTemplateBody: boolean };
   plugins: { synthesized: boolean; error?: string };
+  pluginsConcrete: { synthesized: boolean; error?: string };
 }
 
 /** The newest modification time of the files under `dir` whose names match. */
@@ -78,8 +98,9 @@ describe('cdk-nag 3 (every pack it ships) over the compiled library under aws-cd
     expect(result.packs).toEqual(['AwsSolutions', 'HIPAA.Security', 'NIST.800.53.R4', 'NIST.800.53.R5', 'PCI.DSS.321', 'Serverless']);
   });
 
-  test('no unacknowledged finding, in the app or in the StackSet\'s embedded template', () => {
+  test('no unacknowledged finding, in the app (both kinds of stack) or in the StackSet\'s embedded template', () => {
     expect(describeFindings(result.app.findings.filter((f) => !f.acknowledged))).toEqual([]);
+    expect(describeFindings(result.concrete.findings.filter((f) => !f.acknowledged))).toEqual([]);
     expect(describeFindings(result.embedded.findings.filter((f) => !f.acknowledged))).toEqual([]);
   });
 
@@ -93,7 +114,9 @@ describe('cdk-nag 3 (every pack it ships) over the compiled library under aws-cd
       ]));
     }
     // The constructs in a stack and the embedded template have them; the StackSet and the policy have none.
-    expect([...new Set(result.app.findings.map((f) => f.path.split('/')[0]))]).toEqual(['NagImdsAccountDefaults', 'NagImdsInstanceUpgrade']);
+    expect([...new Set(result.app.findings.map((f) => f.path.split('/')[0]))]).toEqual([
+      'NagImdsAccountDefaults', 'NagImdsInstanceUpgrade', 'NagImdsReadinessReport', 'NagImdsManagementAccount',
+    ]);
     // The embedded template holds both functions' resources (instanceUpgrade is on).
     expect([...new Set(result.embedded.findings.map((f) => f.path.split('/')[1]))].sort()).toEqual(['ImdsAccountDefaults', 'ImdsInstanceUpgrade']);
   });
@@ -104,21 +127,60 @@ describe('cdk-nag 3 (every pack it ships) over the compiled library under aws-cd
 
   test('no stale acknowledgement: each one matches a finding on its own resource', () => {
     expect(stale(result.app)).toEqual([]);
+    expect(stale(result.concrete)).toEqual([]);
     expect(stale(result.embedded)).toEqual([]);
     // Finding by finding on the L1 resources, never on a whole construct or stack.
     for (const a of [...result.app.acknowledgements, ...result.embedded.acknowledgements]) {
       expect({ ...a, l1: true }).toEqual(a);
     }
     expect(result.app.acknowledgements.length).toBe(result.app.findings.length);
+    expect(result.concrete.acknowledgements.length).toBe(result.concrete.findings.length);
   });
 
-  test('IAM wildcards are acknowledged finding by finding', () => {
-    const iam5 = [...new Set(result.app.acknowledgements.filter((a) => a.id.startsWith('AwsSolutions-IAM5')).map((a) => a.id))].sort();
-    expect(iam5).toEqual([
+  test('IAM wildcards are acknowledged finding by finding, in the form each kind of stack gives the ARNs', () => {
+    const iam5 = (tree: TreeResult) => [...new Set(tree.acknowledgements.filter((a) => a.id.startsWith('AwsSolutions-IAM5')).map((a) => a.id))].sort();
+    expect(iam5(result.app)).toEqual([
       'AwsSolutions-IAM5[Resource::*]',
       'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:cloudformation:<AWS::Region>:<AWS::AccountId>:stack/*]',
       'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ec2:<AWS::Region>:<AWS::AccountId>:instance/*]',
+      'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ssm:<AWS::Region>:<AWS::AccountId>:parameter/cdk-imds-account-defaults/instance-upgrade/switch-claims/*]',
     ]);
+    // A concrete account and Region are in the ARNs formatArn makes (the management account is 222222222222).
+    expect(iam5(result.concrete)).toEqual([
+      'AwsSolutions-IAM5[Resource::*]',
+      'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:cloudformation:us-east-1:111111111111:stack/*]',
+      'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:cloudformation:us-east-1:222222222222:stack/*]',
+      'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ec2:us-east-1:111111111111:instance/*]',
+      'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ec2:us-east-1:222222222222:instance/*]',
+      'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ssm:us-east-1:111111111111:parameter/cdk-imds-account-defaults/instance-upgrade/switch-claims/*]',
+      'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ssm:us-east-1:222222222222:parameter/cdk-imds-account-defaults/instance-upgrade/switch-claims/*]',
+    ]);
+  });
+
+  test('cdk synth --strict: no warning in either app under aws-cdk-lib 2.276 (ServiceTimeout is not in the custom resources\' properties)', () => {
+    expect(result.strict).toEqual({ agnostic: [], concrete: [] });
+  });
+
+  test('the StackSet\'s embedded template checked as the README shows (CfnInclude): one call acknowledges every finding the library accepts', () => {
+    // Without the call, cdk-nag 3 reports the findings the template's cdk_nag metadata accepts (it reads no metadata).
+    expect(result.included.without.unacknowledged).toBeGreaterThan(0);
+    expect(result.included.without.synthesized).toBe(false);
+    for (const included of [result.included.agnostic, result.included.concrete]) {
+      expect(describeFindings(included.unacknowledgedFindings)).toEqual([]);
+      expect(included).toEqual(expect.objectContaining({
+        unacknowledged: 0,
+        acknowledged: result.included.without.unacknowledged,
+        // One acknowledgement per finding: none is broader than a finding, none is stale.
+        acknowledgements: result.included.without.unacknowledged,
+        synthesized: true,
+      }));
+    }
+    // The dry run's StackSet (report and instance upgrade, no settings) likewise.
+    expect(result.included.dryRunWithout.unacknowledged).toBeGreaterThan(0);
+    expect(describeFindings(result.included.dryRun.unacknowledgedFindings)).toEqual([]);
+    expect(result.included.dryRun).toEqual(expect.objectContaining({
+      unacknowledged: 0, acknowledgements: result.included.dryRunWithout.unacknowledged, synthesized: true,
+    }));
   });
 
   test('every acknowledgement has the same reason as the cdk-nag 2 suppression: short plain ASCII', () => {
@@ -127,7 +189,8 @@ describe('cdk-nag 3 (every pack it ships) over the compiled library under aws-cd
     }
   });
 
-  test('as a user runs it (Validations.of(app).addPlugins with every pack), synth succeeds', () => {
+  test('as a user runs it (Validations.of(app).addPlugins with every pack), synth succeeds, in both kinds of stack', () => {
     expect(result.plugins).toEqual({ synthesized: true });
+    expect(result.pluginsConcrete).toEqual({ synthesized: true });
   });
 });

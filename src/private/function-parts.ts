@@ -4,7 +4,7 @@
  * asynchronous invocation settings, the metrics statement, and the "one per
  * stack, one per account and Region" placement rule.
  */
-import { Duration, Stack, Token, aws_iam as iam, aws_lambda as lambda } from 'aws-cdk-lib';
+import { ArnFormat, CfnResource, CustomResource, Duration, RemovalPolicy, Stack, Token, aws_iam as iam, aws_kms as kms, aws_lambda as lambda, aws_logs as logs } from 'aws-cdk-lib';
 import { IConstruct } from 'constructs';
 import { METRICS_NAMESPACE } from './properties';
 import { RoleOptions, failer } from './validate';
@@ -92,4 +92,54 @@ export function metricsStatement(): iam.PolicyStatement {
     resources: ['*'],
     conditions: { StringEquals: { 'cloudwatch:namespace': METRICS_NAMESPACE } },
   });
+}
+
+/**
+ * Sets CloudFormation's own `ServiceTimeout` (seconds) on a custom resource.
+ *
+ * Not through `properties`: aws-cdk-lib releases from about 2.27x warn there
+ * (`@aws-cdk/core:customResourcePropConflict`), which fails `cdk synth --strict`;
+ * not through the typed `serviceTimeout` prop either: 2.168, our minimum, lacks
+ * it. A property override on the L1 resource works with both, and the handler
+ * still receives it among the `ResourceProperties` (as a string), as before.
+ */
+export function setServiceTimeout(resource: CustomResource, seconds: number): void {
+  (resource.node.defaultChild as CfnResource).addPropertyOverride('ServiceTimeout', seconds);
+}
+
+/** The function's log group: retention, and the KMS key when one is given. */
+export interface HandlerLogGroupOptions {
+  readonly retention: logs.RetentionDays;
+  /** A customer managed key (same Region) that encrypts the logs; CloudWatch Logs' own encryption without. */
+  readonly encryptionKey?: kms.IKey;
+}
+
+/**
+ * The function's log group (`<scope>/LogGroup`), removed with the stack. With a
+ * key, the key policy lets CloudWatch Logs of this Region use it for this
+ * account's log groups (the grant CloudWatch Logs documents), also when the key
+ * is defined in another stack of the app. An imported key (`Key.fromKeyArn`)
+ * keeps its policy as it is: it must allow that already.
+ */
+export function handlerLogGroup(scope: IConstruct, { retention, encryptionKey }: HandlerLogGroupOptions): logs.LogGroup {
+  const logGroup = new logs.LogGroup(scope, 'LogGroup', {
+    retention,
+    encryptionKey,
+    // The log group goes with the stack; a failed Delete keeps it (its dependants stay too).
+    removalPolicy: RemovalPolicy.DESTROY,
+  });
+  if (encryptionKey !== undefined) {
+    const stack = Stack.of(scope);
+    encryptionKey.addToResourcePolicy(new iam.PolicyStatement({
+      principals: [new iam.ServicePrincipal(`logs.${stack.region}.amazonaws.com`)],
+      actions: ['kms:Encrypt*', 'kms:Decrypt*', 'kms:ReEncrypt*', 'kms:GenerateDataKey*', 'kms:Describe*'],
+      resources: ['*'],
+      conditions: {
+        ArnLike: {
+          'kms:EncryptionContext:aws:logs:arn': stack.formatArn({ service: 'logs', resource: 'log-group', resourceName: '*', arnFormat: ArnFormat.COLON_RESOURCE_NAME }),
+        },
+      },
+    }));
+  }
+  return logGroup;
 }

@@ -20,8 +20,9 @@
  * AwsSolutions, HIPAA Security, NIST 800-53 rev 4 and rev 5, PCI DSS 3.2.1, Serverless.
  */
 import * as cdk from 'aws-cdk-lib';
-import { CfnResource } from 'aws-cdk-lib';
+import { CfnResource, Stack } from 'aws-cdk-lib';
 import { IConstruct } from 'constructs';
+import { UPGRADE_CLAIM_PATH } from './properties';
 
 /** One accepted cdk-nag rule (or finding) on one resource. */
 export interface NagSuppression {
@@ -37,7 +38,7 @@ export interface NagSuppression {
 const NAG_METADATA = 'cdk_nag';
 
 /** The part of aws-cdk-lib's `Validations` (2.25x and later) used here. */
-interface ValidationsApi {
+export interface ValidationsApi {
   of(scope: IConstruct): { acknowledge?: (...rules: Array<{ id: string; reason: string }>) => void };
 }
 
@@ -60,9 +61,18 @@ function l1Of(scope: IConstruct): CfnResource {
  * Records the accepted findings on the L1 resource behind `scope`: as `cdk_nag`
  * metadata (cdk-nag 2), keeping the suppressions already there, and, where
  * aws-cdk-lib has `Validations`, as one acknowledgement per finding (cdk-nag 3).
+ *
+ * A log group with a KMS key (`logGroupEncryptionKey`) has no `CloudWatchLogGroupEncrypted`
+ * finding: such suppressions are left out there, whoever asks for them (no stale entry).
  */
-export function addNagSuppressions(scope: IConstruct, suppressions: NagSuppression[]): void {
+export function addNagSuppressions(scope: IConstruct, given: NagSuppression[]): void {
   const resource = l1Of(scope);
+  const suppressions = resource.cfnResourceType === 'AWS::Logs::LogGroup' && hasKmsKey(resource)
+    ? given.filter(({ id }) => !id.endsWith('-CloudWatchLogGroupEncrypted'))
+    : given;
+  if (suppressions.length === 0) {
+    return;
+  }
   const existing: unknown[] = resource.getMetadata(NAG_METADATA)?.rules_to_suppress ?? [];
   resource.addMetadata(NAG_METADATA, {
     rules_to_suppress: [
@@ -71,14 +81,151 @@ export function addNagSuppressions(scope: IConstruct, suppressions: NagSuppressi
     ],
   });
 
-  const validations = validationsApi()?.of(resource);
+  acknowledgeForNag3(resource, suppressions);
+}
+
+/**
+ * Records the accepted findings as aws-cdk-lib acknowledgements (cdk-nag 3), one per
+ * finding, where the consumer's aws-cdk-lib has `Validations`; returns how many.
+ *
+ * aws-cdk-lib 2.257 to 2.268 refuse an id with more than one `::` (`InvalidValidationId`:
+ * they read `::` as the separator of a prefix), which every finding id naming a pseudo
+ * parameter has (`Resource::arn:<AWS::Partition>:…`). Such an id is skipped there, so that
+ * synth still succeeds (those releases cannot record it at all); any other error is thrown.
+ * `api` is for tests; by default the consumer's aws-cdk-lib.
+ */
+export function acknowledgeForNag3(
+  resource: CfnResource,
+  suppressions: NagSuppression[],
+  api: ValidationsApi | undefined = validationsApi(),
+): number {
+  const validations = api?.of(resource);
   if (typeof validations?.acknowledge !== 'function') {
-    return;
+    return 0;
   }
+  let count = 0;
   for (const { id, reason, appliesTo } of suppressions) {
     for (const findingId of appliesTo ?? [undefined]) {
-      validations.acknowledge({ id: findingId === undefined ? id : `${id}[${findingId}]`, reason });
+      try {
+        validations.acknowledge({ id: findingId === undefined ? id : `${id}[${findingId}]`, reason });
+        count++;
+      } catch (err) {
+        if ((err as Error | undefined)?.name !== 'InvalidValidationId') {
+          throw err;
+        }
+      }
     }
+  }
+  return count;
+}
+
+/** The cdk-nag 2 suppressions recorded on a resource (its `cdk_nag` metadata, as a template carries it). */
+export function nagSuppressionsOf(resource: CfnResource): NagSuppression[] {
+  const rules: unknown = resource.getMetadata(NAG_METADATA)?.rules_to_suppress;
+  if (!Array.isArray(rules)) {
+    return [];
+  }
+  return rules
+    .filter((r): r is { id: string; reason: string; applies_to?: unknown } => typeof r?.id === 'string' && typeof r?.reason === 'string')
+    .map(({ id, reason, applies_to: appliesTo }) => ({
+      id,
+      reason,
+      ...(Array.isArray(appliesTo) ? { appliesTo: appliesTo.filter((a): a is string => typeof a === 'string') } : {}),
+    }));
+}
+
+/**
+ * An IAM5 acknowledgement of one wildcard resource, only where the policy behind
+ * `policy` grants on it (statements that depend on options, such as the instance
+ * upgrade's claims in `UPGRADE` mode only, leave no stale entry). The resource is
+ * compared as written (an ARN from `formatArn` is the same string each time).
+ */
+export function wildcardResource(policy: IConstruct, arn: string, reason: string): NagSuppression[] {
+  const document = (policy as unknown as { document?: { toJSON(): any } }).document?.toJSON();
+  const statements: any[] = document?.Statement ?? [];
+  const granted = statements.some((st) => st.Effect === 'Allow' && ([] as unknown[]).concat(st.Resource ?? []).includes(arn));
+  return granted ? [{ id: 'AwsSolutions-IAM5', reason, appliesTo: [resourceFindingId(policy, arn)] }] : [];
+}
+
+/**
+ * cdk-nag's finding id for an IAM resource (`Resource::<flattened>`), the way its
+ * rules flatten a resolved CloudFormation value: `Ref` gives `<Name>`, `Fn::GetAtt`
+ * `<Name.Attribute>`, `Fn::Join` the joined parts. So the id of an ARN made with
+ * `formatArn` is right for both kinds of stack: environment-agnostic
+ * (`arn:<AWS::Partition>:ec2:<AWS::Region>:<AWS::AccountId>:instance/*`) and with
+ * a concrete account and Region (`arn:<AWS::Partition>:ec2:us-east-1:111111111111:instance/*`).
+ */
+export function resourceFindingId(scope: IConstruct, arn: string): string {
+  return `Resource::${flattenCfn(Stack.of(scope).resolve(arn))}`;
+}
+
+function flattenCfn(node: unknown): string {
+  if (node === undefined) {
+    return '';
+  }
+  if (typeof node === 'string') {
+    return node.replace(/\$\{/g, '<').replace(/}/g, '>');
+  }
+  const fn = node as Record<string, any>;
+  if (fn['Fn::Join']) {
+    const [delimiter, items] = fn['Fn::Join'] as [string, unknown[]];
+    return items.map(flattenCfn).join(delimiter);
+  }
+  if (fn['Fn::Sub']) {
+    return flattenCfn(fn['Fn::Sub']);
+  }
+  if (fn['Fn::GetAtt']) {
+    const [resource, attribute] = fn['Fn::GetAtt'] as [unknown, unknown];
+    return `<${flattenCfn(resource)}.${flattenCfn(attribute)}>`;
+  }
+  if (fn['Fn::ImportValue']) {
+    return flattenCfn(fn['Fn::ImportValue']);
+  }
+  if (fn.Ref) {
+    return `<${flattenCfn(fn.Ref)}>`;
+  }
+  return JSON.stringify(node);
+}
+
+/** One accepted checkov check on one resource: its id and why (short: the template carries it). */
+export interface CheckovSkip {
+  readonly id: string;
+  readonly comment: string;
+}
+
+/** The metadata key checkov reads (`Metadata.checkov.skip`, a list of `{ id, comment }`). */
+const CHECKOV_METADATA = 'checkov';
+
+/** Records accepted checkov checks on the L1 resource behind `scope`, keeping those already there. */
+export function addCheckovSkips(scope: IConstruct, skips: CheckovSkip[]): void {
+  const resource = l1Of(scope);
+  const existing: unknown[] = resource.getMetadata(CHECKOV_METADATA)?.skip ?? [];
+  resource.addMetadata(CHECKOV_METADATA, { skip: [...existing, ...skips.map(({ id, comment }) => ({ id, comment }))] });
+}
+
+/** Whether the log group behind `scope` has a KMS key of the user's (`logGroupEncryptionKey`). */
+function hasKmsKey(logGroup: IConstruct): boolean {
+  return (l1Of(logGroup) as unknown as { kmsKeyId?: string }).kmsKeyId !== undefined;
+}
+
+/** The reason both functions' log groups may do without a customer managed key (when none is given). */
+const LOG_GROUP_KEY_REASON = 'No secrets logged; encrypted by default';
+
+/**
+ * What checkov reports on both functions and their log groups that the design
+ * accepts (the same reasons as the cdk-nag rules they mirror), and, without
+ * `logGroupEncryptionKey`, the log group's CloudWatch Logs encryption.
+ */
+function skipFunctionChecks(handler: IConstruct, logGroup: IConstruct, dlqReason: string): void {
+  addCheckovSkips(handler, [
+    { id: 'CKV_AWS_115', comment: 'Reserving fails in low-limit accounts' },
+    { id: 'CKV_AWS_116', comment: dlqReason },
+    { id: 'CKV_AWS_117', comment: 'Calls AWS endpoints only' },
+    // The environment holds names and settings (no secrets); Lambda encrypts it at rest.
+    { id: 'CKV_AWS_173', comment: 'No secrets in environment' },
+  ]);
+  if (!hasKmsKey(logGroup)) {
+    addCheckovSkips(logGroup, [{ id: 'CKV_AWS_158', comment: LOG_GROUP_KEY_REASON }]);
   }
 }
 
@@ -92,6 +239,46 @@ const NIST_R4 = 'NIST.800.53.R4';
 const NIST_R5 = 'NIST.800.53.R5';
 const PCI = 'PCI.DSS.321';
 const SERVERLESS = 'Serverless';
+
+/** A function of the library, its invocation settings and log group, and the reasons that differ between functions. */
+export interface FunctionNagScope {
+  readonly handler: IConstruct;
+  /** The function's asynchronous invocation settings (`AWS::Lambda::EventInvokeConfig`). */
+  readonly eventInvokeConfig: IConstruct;
+  readonly logGroup: IConstruct;
+  /** Why no dead-letter queue or failure destination is needed (who gets each outcome). */
+  readonly outcomeReason: string;
+  /** Why no X-Ray tracing is needed. */
+  readonly tracingReason: string;
+}
+
+/**
+ * What every function of the library accepts, for cdk-nag (both majors) and checkov:
+ * no reserved concurrency (Lambda keeps 100 of the account's concurrency unreserved:
+ * where the limit is lower, as in new accounts, any reservation fails, and StackSets
+ * reach such accounts), no DLQ or failure destination (`outcomeReason`), no VPC (it
+ * calls AWS endpoints only), no tracing (`tracingReason`), no secrets in its
+ * environment, and, without `logGroupEncryptionKey`, CloudWatch Logs' own encryption.
+ * With a key, nothing is recorded for the log group (no stale suppression).
+ */
+export function acceptFunctionFindings({ handler, eventInvokeConfig, logGroup, outcomeReason, tracingReason }: FunctionNagScope): void {
+  addNagSuppressions(handler, [
+    ...inPacks([HIPAA, NIST_R5], 'LambdaConcurrency', 'Reserving fails in low-limit accounts'),
+    ...inPacks([HIPAA, NIST_R5, SERVERLESS], 'LambdaDLQ', outcomeReason),
+    ...inPacks([HIPAA, NIST_R4, NIST_R5, PCI], 'LambdaInsideVPC', 'Calls only AWS endpoints; no VPC resources'),
+    ...inPacks([SERVERLESS], 'LambdaTracing', tracingReason),
+  ]);
+  addNagSuppressions(eventInvokeConfig, [
+    ...inPacks([SERVERLESS], 'LambdaAsyncFailureDestination', outcomeReason),
+  ]);
+  if (!hasKmsKey(logGroup)) {
+    addNagSuppressions(logGroup, [
+      // The handlers never log the ResponseURL; CloudWatch Logs encrypts at rest by default.
+      ...inPacks([HIPAA, NIST_R4, NIST_R5, PCI], 'CloudWatchLogGroupEncrypted', LOG_GROUP_KEY_REASON),
+    ]);
+  }
+  skipFunctionChecks(handler, logGroup, outcomeReason);
+}
 
 /** The parts of `ImdsAccountDefaults` that cdk-nag reports on. */
 export interface ImdsAccountDefaultsNagScope {
@@ -124,28 +311,20 @@ export function suppressImdsAccountDefaultsFindings(
       appliesTo: ['Resource::*'],
     },
     // Liveness and confirmation: DescribeStackResource on any stack of this account and Region.
-    { id: 'AwsSolutions-IAM5', reason: 'Read-only check of the stacks that hold claims', appliesTo: ['Resource::arn:<AWS::Partition>:cloudformation:<AWS::Region>:<AWS::AccountId>:stack/*'] },
+    ...wildcardResource(policy, Stack.of(policy).formatArn({ service: 'cloudformation', resource: 'stack', resourceName: '*' }),
+      'Read-only check of the stacks that hold claims'),
     ...inPacks([HIPAA, NIST_R4, NIST_R5, PCI], 'IAMNoInlinePolicy', 'Separate so Delete runs before it is removed'),
   ]);
-  addNagSuppressions(handler, [
-    // Lambda keeps 100 of the account's concurrency unreserved: where the limit is lower
-    // (new accounts can have 10) any reservation fails, and StackSets reach such accounts.
-    // A DLQ keeps nothing useful: CloudFormation records the result, and the presigned
-    // response URL of a failed event expires. The function calls AWS endpoints only.
-    // It runs a few times per stack lifetime: its log group holds what tracing would show.
-    ...inPacks([HIPAA, NIST_R5], 'LambdaConcurrency', 'Reserving fails in low-limit accounts'),
-    ...inPacks([HIPAA, NIST_R5, SERVERLESS], 'LambdaDLQ', 'CloudFormation gets every outcome'),
-    ...inPacks([HIPAA, NIST_R4, NIST_R5, PCI], 'LambdaInsideVPC', 'Calls only AWS endpoints; no VPC resources'),
-    ...inPacks([SERVERLESS], 'LambdaTracing', 'Runs a few times per stack; its logs suffice'),
-  ]);
-  addNagSuppressions(eventInvokeConfig, [
-    // Same as the DLQ: CloudFormation records every outcome (retries are off, see the construct).
-    ...inPacks([SERVERLESS], 'LambdaAsyncFailureDestination', 'CloudFormation gets every outcome'),
-  ]);
-  addNagSuppressions(logGroup, [
-    // The handler never logs the ResponseURL; CloudWatch Logs encrypts at rest by default.
-    ...inPacks([HIPAA, NIST_R4, NIST_R5, PCI], 'CloudWatchLogGroupEncrypted', 'No secrets logged; encrypted by default'),
-  ]);
+  // A DLQ keeps nothing useful: CloudFormation records the result (retries are off, see the
+  // construct), and the presigned response URL of a failed event expires. It runs a few times
+  // per stack lifetime: its log group holds what tracing would show.
+  acceptFunctionFindings({
+    handler,
+    eventInvokeConfig,
+    logGroup,
+    outcomeReason: 'CloudFormation gets every outcome',
+    tracingReason: 'Runs a few times per stack; its logs suffice',
+  });
 }
 
 /** The parts of `ImdsInstanceUpgrade` that cdk-nag reports on. */
@@ -169,21 +348,21 @@ export function suppressImdsInstanceUpgradeFindings({ policy, handler, eventInvo
     { id: 'AwsSolutions-IAM5', reason: 'Describe and CloudWatch metric actions have no ARNs', appliesTo: ['Resource::*'] },
     // Which instances is decided at run time; the condition allows only HttpTokens=required,
     // never on an instance with the exclusion tag.
-    { id: 'AwsSolutions-IAM5', reason: 'Any instance here, only to require IMDSv2, never excluded', appliesTo: ['Resource::arn:<AWS::Partition>:ec2:<AWS::Region>:<AWS::AccountId>:instance/*'] },
+    ...wildcardResource(policy, Stack.of(policy).formatArn({ service: 'ec2', resource: 'instance', resourceName: '*' }),
+      'Any instance here, only to require IMDSv2, never excluded'),
+    // The per-interval claims that cap upgrades across overlapping runs: one parameter per
+    // interval, named at run time, under the library's own path for them.
+    ...wildcardResource(policy, Stack.of(policy).formatArn({ service: 'ssm', resource: 'parameter', resourceName: `${UPGRADE_CLAIM_PATH.slice(1)}/*` }),
+      'Run claims, under their own parameter path only'),
     ...inPacks([HIPAA, NIST_R4, NIST_R5, PCI], 'IAMNoInlinePolicy', 'Separate so the deploy run has it'),
   ]);
-  addNagSuppressions(handler, [
-    ...inPacks([HIPAA, NIST_R5], 'LambdaConcurrency', 'Reserving fails in low-limit accounts'),
-    ...inPacks([HIPAA, NIST_R5, SERVERLESS], 'LambdaDLQ', 'Each run logs its outcome; next run retries'),
-    ...inPacks([HIPAA, NIST_R4, NIST_R5, PCI], 'LambdaInsideVPC', 'Calls only AWS endpoints; no VPC resources'),
-    ...inPacks([SERVERLESS], 'LambdaTracing', 'Runs on a schedule; its summary log suffices'),
-  ]);
-  addNagSuppressions(eventInvokeConfig, [
-    ...inPacks([SERVERLESS], 'LambdaAsyncFailureDestination', 'Each run logs its outcome; next run retries'),
-  ]);
-  addNagSuppressions(logGroup, [
-    ...inPacks([HIPAA, NIST_R4, NIST_R5, PCI], 'CloudWatchLogGroupEncrypted', 'No secrets logged; encrypted by default'),
-  ]);
+  acceptFunctionFindings({
+    handler,
+    eventInvokeConfig,
+    logGroup,
+    outcomeReason: 'Each run logs its outcome; next run retries',
+    tracingReason: 'Runs on a schedule; its summary log suffices',
+  });
   addNagSuppressions(rule, [
     // A scheduled event EventBridge could not deliver is worth nothing later: the next one runs.
     ...inPacks([SERVERLESS], 'EventBusDLQ', 'A missed scheduled run is made up by the next'),

@@ -73,6 +73,8 @@ function run(pkgDir, tmpDir) {
     nag.PCIDSS321Checks,
     nag.ServerlessChecks,
   ];
+  /** A concrete account and Region (formatArn resolves ARNs there; the finding ids change with them). */
+  const CONCRETE_ENV = { account: '111111111111', region: 'us-east-1' };
   const STACK_SET_PROPS = {
     httpTokens: lib.ImdsHttpTokens.REQUIRED,
     httpTokensEnforced: lib.ImdsHttpTokensEnforced.ENABLED,
@@ -80,12 +82,15 @@ function run(pkgDir, tmpDir) {
     permissionsBoundary: lib.ImdsStackSetPermissionsBoundary.fromPolicyName('boundaries/ImdsBoundary'),
     rolePath: '/platform/',
     driftGuard: lib.DriftGuardMode.REAPPLY,
+    readinessCheck: lib.ReadinessCheckMode.ENFORCE_AND_REPORT,
     instanceUpgrade: { mode: lib.InstanceUpgradeMode.UPGRADE },
   };
 
-  function everyConstructApp() {
+  function everyConstructApp(env) {
     const app = new App({ outdir: fs.mkdtempSync(path.join(tmpDir, 'app-')) });
-    new lib.ImdsAccountDefaults(new Stack(app, 'NagImdsAccountDefaults'), 'Defaults', {
+    const stack = (id) => new Stack(app, id, { env });
+    const defaultsStack = stack('NagImdsAccountDefaults');
+    new lib.ImdsAccountDefaults(defaultsStack, 'Defaults', {
       httpTokens: lib.ImdsHttpTokens.REQUIRED,
       httpTokensEnforced: lib.ImdsHttpTokensEnforced.ENABLED,
       httpPutResponseHopLimit: 2,
@@ -97,22 +102,52 @@ function run(pkgDir, tmpDir) {
       permissionsBoundary: lib.ImdsPermissionsBoundary.fromPolicyName('ImdsBoundary'),
       rolePath: '/platform/',
       driftGuard: lib.DriftGuardMode.REAPPLY,
+      logGroupEncryptionKey: new cdk.aws_kms.Key(defaultsStack, 'LogKey', { enableKeyRotation: true }),
+      checkEnforcementReadiness: true,
     });
-    const stackSet = new lib.ImdsAccountDefaultsStackSet(new Stack(app, 'NagImdsAccountDefaultsStackSet'), 'StackSet', STACK_SET_PROPS);
-    new lib.ImdsInstanceUpgrade(new Stack(app, 'NagImdsInstanceUpgrade'), 'Upgrade', {
+    const stackSet = new lib.ImdsAccountDefaultsStackSet(stack('NagImdsAccountDefaultsStackSet'), 'StackSet', STACK_SET_PROPS);
+    const upgradeStack = stack('NagImdsInstanceUpgrade');
+    new lib.ImdsInstanceUpgrade(upgradeStack, 'Upgrade', {
       mode: lib.InstanceUpgradeMode.UPGRADE,
       upgradeWithoutMetrics: true,
       logRetention: cdk.aws_logs.RetentionDays.THREE_MONTHS,
       permissionsBoundary: lib.ImdsPermissionsBoundary.fromPolicyName('ImdsBoundary'),
       rolePath: '/platform/',
+      logGroupEncryptionKey: new cdk.aws_kms.Key(upgradeStack, 'LogKey', { enableKeyRotation: true }),
     });
-    new lib.ImdsDeclarativePolicy(new Stack(app, 'NagImdsDeclarativePolicy'), 'Policy', {
+    const reportStack = stack('NagImdsReadinessReport');
+    new lib.ImdsReadinessReport(reportStack, 'Report', {
+      interval: cdk.Duration.hours(12),
+      scheduledRuns: true,
+      logRetention: cdk.aws_logs.RetentionDays.THREE_MONTHS,
+      permissionsBoundary: lib.ImdsPermissionsBoundary.fromPolicyName('ImdsBoundary'),
+      rolePath: '/platform/',
+      logGroupEncryptionKey: new cdk.aws_kms.Key(reportStack, 'LogKey', { enableKeyRotation: true }),
+    });
+    // The dry run rolled out alone (no settings): the report and the instance upgrade in every member.
+    const dryRun = new lib.ImdsAccountDefaultsStackSet(stack('NagImdsDryRunStackSet'), 'DryRun', {
+      target: STACK_SET_PROPS.target,
+      readinessReport: { interval: cdk.Duration.hours(12) },
+      instanceUpgrade: { mode: lib.InstanceUpgradeMode.REPORT_ONLY },
+      rolePath: '/platform/',
+    });
+    // The management account's own resources, as the StackSet adds them (another account: one
+    // ImdsAccountDefaults per account and Region).
+    stackSet.addManagementAccount(new Stack(app, 'NagImdsManagementAccount', { env: env && { ...env, account: '222222222222' } }));
+    new lib.ImdsServiceControlPolicy(stack('NagImdsServiceControlPolicy'), 'Guardrails', {
+      rolePath: '/platform/',
+      targetIds: ['ou-abcd-12345678'],
+      breakGlassPrincipalArns: ['arn:aws:iam::*:role/BreakGlass'],
+      httpTokens: lib.ImdsHttpTokens.REQUIRED,
+      denyImdsv1Credentials: true,
+    });
+    new lib.ImdsDeclarativePolicy(stack('NagImdsDeclarativePolicy'), 'Policy', {
       httpTokens: lib.ImdsHttpTokens.REQUIRED,
       httpPutResponseHopLimit: 2,
       targetIds: ['r-abcd'],
       exceptionMessage: 'IMDSv2 is required by the platform team',
     });
-    return { app, stackSet };
+    return { app, stackSet, dryRun };
   }
 
   /** Every finding of every pack over `root`, with whether it was acknowledged. */
@@ -153,8 +188,54 @@ function run(pkgDir, tmpDir) {
     return out;
   }
 
-  const { app, stackSet } = everyConstructApp();
-  app.synth();
+  /**
+   * What `cdk synth --strict` sees: every warning (and error) annotation of the synthesized
+   * assembly, as `<path> <level> <text>`; aws-cdk-lib 2.27x warns where 2.168 did not.
+   */
+  function annotationsOf(assembly) {
+    const out = [];
+    for (const artifact of assembly.artifacts) {
+      for (const m of artifact.messages ?? []) {
+        if (m.level === 'warning' || m.level === 'error') {
+          out.push(`${m.id} ${m.level} ${String(m.entry && m.entry.data).split('\n')[0]}`);
+        }
+      }
+    }
+    return out;
+  }
+
+  /**
+   * The StackSet's embedded template as the README shows a user checks it: read back with
+   * CfnInclude into a stack of the user's (with `env`), with or without the library's
+   * one call, `ImdsNagAcknowledgements.ofIncludedTemplate`; the findings of every pack.
+   */
+  function includedTemplate(stackSet, env, acknowledge) {
+    const file = path.join(fs.mkdtempSync(path.join(tmpDir, 'include-')), 'template.json');
+    fs.writeFileSync(file, stackSet.templateBody);
+    const userApp = new App({ outdir: fs.mkdtempSync(path.join(tmpDir, 'user-')) });
+    const include = new cdk.cloudformation_include.CfnInclude(new Stack(userApp, 'Embedded', { env }), 'Template', { templateFile: file });
+    const acknowledgements = acknowledge ? lib.ImdsNagAcknowledgements.ofIncludedTemplate(include) : 0;
+    const findings = findingsOf(userApp);
+    Validations.of(userApp).addPlugins(...PACKS.map((Pack) => new Pack(userApp)));
+    let synthesized = true;
+    try {
+      userApp.synth();
+    } catch {
+      synthesized = false;
+    }
+    return {
+      acknowledgements,
+      unacknowledged: findings.filter((f) => !f.acknowledged).length,
+      acknowledged: findings.filter((f) => f.acknowledged).length,
+      unacknowledgedFindings: acknowledge ? findings.filter((f) => !f.acknowledged) : [],
+      synthesized,
+    };
+  }
+
+  const { app, stackSet, dryRun } = everyConstructApp();
+  const appAssembly = app.synth();
+  const { app: concreteApp } = everyConstructApp(CONCRETE_ENV);
+  const concreteAssembly = concreteApp.synth();
 
   // The StackSet's embedded tree, rebuilt with the StackSet's own inputs; its template must be the TemplateBody.
   const outdir = fs.mkdtempSync(path.join(tmpDir, 'embedded-'));
@@ -164,8 +245,8 @@ function run(pkgDir, tmpDir) {
   const embeddedBody = JSON.stringify(embedded.stage.synth().getStackArtifact(embedded.stack.artifactId).template);
 
   // The user's path: the packs as validation plugins; synth throws if any reports a violation.
-  const plugins = (() => {
-    const { app: userApp } = everyConstructApp();
+  const plugins = (env) => {
+    const { app: userApp } = everyConstructApp(env);
     Validations.of(userApp).addPlugins(...PACKS.map((Pack) => new Pack(userApp)));
     try {
       userApp.synth();
@@ -173,17 +254,27 @@ function run(pkgDir, tmpDir) {
     } catch (err) {
       return { synthesized: false, error: String(err && err.message).slice(0, 4000) };
     }
-  })();
+  };
 
   return {
     resolved,
     packs: PACKS.map((Pack) => new Pack().name),
     app: { findings: findingsOf(app), acknowledgements: acknowledgementsOf(app) },
+    concrete: { findings: findingsOf(concreteApp), acknowledgements: acknowledgementsOf(concreteApp) },
+    strict: { agnostic: annotationsOf(appAssembly), concrete: annotationsOf(concreteAssembly) },
+    included: {
+      without: includedTemplate(stackSet, undefined, false),
+      agnostic: includedTemplate(stackSet, undefined, true),
+      concrete: includedTemplate(stackSet, CONCRETE_ENV, true),
+      dryRunWithout: includedTemplate(dryRun, undefined, false),
+      dryRun: includedTemplate(dryRun, CONCRETE_ENV, true),
+    },
     embedded: {
       sameAsTemplateBody: embeddedBody === stackSet.templateBody,
       findings: findingsOf(embedded.stage),
       acknowledgements: acknowledgementsOf(embedded.stage),
     },
-    plugins,
+    plugins: plugins(),
+    pluginsConcrete: plugins(CONCRETE_ENV),
   };
 }
