@@ -3,14 +3,21 @@ import { Construct } from 'constructs';
 import { DriftGuardMode, ImdsAccountDefaultsOptions } from './account-defaults-options';
 import { ImdsAccountDefaults, ImdsAccountDefaultsProps } from './imds-account-defaults';
 import { ImdsInstanceUpgrade } from './imds-instance-upgrade';
+import { ImdsReadinessReport, ImdsReadinessReportOptions } from './imds-readiness-report';
 import { ImdsInstanceUpgradeOptions } from './instance-upgrade-options';
 import { ImdsStackSetPermissionsBoundary } from './permissions-boundary';
 import { validateAccountDefaultsOptions } from './private/account-defaults-validate';
-import { EMBEDDED_STACK_ID, EmbeddedTemplate, EmbeddedTemplateOptions, TEMPLATE_BODY_MAX_BYTES, synthesizeEmbeddedTemplate } from './private/embedded-template';
+import {
+  EMBEDDED_STACK_ID, EmbeddedTemplate, EmbeddedTemplateOptions, TEMPLATE_BODY_MAX_BYTES, readinessReportProps, synthesizeEmbeddedTemplate,
+} from './private/embedded-template';
 import { DEFAULT_INTERVAL, instanceUpgradeConfig } from './private/instance-upgrade-config';
 import { instanceUpgradeProps } from './private/instance-upgrade-props';
-import { ACCOUNT_DEFAULTS_METRICS, DEFAULT_DRIFT_CHECK_INTERVAL, INSTANCE_UPGRADE_METRICS, MetricDefinition, buildMetric, definitionOf } from './private/metric-definitions';
+import {
+  ACCOUNT_DEFAULTS_METRICS, DEFAULT_DRIFT_CHECK_INTERVAL, DEFAULT_REPORT_INTERVAL, INSTANCE_UPGRADE_METRICS, MetricDefinition,
+  READINESS_REPORT_METRICS, buildMetric, definitionOf,
+} from './private/metric-definitions';
 import { DRIFT_REAPPLIED_METRIC } from './private/properties';
+import { validateReadinessReportOptions } from './private/readiness-report-validate';
 import {
   StackSetTargetConfig,
   canaryRegionErrors,
@@ -23,6 +30,7 @@ import {
   validateOperationPreferences,
   validateSettingOverrides,
   validateStackSetBoundary,
+  validateStackSetContents,
   validateStackSetName,
   validateVariantTarget,
   warnOnNewInstanceGroup,
@@ -120,6 +128,25 @@ export interface ImdsAccountDefaultsStackSetProps extends ImdsAccountDefaultsOpt
    * @default - no instance upgrade
    */
   readonly instanceUpgrade?: ImdsInstanceUpgradeOptions;
+
+  /**
+   * Also roll out the dry run, `ImdsReadinessReport`, with these options, in
+   * every stack instance: each target account and Region gets its own
+   * read-only report function, schedule and role (with this StackSet's
+   * `logRetention`, `permissionsBoundary` and `rolePath`), and each member stack
+   * has the report's outputs (`ReadinessResult`, `LaunchTemplatesAllowingImdsv1`,
+   * `LaunchConfigurationsAllowingImdsv1`, `AutoScalingGroupsAllowingImdsv1`,
+   * `InstancesAllowingImdsv1`, `CurrentHttpTokens`, `CurrentHttpTokensEnforced`,
+   * `ManagedBy`). Without settings the StackSet changes no setting anywhere
+   * (its members have no `ImdsAccountDefaults`): the dry run of an
+   * organization. With settings or with `instanceUpgrade`, not with both: three
+   * functions' inline code does not fit a TemplateBody (roll the dry run out as a
+   * StackSet of its own then). `addManagementAccount` adds the report to the
+   * management account too.
+   *
+   * @default - no readiness report
+   */
+  readonly readinessReport?: ImdsReadinessReportOptions;
 
   /**
    * The name of the StackSet. Changing it replaces the StackSet, which deletes
@@ -260,6 +287,8 @@ export interface ImdsAccountDefaultsStackSetProps extends ImdsAccountDefaultsOpt
 const DEFAULT_DESCRIPTION = 'EC2 account-level instance metadata defaults (cdk-imds-account-defaults)';
 // Short: the embedded template has a size budget (test/targets.test.ts).
 const EMBEDDED_DESCRIPTION = 'EC2 account-level IMDS defaults of the account and Region (cdk-imds-account-defaults)';
+/** The embedded template's description when the StackSet manages no setting (readiness report, instance upgrade). */
+const EMBEDDED_DESCRIPTION_WITHOUT_SETTINGS = 'IMDSv2 readiness and upgrade (cdk-imds-account-defaults)';
 /** Cautious rollouts: with strict failure tolerance, min(5, 4 + 1) = 5 accounts at a time per Region, and no more than 5 fail in a Region. */
 const DEFAULT_MAX_CONCURRENT_COUNT = 5;
 const DEFAULT_FAILURE_TOLERANCE_COUNT = 4;
@@ -353,6 +382,9 @@ export class ImdsAccountDefaultsStackSet extends Construct {
   /** The props of every member account's ImdsAccountDefaults, and of the management account's. */
   private readonly memberProps: ImdsAccountDefaultsProps;
   private readonly instanceUpgrade?: ImdsInstanceUpgradeOptions;
+  private readonly readinessReport?: ImdsReadinessReportOptions;
+  /** Whether the members have an ImdsAccountDefaults: the StackSet manages at least one setting. */
+  private readonly withSettings: boolean;
   /** The settings that are parameters of the embedded template: the ones a group may override. */
   private readonly parameterKeys: ReadonlySet<keyof ImdsSettings>;
   private readonly instanceGroups: InstanceGroup[] = [];
@@ -375,7 +407,9 @@ export class ImdsAccountDefaultsStackSet extends Construct {
 
     // Validation first: nothing is created until every prop has been checked.
     const options = everyOption(props);
-    validateSettings(this, options);
+    // Settings, the dry run or the instance upgrade: without settings, the members get no ImdsAccountDefaults.
+    this.withSettings = validateStackSetContents(this, props);
+    validateSettings(this, options, { required: false });
     validateAccountDefaultsOptions(this, options);
     validateKnownAtSynth(this, options);
     const target = this.bindTarget(props.target);
@@ -393,6 +427,11 @@ export class ImdsAccountDefaultsStackSet extends Construct {
     if (props.instanceUpgrade !== undefined) {
       instanceUpgradeConfig(this, props.instanceUpgrade, 'instanceUpgrade.');
     }
+    if (props.readinessReport !== undefined) {
+      const { interval, scheduledRuns, refreshKey } = props.readinessReport;
+      validateKnownAtSynth(this, { 'readinessReport.interval': interval, 'readinessReport.scheduledRuns': scheduledRuns, 'readinessReport.refreshKey': refreshKey });
+      validateReadinessReportOptions(this, props.readinessReport, 'readinessReport.');
+    }
     warnOnContradictions(this, options);
 
     this.memberProps = {
@@ -402,21 +441,22 @@ export class ImdsAccountDefaultsStackSet extends Construct {
     };
     this.parameterKeys = new Set(SETTING_PROPS.filter(({ prop }) => options[prop] !== undefined).map(({ prop }) => prop));
     this.instanceUpgrade = props.instanceUpgrade;
+    this.readinessReport = props.readinessReport;
 
-    // The ImdsAccountDefaults of the embedded template checks the options again; its errors name this construct.
-    const template = this.embedTemplate({
-      description: EMBEDDED_DESCRIPTION,
+    // The constructs of the embedded template check the options again; their errors name this construct.
+    const embedded: EmbeddedTemplateOptions = {
+      description: this.withSettings ? EMBEDDED_DESCRIPTION : EMBEDDED_DESCRIPTION_WITHOUT_SETTINGS,
       accountDefaults: this.memberProps,
       instanceUpgrade: this.instanceUpgrade,
-    });
-    this.embeddedTemplateOptions = {
-      description: EMBEDDED_DESCRIPTION,
-      accountDefaults: this.memberProps,
-      instanceUpgrade: this.instanceUpgrade,
-      codeForm: template.codeForm,
+      ...(this.readinessReport !== undefined ? { readinessReport: this.readinessReport } : {}),
+      ...(this.withSettings ? {} : { withoutAccountDefaults: true }),
     };
+    const template = this.embedTemplate(embedded);
+    this.embeddedTemplateOptions = { ...embedded, codeForm: template.codeForm };
     if (template.bytes > TEMPLATE_BODY_MAX_BYTES) {
-      fail(`the ${this.instanceUpgrade ? 'ImdsAccountDefaults and ImdsInstanceUpgrade' : 'ImdsAccountDefaults'} template is ${template.bytes} bytes as minified JSON (${this.embeddedTemplateOptions.codeForm} code), over the ${TEMPLATE_BODY_MAX_BYTES}-byte limit of a StackSet's TemplateBody; the handler bundle has grown too large to inline`);
+      const rolledOut = [this.withSettings ? 'ImdsAccountDefaults' : undefined, this.instanceUpgrade ? 'ImdsInstanceUpgrade' : undefined, this.readinessReport ? 'ImdsReadinessReport' : undefined]
+        .filter((x) => x !== undefined).join(' and ');
+      fail(`the ${rolledOut} template is ${template.bytes} bytes as minified JSON (${this.embeddedTemplateOptions.codeForm} code), over the ${TEMPLATE_BODY_MAX_BYTES}-byte limit of a StackSet's TemplateBody; the handler bundle has grown too large to inline`);
     }
     this.templateBody = template.body;
 
@@ -452,7 +492,10 @@ export class ImdsAccountDefaultsStackSet extends Construct {
       },
       // Typed `any` in the L1: written as CloudFormation spells it.
       managedExecution: { Active: props.managedExecution ?? DEFAULT_MANAGED_EXECUTION },
-      parameters: template.parameters.map(({ key, value }) => ({ parameterKey: key, parameterValue: value })),
+      // None without settings (a StackSet of the readiness report or the instance upgrade only).
+      parameters: template.parameters.length > 0
+        ? template.parameters.map(({ key, value }) => ({ parameterKey: key, parameterValue: value }))
+        : undefined,
       stackInstancesGroup: Lazy.any({ produce: () => this.instanceGroups.map((group) => this.renderGroup(group)) }),
       templateBody: template.body,
     });
@@ -571,18 +614,23 @@ export class ImdsAccountDefaultsStackSet extends Construct {
    * overrides, as values, not parameters; `skipIfManagedByDeclarativePolicy`
    * true unless given; `memberRemovalPolicy`, RETAIN_ON_UPDATE_OR_DELETE unless
    * given, as its removal policy) at `<scope>/ImdsAccountDefaults`,
-   * and, with `instanceUpgrade`, an `ImdsInstanceUpgrade` at
-   * `<scope>/ImdsInstanceUpgrade`, both with this StackSet's log retention,
-   * permissions boundary and role path.
+   * (none when the StackSet manages no setting),
+   * with `instanceUpgrade`, an `ImdsInstanceUpgrade` at
+   * `<scope>/ImdsInstanceUpgrade`, and with `readinessReport`, an
+   * `ImdsReadinessReport` at `<scope>/ImdsReadinessReport`, each with this
+   * StackSet's log retention, permissions boundary and role path.
    *
    * @param scope a construct in a stack deployed to the management account (one stack per Region)
    */
   public addManagementAccount(scope: Construct): ImdsManagementAccountResources {
-    const accountDefaults = new ImdsAccountDefaults(scope, 'ImdsAccountDefaults', this.memberProps);
+    const accountDefaults = this.withSettings ? new ImdsAccountDefaults(scope, 'ImdsAccountDefaults', this.memberProps) : undefined;
     const instanceUpgrade = this.instanceUpgrade !== undefined
       ? new ImdsInstanceUpgrade(scope, 'ImdsInstanceUpgrade', instanceUpgradeProps(this.instanceUpgrade, this.memberProps))
       : undefined;
-    return { accountDefaults, instanceUpgrade };
+    const readinessReport = this.readinessReport !== undefined
+      ? new ImdsReadinessReport(scope, 'ImdsReadinessReport', readinessReportProps(this.readinessReport, this.memberProps))
+      : undefined;
+    return { accountDefaults, instanceUpgrade, readinessReport };
   }
 
   /**
@@ -590,8 +638,9 @@ export class ImdsAccountDefaultsStackSet extends Construct {
    * account and Region (for example on a dashboard or an alarm of a monitoring
    * account that receives the members' metrics): in the namespace
    * `CdkImdsAccountDefaults`, without dimensions, with its statistic and a
-   * period of this StackSet's `driftCheckInterval` (drift guard metrics) or
-   * `instanceUpgrade.interval` (`ImdsInstanceUpgrade` metrics). Throws for a
+   * period of this StackSet's `driftCheckInterval` (drift guard metrics),
+   * `instanceUpgrade.interval` (`ImdsInstanceUpgrade` metrics) or
+   * `readinessReport.interval` (`ImdsReadinessReport` metrics). Throws for a
    * metric of a feature this StackSet does not roll out.
    *
    * @param metricName the metric's name, e.g. `ImdsMetrics.DRIFT_DETECTED`
@@ -603,7 +652,8 @@ export class ImdsAccountDefaultsStackSet extends Construct {
     const fail: (message: string) => never = failer(this);
     validateMemberEnv(this, memberAccount, memberRegion);
     const published: MetricDefinition[] = [...ACCOUNT_DEFAULTS_METRICS,
-      ...INSTANCE_UPGRADE_METRICS.filter((d) => !ACCOUNT_DEFAULTS_METRICS.includes(d))];
+      ...INSTANCE_UPGRADE_METRICS.filter((d) => !ACCOUNT_DEFAULTS_METRICS.includes(d)),
+      ...READINESS_REPORT_METRICS.filter((d) => !ACCOUNT_DEFAULTS_METRICS.includes(d))];
     const definition = definitionOf(metricName, `[${this.node.path}] metricForMember`, published);
     const options = { ...props, account: memberAccount, region: memberRegion };
     const { driftGuard, driftCheckInterval } = this.memberProps;
@@ -621,6 +671,11 @@ export class ImdsAccountDefaultsStackSet extends Construct {
           fail(`metricForMember: ${definition.name} is published only by ImdsInstanceUpgrade, which this StackSet does not roll out: set instanceUpgrade to publish it`);
         }
         return buildMetric(definition, this.instanceUpgrade.interval ?? DEFAULT_INTERVAL, options);
+      case 'readiness-report':
+        if (this.readinessReport === undefined) {
+          fail(`metricForMember: ${definition.name} is published only by ImdsReadinessReport, which this StackSet does not roll out: set readinessReport to publish it`);
+        }
+        return buildMetric(definition, this.readinessReport.interval ?? DEFAULT_REPORT_INTERVAL, options);
       default:
         return buildMetric(definition, undefined, options);
     }

@@ -1,6 +1,7 @@
 import { IConstruct } from 'constructs';
 import { ImdsAccountDefaults } from './imds-account-defaults';
 import { ImdsInstanceUpgrade } from './imds-instance-upgrade';
+import { ImdsReadinessReport } from './imds-readiness-report';
 import { StackSetTargetConfig, bindTarget } from './private/stack-set-validate';
 import { ImdsSettings } from './settings';
 
@@ -171,8 +172,12 @@ class FactoryTarget extends ImdsStackSetTarget {
  * management account's stack: the StackSet never deploys to that account.
  */
 export interface ImdsManagementAccountResources {
-  /** The account's `ImdsAccountDefaults`, with the StackSet's options (id `ImdsAccountDefaults`). */
-  readonly accountDefaults: ImdsAccountDefaults;
+  /**
+   * The account's `ImdsAccountDefaults`, with the StackSet's options (id `ImdsAccountDefaults`).
+   *
+   * @default - none: the StackSet manages no setting (only `readinessReport` or `instanceUpgrade`)
+   */
+  readonly accountDefaults?: ImdsAccountDefaults;
 
   /**
    * The account's `ImdsInstanceUpgrade`, with the StackSet's `instanceUpgrade`
@@ -181,6 +186,14 @@ export interface ImdsManagementAccountResources {
    * @default - none: the StackSet has no `instanceUpgrade`
    */
   readonly instanceUpgrade?: ImdsInstanceUpgrade;
+
+  /**
+   * The account's `ImdsReadinessReport`, with the StackSet's `readinessReport`
+   * options (id `ImdsReadinessReport`).
+   *
+   * @default - none: the StackSet has no `readinessReport`
+   */
+  readonly readinessReport?: ImdsReadinessReport;
 }
 
 /**

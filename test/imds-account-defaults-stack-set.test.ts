@@ -643,7 +643,7 @@ describe('the management account: addManagementAccount', () => {
     const resources = stackSet.addManagementAccount(management);
 
     expect(resources.accountDefaults).toBeInstanceOf(ImdsAccountDefaults);
-    expect(resources.accountDefaults.node.path).toBe('Management/ImdsAccountDefaults');
+    expect(resources.accountDefaults!.node.path).toBe('Management/ImdsAccountDefaults');
     expect(resources.instanceUpgrade).toBeUndefined();
     const template = Template.fromStack(management);
     // The StackSet's values (not an override's), as values: the management account's stack has no parameters.
@@ -677,7 +677,7 @@ describe('the management account: addManagementAccount', () => {
 
   test('in the StackSet\'s own stack (deployed to the management account)', () => {
     const { stackSet, stack } = synth();
-    expect(stackSet.addManagementAccount(stack).accountDefaults.node.path).toBe('Org/ImdsAccountDefaults');
+    expect(stackSet.addManagementAccount(stack).accountDefaults!.node.path).toBe('Org/ImdsAccountDefaults');
     const template = Template.fromStack(stack);
     template.resourceCountIs('Custom::ImdsAccountDefaults', 1);
     template.resourceCountIs('AWS::CloudFormation::StackSet', 1);
@@ -852,8 +852,8 @@ describe('validation', () => {
     });
   });
 
-  test('no settings', () => {
-    expect(() => synth({ target: TARGET } as ImdsAccountDefaultsStackSetProps)).toThrow(/^\[Org\/ImdsEverywhere\] at least one setting is required/);
+  test('no settings, no readiness report, no instance upgrade', () => {
+    expect(() => synth({ target: TARGET } as ImdsAccountDefaultsStackSetProps)).toThrow(/^\[Org\/ImdsEverywhere\] a StackSet must roll out something: give at least one setting \(httpTokens, httpTokensEnforced, httpPutResponseHopLimit, httpEndpoint, instanceMetadataTags\), readinessReport \(the dry run\), or instanceUpgrade; got none of them$/);
   });
 
   test('a bad setting value (the shared validation)', () => {
@@ -1245,7 +1245,8 @@ describe('instanceUpgrade: ImdsInstanceUpgrade in every stack instance', () => {
     const fn = resourcesOf(body, 'AWS::Lambda::Function').find(isUpgradeFunction);
     expect(Object.keys(fn.Properties.Code)).toEqual(['ZipFile']);
     expect(decodeInlineCode(fn.Properties.Code.ZipFile)).toBe(fs.readFileSync(UPGRADE_BUNDLE, 'utf8'));
-    expect(fn.Properties.Environment.Variables).toEqual({
+    // The options given arrive; the upgrade's other variables (its own defaults) are imds-instance-upgrade.test.ts's.
+    expect(fn.Properties.Environment.Variables).toMatchObject({
       IMDS_UPGRADE_MODE: 'UPGRADE',
       IMDS_UPGRADE_LOOKBACK_SECONDS: '2592000',
       IMDS_UPGRADE_EXCLUSION_TAG_KEY: 'imds-keep-v1',
@@ -1295,7 +1296,7 @@ describe('instanceUpgrade: ImdsInstanceUpgrade in every stack instance', () => {
     const { accountDefaults, instanceUpgrade } = stackSet.addManagementAccount(management);
     expect(instanceUpgrade).toBeInstanceOf(ImdsInstanceUpgrade);
     expect(instanceUpgrade!.node.path).toBe('Management/ImdsInstanceUpgrade');
-    expect(accountDefaults.node.path).toBe('Management/ImdsAccountDefaults');
+    expect(accountDefaults!.node.path).toBe('Management/ImdsAccountDefaults');
     const template = Template.fromStack(management);
     template.resourcePropertiesCountIs('AWS::IAM::Role', {
       Path: '/platform/',
@@ -1699,5 +1700,156 @@ describe('addVariant: another StackSet of the same definition', () => {
       expect(() => stackSet.addVariant('Pilot', { target: ous(Token.asList({ Ref: 'Ous' }), REGIONS) })).not.toThrow();
       expect(() => new ImdsAccountDefaultsStackSet(Stack.of(stackSet), 'Separate', PROPS)).not.toThrow();
     });
+  });
+});
+
+describe('readinessReport: the dry run in every stack instance', () => {
+  const REPORT_ONLY: ImdsAccountDefaultsStackSetProps = { target: TARGET, readinessReport: {} };
+  const OUTPUT_IDS = [
+    'ReadinessResult', 'LaunchTemplatesAllowingImdsv1', 'LaunchConfigurationsAllowingImdsv1', 'AutoScalingGroupsAllowingImdsv1',
+    'InstancesAllowingImdsv1', 'CurrentHttpTokens', 'CurrentHttpTokensEnforced', 'ManagedBy',
+  ];
+
+  test('alone: members get the report (read-only, its own type, its own code) and no ImdsAccountDefaults, no parameters', () => {
+    const { template } = synth(REPORT_ONLY);
+    const body = embedded(template);
+    expect(resourcesOf(body, 'Custom::ImdsAccountDefaults')).toEqual([]);
+    expect(resourcesOf(body, 'Custom::ImdsReadinessReport')).toHaveLength(1);
+    expect(body.Parameters).toBeUndefined();
+    expect(stackSetProperties(template).Parameters).toBeUndefined();
+    expect(body.Description).toBe('IMDSv2 readiness and upgrade (cdk-imds-account-defaults)');
+    const [fn] = resourcesOf(body, 'AWS::Lambda::Function');
+    expect(fn.Properties.Environment).toBeUndefined();
+    // Its own bundle, plain and readable: the template fits the plain-code budget.
+    expect(fn.Properties.Code.ZipFile).toBe(fs.readFileSync(bundleFile('readiness-report', 'index.js'), 'utf8'));
+    const actions = resourcesOf(body, 'AWS::IAM::Policy').flatMap((p) => p.Properties.PolicyDocument.Statement.flatMap((s: any) => [s.Action].flat()));
+    expect(actions.filter((a: string) => a.includes('Modify'))).toEqual([]);
+    expect(resourcesOf(body, 'AWS::Events::Rule')[0].Properties.ScheduleExpression).toBe('rate(1 day)');
+  });
+
+  test('each member stack has the report\'s outputs', () => {
+    const body = embedded(synth(REPORT_ONLY).template);
+    expect(Object.keys(body.Outputs)).toEqual(OUTPUT_IDS);
+    const reportId = Object.entries<any>(body.Resources).find(([, r]) => r.Type === 'Custom::ImdsReadinessReport')![0];
+    expect(body.Outputs.ReadinessResult).toEqual({ Value: { 'Fn::GetAtt': [reportId, 'Result'] } });
+    expect(body.Outputs.AutoScalingGroupsAllowingImdsv1).toEqual({ Value: { 'Fn::GetAtt': [reportId, 'AutoScalingGroupsAllowingImdsv1Count'] } });
+    expect(body.Outputs.ManagedBy).toEqual({ Value: { 'Fn::GetAtt': [reportId, 'ManagedBy'] } });
+  });
+
+  test('the report options, and the StackSet\'s log retention, role path and boundary', () => {
+    const body = embedded(synth({
+      ...REPORT_ONLY,
+      readinessReport: { interval: Duration.hours(12), refreshKey: 'review-1' },
+      logRetention: logs.RetentionDays.ONE_WEEK,
+      rolePath: '/imds/',
+      permissionsBoundary: ImdsStackSetPermissionsBoundary.fromPolicyName('Boundary'),
+    }).template);
+    expect(resourcesOf(body, 'AWS::Events::Rule')[0].Properties.ScheduleExpression).toBe('rate(12 hours)');
+    expect(resourcesOf(body, 'Custom::ImdsReadinessReport')[0].Properties.RefreshKey).toBe('review-1');
+    expect(resourcesOf(body, 'AWS::Logs::LogGroup')[0].Properties.RetentionInDays).toBe(7);
+    expect(resourcesOf(body, 'AWS::IAM::Role')[0].Properties).toMatchObject({ Path: '/imds/', PermissionsBoundary: expect.anything() });
+  });
+
+  test('with the instance upgrade, and no setting', () => {
+    const body = embedded(synth({ ...REPORT_ONLY, instanceUpgrade: {} }).template);
+    expect(resourcesOf(body, 'Custom::ImdsReadinessReport')).toHaveLength(1);
+    expect(resourcesOf(body, 'Custom::ImdsInstanceUpgrade')).toHaveLength(1);
+    expect(resourcesOf(body, 'Custom::ImdsAccountDefaults')).toEqual([]);
+  });
+
+  test('the instance upgrade alone, no setting: no longer an error', () => {
+    const body = embedded(synth({ target: TARGET, instanceUpgrade: {} }).template);
+    expect(resourcesOf(body, 'Custom::ImdsInstanceUpgrade')).toHaveLength(1);
+    expect(resourcesOf(body, 'Custom::ImdsAccountDefaults')).toEqual([]);
+    expect(body.Outputs).toBeUndefined();
+  });
+
+  test('with settings: both in every member, the settings a parameter, the outputs', () => {
+    const { template } = synth({ ...PROPS, readinessReport: {} });
+    const body = embedded(template);
+    expect(resourcesOf(body, 'Custom::ImdsAccountDefaults')).toHaveLength(1);
+    expect(resourcesOf(body, 'Custom::ImdsReadinessReport')).toHaveLength(1);
+    expect(Object.keys(body.Parameters)).toEqual(SETTING_KEYS);
+    expect(Object.keys(body.Outputs)).toEqual(OUTPUT_IDS);
+    expect(Buffer.byteLength(stackSetProperties(template).TemplateBody)).toBeLessThanOrEqual(51_200);
+  });
+
+  test('with settings and the instance upgrade: refused (three functions\' code), the two-StackSet way named', () => {
+    expect(() => synth({ ...PROPS, readinessReport: {}, instanceUpgrade: {} })).toThrow(/^\[Org\/ImdsEverywhere\] readinessReport cannot be combined with both settings and instanceUpgrade in one StackSet: each member would carry three functions' code inline, over the 51,200-byte TemplateBody limit\. Roll out the dry run as a StackSet of its own/);
+  });
+
+  test.each([
+    ['driftGuard', { driftGuard: DriftGuardMode.REAPPLY }, /^\[Org\/ImdsEverywhere\] driftGuard applies only to the settings, and this StackSet manages none \(its members get only the readiness report\); give a setting, or leave it out$/],
+    ['readinessCheck', { readinessCheck: ReadinessCheckMode.ENFORCE_AND_REPORT }, /readinessCheck applies only to the settings/],
+    ['settingsOnDelete and skipIfManagedByDeclarativePolicy', { settingsOnDelete: SettingsOnDelete.RESTORE, skipIfManagedByDeclarativePolicy: false }, /settingsOnDelete, skipIfManagedByDeclarativePolicy apply only to the settings.*leave them out$/],
+  ])('without settings, %s is refused', (_name, extra, message) => {
+    expect(() => synth({ ...REPORT_ONLY, ...extra } as ImdsAccountDefaultsStackSetProps)).toThrow(message);
+  });
+
+  test('without settings, with the upgrade only: the message names it', () => {
+    expect(() => synth({ target: TARGET, instanceUpgrade: {}, driftCheckInterval: Duration.hours(2) })).toThrow(/driftCheckInterval applies only to the settings, and this StackSet manages none \(its members get only the instance upgrade\)/);
+  });
+
+  test('without settings, addStackInstances with overrides is refused', () => {
+    const { stackSet } = synth(REPORT_ONLY);
+    expect(() => stackSet.addStackInstances(ImdsStackSetTarget.fromOrganizationalUnits({ organizationalUnitIds: ['ou-abcd-87654321'], regions: ['eu-west-1'] }), { httpTokens: ImdsHttpTokens.REQUIRED }))
+      .toThrow(/^\[Org\/ImdsEverywhere\] settingOverrides: this StackSet manages no setting \(it rolls out only the readiness report or the instance upgrade\), so its members have no ImdsAccountDefaults and nothing to override; leave settingOverrides out/);
+  });
+
+  test('without settings, addStackInstances without overrides works', () => {
+    const synthesized = synth(REPORT_ONLY);
+    synthesized.stackSet.addStackInstances(ImdsStackSetTarget.fromOrganizationalUnits({ organizationalUnitIds: ['ou-abcd-87654321'], regions: ['eu-west-1'] }));
+    expect(stackSetProperties(synthesized.template).StackInstancesGroup).toHaveLength(2);
+  });
+
+  test('without settings, a variant with settingValues is refused', () => {
+    const { stackSet } = synth(REPORT_ONLY);
+    expect(() => stackSet.addVariant('Other', {
+      target: ImdsStackSetTarget.fromOrganizationalUnits({ organizationalUnitIds: ['ou-abcd-87654321'], regions: ['eu-west-1'] }),
+      settingValues: { httpTokens: ImdsHttpTokens.REQUIRED },
+    })).toThrow(/settingValues: this StackSet manages no setting/);
+  });
+
+  test('readinessReport.interval under an hour, or a token', () => {
+    expect(() => synth({ ...REPORT_ONLY, readinessReport: { interval: Duration.minutes(10) } })).toThrow(/^\[Org\/ImdsEverywhere\] readinessReport\.interval must be a whole number of minutes, at least 1 hour/);
+    expect(() => synth({ ...REPORT_ONLY, readinessReport: { interval: Duration.hours(Token.asNumber({ Ref: 'H' })) } })).toThrow(/^\[Org\/ImdsEverywhere\] readinessReport\.interval is a token/);
+    expect(() => synth({ ...REPORT_ONLY, readinessReport: { interval: Duration.hours(2), scheduledRuns: false } })).toThrow(/readinessReport\.interval applies only to scheduled runs/);
+  });
+
+  test('addManagementAccount: the report, and no ImdsAccountDefaults', () => {
+    const { stackSet } = synth({ ...REPORT_ONLY, instanceUpgrade: {}, rolePath: '/imds/' });
+    const app = new App();
+    const management = new Stack(app, 'Management');
+    const resources = stackSet.addManagementAccount(management);
+    expect(resources.accountDefaults).toBeUndefined();
+    expect(resources.instanceUpgrade!.node.path).toBe('Management/ImdsInstanceUpgrade');
+    expect(resources.readinessReport!.node.path).toBe('Management/ImdsReadinessReport');
+    const template = Template.fromStack(management);
+    template.resourceCountIs('Custom::ImdsReadinessReport', 1);
+    template.resourceCountIs('Custom::ImdsAccountDefaults', 0);
+    template.hasResourceProperties('AWS::IAM::Role', { Path: '/imds/' });
+  });
+
+  test('addManagementAccount with settings: no report', () => {
+    const { stackSet } = synth();
+    const management = new Stack(new App(), 'Management');
+    expect(stackSet.addManagementAccount(management).readinessReport).toBeUndefined();
+  });
+
+  test('metricForMember: the report\'s metrics, with its interval, for the member', () => {
+    const { stackSet } = synth({ ...REPORT_ONLY, readinessReport: { interval: Duration.hours(6) } });
+    const metric = stackSet.metricForMember(ImdsMetrics.READINESS_WOULD_STOP_LAUNCHES, '111111111111', 'eu-west-1');
+    expect(metric).toMatchObject({ metricName: 'ReadinessWouldStopLaunches', statistic: 'Maximum', account: '111111111111', region: 'eu-west-1' });
+    expect(metric.period.toSeconds()).toBe(6 * 3600);
+    expect(synth(REPORT_ONLY).stackSet.metricForMember(ImdsMetrics.READINESS_INCOMPLETE, '111111111111', 'eu-west-1').period.toSeconds()).toBe(86400);
+  });
+
+  test('metricForMember: a report metric without the report is refused', () => {
+    expect(() => synth().stackSet.metricForMember(ImdsMetrics.READINESS_INCOMPLETE, '111111111111', 'eu-west-1'))
+      .toThrow(/^\[Org\/ImdsEverywhere\] metricForMember: ReadinessIncomplete is published only by ImdsReadinessReport, which this StackSet does not roll out: set readinessReport to publish it$/);
+  });
+
+  test('the template is deterministic', () => {
+    expect(synth(REPORT_ONLY).stackSet.templateBody).toBe(synth(REPORT_ONLY).stackSet.templateBody);
   });
 });

@@ -175,8 +175,16 @@ function blocking(found: Readiness): boolean {
   return [found.launchTemplates, found.launchConfigurations].some((f) => f.count > 0 || !f.complete);
 }
 
-/** Lists the three kinds at once, within READINESS_BUDGET_MS and the handler's deadline. */
-async function listWithin(clients: ReadinessClients, deadline: AbortSignal): Promise<Readiness> {
+/**
+ * Lists the three kinds at once, within `budgetMs` (READINESS_BUDGET_MS for the
+ * check before enforcement; the readiness report gives its own) and the handler's
+ * deadline. `alongside`, when given, runs at the same time under the same budget
+ * (the report's Auto Scaling groups) and gets the signal that ends it.
+ */
+export async function listWithin(
+  clients: ReadinessClients, deadline: AbortSignal, budgetMs: number = READINESS_BUDGET_MS,
+  alongside?: (signal: AbortSignal) => Promise<void>,
+): Promise<Readiness> {
   // A timer of our own, as for the ownership read (AbortSignal.timeout can be garbage-collected unfired).
   const controller = new AbortController();
   const abort = () => controller.abort();
@@ -189,7 +197,7 @@ async function listWithin(clients: ReadinessClients, deadline: AbortSignal): Pro
     timer = setTimeout(() => {
       abort();
       resolve();
-    }, READINESS_BUDGET_MS);
+    }, budgetMs);
   });
   // Each listing ends, fails, or is left behind when the budget is over (its calls are aborted).
   const run = async (list: (listing: Listing, signal: AbortSignal) => Promise<void>): Promise<Found> => {
@@ -199,17 +207,18 @@ async function listWithin(clients: ReadinessClients, deadline: AbortSignal): Pro
         await list(listing, controller.signal);
         listing.done = true;
       } catch (err) {
-        listing.incomplete = controller.signal.aborted ? cutShort() : describeError(err);
+        listing.incomplete = controller.signal.aborted ? cutShort(budgetMs) : describeError(err);
       }
     })();
     await Promise.race([running, budgetOver]);
-    return fix(listing);
+    return fix(listing, budgetMs);
   };
   try {
     const [launchTemplates, launchConfigurations, instances] = await Promise.all([
       run((l, s) => listLaunchTemplates(clients.ec2(), l, s)),
       run((l, s) => listLaunchConfigurations(clients.autoScaling(), l, s)),
       run((l, s) => listInstances(clients.ec2(), l, s)),
+      alongside?.(controller.signal),
     ]);
     return { launchTemplates, launchConfigurations, instances };
   } finally {
@@ -218,16 +227,16 @@ async function listWithin(clients: ReadinessClients, deadline: AbortSignal): Pro
   }
 }
 
-function cutShort(): string {
-  return `cut short: the check has ${READINESS_BUDGET_MS / 1000} s`;
+function cutShort(budgetMs: number): string {
+  return `cut short: the check has ${budgetMs / 1000} s`;
 }
 
-function fix(listing: Listing): Found {
+function fix(listing: Listing, budgetMs: number): Found {
   return {
     count: listing.items.size,
     complete: listing.done,
     names: [...listing.items.values()].slice(0, NAMED_IN_LOG),
-    ...(listing.done ? {} : { incomplete: listing.incomplete ?? cutShort() }),
+    ...(listing.done ? {} : { incomplete: listing.incomplete ?? cutShort(budgetMs) }),
   };
 }
 
@@ -302,7 +311,7 @@ function atLeast(found: Found): string {
   return found.complete ? String(found.count) : `at least ${found.count}`;
 }
 
-function forLog(found: Found): Record<string, unknown> {
+export function forLog(found: Found): Record<string, unknown> {
   return { count: count(found), names: found.names, ...(found.incomplete ? { incomplete: found.incomplete } : {}) };
 }
 

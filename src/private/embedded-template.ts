@@ -12,7 +12,9 @@
  * two synths give byte-identical bodies.
  *
  * Every setting given is a parameter of the template (the StackSet's value its
- * default), so that a stack instance group can override it.
+ * default), so that a stack instance group can override it. With the readiness
+ * report, the template has its outputs (REPORT_OUTPUTS); without any setting, it
+ * has no ImdsAccountDefaults.
  *
  * The functions carry their plain, readable code (as in any stack) when the template
  * fits EMBEDDED_PLAIN_CODE_BUDGET_BYTES that way; otherwise the template is
@@ -21,10 +23,10 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { BootstraplessSynthesizer, CfnParameter, Stack, Stage, Token } from 'aws-cdk-lib';
+import { BootstraplessSynthesizer, CfnOutput, CfnParameter, Stack, Stage, Token } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { InlineCodeForm, useCompressedInlineCode } from './inline-code';
-import { instanceUpgradeProps } from './instance-upgrade-props';
+import { instanceUpgradeProps, SharedPropsSource } from './instance-upgrade-props';
 import {
   ALLOWED_VALUES,
   EnumSettingKey,
@@ -36,6 +38,7 @@ import {
 import { SETTING_PROPS } from './validate';
 import { ImdsAccountDefaults, ImdsAccountDefaultsProps } from '../imds-account-defaults';
 import { ImdsInstanceUpgrade } from '../imds-instance-upgrade';
+import { ImdsReadinessReport, ImdsReadinessReportOptions, ImdsReadinessReportProps } from '../imds-readiness-report';
 import { ImdsInstanceUpgradeOptions } from '../instance-upgrade-options';
 import { ImdsSettings } from '../settings';
 
@@ -64,6 +67,25 @@ export const EMBEDDED_CONSTRUCT_ID = 'ImdsAccountDefaults';
 /** The id of the ImdsInstanceUpgrade construct inside the embedded stack, when the StackSet rolls it out. */
 export const EMBEDDED_UPGRADE_ID = 'ImdsInstanceUpgrade';
 
+/** The id of the ImdsReadinessReport construct inside the embedded stack, when the StackSet rolls it out. */
+export const EMBEDDED_REPORT_ID = 'ImdsReadinessReport';
+
+/**
+ * The outputs of each member stack with the readiness report (output id: the
+ * report's attribute): the results are readable per account and Region in the
+ * stack instances (DescribeStacks, ListStackInstanceResourceDrifts aside), without logs.
+ */
+export const REPORT_OUTPUTS = {
+  ReadinessResult: 'result',
+  LaunchTemplatesAllowingImdsv1: 'launchTemplatesAllowingImdsv1Count',
+  LaunchConfigurationsAllowingImdsv1: 'launchConfigurationsAllowingImdsv1Count',
+  AutoScalingGroupsAllowingImdsv1: 'autoScalingGroupsAllowingImdsv1Count',
+  InstancesAllowingImdsv1: 'instancesAllowingImdsv1Count',
+  CurrentHttpTokens: 'currentHttpTokens',
+  CurrentHttpTokensEnforced: 'currentHttpTokensEnforced',
+  ManagedBy: 'managedBy',
+} as const satisfies Record<string, keyof ImdsReadinessReport>;
+
 /** Matches "-1" and the integers 1 to 64, as CloudFormation parameter text. */
 export const HOP_LIMIT_PATTERN = `^(${HOP_LIMIT_NO_PREFERENCE}|[1-9]|[1-5][0-9]|6[0-4])$`;
 
@@ -79,6 +101,15 @@ export interface EmbeddedTemplateOptions {
   readonly accountDefaults: ImdsAccountDefaultsProps;
   /** Add an ImdsInstanceUpgrade with these options (and the role options and log retention of `accountDefaults`). */
   readonly instanceUpgrade?: ImdsInstanceUpgradeOptions;
+  /** Add an ImdsReadinessReport with these options (and the role options and log retention of `accountDefaults`), and its outputs. */
+  readonly readinessReport?: ImdsReadinessReportOptions;
+  /**
+   * Leave the ImdsAccountDefaults out: the StackSet manages no setting (it rolls
+   * out the readiness report or the instance upgrade only); `accountDefaults`
+   * then gives only the role options and the log retention.
+   * @default false
+   */
+  readonly withoutAccountDefaults?: boolean;
   /**
    * The form of the functions' code. synthesizeEmbeddedTemplate chooses it (plain
    * when the template fits EMBEDDED_PLAIN_CODE_BUDGET_BYTES) and ignores this;
@@ -177,9 +208,17 @@ export function buildEmbeddedStack(options: EmbeddedTemplateOptions, outdir: str
     fromParameters[prop] = key === 'HttpPutResponseHopLimit' ? Token.asNumber(param.valueAsString) : param.valueAsString;
   }
 
-  new ImdsAccountDefaults(stack, EMBEDDED_CONSTRUCT_ID, { ...props, ...(fromParameters as ImdsSettings) });
+  if (!options.withoutAccountDefaults) {
+    new ImdsAccountDefaults(stack, EMBEDDED_CONSTRUCT_ID, { ...props, ...(fromParameters as ImdsSettings) });
+  }
   if (options.instanceUpgrade !== undefined) {
     new ImdsInstanceUpgrade(stack, EMBEDDED_UPGRADE_ID, instanceUpgradeProps(options.instanceUpgrade, props));
+  }
+  if (options.readinessReport !== undefined) {
+    const report = new ImdsReadinessReport(stack, EMBEDDED_REPORT_ID, readinessReportProps(options.readinessReport, props));
+    for (const [outputId, attribute] of Object.entries(REPORT_OUTPUTS)) {
+      new CfnOutput(stack, outputId, { value: Token.asString(report[attribute]) });
+    }
   }
   return { stage, stack, parameters };
 }
@@ -207,4 +246,20 @@ function settingParameter(stack: Stack, key: SettingKey, defaultValue: string): 
     allowedValues: [...ALLOWED_VALUES[key as EnumSettingKey]],
     description,
   });
+}
+
+/**
+ * ImdsReadinessReport's props: the options, with the log retention and role
+ * options of `from` (the StackSet's): for the embedded template and for the
+ * management account, so both get the same.
+ */
+export function readinessReportProps(options: ImdsReadinessReportOptions, from: SharedPropsSource): ImdsReadinessReportProps {
+  return {
+    // Every option as given (a new option flows through), then what comes from the StackSet.
+    ...options,
+    logRetention: from.logRetention,
+    permissionsBoundary: from.permissionsBoundary,
+    rolePath: from.rolePath,
+    logGroupEncryptionKey: from.logGroupEncryptionKey,
+  };
 }

@@ -20,7 +20,7 @@ import { Stack, aws_lambda as lambda } from 'aws-cdk-lib';
 import { IConstruct } from 'constructs';
 
 /** The functions whose code the constructs inline: lambda/<name>/index.ts. */
-export type HandlerName = 'account-defaults' | 'instance-upgrade';
+export type HandlerName = 'account-defaults' | 'instance-upgrade' | 'readiness-report';
 
 /** Which file of the bundle a template carries. */
 export type InlineCodeForm = 'plain' | 'compressed';

@@ -210,6 +210,9 @@ export function validateSettingOverrides(
   scope: IConstruct, overrides: ImdsSettings, managed: ReadonlySet<keyof ImdsSettings>, what: 'settingOverrides' | 'settingValues' = 'settingOverrides',
 ): void {
   const fail: (message: string) => never = failer(scope);
+  if (managed.size === 0) {
+    fail(`${what}: this StackSet manages no setting (it rolls out only the readiness report or the instance upgrade), so its members have no ImdsAccountDefaults and nothing to override; leave ${what} out, or give the settings to the StackSet itself (then ${what} can override them)`);
+  }
   const given = SETTING_PROPS.filter(({ prop }) => overrides[prop] !== undefined);
   if (given.length === 0) {
     fail(`${what} is empty; give at least one setting, or leave ${what} out to use the StackSet's values`);
@@ -396,4 +399,37 @@ export function canaryRegionErrors(canaryRegions: readonly string[], groups: rea
   return knownElements(canaryRegions)
     .filter((region) => !targeted.includes(region))
     .map((region) => `canaryRegions lists ${JSON.stringify(region)}, which no stack instance group targets (the Regions of the target and of addStackInstances: ${targeted.join(', ')}; Regions given as tokens do not count, they are not known at synth); a canary Region must be one the StackSet deploys to`);
+}
+
+/** The ImdsAccountDefaults options that only configure the settings: meaningless in a StackSet without any. */
+const SETTINGS_ONLY_OPTIONS = ['settingsOnDelete', 'skipIfManagedByDeclarativePolicy', 'readinessCheck', 'driftGuard', 'driftCheckInterval'] as const;
+
+/**
+ * What a StackSet rolls out: at least one of the settings, the readiness report
+ * or the instance upgrade. Without settings, the members have no
+ * ImdsAccountDefaults, so its options would do nothing: refused.
+ */
+export function validateStackSetContents(
+  scope: IConstruct,
+  props: ImdsSettings
+    & { readonly [K in (typeof SETTINGS_ONLY_OPTIONS)[number]]?: unknown }
+    & { readonly readinessReport?: unknown; readonly instanceUpgrade?: unknown },
+): boolean {
+  const fail: (message: string) => never = failer(scope);
+  const withSettings = SETTING_PROPS.some(({ prop }) => props[prop] !== undefined);
+  if (withSettings && props.readinessReport !== undefined && props.instanceUpgrade !== undefined) {
+    // Each function carries its code inline: three functions' code does not fit one TemplateBody.
+    fail('readinessReport cannot be combined with both settings and instanceUpgrade in one StackSet: each member would carry three functions\' code inline, over the 51,200-byte TemplateBody limit. Roll out the dry run as a StackSet of its own (readinessReport, optionally with instanceUpgrade, and no setting), and the settings in another');
+  }
+  if (withSettings) {
+    return true;
+  }
+  if (props.readinessReport === undefined && props.instanceUpgrade === undefined) {
+    fail(`a StackSet must roll out something: give at least one setting (${SETTING_PROPS.map(({ prop }) => prop).join(', ')}), readinessReport (the dry run), or instanceUpgrade; got none of them`);
+  }
+  const meaningless = SETTINGS_ONLY_OPTIONS.filter((option) => props[option] !== undefined);
+  if (meaningless.length > 0) {
+    fail(`${meaningless.join(', ')} ${meaningless.length === 1 ? 'applies' : 'apply'} only to the settings, and this StackSet manages none (its members get only ${[props.readinessReport !== undefined ? 'the readiness report' : undefined, props.instanceUpgrade !== undefined ? 'the instance upgrade' : undefined].filter((x) => x).join(' and ')}); give a setting, or leave ${meaningless.length === 1 ? 'it' : 'them'} out`);
+  }
+  return false;
 }

@@ -30,14 +30,16 @@ export function failer(scope: IConstruct): (message: string) => never {
 
 /**
  * Checks the settings at synth time and throws an error that names the
- * construct path, the prop and the value. Unresolved tokens (CfnParameter
+ * construct path, the prop and the value. At least one is required unless
+ * `options.required` is false. Unresolved tokens (CfnParameter
  * values, for example) are skipped: the handler checks them at deploy time.
  */
-export function validateSettings(scope: IConstruct, settings: ImdsSettings): void {
+export function validateSettings(scope: IConstruct, settings: ImdsSettings, options: { readonly required?: boolean } = {}): void {
   const fail = failer(scope);
 
   const given = SETTING_PROPS.filter(({ prop }) => settings[prop] !== undefined);
-  if (given.length === 0) {
+  // Not required where something else is rolled out (a StackSet with only the readiness report or the instance upgrade).
+  if (given.length === 0 && options.required !== false) {
     fail(`at least one setting is required (${SETTING_PROPS.map(({ prop }) => prop).join(', ')}); a setting left out is not managed, so an empty ${scope.constructor.name} would do nothing`);
   }
 
