@@ -27,9 +27,11 @@ import { scheduledEvent } from '../test/e2e/harness/eventbridge';
 import { Invocation, invoke, killAll } from '../test/e2e/harness/lambda';
 import { loadSdkClient } from '../test/e2e/harness/runtime';
 import { ACCOUNT, functionConfig, synthesize } from '../test/e2e/harness/template';
+import { AutoScalingEmulator } from '../test/support/autoscaling-emulator';
 import { CloudWatchEmulator } from '../test/support/cloudwatch-emulator';
 import { Ec2Emulator, TEST_CREDENTIALS, TEST_SESSION_TOKEN } from '../test/support/ec2-emulator';
 import { Fleet, seedFleet } from '../test/support/fleet';
+import { SsmEmulator } from '../test/support/ssm-emulator';
 
 const REGION = 'eu-west-1';
 
@@ -57,12 +59,18 @@ export interface FleetBench {
 export async function fleetBench(fleetSize: number): Promise<FleetBench> {
   const ec2 = await Ec2Emulator.start();
   const cloudwatch = await CloudWatchEmulator.start();
+  // The interval claim (Parameter Store) and the Auto Scaling report: counted apart from EC2 and CloudWatch.
+  const ssm = await SsmEmulator.start();
+  const autoscaling = await AutoScalingEmulator.start();
   const certDir = fs.mkdtempSync(path.join(os.tmpdir(), 'imds-bench-fleet-'));
   try {
     const caFile = makeCertificate(certDir).certFile;
     const reseed = (): Fleet => {
       ec2.clearFleet(REGION);
       cloudwatch.clearMetrics(REGION);
+      for (const name of ssm.parameters(REGION).keys()) {
+        ssm.deleteParameter(REGION, name);
+      }
       return seedFleet(ec2, cloudwatch, REGION, { count: fleetSize });
     };
     const count = () => {
@@ -84,7 +92,8 @@ export async function fleetBench(fleetSize: number): Promise<FleetBench> {
     for (const mode of [InstanceUpgradeMode.REPORT_ONLY, InstanceUpgradeMode.UPGRADE]) {
       fleet = reseed();
       count();
-      const invocation = await runOurs(mode, { ec2: ec2.endpoint, cloudwatch: cloudwatch.endpoint, caFile });
+      const endpoints = { ec2: ec2.endpoint, cloudwatch: cloudwatch.endpoint, ssm: ssm.endpoint, autoScaling: autoscaling.endpoint, caFile };
+      const invocation = await runOurs(mode, endpoints);
       const calls = count();
       if (invocation.outcome !== 'returned') {
         throw new Error(`bench: ImdsInstanceUpgrade (${mode}) ended ${invocation.outcome}: ${invocation.error}\n${invocation.logs.slice(-2000)}`);
@@ -118,17 +127,21 @@ export async function fleetBench(fleetSize: number): Promise<FleetBench> {
     killAll();
     await ec2.stop();
     await cloudwatch.stop();
+    await ssm.stop();
+    await autoscaling.stop();
     fs.rmSync(certDir, { recursive: true, force: true });
   }
 }
 
 /** One scheduled run of the shipped function (its template's ZipFile and environment), as Lambda runs it. */
-async function runOurs(mode: InstanceUpgradeMode, endpoints: { ec2: string; cloudwatch: string; caFile: string }): Promise<Invocation> {
+async function runOurs(
+  mode: InstanceUpgradeMode, endpoints: { ec2: string; cloudwatch: string; ssm: string; autoScaling: string; caFile: string },
+): Promise<Invocation> {
   const t = synthesize((stack) => new ImdsInstanceUpgrade(stack, 'Upgrade', { mode, maxUpgradesPerRun: 1000, lookback: Duration.days(14) }));
   const stackId = `arn:aws:cloudformation:${REGION}:${ACCOUNT}:stack/ImdsBench/${crypto.randomUUID()}`;
   const functionLogicalId = t.resourceOf('Custom::ImdsInstanceUpgrade').functionLogicalId;
   const fn = functionConfig(t, functionLogicalId, { account: ACCOUNT, region: REGION, stackName: 'ImdsBench', stackId, parameters: {} });
-  const unused = 'http://127.0.0.1:9'; // SSM, CloudFormation, Auto Scaling: this function never calls them
+  const unused = 'http://127.0.0.1:9'; // CloudFormation: a scheduled run never calls it
   return invoke({
     fn,
     event: scheduledEvent({ account: ACCOUNT, region: REGION, ruleArn: `arn:aws:events:${REGION}:${ACCOUNT}:rule/ImdsBench-Schedule` }),
@@ -136,10 +149,10 @@ async function runOurs(mode: InstanceUpgradeMode, endpoints: { ec2: string; clou
     region: REGION,
     sdk: 'current',
     ec2Endpoint: endpoints.ec2,
-    ssmEndpoint: unused,
+    ssmEndpoint: endpoints.ssm,
     cloudFormationEndpoint: unused,
     cloudWatchEndpoint: endpoints.cloudwatch,
-    autoScalingEndpoint: unused,
+    autoScalingEndpoint: endpoints.autoScaling,
     caFile: endpoints.caFile,
   });
 }

@@ -9,18 +9,24 @@ import {
   aws_events as events,
   aws_events_targets as targets,
   aws_iam as iam,
+  aws_kms as kms,
   aws_lambda as lambda,
   aws_logs as logs,
 } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { ImdsInstanceUpgradeOptions } from './instance-upgrade-options';
 import { ImdsPermissionsBoundary } from './permissions-boundary';
-import { ASYNC_INVOKE, HANDLER_RUNTIME, Placement, handlerRole, metricsStatement, onePerAccountAndRegion, onePerStack } from './private/function-parts';
+import {
+  ASYNC_INVOKE, HANDLER_RUNTIME, Placement, handlerLogGroup, handlerRole, metricsStatement, onePerAccountAndRegion, onePerStack, setServiceTimeout,
+} from './private/function-parts';
 import { inlineFunctionCode } from './private/inline-code';
 import { instanceUpgradeConfig } from './private/instance-upgrade-config';
 import { INSTANCE_UPGRADE_METRICS, buildMetric, definitionOf } from './private/metric-definitions';
 import { suppressImdsInstanceUpgradeFindings } from './private/nag';
-import { UNCONFIRMED_EVENT_METRIC, UPGRADE_ENV, UPGRADE_METRIC_NAMES, UPGRADE_RESOURCE_TYPE, UpgradeAttributeKey } from './private/properties';
+import {
+  UNCONFIRMED_EVENT_METRIC, UPGRADE_CLAIM_PATH, UPGRADE_DEFAULTS, UPGRADE_ENV, UPGRADE_METRIC_NAMES, UPGRADE_RECORD_TAGS, UPGRADE_RESOURCE_TYPE,
+  UpgradeAttributeKey,
+} from './private/properties';
 import { validateRoleOptions } from './private/validate';
 
 /**
@@ -53,6 +59,17 @@ export interface ImdsInstanceUpgradeProps extends ImdsInstanceUpgradeOptions {
    * @see https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_identifiers.html#identifiers-friendly-names
    */
   readonly rolePath?: string;
+
+  /**
+   * A customer managed KMS key, in the stack's Region, that encrypts the
+   * function's log group. The key policy of a key defined in your app gets the
+   * statement CloudWatch Logs needs (`logs.<region>.amazonaws.com` may use it for
+   * this account's log groups); an imported key's policy must allow that already.
+   *
+   * @default - CloudWatch Logs' own encryption at rest (nothing secret is logged)
+   * @see https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/encrypt-log-data-kms.html
+   */
+  readonly logGroupEncryptionKey?: kms.IKey;
 }
 
 /**
@@ -112,13 +129,16 @@ export class ImdsInstanceUpgrade extends Construct {
   public readonly instancesEligibleCount: number;
 
   /**
-   * The number of instances upgraded by the run on the last deployment (always 0 in `REPORT_ONLY`).
+   * The number of instances upgraded by the run on the last deployment: always 0,
+   * since runs on deployment only report (only scheduled runs switch; see
+   * `metricInstancesUpgraded()`). Kept for templates that read it.
    */
   public readonly instancesUpgradedCount: number;
 
   /**
    * Of the upgraded instances, the number not yet seen `applied` when the run on
-   * the last deployment ended (a stopped instance applies the change when it starts).
+   * the last deployment ended: always 0, since runs on deployment only report.
+   * Kept for templates that read it.
    */
   public readonly instancesPendingCount: number;
 
@@ -145,6 +165,13 @@ export class ImdsInstanceUpgrade extends Construct {
    * refused, in the run on the last deployment.
    */
   public readonly instancesFailedCount: number;
+
+  /**
+   * The number of instances left alone by the run on the last deployment because
+   * their `MetadataNoToken` datapoints, all zero, cover less running time than
+   * `minimumObservedTime`.
+   */
+  public readonly instancesWithTooLittleDataCount: number;
 
   /** The custom resource (`Custom::ImdsInstanceUpgrade`) that runs the function on deploy. */
   public readonly customResource: CustomResource;
@@ -175,23 +202,53 @@ export class ImdsInstanceUpgrade extends Construct {
     this.node.addValidation({ validate: () => onePerAccountAndRegion(this, PLACEMENT) });
 
     const stack = Stack.of(this);
-    const logGroup = new logs.LogGroup(this, 'LogGroup', {
+    const logGroup = handlerLogGroup(this, {
       retention: props.logRetention ?? logs.RetentionDays.ONE_YEAR,
-      removalPolicy: RemovalPolicy.DESTROY,
+      encryptionKey: props.logGroupEncryptionKey,
     });
     this.logGroup = logGroup;
 
     const role = handlerRole(this, 'Upgrades EC2 instances to IMDSv2 where safe (cdk-imds-account-defaults)', props);
     this.role = role;
 
+    const instanceArns = stack.formatArn({ service: 'ec2', resource: 'instance', resourceName: '*' });
+    // Only what UPGRADE needs: the record tags, the interval's claim and (RESTORE_OPTIONAL) the put-back.
+    const upgradeStatements = config.mode !== 'UPGRADE' ? [] : [
+      new iam.PolicyStatement({
+        // The record of what it did, on the instance (lambda/instance-upgrade/records.ts): only its own tag keys.
+        // Anyone else allowed ec2:CreateTags can write these keys too; the README says how to lock them down (an SCP).
+        actions: ['ec2:CreateTags'],
+        resources: [instanceArns],
+        conditions: { 'ForAllValues:StringEquals': { 'aws:TagKeys': Object.values(UPGRADE_RECORD_TAGS) } },
+      }),
+      new iam.PolicyStatement({
+        // One parameter per interval under its own path, created at most once (the cap across overlapping runs).
+        actions: ['ssm:GetParameter', 'ssm:PutParameter', 'ssm:DeleteParameter'],
+        resources: [stack.formatArn({ service: 'ssm', resource: 'parameter', resourceName: `${UPGRADE_CLAIM_PATH.slice(1)}/*` })],
+      }),
+      ...(config.rejectedCallsAction !== 'RESTORE_OPTIONAL' ? [] : [new iam.PolicyStatement({
+        // The put-back: only to optional, only on instances carrying its record of a switch (the handler checks the record first).
+        actions: ['ec2:ModifyInstanceMetadataOptions'],
+        resources: [instanceArns],
+        conditions: {
+          StringEquals: { 'ec2:Attribute/HttpTokens': 'optional' },
+          Null: { [`aws:ResourceTag/${UPGRADE_RECORD_TAGS.UPGRADED_AT}`]: 'false' },
+        },
+      })]),
+    ];
+
     // A policy of its own, which the custom resource depends on: the run on deploy has its permissions.
     const policy = new iam.Policy(this, 'Policy', {
       roles: [role],
       statements: [
         new iam.PolicyStatement({
-          // DescribeInstances and GetMetricData support no resource-level permissions:
-          // only in the stack's own Region, whose instances this function works on.
-          actions: ['cloudwatch:GetMetricData', 'ec2:DescribeInstances'],
+          // DescribeInstances, GetMetricData and the Auto Scaling reads (which groups launch instances allowing IMDSv1;
+          // read-only) support no resource-level permissions: only in the stack's own Region, whose instances this
+          // function works on.
+          actions: [
+            'autoscaling:DescribeAutoScalingGroups', 'autoscaling:DescribeLaunchConfigurations',
+            'cloudwatch:GetMetricData', 'ec2:DescribeInstances', 'ec2:DescribeLaunchTemplateVersions',
+          ],
           resources: ['*'],
           conditions: { StringEquals: { 'aws:RequestedRegion': Aws.REGION } },
         }),
@@ -199,12 +256,17 @@ export class ImdsInstanceUpgrade extends Construct {
           // Only instances of this account and Region, only to require IMDSv2 (EC2 User Guide,
           // example policies, "Work with instance metadata"), never one with the exclusion tag.
           actions: ['ec2:ModifyInstanceMetadataOptions'],
-          resources: [stack.formatArn({ service: 'ec2', resource: 'instance', resourceName: '*' })],
+          resources: [instanceArns],
+          // With inclusionTagKey, only on instances carrying that tag.
           conditions: {
             StringEquals: { 'ec2:Attribute/HttpTokens': 'required' },
-            Null: { [`aws:ResourceTag/${config.exclusionTagKey}`]: 'true' },
+            Null: {
+              [`aws:ResourceTag/${config.exclusionTagKey}`]: 'true',
+              ...(config.inclusionTagKey === undefined ? {} : { [`aws:ResourceTag/${config.inclusionTagKey}`]: 'false' }),
+            },
           },
         }),
+        ...upgradeStatements,
         // The run's counts and security warnings, in the library's namespace only.
         metricsStatement(),
         // Read-only: its own custom resource in its own stack, to confirm each deploy-time event with CloudFormation.
@@ -236,6 +298,12 @@ export class ImdsInstanceUpgrade extends Construct {
         [UPGRADE_ENV.EXCLUSION_TAG_KEY]: config.exclusionTagKey,
         [UPGRADE_ENV.WITHOUT_METRICS]: String(config.upgradeWithoutMetrics),
         [UPGRADE_ENV.MAX_PER_RUN]: String(config.maxUpgradesPerRun),
+        [UPGRADE_ENV.MIN_OBSERVED_SECONDS]: Token.isUnresolved(config.minimumObservedSeconds)
+          ? Token.asString(config.minimumObservedSeconds) : String(config.minimumObservedSeconds),
+        ...(config.inclusionTagKey === undefined ? {} : { [UPGRADE_ENV.INCLUSION_TAG_KEY]: config.inclusionTagKey }),
+        [UPGRADE_ENV.INTERVAL_SECONDS]: String(config.interval.toSeconds()),
+        ...(config.rejectedCallsAction === UPGRADE_DEFAULTS.rejectedCallsAction
+          ? {} : { [UPGRADE_ENV.REJECTED_CALLS_ACTION]: config.rejectedCallsAction }),
       },
       // Asynchronous invocations (CloudFormation, the schedule) are never run twice, nor late.
       ...ASYNC_INVOKE,
@@ -258,11 +326,14 @@ export class ImdsInstanceUpgrade extends Construct {
         ExclusionTagKey: config.exclusionTagKey,
         UpgradeWithoutMetrics: config.upgradeWithoutMetrics,
         MaxUpgradesPerRun: config.maxUpgradesPerRun,
-        // CloudFormation's own property (aws-cdk-lib 2.168, our minimum, has no serviceTimeout prop for it).
-        ServiceTimeout: SERVICE_TIMEOUT_SECONDS,
+        MinimumObservedSeconds: config.minimumObservedSeconds,
+        ...(config.inclusionTagKey === undefined ? {} : { InclusionTagKey: config.inclusionTagKey }),
+        ...(config.rejectedCallsAction === UPGRADE_DEFAULTS.rejectedCallsAction ? {} : { RejectedCallsAction: config.rejectedCallsAction }),
       },
       removalPolicy: RemovalPolicy.DESTROY,
     });
+    // CloudFormation's own property, set so that every aws-cdk-lib we support writes it without a warning.
+    setServiceTimeout(this.customResource, SERVICE_TIMEOUT_SECONDS);
     this.customResource.node.addDependency(policy);
 
     // The Data keys keep their names: templates already deployed read them with Fn::GetAtt.
@@ -275,6 +346,7 @@ export class ImdsInstanceUpgrade extends Construct {
     this.instancesExcludedCount = count('Excluded');
     this.instancesUnknownCount = count('Unknown');
     this.instancesFailedCount = count('Failed');
+    this.instancesWithTooLittleDataCount = count('TooLittleData');
 
     suppressImdsInstanceUpgradeFindings({
       policy,
@@ -289,7 +361,9 @@ export class ImdsInstanceUpgrade extends Construct {
    * One of the metrics this construct's function publishes, by name: the
    * instance counts (`ImdsMetrics.INSTANCES_ALLOWING_IMDSV1`, `INSTANCES_UPGRADED`,
    * `INSTANCES_IN_USE`, `INSTANCES_EXCLUDED`, `INSTANCES_UNKNOWN`,
-   * `INSTANCES_FAILED`; statistic `Maximum`, period the configured `interval`)
+   * `INSTANCES_FAILED`, `INSTANCES_WITH_TOO_LITTLE_DATA`,
+   * `INSTANCES_WITH_REJECTED_IMDSV1_CALLS`, `INSTANCES_RESTORED_TO_OPTIONAL`,
+   * `INSTANCES_RESTORE_REFUSED`, `AUTO_SCALING_GROUPS_ALLOWING_IMDSV1`; statistic `Maximum`, period the configured `interval`)
    * or `ImdsMetrics.UNCONFIRMED_EVENTS` (statistic `Sum`, period 5 minutes), in
    * the namespace `CdkImdsAccountDefaults`, without dimensions. Another name
    * throws. `props` overrides any of these (a `period` or `statistic` of your own).
@@ -370,6 +444,70 @@ export class ImdsInstanceUpgrade extends Construct {
    */
   public metricInstancesFailed(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
     return this.instanceMetric('InstancesFailed', props);
+  }
+
+  /**
+   * The instances left alone because their `MetadataNoToken` datapoints, all
+   * zero, cover less running time than `minimumObservedTime` (launched recently,
+   * stopped most of the window; the summary log line gives each one's hours
+   * observed): `InstancesWithTooLittleData`, statistic `Maximum` over a period
+   * of the configured `interval` (one run per period).
+   *
+   * @param props the metric's options (period, statistic, ...)
+   */
+  public metricInstancesWithTooLittleData(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.instanceMetric('InstancesWithTooLittleData', props);
+  }
+
+  /**
+   * The instances this construct switched that refused IMDSv1 calls since
+   * (`MetadataNoTokenRejected` above 0 after the recorded switch, within the
+   * lookback window; each with an `IMDSv1 calls refused since the upgrade` log
+   * line): `InstancesWithRejectedImdsv1Calls`, statistic `Maximum` over a period
+   * of the configured `interval` (one run per period). Any datapoint above 0 is
+   * worth an alarm: software on those instances is broken.
+   *
+   * @param props the metric's options (period, statistic, ...)
+   */
+  public metricInstancesWithRejectedImdsv1Calls(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.instanceMetric('InstancesWithRejectedImdsv1Calls', props);
+  }
+
+  /**
+   * The instances each run put back to `HttpTokens: optional`
+   * (`RejectedCallsAction.RESTORE_OPTIONAL`): `InstancesRestoredToOptional`,
+   * statistic `Maximum` over a period of the configured `interval`.
+   *
+   * @param props the metric's options (period, statistic, ...)
+   */
+  public metricInstancesRestoredToOptional(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.instanceMetric('InstancesRestoredToOptional', props);
+  }
+
+  /**
+   * The instances whose put-back to `optional` EC2 refused in a run because
+   * `HttpTokensEnforced` is on (recorded on the instance, not tried again):
+   * `InstancesRestoreRefused`, statistic `Maximum` over a period of the
+   * configured `interval`.
+   *
+   * @param props the metric's options (period, statistic, ...)
+   */
+  public metricInstancesRestoreRefused(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.instanceMetric('InstancesRestoreRefused', props);
+  }
+
+  /**
+   * The Auto Scaling groups whose launch template version or launch
+   * configuration still launches instances that allow IMDSv1 (their instances
+   * come back allowing it whenever the group replaces them; each group gets an
+   * `Auto Scaling group launches instances that allow IMDSv1` log line):
+   * `AutoScalingGroupsAllowingImdsv1`, statistic `Maximum` over a period of the
+   * configured `interval`. Nothing is ever changed on a group.
+   *
+   * @param props the metric's options (period, statistic, ...)
+   */
+  public metricAutoScalingGroupsAllowingImdsv1(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.instanceMetric('AutoScalingGroupsAllowingImdsv1', props);
   }
 
   /**

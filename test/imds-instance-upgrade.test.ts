@@ -6,7 +6,7 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import { Construct } from 'constructs';
 import { UpgradeConfig, readConfig } from '../lambda/instance-upgrade/config';
 import { ImdsInstanceUpgrade, ImdsInstanceUpgradeProps } from '../src/imds-instance-upgrade';
-import { InstanceUpgradeMode } from '../src/instance-upgrade-options';
+import { InstanceUpgradeMode, RejectedCallsAction } from '../src/instance-upgrade-options';
 import { ImdsMetrics } from '../src/metrics';
 import { ImdsPermissionsBoundary } from '../src/permissions-boundary';
 import { UPGRADE_ATTRIBUTE_KEYS, UPGRADE_METRIC_NAMES } from '../src/private/properties';
@@ -33,6 +33,8 @@ const ENV_DEFAULTS = {
   IMDS_UPGRADE_EXCLUSION_TAG_KEY: 'imds-keep-v1',
   IMDS_UPGRADE_WITHOUT_METRICS: 'false',
   IMDS_UPGRADE_MAX_PER_RUN: '100',
+  IMDS_UPGRADE_MIN_OBSERVED_SECONDS: '604800',
+  IMDS_UPGRADE_INTERVAL_SECONDS: '86400',
 };
 
 describe('resources, with the defaults', () => {
@@ -107,6 +109,7 @@ describe('resources, with the defaults', () => {
       ExclusionTagKey: 'imds-keep-v1',
       UpgradeWithoutMetrics: false,
       MaxUpgradesPerRun: 100,
+      MinimumObservedSeconds: 604800,
       // Twice the function's timeout: CloudFormation fails the operation in minutes, not an hour.
       ServiceTimeout: 600,
     });
@@ -120,7 +123,10 @@ describe('resources, with the defaults', () => {
     expect(policy.Properties.PolicyDocument.Statement).toEqual([
       // No resource-level permissions: only in the stack's Region.
       {
-        Action: ['cloudwatch:GetMetricData', 'ec2:DescribeInstances'],
+        Action: [
+          'autoscaling:DescribeAutoScalingGroups', 'autoscaling:DescribeLaunchConfigurations',
+          'cloudwatch:GetMetricData', 'ec2:DescribeInstances', 'ec2:DescribeLaunchTemplateVersions',
+        ],
         Effect: 'Allow',
         Resource: '*',
         Condition: { StringEquals: { 'aws:RequestedRegion': { Ref: 'AWS::Region' } } },
@@ -184,6 +190,7 @@ describe('resources, with the defaults', () => {
       [upgrade.instancesExcludedCount, 'Excluded'],
       [upgrade.instancesUnknownCount, 'Unknown'],
       [upgrade.instancesFailedCount, 'Failed'],
+      [upgrade.instancesWithTooLittleDataCount, 'TooLittleData'],
     ];
     for (const [value, key] of attributes) {
       expect(typeof value).toBe('number');
@@ -242,6 +249,7 @@ describe('props', () => {
       exclusionTagKey: 'team:keep imdsv1',
       upgradeWithoutMetrics: true,
       maxUpgradesPerRun: 250,
+      minimumObservedTime: Duration.days(10),
     });
     expect(only(template, 'AWS::Lambda::Function').resource.Properties.Environment.Variables).toEqual({
       IMDS_UPGRADE_MODE: 'UPGRADE',
@@ -249,9 +257,11 @@ describe('props', () => {
       IMDS_UPGRADE_EXCLUSION_TAG_KEY: 'team:keep imdsv1',
       IMDS_UPGRADE_WITHOUT_METRICS: 'true',
       IMDS_UPGRADE_MAX_PER_RUN: '250',
+      IMDS_UPGRADE_MIN_OBSERVED_SECONDS: '864000',
+      IMDS_UPGRADE_INTERVAL_SECONDS: '21600',
     });
     template.hasResourceProperties('Custom::ImdsInstanceUpgrade', {
-      Mode: 'UPGRADE', LookbackSeconds: 2592000, ExclusionTagKey: 'team:keep imdsv1', UpgradeWithoutMetrics: true, MaxUpgradesPerRun: 250,
+      Mode: 'UPGRADE', LookbackSeconds: 2592000, ExclusionTagKey: 'team:keep imdsv1', UpgradeWithoutMetrics: true, MaxUpgradesPerRun: 250, MinimumObservedSeconds: 864000,
     });
     template.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(6 hours)' });
     template.hasResourceProperties('AWS::IAM::Policy', {
@@ -262,6 +272,57 @@ describe('props', () => {
         })]),
       },
     });
+  });
+
+  test('UPGRADE: the record tags (CreateTags on instances, its three keys only) and the interval claim (its Parameter Store path only)', () => {
+    const { template } = synth({ mode: InstanceUpgradeMode.UPGRADE });
+    const statements = only(template, 'AWS::IAM::Policy').resource.Properties.PolicyDocument.Statement;
+    const instances = { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':ec2:', { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, ':instance/*']] };
+    expect(statements).toContainEqual({
+      Action: 'ec2:CreateTags',
+      Effect: 'Allow',
+      Resource: instances,
+      Condition: {
+        'ForAllValues:StringEquals': {
+          'aws:TagKeys': ['cdk-imds-account-defaults:upgraded-at', 'cdk-imds-account-defaults:restored-at', 'cdk-imds-account-defaults:restore-refused-at'],
+        },
+      },
+    });
+    expect(statements).toContainEqual({
+      Action: ['ssm:GetParameter', 'ssm:PutParameter', 'ssm:DeleteParameter'],
+      Effect: 'Allow',
+      Resource: {
+        'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':ssm:', { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' },
+          ':parameter/cdk-imds-account-defaults/instance-upgrade/switch-claims/*']],
+      },
+    });
+    // Only to required: no put-back without RESTORE_OPTIONAL.
+    expect(statements.filter((st: any) => st.Action === 'ec2:ModifyInstanceMetadataOptions').map((st: any) => st.Condition.StringEquals)).toEqual([
+      { 'ec2:Attribute/HttpTokens': 'required' },
+    ]);
+    // REPORT_ONLY: neither.
+    const reportOnly = only(synth().template, 'AWS::IAM::Policy').resource.Properties.PolicyDocument.Statement.map((st: any) => st.Action).flat();
+    expect(reportOnly).not.toContain('ec2:CreateTags');
+    expect(reportOnly).not.toContain('ssm:PutParameter');
+  });
+
+  test('RESTORE_OPTIONAL: the put-back only to optional, only on instances carrying the record; the environment and the custom resource say so', () => {
+    const { template } = synth({ mode: InstanceUpgradeMode.UPGRADE, rejectedCallsAction: RejectedCallsAction.RESTORE_OPTIONAL });
+    const statements = only(template, 'AWS::IAM::Policy').resource.Properties.PolicyDocument.Statement;
+    expect(statements.filter((st: any) => st.Action === 'ec2:ModifyInstanceMetadataOptions').map((st: any) => st.Condition)).toEqual([
+      { StringEquals: { 'ec2:Attribute/HttpTokens': 'required' }, Null: { 'aws:ResourceTag/imds-keep-v1': 'true' } },
+      { StringEquals: { 'ec2:Attribute/HttpTokens': 'optional' }, Null: { 'aws:ResourceTag/cdk-imds-account-defaults:upgraded-at': 'false' } },
+    ]);
+    expect(only(template, 'AWS::Lambda::Function').resource.Properties.Environment.Variables.IMDS_UPGRADE_REJECTED_CALLS_ACTION).toBe('RESTORE_OPTIONAL');
+    expect(only(template, 'Custom::ImdsInstanceUpgrade').resource.Properties.RejectedCallsAction).toBe('RESTORE_OPTIONAL');
+    // The default is written nowhere (templates of existing users do not change for it).
+    const plain = synth({ rejectedCallsAction: RejectedCallsAction.REPORT }).template;
+    expect(only(plain, 'AWS::Lambda::Function').resource.Properties.Environment.Variables.IMDS_UPGRADE_REJECTED_CALLS_ACTION).toBeUndefined();
+    expect(only(plain, 'Custom::ImdsInstanceUpgrade').resource.Properties.RejectedCallsAction).toBeUndefined();
+    // In REPORT_ONLY nothing is put back: no statement for it.
+    const reportOnly = synth({ rejectedCallsAction: RejectedCallsAction.RESTORE_OPTIONAL }).template;
+    expect(only(reportOnly, 'AWS::IAM::Policy').resource.Properties.PolicyDocument.Statement
+      .filter((st: any) => st.Action === 'ec2:ModifyInstanceMetadataOptions')).toHaveLength(1);
   });
 
   test.each([
@@ -277,7 +338,7 @@ describe('props', () => {
     [Duration.days(455), '39312000'],
     [Duration.minutes(120), '7200'],
   ])('lookback %s is %s seconds', (lookback, seconds) => {
-    const { template } = synth({ lookback });
+    const { template } = synth({ lookback, minimumObservedTime: Duration.hours(1) });
     template.hasResourceProperties('AWS::Lambda::Function', { Environment: { Variables: Match.objectLike({ IMDS_UPGRADE_LOOKBACK_SECONDS: seconds }) } });
   });
 
@@ -328,13 +389,15 @@ describe('props', () => {
 
 describe('the function reads the configuration the construct writes', () => {
   test.each<[string, ImdsInstanceUpgradeProps, UpgradeConfig]>([
-    ['the defaults', {}, { mode: 'REPORT_ONLY', lookbackSeconds: 1209600, exclusionTagKey: 'imds-keep-v1', upgradeWithoutMetrics: false, maxUpgradesPerRun: 100 }],
-    ['the lower bounds', { mode: InstanceUpgradeMode.UPGRADE, lookback: Duration.hours(1), exclusionTagKey: 'k', maxUpgradesPerRun: 1 },
-      { mode: 'UPGRADE', lookbackSeconds: 3600, exclusionTagKey: 'k', upgradeWithoutMetrics: false, maxUpgradesPerRun: 1 }],
-    ['the upper bounds', { lookback: Duration.days(455), exclusionTagKey: 'ü'.repeat(128), upgradeWithoutMetrics: true, maxUpgradesPerRun: 1000 },
-      { mode: 'REPORT_ONLY', lookbackSeconds: 39312000, exclusionTagKey: 'ü'.repeat(128), upgradeWithoutMetrics: true, maxUpgradesPerRun: 1000 }],
-    ['a tag key with every allowed sign', { exclusionTagKey: 'Team Ä1 +-=._:/@' },
-      { mode: 'REPORT_ONLY', lookbackSeconds: 1209600, exclusionTagKey: 'Team Ä1 +-=._:/@', upgradeWithoutMetrics: false, maxUpgradesPerRun: 100 }],
+    ['the defaults', {}, { mode: 'REPORT_ONLY', lookbackSeconds: 1209600, exclusionTagKey: 'imds-keep-v1', upgradeWithoutMetrics: false, maxUpgradesPerRun: 100, minimumObservedSeconds: 604800, intervalSeconds: 86400, rejectedCallsAction: 'REPORT' }],
+    ['the lower bounds', { mode: InstanceUpgradeMode.UPGRADE, lookback: Duration.hours(1), exclusionTagKey: 'k', maxUpgradesPerRun: 1, minimumObservedTime: Duration.hours(1), inclusionTagKey: 'i' },
+      { mode: 'UPGRADE', lookbackSeconds: 3600, exclusionTagKey: 'k', upgradeWithoutMetrics: false, maxUpgradesPerRun: 1, minimumObservedSeconds: 3600, inclusionTagKey: 'i', intervalSeconds: 86400, rejectedCallsAction: 'REPORT' }],
+    ['the upper bounds', { lookback: Duration.days(455), exclusionTagKey: 'ü'.repeat(128), upgradeWithoutMetrics: true, maxUpgradesPerRun: 1000, minimumObservedTime: Duration.days(455), inclusionTagKey: 'é'.repeat(128) },
+      { mode: 'REPORT_ONLY', lookbackSeconds: 39312000, exclusionTagKey: 'ü'.repeat(128), upgradeWithoutMetrics: true, maxUpgradesPerRun: 1000, minimumObservedSeconds: 39312000, inclusionTagKey: 'é'.repeat(128), intervalSeconds: 86400, rejectedCallsAction: 'REPORT' }],
+    ['a tag key with every allowed sign', { exclusionTagKey: 'Team Ä1 +-=._:/@', inclusionTagKey: 'Scope Ä1 +-=._:/@' },
+      { mode: 'REPORT_ONLY', lookbackSeconds: 1209600, exclusionTagKey: 'Team Ä1 +-=._:/@', upgradeWithoutMetrics: false, maxUpgradesPerRun: 100, minimumObservedSeconds: 604800, inclusionTagKey: 'Scope Ä1 +-=._:/@', intervalSeconds: 86400, rejectedCallsAction: 'REPORT' }],
+    ['minimumObservedTime equal to lookback', { lookback: Duration.days(3), minimumObservedTime: Duration.hours(72) },
+      { mode: 'REPORT_ONLY', lookbackSeconds: 259200, exclusionTagKey: 'imds-keep-v1', upgradeWithoutMetrics: false, maxUpgradesPerRun: 100, minimumObservedSeconds: 259200, intervalSeconds: 86400, rejectedCallsAction: 'REPORT' }],
   ])('%s', (_name, props, expected) => {
     const { template } = synth(props);
     const env = only(template, 'AWS::Lambda::Function').resource.Properties.Environment.Variables;
@@ -373,6 +436,70 @@ describe('validation', () => {
   test.each(['', 'x'.repeat(129), '\u{1D400}'.repeat(65), 'aws:keep', 'AWS:keep', ' keep', 'keep ', 'keep*', 'keep${aws:username}', 'keep,v1', 'a"b'])('exclusion tag key %p is rejected', (exclusionTagKey) => {
     expect(throws({ exclusionTagKey })).toThrow(
       `[Stack/Upgrade] exclusionTagKey must be an EC2 tag key: 1 to 128 characters, letters, digits, spaces and + - = . _ : / @, no leading or trailing space, not starting with "aws:"; got ${JSON.stringify(exclusionTagKey)}`);
+  });
+
+  test.each(['', 'x'.repeat(129), 'aws:scope', ' scope', 'scope*'])('inclusion tag key %p is rejected', (inclusionTagKey) => {
+    expect(throws({ inclusionTagKey })).toThrow(
+      `[Stack/Upgrade] inclusionTagKey must be an EC2 tag key: 1 to 128 characters, letters, digits, spaces and + - = . _ : / @, no leading or trailing space, not starting with "aws:"; got ${JSON.stringify(inclusionTagKey)}`);
+  });
+
+  test('the inclusion tag key must differ from the exclusion tag key', () => {
+    expect(throws({ inclusionTagKey: 'imds-keep-v1' })).toThrow(
+      '[Stack/Upgrade] inclusionTagKey must differ from exclusionTagKey (an instance carrying it would be both included and excluded); both are "imds-keep-v1"');
+    expect(throws({ inclusionTagKey: 'team', exclusionTagKey: 'team' })).toThrow(/^\[Stack\/Upgrade\] inclusionTagKey must differ from exclusionTagKey/);
+  });
+
+  test.each([
+    [Duration.minutes(30), '30 minutes'],
+    [Duration.minutes(90), '1 hour 30 minutes'],
+    [Duration.seconds(0), '0 seconds'],
+  ])('minimumObservedTime %s is rejected: whole hours, at least 1 hour', (minimumObservedTime, shown) => {
+    expect(throws({ minimumObservedTime })).toThrow(
+      `[Stack/Upgrade] minimumObservedTime must be a whole number of hours, at least 1 hour (running time is counted in hours with a MetadataNoToken datapoint); got ${shown}`);
+  });
+
+  test('minimumObservedTime longer than lookback is rejected, naming both values; left out, it is the whole of a shorter lookback', () => {
+    expect(throws({ lookback: Duration.days(5), minimumObservedTime: Duration.days(7) })).toThrow(
+      '[Stack/Upgrade] minimumObservedTime (7 days) must be no longer than lookback (5 days): the running time is observed inside the lookback window');
+    const env = only(synth({ lookback: Duration.days(5) }).template, 'AWS::Lambda::Function').resource.Properties.Environment.Variables;
+    expect(env.IMDS_UPGRADE_MIN_OBSERVED_SECONDS).toBe(String(5 * 86400));
+    expect(throws({ lookback: Duration.days(14), minimumObservedTime: Duration.days(15) })).toThrow(
+      '[Stack/Upgrade] minimumObservedTime (15 days) must be no longer than lookback (14 days): the running time is observed inside the lookback window');
+  });
+
+  test('a token minimumObservedTime is not checked at synth: the function checks it', () => {
+    const app = new App();
+    const stack = new Stack(app, 'Stack');
+    const n = new CfnParameter(stack, 'N', { type: 'Number' }).valueAsNumber;
+    new ImdsInstanceUpgrade(stack, 'Upgrade', { minimumObservedTime: Duration.seconds(n) });
+    const env = only(Template.fromStack(stack), 'AWS::Lambda::Function').resource.Properties.Environment.Variables;
+    expect(env.IMDS_UPGRADE_MIN_OBSERVED_SECONDS).toEqual({ Ref: 'N' });
+  });
+
+  test('the inclusion tag key: the DescribeInstances scope (environment), and Modify only on instances carrying it', () => {
+    const { template } = synth({ inclusionTagKey: 'imds-upgrade' });
+    const env = only(template, 'AWS::Lambda::Function').resource.Properties.Environment.Variables;
+    expect(env).toEqual({ ...ENV_DEFAULTS, IMDS_UPGRADE_INCLUSION_TAG_KEY: 'imds-upgrade' });
+    const statements = only(template, 'AWS::IAM::Policy').resource.Properties.PolicyDocument.Statement;
+    const modify = statements.find((st: any) => st.Action === 'ec2:ModifyInstanceMetadataOptions');
+    expect(modify.Condition.Null).toEqual({ 'aws:ResourceTag/imds-keep-v1': 'true', 'aws:ResourceTag/imds-upgrade': 'false' });
+    expect(only(template, 'Custom::ImdsInstanceUpgrade').resource.Properties).toMatchObject({ InclusionTagKey: 'imds-upgrade', MinimumObservedSeconds: 604800 });
+    // Not set: neither the variable nor the property nor the condition.
+    const plain = synth().template;
+    expect(only(plain, 'Custom::ImdsInstanceUpgrade').resource.Properties.InclusionTagKey).toBeUndefined();
+  });
+
+  test('rejectedCallsAction given as a raw value (JavaScript users) is rejected, naming the enum', () => {
+    expect(throws({ rejectedCallsAction: 'restore' as RejectedCallsAction })).toThrow(
+      '[Stack/Upgrade] rejectedCallsAction must be one of "REPORT", "RESTORE_OPTIONAL" (RejectedCallsAction); got "restore"');
+  });
+
+  test('a token rejectedCallsAction is refused: it sets the IAM policy', () => {
+    const app = new App();
+    const stack = new Stack(app, 'Stack');
+    const s = new CfnParameter(stack, 'S').valueAsString;
+    expect(() => new ImdsInstanceUpgrade(stack, 'Upgrade', { rejectedCallsAction: s as RejectedCallsAction }))
+      .toThrow(/^\[Stack\/Upgrade\] rejectedCallsAction must be known at synth/);
   });
 
   test('enum and boolean props given as raw values (JavaScript users)', () => {
@@ -439,7 +566,8 @@ describe('validation', () => {
 
 describe('metrics', () => {
   type Method = 'metricInstancesAllowingImdsv1' | 'metricInstancesUpgraded' | 'metricInstancesInUse' | 'metricInstancesExcluded'
-  | 'metricInstancesUnknown' | 'metricInstancesFailed' | 'metricUnconfirmedEvents';
+  | 'metricInstancesUnknown' | 'metricInstancesFailed' | 'metricInstancesWithTooLittleData' | 'metricInstancesWithRejectedImdsv1Calls'
+  | 'metricInstancesRestoredToOptional' | 'metricInstancesRestoreRefused' | 'metricAutoScalingGroupsAllowingImdsv1' | 'metricUnconfirmedEvents';
 
   // Each method, the metric the handler puts, the statistic that reads it, and whether its period follows `interval`.
   const METHODS: Array<[Method, string, string, boolean]> = [
@@ -449,6 +577,11 @@ describe('metrics', () => {
     ['metricInstancesExcluded', 'InstancesExcluded', 'Maximum', true],
     ['metricInstancesUnknown', 'InstancesUnknown', 'Maximum', true],
     ['metricInstancesFailed', 'InstancesFailed', 'Maximum', true],
+    ['metricInstancesWithTooLittleData', 'InstancesWithTooLittleData', 'Maximum', true],
+    ['metricInstancesWithRejectedImdsv1Calls', 'InstancesWithRejectedImdsv1Calls', 'Maximum', true],
+    ['metricInstancesRestoredToOptional', 'InstancesRestoredToOptional', 'Maximum', true],
+    ['metricInstancesRestoreRefused', 'InstancesRestoreRefused', 'Maximum', true],
+    ['metricAutoScalingGroupsAllowingImdsv1', 'AutoScalingGroupsAllowingImdsv1', 'Maximum', true],
     ['metricUnconfirmedEvents', 'UnconfirmedEvents', 'Sum', false],
   ];
 
@@ -518,7 +651,7 @@ describe('metrics', () => {
       const { upgrade } = synth();
       expect(() => upgrade.metric(name)).toThrow(
         `[Stack/Upgrade] metric: ${JSON.stringify(name)} is not a metric this construct publishes; give one of `
-        + 'UnconfirmedEvents, InstancesAllowingImdsv1, InstancesUpgraded, InstancesInUse, InstancesExcluded, InstancesUnknown, InstancesFailed');
+        + 'UnconfirmedEvents, InstancesAllowingImdsv1, InstancesUpgraded, InstancesInUse, InstancesExcluded, InstancesUnknown, InstancesFailed, InstancesWithTooLittleData, InstancesWithRejectedImdsv1Calls, InstancesRestoredToOptional, InstancesRestoreRefused, AutoScalingGroupsAllowingImdsv1');
     });
 
   test('the metrics need no environment: they work in an environment-agnostic stack and add nothing to it', () => {

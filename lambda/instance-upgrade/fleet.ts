@@ -42,12 +42,13 @@ export function createEc2Client(): EC2Client {
 }
 
 /**
- * Every instance in a candidate state whose HttpTokens is `optional`, in the
- * order EC2 lists them, each once. The filters do the selection on EC2's side;
- * it is checked again here, so that a filter EC2 ignored never widens it.
+ * Every instance in a candidate state whose HttpTokens is `optional` (and, with
+ * `inclusionTagKey`, that carries that tag key), in the order EC2 lists them,
+ * each once. The filters do the selection on EC2's side; it is checked again
+ * here, so that a filter EC2 ignored never widens it.
  */
 export async function listCandidates(
-  ec2: EC2Client, signal: AbortSignal, wrap: <T>(first: boolean, call: () => Promise<T>) => Promise<T>,
+  ec2: EC2Client, signal: AbortSignal, wrap: <T>(first: boolean, call: () => Promise<T>) => Promise<T>, inclusionTagKey?: string,
 ): Promise<Candidate[]> {
   const found = new Map<string, Candidate>();
   let NextToken: string | undefined;
@@ -57,6 +58,7 @@ export async function listCandidates(
       Filters: [
         { Name: 'metadata-options.http-tokens', Values: ['optional'] },
         { Name: 'instance-state-name', Values: [...CANDIDATE_STATES] },
+        ...(inclusionTagKey === undefined ? [] : [{ Name: 'tag-key', Values: [inclusionTagKey] }]),
       ],
       MaxResults: PAGE_SIZE,
       NextToken,
@@ -64,12 +66,10 @@ export async function listCandidates(
     pages++;
     for (const instance of instancesOf(page)) {
       const state = String(instance.State?.Name);
-      if (instance.InstanceId && instance.MetadataOptions?.HttpTokens === 'optional' && CANDIDATE_STATES.includes(state)) {
-        found.set(instance.InstanceId, {
-          instanceId: instance.InstanceId,
-          state,
-          tagKeys: (instance.Tags ?? []).map((tag) => tag.Key),
-        });
+      const tagKeys = (instance.Tags ?? []).map((tag) => tag.Key);
+      if (instance.InstanceId && instance.MetadataOptions?.HttpTokens === 'optional' && CANDIDATE_STATES.includes(state)
+        && (inclusionTagKey === undefined || tagKeys.includes(inclusionTagKey))) {
+        found.set(instance.InstanceId, { instanceId: instance.InstanceId, state, tagKeys });
       }
     }
     NextToken = page.NextToken;

@@ -5,7 +5,8 @@
  *
  * Invocations:
  * - a CloudFormation custom resource event (Custom::ImdsInstanceUpgrade): Create
- *   and Update run once and answer SUCCESS with the run's counts as Data, or
+ *   and Update run once, reporting only (never switching: the cap holds per
+ *   interval, upgrade.ts), and answer SUCCESS with the run's counts as Data, or
  *   FAILED when the configuration is invalid or the instances cannot be listed;
  *   Delete answers SUCCESS and changes nothing (upgrades are never undone).
  *   Always answered, exactly once, before the function's timeout; the physical id
@@ -20,9 +21,11 @@
  * Each run ends with one summary log line and the same counts as CloudWatch
  * metrics (report.ts); metrics are not put when the instances could not be listed.
  */
+import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
 import type { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import type { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import type { EC2Client } from '@aws-sdk/client-ec2';
+import { SSMClient } from '@aws-sdk/client-ssm';
 import type { CloudFormationCustomResourceEvent, Context } from 'aws-lambda';
 import { UpgradeConfig, readConfig } from './config';
 import { createEc2Client } from './fleet';
@@ -33,6 +36,7 @@ import { createCloudFormationClient } from '../shared/cloudformation';
 import { Budget, Outcome, RESPONSE_RESERVE_MS, answerCustomResource, isCloudFormationEvent, logEvent, stablePhysicalId, withBudget } from '../shared/custom-resource';
 import { describeError, log } from '../shared/log';
 import { createCloudWatchClient, putMetrics } from '../shared/metrics';
+import { CLIENT_CONFIG } from '../shared/sdk';
 
 /** The prefix of the physical id answered for a failed Create: the following Delete recognises it. */
 export const CREATE_FAILED_PREFIX = `${UPGRADE_PHYSICAL_ID_PREFIX}:CreateFailed:`;
@@ -47,9 +51,13 @@ const METRICS_TIMEOUT_MS = 4_000;
 let ec2Client: EC2Client | undefined;
 let cwClient: CloudWatchClient | undefined;
 let cfnClient: CloudFormationClient | undefined;
+let ssmClient: SSMClient | undefined;
+let autoScalingClient: AutoScalingClient | undefined;
 const ec2 = () => (ec2Client ??= createEc2Client());
 const cw = () => (cwClient ??= createCloudWatchClient());
 const cfn = () => (cfnClient ??= createCloudFormationClient());
+const ssm = () => (ssmClient ??= new SSMClient(CLIENT_CONFIG));
+const autoScaling = () => (autoScalingClient ??= new AutoScalingClient(CLIENT_CONFIG));
 
 /** The Lambda entry point. */
 export async function handler(event: unknown, context: Context): Promise<void> {
@@ -102,7 +110,7 @@ async function run(trigger: Trigger, config: UpgradeConfig, budget: Budget): Pro
   const report = new RunReport(trigger, config);
   let metricsPut = false;
   try {
-    await runUpgrade(config, { ec2: ec2(), cw: cw() }, budget, report);
+    await runUpgrade(config, { ec2: ec2(), cw: cw(), ssm: ssm(), autoScaling: autoScaling() }, budget, report);
   } catch (err) {
     report.error = describeError(err);
   }

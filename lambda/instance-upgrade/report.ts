@@ -2,13 +2,18 @@
  * What one run found and did: the counts answered to CloudFormation (Data), put
  * as CloudWatch metrics, and written as the run's one summary log line.
  *
- * Every candidate ends in exactly one of excluded, inUse, unknown (not upgraded),
- * eligible, or failed while its usage was read. Eligible instances (safe, and
+ * Every candidate ends in exactly one of excluded, inUse, unknown, tooLittleData
+ * (not upgraded), eligible, or failed while its usage was read. Eligible instances (safe, and
  * unknown ones when upgradeWithoutMetrics) end in upgraded (Modify accepted;
  * pending when not yet seen applied), failed (Modify refused) or notAttempted
- * (REPORT_ONLY, the cap, or the budget).
+ * (REPORT_ONLY, a deploy-time run, the cap, the interval's claim, or the budget).
+ *
+ * Apart from the candidates: the instances this function switched earlier
+ * (their record tag) that refuse IMDSv1 calls since (rejected), and what the
+ * watch did about them (restored, restoreRefused, restoreSkipped, watchFailed).
  */
 import type { UpgradeConfig } from './config';
+import type { GroupReport } from './groups';
 import { UPGRADE_ATTRIBUTE_KEYS, UPGRADE_METRIC_NAMES, UpgradeAttributeKey } from '../../src/private/properties';
 import type { MetricValue } from '../shared/metrics';
 
@@ -21,22 +26,63 @@ export interface Failure {
   readonly code: string;
 }
 
+/** An instance whose zero datapoints cover less than the minimum observed time: not enough evidence yet. */
+export interface TooLittleData {
+  readonly instanceId: string;
+  readonly hoursObserved: number;
+}
+
 export type Trigger = 'schedule' | 'Create' | 'Update';
 
-export type Counts = Record<UpgradeAttributeKey | 'NotAttempted', number>;
+/** The counts: the custom resource's Data keys, and the ones only logged and put as metrics. */
+export type Counts = Record<UpgradeAttributeKey | 'NotAttempted' | 'RejectedCalls' | 'Restored' | 'RestoreRefused' | 'GroupsAllowingImdsv1', number>;
+
+/** An instance switched by this function that refused IMDSv1 calls since. */
+export interface Rejected {
+  readonly instanceId: string;
+  readonly upgradedAt: string;
+  readonly rejectedCalls: number;
+}
+
+/** Why the upgrades stopped before every eligible instance was tried. */
+export type StoppedEarly =
+  | 'maxUpgradesPerRun'
+  | 'deadline'
+  /** The cap less the switches recorded in the last interval left none. */
+  | 'maxUpgradesPerInterval'
+  /** The interval's claim (claim.ts) went to another run, or the previous interval's run may still be switching, or it failed. */
+  | 'intervalClaimed' | 'previousRunActive' | 'claimFailed'
+  /** The records could not be listed (the switches of the interval are unknown), or a switch could not be recorded. */
+  | 'recordsUnreadable' | 'recordFailed';
 
 export class RunReport {
   public readonly candidates: string[] = [];
   public readonly excluded: string[] = [];
   public readonly inUse: string[] = [];
   public readonly unknown: string[] = [];
+  public readonly tooLittleData: TooLittleData[] = [];
   public readonly eligible: string[] = [];
   public readonly upgraded: string[] = [];
   public readonly pending: string[] = [];
   public readonly failed: Failure[] = [];
   public readonly notAttempted: string[] = [];
+  public readonly rejected: Rejected[] = [];
+  public readonly restored: string[] = [];
+  public readonly restoreRefused: string[] = [];
+  public readonly restoreSkipped: Array<{ readonly instanceId: string; readonly reason: string }> = [];
+  public readonly watchFailed: Failure[] = [];
+  /** Record tags whose upgraded-at value is not a time this function writes (or lies in the future): not trusted. */
+  public readonly recordProblems: Array<{ readonly instanceId: string; readonly value: string }> = [];
+  /** The Auto Scaling groups that hold a candidate or launch instances allowing IMDSv1 (groups.ts). */
+  public readonly groups: GroupReport[] = [];
+  /** Why the groups could not all be read, when they could not. */
+  public groupsIncomplete?: string;
+  /** Instances whose record says they were switched within the last interval (they count against the cap). */
+  public switchedThisInterval?: number;
+  /** Set when the mode is UPGRADE but this run only reports: runs on deploy never switch (the cap holds per interval). */
+  public reportOnly?: 'deploy-time run';
   /** Why the upgrades stopped before every eligible instance was tried. */
-  public stoppedEarly?: 'maxUpgradesPerRun' | 'deadline';
+  public stoppedEarly?: StoppedEarly;
   /** Why the run ended without a result (the instances could not be listed). */
   public error?: string;
 
@@ -51,6 +97,11 @@ export class RunReport {
       InUse: this.inUse.length,
       Excluded: this.excluded.length,
       Unknown: this.unknown.length,
+      TooLittleData: this.tooLittleData.length,
+      RejectedCalls: this.rejected.length,
+      Restored: this.restored.length,
+      RestoreRefused: this.restoreRefused.length,
+      GroupsAllowingImdsv1: this.groups.filter((g) => g.imdsv1 === 'allowed').length,
       Failed: this.failed.length,
       NotAttempted: this.notAttempted.length,
     };
@@ -74,10 +125,18 @@ export class RunReport {
       excluded: this.excluded,
       inUse: this.inUse,
       unknown: this.unknown,
+      tooLittleData: this.tooLittleData,
       upgraded: this.upgraded,
       pending: this.pending,
       failed: this.failed,
       notAttempted: this.notAttempted,
+      rejected: this.rejected,
+      restored: this.restored,
+      restoreRefused: this.restoreRefused,
+      restoreSkipped: this.restoreSkipped,
+      watchFailed: this.watchFailed,
+      recordProblems: this.recordProblems,
+      autoScalingGroups: this.groups,
     };
     const instances: Record<string, unknown[]> = {};
     const omitted: Record<string, number> = {};
@@ -94,6 +153,9 @@ export class RunReport {
       instances,
       omitted,
       stoppedEarly: this.stoppedEarly,
+      reportOnly: this.reportOnly,
+      switchedThisInterval: this.switchedThisInterval,
+      autoScalingGroupsIncomplete: this.groupsIncomplete,
       error: this.error,
     };
   }

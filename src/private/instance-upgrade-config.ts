@@ -6,7 +6,7 @@
  */
 import { Duration, Token } from 'aws-cdk-lib';
 import { IConstruct } from 'constructs';
-import { UPGRADE_DEFAULTS, UPGRADE_LIMITS, UPGRADE_MODES, UpgradeMode } from './properties';
+import { REJECTED_CALLS_ACTIONS, RejectedCallsActionValue, UPGRADE_DEFAULTS, UPGRADE_LIMITS, UPGRADE_MODES, UpgradeMode } from './properties';
 import { failer } from './validate';
 import { ImdsInstanceUpgradeOptions } from '../instance-upgrade-options';
 
@@ -30,6 +30,9 @@ export interface InstanceUpgradeConfig {
   readonly exclusionTagKey: string;
   readonly upgradeWithoutMetrics: boolean;
   readonly maxUpgradesPerRun: number;
+  readonly minimumObservedSeconds: number;
+  readonly inclusionTagKey?: string;
+  readonly rejectedCallsAction: RejectedCallsActionValue;
 }
 
 /**
@@ -69,13 +72,23 @@ export function instanceUpgradeConfig(scope: IConstruct, options: ImdsInstanceUp
     fail(`${name('interval')} must be a whole number of minutes, at least ${MIN_INTERVAL.toHumanString()} (MetadataNoToken arrives in 5-minute datapoints, and each run lists every instance); got ${interval.toHumanString()}`);
   }
 
-  const exclusionTagKey = options.exclusionTagKey ?? UPGRADE_DEFAULTS.exclusionTagKey;
-  known('exclusionTagKey', exclusionTagKey);
   const { min: keyMin, max: keyMax } = UPGRADE_LIMITS.exclusionTagKeyLength;
-  // Length in UTF-16 code units, as the function checks it (a letter outside the BMP counts twice: stricter than EC2).
-  if (typeof exclusionTagKey !== 'string' || exclusionTagKey.length < keyMin || exclusionTagKey.length > keyMax
-    || !TAG_KEY.test(exclusionTagKey) || exclusionTagKey.trim() !== exclusionTagKey || exclusionTagKey.toLowerCase().startsWith('aws:')) {
-    fail(`${name('exclusionTagKey')} must be an EC2 tag key: ${keyMin} to ${keyMax} characters, letters, digits, spaces and + - = . _ : / @, no leading or trailing space, not starting with "aws:"; got ${JSON.stringify(exclusionTagKey)}`);
+  const tagKey = (prop: string, key: string) => {
+    known(prop, key);
+    // Length in UTF-16 code units, as the function checks it (a letter outside the BMP counts twice: stricter than EC2).
+    if (typeof key !== 'string' || key.length < keyMin || key.length > keyMax
+      || !TAG_KEY.test(key) || key.trim() !== key || key.toLowerCase().startsWith('aws:')) {
+      fail(`${name(prop)} must be an EC2 tag key: ${keyMin} to ${keyMax} characters, letters, digits, spaces and + - = . _ : / @, no leading or trailing space, not starting with "aws:"; got ${JSON.stringify(key)}`);
+    }
+  };
+  const exclusionTagKey = options.exclusionTagKey ?? UPGRADE_DEFAULTS.exclusionTagKey;
+  tagKey('exclusionTagKey', exclusionTagKey);
+  const inclusionTagKey = options.inclusionTagKey;
+  if (inclusionTagKey !== undefined) {
+    tagKey('inclusionTagKey', inclusionTagKey);
+    if (inclusionTagKey === exclusionTagKey) {
+      fail(`${name('inclusionTagKey')} must differ from ${name('exclusionTagKey')} (an instance carrying it would be both included and excluded); both are ${JSON.stringify(inclusionTagKey)}`);
+    }
   }
 
   const upgradeWithoutMetrics = options.upgradeWithoutMetrics ?? UPGRADE_DEFAULTS.upgradeWithoutMetrics;
@@ -91,5 +104,34 @@ export function instanceUpgradeConfig(scope: IConstruct, options: ImdsInstanceUp
     fail(`${name('maxUpgradesPerRun')} must be an integer from ${capMin} to ${capMax}; got ${JSON.stringify(maxUpgradesPerRun)}`);
   }
 
-  return { mode: mode as UpgradeMode, lookbackSeconds, interval, exclusionTagKey, upgradeWithoutMetrics, maxUpgradesPerRun };
+  // The default never exceeds a shorter lookback (apps written before this option keep synthesizing): the whole window then.
+  const minimumObserved = options.minimumObservedTime ?? Duration.seconds(Math.min(UPGRADE_DEFAULTS.minimumObservedSeconds, lookbackSeconds));
+  // A token (a CfnParameter, for example) is not checked here: the function checks it (ConfigError) and does nothing when it is invalid.
+  const minimumObservedSeconds = minimumObserved.toSeconds({ integral: false });
+  const { min: observedMin } = UPGRADE_LIMITS.minimumObservedSeconds;
+  const observedKnown = !minimumObserved.isUnresolved();
+  if (observedKnown && (!Number.isInteger(minimumObservedSeconds / 3600) || minimumObservedSeconds < observedMin)) {
+    fail(`${name('minimumObservedTime')} must be a whole number of hours, at least ${observedMin / 3600} hour (running time is counted in hours with a MetadataNoToken datapoint); got ${minimumObserved.toHumanString()}`);
+  }
+  if (observedKnown && minimumObservedSeconds > lookbackSeconds) {
+    fail(`${name('minimumObservedTime')} (${minimumObserved.toHumanString()}) must be no longer than ${name('lookback')} (${lookback.toHumanString()}): the running time is observed inside the lookback window`);
+  }
+
+  const rejectedCallsAction: string = options.rejectedCallsAction ?? UPGRADE_DEFAULTS.rejectedCallsAction;
+  known('rejectedCallsAction', rejectedCallsAction);
+  if (!(REJECTED_CALLS_ACTIONS as readonly string[]).includes(rejectedCallsAction)) {
+    fail(`${name('rejectedCallsAction')} must be one of ${REJECTED_CALLS_ACTIONS.map((a) => JSON.stringify(a)).join(', ')} (RejectedCallsAction); got ${JSON.stringify(rejectedCallsAction)}`);
+  }
+
+  return {
+    mode: mode as UpgradeMode,
+    lookbackSeconds,
+    interval,
+    exclusionTagKey,
+    upgradeWithoutMetrics,
+    maxUpgradesPerRun,
+    minimumObservedSeconds,
+    rejectedCallsAction: rejectedCallsAction as RejectedCallsActionValue,
+    ...(inclusionTagKey === undefined ? {} : { inclusionTagKey }),
+  };
 }

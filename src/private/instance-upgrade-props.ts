@@ -23,6 +23,7 @@ export interface SharedPropsSource {
   readonly logRetention?: ImdsInstanceUpgradeProps['logRetention'];
   readonly rolePath?: string;
   readonly permissionsBoundary?: ImdsPermissionsBoundary;
+  readonly logGroupEncryptionKey?: ImdsInstanceUpgradeProps['logGroupEncryptionKey'];
 }
 
 /** ImdsInstanceUpgrade's props: the options, with the log retention and role options of `from`. */
@@ -31,6 +32,7 @@ export function instanceUpgradeProps(options: ImdsInstanceUpgradeOptions, from: 
     logRetention: from.logRetention,
     permissionsBoundary: from.permissionsBoundary,
     rolePath: from.rolePath,
+    logGroupEncryptionKey: from.logGroupEncryptionKey,
   };
   return { ...options, ...shared };
 }

@@ -2,7 +2,8 @@
  * The emulated fleet (test/support/fleet.ts) says the truth about itself: what
  * seedFleet reports per category is what the real clients read back from the
  * EC2 and CloudWatch emulators, the way the instance upgrade looks (paginated
- * DescribeInstances with filters, GetMetricData in batches of 500).
+ * DescribeInstances with filters, GetMetricData hour by hour in batches that fit
+ * 100,800 datapoints).
  */
 import { CloudWatchClient, GetMetricDataCommand } from '@aws-sdk/client-cloudwatch';
 import { EC2Client, paginateDescribeInstances } from '@aws-sdk/client-ec2';
@@ -31,8 +32,8 @@ test('the categories partition the fleet; each holds instances of every kind the
   expect(fleet.instances).toHaveLength(3000);
   const all = [...fleet.required, ...fleet.gone, ...fleet.candidates];
   expect(new Set(all).size).toBe(3000);
-  expect([...fleet.excluded, ...fleet.unknown, ...fleet.inUse, ...fleet.safe].sort()).toEqual([...fleet.candidates].sort());
-  for (const list of [fleet.required, fleet.gone, fleet.excluded, fleet.unknown, fleet.inUse, fleet.safe]) {
+  expect([...fleet.excluded, ...fleet.unknown, ...fleet.inUse, ...fleet.safe, ...fleet.tooLittleData].sort()).toEqual([...fleet.candidates].sort());
+  for (const list of [fleet.required, fleet.gone, fleet.excluded, fleet.unknown, fleet.inUse, fleet.safe, fleet.tooLittleData]) {
     expect(list.length).toBeGreaterThan(50);
   }
   const states = new Set(fleet.candidates.map((id) => ec2.instance(REGION, id)!.State));
@@ -60,27 +61,30 @@ test('DescribeInstances, as the upgrade filters it, finds exactly the candidates
   expect(ec2.callCounts(REGION)).toEqual({ DescribeInstances: Math.ceil(fleet.candidates.length / 1000) });
 });
 
-test('GetMetricData over the lookback tells in-use, unknown and safe apart as seedFleet says', async () => {
+test('GetMetricData over the lookback, hour by hour, tells in-use, unknown, too little data (under 7 days observed) and safe apart as seedFleet says', async () => {
   const client = new CloudWatchClient(config(cloudwatch.endpoint));
   const sums = new Map<string, number | undefined>();
+  const hours = new Map<string, number>();
   const ids = fleet.candidates.filter((id) => !fleet.excluded.includes(id));
-  for (let i = 0; i < ids.length; i += 500) {
-    const batch = ids.slice(i, i + 500);
+  for (let i = 0; i < ids.length; i += 299) {
+    const batch = ids.slice(i, i + 299);
     const out = await client.send(new GetMetricDataCommand({
       StartTime: new Date(NOW.getTime() - 14 * DAY),
       EndTime: NOW,
       MetricDataQueries: batch.map((id, n) => ({
         Id: `m${n}`,
-        MetricStat: { Metric: { Namespace: 'AWS/EC2', MetricName: 'MetadataNoToken', Dimensions: [{ Name: 'InstanceId', Value: id }] }, Period: 14 * 86_400, Stat: 'Sum' },
+        MetricStat: { Metric: { Namespace: 'AWS/EC2', MetricName: 'MetadataNoToken', Dimensions: [{ Name: 'InstanceId', Value: id }] }, Period: 3600, Stat: 'Sum' },
       })),
     }));
     expect(out.NextToken).toBeUndefined();
     for (const result of out.MetricDataResults!) {
       const values = result.Values!;
       sums.set(batch[Number(result.Id!.slice(1))], values.length === 0 ? undefined : values.reduce((a, b) => a + b, 0));
+      hours.set(batch[Number(result.Id!.slice(1))], values.length);
     }
   }
   expect(ids.filter((id) => sums.get(id) === undefined)).toEqual(fleet.unknown);
   expect(ids.filter((id) => (sums.get(id) ?? 0) > 0)).toEqual(fleet.inUse);
-  expect(ids.filter((id) => sums.get(id) === 0)).toEqual(fleet.safe);
+  expect(ids.filter((id) => sums.get(id) === 0 && hours.get(id)! < 7 * 24)).toEqual(fleet.tooLittleData);
+  expect(ids.filter((id) => sums.get(id) === 0 && hours.get(id)! >= 7 * 24)).toEqual(fleet.safe);
 });

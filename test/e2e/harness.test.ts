@@ -711,7 +711,7 @@ test('the library\'s own templates read as the harness expects: both custom reso
     'InstancesAllowingImdsv1Count', 'LaunchConfigurationsAllowingImdsv1Count', 'LaunchTemplatesAllowingImdsv1Count', 'ManagedBy', 'ReadinessCheckResult',
   ]);
   expect(attributesRead(both, both.resourceOf(INSTANCE_UPGRADE_TYPE).logicalId)).toEqual([
-    'Candidates', 'Eligible', 'Excluded', 'Failed', 'InUse', 'Pending', 'Unknown', 'Upgraded',
+    'Candidates', 'Eligible', 'Excluded', 'Failed', 'InUse', 'Pending', 'TooLittleData', 'Unknown', 'Upgraded',
   ]);
   const ctx = { account: ACCOUNT, stackName: 'ImdsE2e', stackId: `arn:aws:cloudformation:${REGION}:${ACCOUNT}:stack/ImdsE2e/x`, region: REGION };
   const trail = cloudTrailEvent({ account: ACCOUNT, region: REGION, callerArn: `arn:aws:sts::${ACCOUNT}:assumed-role/Admin/alice` });

@@ -33,7 +33,7 @@
  * - the session token is compared with a constant, not checked for expiry;
  * - only POST is served (EC2 also takes GET; the SDK always POSTs).
  *
- * Instances (DescribeInstances, ModifyInstanceMetadataOptions, RunInstances),
+ * Instances (DescribeInstances, ModifyInstanceMetadataOptions, RunInstances, CreateTags),
  * faithful to the API reference in: the XML (reservationSet / instancesSet /
  * instanceState with EC2's state codes / tagSet / metadataOptions); the
  * filters instance-id, instance-state-name, instance-state-code, tag-key, tag:<key>,
@@ -488,6 +488,8 @@ export class Ec2Emulator extends LocalEndpoint<RecordedRequest> {
         return this.runInstances(region, params, requestId);
       case 'DescribeLaunchTemplateVersions':
         return this.describeLaunchTemplateVersions(region, params, requestId);
+      case 'CreateTags':
+        return this.createTags(region, params, requestId);
       default:
         throw new Ec2Error('InvalidAction', `The action ${action} is not valid for this web service.`);
     }
@@ -639,6 +641,76 @@ export class Ec2Emulator extends LocalEndpoint<RecordedRequest> {
     } else {
       entry.pendingDescribes--;
     }
+  }
+
+  /**
+   * CreateTags on instances (ResourceId.N, Tag.N.Key / Tag.N.Value): adds or
+   * overwrites each tag on each instance. Faithful in: MissingParameter without a
+   * resource or a tag; InvalidInstanceID.Malformed / .NotFound (nothing is
+   * tagged then); keys of 1..128 characters not starting with `aws:` and values
+   * of up to 256 (InvalidParameterValue); at most 50 tags on an instance
+   * (TagLimitExceeded). Simplified: only instance ids (other resource types are
+   * InvalidID); the messages are ours.
+   */
+  private createTags(region: string, params: Record<string, string>, requestId: string): string {
+    checkKnown(params, ['DryRun'], ['ResourceId.', 'Tag.']);
+    const ids = listParam(params, 'ResourceId');
+    const tags: Array<[string, string]> = [];
+    for (let i = 1; params[`Tag.${i}.Key`] !== undefined; i++) {
+      tags.push([params[`Tag.${i}.Key`], params[`Tag.${i}.Value`] ?? '']);
+    }
+    if (ids.length === 0 || tags.length === 0) {
+      throw new Ec2Error('MissingParameter', `The request must contain the parameter ${ids.length === 0 ? 'resourceIdSet' : 'tagSet'}`);
+    }
+    for (const [key, value] of tags) {
+      if (key.length < 1 || key.length > 128 || key.toLowerCase().startsWith('aws:') || value.length > 256) {
+        throw new Ec2Error('InvalidParameterValue', `Tag key or value is invalid: ${JSON.stringify(key)}`);
+      }
+    }
+    const entries = ids.map((id) => {
+      if (!id.startsWith('i-')) {
+        throw new Ec2Error('InvalidID', `The ID '${id}' is not valid`);
+      }
+      if (!INSTANCE_ID.test(id)) {
+        throw new Ec2Error('InvalidInstanceID.Malformed', `Invalid id: "${id}"`);
+      }
+      const entry = this.fleetOf(region).get(id);
+      if (!entry) {
+        throw new Ec2Error('InvalidInstanceID.NotFound', `The instance ID '${id}' does not exist`);
+      }
+      if (Object.keys({ ...entry.instance.Tags, ...Object.fromEntries(tags) }).length > 50) {
+        throw new Ec2Error('TagLimitExceeded', `The maximum number of tags for the resource ${id} has been reached`);
+      }
+      return entry;
+    });
+    if (params.DryRun === 'true') {
+      throw new Ec2Error('DryRunOperation', 'Request would have succeeded, but DryRun flag is set.');
+    }
+    for (const entry of entries) {
+      entry.instance.Tags = { ...entry.instance.Tags, ...Object.fromEntries(tags) };
+    }
+    return `<?xml version="1.0" encoding="UTF-8"?>
+<CreateTagsResponse xmlns="${EC2_NAMESPACE}">
+    <requestId>${requestId}</requestId>
+    <return>true</return>
+</CreateTagsResponse>`;
+  }
+
+  /** Sets (or, with undefined, removes) tags of an instance, as a user with ec2:CreateTags / DeleteTags would. */
+  public setTags(region: string, instanceId: string, tags: Readonly<Record<string, string | undefined>>): void {
+    const entry = this.fleetOf(region).get(instanceId);
+    if (!entry) {
+      throw new Error(`no instance ${instanceId} in ${region}`);
+    }
+    const next = { ...entry.instance.Tags };
+    for (const [key, value] of Object.entries(tags)) {
+      if (value === undefined) {
+        delete next[key];
+      } else {
+        next[key] = value;
+      }
+    }
+    entry.instance.Tags = next;
   }
 
   private modifyInstance(region: string, params: Record<string, string>, requestId: string): string {

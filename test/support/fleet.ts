@@ -11,8 +11,11 @@
  *   19 shutting-down, the rest running;
  * - index % 3 === 0: HttpTokens required (already IMDSv2), else optional;
  * - index % 10 === 1: carries the exclusion tag (value `true`);
- * - index % 7: 2 in use (a MetadataNoToken datapoint above 0 within the
- *   lookback), 3 unknown (no datapoints at all), the rest only zeros.
+ * - index % 7: 2 in use (hourly zeros and one datapoint above 0 within the
+ *   lookback), 3 unknown (no datapoints at all), 4 too little data (three zero
+ *   datapoints: three hours observed), the rest safe (hourly zeros over the
+ *   last OBSERVED_DAYS days, or the whole lookback when it is shorter: more
+ *   than the default minimum observed time of 7 days).
  */
 import { CloudWatchEmulator, MetricDatapoint } from './cloudwatch-emulator';
 import { Ec2Emulator, EmulatedInstance, InstanceSpec, InstanceStateName } from './ec2-emulator';
@@ -29,6 +32,8 @@ export interface FleetOptions {
   readonly lookbackDays?: number;
   /** Extra tags on every instance. Default: none. */
   readonly tags?: Readonly<Record<string, string>>;
+  /** Extra tags by index (after `tags`). Default: none. */
+  readonly tagsOf?: (index: number) => Readonly<Record<string, string>>;
 }
 
 /** The ids of a fleet by category. Each optional instance in a candidate state is in exactly one of excluded / unknown / inUse / safe. */
@@ -42,8 +47,10 @@ export interface Fleet {
   readonly unknown: readonly string[];
   /** Candidates without the tag whose MetadataNoToken sum over the lookback is above 0. */
   readonly inUse: readonly string[];
-  /** Candidates without the tag whose datapoints are all 0: safe to upgrade. */
+  /** Candidates without the tag whose datapoints are all 0, in every hour of the observed days: safe to upgrade. */
   readonly safe: readonly string[];
+  /** Candidates without the tag with three zero datapoints (three hours observed): too little data. */
+  readonly tooLittleData: readonly string[];
   /** HttpTokens required (in any state). */
   readonly required: readonly string[];
   /** HttpTokens optional but shutting-down or terminated: never candidates. */
@@ -58,6 +65,10 @@ const STATE_BY_REMAINDER: Partial<Record<number, InstanceStateName>> = {
 };
 
 const DAY = 86_400_000;
+const HOUR = 3_600_000;
+
+/** The days of hourly datapoints of a safe (or in use) instance: more than the default minimumObservedTime, 7 days. */
+export const OBSERVED_DAYS = 8;
 
 /** The spec of the index-th instance of a fleet (see the module comment for the mix). */
 export function fleetInstanceSpec(index: number, exclusionTagKey = 'imds-keep-v1', tags: Readonly<Record<string, string>> = {}): InstanceSpec {
@@ -78,7 +89,11 @@ export function seedFleet(ec2: Ec2Emulator, cloudwatch: CloudWatchEmulator, regi
   const now = (options.now ?? new Date()).getTime();
   const lookback = (options.lookbackDays ?? 14) * DAY;
   const at = (fraction: number) => new Date(now - Math.max(1, Math.floor(lookback * fraction)));
-  const instances = ec2.addInstances(region, options.count, (i) => fleetInstanceSpec(i, key, options.tags));
+  // One zero in the middle of each hour (each falls in its own hourly period), inside the lookback.
+  const observedHours = Math.min(OBSERVED_DAYS * DAY, lookback) / HOUR - 1;
+  const hourly = (): MetricDatapoint[] =>
+    Array.from({ length: observedHours }, (_, h) => ({ timestamp: new Date(now - h * HOUR - HOUR / 2), value: 0 }));
+  const instances = ec2.addInstances(region, options.count, (i) => fleetInstanceSpec(i, key, { ...options.tags, ...options.tagsOf?.(i) }));
   const fleet = {
     instances,
     candidates: [] as string[],
@@ -86,6 +101,7 @@ export function seedFleet(ec2: Ec2Emulator, cloudwatch: CloudWatchEmulator, regi
     unknown: [] as string[],
     inUse: [] as string[],
     safe: [] as string[],
+    tooLittleData: [] as string[],
     required: [] as string[],
     gone: [] as string[],
   };
@@ -94,9 +110,11 @@ export function seedFleet(ec2: Ec2Emulator, cloudwatch: CloudWatchEmulator, regi
     const kind = i % 7;
     let points: MetricDatapoint[] = [];
     if (kind === 2) {
-      points = [{ timestamp: at(0.9), value: 0 }, { timestamp: at(0.5), value: 3 }, { timestamp: at(0.1), value: 0 }];
-    } else if (kind !== 3) {
+      points = [...hourly(), { timestamp: at(0.5), value: 3 }];
+    } else if (kind === 4) {
       points = [{ timestamp: at(0.9), value: 0 }, { timestamp: at(0.5), value: 0 }, { timestamp: at(0.1), value: 0 }];
+    } else if (kind !== 3) {
+      points = hourly();
     }
     cloudwatch.setMetadataNoToken(region, id, points);
     if (instance.MetadataOptions.HttpTokens === 'required') {
@@ -114,6 +132,8 @@ export function seedFleet(ec2: Ec2Emulator, cloudwatch: CloudWatchEmulator, regi
       fleet.unknown.push(id);
     } else if (kind === 2) {
       fleet.inUse.push(id);
+    } else if (kind === 4) {
+      fleet.tooLittleData.push(id);
     } else {
       fleet.safe.push(id);
     }

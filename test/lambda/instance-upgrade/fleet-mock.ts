@@ -2,7 +2,7 @@
  * EC2 and CloudWatch for the ImdsInstanceUpgrade handler tests, mocked with
  * aws-sdk-client-mock and given just enough of each API's semantics that a test
  * checks both the calls and the resulting fleet:
- * - DescribeInstances: the two filters the handler uses (any other filter name
+ * - DescribeInstances: the three filters the handler uses (any other filter name
  *   is refused, as EC2 refuses an unknown one), MaxResults 5..1000 with a
  *   NextToken, never together with InstanceIds (EC2's InvalidParameterCombination);
  *   by InstanceIds, an unknown id fails the whole call (InvalidInstanceID.NotFound).
@@ -14,10 +14,22 @@
  *   hold PAGE_DATAPOINTS datapoints (CloudWatch pages by MaxDatapoints), so one
  *   query's values can be split across pages; results of a page that is not the
  *   last are PartialData, the rest Complete.
+ * - CreateTags: sets the tags on the fake instances (unknown id: InvalidInstanceID.NotFound).
+ * - ModifyInstanceMetadataOptions to `optional` on an instance that requires IMDSv2
+ *   while `enforced.on`: UnsupportedOperation (as EC2 with HttpTokensEnforced).
+ * - GetMetricData of MetadataNoTokenRejected: the instance's `rejected` values;
+ *   datapoints carry `timestamps` when the fake gives them (else StartTime).
+ * - SSM (the interval's claim): PutParameter with Overwrite false refuses an
+ *   existing name (ParameterAlreadyExists), GetParameter / DeleteParameter of a
+ *   missing one are ParameterNotFound.
  * - PutMetricData: recorded by the mock.
  */
+import { AutoScalingClient, AutoScalingGroup, DescribeAutoScalingGroupsCommand, DescribeLaunchConfigurationsCommand } from '@aws-sdk/client-auto-scaling';
 import { CloudWatchClient, GetMetricDataCommand, GetMetricDataCommandInput, MetricDataResult, PutMetricDataCommand } from '@aws-sdk/client-cloudwatch';
 import {
+  CreateTagsCommand,
+  CreateTagsCommandInput,
+  DescribeLaunchTemplateVersionsCommand,
   DescribeInstancesCommand,
   DescribeInstancesCommandInput,
   EC2Client,
@@ -25,10 +37,24 @@ import {
   ModifyInstanceMetadataOptionsCommand,
   ModifyInstanceMetadataOptionsCommandInput,
 } from '@aws-sdk/client-ec2';
+import { DeleteParameterCommand, GetParameterCommand, PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
 
 export const ec2 = mockClient(EC2Client);
 export const cw = mockClient(CloudWatchClient);
+export const ssm = mockClient(SSMClient);
+export const autoScaling = mockClient(AutoScalingClient);
+
+/** The fake Auto Scaling groups (one page); the launch template versions answer from `templates`. */
+export const groups: AutoScalingGroup[] = [];
+/** HttpTokens of launch template versions, by `<id>:<version>`. */
+export const templates = new Map<string, string | undefined>();
+
+/** The fake Parameter Store (the interval claims). */
+export const parameters = new Map<string, string>();
+
+/** Whether the fake account has HttpTokensEnforced on. */
+export const enforced = { on: false };
 
 export interface FakeInstance {
   readonly id: string;
@@ -38,6 +64,12 @@ export interface FakeInstance {
   readonly tags: Record<string, string>;
   /** The MetadataNoToken datapoints in the window; none: no datapoints. */
   readonly usage: readonly number[];
+  /** The times (epoch ms) of the `usage` datapoints; default: the query's StartTime for each. */
+  readonly usageTimes?: readonly number[];
+  /** The MetadataNoTokenRejected datapoints in the window. */
+  readonly rejected?: readonly number[];
+  /** The times (epoch ms) of the `rejected` datapoints; default: the query's EndTime for each. */
+  readonly rejectedTimes?: readonly number[];
   /** Describes by id that still read `pending` after a Modify. */
   readsUntilApplied: number;
 }
@@ -59,9 +91,11 @@ export function serviceError(name: string, message = `${name} happened`, httpSta
   return Object.assign(new Error(message), { name, $metadata: { httpStatusCode } });
 }
 
-const FILTERS: Record<string, (i: FakeInstance) => string> = {
-  'metadata-options.http-tokens': (i) => i.httpTokens,
-  'instance-state-name': (i) => i.state,
+/** Each filter the handler uses: the values of an instance it matches against. */
+const FILTERS: Record<string, (i: FakeInstance) => string[]> = {
+  'metadata-options.http-tokens': (i) => [i.httpTokens],
+  'instance-state-name': (i) => [i.state],
+  'tag-key': (i) => Object.keys(i.tags),
 };
 
 function toInstance(i: FakeInstance): Instance {
@@ -105,15 +139,29 @@ export function fakes(fleet: FakeInstance[]) {
       for (const filter of input.Filters ?? []) {
         const value = FILTERS[filter.Name!];
         if (!value) throw serviceError('InvalidParameterValue', `The filter '${filter.Name}' is invalid`);
-        matching = matching.filter((i) => filter.Values!.includes(value(i)));
+        matching = matching.filter((i) => value(i).some((v) => filter.Values!.includes(v)));
       }
       const start = Number(input.NextToken ?? 0);
       const end = start + max;
       return { Reservations: reservations(matching.slice(start, end)), NextToken: end < matching.length ? String(end) : undefined };
     },
+    createTags: (input: CreateTagsCommandInput) => {
+      const found = (input.Resources ?? []).map((id) => {
+        const i = byId(id);
+        if (!i) throw serviceError('InvalidInstanceID.NotFound', `The instance ID '${id}' does not exist`);
+        return i;
+      });
+      for (const i of found) {
+        for (const t of input.Tags ?? []) i.tags[t.Key!] = t.Value ?? '';
+      }
+      return {};
+    },
     modify: (input: ModifyInstanceMetadataOptionsCommandInput) => {
       const i = byId(input.InstanceId!);
       if (!i) throw serviceError('InvalidInstanceID.NotFound', `The instance ID '${input.InstanceId}' does not exist`);
+      if (input.HttpTokens === 'optional' && i.httpTokens === 'required' && enforced.on) {
+        throw serviceError('UnsupportedOperation', `You can't modify instance ${i.id} to allow IMDSv1 because httpTokensEnforced is enabled for this account.`);
+      }
       i.httpTokens = input.HttpTokens ?? i.httpTokens;
       i.metadataState = 'pending';
       return { InstanceId: i.id, InstanceMetadataOptions: { State: 'pending', HttpTokens: i.httpTokens, HttpEndpoint: 'enabled', HttpPutResponseHopLimit: 1 } };
@@ -127,7 +175,12 @@ export function fakes(fleet: FakeInstance[]) {
       }
       const points = queries.flatMap((q) => {
         const id = q.MetricStat!.Metric!.Dimensions!.find((d) => d.Name === 'InstanceId')!.Value!;
-        return (byId(id)?.usage ?? []).map((value) => ({ query: q.Id!, value }));
+        const i = byId(id);
+        const rejected = q.MetricStat!.Metric!.MetricName === 'MetadataNoTokenRejected';
+        const values = (rejected ? i?.rejected : i?.usage) ?? [];
+        const times = rejected ? i?.rejectedTimes : i?.usageTimes;
+        const fallback = rejected ? input.EndTime as Date : input.StartTime as Date;
+        return values.map((value, n) => ({ query: q.Id!, value, time: times?.[n] === undefined ? fallback : new Date(times[n]) }));
       });
       const start = Number(input.NextToken ?? 0);
       const end = start + PAGE_DATAPOINTS;
@@ -135,9 +188,9 @@ export function fakes(fleet: FakeInstance[]) {
       const page = points.slice(start, end);
       const results: MetricDataResult[] = [];
       for (const q of queries) {
-        const values = page.filter((p) => p.query === q.Id).map((p) => p.value);
-        if (values.length > 0 || last) {
-          results.push({ Id: q.Id, Label: q.Id, StatusCode: last ? 'Complete' : 'PartialData', Values: values, Timestamps: values.map(() => input.StartTime as Date) });
+        const mine = page.filter((p) => p.query === q.Id);
+        if (mine.length > 0 || last) {
+          results.push({ Id: q.Id, Label: q.Id, StatusCode: last ? 'Complete' : 'PartialData', Values: mine.map((p) => p.value), Timestamps: mine.map((p) => p.time) });
         }
       }
       return { MetricDataResults: results, NextToken: last ? undefined : String(end), Messages: [] };
@@ -149,23 +202,61 @@ export function fakes(fleet: FakeInstance[]) {
 export function emulate(fleet: FakeInstance[]): void {
   ec2.reset();
   cw.reset();
+  ssm.reset();
+  autoScaling.reset();
+  groups.length = 0;
+  templates.clear();
+  autoScaling.on(DescribeAutoScalingGroupsCommand).callsFake(() => ({ AutoScalingGroups: [...groups] }));
+  autoScaling.on(DescribeLaunchConfigurationsCommand).resolves({ LaunchConfigurations: [] });
+  ec2.on(DescribeLaunchTemplateVersionsCommand).callsFake((input) => ({
+    LaunchTemplateVersions: (input.Versions ?? []).map((v: string) => ({
+      LaunchTemplateId: input.LaunchTemplateId,
+      VersionNumber: Number(v) || 1,
+      DefaultVersion: v === '$Default',
+      LaunchTemplateData: { MetadataOptions: { HttpTokens: templates.get(`${input.LaunchTemplateId}:${v}`) as never } },
+    })),
+  }));
+  parameters.clear();
+  enforced.on = false;
   const f = fakes(fleet);
   ec2.on(DescribeInstancesCommand).callsFake(f.describeInstances);
   ec2.on(ModifyInstanceMetadataOptionsCommand).callsFake(f.modify);
+  ec2.on(CreateTagsCommand).callsFake(f.createTags);
+  ssm.on(PutParameterCommand).callsFake((input) => {
+    if (parameters.has(input.Name!) && !input.Overwrite) throw serviceError('ParameterAlreadyExists', 'The parameter already exists.');
+    parameters.set(input.Name!, input.Value!);
+    return { Version: 1, Tier: 'Standard' };
+  });
+  ssm.on(GetParameterCommand).callsFake((input) => {
+    if (!parameters.has(input.Name!)) throw serviceError('ParameterNotFound', '');
+    return { Parameter: { Name: input.Name, Value: parameters.get(input.Name!), Type: 'String', Version: 1 } };
+  });
+  ssm.on(DeleteParameterCommand).callsFake((input) => {
+    if (!parameters.delete(input.Name!)) throw serviceError('ParameterNotFound', '');
+    return {};
+  });
   cw.on(GetMetricDataCommand).callsFake(f.getMetricData);
   cw.on(PutMetricDataCommand).resolves({});
 }
 
-/** The ids of the Modify calls, in order (and checks each asked for HttpTokens required and nothing else). */
+/** The ids of the Modify calls to `required`, in order (and checks each asked for HttpTokens required and nothing else). */
 export function modifiedIds(): string[] {
-  return ec2.commandCalls(ModifyInstanceMetadataOptionsCommand).map((c) => {
+  return ec2.commandCalls(ModifyInstanceMetadataOptionsCommand).filter((c) => c.args[0].input.HttpTokens !== 'optional').map((c) => {
     expect(c.args[0].input).toEqual({ InstanceId: c.args[0].input.InstanceId, HttpTokens: 'required' });
     return c.args[0].input.InstanceId!;
   });
 }
 
-/** The DescribeInstances calls that list (by filters) and those that read back (by ids). */
-export function describeCalls(): { listing: DescribeInstancesCommandInput[]; byIds: DescribeInstancesCommandInput[] } {
+/**
+ * The DescribeInstances calls that list the candidates (by filters, HttpTokens optional), those that
+ * list the instances with an upgrade record (by the tag-key filter), and those that read back (by ids).
+ */
+export function describeCalls(): Record<'listing' | 'records' | 'byIds', DescribeInstancesCommandInput[]> {
   const inputs = ec2.commandCalls(DescribeInstancesCommand).map((c) => c.args[0].input);
-  return { listing: inputs.filter((i) => !i.InstanceIds), byIds: inputs.filter((i) => i.InstanceIds) };
+  const isRecords = (i: DescribeInstancesCommandInput) => (i.Filters ?? []).some((f) => f.Name === 'tag-key' && f.Values?.includes('cdk-imds-account-defaults:upgraded-at'));
+  return {
+    listing: inputs.filter((i) => !i.InstanceIds && !isRecords(i)),
+    records: inputs.filter(isRecords),
+    byIds: inputs.filter((i) => i.InstanceIds),
+  };
 }

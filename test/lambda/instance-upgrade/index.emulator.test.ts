@@ -7,11 +7,13 @@
 import type { CloudFormationCustomResourceEvent, Context } from 'aws-lambda';
 import { SUMMARY_MESSAGE, handler } from '../../../lambda/instance-upgrade/index';
 import { UPGRADE_ENV } from '../../../src/private/properties';
+import { AutoScalingEmulator } from '../../support/autoscaling-emulator';
 import { CloudFormationEmulator } from '../../support/cloudformation-emulator';
 import { CloudWatchEmulator } from '../../support/cloudwatch-emulator';
 import { Ec2Emulator, TEST_CREDENTIALS } from '../../support/ec2-emulator';
 import { Fleet, seedFleet } from '../../support/fleet';
 import { ResponseEndpoint } from '../../support/response-endpoint';
+import { SsmEmulator } from '../../support/ssm-emulator';
 import { ACCOUNT, REGION, answerOf, captureLogs, createEvent, lambdaContext } from '../support';
 import { cloudFormationWaitsFor } from '../support/emulators';
 
@@ -22,6 +24,8 @@ const FUNCTION_ARN = `arn:aws:lambda:${REGION}:${ACCOUNT}:function:imds-upgrade`
 let ec2: Ec2Emulator;
 let cloudwatch: CloudWatchEmulator;
 let cloudformation: CloudFormationEmulator;
+let ssm: SsmEmulator;
+let autoscaling: AutoScalingEmulator;
 let endpoint: ResponseEndpoint;
 let logs: string[];
 let fleet: Fleet;
@@ -37,13 +41,16 @@ const summary = () => {
 const optionsOf = (id: string) => ec2.instance(REGION, id)!.MetadataOptions;
 
 beforeAll(async () => {
-  [ec2, cloudwatch, cloudformation, endpoint] = await Promise.all([
+  [ec2, cloudwatch, cloudformation, endpoint, ssm, autoscaling] = await Promise.all([
     Ec2Emulator.start(), CloudWatchEmulator.start(), CloudFormationEmulator.start(), ResponseEndpoint.start(),
+    SsmEmulator.start(), AutoScalingEmulator.start(),
   ]);
   Object.assign(process.env, {
     AWS_ENDPOINT_URL_EC2: ec2.endpoint,
     AWS_ENDPOINT_URL_CLOUDFORMATION: cloudformation.endpoint,
     AWS_ENDPOINT_URL_CLOUDWATCH: cloudwatch.endpoint,
+    AWS_ENDPOINT_URL_SSM: ssm.endpoint,
+    AWS_ENDPOINT_URL_AUTO_SCALING: autoscaling.endpoint,
     AWS_REGION: REGION,
     AWS_ACCESS_KEY_ID: TEST_CREDENTIALS.accessKeyId,
     AWS_SECRET_ACCESS_KEY: TEST_CREDENTIALS.secretAccessKey,
@@ -54,7 +61,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   process.env = env;
-  await Promise.all([ec2.stop(), cloudwatch.stop(), cloudformation.stop(), endpoint.stop()]);
+  await Promise.all([ec2.stop(), cloudwatch.stop(), cloudformation.stop(), endpoint.stop(), ssm.stop(), autoscaling.stop()]);
 });
 beforeEach(() => {
   logs.length = 0;
@@ -63,6 +70,8 @@ beforeEach(() => {
     e.clearFaults();
   }
   ec2.clearFleet(REGION);
+  autoscaling.clearAutoScalingGroups(REGION);
+  for (const name of ssm.parameters(REGION).keys()) ssm.deleteParameter(REGION, name);
   cloudwatch.clearMetrics(REGION);
   ec2.describesUntilApplied = 0;
   for (const name of Object.values(UPGRADE_ENV)) delete process.env[name];
@@ -71,38 +80,57 @@ beforeEach(() => {
   fleet = seedFleet(ec2, cloudwatch, REGION, { count: 3000 });
 });
 
-test('a scheduled run on 3,000 instances: every category as the fleet holds it, the first 1,000 safe ones upgraded and applied, the metrics put', async () => {
+test('a scheduled run on 3,000 instances: every category as the fleet holds it, the first 500 safe ones upgraded (the cap) and applied, the metrics put', async () => {
+  const cap = 500;
+  process.env[UPGRADE_ENV.MAX_PER_RUN] = String(cap);
   await handler(schedule, context());
   const s = summary();
   expect(s.counts).toEqual({
     Candidates: fleet.candidates.length,
     Eligible: fleet.safe.length,
-    Upgraded: 1000,
+    Upgraded: cap,
     Pending: 0,
     InUse: fleet.inUse.length,
     Excluded: fleet.excluded.length,
     Unknown: fleet.unknown.length,
     Failed: 0,
-    NotAttempted: fleet.safe.length - 1000,
+    NotAttempted: fleet.safe.length - cap,
+    TooLittleData: fleet.tooLittleData.length,
+    RejectedCalls: 0,
+    Restored: 0,
+    RestoreRefused: 0,
+    GroupsAllowingImdsv1: 0,
   });
+  // Each switch recorded on the instance; the interval claimed in Parameter Store.
+  expect(fleet.safe.slice(0, cap).every((id) => /Z$/.test(ec2.instance(REGION, id)!.Tags['cdk-imds-account-defaults:upgraded-at']))).toBe(true);
+  expect([...ssm.parameters(REGION).keys()]).toEqual([expect.stringMatching(/^\/cdk-imds-account-defaults\/instance-upgrade\/switch-claims\/\d+$/)]);
+  expect(s.instances.tooLittleData).toEqual(fleet.tooLittleData.slice(0, 100).map((instanceId) => ({ instanceId, hoursObserved: 3 })));
   expect(s.instances.excluded).toEqual(fleet.excluded.slice(0, 100));
   expect(s.instances.inUse).toEqual(fleet.inUse.slice(0, 100));
   expect(s.instances.upgraded).toEqual(fleet.safe.slice(0, 100));
-  expect(fleet.safe.slice(0, 1000).every((id) => optionsOf(id).HttpTokens === 'required' && optionsOf(id).State === 'applied')).toBe(true);
-  for (const id of [...fleet.safe.slice(1000), ...fleet.inUse, ...fleet.unknown, ...fleet.excluded]) {
+  expect(fleet.safe.slice(0, cap).every((id) => optionsOf(id).HttpTokens === 'required' && optionsOf(id).State === 'applied')).toBe(true);
+  for (const id of [...fleet.safe.slice(cap), ...fleet.inUse, ...fleet.unknown, ...fleet.excluded, ...fleet.tooLittleData]) {
     expect(optionsOf(id).HttpTokens).toBe('optional');
   }
   // Every other option as the instance had it.
   expect(optionsOf(fleet.safe[0])).toMatchObject({ HttpEndpoint: 'enabled', HttpPutResponseHopLimit: 1 });
-  expect(ec2.requestsOf('DescribeInstances').filter((r) => JSON.stringify(r).includes('MaxResults'))).toHaveLength(Math.ceil(fleet.candidates.length / 1000));
-  expect(cloudwatch.requestsOf('GetMetricData')).toHaveLength(Math.ceil((fleet.candidates.length - fleet.excluded.length) / 500));
+  // The candidates' pages, then one page of instances with an upgrade record (none yet).
+  expect(ec2.requestsOf('DescribeInstances').filter((r) => JSON.stringify(r).includes('MaxResults'))).toHaveLength(Math.ceil(fleet.candidates.length / 1000) + 1);
+  expect(ec2.requestsOf('CreateTags')).toHaveLength(cap / 100);
+  // The default 14-day window: 337 hourly datapoints at most per instance, 299 instances a call, each answered in one page.
+  expect(cloudwatch.requestsOf('GetMetricData')).toHaveLength(Math.ceil((fleet.candidates.length - fleet.excluded.length) / 299));
   expect(cloudwatch.putMetricData(REGION, 'CdkImdsAccountDefaults').map((d) => [d.MetricName, d.Value, d.Unit])).toEqual([
     ['InstancesAllowingImdsv1', fleet.candidates.length, 'Count'],
-    ['InstancesUpgraded', 1000, 'Count'],
+    ['InstancesUpgraded', cap, 'Count'],
     ['InstancesInUse', fleet.inUse.length, 'Count'],
     ['InstancesExcluded', fleet.excluded.length, 'Count'],
     ['InstancesUnknown', fleet.unknown.length, 'Count'],
     ['InstancesFailed', 0, 'Count'],
+    ['InstancesWithTooLittleData', fleet.tooLittleData.length, 'Count'],
+    ['InstancesWithRejectedImdsv1Calls', 0, 'Count'],
+    ['InstancesRestoredToOptional', 0, 'Count'],
+    ['InstancesRestoreRefused', 0, 'Count'],
+    ['AutoScalingGroupsAllowingImdsv1', 0, 'Count'],
   ]);
   expect(s.metricsPut).toBe(true);
 });
@@ -116,6 +144,7 @@ test('throttling answered by EC2 and CloudWatch is retried by the SDK; a Modify 
   ec2.holdPending(REGION, [fleet.safe[2]]);
   await handler(schedule, context());
   const s = summary();
+  expect(s.stoppedEarly).toBe('maxUpgradesPerRun');
   expect(s.instances.upgraded).toEqual([fleet.safe[0], fleet.safe[2], fleet.safe[3], fleet.safe[4]]);
   expect(s.instances.failed).toEqual([{ instanceId: fleet.safe[1], action: 'ModifyInstanceMetadataOptions', code: 'IncorrectInstanceState' }]);
   expect(s.instances.pending).toEqual([fleet.safe[2]]);
@@ -139,6 +168,7 @@ test('Create answers SUCCESS with the counts as Data (REPORT_ONLY: nothing chang
     Excluded: String(fleet.excluded.length),
     Unknown: String(fleet.unknown.length),
     Failed: '0',
+    TooLittleData: String(fleet.tooLittleData.length),
   });
   expect(ec2.requestsOf('ModifyInstanceMetadataOptions')).toHaveLength(0);
 });

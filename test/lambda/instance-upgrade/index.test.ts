@@ -6,17 +6,26 @@
  * The SDK's own retries and timeouts live inside `send()`, which the mock
  * replaces; the throttling retries tested here are the handler's own (retry.ts).
  */
+import { DescribeAutoScalingGroupsCommand } from '@aws-sdk/client-auto-scaling';
 import { CloudFormationClient, DescribeStackResourceCommand } from '@aws-sdk/client-cloudformation';
 import { GetMetricDataCommand, PutMetricDataCommand } from '@aws-sdk/client-cloudwatch';
-import { DescribeInstancesCommand, ModifyInstanceMetadataOptionsCommand } from '@aws-sdk/client-ec2';
+import { CreateTagsCommand, DescribeInstancesCommand, ModifyInstanceMetadataOptionsCommand } from '@aws-sdk/client-ec2';
+import { DeleteParameterCommand, GetParameterCommand, PutParameterCommand } from '@aws-sdk/client-ssm';
 import type { CloudFormationCustomResourceEvent, Context } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-jest';
-import { FakeInstance, PAGE_DATAPOINTS, cw, describeCalls, ec2, emulate, fakes, instance, instances, modifiedIds, serviceError } from './fleet-mock';
+import {
+  FakeInstance, PAGE_DATAPOINTS, autoScaling, cw, describeCalls, ec2, emulate, enforced, fakes, groups, instance, instances, modifiedIds, parameters,
+  serviceError, ssm, templates,
+} from './fleet-mock';
+import { GROUP_MESSAGE, describeSource } from '../../../lambda/instance-upgrade/groups';
 import { CREATE_FAILED_PREFIX, SUMMARY_MESSAGE, handler } from '../../../lambda/instance-upgrade/index';
+import { FUTURE_SKEW_MS, parseRecordTime } from '../../../lambda/instance-upgrade/records';
 import { MAX_IDS_LOGGED } from '../../../lambda/instance-upgrade/report';
 import { THROTTLE_DELAYS_MS } from '../../../lambda/instance-upgrade/retry';
-import { CONFIRM_ATTEMPTS, CONFIRM_INTERVAL_MS, FINISH_RESERVE_MS } from '../../../lambda/instance-upgrade/upgrade';
+import { CONFIRM_ATTEMPTS, CONFIRM_INTERVAL_MS, FINISH_RESERVE_MS, RECORD_BATCH } from '../../../lambda/instance-upgrade/upgrade';
+import { queriesPerCall } from '../../../lambda/instance-upgrade/usage';
+import { REJECTED_MESSAGE } from '../../../lambda/instance-upgrade/watch';
 import { UNCONFIRMED_REASON } from '../../../lambda/shared/confirm';
 import { RESPONSE_RESERVE_MS } from '../../../lambda/shared/custom-resource';
 import { IAM_PROPAGATION_ATTEMPTS } from '../../../lambda/shared/sdk';
@@ -65,10 +74,16 @@ const del = (physicalId = PHYSICAL_ID) => cfnEvent(deleteEvent(endpoint, {}, phy
 const answer = (event: CloudFormationCustomResourceEvent, timeoutMs = 60_000) =>
   answerOf((e, c) => handler(e, { ...c, invokedFunctionArn: FUNCTION_ARN }), endpoint, event, timeoutMs);
 
-/** Sets the function's environment: the given variables of UPGRADE_ENV, the others absent. */
-function configure(vars: Partial<Record<keyof typeof UPGRADE_ENV, string>>): void {
+/**
+ * Sets the function's environment: the given variables of UPGRADE_ENV, the others absent, except
+ * MIN_OBSERVED_SECONDS: one hour unless given (one datapoint is enough evidence in these tests;
+ * the evidence rule has its own tests, which set it).
+ */
+function configure(vars: Partial<Record<keyof typeof UPGRADE_ENV, string | undefined>>): void {
   for (const name of Object.values(UPGRADE_ENV)) delete process.env[name];
-  for (const [key, value] of Object.entries(vars)) process.env[UPGRADE_ENV[key as keyof typeof UPGRADE_ENV]] = value;
+  for (const [key, value] of Object.entries({ MIN_OBSERVED_SECONDS: '3600', ...vars })) {
+    if (value !== undefined) process.env[UPGRADE_ENV[key as keyof typeof UPGRADE_ENV]] = value;
+  }
 }
 
 const parsed = () => logs.map((line) => JSON.parse(line));
@@ -113,7 +128,21 @@ function fakeClock(): { advance: (ms: number) => void } {
   return { advance: (ms) => (offset += ms) };
 }
 
-const DEFAULT_CONFIG = { mode: 'UPGRADE', lookbackSeconds: 1_209_600, exclusionTagKey: 'imds-keep-v1', upgradeWithoutMetrics: false, maxUpgradesPerRun: 100 };
+const DEFAULT_CONFIG = {
+  mode: 'UPGRADE',
+  lookbackSeconds: 1_209_600,
+  exclusionTagKey: 'imds-keep-v1',
+  upgradeWithoutMetrics: false,
+  maxUpgradesPerRun: 100,
+  minimumObservedSeconds: 3600,
+  intervalSeconds: 86_400,
+  rejectedCallsAction: 'REPORT',
+};
+/** The counts of the watch (no instance with an upgrade record): zeros. */
+const NO_WATCH_COUNTS = { RejectedCalls: 0, Restored: 0, RestoreRefused: 0, GroupsAllowingImdsv1: 0 };
+const NO_WATCH_LISTS = {
+  rejected: [], restored: [], restoreRefused: [], restoreSkipped: [], watchFailed: [], recordProblems: [], autoScalingGroups: [],
+};
 
 beforeAll(async () => {
   endpoint = await ResponseEndpoint.start();
@@ -147,16 +176,31 @@ describe('a run', () => {
       message: SUMMARY_MESSAGE,
       trigger: 'schedule',
       config: DEFAULT_CONFIG,
-      counts: { Candidates: 7, Eligible: 3, Upgraded: 3, Pending: 0, InUse: 2, Excluded: 1, Unknown: 1, Failed: 0, NotAttempted: 0 },
+      counts: {
+        Candidates: 7,
+        Eligible: 3,
+        Upgraded: 3,
+        Pending: 0,
+        InUse: 2,
+        Excluded: 1,
+        Unknown: 1,
+        Failed: 0,
+        NotAttempted: 0,
+        TooLittleData: 0,
+        ...NO_WATCH_COUNTS,
+      },
       instances: {
         excluded: ['i-excluded'],
         inUse: ['i-inuse', 'i-stopping'],
         unknown: ['i-unknown'],
+        tooLittleData: [],
         upgraded: ['i-safe', 'i-stopped', 'i-pending'],
         pending: [],
         failed: [],
         notAttempted: [],
+        ...NO_WATCH_LISTS,
       },
+      switchedThisInterval: 0,
       omitted: {},
       metricsPut: true,
     });
@@ -180,7 +224,8 @@ describe('a run', () => {
   test('every EC2 and GetMetricData call carries the budget\'s abort signal; PutMetricData its own', async () => {
     await runSchedule();
     const signals = [...ec2.calls(), ...cw.commandCalls(GetMetricDataCommand)].map((c) => (c.args[1] as { abortSignal: AbortSignal }).abortSignal);
-    expect(signals).toHaveLength(1 + 3 + 1 + 2);
+    // Listing, records listing, 1 CreateTags (the records), 3 Modify, 1 read-back; 2 GetMetricData (usage).
+    expect(signals).toHaveLength(1 + 1 + 1 + 3 + 1 + 2);
     expect(signals[0]).toBeInstanceOf(AbortSignal);
     expect(new Set(signals).size).toBe(1);
     const put = (cw.commandCalls(PutMetricDataCommand)[0].args[1] as { abortSignal: AbortSignal }).abortSignal;
@@ -281,7 +326,17 @@ describe('a run', () => {
       expect(fleet.filter((i) => i.httpTokens === 'required').map((i) => i.id)).toEqual(['i-required']);
       expect(s.config.mode).toBe('REPORT_ONLY');
       expect(s.counts).toEqual({
-        Candidates: 7, Eligible: 3, Upgraded: 0, Pending: 0, InUse: 2, Excluded: 1, Unknown: 1, Failed: 0, NotAttempted: 3,
+        Candidates: 7,
+        Eligible: 3,
+        Upgraded: 0,
+        Pending: 0,
+        InUse: 2,
+        Excluded: 1,
+        Unknown: 1,
+        Failed: 0,
+        NotAttempted: 3,
+        TooLittleData: 0,
+        ...NO_WATCH_COUNTS,
       });
       expect(s.instances.notAttempted).toEqual(['i-safe', 'i-stopped', 'i-pending']);
       expect(s.stoppedEarly).toBeUndefined();
@@ -394,10 +449,10 @@ describe('applied or pending', () => {
 });
 
 describe('scale: pagination and batching', () => {
-  test('1,200 candidates: two DescribeInstances pages, GetMetricData in batches of 500, id lists capped in the summary', async () => {
+  test('1,200 candidates: two DescribeInstances pages, GetMetricData in batches of 500 (a window of 200 hours), id lists capped in the summary', async () => {
     fleet.splice(0, fleet.length, ...instances(1200, 'c'));
     emulate(fleet);
-    configure({ MODE: 'REPORT_ONLY' });
+    configure({ MODE: 'REPORT_ONLY', LOOKBACK_SECONDS: String(200 * 3600) });
     const s = await runSchedule();
     expect(describeCalls().listing.map((i) => [i.MaxResults, i.NextToken])).toStrictEqual([[1000, undefined], [1000, '1000']]);
     expect(logs).toContainEqual(JSON.stringify({ message: 'instances allowing IMDSv1 listed', count: 1200, pages: 2 }));
@@ -428,14 +483,14 @@ describe('scale: pagination and batching', () => {
     expect(s.instances).toMatchObject({ inUse: ['i-b'], unknown: ['i-c'], upgraded: ['i-a'] });
   });
 
-  test('the query: AWS/EC2 MetadataNoToken by InstanceId, Sum over one period of the lookback rounded up to the hour, ending on a minute', async () => {
+  test('the query: AWS/EC2 MetadataNoToken by InstanceId, Sum per hour over the lookback rounded up to the hour, ending on a minute', async () => {
     configure({ MODE: 'UPGRADE', LOOKBACK_SECONDS: '3601' });
     const before = Date.now();
     await runSchedule();
     const input = cw.commandCalls(GetMetricDataCommand)[0].args[0].input;
     expect(input.MetricDataQueries![0]).toEqual({
       Id: 'm0',
-      MetricStat: { Metric: { Namespace: 'AWS/EC2', MetricName: 'MetadataNoToken', Dimensions: [{ Name: 'InstanceId', Value: 'i-safe' }] }, Period: 7200, Stat: 'Sum' },
+      MetricStat: { Metric: { Namespace: 'AWS/EC2', MetricName: 'MetadataNoToken', Dimensions: [{ Name: 'InstanceId', Value: 'i-safe' }] }, Period: 3600, Stat: 'Sum' },
       ReturnData: true,
     });
     expect(input.MetricDataQueries!.map((q) => q.Id)).toEqual(['m0', 'm1', 'm2', 'm3', 'm4', 'm5']);
@@ -518,7 +573,7 @@ describe('throttling and IAM propagation', () => {
     const f = fakes(fleet);
     const denied = () => serviceError('AccessDenied', 'no', 403);
     cw.on(GetMetricDataCommand).callsFakeOnce(f.getMetricData).rejectsOnce(denied()).callsFake(f.getMetricData);
-    configure({ MODE: 'REPORT_ONLY' });
+    configure({ MODE: 'REPORT_ONLY', LOOKBACK_SECONDS: String(200 * 3600) });
     let s = await runSchedule();
     expect(cw.commandCalls(GetMetricDataCommand)).toHaveLength(3);
     expect(s.counts).toMatchObject({ Failed: 500 });
@@ -539,7 +594,7 @@ describe('usage that cannot be read', () => {
     fleet.splice(0, fleet.length, ...instances(501, 'e', { usage: [0] }));
     emulate(fleet);
     cw.on(GetMetricDataCommand).rejectsOnce(serviceError('InvalidParameterValue', 'no')).callsFake(fakes(fleet).getMetricData);
-    configure({ MODE: 'UPGRADE', WITHOUT_METRICS: 'true', MAX_PER_RUN: '1000' });
+    configure({ MODE: 'UPGRADE', WITHOUT_METRICS: 'true', MAX_PER_RUN: '1000', LOOKBACK_SECONDS: String(200 * 3600) });
     const s = await runSchedule();
     expect(modifiedIds()).toEqual(['i-e000500']);
     expect(s.counts).toMatchObject({ Candidates: 501, Failed: 500, Upgraded: 1, Unknown: 0 });
@@ -678,7 +733,7 @@ describe('the budget', () => {
 });
 
 describe('metrics', () => {
-  test('each run puts the six counts, unit Count, no dimensions, in the library\'s namespace', async () => {
+  test('each run puts the eleven counts, unit Count, no dimensions, in the library\'s namespace', async () => {
     ec2.on(ModifyInstanceMetadataOptionsCommand, { InstanceId: 'i-stopped' }).rejects(serviceError('IncorrectInstanceState'));
     await runSchedule();
     expect(putMetricInputs()).toEqual([{
@@ -690,6 +745,11 @@ describe('metrics', () => {
         { MetricName: 'InstancesExcluded', Value: 1, Unit: 'Count', Dimensions: [] },
         { MetricName: 'InstancesUnknown', Value: 1, Unit: 'Count', Dimensions: [] },
         { MetricName: 'InstancesFailed', Value: 1, Unit: 'Count', Dimensions: [] },
+        { MetricName: 'InstancesWithTooLittleData', Value: 0, Unit: 'Count', Dimensions: [] },
+        { MetricName: 'InstancesWithRejectedImdsv1Calls', Value: 0, Unit: 'Count', Dimensions: [] },
+        { MetricName: 'InstancesRestoredToOptional', Value: 0, Unit: 'Count', Dimensions: [] },
+        { MetricName: 'InstancesRestoreRefused', Value: 0, Unit: 'Count', Dimensions: [] },
+        { MetricName: 'AutoScalingGroupsAllowingImdsv1', Value: 0, Unit: 'Count', Dimensions: [] },
       ],
     }]);
   });
@@ -722,7 +782,7 @@ describe('metrics', () => {
     emulate(fleet);
     const s = await runSchedule();
     expect(cw.commandCalls(GetMetricDataCommand)).toHaveLength(0);
-    expect(Object.values(metricValues())).toEqual([0, 0, 0, 0, 0, 0]);
+    expect(Object.values(metricValues())).toEqual([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
     expect(s.counts.Candidates).toBe(0);
   });
 
@@ -735,12 +795,16 @@ describe('metrics', () => {
 });
 
 describe('CloudFormation', () => {
-  test('Create runs once and answers SUCCESS with the account-and-Region physical id and the counts as Data', async () => {
+  test('Create runs once, only reports (in UPGRADE too: the schedule switches), and answers SUCCESS with the account-and-Region physical id and the counts as Data', async () => {
     const answered = await answer(create());
     expect(answered).toMatchObject({ Status: 'SUCCESS', PhysicalResourceId: PHYSICAL_ID });
-    expect(answered.Data).toEqual({ Candidates: '7', Eligible: '3', Upgraded: '3', Pending: '0', InUse: '2', Excluded: '1', Unknown: '1', Failed: '0' });
-    expect(summary().trigger).toBe('Create');
-    expect(modifiedIds()).toEqual(['i-safe', 'i-stopped', 'i-pending']);
+    expect(answered.Data).toEqual({ Candidates: '7', Eligible: '3', Upgraded: '0', Pending: '0', InUse: '2', Excluded: '1', Unknown: '1', Failed: '0', TooLittleData: '0' });
+    const s = summary();
+    expect(s.trigger).toBe('Create');
+    expect(s.reportOnly).toBe('deploy-time run');
+    expect(s.instances.notAttempted).toEqual(['i-safe', 'i-stopped', 'i-pending']);
+    expect(ec2.commandCalls(ModifyInstanceMetadataOptionsCommand)).toHaveLength(0);
+    expect(ssm.calls()).toHaveLength(0);
   });
 
   test('Update runs once and keeps its physical id', async () => {
@@ -974,5 +1038,702 @@ describe('other invocations', () => {
     ec2.on(DescribeInstancesCommand).rejects(serviceError('InternalError', 'boom', 500));
     await expect(handler(scheduledEvent(), context())).rejects.toThrow('The instances allowing IMDSv1 could not be listed, so nothing was changed: InternalError: boom');
     expect(summary().error).toBe('The instances allowing IMDSv1 could not be listed, so nothing was changed: InternalError: boom');
+  });
+});
+
+describe('evidence: the running time the zero datapoints cover (minimumObservedSeconds)', () => {
+  const hours = (n: number, value = 0) => Array<number>(n).fill(value);
+
+  test('the default, 7 days: 168 hours of zeros are enough, 167 are not (reported with the hours observed), whatever upgradeWithoutMetrics', async () => {
+    fleet.splice(0, fleet.length,
+      instance('i-week', { usage: hours(168) }),
+      instance('i-almost', { usage: hours(167) }),
+      instance('i-single', { usage: [0] }),
+      instance('i-used', { usage: [...hours(200), 1] }),
+      instance('i-none'));
+    emulate(fleet);
+    configure({ MODE: 'UPGRADE', MIN_OBSERVED_SECONDS: undefined, WITHOUT_METRICS: 'true' });
+    const s = await runSchedule();
+    expect(s.config.minimumObservedSeconds).toBe(7 * 86_400);
+    // The instance without any datapoint is upgradeWithoutMetrics' business; too little data never is.
+    expect(modifiedIds()).toEqual(['i-week', 'i-none']);
+    expect(s.instances.tooLittleData).toEqual([{ instanceId: 'i-almost', hoursObserved: 167 }, { instanceId: 'i-single', hoursObserved: 1 }]);
+    expect(s.instances.inUse).toEqual(['i-used']);
+    expect(s.counts).toMatchObject({ Candidates: 5, Eligible: 2, Upgraded: 2, TooLittleData: 2, InUse: 1, Unknown: 0 });
+    expect(metricValues()).toMatchObject({ InstancesWithTooLittleData: 2 });
+  });
+
+  test('a configured minimum: exactly that many hours is enough', async () => {
+    fleet.splice(0, fleet.length, instance('i-a', { usage: hours(24) }), instance('i-b', { usage: hours(23) }));
+    emulate(fleet);
+    configure({ MODE: 'UPGRADE', MIN_OBSERVED_SECONDS: String(24 * 3600) });
+    const s = await runSchedule();
+    expect(modifiedIds()).toEqual(['i-a']);
+    expect(s.instances.tooLittleData).toEqual([{ instanceId: 'i-b', hoursObserved: 23 }]);
+  });
+
+  test('REPORT_ONLY reports too little data the same way', async () => {
+    fleet.splice(0, fleet.length, instance('i-b', { usage: hours(5) }));
+    emulate(fleet);
+    configure({ MODE: 'REPORT_ONLY', MIN_OBSERVED_SECONDS: String(6 * 3600) });
+    const s = await runSchedule();
+    expect(s.counts).toMatchObject({ TooLittleData: 1, Eligible: 0, NotAttempted: 0 });
+    expect(ec2.commandCalls(ModifyInstanceMetadataOptionsCommand)).toHaveLength(0);
+  });
+
+  test('instances a call: as many as fit 100,800 hourly datapoints (one hour more for the alignment), at most 500', () => {
+    expect(queriesPerCall(14 * 86_400)).toBe(299);
+    expect(queriesPerCall(200 * 3600)).toBe(500);
+    expect(queriesPerCall(201 * 3600)).toBe(499);
+    expect(queriesPerCall(202 * 3600)).toBe(496);
+    expect(queriesPerCall(455 * 86_400)).toBe(9);
+    expect(queriesPerCall(3600)).toBe(500);
+    expect(queriesPerCall(1_000_000 * 3600)).toBe(1);
+  });
+
+  test('the default 14-day window: batches of 299', async () => {
+    fleet.splice(0, fleet.length, ...instances(600, 'w'));
+    emulate(fleet);
+    configure({ MODE: 'REPORT_ONLY' });
+    await runSchedule();
+    expect(cw.commandCalls(GetMetricDataCommand).map((c) => c.args[0].input.MetricDataQueries!.length)).toEqual([299, 299, 2]);
+  });
+});
+
+describe('scope: the inclusion tag key', () => {
+  test('lists with the tag-key filter and considers only instances carrying the key, whatever its value; the exclusion tag still wins', async () => {
+    fleet.splice(0, fleet.length,
+      instance('i-in', { usage: [0], tags: { 'imds-upgrade': '' } }),
+      instance('i-in-excluded', { usage: [0], tags: { 'imds-upgrade': 'yes', 'imds-keep-v1': '' } }),
+      instance('i-out', { usage: [0], tags: { Name: 'imds-upgrade' } }));
+    emulate(fleet);
+    configure({ MODE: 'UPGRADE', INCLUSION_TAG_KEY: 'imds-upgrade' });
+    const s = await runSchedule();
+    expect(describeCalls().listing[0].Filters).toEqual([
+      { Name: 'metadata-options.http-tokens', Values: ['optional'] },
+      { Name: 'instance-state-name', Values: ['pending', 'running', 'stopping', 'stopped'] },
+      { Name: 'tag-key', Values: ['imds-upgrade'] },
+    ]);
+    expect(modifiedIds()).toEqual(['i-in']);
+    expect(s.counts).toMatchObject({ Candidates: 2, Excluded: 1, Upgraded: 1 });
+    expect(s.config.inclusionTagKey).toBe('imds-upgrade');
+  });
+
+  test('an instance EC2 listed without the key (a filter it ignored) is still left out', async () => {
+    fleet.splice(0, fleet.length, instance('i-in', { usage: [0], tags: { 'imds-upgrade': '' } }), instance('i-out', { usage: [0] }));
+    emulate(fleet);
+    const f = fakes(fleet);
+    ec2.on(DescribeInstancesCommand).callsFake((input) => f.describeInstances({ ...input, Filters: input.Filters?.filter((x) => x.Name !== 'tag-key') }));
+    configure({ MODE: 'UPGRADE', INCLUSION_TAG_KEY: 'imds-upgrade' });
+    const s = await runSchedule();
+    expect(modifiedIds()).toEqual(['i-in']);
+    expect(s.counts).toMatchObject({ Candidates: 1 });
+  });
+});
+
+describe('the cap per interval: records, the interval claim, deploy-time runs', () => {
+  const HOUR = 3_600_000;
+  const UPGRADED_AT = 'cdk-imds-account-defaults:upgraded-at';
+  const recordedInstance = (id: string, hoursAgo: number, fields: Partial<FakeInstance> = {}) =>
+    instance(id, { httpTokens: 'required', usage: [], tags: { [UPGRADED_AT]: new Date(Date.now() - hoursAgo * HOUR).toISOString() }, ...fields });
+  const claimNames = () => [...parameters.keys()];
+  const intervalIndex = (seconds: number) => Math.floor(Date.now() / 1000 / seconds);
+
+  test('each switch is recorded on the instance (upgraded-at, an ISO time) before it is made, after its interval was claimed', async () => {
+    const before = Date.now();
+    const s = await runSchedule();
+    expect(modifiedIds()).toEqual(['i-safe', 'i-stopped', 'i-pending']);
+    for (const id of ['i-safe', 'i-stopped', 'i-pending']) {
+      const value = byId(id).tags[UPGRADED_AT];
+      expect(value).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
+      expect(Date.parse(value)).toBeGreaterThanOrEqual(before);
+    }
+    expect(ec2.commandCalls(CreateTagsCommand).map((c) => c.args[0].input.Resources)).toEqual([['i-safe', 'i-stopped', 'i-pending']]);
+    expect(ec2.commandCalls(CreateTagsCommand)[0].args[0].input.Tags).toEqual([{ Key: UPGRADED_AT, Value: expect.any(String) }]);
+    // The record comes first: the next run counts the switch even if this one dies right after it.
+    const order = ec2.calls().map((c) => c.args[0].constructor.name).filter((n) => n !== 'DescribeInstancesCommand');
+    expect(order).toEqual(['CreateTagsCommand', 'ModifyInstanceMetadataOptionsCommand', 'ModifyInstanceMetadataOptionsCommand', 'ModifyInstanceMetadataOptionsCommand']);
+    expect(claimNames()).toEqual([`/cdk-imds-account-defaults/instance-upgrade/switch-claims/${intervalIndex(86_400) * 86_400}`]);
+    expect(JSON.parse(parameters.values().next().value!)).toMatchObject({ until: expect.any(Number), claimedAt: expect.any(String) });
+    expect(s.switchedThisInterval).toBe(0);
+  });
+
+  test('switches recorded within the last interval count against the cap; older ones do not', async () => {
+    fleet.push(recordedInstance('i-rec1', 1), recordedInstance('i-rec2', 23), recordedInstance('i-old', 25));
+    emulate(fleet);
+    configure({ MODE: 'UPGRADE', MAX_PER_RUN: '3' });
+    const s = await runSchedule();
+    expect(s.switchedThisInterval).toBe(2);
+    expect(modifiedIds()).toEqual(['i-safe']);
+    expect(s.stoppedEarly).toBe('maxUpgradesPerInterval');
+    expect(s.instances.notAttempted).toEqual(['i-stopped', 'i-pending']);
+    expect(describeCalls().records).toHaveLength(1);
+  });
+
+  test('a shorter interval counts only its own span', async () => {
+    fleet.push(recordedInstance('i-rec1', 0.5), recordedInstance('i-rec2', 2));
+    emulate(fleet);
+    configure({ MODE: 'UPGRADE', MAX_PER_RUN: '2', INTERVAL_SECONDS: '3600' });
+    const s = await runSchedule();
+    expect(s.switchedThisInterval).toBe(1);
+    expect(modifiedIds()).toEqual(['i-safe']);
+  });
+
+  test('the cap already reached: nothing is claimed, nothing switched', async () => {
+    fleet.push(recordedInstance('i-rec1', 1), recordedInstance('i-rec2', 2));
+    emulate(fleet);
+    configure({ MODE: 'UPGRADE', MAX_PER_RUN: '2' });
+    const s = await runSchedule();
+    expect(s.stoppedEarly).toBe('maxUpgradesPerInterval');
+    expect(modifiedIds()).toEqual([]);
+    expect(ssm.calls()).toHaveLength(0);
+    expect(s.counts).toMatchObject({ Eligible: 3, NotAttempted: 3, Upgraded: 0 });
+  });
+
+  test('an interval claimed by another run: nothing switched (overlapping runs, a direct invoke)', async () => {
+    parameters.set(`/cdk-imds-account-defaults/instance-upgrade/switch-claims/${intervalIndex(86_400) * 86_400}`, '{"until":1}');
+    const s = await runSchedule();
+    expect(s.stoppedEarly).toBe('intervalClaimed');
+    expect(modifiedIds()).toEqual([]);
+    expect(s.counts).toMatchObject({ NotAttempted: 3 });
+  });
+
+  test('two runs at once: only one switches', async () => {
+    await Promise.all([handler(scheduledEvent(), context()), handler(scheduledEvent(), context())]);
+    const summaries = parsed().filter((l) => l.message === SUMMARY_MESSAGE);
+    expect(summaries.map((x) => x.counts.Upgraded).sort()).toEqual([0, 3]);
+    expect(summaries.map((x) => x.stoppedEarly ?? 'none').sort()).toEqual(['intervalClaimed', 'none']);
+    expect(modifiedIds()).toHaveLength(3);
+  });
+
+  test('the previous interval\'s run may still be switching: nothing switched; once it ended, the claim goes ahead and the one two intervals back is deleted', async () => {
+    const i = intervalIndex(86_400);
+    const name = (n: number) => `/cdk-imds-account-defaults/instance-upgrade/switch-claims/${n * 86_400}`;
+    parameters.set(name(i - 1), JSON.stringify({ until: Date.now() + 60_000 }));
+    let s = await runSchedule();
+    expect(s.stoppedEarly).toBe('previousRunActive');
+    expect(modifiedIds()).toEqual([]);
+
+    emulate(fleet);
+    logs.length = 0;
+    parameters.set(name(i - 1), 'not json');
+    s = await runSchedule();
+    expect(s.stoppedEarly).toBe('previousRunActive');
+
+    emulate(fleet);
+    logs.length = 0;
+    parameters.set(name(i - 1), JSON.stringify({ until: Date.now() - 1 }));
+    parameters.set(name(i - 2), JSON.stringify({ until: 0 }));
+    s = await runSchedule();
+    expect(s.stoppedEarly).toBeUndefined();
+    expect(modifiedIds()).toHaveLength(3);
+    expect([...parameters.keys()].sort()).toEqual([name(i - 1), name(i)].sort());
+  });
+
+  test('Parameter Store failing: claimFailed, nothing switched; a failed delete of an old claim is only logged', async () => {
+    ssm.on(GetParameterCommand).rejects(serviceError('InternalServerError', 'boom', 500));
+    let s = await runSchedule();
+    expect(s.stoppedEarly).toBe('claimFailed');
+    expect(modifiedIds()).toEqual([]);
+
+    emulate(fleet);
+    logs.length = 0;
+    ssm.on(DeleteParameterCommand).rejects(serviceError('InternalServerError', 'boom', 500));
+    s = await runSchedule();
+    expect(s.stoppedEarly).toBeUndefined();
+    expect(parsed().some((l) => l.message === 'an old claim could not be deleted')).toBe(true);
+  });
+
+  test('switches that cannot be recorded are not made (the next run could not count them)', async () => {
+    ec2.on(CreateTagsCommand).rejects(serviceError('InvalidParameterValue', 'no'));
+    const s = await runSchedule();
+    expect(modifiedIds()).toEqual([]);
+    expect(s.stoppedEarly).toBe('recordFailed');
+    expect(s.instances.watchFailed).toEqual([{ instanceId: 'i-safe', action: 'CreateTags', code: 'InvalidParameterValue' }]);
+    expect(s.counts).toMatchObject({ Upgraded: 0, NotAttempted: 3 });
+  });
+
+  test('records are written RECORD_BATCH at a time, never beyond the allowance; a later batch that fails stops the switching there', async () => {
+    expect(RECORD_BATCH).toBe(100);
+    fleet.splice(0, fleet.length, ...instances(260, 'r', { usage: [0] }));
+    emulate(fleet);
+    configure({ MODE: 'UPGRADE', MAX_PER_RUN: '250' });
+    let s = await runSchedule();
+    expect(ec2.commandCalls(CreateTagsCommand).map((c) => c.args[0].input.Resources!.length)).toEqual([100, 100, 50]);
+    expect(s.counts).toMatchObject({ Upgraded: 250, NotAttempted: 10 });
+
+    fleet.splice(0, fleet.length, ...instances(260, 's', { usage: [0] }));
+    emulate(fleet);
+    ec2.on(CreateTagsCommand).callsFakeOnce(fakes(fleet).createTags).rejects(serviceError('RequestLimitExceeded', 'slow down'));
+    logs.length = 0;
+    s = await runSchedule();
+    expect(s.counts).toMatchObject({ Upgraded: 100, NotAttempted: 160 });
+    expect(s.stoppedEarly).toBe('recordFailed');
+  });
+
+  test('records that cannot be listed: no switch in this run, the rest is reported', async () => {
+    const f = fakes(fleet);
+    ec2.on(DescribeInstancesCommand).callsFake((input) => {
+      if (input.Filters?.some((x) => x.Name === 'tag-key')) throw serviceError('InternalError', 'no', 500);
+      return f.describeInstances(input);
+    });
+    const s = await runSchedule();
+    expect(s.stoppedEarly).toBe('recordsUnreadable');
+    expect(modifiedIds()).toEqual([]);
+    expect(s.counts).toMatchObject({ Eligible: 3, NotAttempted: 3 });
+    expect(s.instances.watchFailed).toEqual([{ instanceId: '*', action: 'DescribeInstances', code: 'InternalError' }]);
+  });
+
+  test('an instance this function put back (restored-at) is left alone, as excluded', async () => {
+    byId('i-safe').tags['cdk-imds-account-defaults:restored-at'] = new Date().toISOString();
+    const s = await runSchedule();
+    expect(modifiedIds()).toEqual(['i-stopped', 'i-pending']);
+    expect(s.instances.excluded).toEqual(['i-safe', 'i-excluded']);
+  });
+
+  test('Update in UPGRADE only reports too', async () => {
+    const answered = await answer(update());
+    expect(answered.Data).toMatchObject({ Upgraded: '0', Eligible: '3' });
+    expect(ec2.commandCalls(ModifyInstanceMetadataOptionsCommand)).toHaveLength(0);
+  });
+});
+
+describe('watch after acting: MetadataNoTokenRejected of the recorded instances, and the put-back', () => {
+  const HOUR = 3_600_000;
+  const UPGRADED_AT = 'cdk-imds-account-defaults:upgraded-at';
+  /** Switched `hoursAgo`, used IMDSv1 (zeros) 3 days before, refusing `rejected` calls an hour ago. */
+  const switched = (id: string, rejected: number[], fields: Partial<FakeInstance> = {}) => {
+    const now = Date.now();
+    return instance(id, {
+      httpTokens: 'required',
+      usage: [0, 0],
+      usageTimes: [now - 72 * HOUR, now - 71 * HOUR],
+      rejected,
+      rejectedTimes: rejected.map(() => now - HOUR),
+      tags: { [UPGRADED_AT]: new Date(now - 2 * HOUR).toISOString() },
+      ...fields,
+    });
+  };
+  const optionalCalls = () => ec2.commandCalls(ModifyInstanceMetadataOptionsCommand).filter((c) => c.args[0].input.HttpTokens === 'optional').map((c) => c.args[0].input);
+
+  beforeEach(() => {
+    fleet.splice(0, fleet.length);
+  });
+
+  test('REPORT (the default): each instance with refused calls since its switch gets a log line and is counted; nothing is changed', async () => {
+    fleet.push(switched('i-broken', [0, 4]), switched('i-fine', [0, 0]), switched('i-quiet', []));
+    emulate(fleet);
+    const s = await runSchedule();
+    expect(s.instances.rejected).toEqual([{ instanceId: 'i-broken', upgradedAt: byId('i-broken').tags[UPGRADED_AT], rejectedCalls: 4 }]);
+    expect(parsed()).toContainEqual({ message: REJECTED_MESSAGE, instanceId: 'i-broken', upgradedAt: byId('i-broken').tags[UPGRADED_AT], rejectedCalls: 4 });
+    expect(metricValues()).toMatchObject({ InstancesWithRejectedImdsv1Calls: 1, InstancesRestoredToOptional: 0 });
+    expect(optionalCalls()).toEqual([]);
+    const queried = cw.commandCalls(GetMetricDataCommand).map((c) => c.args[0].input.MetricDataQueries![0].MetricStat!.Metric!.MetricName);
+    expect(queried).toEqual(['MetadataNoTokenRejected']);
+  });
+
+  test('refused calls before the hour of the recorded switch are not the switch\'s', async () => {
+    const now = Date.now();
+    fleet.push(switched('i-a', [5], { rejectedTimes: [now - 5 * HOUR] }));
+    emulate(fleet);
+    const s = await runSchedule();
+    expect(s.instances.rejected).toEqual([]);
+  });
+
+  test('RESTORE_OPTIONAL: put back to optional when EC2 and CloudWatch confirm the record, and recorded (restored-at)', async () => {
+    fleet.push(switched('i-broken', [3]));
+    emulate(fleet);
+    configure({ MODE: 'UPGRADE', REJECTED_CALLS_ACTION: 'RESTORE_OPTIONAL' });
+    const s = await runSchedule();
+    expect(optionalCalls()).toEqual([{ InstanceId: 'i-broken', HttpTokens: 'optional' }]);
+    expect(byId('i-broken').httpTokens).toBe('optional');
+    expect(Date.parse(byId('i-broken').tags['cdk-imds-account-defaults:restored-at'])).toBeGreaterThan(Date.now() - 60_000);
+    expect(s.instances.restored).toEqual(['i-broken']);
+    expect(metricValues()).toMatchObject({ InstancesWithRejectedImdsv1Calls: 1, InstancesRestoredToOptional: 1 });
+  });
+
+  test('RESTORE_OPTIONAL never acts on the tag alone: no MetadataNoToken before the record, already optional, restored or refused before', async () => {
+    const now = Date.now();
+    fleet.push(
+      switched('i-forged', [3], { usage: [], usageTimes: [] }),
+      switched('i-after-only', [3], { usageTimes: [now - HOUR, now - HOUR] }),
+      switched('i-optional', [3], { httpTokens: 'optional' }),
+      switched('i-refused', [3]),
+      switched('i-restored', [3]),
+    );
+    byId('i-refused').tags['cdk-imds-account-defaults:restore-refused-at'] = new Date(now - HOUR).toISOString();
+    byId('i-restored').tags['cdk-imds-account-defaults:restored-at'] = new Date(now - HOUR).toISOString();
+    emulate(fleet);
+    configure({ MODE: 'UPGRADE', REJECTED_CALLS_ACTION: 'RESTORE_OPTIONAL' });
+    const s = await runSchedule();
+    expect(optionalCalls()).toEqual([]);
+    expect(s.instances.restoreSkipped).toEqual([
+      { instanceId: 'i-forged', reason: 'noImdsv1BeforeRecord' },
+      { instanceId: 'i-after-only', reason: 'noImdsv1BeforeRecord' },
+      { instanceId: 'i-optional', reason: 'notRequired' },
+      { instanceId: 'i-refused', reason: 'refusedBefore' },
+      { instanceId: 'i-restored', reason: 'restoredBefore' },
+    ]);
+    expect(s.counts.RejectedCalls).toBe(5);
+  });
+
+  test('RESTORE_OPTIONAL under enforcement: EC2 refuses (UnsupportedOperation), recorded and reported, never tried again', async () => {
+    fleet.push(switched('i-broken', [3]));
+    emulate(fleet);
+    enforced.on = true;
+    configure({ MODE: 'UPGRADE', REJECTED_CALLS_ACTION: 'RESTORE_OPTIONAL' });
+    let s = await runSchedule();
+    expect(s.instances.restoreRefused).toEqual(['i-broken']);
+    expect(byId('i-broken').httpTokens).toBe('required');
+    expect(byId('i-broken').tags['cdk-imds-account-defaults:restore-refused-at']).toBeDefined();
+    expect(metricValues()).toMatchObject({ InstancesRestoreRefused: 1 });
+    expect(optionalCalls()).toHaveLength(1);
+
+    // The next run: reported again, not tried again.
+    const keep = byId('i-broken').tags;
+    emulate(fleet);
+    enforced.on = true;
+    logs.length = 0;
+    expect(byId('i-broken').tags).toBe(keep);
+    s = await runSchedule();
+    expect(optionalCalls()).toHaveLength(0);
+    expect(s.instances.restoreSkipped).toEqual([{ instanceId: 'i-broken', reason: 'refusedBefore' }]);
+    expect(s.counts).toMatchObject({ RejectedCalls: 1, RestoreRefused: 0 });
+  });
+
+  test('RESTORE_OPTIONAL: another error is reported and left to the next run; a record that cannot be written is reported', async () => {
+    fleet.push(switched('i-a', [3]), switched('i-b', [3]));
+    emulate(fleet);
+    ec2.on(ModifyInstanceMetadataOptionsCommand, { InstanceId: 'i-a' }).rejects(serviceError('IncorrectInstanceState'));
+    ec2.on(CreateTagsCommand).rejects(serviceError('RequestLimitExceeded'));
+    configure({ MODE: 'UPGRADE', REJECTED_CALLS_ACTION: 'RESTORE_OPTIONAL' });
+    const s = await runSchedule();
+    expect(s.instances.watchFailed).toEqual([
+      { instanceId: 'i-a', action: 'RestoreOptional', code: 'IncorrectInstanceState' },
+      { instanceId: 'i-b', action: 'CreateTags', code: 'RequestLimitExceeded' },
+    ]);
+    expect(s.instances.restored).toEqual(['i-b']);
+  });
+
+  test('RESTORE_OPTIONAL changes nothing in REPORT_ONLY, nor on deploy', async () => {
+    fleet.push(switched('i-broken', [3]));
+    emulate(fleet);
+    configure({ MODE: 'REPORT_ONLY', REJECTED_CALLS_ACTION: 'RESTORE_OPTIONAL' });
+    let s = await runSchedule();
+    expect(s.instances.rejected).toHaveLength(1);
+    expect(optionalCalls()).toEqual([]);
+    configure({ MODE: 'UPGRADE', REJECTED_CALLS_ACTION: 'RESTORE_OPTIONAL' });
+    logs.length = 0;
+    await answer(update());
+    s = summary();
+    expect(s.instances.rejected).toHaveLength(1);
+    expect(optionalCalls()).toEqual([]);
+  });
+
+  test('records that are not times this function writes, or lie in the future, are reported and not trusted; records older than the window are not read', async () => {
+    const now = Date.now();
+    fleet.push(
+      switched('i-bad', [3], { tags: { [UPGRADED_AT]: 'yesterday' } }),
+      switched('i-future', [3], { tags: { [UPGRADED_AT]: new Date(now + HOUR).toISOString() } }),
+      switched('i-old', [3], { tags: { [UPGRADED_AT]: new Date(now - 15 * 24 * HOUR).toISOString() } }),
+    );
+    emulate(fleet);
+    const s = await runSchedule();
+    expect(s.instances.recordProblems).toEqual([{ instanceId: 'i-bad', value: 'yesterday' }, { instanceId: 'i-future', value: byId('i-future').tags[UPGRADED_AT] }]);
+    expect(s.instances.rejected).toEqual([]);
+    expect(cw.commandCalls(GetMetricDataCommand)).toHaveLength(0);
+  });
+
+  test('a MetadataNoTokenRejected read that fails is reported per instance', async () => {
+    fleet.push(switched('i-a', [3]));
+    emulate(fleet);
+    cw.on(GetMetricDataCommand).rejects(serviceError('InvalidParameterValue', 'no'));
+    const s = await runSchedule();
+    expect(s.instances.watchFailed).toEqual([{ instanceId: 'i-a', action: 'GetMetricData', code: 'InvalidParameterValue' }]);
+  });
+});
+
+describe('records', () => {
+  test.each([
+    ['2026-11-27T06:00:00Z', Date.parse('2026-11-27T06:00:00Z')],
+    ['2026-11-27T06:00:00.123Z', Date.parse('2026-11-27T06:00:00.123Z')],
+    ['2026-11-27T06:00:00+01:00', undefined],
+    ['2026-11-27', undefined],
+    ['2026-13-45T06:00:00Z', undefined],
+    [' 2026-11-27T06:00:00Z', undefined],
+    ['', undefined],
+    [undefined, undefined],
+  ])('parseRecordTime(%p)', (value, expected) => {
+    expect(parseRecordTime(value, Date.parse('2026-12-01T00:00:00Z'))).toBe(expected);
+  });
+
+  test('a time within FUTURE_SKEW_MS ahead is believed, later ones not', () => {
+    const now = Date.parse('2026-12-01T00:00:00Z');
+    expect(parseRecordTime(new Date(now + FUTURE_SKEW_MS).toISOString(), now)).toBe(now + FUTURE_SKEW_MS);
+    expect(parseRecordTime(new Date(now + FUTURE_SKEW_MS + 1000).toISOString(), now)).toBeUndefined();
+  });
+});
+
+describe('Auto Scaling: the groups whose launch path still allows IMDSv1', () => {
+  test('each group holding a candidate, or launching instances that allow IMDSv1, is reported with its sources; a group that allows IMDSv1 gets a log line and is counted; nothing is modified', async () => {
+    groups.push(
+      { AutoScalingGroupName: 'web', LaunchTemplate: { LaunchTemplateId: 'lt-web', Version: '3' }, Instances: [{ InstanceId: 'i-safe' } as never, { InstanceId: 'i-inuse' } as never] } as never,
+      { AutoScalingGroupName: 'batch', LaunchTemplate: { LaunchTemplateId: 'lt-batch', Version: '$Default' }, Instances: [{ InstanceId: 'i-stopped' } as never] } as never,
+      { AutoScalingGroupName: 'empty-but-v1', LaunchTemplate: { LaunchTemplateId: 'lt-old', Version: '1' }, Instances: [] } as never,
+      { AutoScalingGroupName: 'fine', LaunchTemplate: { LaunchTemplateId: 'lt-fine', Version: '1' }, Instances: [{ InstanceId: 'i-required' } as never] } as never,
+    );
+    templates.set('lt-web:3', 'optional');
+    templates.set('lt-batch:$Default', 'required');
+    templates.set('lt-old:1', 'optional');
+    templates.set('lt-fine:1', 'required');
+    const s = await runSchedule();
+    expect(s.instances.autoScalingGroups).toEqual([
+      { groupName: 'web', imdsv1: 'allowed', sources: ['lt-web:3'], instancesAllowingImdsv1: 2, switchedThisRun: 1 },
+      { groupName: 'batch', imdsv1: 'required-tokens', sources: ['lt-batch:$Default'], instancesAllowingImdsv1: 1, switchedThisRun: 1 },
+      { groupName: 'empty-but-v1', imdsv1: 'allowed', sources: ['lt-old:1'], instancesAllowingImdsv1: 0, switchedThisRun: 0 },
+    ]);
+    expect(parsed().filter((l) => l.message === GROUP_MESSAGE).map((l) => l.groupName)).toEqual(['web', 'empty-but-v1']);
+    expect(s.counts.GroupsAllowingImdsv1).toBe(2);
+    expect(metricValues()).toMatchObject({ AutoScalingGroupsAllowingImdsv1: 2 });
+    // Read-only: only Describe calls to Auto Scaling.
+    expect(autoScaling.calls().map((c) => c.args[0].constructor.name).every((n) => n.startsWith('Describe'))).toBe(true);
+    expect(s.autoScalingGroupsIncomplete).toBeUndefined();
+  });
+
+  test('groups that cannot be read: the run says so and goes on', async () => {
+    autoScaling.on(DescribeAutoScalingGroupsCommand).rejects(serviceError('InternalFailure', 'no', 500));
+    const s = await runSchedule();
+    expect(s.autoScalingGroupsIncomplete).toEqual(expect.any(String));
+    expect(modifiedIds()).toEqual(['i-safe', 'i-stopped', 'i-pending']);
+  });
+
+  test('describeSource', () => {
+    expect(describeSource({ kind: 'launchTemplate', id: '', name: 'web', version: '$Latest' })).toBe('web:$Latest');
+    expect(describeSource({ kind: 'launchConfiguration', name: 'old' })).toBe('lc:old');
+    expect(describeSource({ kind: 'none' })).toBe('none');
+  });
+});
+
+describe('mutation-driven details: the claim, the watch, the records', () => {
+  const HOUR = 3_600_000;
+  const UPGRADED_AT = 'cdk-imds-account-defaults:upgraded-at';
+  const claimOf = (offset: number) => `/cdk-imds-account-defaults/instance-upgrade/switch-claims/${(Math.floor(Date.now() / 86_400_000) + offset) * 86_400}`;
+  const messages = () => parsed().map((l) => l.message);
+  const denied = () => serviceError('AccessDeniedException', 'not yet', 400);
+  const switched = (id: string, rejected: number[], fields: Partial<FakeInstance> = {}) => {
+    const now = Date.now();
+    return instance(id, {
+      httpTokens: 'required',
+      usage: [0],
+      usageTimes: [now - 72 * HOUR],
+      rejected,
+      rejectedTimes: rejected.map(() => now - HOUR),
+      tags: { [UPGRADED_AT]: new Date(now - 2 * HOUR).toISOString() },
+      ...fields,
+    });
+  };
+  const optionalIds = () => ec2.commandCalls(ModifyInstanceMetadataOptionsCommand).filter((c) => c.args[0].input.HttpTokens === 'optional').map((c) => c.args[0].input.InstanceId);
+
+  test('the claim: what is put, and the log line of each outcome', async () => {
+    await runSchedule();
+    const put = ssm.commandCalls(PutParameterCommand)[0].args[0].input;
+    expect(put).toEqual({ Name: claimOf(0), Value: expect.any(String), Type: 'String', Overwrite: false, Description: expect.stringMatching(/ImdsInstanceUpgrade/) });
+    expect(JSON.parse(put.Value!)).toEqual({ until: expect.any(Number), claimedAt: expect.stringMatching(/Z$/) });
+    expect(ssm.commandCalls(GetParameterCommand)[0].args[0].input).toEqual({ Name: claimOf(-1) });
+    expect(ssm.commandCalls(DeleteParameterCommand)[0].args[0].input).toEqual({ Name: claimOf(-2) });
+    expect(messages()).not.toContain('an old claim could not be deleted');
+
+    const fresh = () => {
+      fleet = standardFleet();
+      emulate(fleet);
+      logs.length = 0;
+    };
+    for (const [value, outcome] of [['{"until":"9999999999999"}', 'previousRunActive'], ['{}', 'previousRunActive'], ['{"until":1e400}', 'previousRunActive'], ['{"until":0}', undefined]] as const) {
+      fresh();
+      logs.length = 0;
+      parameters.set(claimOf(-1), value);
+      const s = await runSchedule();
+      expect({ value, stoppedEarly: s.stoppedEarly }).toEqual({ value, stoppedEarly: outcome });
+    }
+
+    fresh();
+    parameters.set(claimOf(-1), JSON.stringify({ until: Date.now() + 60_000 }));
+    await runSchedule();
+    expect(parsed()).toContainEqual({ message: 'no switch: the previous interval\'s run may still be switching', claim: claimOf(-1), until: expect.any(Number) });
+
+    fresh();
+    parameters.set(claimOf(0), '{}');
+    await runSchedule();
+    expect(parsed()).toContainEqual({ message: 'no switch: another run claimed this interval first', claim: claimOf(0) });
+
+    fresh();
+    ssm.on(PutParameterCommand).rejects(serviceError('InternalServerError', 'boom', 500));
+    await runSchedule();
+    expect(parsed()).toContainEqual({ message: 'no switch: the interval could not be claimed', error: 'InternalServerError: boom' });
+
+    fresh();
+    ssm.on(DeleteParameterCommand).rejects(serviceError('InternalServerError', 'boom', 500));
+    await runSchedule();
+    expect(parsed()).toContainEqual({ message: 'an old claim could not be deleted', claim: claimOf(-2), error: 'InternalServerError: boom' });
+  });
+
+  test('the claim: the first Parameter Store call waits for IAM; a later access-denied answer does not', async () => {
+    ssm.on(GetParameterCommand).rejectsOnce(denied()).rejects(serviceError('ParameterNotFound', ''));
+    let s = await runSchedule();
+    expect(s.stoppedEarly).toBeUndefined();
+    expect(messages()).toContain('AccessDeniedException on the first SSM call: waiting for the role\'s policy to propagate');
+
+    fleet = standardFleet();
+    emulate(fleet);
+    logs.length = 0;
+    ssm.on(PutParameterCommand).rejectsOnce(denied());
+    s = await runSchedule();
+    expect(s.stoppedEarly).toBe('claimFailed');
+    expect(ssm.commandCalls(PutParameterCommand)).toHaveLength(1);
+  });
+
+  test('no eligible instance: nothing is claimed; REPORT_ONLY says nothing about a deploy-time run', async () => {
+    fleet.splice(0, fleet.length, instance('i-used', { usage: [2] }));
+    emulate(fleet);
+    let s = await runSchedule();
+    expect(ssm.calls()).toHaveLength(0);
+    expect(s.stoppedEarly).toBeUndefined();
+    configure({ MODE: 'REPORT_ONLY' });
+    logs.length = 0;
+    await answer(update());
+    s = summary();
+    expect(s.reportOnly).toBeUndefined();
+  });
+
+  test('the watch: logs, the IAM wait only on the first put-back and the first record, the boundaries of the records', async () => {
+    const now = Date.now();
+    const switchHour = Math.floor((now - 2 * HOUR) / HOUR) * HOUR;
+    fleet.splice(0, fleet.length,
+      switched('i-a', [3]),
+      switched('i-b', [3]),
+      switched('i-at-hour', [4], { rejectedTimes: [switchHour] }),
+      switched('i-before-hour', [4], { rejectedTimes: [switchHour - 1] }),
+      switched('i-usage-at-hour', [5], { usageTimes: [switchHour] }),
+      switched('i-old-refusal', [6], { tags: { [UPGRADED_AT]: new Date(now - 2 * HOUR).toISOString(), 'cdk-imds-account-defaults:restore-refused-at': new Date(now - 3 * HOUR).toISOString() } }),
+      switched('i-same-refusal', [6], { tags: { [UPGRADED_AT]: new Date(now - 2 * HOUR).toISOString(), 'cdk-imds-account-defaults:restore-refused-at': new Date(now - 2 * HOUR).toISOString() } }),
+      switched('i-old-restore', [7], { tags: { [UPGRADED_AT]: new Date(now - 2 * HOUR).toISOString(), 'cdk-imds-account-defaults:restored-at': new Date(now - 3 * HOUR).toISOString() } }),
+      switched('i-same-restore', [7], { tags: { [UPGRADED_AT]: new Date(now - 2 * HOUR).toISOString(), 'cdk-imds-account-defaults:restored-at': new Date(now - 2 * HOUR).toISOString() } }),
+    );
+    emulate(fleet);
+    const f = fakes(fleet);
+    ec2.on(ModifyInstanceMetadataOptionsCommand).callsFake((input) => f.modify(input));
+    ec2.on(ModifyInstanceMetadataOptionsCommand, { InstanceId: 'i-a' }).rejectsOnce(serviceError('UnauthorizedOperation', 'not yet', 403)).callsFake((input) => f.modify(input));
+    ec2.on(ModifyInstanceMetadataOptionsCommand, { InstanceId: 'i-b' }).rejects(serviceError('UnauthorizedOperation', 'denied', 403));
+    ec2.on(CreateTagsCommand).rejectsOnce(serviceError('UnauthorizedOperation', 'not yet', 403)).callsFake((input) => f.createTags(input));
+    configure({ MODE: 'REPORT_ONLY', REJECTED_CALLS_ACTION: 'RESTORE_OPTIONAL' });
+    configure({ MODE: 'UPGRADE', REJECTED_CALLS_ACTION: 'RESTORE_OPTIONAL' });
+    const s = await runSchedule();
+    expect(s.instances.rejected.map((r: { instanceId: string }) => r.instanceId)).toEqual([
+      'i-a', 'i-b', 'i-at-hour', 'i-usage-at-hour', 'i-old-refusal', 'i-same-refusal', 'i-old-restore', 'i-same-restore',
+    ]);
+    expect(s.instances.restoreSkipped).toEqual([
+      { instanceId: 'i-usage-at-hour', reason: 'noImdsv1BeforeRecord' },
+      { instanceId: 'i-same-refusal', reason: 'refusedBefore' },
+      { instanceId: 'i-same-restore', reason: 'restoredBefore' },
+    ]);
+    expect(s.instances.restored).toEqual(['i-a', 'i-at-hour', 'i-old-refusal', 'i-old-restore']);
+    expect(s.instances.watchFailed).toEqual([{ instanceId: 'i-b', action: 'RestoreOptional', code: 'UnauthorizedOperation' }]);
+    expect(optionalIds()).toEqual(['i-a', 'i-a', 'i-b', 'i-at-hour', 'i-old-refusal', 'i-old-restore']);
+    expect(ec2.commandCalls(CreateTagsCommand)).toHaveLength(5);
+    expect(parsed()).toContainEqual({ message: 'not put back to optional', instanceId: 'i-same-refusal', reason: 'refusedBefore' });
+    expect(parsed()).toContainEqual({ message: 'put back to optional (IMDSv1 allowed again)', instanceId: 'i-a', upgradedAt: byId('i-a').tags[UPGRADED_AT] });
+    expect(messages().filter((m) => /on the first EC2 call/.test(m))).toHaveLength(2);
+  });
+
+  test('the watch: a refused put-back is logged with its error; REPORT never decides about a put-back; unreadable or missing results', async () => {
+    fleet.splice(0, fleet.length, switched('i-a', [3]));
+    emulate(fleet);
+    enforced.on = true;
+    configure({ MODE: 'UPGRADE', REJECTED_CALLS_ACTION: 'RESTORE_OPTIONAL' });
+    await runSchedule();
+    expect(parsed()).toContainEqual({
+      message: 'put-back to optional refused: HttpTokensEnforced is on for the account; not tried again',
+      instanceId: 'i-a',
+      error: expect.stringMatching(/^UnsupportedOperation: /),
+    });
+
+    fleet.splice(0, fleet.length, switched('i-a', [3], { httpTokens: 'optional' }));
+    emulate(fleet);
+    logs.length = 0;
+    configure({ MODE: 'UPGRADE' });
+    let s = await runSchedule();
+    expect(s.instances.restoreSkipped).toEqual([]);
+
+    // MetadataNoToken unreadable: no put-back (usageUnreadable); a missing MetadataNoTokenRejected result: NoMetricDataResult.
+    fleet.splice(0, fleet.length, switched('i-a', [3]));
+    emulate(fleet);
+    logs.length = 0;
+    const f = fakes(fleet);
+    cw.on(GetMetricDataCommand).callsFake((input) => {
+      if (input.MetricDataQueries![0].MetricStat!.Metric!.MetricName === 'MetadataNoToken') throw serviceError('InternalServiceError', 'no', 500);
+      return f.getMetricData(input);
+    });
+    configure({ MODE: 'UPGRADE', REJECTED_CALLS_ACTION: 'RESTORE_OPTIONAL' });
+    s = await runSchedule();
+    expect(s.instances.restoreSkipped).toEqual([{ instanceId: 'i-a', reason: 'usageUnreadable' }]);
+
+    emulate(fleet);
+    logs.length = 0;
+    cw.on(GetMetricDataCommand).resolves({ MetricDataResults: [] });
+    s = await runSchedule();
+    expect(s.instances.watchFailed).toEqual([{ instanceId: 'i-a', action: 'GetMetricData', code: 'NoMetricDataResult' }]);
+  });
+
+  test('the records: long malformed values are cut to 64 characters; two pages are read; answers without optional fields', async () => {
+    expect(FUTURE_SKEW_MS).toBe(300_000);
+    expect(parseRecordTime('2026-11-27T06:00:00Z ', Date.parse('2026-12-01T00:00:00Z'))).toBeUndefined();
+    fleet.splice(0, fleet.length, switched('i-long', [0], { tags: { [UPGRADED_AT]: 'x'.repeat(100) } }));
+    emulate(fleet);
+    let s = await runSchedule();
+    expect(s.instances.recordProblems).toEqual([{ instanceId: 'i-long', value: 'x'.repeat(64) }]);
+
+    fleet.splice(0, fleet.length);
+    emulate(fleet);
+    logs.length = 0;
+    const recordsPage = (found: object[], NextToken?: string) => ({ Reservations: [{ Instances: found }, {}], NextToken });
+    ec2.on(DescribeInstancesCommand).callsFake((input) => {
+      if (!input.Filters?.some((x) => x.Name === 'tag-key')) return { Reservations: [] };
+      return input.NextToken === undefined
+        ? recordsPage([{ InstanceId: 'i-p1', State: { Name: 'running' }, MetadataOptions: { HttpTokens: 'required' }, Tags: [{ Key: UPGRADED_AT, Value: new Date().toISOString() }] }, {}], 'next')
+        : recordsPage([{ InstanceId: 'i-p2', State: { Name: 'stopped' }, Tags: [{ Key: UPGRADED_AT }] }, { InstanceId: 'i-nostate', Tags: [{ Key: UPGRADED_AT, Value: '' }] }]);
+    });
+    s = await runSchedule();
+    expect(describeCalls().records.map((i) => i.NextToken)).toEqual([undefined, 'next']);
+    expect(parsed()).toContainEqual({ message: 'instances with an upgrade record listed', count: 2, pages: 2 });
+    expect(s.instances.recordProblems).toEqual([{ instanceId: 'i-p2', value: '' }]);
+  });
+
+  test('the records listing: only its first call waits for IAM', async () => {
+    const f = fakes(fleet);
+    let recordCalls = 0;
+    ec2.on(DescribeInstancesCommand).callsFake((input) => {
+      if (input.Filters?.some((x) => x.Name === 'tag-key') && recordCalls++ === 0) throw serviceError('UnauthorizedOperation', 'not yet', 403);
+      return f.describeInstances(input);
+    });
+    const s = await runSchedule();
+    expect(describeCalls().records).toHaveLength(2);
+    expect(s.instances.watchFailed).toEqual([]);
+  });
+
+  test('Auto Scaling in a REPORT_ONLY run, and a reason-less incomplete read', async () => {
+    configure({ MODE: 'REPORT_ONLY' });
+    groups.push({ AutoScalingGroupName: 'web', LaunchTemplate: { LaunchTemplateId: 'lt-web', Version: '1' }, Instances: [{ InstanceId: 'i-safe' } as never] } as never);
+    templates.set('lt-web:1', 'optional');
+    let s = await runSchedule();
+    expect(s.instances.autoScalingGroups).toEqual([{ groupName: 'web', imdsv1: 'allowed', sources: ['lt-web:1'], instancesAllowingImdsv1: 1, switchedThisRun: 0 }]);
+    expect(GROUP_MESSAGE).toBe('Auto Scaling group launches instances that allow IMDSv1');
+    expect(parsed()).toContainEqual({ message: GROUP_MESSAGE, groupName: 'web', imdsv1: 'allowed', sources: ['lt-web:1'], instancesAllowingImdsv1: 1, switchedThisRun: 0 });
+
+    emulate(fleet);
+    logs.length = 0;
+    autoScaling.on(DescribeAutoScalingGroupsCommand).rejects(serviceError('InternalFailure', 'no', 500));
+    s = await runSchedule();
+    expect(parsed()).toContainEqual({ message: 'the Auto Scaling groups could not all be read', reason: s.autoScalingGroupsIncomplete });
+    expect(REJECTED_MESSAGE).toBe('IMDSv1 calls refused since the upgrade');
   });
 });
