@@ -13,14 +13,18 @@ import {
   aws_events as events,
   aws_events_targets as targets,
   aws_iam as iam,
+  aws_kms as kms,
   aws_lambda as lambda,
   aws_logs as logs,
 } from 'aws-cdk-lib';
 import { Construct, IConstruct } from 'constructs';
 import { DriftGuardMode, ImdsAccountDefaultsOptions, ReadinessCheckMode, SettingsOnDelete } from './account-defaults-options';
+import { ImdsEnforcementReadiness } from './imds-enforcement-readiness';
 import { ImdsPermissionsBoundary } from './permissions-boundary';
 import { validateAccountDefaultsOptions, validateSettingsOnDeleteWithRemovalPolicy } from './private/account-defaults-validate';
-import { ASYNC_INVOKE, HANDLER_RUNTIME, Placement, handlerRole, metricsStatement, onePerAccountAndRegion, onePerStack } from './private/function-parts';
+import {
+  ASYNC_INVOKE, HANDLER_RUNTIME, Placement, handlerLogGroup, handlerRole, metricsStatement, onePerAccountAndRegion, onePerStack, setServiceTimeout,
+} from './private/function-parts';
 import { inlineFunctionCode } from './private/inline-code';
 import { ACCOUNT_DEFAULTS_METRICS, DEFAULT_DRIFT_CHECK_INTERVAL, buildMetric, definitionOf } from './private/metric-definitions';
 import { suppressDriftGuardFindings, suppressImdsAccountDefaultsFindings } from './private/nag';
@@ -68,6 +72,28 @@ export interface ImdsAccountDefaultsProps extends ImdsAccountDefaultsOptions {
    * @see https://docs.aws.amazon.com/IAM/latest/UserGuide/access_policies_boundaries.html
    */
   readonly permissionsBoundary?: ImdsPermissionsBoundary;
+
+  /**
+   * A customer managed KMS key, in the stack's Region, that encrypts the
+   * function's log group. The key policy of a key defined in your app gets the
+   * statement CloudWatch Logs needs (`logs.<region>.amazonaws.com` may use it for
+   * this account's log groups); an imported key's policy must allow that already.
+   *
+   * @default - CloudWatch Logs' own encryption at rest (nothing secret is logged)
+   * @see https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/encrypt-log-data-kms.html
+   */
+  readonly logGroupEncryptionKey?: kms.IKey;
+
+  /**
+   * Add the `ImdsEnforcementReadiness` aspect to the app (or stage) of this
+   * construct's stack, unless one is there already: at synth, it reports the
+   * instances, launch templates and launch configurations of the app that
+   * enforcement would break, as errors when `httpTokensEnforced` is `ENABLED`
+   * and as warnings otherwise.
+   *
+   * @default false
+   */
+  readonly checkEnforcementReadiness?: boolean;
 }
 
 /** How long the handler may run; it answers CloudFormation a few seconds before this. */
@@ -179,11 +205,13 @@ export class ImdsAccountDefaults extends Construct {
     onePerStack(this, PLACEMENT);
     warnOnContradictions(this, props);
     this.node.addValidation({ validate: () => onePerAccountAndRegion(this, PLACEMENT) });
+    if (props.checkEnforcementReadiness === true) {
+      ImdsEnforcementReadiness._addToStageOf(this, props.httpTokensEnforced);
+    }
 
-    const logGroup = new logs.LogGroup(this, 'LogGroup', {
+    const logGroup = handlerLogGroup(this, {
       retention: props.logRetention ?? logs.RetentionDays.ONE_YEAR,
-      // The log group goes with the stack; a failed Delete keeps it (its dependants stay too).
-      removalPolicy: RemovalPolicy.DESTROY,
+      encryptionKey: props.logGroupEncryptionKey,
     });
 
     const role = handlerRole(this, 'Applies the EC2 account-level instance metadata defaults (cdk-imds-account-defaults)', props);
@@ -271,8 +299,6 @@ export class ImdsAccountDefaults extends Construct {
       // The claim of a retained resource says so: it keeps protecting its fields once its stack lets it go.
       ...(isRetained(removalPolicy) ? { [RETAINED_PROPERTY]: true } : {}),
       Ownership: OWNERSHIP_FORMAT,
-      // CloudFormation's own property (aws-cdk-lib 2.168, our minimum, has no serviceTimeout prop for it).
-      ServiceTimeout: SERVICE_TIMEOUT_SECONDS,
     };
     this.customResource = new CustomResource(this, 'Resource', {
       serviceToken: fn.functionArn,
@@ -280,6 +306,8 @@ export class ImdsAccountDefaults extends Construct {
       properties,
       removalPolicy,
     });
+    // CloudFormation's own property, set so that every aws-cdk-lib we support writes it without a warning.
+    setServiceTimeout(this.customResource, SERVICE_TIMEOUT_SECONDS);
     this.customResource.node.addDependency(policy);
     this.driftGuard = props.driftGuard;
     this.driftCheckInterval = props.driftCheckInterval ?? DEFAULT_DRIFT_CHECK_INTERVAL;

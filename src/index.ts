@@ -8,4 +8,8 @@ export * from './imds-account-defaults-stack-set';
 export * from './stack-set-options';
 export * from './imds-declarative-policy';
 export * from './imds-instance-upgrade';
+export * from './imds-service-control-policy';
+export * from './imds-enforcement-readiness';
+export * from './imds-readiness-report';
+export * from './nag-acknowledgements';
 export * from './snapshot';

@@ -15,7 +15,7 @@ import { METRICS_NAMESPACE } from './private/properties';
  * dimensions: each account and Region holds at most one `ImdsAccountDefaults`
  * and one `ImdsInstanceUpgrade`. Counts are `Count`; event metrics (drift,
  * security warnings) default to the statistic `Sum`, the per-run instance
- * counts of `ImdsInstanceUpgrade` to `Maximum`.
+ * counts of `ImdsInstanceUpgrade` and `ImdsReadinessReport` to `Maximum`.
  *
  * @see https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/cloudwatch_concepts.html
  */
@@ -45,12 +45,34 @@ export class ImdsMetrics {
   public static readonly INSTANCES_UNKNOWN = 'InstancesUnknown';
   /** `ImdsInstanceUpgrade`: instances whose upgrade failed, per run. */
   public static readonly INSTANCES_FAILED = 'InstancesFailed';
+  /** `ImdsInstanceUpgrade`: instances whose zero `MetadataNoToken` datapoints cover less than `minimumObservedTime`, per run. */
+  public static readonly INSTANCES_WITH_TOO_LITTLE_DATA = 'InstancesWithTooLittleData';
+  /** `ImdsInstanceUpgrade`: instances it switched that refused IMDSv1 calls since (`MetadataNoTokenRejected`), per run. */
+  public static readonly INSTANCES_WITH_REJECTED_IMDSV1_CALLS = 'InstancesWithRejectedImdsv1Calls';
+  /** `ImdsInstanceUpgrade` (`RejectedCallsAction.RESTORE_OPTIONAL`): instances put back to `HttpTokens: optional`, per run. */
+  public static readonly INSTANCES_RESTORED_TO_OPTIONAL = 'InstancesRestoredToOptional';
+  /** `ImdsInstanceUpgrade` (`RejectedCallsAction.RESTORE_OPTIONAL`): put-backs EC2 refused because enforcement is on, per run. */
+  public static readonly INSTANCES_RESTORE_REFUSED = 'InstancesRestoreRefused';
+  /** `ImdsInstanceUpgrade`: Auto Scaling groups whose launch template version or configuration launches instances allowing IMDSv1, per run. */
+  public static readonly AUTO_SCALING_GROUPS_ALLOWING_IMDSV1 = 'AutoScalingGroupsAllowingImdsv1';
+  /** `ImdsReadinessReport`: launch templates whose `$Default` or `$Latest` version allows IMDSv1, per run. */
+  public static readonly READINESS_LAUNCH_TEMPLATES_ALLOWING_IMDSV1 = 'ReadinessLaunchTemplatesAllowingImdsv1';
+  /** `ImdsReadinessReport`: Auto Scaling launch configurations that allow IMDSv1, per run. */
+  public static readonly READINESS_LAUNCH_CONFIGURATIONS_ALLOWING_IMDSV1 = 'ReadinessLaunchConfigurationsAllowingImdsv1';
+  /** `ImdsReadinessReport`: Auto Scaling groups that launch from a template version or configuration allowing IMDSv1, per run. */
+  public static readonly READINESS_AUTO_SCALING_GROUPS_ALLOWING_IMDSV1 = 'ReadinessAutoScalingGroupsAllowingImdsv1';
+  /** `ImdsReadinessReport`: instances (pending, running, stopping, stopped) that allow IMDSv1, per run. */
+  public static readonly READINESS_INSTANCES_ALLOWING_IMDSV1 = 'ReadinessInstancesAllowingImdsv1';
+  /** `ImdsReadinessReport`: 1 when enforcing would stop launches (`WOULD_STOP_LAUNCHES`), else 0, per run. */
+  public static readonly READINESS_WOULD_STOP_LAUNCHES = 'ReadinessWouldStopLaunches';
+  /** `ImdsReadinessReport`: 1 when a listing did not finish (the counts are a lower bound), else 0, per run. */
+  public static readonly READINESS_INCOMPLETE = 'ReadinessIncomplete';
 
   /**
    * One of the library's metrics, by name (one of the constants of this class),
    * with its default statistic and a period of the default interval of the
    * feature that publishes it (1 hour for the drift guard, 1 day for
-   * `ImdsInstanceUpgrade`, 5 minutes for security warnings) unless `props` says
+   * `ImdsInstanceUpgrade` and `ImdsReadinessReport`, 5 minutes for security warnings) unless `props` says
    * otherwise. Give `account` and `region` for another account's metric.
    *
    * @param metricName the metric's name, e.g. `ImdsMetrics.DRIFT_DETECTED`

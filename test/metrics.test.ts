@@ -25,6 +25,8 @@ const NAMESPACE = 'CdkImdsAccountDefaults';
 const ALL_NAMES = [
   'DriftDetected', 'DriftReapplied', 'DriftChecksSkipped', 'UnconfirmedEvents', 'ClaimProblems',
   'InstancesAllowingImdsv1', 'InstancesUpgraded', 'InstancesInUse', 'InstancesExcluded', 'InstancesUnknown', 'InstancesFailed',
+  'InstancesWithTooLittleData', 'InstancesWithRejectedImdsv1Calls', 'InstancesRestoredToOptional', 'InstancesRestoreRefused',
+  'AutoScalingGroupsAllowingImdsv1',
 ];
 const ACCOUNT_DEFAULTS_NAMES = ['DriftDetected', 'DriftReapplied', 'DriftChecksSkipped', 'UnconfirmedEvents', 'ClaimProblems'];
 
@@ -69,6 +71,11 @@ describe('ImdsMetrics', () => {
       INSTANCES_EXCLUDED: ImdsMetrics.INSTANCES_EXCLUDED,
       INSTANCES_UNKNOWN: ImdsMetrics.INSTANCES_UNKNOWN,
       INSTANCES_FAILED: ImdsMetrics.INSTANCES_FAILED,
+      INSTANCES_WITH_TOO_LITTLE_DATA: ImdsMetrics.INSTANCES_WITH_TOO_LITTLE_DATA,
+      INSTANCES_WITH_REJECTED_IMDSV1_CALLS: ImdsMetrics.INSTANCES_WITH_REJECTED_IMDSV1_CALLS,
+      INSTANCES_RESTORED_TO_OPTIONAL: ImdsMetrics.INSTANCES_RESTORED_TO_OPTIONAL,
+      INSTANCES_RESTORE_REFUSED: ImdsMetrics.INSTANCES_RESTORE_REFUSED,
+      AUTO_SCALING_GROUPS_ALLOWING_IMDSV1: ImdsMetrics.AUTO_SCALING_GROUPS_ALLOWING_IMDSV1,
     }).toEqual({
       DRIFT_DETECTED: 'DriftDetected',
       DRIFT_REAPPLIED: 'DriftReapplied',
@@ -81,6 +88,11 @@ describe('ImdsMetrics', () => {
       INSTANCES_EXCLUDED: 'InstancesExcluded',
       INSTANCES_UNKNOWN: 'InstancesUnknown',
       INSTANCES_FAILED: 'InstancesFailed',
+      INSTANCES_WITH_TOO_LITTLE_DATA: 'InstancesWithTooLittleData',
+      INSTANCES_WITH_REJECTED_IMDSV1_CALLS: 'InstancesWithRejectedImdsv1Calls',
+      INSTANCES_RESTORED_TO_OPTIONAL: 'InstancesRestoredToOptional',
+      INSTANCES_RESTORE_REFUSED: 'InstancesRestoreRefused',
+      AUTO_SCALING_GROUPS_ALLOWING_IMDSV1: 'AutoScalingGroupsAllowingImdsv1',
     });
     // The handlers' side (src/private/properties.ts).
     const handlerNames = [

@@ -8,11 +8,11 @@ import { Duration, aws_cloudwatch as cloudwatch } from 'aws-cdk-lib';
 import { DEFAULT_INTERVAL } from './instance-upgrade-config';
 import {
   CLAIM_PROBLEM_METRIC, DRIFT_CHECK_SKIPPED_METRIC, DRIFT_DETECTED_METRIC, DRIFT_REAPPLIED_METRIC,
-  METRICS_NAMESPACE, UNCONFIRMED_EVENT_METRIC, UPGRADE_METRIC_NAMES,
+  METRICS_NAMESPACE, REPORT_METRIC_NAMES, UNCONFIRMED_EVENT_METRIC, UPGRADE_METRIC_NAMES,
 } from './properties';
 
 /** Which feature publishes a metric. */
-export type MetricSource = 'drift-guard' | 'security' | 'instance-upgrade';
+export type MetricSource = 'drift-guard' | 'security' | 'instance-upgrade' | 'readiness-report';
 
 export interface MetricDefinition {
   readonly name: string;
@@ -28,6 +28,15 @@ const drift = (name: string): MetricDefinition => ({ name, source: 'drift-guard'
 // Each run of ImdsInstanceUpgrade puts its counts once: the largest in a period is the state it found.
 const upgrade = (name: string): MetricDefinition => ({ name, source: 'instance-upgrade', statistic: cloudwatch.Stats.MAXIMUM, defaultPeriod: DEFAULT_INTERVAL });
 
+/**
+ * ImdsReadinessReport's default interval (ImdsReadinessReportOptions.interval): the
+ * report is a migration instrument read over days and weeks, like the daily runs of
+ * ImdsInstanceUpgrade, whose dashboards it lines up with; a deployment refreshes it at once.
+ */
+export const DEFAULT_REPORT_INTERVAL = Duration.days(1);
+// Each report run puts its counts once: the largest in a period is the state it found.
+const report = (name: string): MetricDefinition => ({ name, source: 'readiness-report', statistic: cloudwatch.Stats.MAXIMUM, defaultPeriod: DEFAULT_REPORT_INTERVAL });
+
 /** Every metric the library publishes. */
 export const METRIC_DEFINITIONS: readonly MetricDefinition[] = [
   drift(DRIFT_DETECTED_METRIC),
@@ -36,12 +45,16 @@ export const METRIC_DEFINITIONS: readonly MetricDefinition[] = [
   { name: UNCONFIRMED_EVENT_METRIC, source: 'security', statistic: cloudwatch.Stats.SUM, defaultPeriod: Duration.minutes(5) },
   { name: CLAIM_PROBLEM_METRIC, source: 'security', statistic: cloudwatch.Stats.SUM, defaultPeriod: Duration.minutes(5) },
   ...Object.keys(UPGRADE_METRIC_NAMES).map(upgrade),
+  ...Object.values(REPORT_METRIC_NAMES).map(report),
 ];
 
 /** The definitions of the metrics ImdsAccountDefaults's function publishes. */
-export const ACCOUNT_DEFAULTS_METRICS = METRIC_DEFINITIONS.filter((d) => d.source !== 'instance-upgrade');
+export const ACCOUNT_DEFAULTS_METRICS = METRIC_DEFINITIONS.filter((d) => d.source === 'drift-guard' || d.source === 'security');
 /** The definitions of the metrics ImdsInstanceUpgrade's function publishes (its security warning: unconfirmed events). */
 export const INSTANCE_UPGRADE_METRICS = METRIC_DEFINITIONS.filter((d) => d.source === 'instance-upgrade' || d.name === UNCONFIRMED_EVENT_METRIC);
+
+/** The definitions of the metrics ImdsReadinessReport's function publishes (its security warning: unconfirmed events). */
+export const READINESS_REPORT_METRICS = METRIC_DEFINITIONS.filter((d) => d.source === 'readiness-report' || d.name === UNCONFIRMED_EVENT_METRIC);
 
 /** The definition of a metric by name, or an error that names who asks (`where`) and lists the names. */
 export function definitionOf(metricName: string, where: string, allowed: readonly MetricDefinition[] = METRIC_DEFINITIONS): MetricDefinition {

@@ -217,7 +217,45 @@ export const UPGRADE_ENV = {
   WITHOUT_METRICS: 'IMDS_UPGRADE_WITHOUT_METRICS',
   /** Integer within UPGRADE_LIMITS.maxUpgradesPerRun: the most instances one run modifies. */
   MAX_PER_RUN: 'IMDS_UPGRADE_MAX_PER_RUN',
+  /**
+   * Integer seconds, a whole number of hours from UPGRADE_LIMITS.minimumObservedSeconds.min
+   * to the lookback: the running time MetadataNoToken datapoints must cover before an instance is eligible.
+   */
+  MIN_OBSERVED_SECONDS: 'IMDS_UPGRADE_MIN_OBSERVED_SECONDS',
+  /** A tag key (1..128 characters), set only when configured: only instances carrying it are considered. */
+  INCLUSION_TAG_KEY: 'IMDS_UPGRADE_INCLUSION_TAG_KEY',
+  /** Integer seconds (UPGRADE_LIMITS.intervalSeconds): the schedule's interval, over which maxUpgradesPerRun holds. */
+  INTERVAL_SECONDS: 'IMDS_UPGRADE_INTERVAL_SECONDS',
+  /** One of REJECTED_CALLS_ACTIONS: what a run does about an instance it switched that refuses IMDSv1 calls. */
+  REJECTED_CALLS_ACTION: 'IMDS_UPGRADE_REJECTED_CALLS_ACTION',
 } as const;
+
+/** The values of UPGRADE_ENV.REJECTED_CALLS_ACTION (the RejectedCallsAction enum's values). */
+export const REJECTED_CALLS_ACTIONS = ['REPORT', 'RESTORE_OPTIONAL'] as const;
+
+export type RejectedCallsActionValue = (typeof REJECTED_CALLS_ACTIONS)[number];
+
+/**
+ * The tags ImdsInstanceUpgrade writes on an instance (values: ISO 8601 times),
+ * its record of what it did, where a user sees it. Anyone allowed
+ * ec2:CreateTags on the instance can write them too: the function treats them
+ * as claims to check, never as proof (lambda/instance-upgrade/records.ts).
+ * - UPGRADED_AT: it switched the instance to HttpTokens required, then;
+ * - RESTORED_AT: it put the instance back to HttpTokens optional, then;
+ * - RESTORE_REFUSED_AT: EC2 refused the put-back (enforcement on), then: not tried again.
+ */
+export const UPGRADE_RECORD_TAGS = {
+  UPGRADED_AT: 'cdk-imds-account-defaults:upgraded-at',
+  RESTORED_AT: 'cdk-imds-account-defaults:restored-at',
+  RESTORE_REFUSED_AT: 'cdk-imds-account-defaults:restore-refused-at',
+} as const;
+
+/**
+ * The Parameter Store path of the switch claims: one parameter per interval
+ * (`<path>/<interval start, epoch seconds>`), created with Overwrite false by
+ * the one scheduled run that may switch instances in that interval.
+ */
+export const UPGRADE_CLAIM_PATH = '/cdk-imds-account-defaults/instance-upgrade/switch-claims';
 
 /** The values of UPGRADE_ENV.MODE (the InstanceUpgradeMode enum's values). */
 export const UPGRADE_MODES = ['REPORT_ONLY', 'UPGRADE'] as const;
@@ -231,6 +269,9 @@ export const UPGRADE_DEFAULTS = {
   exclusionTagKey: 'imds-keep-v1',
   upgradeWithoutMetrics: false,
   maxUpgradesPerRun: 100,
+  minimumObservedSeconds: 7 * 24 * 3600,
+  intervalSeconds: 24 * 3600,
+  rejectedCallsAction: 'REPORT' as RejectedCallsActionValue,
 } as const;
 
 /**
@@ -242,6 +283,10 @@ export const UPGRADE_LIMITS = {
   lookbackSeconds: { min: 3600, max: 455 * 24 * 3600 },
   maxUpgradesPerRun: { min: 1, max: 1000 },
   exclusionTagKeyLength: { min: 1, max: 128 },
+  /** Whole hours (the handler counts hours with a datapoint); the upper bound is the lookback. */
+  minimumObservedSeconds: { min: 3600 },
+  /** The schedule: whole minutes (checked at synth), at least 1 hour; the upper bound only keeps the number sane. */
+  intervalSeconds: { min: 3600, max: 3650 * 24 * 3600 },
 } as const;
 
 /**
@@ -250,10 +295,11 @@ export const UPGRADE_LIMITS = {
  * to upgrade (Eligible), upgraded (Modify accepted; Pending: not yet seen applied),
  * skipped because they used IMDSv1 (InUse), carrying the exclusion tag (Excluded),
  * without MetadataNoToken datapoints and so left alone (Unknown; with
- * upgradeWithoutMetrics they are Eligible instead), and failed (Failed: usage
- * unreadable or Modify refused).
+ * upgradeWithoutMetrics they are Eligible instead), with datapoints covering less
+ * than the minimum observed time and so left alone (TooLittleData), and failed
+ * (Failed: usage unreadable or Modify refused).
  */
-export const UPGRADE_ATTRIBUTE_KEYS = ['Candidates', 'Eligible', 'Upgraded', 'Pending', 'InUse', 'Excluded', 'Unknown', 'Failed'] as const;
+export const UPGRADE_ATTRIBUTE_KEYS = ['Candidates', 'Eligible', 'Upgraded', 'Pending', 'InUse', 'Excluded', 'Unknown', 'Failed', 'TooLittleData'] as const;
 
 export type UpgradeAttributeKey = (typeof UPGRADE_ATTRIBUTE_KEYS)[number];
 
@@ -265,6 +311,11 @@ export const UPGRADE_METRIC_NAMES = {
   InstancesExcluded: 'Excluded',
   InstancesUnknown: 'Unknown',
   InstancesFailed: 'Failed',
+  InstancesWithTooLittleData: 'TooLittleData',
+  InstancesWithRejectedImdsv1Calls: 'RejectedCalls',
+  InstancesRestoredToOptional: 'Restored',
+  InstancesRestoreRefused: 'RestoreRefused',
+  AutoScalingGroupsAllowingImdsv1: 'GroupsAllowingImdsv1',
 } as const;
 
 // ---- Readiness check before enforcement (handler: lambda/account-defaults/readiness.ts) ----
@@ -308,3 +359,56 @@ export type ReadinessCountAttributeKey = (typeof READINESS_COUNT_ATTRIBUTE_KEYS)
 export const READINESS_ATTRIBUTE_KEYS = ['LaunchTemplatesAllowingImdsv1', 'LaunchConfigurationsAllowingImdsv1', 'InstancesAllowingImdsv1'] as const;
 export type ReadinessAttributeKey = (typeof READINESS_ATTRIBUTE_KEYS)[number];
 export const READINESS_NOT_CHECKED = 'not-checked';
+
+// ---- ImdsReadinessReport: the dry run (construct: src/imds-readiness-report.ts, handler: lambda/readiness-report/) ----
+
+/** The custom resource type of ImdsReadinessReport. Fixed for good: changing it would replace users' resources. */
+export const REPORT_RESOURCE_TYPE = 'Custom::ImdsReadinessReport';
+
+/** The report's only property of its own (`refreshKey`): never read; a new value makes CloudFormation send an Update. */
+export const REPORT_REFRESH_PROPERTY = 'RefreshKey';
+
+/** The prefix of the report's physical id (`ImdsReadinessReport:<account>:<region>`). */
+export const REPORT_PHYSICAL_ID_PREFIX = 'ImdsReadinessReport';
+
+/**
+ * What the report found (Data key REPORT_RESULT_ATTRIBUTE; `ReadinessReportResult`'s values), frozen:
+ * - READY: every listing finished and nothing launches with HttpTokens optional;
+ * - WOULD_STOP_LAUNCHES: a launch template ($Default or $Latest), a launch
+ *   configuration, or a version an Auto Scaling group launches sets HttpTokens
+ *   optional: enforcing would make those launches fail (whether or not every listing finished);
+ * - INCOMPLETE: nothing found that would stop, but a listing did not finish or a
+ *   group's source could not be read.
+ */
+export const REPORT_RESULTS = ['READY', 'WOULD_STOP_LAUNCHES', 'INCOMPLETE'] as const;
+export type ReportResult = (typeof REPORT_RESULTS)[number];
+
+/** The report's Data keys (every one always answered: Fn::GetAtt of a missing key fails the stack). */
+export const REPORT_RESULT_ATTRIBUTE = 'Result';
+/** Each a decimal count (a lower bound when the result is INCOMPLETE or a listing did not finish). */
+export const REPORT_COUNT_ATTRIBUTE_KEYS = [
+  'LaunchTemplatesAllowingImdsv1Count',
+  'LaunchConfigurationsAllowingImdsv1Count',
+  'AutoScalingGroupsAllowingImdsv1Count',
+  'InstancesAllowingImdsv1Count',
+] as const;
+export type ReportCountAttributeKey = (typeof REPORT_COUNT_ATTRIBUTE_KEYS)[number];
+/** The account's current defaults as GetInstanceMetadataDefaults reports them (effective values; REPORT_UNKNOWN when unreadable). */
+export const REPORT_DEFAULTS_ATTRIBUTE_KEYS = ['HttpTokens', 'HttpTokensEnforced', 'ManagedBy'] as const;
+export type ReportDefaultsAttributeKey = (typeof REPORT_DEFAULTS_ATTRIBUTE_KEYS)[number];
+export const REPORT_UNKNOWN = 'unknown';
+
+/**
+ * The metrics each report run puts (namespace METRICS_NAMESPACE, no dimensions, unit
+ * Count), by Data key or meaning. New names: none is used elsewhere with another meaning.
+ */
+export const REPORT_METRIC_NAMES = {
+  LaunchTemplatesAllowingImdsv1Count: 'ReadinessLaunchTemplatesAllowingImdsv1',
+  LaunchConfigurationsAllowingImdsv1Count: 'ReadinessLaunchConfigurationsAllowingImdsv1',
+  AutoScalingGroupsAllowingImdsv1Count: 'ReadinessAutoScalingGroupsAllowingImdsv1',
+  InstancesAllowingImdsv1Count: 'ReadinessInstancesAllowingImdsv1',
+  /** 1 when the result is WOULD_STOP_LAUNCHES, else 0. */
+  WouldStopLaunches: 'ReadinessWouldStopLaunches',
+  /** 1 when a listing did not finish (the counts are a lower bound), else 0. */
+  Incomplete: 'ReadinessIncomplete',
+} as const;
