@@ -1,7 +1,8 @@
-import { JsonFile, awscdk, javascript } from 'projen';
+import { JsonFile, awscdk, javascript, release } from 'projen';
 import { addConsumerTasks } from './projenrc/consumers';
 import { addMutationTesting } from './projenrc/mutation';
 import { addNag3Check } from './projenrc/nag';
+import { addReleaseTasks } from './projenrc/release';
 
 /**
  * The oldest aws-cdk-lib we support, and the one we build and test against.
@@ -29,9 +30,23 @@ const project = new awscdk.AwsCdkConstructLibrary({
   constructsVersion: '10.0.5',
   jsiiVersion: '~6.0.0',
 
-  // No GitHub workflows: CI is `.ci/run` on a clean checkout.
-  github: false,
-  release: false,
+  // Releases (projenrc/release.ts): 0.x until the API is declared stable; the version is
+  // chosen by projenrc/release-version.js (0.1.0 first, minor when the API breaks, else patch).
+  // The publishing workflows (.github/workflows/release.yml: GitHub release, npm, PyPI, Maven
+  // Central, NuGet, Go) run only on GitHub, when a maintainer starts them (workflow_dispatch);
+  // CI is `.ci/run` on a clean checkout, so no build workflow, no PR title lint, no Mergify.
+  github: true,
+  githubOptions: { mergify: false, pullRequestLint: false },
+  pullRequestTemplate: false,
+  release: true,
+  releaseTrigger: release.ReleaseTrigger.workflowDispatch(),
+  majorVersion: 0,
+  nextVersionCommand: 'node projenrc/release-version.js',
+  // commit-and-tag-version 13 needs Node.js 22; 12 runs on the Node.js 20 of this machine too.
+  bumpPackage: 'commit-and-tag-version@^12',
+  releaseToNpm: true,
+  // jsii-diff against the latest release after every compile (projenrc/release-compat.js).
+  compat: true,
   depsUpgrade: false,
   buildWorkflow: false,
 
@@ -53,6 +68,10 @@ const project = new awscdk.AwsCdkConstructLibrary({
     'cdk-nag@2.36.50',
     // The jsii assembly reader: test/api.test.ts checks that no exported type name collides with aws-cdk-lib's.
     '@jsii/spec',
+    // An IAM policy simulator (identity policies and SCPs): test/imds-service-control-policy.test.ts
+    // evaluates the service control policy and the functions' own IAM with it. Tests only, never
+    // shipped (AGPL-3.0-or-later, like its @cloud-copilot/iam-policy and iam-utils dependencies).
+    '@cloud-copilot/iam-simulate@0.1.173',
     // The integration test; its version must match aws-cdk-lib exactly.
     `@aws-cdk/integ-tests-alpha@${CDK_VERSION}-alpha.0`,
   ],
@@ -108,7 +127,7 @@ project.package.addField('overrides', { 'unrs-resolver': '1.12.2' });
 // a StackSet's embedded template carries, when plain code would not fit its budget.
 // @aws-sdk/* stays external: the Lambda Node.js runtime provides it.
 // ---------------------------------------------------------------------------
-const HANDLERS = ['account-defaults', 'instance-upgrade'];
+const HANDLERS = ['account-defaults', 'instance-upgrade', 'readiness-report'];
 for (const name of HANDLERS) {
   project.bundler.addBundle(`./lambda/${name}/index.ts`, {
     platform: 'node',
@@ -229,5 +248,6 @@ testAll.spawn(project.tasks.tryFind('test:consumer')!);
 addMutationTesting(project);
 addConsumerTasks(project);
 addNag3Check(project);
+addReleaseTasks(project);
 
 project.synth();

