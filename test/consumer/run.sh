@@ -231,6 +231,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { App } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
+import { ImdsSnapshot } from 'cdk-imds-account-defaults';
 import { ImdsDefaultsStack, OrganizationStack } from '../lib/stacks';
 
 function synth() {
@@ -276,6 +277,24 @@ test("the StackSet's template carries the package's bundle, or its loader (inlin
   // README, "Reading the inline code": the loader's own decoder, up to `c`.
   const line = loader.split('\n')[1];
   expect(new Function('require', `${line.split(',m={exports')[0]};return c`)(require)).toBe(bundle);
+});
+
+// README, "Snapshot tests of your stacks": the library's code masked, everything else kept.
+test('masked with ImdsSnapshot.maskInlineCode, each stack matches its snapshot, without the library\'s code', () => {
+  const stacks = synth();
+  for (const stack of [stacks.defaults, stacks.organization]) {
+    const template = Template.fromStack(stack).toJSON();
+    const masked = ImdsSnapshot.maskInlineCode(template);
+    const text = JSON.stringify(masked);
+    for (const name of ['account-defaults', 'instance-upgrade', 'readiness-report']) {
+      const dir = path.join(path.dirname(require.resolve('cdk-imds-account-defaults/package.json')), 'assets', 'lambda', name, 'index');
+      expect(text).not.toContain(JSON.stringify(fs.readFileSync(path.join(dir, 'index.js'), 'utf8')).slice(1, 200));
+      expect(text).not.toContain(JSON.stringify(fs.readFileSync(path.join(dir, 'inline.js'), 'utf8')).slice(1, 200));
+    }
+    expect(text).not.toMatch(/code sha256 [0-9a-f]{64}/);
+    expect(text.length).toBeLessThan(JSON.stringify(template).length / 2);
+    expect(masked).toMatchSnapshot();
+  }
 });
 
 test('two synths in one process give the same templates', () => {
