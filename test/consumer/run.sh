@@ -558,8 +558,7 @@ done
 npm install --no-save --prefer-offline --no-audit --no-fund --loglevel=error "aws-cdk-lib@$AWS_CDK_LIB" > npm-restore.log 2>&1 || { cat npm-restore.log >&2; fail "npm install aws-cdk-lib@$AWS_CDK_LIB"; }
 step "cdk synth --strict: no warning with aws-cdk-lib $AWS_CDK_LIB or $AWS_CDK_LIB_OLDEST ($(ls cdk.out.every-$AWS_CDK_LIB/*.template.json | wc -l) templates)"
 
-# cdk-nag 2 (as cdk-nag2, the newest 2.x, whose peer range `^2.176.0` takes this aws-cdk-lib) and 3, side by side.
-CDK_NAG2="${CDK_NAG2:-2.37.51}"
+# cdk-nag 2 (as cdk-nag2) and 3, side by side ($CDK_NAG2 and $CDK_NAG3: versions.sh).
 npm install --no-save --prefer-offline --no-audit --no-fund --loglevel=error "cdk-nag@$CDK_NAG3" "cdk-nag2@npm:cdk-nag@$CDK_NAG2" > npm-nag-both.log 2>&1 || { cat npm-nag-both.log >&2; fail "npm install cdk-nag@$CDK_NAG3 cdk-nag@$CDK_NAG2"; }
 for major in 2 3; do
   step "cdk-nag $major: every pack, both kinds of stack and the members' template (CfnInclude), cdk synth --strict"

@@ -14,6 +14,9 @@ TYPESCRIPT=6.0.3
 TS_NODE=10.9.2
 # cdk-nag 3 (npm latest; needs aws-cdk-lib >= 2.257): the packs as validation plugins.
 CDK_NAG3=3.0.2
+# cdk-nag 2 for the consumer app (installed as cdk-nag2): the newest 2.x, whose peer range
+# (^2.176.0) takes the app's aws-cdk-lib. The project's own suite uses 2.36.50 (.projenrc.ts).
+CDK_NAG2=2.37.51
 
 # Python and Go: the newest aws-cdk-lib that both PyPI (aws-cdk-lib, up to 2.275.0)
 # and the Go proxy (github.com/aws/aws-cdk-go/awscdk/v2: v2.230.0, v2.257.0,
