@@ -44,7 +44,7 @@ def synth(enforcement: bool):
         "Outside",
         max_size="1",
         min_size="0",
-        availability_zones=["eu-west-1a"],
+        vpc_zone_identifier=["subnet-12345678"],
         launch_template=autoscaling.CfnAutoScalingGroup.LaunchTemplateSpecificationProperty(launch_template_name="packer-built", version="$Latest"),
     )
     cdk.Aspects.of(app).add(ImdsEnforcementReadiness(enforcement=enforcement, container_hosts=[]))
