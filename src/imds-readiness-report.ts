@@ -18,7 +18,7 @@ import {
 } from './private/function-parts';
 import { inlineFunctionCode } from './private/inline-code';
 import { DEFAULT_REPORT_INTERVAL, READINESS_REPORT_METRICS, buildMetric, definitionOf } from './private/metric-definitions';
-import { addCheckovSkips, addNagSuppressions } from './private/nag';
+import { addNagSuppressions, suppressImdsReadinessReportFindings } from './private/nag';
 import {
   REPORT_METRIC_NAMES, REPORT_REFRESH_PROPERTY, REPORT_RESOURCE_TYPE, REPORT_RESULT_ATTRIBUTE,
   ReportCountAttributeKey, ReportDefaultsAttributeKey, UNCONFIRMED_EVENT_METRIC,
@@ -297,7 +297,7 @@ export class ImdsReadinessReport extends Construct {
     this.currentHttpTokensEnforced = att('HttpTokensEnforced');
     this.managedBy = att('ManagedBy');
 
-    suppressFindings(policy, fn, logGroup, props.logGroupEncryptionKey !== undefined);
+    suppressImdsReadinessReportFindings({ policy, handler: fn, eventInvokeConfig: fn.node.findChild('EventInvokeConfig'), logGroup });
   }
 
   /**
@@ -396,36 +396,3 @@ const PLACEMENT: Placement = {
   sameAccountAndRegion: (other, stackName, env) => `ImdsReadinessReport ${other} (stack ${stackName}) also reports on account and Region ${env}; its metrics have no dimensions, so only one ImdsReadinessReport may target them`,
 };
 
-/** The cdk-nag findings this design accepts, each with its reason (cdk-nag 2 metadata and cdk-nag 3 acknowledgements). */
-function suppressFindings(policy: iam.Policy, handler: lambda.Function, logGroup: logs.ILogGroup, encrypted: boolean): void {
-  const packs = (names: string[], rule: string, reason: string) => names.map((pack) => ({ id: `${pack}-${rule}`, reason }));
-  const [HIPAA, NIST_R4, NIST_R5, PCI, SERVERLESS] = ['HIPAA.Security', 'NIST.800.53.R4', 'NIST.800.53.R5', 'PCI.DSS.321', 'Serverless'];
-  addNagSuppressions(policy, [
-    // Describe*, GetInstanceMetadataDefaults and PutMetricData support no resource-level permissions;
-    // conditions limit them to the stack's Region and the library's metric namespace.
-    { id: 'AwsSolutions-IAM5', reason: 'Read-only Describe and metric actions have no ARNs; one Region', appliesTo: ['Resource::*'] },
-    ...packs([HIPAA, NIST_R4, NIST_R5, PCI], 'IAMNoInlinePolicy', 'Separate so Delete runs before it is removed'),
-  ]);
-  addNagSuppressions(handler, [
-    ...packs([HIPAA, NIST_R5], 'LambdaConcurrency', 'Reserving fails in low-limit accounts'),
-    ...packs([HIPAA, NIST_R5, SERVERLESS], 'LambdaDLQ', 'CloudFormation or the next run gets every outcome'),
-    ...packs([HIPAA, NIST_R4, NIST_R5, PCI], 'LambdaInsideVPC', 'Calls only AWS endpoints; no VPC resources'),
-    ...packs([SERVERLESS], 'LambdaTracing', 'Runs daily; its one log line suffices'),
-  ]);
-  addNagSuppressions(handler.node.findChild('EventInvokeConfig'), [
-    ...packs([SERVERLESS], 'LambdaAsyncFailureDestination', 'CloudFormation or the next run gets every outcome'),
-  ]);
-  addNagSuppressions(logGroup, [
-    ...packs([HIPAA, NIST_R4, NIST_R5, PCI], 'CloudWatchLogGroupEncrypted', 'No secrets logged; encrypted by default'),
-  ]);
-  // checkov: the same reasons (Metadata.checkov.skip); the log group's key check only without logGroupEncryptionKey.
-  addCheckovSkips(handler, [
-    { id: 'CKV_AWS_115', comment: 'Reserving fails in low-limit accounts' },
-    { id: 'CKV_AWS_116', comment: 'CloudFormation or the next run gets every outcome' },
-    { id: 'CKV_AWS_117', comment: 'Calls AWS endpoints only' },
-    { id: 'CKV_AWS_173', comment: 'No secrets in environment' },
-  ]);
-  if (!encrypted) {
-    addCheckovSkips(logGroup, [{ id: 'CKV_AWS_158', comment: 'No secrets logged; encrypted by default' }]);
-  }
-}

@@ -369,6 +369,35 @@ export function suppressImdsInstanceUpgradeFindings({ policy, handler, eventInvo
   ]);
 }
 
+/** The parts of `ImdsReadinessReport` that cdk-nag reports on. */
+export interface ImdsReadinessReportNagScope {
+  readonly policy: IConstruct;
+  readonly handler: IConstruct;
+  /** The function's asynchronous invocation settings (`AWS::Lambda::EventInvokeConfig`). */
+  readonly eventInvokeConfig: IConstruct;
+  readonly logGroup: IConstruct;
+}
+
+/**
+ * The findings the `ImdsReadinessReport` design accepts, each with its reason
+ * (its schedule, when it has one, is the construct's: `addNagSuppressions` there).
+ */
+export function suppressImdsReadinessReportFindings({ policy, handler, eventInvokeConfig, logGroup }: ImdsReadinessReportNagScope): void {
+  addNagSuppressions(policy, [
+    // Describe*, GetInstanceMetadataDefaults and PutMetricData support no resource-level permissions;
+    // conditions limit them to the stack's Region and the library's metric namespace.
+    { id: 'AwsSolutions-IAM5', reason: 'Read-only Describe and metric actions have no ARNs; one Region', appliesTo: ['Resource::*'] },
+    ...inPacks([HIPAA, NIST_R4, NIST_R5, PCI], 'IAMNoInlinePolicy', 'Separate so Delete runs before it is removed'),
+  ]);
+  acceptFunctionFindings({
+    handler,
+    eventInvokeConfig,
+    logGroup,
+    outcomeReason: 'CloudFormation or the next run gets every outcome',
+    tracingReason: 'Runs daily; its one log line suffices',
+  });
+}
+
 /**
  * The drift guard's rules (`ImdsAccountDefaults` with `driftGuard`): their target,
  * the handler, has no dead-letter queue.
