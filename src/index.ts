@@ -3,6 +3,7 @@ export * from './account-defaults-options';
 export * from './instance-upgrade-options';
 export * from './permissions-boundary';
 export * from './metrics';
+export * from './findings';
 export * from './imds-account-defaults';
 export * from './imds-account-defaults-stack-set';
 export * from './stack-set-options';

@@ -174,6 +174,16 @@ export const DRIFT_SETTING_ENV_PREFIX = 'IMDS_SETTING_';
  */
 export const DRIFT_ROLE_NAME_ENV = 'IMDS_ROLE_NAME';
 
+/**
+ * The central event bus's ARN, as an environment variable of each function (set
+ * only when the construct is given one): the function puts its findings there too,
+ * besides the default bus (lambda/shared/events.ts). Written by the template alone.
+ */
+export const CENTRAL_EVENT_BUS_ENV = 'IMDS_EVENT_BUS';
+
+/** Put by each function with the number of findings (events) that could not be put, to either bus, after the retries. */
+export const FINDINGS_NOT_PUT_METRIC = 'FindingsNotPut';
+
 /** The metrics the drift guard puts in METRICS_NAMESPACE (no dimensions). Never renamed: users alarm on them. */
 export const DRIFT_DETECTED_METRIC = 'DriftDetected';
 export const DRIFT_REAPPLIED_METRIC = 'DriftReapplied';
