@@ -169,4 +169,17 @@ export interface ImdsAccountDefaultsOptions extends ImdsSettings {
    * @default Duration.hours(1)
    */
   readonly driftCheckInterval?: Duration;
+
+  /**
+   * The ARN of a central Amazon EventBridge event bus (`ImdsFindingsHub`'s, or
+   * your own), possibly in another account and Region, that the function puts its
+   * findings to as events, besides this account's default bus (which always
+   * gets them). The function's role may put events there, and to the default bus,
+   * with the library's source only; the bus's own policy must admit this account.
+   * `ImdsFindingsHub.eventBusArnOf(...)` gives the ARN of a hub's bus.
+   *
+   * @default - findings go to this account's default event bus only
+   * @see https://docs.aws.amazon.com/eventbridge/latest/APIReference/API_PutEvents.html
+   */
+  readonly centralEventBusArn?: string;
 }

@@ -35,7 +35,7 @@ import {
   validateVariantTarget,
   warnOnNewInstanceGroup,
 } from './private/stack-set-validate';
-import { SETTING_PROPS, failer, validateRemovalPolicy, validateRoleOptions, validateSettings, warnOnContradictions } from './private/validate';
+import { SETTING_PROPS, failer, validateCentralEventBusArn, validateRemovalPolicy, validateRoleOptions, validateSettings, warnOnContradictions } from './private/validate';
 import { ImdsSettings } from './settings';
 import {
   ImdsManagementAccountResources,
@@ -423,6 +423,7 @@ export class ImdsAccountDefaultsStackSet extends Construct {
     validateRemovalPolicy(this, 'memberRemovalPolicy', props.memberRemovalPolicy);
     validateMemberRemoval(this, props.settingsOnDelete, props.memberRemovalPolicy);
     validateRoleOptions(this, { rolePath: props.rolePath });
+    validateCentralEventBusArn(this, props.centralEventBusArn);
     validateStackSetBoundary(this, props.permissionsBoundary);
     if (props.instanceUpgrade !== undefined) {
       instanceUpgradeConfig(this, props.instanceUpgrade, 'instanceUpgrade.');
@@ -769,6 +770,7 @@ function everyOption(props: ImdsAccountDefaultsStackSetProps): EveryOption {
     rolePath: props.rolePath,
     driftGuard: props.driftGuard,
     driftCheckInterval: props.driftCheckInterval,
+    centralEventBusArn: props.centralEventBusArn,
   };
 }
 

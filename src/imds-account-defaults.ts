@@ -23,7 +23,7 @@ import { ImdsEnforcementReadiness } from './imds-enforcement-readiness';
 import { ImdsPermissionsBoundary } from './permissions-boundary';
 import { validateAccountDefaultsOptions, validateSettingsOnDeleteWithRemovalPolicy } from './private/account-defaults-validate';
 import {
-  ASYNC_INVOKE, HANDLER_RUNTIME, Placement, handlerLogGroup, handlerRole, metricsStatement, onePerAccountAndRegion, onePerStack, setServiceTimeout,
+  ASYNC_INVOKE, HANDLER_RUNTIME, Placement, findingsEnvironment, findingsStatement, handlerLogGroup, handlerRole, metricsStatement, onePerAccountAndRegion, onePerStack, setServiceTimeout,
 } from './private/function-parts';
 import { inlineFunctionCode } from './private/inline-code';
 import { ACCOUNT_DEFAULTS_METRICS, DEFAULT_DRIFT_CHECK_INTERVAL, buildMetric, definitionOf } from './private/metric-definitions';
@@ -36,7 +36,7 @@ import {
   claimParameterName,
 } from './private/properties';
 import {
-  SETTING_PROPS, isRetained, toResourceProperties, validateRemovalPolicy, validateRoleOptions,
+  SETTING_PROPS, isRetained, toResourceProperties, validateCentralEventBusArn, validateRemovalPolicy, validateRoleOptions,
   validateSettings, warnOnContradictions,
 } from './private/validate';
 
@@ -199,6 +199,7 @@ export class ImdsAccountDefaults extends Construct {
 
     validateSettings(this, props);
     validateRoleOptions(this, props);
+    validateCentralEventBusArn(this, props.centralEventBusArn);
     validateRemovalPolicy(this, 'removalPolicy', props.removalPolicy);
     validateAccountDefaultsOptions(this, props);
     validateSettingsOnDeleteWithRemovalPolicy(this, props.settingsOnDelete, props.removalPolicy);
@@ -266,6 +267,8 @@ export class ImdsAccountDefaults extends Construct {
         }),
         // Security warnings (unconfirmed events, claim problems) and the drift guard's metrics.
         metricsStatement(),
+        // Its findings, as events.
+        findingsStatement(this, props.centralEventBusArn),
       ],
     });
 
@@ -280,7 +283,7 @@ export class ImdsAccountDefaults extends Construct {
       role,
       logGroup,
       ...ASYNC_INVOKE,
-      environment: { [DRIFT_ROLE_NAME_ENV]: role.roleName },
+      environment: { [DRIFT_ROLE_NAME_ENV]: role.roleName, ...findingsEnvironment(props.centralEventBusArn) },
     });
     this.handler = fn;
     this.role = role;

@@ -17,7 +17,7 @@ import { Construct } from 'constructs';
 import { ImdsInstanceUpgradeOptions } from './instance-upgrade-options';
 import { ImdsPermissionsBoundary } from './permissions-boundary';
 import {
-  ASYNC_INVOKE, HANDLER_RUNTIME, Placement, handlerLogGroup, handlerRole, metricsStatement, onePerAccountAndRegion, onePerStack, setServiceTimeout,
+  ASYNC_INVOKE, HANDLER_RUNTIME, Placement, findingsEnvironment, findingsStatement, handlerLogGroup, handlerRole, metricsStatement, onePerAccountAndRegion, onePerStack, setServiceTimeout,
 } from './private/function-parts';
 import { inlineFunctionCode } from './private/inline-code';
 import { instanceUpgradeConfig } from './private/instance-upgrade-config';
@@ -27,7 +27,7 @@ import {
   UNCONFIRMED_EVENT_METRIC, UPGRADE_CLAIM_PATH, UPGRADE_DEFAULTS, UPGRADE_ENV, UPGRADE_METRIC_NAMES, UPGRADE_RECORD_TAGS, UPGRADE_RESOURCE_TYPE,
   UpgradeAttributeKey,
 } from './private/properties';
-import { validateRoleOptions } from './private/validate';
+import { validateCentralEventBusArn, validateRoleOptions } from './private/validate';
 
 /**
  * Properties for `ImdsInstanceUpgrade`: the options, plus the function's log
@@ -70,6 +70,19 @@ export interface ImdsInstanceUpgradeProps extends ImdsInstanceUpgradeOptions {
    * @see https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/encrypt-log-data-kms.html
    */
   readonly logGroupEncryptionKey?: kms.IKey;
+
+  /**
+   * The ARN of a central Amazon EventBridge event bus (`ImdsFindingsHub`'s, or
+   * your own), possibly in another account and Region, that the function puts its
+   * findings to as events, besides this account's default bus (which always
+   * gets them). The function's role may put events there, and to the default bus,
+   * with the library's source only; the bus's own policy must admit this account.
+   * `ImdsFindingsHub.eventBusArnOf(...)` gives the ARN of a hub's bus.
+   *
+   * @default - findings go to this account's default event bus only
+   * @see https://docs.aws.amazon.com/eventbridge/latest/APIReference/API_PutEvents.html
+   */
+  readonly centralEventBusArn?: string;
 }
 
 /**
@@ -197,6 +210,7 @@ export class ImdsInstanceUpgrade extends Construct {
 
     const config = instanceUpgradeConfig(this, props);
     validateRoleOptions(this, props);
+    validateCentralEventBusArn(this, props.centralEventBusArn);
     this.interval = config.interval;
     onePerStack(this, PLACEMENT);
     this.node.addValidation({ validate: () => onePerAccountAndRegion(this, PLACEMENT) });
@@ -269,6 +283,8 @@ export class ImdsInstanceUpgrade extends Construct {
         ...upgradeStatements,
         // The run's counts and security warnings, in the library's namespace only.
         metricsStatement(),
+        // Its findings, as events.
+        findingsStatement(this, props.centralEventBusArn),
         // Read-only: its own custom resource in its own stack, to confirm each deploy-time event with CloudFormation.
         new iam.PolicyStatement({
           actions: ['cloudformation:DescribeStackResource'],
@@ -304,6 +320,7 @@ export class ImdsInstanceUpgrade extends Construct {
         [UPGRADE_ENV.INTERVAL_SECONDS]: String(config.interval.toSeconds()),
         ...(config.rejectedCallsAction === UPGRADE_DEFAULTS.rejectedCallsAction
           ? {} : { [UPGRADE_ENV.REJECTED_CALLS_ACTION]: config.rejectedCallsAction }),
+        ...findingsEnvironment(props.centralEventBusArn),
       },
       // Asynchronous invocations (CloudFormation, the schedule) are never run twice, nor late.
       ...ASYNC_INVOKE,

@@ -14,7 +14,7 @@ import {
 import { Construct } from 'constructs';
 import { ImdsPermissionsBoundary } from './permissions-boundary';
 import {
-  ASYNC_INVOKE, HANDLER_RUNTIME, Placement, handlerLogGroup, handlerRole, metricsStatement, onePerAccountAndRegion, onePerStack, setServiceTimeout,
+  ASYNC_INVOKE, HANDLER_RUNTIME, Placement, findingsEnvironment, findingsStatement, handlerLogGroup, handlerRole, metricsStatement, onePerAccountAndRegion, onePerStack, setServiceTimeout,
 } from './private/function-parts';
 import { inlineFunctionCode } from './private/inline-code';
 import { DEFAULT_REPORT_INTERVAL, READINESS_REPORT_METRICS, buildMetric, definitionOf } from './private/metric-definitions';
@@ -24,7 +24,7 @@ import {
   ReportCountAttributeKey, ReportDefaultsAttributeKey, UNCONFIRMED_EVENT_METRIC,
 } from './private/properties';
 import { validateReadinessReportOptions } from './private/readiness-report-validate';
-import { validateRoleOptions } from './private/validate';
+import { validateCentralEventBusArn, validateRoleOptions } from './private/validate';
 
 // The enum values below are answered by the handler and compared in users' templates: frozen (test/api.test.ts).
 
@@ -131,6 +131,19 @@ export interface ImdsReadinessReportProps extends ImdsReadinessReportOptions {
    * @see https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/encrypt-log-data-kms.html
    */
   readonly logGroupEncryptionKey?: kms.IKey;
+
+  /**
+   * The ARN of a central Amazon EventBridge event bus (`ImdsFindingsHub`'s, or
+   * your own), possibly in another account and Region, that the function puts its
+   * findings to as events, besides this account's default bus (which always
+   * gets them). The function's role may put events there, and to the default bus,
+   * with the library's source only; the bus's own policy must admit this account.
+   * `ImdsFindingsHub.eventBusArnOf(...)` gives the ARN of a hub's bus.
+   *
+   * @default - findings go to this account's default event bus only
+   * @see https://docs.aws.amazon.com/eventbridge/latest/APIReference/API_PutEvents.html
+   */
+  readonly centralEventBusArn?: string;
 }
 
 /** The report lists for up to 40 s; the answer and the metrics need the rest. */
@@ -221,6 +234,7 @@ export class ImdsReadinessReport extends Construct {
 
     validateReadinessReportOptions(this, props);
     validateRoleOptions(this, props);
+    validateCentralEventBusArn(this, props.centralEventBusArn);
     onePerStack(this, PLACEMENT);
     this.node.addValidation({ validate: () => onePerAccountAndRegion(this, PLACEMENT) });
 
@@ -249,6 +263,8 @@ export class ImdsReadinessReport extends Construct {
         }),
         // Its metrics and the security warning (unconfirmed events).
         metricsStatement(),
+        // Its findings, as events.
+        findingsStatement(this, props.centralEventBusArn),
       ],
     });
 
@@ -263,6 +279,7 @@ export class ImdsReadinessReport extends Construct {
       role,
       logGroup,
       ...ASYNC_INVOKE,
+      ...(props.centralEventBusArn !== undefined ? { environment: findingsEnvironment(props.centralEventBusArn) } : {}),
     });
     this.handler = fn;
     this.role = role;

@@ -175,6 +175,13 @@ describe('resources', () => {
         Resource: '*',
         Condition: { StringEquals: { 'cloudwatch:namespace': 'CdkImdsAccountDefaults' } },
       },
+      // Its findings, as events: the default bus of its account and Region, the library's source only.
+      {
+        Action: 'events:PutEvents',
+        Effect: 'Allow',
+        Resource: { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':events:', { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, ':event-bus/default']] },
+        Condition: { StringEquals: { 'events:source': 'cdk-imds-account-defaults' } },
+      },
     ]);
     // Every statement on "*" is limited by a condition.
     for (const statement of policy.PolicyDocument.Statement.filter((st: any) => st.Resource === '*')) {

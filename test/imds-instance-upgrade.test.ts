@@ -148,6 +148,13 @@ describe('resources, with the defaults', () => {
         Resource: '*',
         Condition: { StringEquals: { 'cloudwatch:namespace': 'CdkImdsAccountDefaults' } },
       },
+      // Its findings, as events: the default bus of its account and Region, the library's source only.
+      {
+        Action: 'events:PutEvents',
+        Effect: 'Allow',
+        Resource: { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':events:', { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, ':event-bus/default']] },
+        Condition: { StringEquals: { 'events:source': 'cdk-imds-account-defaults' } },
+      },
       // Confirming a deploy-time event: its own stack only.
       { Action: 'cloudformation:DescribeStackResource', Effect: 'Allow', Resource: { Ref: 'AWS::StackId' } },
       { Action: ['logs:CreateLogStream', 'logs:PutLogEvents'], Effect: 'Allow', Resource: { 'Fn::GetAtt': [logGroupId, 'Arn'] } },

@@ -59,8 +59,15 @@ describe('with the defaults', () => {
       'logs:CreateLogStream', 'logs:PutLogEvents',
       'cloudformation:DescribeStackResource',
       'cloudwatch:PutMetricData',
+      'events:PutEvents',
     ]);
-    expect(actions.filter((a: string) => /Modify|Put(?!MetricData|LogEvents)|Delete|Create(?!LogStream)/.test(a))).toEqual([]);
+    expect(actions.filter((a: string) => /Modify|Put(?!MetricData|LogEvents|Events)|Delete|Create(?!LogStream)/.test(a))).toEqual([]);
+    expect(statements[4]).toEqual({
+      Action: 'events:PutEvents',
+      Effect: 'Allow',
+      Resource: { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':events:', { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, ':event-bus/default']] },
+      Condition: { StringEquals: { 'events:source': 'cdk-imds-account-defaults' } },
+    });
     expect(statements[0]).toMatchObject({ Resource: '*', Condition: { StringEquals: { 'aws:RequestedRegion': { Ref: 'AWS::Region' } } } });
     expect(statements[2]).toMatchObject({ Resource: { Ref: 'AWS::StackId' } });
     expect(statements[3]).toMatchObject({ Condition: { StringEquals: { 'cloudwatch:namespace': 'CdkImdsAccountDefaults' } } });

@@ -10,7 +10,9 @@
  *   that fits, else the compressed loader;
  * - with two functions (settings and ImdsInstanceUpgrade, or either with the dry run),
  *   every option of both, it stays within TWO_FUNCTIONS_EMBEDDED_BUDGET_BYTES (95 % of
- *   the limit): 2.5 KB of headroom, the next size decision (see CONTRIBUTING.md).
+ *   the limit).
+ * Every option includes a central event bus in another account and Region
+ * (`centralEventBusArn`): its ARN, its IAM statement and the events code are counted.
  * Synth time and cold start are measured by `npx projen bench`, never asserted here.
  */
 import * as fs from 'fs';
@@ -55,6 +57,9 @@ const COMPRESSED_STACKSET_BUDGET_BYTES = 30_720;
  */
 const TWO_FUNCTIONS_EMBEDDED_BUDGET_BYTES = 48_640;
 
+/** A central event bus of another account and Region (ImdsFindingsHub's default name). */
+const CENTRAL_EVENT_BUS_ARN = 'arn:aws:events:us-east-1:111111111111:event-bus/cdk-imds-findings';
+
 const HANDLER_FILE = (name: string) => path.join(__dirname, '..', 'assets', 'lambda', name, 'index', 'index.js');
 const functionsOf = (template: any): any[] => Object.values<any>(template.Resources).filter((r) => r.Type === 'AWS::Lambda::Function');
 
@@ -76,6 +81,7 @@ const EVERY_OPTION: ImdsAccountDefaultsOptions = {
   driftGuard: DriftGuardMode.REAPPLY,
   driftCheckInterval: Duration.minutes(15),
   readinessCheck: ReadinessCheckMode.ENFORCE_AND_REPORT,
+  centralEventBusArn: CENTRAL_EVENT_BUS_ARN,
 };
 
 /** A boundary by name (the form that resolves in every StackSet member account). */
@@ -125,6 +131,7 @@ test(`ImdsInstanceUpgrade alone, every option, carries its plain code and is und
   const stack = new Stack(app, 'Upgrade');
   new ImdsInstanceUpgrade(stack, 'Upgrade', {
     ...EVERY_UPGRADE_OPTION, permissionsBoundary: ImdsPermissionsBoundary.fromPolicyName(BOUNDARY_POLICY_NAME), rolePath: '/platform/',
+    centralEventBusArn: CENTRAL_EVENT_BUS_ARN,
   });
   const template = app.synth().getStackByName('Upgrade').template;
   expect(functionsOf(template)[0].Properties.Code.ZipFile).toBe(fs.readFileSync(HANDLER_FILE('instance-upgrade'), 'utf8'));
@@ -170,6 +177,7 @@ describe('the dry run (ImdsReadinessReport)', () => {
     target: ImdsStackSetTarget.fromOrganizationalUnits({ organizationalUnitIds: ['ou-abcd-12345678'], regions: ['eu-west-1'] }),
     readinessReport: { interval: Duration.hours(6) },
     instanceUpgrade,
+    centralEventBusArn: CENTRAL_EVENT_BUS_ARN,
   });
 
   test(`a StackSet of the dry run alone (every option) carries its plain code, within ${EMBEDDED_BUDGET_BYTES} bytes`, () => {
@@ -199,6 +207,7 @@ describe('the dry run (ImdsReadinessReport)', () => {
       logRetention: logs.RetentionDays.TEN_YEARS,
       rolePath: '/platform/',
       permissionsBoundary: ImdsPermissionsBoundary.fromPolicyName(BOUNDARY_POLICY_NAME),
+      centralEventBusArn: CENTRAL_EVENT_BUS_ARN,
     });
     const template = app.synth().getStackByName('Report').template;
     expect(functionsOf(template)[0].Properties.Code.ZipFile).toBe(fs.readFileSync(HANDLER_FILE('readiness-report'), 'utf8'));

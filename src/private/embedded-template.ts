@@ -261,5 +261,6 @@ export function readinessReportProps(options: ImdsReadinessReportOptions, from: 
     permissionsBoundary: from.permissionsBoundary,
     rolePath: from.rolePath,
     logGroupEncryptionKey: from.logGroupEncryptionKey,
+    centralEventBusArn: from.centralEventBusArn,
   };
 }

@@ -6,7 +6,8 @@
  */
 import { ArnFormat, CfnResource, CustomResource, Duration, RemovalPolicy, Stack, Token, aws_iam as iam, aws_kms as kms, aws_lambda as lambda, aws_logs as logs } from 'aws-cdk-lib';
 import { IConstruct } from 'constructs';
-import { METRICS_NAMESPACE } from './properties';
+import { CENTRAL_EVENT_BUS_ENV, METRICS_NAMESPACE } from './properties';
+import { ImdsFindings } from '../findings';
 import { RoleOptions, failer } from './validate';
 
 /**
@@ -92,6 +93,28 @@ export function metricsStatement(): iam.PolicyStatement {
     resources: ['*'],
     conditions: { StringEquals: { 'cloudwatch:namespace': METRICS_NAMESPACE } },
   });
+}
+
+/**
+ * events:PutEvents for the function's findings (lambda/shared/events.ts): on this
+ * account's default bus and, when given, the central bus only, and only with the
+ * library's source (`events:source`), so the role cannot be used to put events that
+ * look like another service's or another tool's.
+ */
+export function findingsStatement(scope: IConstruct, centralEventBusArn: string | undefined): iam.PolicyStatement {
+  return new iam.PolicyStatement({
+    actions: ['events:PutEvents'],
+    resources: [
+      Stack.of(scope).formatArn({ service: 'events', resource: 'event-bus', resourceName: 'default' }),
+      ...(centralEventBusArn !== undefined ? [centralEventBusArn] : []),
+    ],
+    conditions: { StringEquals: { 'events:source': ImdsFindings.SOURCE } },
+  });
+}
+
+/** The function's environment variable naming the central bus (none without one). */
+export function findingsEnvironment(centralEventBusArn: string | undefined): Record<string, string> {
+  return centralEventBusArn !== undefined ? { [CENTRAL_EVENT_BUS_ENV]: centralEventBusArn } : {};
 }
 
 /**

@@ -24,6 +24,7 @@ export interface SharedPropsSource {
   readonly rolePath?: string;
   readonly permissionsBoundary?: ImdsPermissionsBoundary;
   readonly logGroupEncryptionKey?: ImdsInstanceUpgradeProps['logGroupEncryptionKey'];
+  readonly centralEventBusArn?: string;
 }
 
 /** ImdsInstanceUpgrade's props: the options, with the log retention and role options of `from`. */
@@ -33,6 +34,7 @@ export function instanceUpgradeProps(options: ImdsInstanceUpgradeOptions, from: 
     permissionsBoundary: from.permissionsBoundary,
     rolePath: from.rolePath,
     logGroupEncryptionKey: from.logGroupEncryptionKey,
+    centralEventBusArn: from.centralEventBusArn,
   };
   return { ...options, ...shared };
 }

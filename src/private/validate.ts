@@ -115,6 +115,16 @@ export function validateRoleOptions(scope: IConstruct, options: RoleOptions): vo
   validatePolicyName(scope, 'permissionsBoundary: ImdsPermissionsBoundary.fromPolicyName', options.permissionsBoundary?._policyName);
 }
 
+/** An EventBridge event bus ARN: arn:<partition>:events:<region>:<account>:event-bus/<name>. */
+const EVENT_BUS_ARN = /^arn:aws[a-z-]*:events:[a-z]{2}(-[a-z]+)+-\d:\d{12}:event-bus\/[/.\-_A-Za-z0-9]{1,256}$/;
+
+/** Checks `centralEventBusArn` (a token is left to the function's IAM and EventBridge). */
+export function validateCentralEventBusArn(scope: IConstruct, arn: string | undefined): void {
+  if (arn !== undefined && !Token.isUnresolved(arn) && !EVENT_BUS_ARN.test(arn)) {
+    failer(scope)(`centralEventBusArn must be the ARN of an EventBridge event bus, arn:<partition>:events:<region>:<account>:event-bus/<name> (e.g. from ImdsFindingsHub.eventBusArnOf); got ${JSON.stringify(arn)}`);
+  }
+}
+
 /**
  * Checks a managed policy name given to a boundary factory (`what` names the
  * prop and the factory in the error); a token, or undefined, is left alone.
