@@ -92,12 +92,24 @@ function forSnapshot(template: Template): Record<string, any> {
   return json;
 }
 
-/** The template with each function's definition replaced by `replace(fn)`. */
+/**
+ * The template with each function's definition replaced by `replace(fn)`, and each
+ * resource's compact cdk-nag metadata (`imds_nag`: the embedded template's form, one entry
+ * per rule and reason for all the packs that share them) written out as a stack carries
+ * it (`cdk_nag`: one entry per pack and rule, in the same order).
+ */
 function withCode(template: Record<string, any>, replace: (fn: Record<string, any>) => Record<string, any>): Record<string, any> {
   const copy = JSON.parse(JSON.stringify(template));
   for (const [id, resource] of Object.entries<any>(copy.Resources)) {
     if (resource.Type === 'AWS::Lambda::Function') {
       copy.Resources[id] = replace(resource);
+    }
+    const compact: Array<[string, string, string[]?]> | undefined = copy.Resources[id].Metadata?.imds_nag;
+    if (compact !== undefined) {
+      const { imds_nag: _, ...rest } = copy.Resources[id].Metadata;
+      const rules = compact.flatMap(([ids, reason, appliesTo]) => ids.slice(0, ids.indexOf('-')).split('/')
+        .map((pack) => ({ id: `${pack}${ids.slice(ids.indexOf('-'))}`, reason, ...(appliesTo ? { applies_to: appliesTo } : {}) })));
+      copy.Resources[id].Metadata = { ...rest, cdk_nag: { rules_to_suppress: rules } };
     }
   }
   return copy;

@@ -71,10 +71,11 @@ const CONSTRUCTS: Record<string, (scope: Construct) => void> = {
   }),
   ImdsAccountDefaultsStackSet: (scope) => new lib.ImdsAccountDefaultsStackSet(scope, 'StackSet', STACK_SET_PROPS),
   // What the StackSet deploys in every member account: its embedded template, read back
-  // with CfnInclude (cdk-nag does not look inside a TemplateBody string).
-  ImdsAccountDefaultsStackSetTemplate: (scope) => new CfnInclude(scope, 'Template', {
+  // with CfnInclude (cdk-nag does not look inside a TemplateBody string), and the one call
+  // the README documents, which writes the template's compact metadata out as cdk_nag.
+  ImdsAccountDefaultsStackSetTemplate: (scope) => lib.ImdsNagAcknowledgements.ofIncludedTemplate(new CfnInclude(scope, 'Template', {
     templateFile: writeTemplate(new lib.ImdsAccountDefaultsStackSet(new Stack(new App(), 'Source'), 'StackSet', STACK_SET_PROPS).templateBody),
-  }),
+  })),
   // The management account's own resources, as the StackSet adds them (its options, boundary and role path).
   ImdsManagementAccount: (scope) => {
     new lib.ImdsAccountDefaultsStackSet(new Stack(new App(), 'Organization'), 'StackSet', STACK_SET_PROPS).addManagementAccount(scope);
@@ -96,13 +97,13 @@ const CONSTRUCTS: Record<string, (scope: Construct) => void> = {
     logGroupEncryptionKey: new kms.Key(scope, 'LogKey', { enableKeyRotation: true }),
   }),
   // The dry run rolled out alone (no settings): the report and the instance upgrade, as members get it.
-  ImdsDryRunStackSetTemplate: (scope) => new CfnInclude(scope, 'Template', {
+  ImdsDryRunStackSetTemplate: (scope) => lib.ImdsNagAcknowledgements.ofIncludedTemplate(new CfnInclude(scope, 'Template', {
     templateFile: writeTemplate(new lib.ImdsAccountDefaultsStackSet(new Stack(new App(), 'Source'), 'DryRun', {
       target: STACK_SET_PROPS.target,
       readinessReport: { interval: Duration.hours(12) },
       instanceUpgrade: { mode: lib.InstanceUpgradeMode.REPORT_ONLY },
     }).templateBody),
-  }),
+  })),
   ImdsServiceControlPolicy: (scope) => new lib.ImdsServiceControlPolicy(scope, 'Guardrails', {
     rolePath: '/platform/',
     targetIds: ['ou-abcd-12345678'],
@@ -208,14 +209,45 @@ test('the library does not depend on cdk-nag at run time', () => {
   }
 });
 
-describe('ImdsNagAcknowledgements.ofIncludedTemplate (for cdk-nag 3) under aws-cdk-lib 2.168', () => {
-  test('records nothing where aws-cdk-lib has no Validations: cdk-nag 2 reads the template\'s cdk_nag metadata itself (above)', () => {
-    const templateBody = new lib.ImdsAccountDefaultsStackSet(new Stack(new App(), 'Source'), 'StackSet', STACK_SET_PROPS).templateBody;
-    const include = new CfnInclude(new Stack(new App(), 'User'), 'Template', { templateFile: writeTemplate(templateBody) });
+describe('ImdsNagAcknowledgements.ofIncludedTemplate under aws-cdk-lib 2.168', () => {
+  const templateBody = () => new lib.ImdsAccountDefaultsStackSet(new Stack(new App(), 'Source'), 'StackSet', STACK_SET_PROPS).templateBody;
+
+  test('records no acknowledgement where aws-cdk-lib has no Validations, and writes the compact metadata out as cdk_nag for cdk-nag 2', () => {
+    const body = templateBody();
+    const stack = new Stack(new App(), 'User');
+    const include = new CfnInclude(stack, 'Template', { templateFile: writeTemplate(body) });
     expect(lib.ImdsNagAcknowledgements.ofIncludedTemplate(include)).toBe(0);
-    // The embedded template carries the metadata the call reads (its own resources, the library's reasons).
-    const withMetadata = Object.values<any>(JSON.parse(templateBody).Resources).filter((r) => r.Metadata?.cdk_nag);
-    expect(withMetadata.length).toBeGreaterThan(0);
+    // The embedded template carries the compact form only (it has a size limit), each reason on its resource.
+    const embedded = Object.entries<any>(JSON.parse(body).Resources);
+    expect(embedded.filter(([, r]) => r.Metadata?.cdk_nag)).toEqual([]);
+    const compact = embedded.filter(([, r]) => r.Metadata?.imds_nag);
+    expect(compact.length).toBeGreaterThan(5);
+    // Included and expanded: one cdk_nag entry per pack of each compact entry, with its reason and findings.
+    const out = Template.fromStack(stack).toJSON().Resources;
+    for (const [id, resource] of compact) {
+      const expected = resource.Metadata.imds_nag.flatMap(([ids, reason, appliesTo]: [string, string, string[]?]) => {
+        const [packs, rule] = [ids.slice(0, ids.indexOf('-')), ids.slice(ids.indexOf('-') + 1)];
+        return packs.split('/').map((pack) => ({ id: `${pack}-${rule}`, reason, ...(appliesTo ? { applies_to: appliesTo } : {}) }));
+      });
+      expect(out[id].Metadata.cdk_nag.rules_to_suppress).toEqual(expected);
+    }
+  });
+
+  test('the compact form is smaller, and names the same findings as the cdk_nag form of the same resources in a stack', () => {
+    const stack = new Stack(new App(), 'Stack');
+    new lib.ImdsAccountDefaults(stack, 'ImdsAccountDefaults', { httpTokens: lib.ImdsHttpTokens.REQUIRED, httpTokensEnforced: lib.ImdsHttpTokensEnforced.ENABLED, driftGuard: lib.DriftGuardMode.REAPPLY });
+    const inStack = Template.fromStack(stack).toJSON().Resources;
+    const include = new CfnInclude(new Stack(new App(), 'User'), 'Template', {
+      templateFile: writeTemplate(new lib.ImdsAccountDefaultsStackSet(new Stack(new App(), 'Source'), 'StackSet', {
+        httpTokens: lib.ImdsHttpTokens.REQUIRED, httpTokensEnforced: lib.ImdsHttpTokensEnforced.ENABLED, driftGuard: lib.DriftGuardMode.REAPPLY, target: STACK_SET_PROPS.target,
+      }).templateBody),
+    });
+    lib.ImdsNagAcknowledgements.ofIncludedTemplate(include);
+    const included = Template.fromStack(Stack.of(include)).toJSON().Resources;
+    const rulesOf = (r: any) => (r?.Metadata?.cdk_nag?.rules_to_suppress ?? []).map((x: any) => x.id).sort();
+    const byType = (resources: Record<string, any>) => Object.fromEntries(Object.values<any>(resources)
+      .filter((r) => r.Metadata?.cdk_nag).map((r) => [r.Type, rulesOf(r)]));
+    expect(byType(included)).toEqual(byType(inStack));
   });
 });
 

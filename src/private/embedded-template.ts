@@ -27,6 +27,7 @@ import { BootstraplessSynthesizer, CfnOutput, CfnParameter, Stack, Stage, Token 
 import { Construct } from 'constructs';
 import { InlineCodeForm, useCompressedInlineCode } from './inline-code';
 import { instanceUpgradeProps, SharedPropsSource } from './instance-upgrade-props';
+import { useCompactNagMetadata } from './nag';
 import {
   ALLOWED_VALUES,
   EnumSettingKey,
@@ -193,6 +194,8 @@ export function buildEmbeddedStack(options: EmbeddedTemplateOptions, outdir: str
   if (options.codeForm === 'compressed') {
     useCompressedInlineCode(stack);
   }
+  // The accepted cdk-nag findings in their compact form: ImdsNagAcknowledgements.ofIncludedTemplate expands them.
+  useCompactNagMetadata(stack);
 
   // Every given setting is a parameter: a stack instance group may override it.
   const props = options.accountDefaults;

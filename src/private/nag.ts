@@ -73,15 +73,54 @@ export function addNagSuppressions(scope: IConstruct, given: NagSuppression[]): 
   if (suppressions.length === 0) {
     return;
   }
-  const existing: unknown[] = resource.getMetadata(NAG_METADATA)?.rules_to_suppress ?? [];
-  resource.addMetadata(NAG_METADATA, {
-    rules_to_suppress: [
-      ...existing,
-      ...suppressions.map(({ id, reason, appliesTo }) => ({ id, reason, ...(appliesTo ? { applies_to: appliesTo } : {}) })),
-    ],
-  });
+  if (compactStacks.has(Stack.of(resource))) {
+    resource.addMetadata(COMPACT_NAG_METADATA, compactNagMetadata([...nagSuppressionsOf(resource), ...suppressions]));
+  } else {
+    const existing: unknown[] = resource.getMetadata(NAG_METADATA)?.rules_to_suppress ?? [];
+    resource.addMetadata(NAG_METADATA, {
+      rules_to_suppress: [
+        ...existing,
+        ...suppressions.map(({ id, reason, appliesTo }) => ({ id, reason, ...(appliesTo ? { applies_to: appliesTo } : {}) })),
+      ],
+    });
+  }
 
   acknowledgeForNag3(resource, suppressions);
+}
+
+/**
+ * The metadata key of the compact form of the accepted cdk-nag findings, which only the
+ * StackSet's embedded template carries (a template with a size limit, read by cdk-nag only
+ * through `CfnInclude` and `ImdsNagAcknowledgements.ofIncludedTemplate`, which expands it
+ * into `cdk_nag` metadata): one entry per rule and reason, the packs that share them joined
+ * by `/`: `[["HIPAA.Security/NIST.800.53.R5-LambdaDLQ", "<reason>"], ["AwsSolutions-IAM5", "<reason>", ["Resource::*"]]]`.
+ * Every reason stays on its resource, readable.
+ */
+export const COMPACT_NAG_METADATA = 'imds_nag';
+
+/** The stacks whose resources carry the compact form (a WeakSet: nothing leaks across apps). */
+const compactStacks = new WeakSet<Stack>();
+
+/** Makes the resources of `stack` record their accepted findings in the compact form (COMPACT_NAG_METADATA). */
+export function useCompactNagMetadata(stack: Stack): void {
+  compactStacks.add(stack);
+}
+
+/** The compact form of `suppressions` (see COMPACT_NAG_METADATA), in their order. */
+export function compactNagMetadata(suppressions: NagSuppression[]): unknown[] {
+  const entries = new Map<string, { packs: string[]; rule: string; reason: string; appliesTo?: string[] }>();
+  for (const { id, reason, appliesTo } of suppressions) {
+    const dash = id.indexOf('-');
+    const [pack, rule] = [id.slice(0, dash), id.slice(dash + 1)];
+    const key = JSON.stringify([rule, reason, appliesTo ?? null]);
+    const entry = entries.get(key) ?? { packs: [], rule, reason, appliesTo };
+    entries.set(key, entry);
+    if (!entry.packs.includes(pack)) {
+      entry.packs.push(pack);
+    }
+  }
+  return [...entries.values()].map(({ packs, rule, reason, appliesTo }) =>
+    [`${packs.join('/')}-${rule}`, reason, ...(appliesTo !== undefined ? [appliesTo] : [])]);
 }
 
 /**
@@ -119,13 +158,20 @@ export function acknowledgeForNag3(
   return count;
 }
 
-/** The cdk-nag 2 suppressions recorded on a resource (its `cdk_nag` metadata, as a template carries it). */
+/**
+ * The accepted findings recorded on a resource, as a template carries them: its
+ * `cdk_nag` metadata (cdk-nag 2's form) and its compact form (COMPACT_NAG_METADATA), expanded.
+ */
 export function nagSuppressionsOf(resource: CfnResource): NagSuppression[] {
   const rules: unknown = resource.getMetadata(NAG_METADATA)?.rules_to_suppress;
-  if (!Array.isArray(rules)) {
-    return [];
-  }
-  return rules
+  const compact: unknown = resource.getMetadata(COMPACT_NAG_METADATA);
+  const expanded = (Array.isArray(compact) ? compact : [])
+    .filter((e): e is [string, string, unknown?] => Array.isArray(e) && typeof e[0] === 'string' && typeof e[1] === 'string' && e[0].includes('-'))
+    .flatMap(([ids, reason, appliesTo]) => {
+      const dash = ids.indexOf('-');
+      return ids.slice(0, dash).split('/').map((pack) => ({ id: `${pack}-${ids.slice(dash + 1)}`, reason, applies_to: appliesTo }));
+    });
+  return [...(Array.isArray(rules) ? rules : []), ...expanded]
     .filter((r): r is { id: string; reason: string; applies_to?: unknown } => typeof r?.id === 'string' && typeof r?.reason === 'string')
     .map(({ id, reason, applies_to: appliesTo }) => ({
       id,
