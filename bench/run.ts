@@ -31,7 +31,10 @@
  * ImdsAccountDefaults alone, both with every option, for the current tree and for
  * a previous release, with the ratio after/before and the budgets (a stack, whose
  * functions carry their plain code: under CloudFormation's 51,200-byte TemplateBody
- * limit; a StackSet's embedded template: 40,960 B, 80 % of it, test/targets.test.ts).
+ * limit; a StackSet's embedded template: 40,960 B, 80 % of it, with one function, and
+ * 48,640 B, 95 %, with two, test/targets.test.ts). Releases with findings as events are
+ * measured with a central event bus set (`centralEventBusArn`), which every function's
+ * IAM, environment and code count.
  * The previous release is
  * --baseline-ref, by default 322c6d4: the last commit before the hardening of
  * issue 15 (confirmed events, plain inline code in stacks), i.e. what users have
@@ -128,8 +131,10 @@ const BASELINE = 'AwsCustomResource';
 
 /** A stack with every option, its functions carrying plain code (test/targets.test.ts): the TemplateBody limit. */
 const TEMPLATE_BUDGET_BYTES = 51_200;
-/** The StackSet's embedded template, with or without ImdsInstanceUpgrade (test/targets.test.ts): 80 % of the TemplateBody limit. */
+/** The StackSet's embedded template with one function (test/targets.test.ts): 80 % of the TemplateBody limit. */
 const EMBEDDED_BUDGET_BYTES = 40_960;
+/** The StackSet's embedded template with two functions, every option of both (test/targets.test.ts): 95 % of the TemplateBody limit. */
+const TWO_FUNCTIONS_EMBEDDED_BUDGET_BYTES = 48_640;
 
 /** The handler's cold start may be at most this many times AwsCustomResource's (issue 15). */
 const COLD_START_MAX_RATIO = 1.5;
@@ -479,8 +484,8 @@ async function main(): Promise<void> {
   ];
   if (after.stackSetWithUpgradeBytes !== undefined) {
     const a = after.stackSetWithUpgradeBytes;
-    sizeLines.push(sizeRow(`StackSet's embedded template with ImdsInstanceUpgrade too (a second function; ${after.stackSetWithUpgradeCode} code)`, (s) => s.stackSetWithUpgradeBytes, EMBEDDED_BUDGET_BYTES));
-    targets.push([`StackSet's embedded template with ImdsInstanceUpgrade too within ${EMBEDDED_BUDGET_BYTES} B (${a} B)`, a <= EMBEDDED_BUDGET_BYTES]);
+    sizeLines.push(sizeRow(`StackSet's embedded template with ImdsInstanceUpgrade too (a second function; ${after.stackSetWithUpgradeCode} code)`, (s) => s.stackSetWithUpgradeBytes, TWO_FUNCTIONS_EMBEDDED_BUDGET_BYTES));
+    targets.push([`StackSet's embedded template with ImdsInstanceUpgrade too within ${TWO_FUNCTIONS_EMBEDDED_BUDGET_BYTES} B (${a} B)`, a <= TWO_FUNCTIONS_EMBEDDED_BUDGET_BYTES]);
   }
   if (after.upgradeStandaloneBytes !== undefined) {
     const a = after.upgradeStandaloneBytes;

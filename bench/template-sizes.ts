@@ -76,11 +76,16 @@ interface EveryOptionProps {
   readonly upgradeRoleOptions: Record<string, unknown>;
 }
 
+/** A central event bus of another account and Region (issue 18: every function also puts its findings there). */
+const CENTRAL_EVENT_BUS_ARN = 'arn:aws:events:us-east-1:111111111111:event-bus/cdk-imds-findings';
+
 function everyOptionProps(lib: any): EveryOptionProps {
   if (lib.ImdsStackSetTarget !== undefined) {
     // 1.0: targets and boundaries as objects, the members' removal policy a prop of its own, settings always parameters.
     const boundary = lib.ImdsPermissionsBoundary.fromPolicyName(BOUNDARY_POLICY_NAME);
-    const options = { ...EVERY_OPTION, readinessCheck: 'ENFORCE_AND_REPORT' };
+    // Releases with findings as events (ImdsFindings) take the central bus; every function's template carries it.
+    const bus = lib.ImdsFindings !== undefined ? { centralEventBusArn: CENTRAL_EVENT_BUS_ARN } : {};
+    const options = { ...EVERY_OPTION, readinessCheck: 'ENFORCE_AND_REPORT', ...bus };
     return {
       accountDefaults: { ...options, removalPolicy: RemovalPolicy.RETAIN, permissionsBoundary: boundary },
       stackSet: {
@@ -89,7 +94,7 @@ function everyOptionProps(lib: any): EveryOptionProps {
         permissionsBoundary: lib.ImdsStackSetPermissionsBoundary.fromPolicyName(BOUNDARY_POLICY_NAME),
         target: lib.ImdsStackSetTarget.fromOrganizationalUnits({ organizationalUnitIds: ['ou-abcd-12345678'], regions: ['eu-west-1'] }),
       },
-      upgradeRoleOptions: { permissionsBoundary: boundary, rolePath: EVERY_OPTION.rolePath },
+      upgradeRoleOptions: { permissionsBoundary: boundary, rolePath: EVERY_OPTION.rolePath, ...bus },
     };
   }
   const options = { ...EVERY_OPTION, readinessCheck: 'REPORT_ONLY', removalPolicy: RemovalPolicy.RETAIN, permissionsBoundaryPolicyName: BOUNDARY_POLICY_NAME };

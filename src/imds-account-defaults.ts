@@ -23,7 +23,8 @@ import { ImdsEnforcementReadiness } from './imds-enforcement-readiness';
 import { ImdsPermissionsBoundary } from './permissions-boundary';
 import { validateAccountDefaultsOptions, validateSettingsOnDeleteWithRemovalPolicy } from './private/account-defaults-validate';
 import {
-  ASYNC_INVOKE, HANDLER_RUNTIME, Placement, findingsEnvironment, findingsStatement, handlerLogGroup, handlerRole, metricsStatement, onePerAccountAndRegion, onePerStack, setServiceTimeout,
+  ASYNC_INVOKE, HANDLER_RUNTIME, Placement, findingsEnvironment, findingsStatement, handlerLogGroup, handlerRole, metricsStatement,
+  onePerAccountAndRegion, onePerStack, setServiceTimeout,
 } from './private/function-parts';
 import { inlineFunctionCode } from './private/inline-code';
 import { ACCOUNT_DEFAULTS_METRICS, DEFAULT_DRIFT_CHECK_INTERVAL, buildMetric, definitionOf } from './private/metric-definitions';

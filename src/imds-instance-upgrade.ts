@@ -17,7 +17,8 @@ import { Construct } from 'constructs';
 import { ImdsInstanceUpgradeOptions } from './instance-upgrade-options';
 import { ImdsPermissionsBoundary } from './permissions-boundary';
 import {
-  ASYNC_INVOKE, HANDLER_RUNTIME, Placement, findingsEnvironment, findingsStatement, handlerLogGroup, handlerRole, metricsStatement, onePerAccountAndRegion, onePerStack, setServiceTimeout,
+  ASYNC_INVOKE, HANDLER_RUNTIME, Placement, findingsEnvironment, findingsStatement, handlerLogGroup, handlerRole, metricsStatement,
+  onePerAccountAndRegion, onePerStack, setServiceTimeout,
 } from './private/function-parts';
 import { inlineFunctionCode } from './private/inline-code';
 import { instanceUpgradeConfig } from './private/instance-upgrade-config';

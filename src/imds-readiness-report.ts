@@ -14,7 +14,8 @@ import {
 import { Construct } from 'constructs';
 import { ImdsPermissionsBoundary } from './permissions-boundary';
 import {
-  ASYNC_INVOKE, HANDLER_RUNTIME, Placement, findingsEnvironment, findingsStatement, handlerLogGroup, handlerRole, metricsStatement, onePerAccountAndRegion, onePerStack, setServiceTimeout,
+  ASYNC_INVOKE, HANDLER_RUNTIME, Placement, findingsEnvironment, findingsStatement, handlerLogGroup, handlerRole, metricsStatement,
+  onePerAccountAndRegion, onePerStack, setServiceTimeout,
 } from './private/function-parts';
 import { inlineFunctionCode } from './private/inline-code';
 import { DEFAULT_REPORT_INTERVAL, READINESS_REPORT_METRICS, buildMetric, definitionOf } from './private/metric-definitions';

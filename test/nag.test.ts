@@ -111,6 +111,13 @@ const CONSTRUCTS: Record<string, (scope: Construct) => void> = {
     httpTokens: lib.ImdsHttpTokens.REQUIRED,
     denyImdsv1Credentials: true,
   }),
+  // The organization's findings hub, with CloudWatch Logs' own encryption for its log group
+  // (its acknowledgements are checked too); test/imds-findings-hub.test.ts checks the key variant.
+  ImdsFindingsHub: (scope) => new lib.ImdsFindingsHub(scope, 'Hub', {
+    organizationId: 'o-a1b2c3d4e5',
+    rolePath: '/platform/',
+    logRetention: logs.RetentionDays.THREE_MONTHS,
+  }),
   ImdsDeclarativePolicy: (scope) => new lib.ImdsDeclarativePolicy(scope, 'Policy', {
     httpTokens: lib.ImdsHttpTokens.REQUIRED,
     httpPutResponseHopLimit: 2,
@@ -159,8 +166,8 @@ describe.each([
     expect(new Set(result.suppressed.map((f) => f.pack))).toEqual(new Set(['AwsSolutions', 'HIPAA.Security', 'NIST.800.53.R4', 'NIST.800.53.R5', 'PCI.DSS.321', 'Serverless']));
     // Both the construct in a stack and the template the StackSet rolls out were checked, and the management account's resources.
     expect([...new Set(result.suppressed.map((f) => f.stack))].sort()).toEqual([
-      'NagImdsAccountDefaults', 'NagImdsAccountDefaultsStackSetTemplate', 'NagImdsDryRunStackSetTemplate', 'NagImdsInstanceUpgrade', 'NagImdsManagementAccount',
-      'NagImdsReadinessReport',
+      'NagImdsAccountDefaults', 'NagImdsAccountDefaultsStackSetTemplate', 'NagImdsDryRunStackSetTemplate', 'NagImdsFindingsHub', 'NagImdsInstanceUpgrade',
+      'NagImdsManagementAccount', 'NagImdsReadinessReport',
     ]);
   });
 
@@ -235,11 +242,16 @@ describe('ImdsNagAcknowledgements.ofIncludedTemplate under aws-cdk-lib 2.168', (
 
   test('the compact form is smaller, and names the same findings as the cdk_nag form of the same resources in a stack', () => {
     const stack = new Stack(new App(), 'Stack');
-    new lib.ImdsAccountDefaults(stack, 'ImdsAccountDefaults', { httpTokens: lib.ImdsHttpTokens.REQUIRED, httpTokensEnforced: lib.ImdsHttpTokensEnforced.ENABLED, driftGuard: lib.DriftGuardMode.REAPPLY });
+    new lib.ImdsAccountDefaults(stack, 'ImdsAccountDefaults', {
+      httpTokens: lib.ImdsHttpTokens.REQUIRED, httpTokensEnforced: lib.ImdsHttpTokensEnforced.ENABLED, driftGuard: lib.DriftGuardMode.REAPPLY,
+    });
     const inStack = Template.fromStack(stack).toJSON().Resources;
     const include = new CfnInclude(new Stack(new App(), 'User'), 'Template', {
       templateFile: writeTemplate(new lib.ImdsAccountDefaultsStackSet(new Stack(new App(), 'Source'), 'StackSet', {
-        httpTokens: lib.ImdsHttpTokens.REQUIRED, httpTokensEnforced: lib.ImdsHttpTokensEnforced.ENABLED, driftGuard: lib.DriftGuardMode.REAPPLY, target: STACK_SET_PROPS.target,
+        httpTokens: lib.ImdsHttpTokens.REQUIRED,
+        httpTokensEnforced: lib.ImdsHttpTokensEnforced.ENABLED,
+        driftGuard: lib.DriftGuardMode.REAPPLY,
+        target: STACK_SET_PROPS.target,
       }).templateBody),
     });
     lib.ImdsNagAcknowledgements.ofIncludedTemplate(include);
