@@ -2,12 +2,15 @@
  * The findings the library's functions put as Amazon EventBridge events: their
  * source, their detail types and the version of their detail's schema.
  *
- * This file has no imports: the functions' bundles (lambda/shared/events.ts) use
- * the same names as the constructs (ImdsFindingsHub's rules), so a renamed detail
- * type breaks the compile on both sides. The schema of each detail type is
+ * The functions' bundles (lambda/shared/events.ts and their callers) use the same
+ * names as the constructs (ImdsFindingsHub's rules), so a renamed detail type breaks
+ * the compile on both sides; this file imports nothing but plain constants, so a
+ * bundle that uses the enum carries nothing else of the library. The schema of each detail type is
  * `findings-schema.json` at the package's root, documented with one example per
  * type in the README ("Findings as events").
  */
+
+import { FINDINGS_SCHEMA_VERSION, FINDINGS_SOURCE } from './private/properties';
 
 /**
  * The `detail-type` of each kind of finding the library's functions put as an
@@ -44,16 +47,13 @@ export enum ImdsFindingType {
  */
 export class ImdsFindings {
   /** The `source` of every event the library's functions put. */
-  public static readonly SOURCE = 'cdk-imds-account-defaults';
+  public static readonly SOURCE = FINDINGS_SOURCE;
 
   /**
    * The version of the events' detail schema (`detail.version`). It changes only
    * when a field is removed or changes meaning; new fields keep it.
    */
-  public static readonly SCHEMA_VERSION = '1';
-
-  /** Every detail type, in the order the README documents them. */
-  public static readonly DETAIL_TYPES: string[] = Object.values(ImdsFindingType);
+  public static readonly SCHEMA_VERSION = FINDINGS_SCHEMA_VERSION;
 
   private constructor() {}
 }

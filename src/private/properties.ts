@@ -181,6 +181,11 @@ export const DRIFT_ROLE_NAME_ENV = 'IMDS_ROLE_NAME';
  */
 export const CENTRAL_EVENT_BUS_ENV = 'IMDS_EVENT_BUS';
 
+/** The `source` of every finding the functions put (public as ImdsFindings.SOURCE; here so the bundles need not carry the public class). */
+export const FINDINGS_SOURCE = 'cdk-imds-account-defaults';
+/** The version of the findings' detail schema (public as ImdsFindings.SCHEMA_VERSION; findings-schema.json). */
+export const FINDINGS_SCHEMA_VERSION = '1';
+
 /** Put by each function with the number of findings (events) that could not be put, to either bus, after the retries. */
 export const FINDINGS_NOT_PUT_METRIC = 'FindingsNotPut';
 
