@@ -33,7 +33,7 @@ import {
   AttributeKey, CLAIMS_PATH, ImdsResourceProperties, OWNERSHIP_FORMAT, RESOURCE_TYPE,
   DRIFT_GUARD_ENV, DRIFT_LOGICAL_ID_ENV, DRIFT_ROLE_NAME_ENV, DRIFT_SETTING_ENV_PREFIX, DRIFT_STACK_ID_ENV,
   ON_DELETE_PROPERTY, READINESS_CHECK_PROPERTY, READINESS_RESULT_ATTRIBUTE, RETAINED_PROPERTY, ReadinessCountAttributeKey,
-  CLAIM_PROBLEM_METRIC, DRIFT_CHECK_SKIPPED_METRIC, DRIFT_DETECTED_METRIC, DRIFT_REAPPLIED_METRIC, UNCONFIRMED_EVENT_METRIC,
+  CLAIM_PROBLEM_METRIC, DRIFT_CHECK_SKIPPED_METRIC, DRIFT_DETECTED_METRIC, DRIFT_REAPPLIED_METRIC, FINDINGS_NOT_PUT_METRIC, UNCONFIRMED_EVENT_METRIC,
   claimParameterName,
 } from './private/properties';
 import {
@@ -410,6 +410,18 @@ export class ImdsAccountDefaults extends Construct {
    */
   public metricUnconfirmedEvents(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
     return this.metric(UNCONFIRMED_EVENT_METRIC, props);
+  }
+
+  /**
+   * Findings (EventBridge events) the function could not put, to its account's
+   * default bus or to `centralEventBusArn`, after its retries (`FindingsNotPut`,
+   * `Sum` per 5 minutes; its log says which bus and why). Shared by every function
+   * of the library in an account and Region.
+   *
+   * @param props options that override the defaults
+   */
+  public metricFindingsNotPut(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric(FINDINGS_NOT_PUT_METRIC, props);
   }
 
   /**

@@ -25,7 +25,8 @@ import { instanceUpgradeConfig } from './private/instance-upgrade-config';
 import { INSTANCE_UPGRADE_METRICS, buildMetric, definitionOf } from './private/metric-definitions';
 import { suppressImdsInstanceUpgradeFindings } from './private/nag';
 import {
-  UNCONFIRMED_EVENT_METRIC, UPGRADE_CLAIM_PATH, UPGRADE_DEFAULTS, UPGRADE_ENV, UPGRADE_METRIC_NAMES, UPGRADE_RECORD_TAGS, UPGRADE_RESOURCE_TYPE,
+  FINDINGS_NOT_PUT_METRIC, UNCONFIRMED_EVENT_METRIC, UPGRADE_CLAIM_PATH, UPGRADE_DEFAULTS, UPGRADE_ENV, UPGRADE_METRIC_NAMES,
+  UPGRADE_RECORD_TAGS, UPGRADE_RESOURCE_TYPE,
   UpgradeAttributeKey,
 } from './private/properties';
 import { validateCentralEventBusArn, validateRoleOptions } from './private/validate';
@@ -538,6 +539,18 @@ export class ImdsInstanceUpgrade extends Construct {
    */
   public metricUnconfirmedEvents(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
     return this.metric(UNCONFIRMED_EVENT_METRIC, props);
+  }
+
+  /**
+   * Findings (EventBridge events) the function could not put, to its account's
+   * default bus or to `centralEventBusArn`, after its retries (`FindingsNotPut`,
+   * `Sum` per 5 minutes; its log says which bus and why). Shared by every function
+   * of the library in an account and Region.
+   *
+   * @param props options that override the defaults
+   */
+  public metricFindingsNotPut(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric(FINDINGS_NOT_PUT_METRIC, props);
   }
 
   /** An instance metric, by a name the handler puts (a renamed one fails the compile). */

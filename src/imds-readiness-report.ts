@@ -22,7 +22,7 @@ import { DEFAULT_REPORT_INTERVAL, READINESS_REPORT_METRICS, buildMetric, definit
 import { addNagSuppressions, suppressImdsReadinessReportFindings } from './private/nag';
 import {
   REPORT_METRIC_NAMES, REPORT_REFRESH_PROPERTY, REPORT_RESOURCE_TYPE, REPORT_RESULT_ATTRIBUTE,
-  ReportCountAttributeKey, ReportDefaultsAttributeKey, UNCONFIRMED_EVENT_METRIC,
+  FINDINGS_NOT_PUT_METRIC, ReportCountAttributeKey, ReportDefaultsAttributeKey, UNCONFIRMED_EVENT_METRIC,
 } from './private/properties';
 import { validateReadinessReportOptions } from './private/readiness-report-validate';
 import { validateCentralEventBusArn, validateRoleOptions } from './private/validate';
@@ -329,7 +329,7 @@ export class ImdsReadinessReport extends Construct {
    */
   public metric(metricName: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
     const definition = definitionOf(metricName, `[${this.node.path}] metric`, READINESS_REPORT_METRICS);
-    if (definition.name === UNCONFIRMED_EVENT_METRIC) {
+    if (definition.name === UNCONFIRMED_EVENT_METRIC || definition.source === 'findings') {
       return buildMetric(definition, undefined, props);
     }
     if (this.interval.isUnresolved() && props?.period === undefined) {
@@ -405,6 +405,18 @@ export class ImdsReadinessReport extends Construct {
    */
   public metricUnconfirmedEvents(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
     return this.metric(UNCONFIRMED_EVENT_METRIC, props);
+  }
+
+  /**
+   * Findings (EventBridge events) the function could not put, to its account's
+   * default bus or to `centralEventBusArn`, after its retries (`FindingsNotPut`,
+   * `Sum` per 5 minutes; its log says which bus and why). Shared by every function
+   * of the library in an account and Region.
+   *
+   * @param props options that override the defaults
+   */
+  public metricFindingsNotPut(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric(FINDINGS_NOT_PUT_METRIC, props);
   }
 }
 

@@ -33,6 +33,8 @@ export class ImdsMetrics {
   public static readonly UNCONFIRMED_EVENTS = 'UnconfirmedEvents';
   /** `ImdsAccountDefaults`: claims in Parameter Store that are malformed, foreign or missing; not trusted. */
   public static readonly CLAIM_PROBLEMS = 'ClaimProblems';
+  /** Every function: findings (EventBridge events) it could not put, to its default bus or the central bus, after its retries. */
+  public static readonly FINDINGS_NOT_PUT = 'FindingsNotPut';
   /** `ImdsInstanceUpgrade`: instances that allow IMDSv1 (`HttpTokens: optional`), per run. */
   public static readonly INSTANCES_ALLOWING_IMDSV1 = 'InstancesAllowingImdsv1';
   /** `ImdsInstanceUpgrade`: instances upgraded, per run. */

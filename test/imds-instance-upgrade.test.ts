@@ -574,7 +574,8 @@ describe('validation', () => {
 describe('metrics', () => {
   type Method = 'metricInstancesAllowingImdsv1' | 'metricInstancesUpgraded' | 'metricInstancesInUse' | 'metricInstancesExcluded'
   | 'metricInstancesUnknown' | 'metricInstancesFailed' | 'metricInstancesWithTooLittleData' | 'metricInstancesWithRejectedImdsv1Calls'
-  | 'metricInstancesRestoredToOptional' | 'metricInstancesRestoreRefused' | 'metricAutoScalingGroupsAllowingImdsv1' | 'metricUnconfirmedEvents';
+  | 'metricInstancesRestoredToOptional' | 'metricInstancesRestoreRefused' | 'metricAutoScalingGroupsAllowingImdsv1' | 'metricUnconfirmedEvents'
+  | 'metricFindingsNotPut';
 
   // Each method, the metric the handler puts, the statistic that reads it, and whether its period follows `interval`.
   const METHODS: Array<[Method, string, string, boolean]> = [
@@ -590,6 +591,7 @@ describe('metrics', () => {
     ['metricInstancesRestoreRefused', 'InstancesRestoreRefused', 'Maximum', true],
     ['metricAutoScalingGroupsAllowingImdsv1', 'AutoScalingGroupsAllowingImdsv1', 'Maximum', true],
     ['metricUnconfirmedEvents', 'UnconfirmedEvents', 'Sum', false],
+    ['metricFindingsNotPut', 'FindingsNotPut', 'Sum', false],
   ];
 
   /** What the metric puts into an alarm: the fields CloudWatch sees. */
@@ -642,7 +644,7 @@ describe('metrics', () => {
   test('one method per metric the function publishes: its instance counts (as the handler names them) and its security warning', () => {
     const methods = Object.getOwnPropertyNames(ImdsInstanceUpgrade.prototype).filter((n) => /^metric[A-Z]/.test(n)).sort();
     expect(methods).toEqual(METHODS.map(([m]) => m).sort());
-    expect(METHODS.map(([, name]) => name).sort()).toEqual([...Object.keys(UPGRADE_METRIC_NAMES), 'UnconfirmedEvents'].sort());
+    expect(METHODS.map(([, name]) => name).sort()).toEqual([...Object.keys(UPGRADE_METRIC_NAMES), 'UnconfirmedEvents', 'FindingsNotPut'].sort());
   });
 
   test('metric() takes the ImdsMetrics constants', () => {
@@ -658,7 +660,7 @@ describe('metrics', () => {
       const { upgrade } = synth();
       expect(() => upgrade.metric(name)).toThrow(
         `[Stack/Upgrade] metric: ${JSON.stringify(name)} is not a metric this construct publishes; give one of `
-        + 'UnconfirmedEvents, InstancesAllowingImdsv1, InstancesUpgraded, InstancesInUse, InstancesExcluded, InstancesUnknown, InstancesFailed, InstancesWithTooLittleData, InstancesWithRejectedImdsv1Calls, InstancesRestoredToOptional, InstancesRestoreRefused, AutoScalingGroupsAllowingImdsv1');
+        + 'UnconfirmedEvents, FindingsNotPut, InstancesAllowingImdsv1, InstancesUpgraded, InstancesInUse, InstancesExcluded, InstancesUnknown, InstancesFailed, InstancesWithTooLittleData, InstancesWithRejectedImdsv1Calls, InstancesRestoredToOptional, InstancesRestoreRefused, AutoScalingGroupsAllowingImdsv1');
     });
 
   test('the metrics need no environment: they work in an environment-agnostic stack and add nothing to it', () => {

@@ -205,10 +205,12 @@ describe('metrics', () => {
 
   test('unconfirmed events: Sum per 5 minutes', () => {
     expect(report.metricUnconfirmedEvents()).toMatchObject({ metricName: 'UnconfirmedEvents', statistic: 'Sum' });
+    expect(report.metricFindingsNotPut()).toMatchObject({ metricName: 'FindingsNotPut', statistic: 'Sum' });
+    expect(report.metricFindingsNotPut().period.toMinutes()).toBe(5);
   });
 
   test('a metric another construct publishes is refused, with the names it has', () => {
-    expect(() => report.metric('DriftDetected')).toThrow(/^\[Stack\/Report\] metric: "DriftDetected" is not a metric this construct publishes; give one of UnconfirmedEvents, ReadinessLaunchTemplatesAllowingImdsv1, ReadinessLaunchConfigurationsAllowingImdsv1, ReadinessAutoScalingGroupsAllowingImdsv1, ReadinessInstancesAllowingImdsv1, ReadinessWouldStopLaunches, ReadinessIncomplete$/);
+    expect(() => report.metric('DriftDetected')).toThrow(/^\[Stack\/Report\] metric: "DriftDetected" is not a metric this construct publishes; give one of UnconfirmedEvents, FindingsNotPut, ReadinessLaunchTemplatesAllowingImdsv1, ReadinessLaunchConfigurationsAllowingImdsv1, ReadinessAutoScalingGroupsAllowingImdsv1, ReadinessInstancesAllowingImdsv1, ReadinessWouldStopLaunches, ReadinessIncomplete$/);
   });
 
   test('an interval that is a token needs a period', () => {

@@ -15,7 +15,7 @@ import {
   ImdsMetrics,
 } from '../src';
 import {
-  CLAIM_PROBLEM_METRIC, DRIFT_CHECK_SKIPPED_METRIC, DRIFT_DETECTED_METRIC, DRIFT_REAPPLIED_METRIC,
+  CLAIM_PROBLEM_METRIC, DRIFT_CHECK_SKIPPED_METRIC, DRIFT_DETECTED_METRIC, DRIFT_REAPPLIED_METRIC, FINDINGS_NOT_PUT_METRIC,
   METRICS_NAMESPACE, UNCONFIRMED_EVENT_METRIC, UPGRADE_METRIC_NAMES,
 } from '../src/private/properties';
 
@@ -23,12 +23,12 @@ const NAMESPACE = 'CdkImdsAccountDefaults';
 
 /** Every name the library publishes, in the order the errors list them. */
 const ALL_NAMES = [
-  'DriftDetected', 'DriftReapplied', 'DriftChecksSkipped', 'UnconfirmedEvents', 'ClaimProblems',
+  'DriftDetected', 'DriftReapplied', 'DriftChecksSkipped', 'UnconfirmedEvents', 'ClaimProblems', 'FindingsNotPut',
   'InstancesAllowingImdsv1', 'InstancesUpgraded', 'InstancesInUse', 'InstancesExcluded', 'InstancesUnknown', 'InstancesFailed',
   'InstancesWithTooLittleData', 'InstancesWithRejectedImdsv1Calls', 'InstancesRestoredToOptional', 'InstancesRestoreRefused',
   'AutoScalingGroupsAllowingImdsv1',
 ];
-const ACCOUNT_DEFAULTS_NAMES = ['DriftDetected', 'DriftReapplied', 'DriftChecksSkipped', 'UnconfirmedEvents', 'ClaimProblems'];
+const ACCOUNT_DEFAULTS_NAMES = ['DriftDetected', 'DriftReapplied', 'DriftChecksSkipped', 'UnconfirmedEvents', 'ClaimProblems', 'FindingsNotPut'];
 
 /** What a metric says, in one object (undefined fields left out by toEqual). */
 function describeMetric(metric: cloudwatch.Metric) {
@@ -65,6 +65,7 @@ describe('ImdsMetrics', () => {
       DRIFT_CHECKS_SKIPPED: ImdsMetrics.DRIFT_CHECKS_SKIPPED,
       UNCONFIRMED_EVENTS: ImdsMetrics.UNCONFIRMED_EVENTS,
       CLAIM_PROBLEMS: ImdsMetrics.CLAIM_PROBLEMS,
+      FINDINGS_NOT_PUT: ImdsMetrics.FINDINGS_NOT_PUT,
       INSTANCES_ALLOWING_IMDSV1: ImdsMetrics.INSTANCES_ALLOWING_IMDSV1,
       INSTANCES_UPGRADED: ImdsMetrics.INSTANCES_UPGRADED,
       INSTANCES_IN_USE: ImdsMetrics.INSTANCES_IN_USE,
@@ -82,6 +83,7 @@ describe('ImdsMetrics', () => {
       DRIFT_CHECKS_SKIPPED: 'DriftChecksSkipped',
       UNCONFIRMED_EVENTS: 'UnconfirmedEvents',
       CLAIM_PROBLEMS: 'ClaimProblems',
+      FINDINGS_NOT_PUT: 'FindingsNotPut',
       INSTANCES_ALLOWING_IMDSV1: 'InstancesAllowingImdsv1',
       INSTANCES_UPGRADED: 'InstancesUpgraded',
       INSTANCES_IN_USE: 'InstancesInUse',
@@ -96,7 +98,7 @@ describe('ImdsMetrics', () => {
     });
     // The handlers' side (src/private/properties.ts).
     const handlerNames = [
-      DRIFT_DETECTED_METRIC, DRIFT_REAPPLIED_METRIC, DRIFT_CHECK_SKIPPED_METRIC, UNCONFIRMED_EVENT_METRIC, CLAIM_PROBLEM_METRIC,
+      DRIFT_DETECTED_METRIC, DRIFT_REAPPLIED_METRIC, DRIFT_CHECK_SKIPPED_METRIC, UNCONFIRMED_EVENT_METRIC, CLAIM_PROBLEM_METRIC, FINDINGS_NOT_PUT_METRIC,
       ...Object.keys(UPGRADE_METRIC_NAMES),
     ];
     expect(handlerNames).toEqual(ALL_NAMES);
@@ -108,6 +110,7 @@ describe('ImdsMetrics', () => {
     [ImdsMetrics.DRIFT_CHECKS_SKIPPED, 'Sum', Duration.hours(1)],
     [ImdsMetrics.UNCONFIRMED_EVENTS, 'Sum', Duration.minutes(5)],
     [ImdsMetrics.CLAIM_PROBLEMS, 'Sum', Duration.minutes(5)],
+    [ImdsMetrics.FINDINGS_NOT_PUT, 'Sum', Duration.minutes(5)],
     [ImdsMetrics.INSTANCES_ALLOWING_IMDSV1, 'Maximum', Duration.days(1)],
     [ImdsMetrics.INSTANCES_UPGRADED, 'Maximum', Duration.days(1)],
     [ImdsMetrics.INSTANCES_IN_USE, 'Maximum', Duration.days(1)],
@@ -244,6 +247,7 @@ describe('ImdsAccountDefaults metric methods', () => {
     test.each<[string, (imds: ImdsAccountDefaults) => cloudwatch.Metric, string]>([
       ['metricUnconfirmedEvents', (imds) => imds.metricUnconfirmedEvents(), 'UnconfirmedEvents'],
       ['metricClaimProblems', (imds) => imds.metricClaimProblems(), 'ClaimProblems'],
+      ['metricFindingsNotPut', (imds) => imds.metricFindingsNotPut(), 'FindingsNotPut'],
     ])('%s: the namespace, the name, Sum, no dimensions, 5 minutes; without a drift guard too', (_, method, name) => {
       expect(describeMetric(method(withDefaults().imds))).toEqual(expected(name, 'Sum', Duration.minutes(5)));
     });
@@ -269,6 +273,7 @@ describe('ImdsAccountDefaults metric methods', () => {
         DriftChecksSkipped: () => imds.metricDriftChecksSkipped(),
         UnconfirmedEvents: () => imds.metricUnconfirmedEvents(),
         ClaimProblems: () => imds.metricClaimProblems(),
+        FindingsNotPut: () => imds.metricFindingsNotPut(),
       };
       expect(Object.keys(methods)).toEqual(ACCOUNT_DEFAULTS_NAMES);
       for (const [name, method] of Object.entries(methods)) {

@@ -7,12 +7,12 @@
 import { Duration, aws_cloudwatch as cloudwatch } from 'aws-cdk-lib';
 import { DEFAULT_INTERVAL } from './instance-upgrade-config';
 import {
-  CLAIM_PROBLEM_METRIC, DRIFT_CHECK_SKIPPED_METRIC, DRIFT_DETECTED_METRIC, DRIFT_REAPPLIED_METRIC,
+  CLAIM_PROBLEM_METRIC, DRIFT_CHECK_SKIPPED_METRIC, DRIFT_DETECTED_METRIC, DRIFT_REAPPLIED_METRIC, FINDINGS_NOT_PUT_METRIC,
   METRICS_NAMESPACE, REPORT_METRIC_NAMES, UNCONFIRMED_EVENT_METRIC, UPGRADE_METRIC_NAMES,
 } from './properties';
 
 /** Which feature publishes a metric. */
-export type MetricSource = 'drift-guard' | 'security' | 'instance-upgrade' | 'readiness-report';
+export type MetricSource = 'drift-guard' | 'security' | 'findings' | 'instance-upgrade' | 'readiness-report';
 
 export interface MetricDefinition {
   readonly name: string;
@@ -44,17 +44,19 @@ export const METRIC_DEFINITIONS: readonly MetricDefinition[] = [
   drift(DRIFT_CHECK_SKIPPED_METRIC),
   { name: UNCONFIRMED_EVENT_METRIC, source: 'security', statistic: cloudwatch.Stats.SUM, defaultPeriod: Duration.minutes(5) },
   { name: CLAIM_PROBLEM_METRIC, source: 'security', statistic: cloudwatch.Stats.SUM, defaultPeriod: Duration.minutes(5) },
+  // Every function: findings (events) it could not put, to either bus, after the retries.
+  { name: FINDINGS_NOT_PUT_METRIC, source: 'findings', statistic: cloudwatch.Stats.SUM, defaultPeriod: Duration.minutes(5) },
   ...Object.keys(UPGRADE_METRIC_NAMES).map(upgrade),
   ...Object.values(REPORT_METRIC_NAMES).map(report),
 ];
 
 /** The definitions of the metrics ImdsAccountDefaults's function publishes. */
-export const ACCOUNT_DEFAULTS_METRICS = METRIC_DEFINITIONS.filter((d) => d.source === 'drift-guard' || d.source === 'security');
+export const ACCOUNT_DEFAULTS_METRICS = METRIC_DEFINITIONS.filter((d) => d.source === 'drift-guard' || d.source === 'security' || d.source === 'findings');
 /** The definitions of the metrics ImdsInstanceUpgrade's function publishes (its security warning: unconfirmed events). */
-export const INSTANCE_UPGRADE_METRICS = METRIC_DEFINITIONS.filter((d) => d.source === 'instance-upgrade' || d.name === UNCONFIRMED_EVENT_METRIC);
+export const INSTANCE_UPGRADE_METRICS = METRIC_DEFINITIONS.filter((d) => d.source === 'instance-upgrade' || d.source === 'findings' || d.name === UNCONFIRMED_EVENT_METRIC);
 
 /** The definitions of the metrics ImdsReadinessReport's function publishes (its security warning: unconfirmed events). */
-export const READINESS_REPORT_METRICS = METRIC_DEFINITIONS.filter((d) => d.source === 'readiness-report' || d.name === UNCONFIRMED_EVENT_METRIC);
+export const READINESS_REPORT_METRICS = METRIC_DEFINITIONS.filter((d) => d.source === 'readiness-report' || d.source === 'findings' || d.name === UNCONFIRMED_EVENT_METRIC);
 
 /** The definition of a metric by name, or an error that names who asks (`where`) and lists the names. */
 export function definitionOf(metricName: string, where: string, allowed: readonly MetricDefinition[] = METRIC_DEFINITIONS): MetricDefinition {
