@@ -14,3 +14,4 @@ export * from './imds-enforcement-readiness';
 export * from './imds-readiness-report';
 export * from './nag-acknowledgements';
 export * from './snapshot';
+export * from './imds-findings-hub';

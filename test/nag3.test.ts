@@ -113,9 +113,9 @@ describe('cdk-nag 3 (every pack it ships) over the compiled library under aws-cd
         'Serverless-LambdaTracing',
       ]));
     }
-    // The constructs in a stack and the embedded template have them; the StackSet and the policy have none.
+    // The constructs in a stack and the embedded template have them; the StackSet and the policies have none.
     expect([...new Set(result.app.findings.map((f) => f.path.split('/')[0]))]).toEqual([
-      'NagImdsAccountDefaults', 'NagImdsInstanceUpgrade', 'NagImdsReadinessReport', 'NagImdsManagementAccount',
+      'NagImdsAccountDefaults', 'NagImdsInstanceUpgrade', 'NagImdsReadinessReport', 'NagImdsManagementAccount', 'NagImdsFindingsHub',
     ]);
     // The embedded template holds both functions' resources (instanceUpgrade is on).
     expect([...new Set(result.embedded.findings.map((f) => f.path.split('/')[1]))].sort()).toEqual(['ImdsAccountDefaults', 'ImdsInstanceUpgrade']);

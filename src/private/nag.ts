@@ -454,3 +454,31 @@ export function suppressDriftGuardFindings(rules: IConstruct[]): void {
     addNagSuppressions(rule, inPacks([SERVERLESS], 'EventBusDLQ', 'The next scheduled run checks again'));
   }
 }
+
+/** The parts of `ImdsFindingsHub` that cdk-nag and checkov report on. */
+export interface ImdsFindingsHubNagScope {
+  /** The log group that keeps every finding. */
+  readonly logGroup: IConstruct;
+  /** The hub's rules (`AWS::Events::Rule`): to the log group and to the topic. */
+  readonly rules: IConstruct[];
+}
+
+/**
+ * The findings the `ImdsFindingsHub` design accepts, each with its reason:
+ * - its rules' targets have no dead-letter queue: EventBridge retries each delivery
+ *   for 24 hours (185 attempts); what fails for good is a permission or a deleted
+ *   target, which the dashboard's FailedInvocations graph shows for every rule; and
+ *   the log group already holds every finding the topic rules get (a DLQ would be a
+ *   second, unread copy, with a key and an alarm of its own);
+ * - without `logGroupEncryptionKey`, the log group uses CloudWatch Logs' own
+ *   encryption (findings hold settings, counts and ids, no secrets).
+ */
+export function suppressImdsFindingsHubFindings({ logGroup, rules }: ImdsFindingsHubNagScope): void {
+  for (const rule of rules) {
+    addNagSuppressions(rule, inPacks([SERVERLESS], 'EventBusDLQ', 'Retried 24 h; failures on the dashboard; all in the log'));
+  }
+  if (!hasKmsKey(logGroup)) {
+    addNagSuppressions(logGroup, inPacks([HIPAA, NIST_R4, NIST_R5, PCI], 'CloudWatchLogGroupEncrypted', 'Findings hold no secrets; encrypted by default'));
+    addCheckovSkips(logGroup, [{ id: 'CKV_AWS_158', comment: 'Findings hold no secrets; encrypted by default' }]);
+  }
+}

@@ -147,6 +147,13 @@ function run(pkgDir, tmpDir) {
       targetIds: ['r-abcd'],
       exceptionMessage: 'IMDSv2 is required by the platform team',
     });
+    // The organization's findings hub (security account): CloudWatch Logs' own encryption for its
+    // log group, so its acknowledgements are checked too.
+    new lib.ImdsFindingsHub(stack('NagImdsFindingsHub'), 'Hub', {
+      organizationId: 'o-a1b2c3d4e5',
+      rolePath: '/platform/',
+      logRetention: cdk.aws_logs.RetentionDays.THREE_MONTHS,
+    });
     return { app, stackSet, dryRun };
   }
 
