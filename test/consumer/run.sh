@@ -417,12 +417,14 @@ cat > lib/every.ts <<'EOF'
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { App, Duration, Environment, RemovalPolicy, Stack, aws_iam as iam, aws_kms as kms, aws_logs as logs } from 'aws-cdk-lib';
+import { App, Duration, Environment, RemovalPolicy, Stack, aws_iam as iam, aws_kms as kms, aws_logs as logs, aws_sns as sns } from 'aws-cdk-lib';
 import { CfnInclude } from 'aws-cdk-lib/cloudformation-include';
 import * as imds from 'cdk-imds-account-defaults';
 
 /** Every construct with every option, in stacks named `<prefix>…`; the management account's stack uses `managementEnv`. */
 export function everyConstruct(app: App, prefix: string, env?: Environment, managementEnv?: Environment): void {
+  // Every function puts its findings to the organization's hub too (the hub's bus below, in the security account).
+  const centralEventBusArn = imds.ImdsFindingsHub.eventBusArnOf('222222222222', 'eu-west-1', 'org.imds-findings');
   const defaults = new Stack(app, `${prefix}Defaults`, { env });
   new imds.ImdsAccountDefaults(defaults, 'ImdsDefaults', {
     httpTokens: imds.ImdsHttpTokens.REQUIRED,
@@ -441,6 +443,7 @@ export function everyConstruct(app: App, prefix: string, env?: Environment, mana
     permissionsBoundary: imds.ImdsPermissionsBoundary.fromManagedPolicy(iam.ManagedPolicy.fromManagedPolicyName(defaults, 'Boundary', 'ImdsBoundary')),
     logGroupEncryptionKey: new kms.Key(defaults, 'LogKey', { enableKeyRotation: true }),
     checkEnforcementReadiness: true,
+    centralEventBusArn,
   });
 
   const upgrade = new Stack(app, `${prefix}Upgrade`, { env });
@@ -455,6 +458,7 @@ export function everyConstruct(app: App, prefix: string, env?: Environment, mana
     rolePath: '/platform/',
     permissionsBoundary: imds.ImdsPermissionsBoundary.fromPolicyName('boundaries/ImdsBoundary'),
     logGroupEncryptionKey: new kms.Key(upgrade, 'LogKey', { enableKeyRotation: true }),
+    centralEventBusArn,
   });
 
   const report = new Stack(app, `${prefix}ReadinessReport`, { env });
@@ -465,6 +469,7 @@ export function everyConstruct(app: App, prefix: string, env?: Environment, mana
     rolePath: '/platform/',
     permissionsBoundary: imds.ImdsPermissionsBoundary.fromPolicyName('boundaries/ImdsBoundary'),
     logGroupEncryptionKey: new kms.Key(report, 'LogKey', { enableKeyRotation: true }),
+    centralEventBusArn,
   });
 
   const organization = new Stack(app, `${prefix}Organization`, { env: managementEnv });
@@ -480,6 +485,7 @@ export function everyConstruct(app: App, prefix: string, env?: Environment, mana
     driftGuard: imds.DriftGuardMode.REAPPLY,
     permissionsBoundary: imds.ImdsStackSetPermissionsBoundary.fromPolicyName('boundaries/ImdsBoundary'),
     instanceUpgrade: { mode: imds.InstanceUpgradeMode.UPGRADE, exclusionTagKey: 'keep-imdsv1' },
+    centralEventBusArn,
     target: imds.ImdsStackSetTarget.fromOrganizationalUnits({ organizationalUnitIds: ['ou-abcd-12345678'], regions: ['eu-west-1', 'us-east-1'] }),
   });
   rollout.addStackInstances(
@@ -508,7 +514,27 @@ export function everyConstruct(app: App, prefix: string, env?: Environment, mana
     readinessReport: { interval: Duration.hours(12) },
     instanceUpgrade: { mode: imds.InstanceUpgradeMode.REPORT_ONLY },
     rolePath: '/platform/',
+    centralEventBusArn,
     target: imds.ImdsStackSetTarget.fromOrganizationalUnits({ organizationalUnitIds: ['ou-abcd-44444444'], regions: ['eu-west-1'] }),
+  });
+
+  // The organization's findings hub (the security account) with every option, and one that brings its own topic.
+  const security = new Stack(app, `${prefix}FindingsHub`, { env });
+  new imds.ImdsFindingsHub(security, 'Hub', {
+    organizationId: 'o-a1b2c3d4e5',
+    rolePath: '/platform/',
+    eventBusName: 'org.imds-findings',
+    logRetention: logs.RetentionDays.FIVE_YEARS,
+    logGroupEncryptionKey: new kms.Key(security, 'LogKey', { enableKeyRotation: true }),
+    removalPolicy: RemovalPolicy.DESTROY,
+    publishMetrics: true,
+  });
+  new imds.ImdsFindingsHub(security, 'HubWithTopic', {
+    organizationId: 'o-a1b2c3d4e5',
+    rolePath: '/platform/',
+    eventBusName: 'imds-findings-own-topic',
+    topic: new sns.Topic(security, 'Alerts', { masterKey: new kms.Key(security, 'AlertsKey', { enableKeyRotation: true }), enforceSSL: true }),
+    publishMetrics: false,
   });
 
   // The members' templates, checked as the README shows: read back with CfnInclude, and the library's one call.
