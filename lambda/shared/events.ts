@@ -11,17 +11,19 @@
  *
  * Putting never throws and never fails the caller: the puts, and then the metric,
  * are each bounded by PUT_BUDGET_MS and by the caller's signal; the SDK retries throttling and server
- * errors (CLIENT_CONFIG), and entries EventBridge refuses one by one are sent again,
- * up to PUT_ATTEMPTS times in all (whatever the entry's error code: a permanent
- * refusal costs two more calls, within the budget). What still was not put is logged
+ * errors (CLIENT_CONFIG), and entries EventBridge refuses one by one for a passing
+ * reason (ThrottlingException, InternalFailure) are sent again, up to PUT_ATTEMPTS
+ * times in all; the others (MalformedDetail, AccessDeniedException, ...) would fail
+ * again and are not. One entry a call (EventBridge's 256 KB is a call's limit, and a
+ * finding may come near it alone). What still was not put is logged
  * (the bus, the count and the last error, never the detail) and counted in
  * FINDINGS_NOT_PUT_METRIC; the function's own log lines carry the findings.
  *
  * What goes in is only what the caller passes, bounded: strings to STRING_MAX
  * characters (a forged StackId, say), lists to LIST_MAX items (callers count the rest
  * in `counts`), and a detail that would still come near EventBridge's 256 KB loses its
- * lists (`truncated: true`). Callers never pass a CloudFormation event as a whole: no
- * ResponseURL can reach a bus.
+ * lists (`truncated: true`). Callers never pass a CloudFormation event as a whole, and a
+ * `ResponseURL` key is dropped wherever it is: no presigned URL can reach a bus.
  */
 import type { EventBridgeClient, PutEventsRequestEntry } from '@aws-sdk/client-eventbridge';
 import { describeError, log } from './log';
@@ -45,6 +47,9 @@ export const PUT_BUDGET_MS = 3_000;
 /** Sends of an entry EventBridge refused, the first included. */
 export const PUT_ATTEMPTS = 3;
 
+/** The log line of findings that could not be put. */
+const NOT_PUT = 'findings not put as events';
+
 /** One finding: its detail type, the custom resource it is about (if any), and its values. */
 export interface Finding {
   readonly type: string;
@@ -53,18 +58,18 @@ export interface Finding {
   readonly logicalResourceId?: string;
 }
 
-/** The invoked function's ARN (without a qualifier), which Lambda writes: the origin of the findings. */
+/** The invoked function's ARN, which Lambda writes: the origin of the findings (its Region, account and name). */
 let functionArn = '';
 const clients: Record<string, EventBridgeClient> = {};
 
 /** Records which function puts this invocation's findings (first thing in each handler). */
 export function setFindingsOrigin(invokedFunctionArn: string | undefined): void {
-  functionArn = String(invokedFunctionArn).split(':').slice(0, 7).join(':');
+  functionArn = String(invokedFunctionArn);
 }
 
-/** A JSON.stringify replacer that clips strings and lists (and drops lists with `drop`). */
-const bounded = (drop: boolean) => (_key: string, value: unknown): unknown =>
-  typeof value === 'string' && value.length > STRING_MAX ? `${value.slice(0, STRING_MAX)}…`
+/** A JSON.stringify replacer that clips strings and lists (and drops lists with `drop`, and any ResponseURL). */
+const bounded = (drop: boolean) => (key: string, value: unknown): unknown => key === 'ResponseURL' ? undefined
+  : typeof value === 'string' && value.length > STRING_MAX ? `${value.slice(0, STRING_MAX)}…`
     : Array.isArray(value) ? (drop ? [] : value.slice(0, LIST_MAX)) : value;
 
 /** The PutEvents entry of a finding (no EventBusName: the default bus). */
@@ -75,7 +80,7 @@ export function findingEntry({ type, detail, stackId, logicalResourceId }: Findi
   if (Buffer.byteLength(json) > DETAIL_MAX_BYTES) {
     json = JSON.stringify({ ...full, truncated: true }, bounded(true));
   }
-  return { Source: FINDINGS_SOURCE, DetailType: type, Detail: json, Resources: [functionArn] };
+  return { Source: FINDINGS_SOURCE, DetailType: type, Detail: json };
 }
 
 /** Puts the entries to one bus (undefined: the default bus); returns how many were not put, and the last error. */
@@ -84,29 +89,32 @@ async function putTo(bus: string | undefined, entries: PutEventsRequestEntry[], 
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const sdk: typeof import('@aws-sdk/client-eventbridge') = require('@aws-sdk/client-eventbridge');
   const client = (clients[bus ?? ''] ??= new sdk.EventBridgeClient({ ...CLIENT_CONFIG, ...(bus ? { region: bus.split(':')[3] } : {}) }));
-  let left: PutEventsRequestEntry[] = entries.map((entry) => ({ ...entry, EventBusName: bus }));
   let error: string | undefined;
-  for (let attempt = 0; left.length > 0 && attempt < PUT_ATTEMPTS; attempt++) {
-    const refused: PutEventsRequestEntry[] = [];
-    try {
-      for (let i = 0; i < left.length; i += 10) {
-        const chunk = left.slice(i, i + 10);
-        // One result per entry, in order; an ErrorCode marks a refused one.
-        const { Entries = [] } = await client.send(new sdk.PutEventsCommand({ Entries: chunk }), { abortSignal: signal });
-        Entries.forEach((result, j) => {
-          if (result.ErrorCode) {
-            refused.push(chunk[j]);
-            error = result.ErrorCode;
-          }
-        });
+  let notPut = 0;
+  // One entry a call: EventBridge's 256 KB limit is on a call's entries together, and each
+  // finding may come near it on its own (DETAIL_MAX_BYTES); findings are few per run.
+  for (let i = 0; i < entries.length; i++) {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const command = new sdk.PutEventsCommand({ Entries: [{ ...entries[i], EventBusName: bus }] });
+        const [result] = (await client.send(command, { abortSignal: signal })).Entries ?? [];
+        if (!result?.ErrorCode) {
+          break;
+        }
+        error = result.ErrorCode;
+      } catch (err) {
+        // The whole call failed after the SDK's retries (denied, throttled throughout, out of time): so would the next.
+        return [notPut + entries.length - i, describeError(err)];
       }
-    } catch (err) {
-      // The whole call failed after the SDK's retries (denied, throttled throughout, out of time).
-      return [left.length, describeError(err)];
+      // A refused entry is sent again only when it may pass later (throttled, an internal failure).
+      if (attempt >= PUT_ATTEMPTS || !/Throttl|Internal/.test(error)) {
+        notPut++;
+        break;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 250));
     }
-    left = refused;
   }
-  return [left.length, error];
+  return [notPut, error];
 }
 
 /**
@@ -125,13 +133,14 @@ export async function putFindings(findings: readonly Finding[], signal?: AbortSi
         const [count, error] = await putTo(bus, entries, budget());
         if (count > 0) {
           notPut += count;
-          log('findings not put as events', { bus: bus ?? 'default', count, error });
+          log(NOT_PUT, { bus: bus ?? 'default', count, error });
         }
       }));
     }
   } catch (err) {
+    // Only a bug can get here (the puts catch their own errors): everything counts as not put.
     notPut = findings.length;
-    log('findings not put as events', { count: notPut, error: describeError(err) });
+    log(NOT_PUT, { count: notPut, error: describeError(err) });
   }
   try {
     if (notPut > 0) {
