@@ -130,7 +130,9 @@ test(`ImdsInstanceUpgrade alone, every option, carries its plain code and is und
   const app = new App();
   const stack = new Stack(app, 'Upgrade');
   new ImdsInstanceUpgrade(stack, 'Upgrade', {
-    ...EVERY_UPGRADE_OPTION, permissionsBoundary: ImdsPermissionsBoundary.fromPolicyName(BOUNDARY_POLICY_NAME), rolePath: '/platform/',
+    ...EVERY_UPGRADE_OPTION,
+    permissionsBoundary: ImdsPermissionsBoundary.fromPolicyName(BOUNDARY_POLICY_NAME),
+    rolePath: '/platform/',
     centralEventBusArn: CENTRAL_EVENT_BUS_ARN,
   });
   const template = app.synth().getStackByName('Upgrade').template;
