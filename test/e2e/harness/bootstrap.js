@@ -8,7 +8,8 @@
  *    Lambda writes as index.js) and finds the handler export, then reports
  *    `ready` with the init time and which @aws-sdk clients it loaded (`clientEc2`,
  *    and `clients` for every client the runtime's SDK roots hold: client-ec2,
- *    client-ssm, client-cloudformation, client-cloudwatch, client-auto-scaling).
+ *    client-ssm, client-cloudformation, client-cloudwatch, client-auto-scaling,
+ *    client-eventbridge).
  * 2. Invoke: on an `invoke` message, calls handler(event, context) with a
  *    context whose getRemainingTimeInMillis counts down to the deadline the
  *    parent set (the parent kills this process at that deadline, as Lambda
@@ -76,7 +77,7 @@ function loadedClient(client) {
 /** Each client of the runtime's SDK that index.js loaded, by package name (those it did not load are left out). */
 function loadedClients() {
   const clients = {};
-  for (const client of ['client-ec2', 'client-ssm', 'client-cloudformation', 'client-cloudwatch', 'client-auto-scaling']) {
+  for (const client of ['client-ec2', 'client-ssm', 'client-cloudformation', 'client-cloudwatch', 'client-auto-scaling', 'client-eventbridge']) {
     const loaded = loadedClient(client);
     if (loaded) {
       clients[client] = loaded;

@@ -123,6 +123,8 @@ import { AutoScalingEmulator } from '../../support/autoscaling-emulator';
 import { CfnRecordedRequest, CloudFormationEmulator } from '../../support/cloudformation-emulator';
 import { CloudWatchEmulator } from '../../support/cloudwatch-emulator';
 import { Ec2Emulator, RecordedRequest } from '../../support/ec2-emulator';
+import { DeliveredEvent, EventBridgeEmulator, EventBridgeRecordedRequest } from '../../support/eventbridge-emulator';
+import { findingsSchemaErrors } from '../../support/findings-schema';
 import { CfnResponse, ReceivedAnswer, ResponseEndpoint } from '../../support/response-endpoint';
 import { SsmEmulator, SsmRecordedRequest } from '../../support/ssm-emulator';
 
@@ -194,6 +196,11 @@ export interface StepResult {
   /** The Auto Scaling requests made during this step, in order. */
   readonly autoscalingRequests: readonly AutoScalingRequest[];
   readonly autoscalingActions: readonly string[];
+  /** The EventBridge requests made during this step (to any account's or Region's bus), in order. */
+  readonly eventbridgeRequests: readonly EventBridgeRecordedRequest[];
+  readonly eventbridgeActions: readonly string[];
+  /** The events EventBridge delivered during this step, each with its bus's ARN, in order (`events[i].event.detail` is the finding). */
+  readonly events: ReadonlyArray<{ readonly bus: string; readonly event: DeliveredEvent }>;
   /** The EC2 requests of this step counted by action, e.g. `{ DescribeInstances: 3, ModifyInstanceMetadataOptions: 100 }` (for the bench). */
   readonly ec2Calls: Readonly<Record<string, number>>;
   /** Whether a fault was injected into this step (any endpoint of the account, or the ResponseURL). */
@@ -298,6 +305,8 @@ export interface StackOptions {
   readonly timings: TimingRecorder;
   readonly region: string;
   readonly sdk: SdkName;
+  /** The scenario's EventBridge endpoint (one for every account and Region: the default buses and any central bus). */
+  readonly eventbridge: EventBridgeEmulator;
   /** @default 'ImdsE2e' */
   readonly stackName?: string;
   /** The slowest a handler may be without injected faults, in ms (e.g. a run over a large fleet). @default SLOWEST_EVENT_MS */
@@ -358,6 +367,9 @@ const NO_CALLS = {
   cloudwatchActions: [],
   autoscalingRequests: [],
   autoscalingActions: [],
+  eventbridgeRequests: [],
+  eventbridgeActions: [],
+  events: [],
   ec2Calls: {},
   faulted: false,
 } as const;
@@ -374,7 +386,8 @@ function countByAction(requests: ReadonlyArray<{ readonly action: string }>): Re
 /** The requests an invocation made to each endpoint of the account. */
 type Calls = Pick<StepResult,
   'ec2Requests' | 'ec2Actions' | 'ssmRequests' | 'ssmActions' | 'cfnRequests' | 'cfnActions'
-  | 'cloudwatchRequests' | 'cloudwatchActions' | 'autoscalingRequests' | 'autoscalingActions' | 'ec2Calls' | 'faulted'>;
+  | 'cloudwatchRequests' | 'cloudwatchActions' | 'autoscalingRequests' | 'autoscalingActions'
+  | 'eventbridgeRequests' | 'eventbridgeActions' | 'events' | 'ec2Calls' | 'faulted'>;
 
 export class CloudFormationStack {
   public status: StackStatus = 'NEW';
@@ -1057,13 +1070,17 @@ export class CloudFormationStack {
 
   /** Runs one invocation with the account's endpoints, and collects the requests it made to each. */
   private async observe(fn: FunctionConfig, event: object, requestId: string): Promise<{ invocation: Invocation; calls: Calls }> {
-    const { account: { ec2, ssm, cfn, cloudwatch, autoscaling }, responses, region, sdk } = this.options;
-    const endpoints = [ec2, ssm, cfn, cloudwatch, autoscaling] as const;
+    const { account: { ec2, ssm, cfn, cloudwatch, autoscaling }, responses, region, sdk, eventbridge } = this.options;
+    const endpoints = [ec2, ssm, cfn, cloudwatch, autoscaling, eventbridge] as const;
     const first = endpoints.map((e) => e.requests.length);
-    const faultCount = () => endpoints.reduce((n, e) => n + e.faultsServed + e.requestsHeld, responses.faultsServed);
+    const firstEvent = eventbridge.deliveries.length;
+    const faultCount = () => endpoints.reduce((n, e) => n + e.faultsServed + e.requestsHeld, responses.faultsServed + eventbridge.entryFaultsServed);
     const faultsBefore = faultCount();
-    // SSM records the writer of each parameter version: this function's session.
+    // SSM records the writer of each parameter version: this function's session; EventBridge the sender of each event.
     ssm.setCaller(executionRoleKey(fn), executionRoleSession(fn));
+    eventbridge.setCaller(executionRoleKey(fn), executionRoleSession(fn), fn.roleArn);
+    // What the role's policies allow (events:PutEvents on which buses, with which source) is checked as IAM would.
+    eventbridge.setIdentityPolicies(executionRoleSession(fn), fn.eventPolicies);
     const invocation = await invoke({
       fn,
       event,
@@ -1076,12 +1093,14 @@ export class CloudFormationStack {
       cloudFormationEndpoint: cfn.endpoint,
       cloudWatchEndpoint: cloudwatch.endpoint,
       autoScalingEndpoint: autoscaling.endpoint,
+      eventBridgeEndpoint: eventbridge.endpoint,
     });
     const ec2Requests = ec2.requests.slice(first[0]);
     const ssmRequests = ssm.requests.slice(first[1]);
     const cfnRequests = cfn.requests.slice(first[2]);
     const cloudwatchRequests = cloudwatch.requests.slice(first[3]);
     const autoscalingRequests = autoscaling.requests.slice(first[4]);
+    const eventbridgeRequests = eventbridge.requests.slice(first[5]);
     return {
       invocation,
       calls: {
@@ -1095,6 +1114,9 @@ export class CloudFormationStack {
         cloudwatchActions: cloudwatchRequests.map((r) => r.action),
         autoscalingRequests,
         autoscalingActions: autoscalingRequests.map((r) => r.action),
+        eventbridgeRequests,
+        eventbridgeActions: eventbridgeRequests.map((r) => r.action),
+        events: eventbridge.deliveries.slice(firstEvent),
         ec2Calls: countByAction(ec2Requests),
         faulted: faultCount() > faultsBefore,
       },
@@ -1115,9 +1137,22 @@ export class CloudFormationStack {
     const all: ReadonlyArray<{ readonly action: string; readonly region: string }> = [
       ...calls.ec2Requests, ...calls.ssmRequests, ...calls.cfnRequests, ...calls.cloudwatchRequests, ...calls.autoscalingRequests,
     ];
-    const elsewhere = all.filter((r) => r.region !== region);
+    // EventBridge: the default bus is the stack's Region's; a central bus (IMDS_EVENT_BUS) is reached in its own Region.
+    const busRegions = (r: EventBridgeRecordedRequest): string[] => (Array.isArray(r.input?.Entries) ? r.input.Entries : [])
+      .map((e: any) => (typeof e?.EventBusName === 'string' && e.EventBusName.startsWith('arn:') ? e.EventBusName.split(':')[3] : region));
+    const elsewhere = [
+      ...all.filter((r) => r.region !== region),
+      ...calls.eventbridgeRequests.filter((r) => busRegions(r).some((busRegion) => busRegion !== r.region)),
+    ];
     if (elsewhere.length > 0) {
-      fail(`calls to another Region than the stack's (${region}): ${elsewhere.map((r) => `${r.action} in ${r.region}`).join(', ')}`);
+      fail(`calls to another Region than the stack's (${region}) or the named event bus's: ${elsewhere.map((r) => `${r.action} in ${r.region}`).join(', ')}`);
+    }
+    // Every finding delivered matches the documented schema (findings-schema.json).
+    for (const { bus, event } of calls.events.filter((d) => d.event.source === 'cdk-imds-account-defaults')) {
+      const problems = findingsSchemaErrors(event);
+      if (problems.length > 0) {
+        fail(`the finding put to ${bus} does not match findings-schema.json: ${problems.join('; ')}\n${JSON.stringify(event)}`);
+      }
     }
   }
 

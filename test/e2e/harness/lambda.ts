@@ -30,6 +30,9 @@ import { testAccessKeyId } from '../../support/sigv4';
 
 const BOOTSTRAP = path.join(__dirname, 'bootstrap.js');
 
+/** The EventBridge endpoint of an invocation given none: the discard port of the loopback, where nothing listens (connection refused). */
+export const NO_EVENTBRIDGE = 'http://127.0.0.1:9';
+
 /** Lambda stops an on-demand init that takes longer than this. */
 export const INIT_TIMEOUT_MS = 10_000;
 
@@ -47,6 +50,14 @@ export interface FunctionConfig {
   readonly logGroupName: string;
   /** The name of its execution role (the template's Role, resolved). */
   readonly roleName: string;
+  /** Its execution role's ARN, with the role's path (aws:PrincipalArn of its sessions). */
+  readonly roleArn?: string;
+  /**
+   * The execution role's policy statements that may apply to events:PutEvents
+   * (template.ts roleEventPolicies), which the EventBridge emulator evaluates;
+   * undefined when the role is not the template's (then nothing is evaluated).
+   */
+  readonly eventPolicies?: { readonly identity: readonly object[]; readonly boundary?: readonly object[] };
 }
 
 /**
@@ -80,6 +91,12 @@ export interface InvokeOptions {
   readonly cloudWatchEndpoint: string;
   /** AWS_ENDPOINT_URL_AUTO_SCALING. */
   readonly autoScalingEndpoint: string;
+  /**
+   * AWS_ENDPOINT_URL_EVENTBRIDGE (one endpoint for every Region: the emulator
+   * holds the buses of every account and Region). @default NO_EVENTBRIDGE, a
+   * loopback port nothing listens on: puts fail at once, and nothing reaches AWS
+   */
+  readonly eventBridgeEndpoint?: string;
   /** NODE_EXTRA_CA_CERTS: the certificate of the local ResponseURL endpoint. */
   readonly caFile: string;
   /** The access key id of the function's credentials. @default executionRoleKey(fn) */
@@ -119,7 +136,7 @@ export interface Invocation {
   readonly nodeVersion?: string;
   /** The @aws-sdk/client-ec2 that index.js loaded. */
   readonly clientEc2?: { readonly path: string; readonly version: string };
-  /** Every client of the runtime's SDK that index.js loaded (client-ec2, client-ssm, client-cloudformation, client-cloudwatch, client-auto-scaling), by package name. */
+  /** Every client of the runtime's SDK that index.js loaded (client-ec2, client-ssm, client-cloudformation, client-cloudwatch, client-auto-scaling, client-eventbridge), by package name. */
   readonly clients?: Readonly<Record<string, { readonly path: string; readonly version: string }>>;
 }
 
@@ -170,6 +187,7 @@ export async function invoke(options: InvokeOptions): Promise<Invocation> {
       AWS_ENDPOINT_URL_CLOUDFORMATION: options.cloudFormationEndpoint,
       AWS_ENDPOINT_URL_CLOUDWATCH: options.cloudWatchEndpoint,
       AWS_ENDPOINT_URL_AUTO_SCALING: options.autoScalingEndpoint,
+      AWS_ENDPOINT_URL_EVENTBRIDGE: options.eventBridgeEndpoint ?? NO_EVENTBRIDGE,
       NODE_EXTRA_CA_CERTS: options.caFile,
       // Hermetic: no shared config or credentials file of this machine's user.
       AWS_CONFIG_FILE: path.join(taskRoot, 'no-aws-config'),

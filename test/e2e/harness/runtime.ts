@@ -6,7 +6,7 @@
  * - sdk-current/, sdk-3.996.0/: one NODE_PATH root each, holding only the clients
  *   the functions use (`@aws-sdk/client-ec2`, `@aws-sdk/client-ssm`,
  *   `@aws-sdk/client-cloudformation`, `@aws-sdk/client-cloudwatch`,
- *   `@aws-sdk/client-auto-scaling`, of one release, as the runtime ships them
+ *   `@aws-sdk/client-auto-scaling`, `@aws-sdk/client-eventbridge`, of one release, as the runtime ships them
  *   together) and their own dependencies: the runtime's NODE_PATH holds the SDK
  *   and nothing of ours.
  */
@@ -22,8 +22,8 @@ export const SDKS = {
   /** The current clients, pinned in sdk-current/package.json. */
   'current': 'sdk-current',
   /**
-   * 3.996.0: the last client-ec2 without HttpTokensEnforced (client-ssm and
-   * client-cloudformation of the same release; client-cloudwatch and
+   * 3.996.0: the last client-ec2 without HttpTokensEnforced (client-ssm,
+   * client-cloudformation and client-eventbridge of the same release; client-cloudwatch and
    * client-auto-scaling 3.995.0, as neither was published as 3.996.0).
    */
   '3.996.0': 'sdk-3.996.0',
@@ -32,7 +32,7 @@ export const SDKS = {
 export type SdkName = keyof typeof SDKS;
 
 /** The clients each NODE_PATH root holds. */
-export const SDK_CLIENTS = ['client-ec2', 'client-ssm', 'client-cloudformation', 'client-cloudwatch', 'client-auto-scaling'] as const;
+export const SDK_CLIENTS = ['client-ec2', 'client-ssm', 'client-cloudformation', 'client-cloudwatch', 'client-auto-scaling', 'client-eventbridge'] as const;
 
 export type SdkClient = typeof SDK_CLIENTS[number];
 

@@ -20,6 +20,16 @@
  *   `w.autoscaling` (the first account's; `w.account(id)` for others). Every
  *   invocation reaches them through AWS_ENDPOINT_URL_EC2, _SSM,
  *   _CLOUDFORMATION, _CLOUDWATCH and _AUTO_SCALING.
+ * - One EventBridge endpoint per scenario, `w.eventbridge`
+ *   (test/support/eventbridge-emulator.ts), for every account and Region
+ *   (AWS_ENDPOINT_URL_EVENTBRIDGE): each account's default bus, and central
+ *   buses of other accounts (`w.centralBus()` adds one with the hub's kind of
+ *   policy: this organization, source cdk-imds-account-defaults). Every account
+ *   the scenario starts is a member of E2E_ORGANIZATION_ID. What a function put:
+ *   `w.events(busArn?)` (the first account's default bus in REGION by
+ *   default), or `step.events` (delivered during that step, with their bus);
+ *   every event of source cdk-imds-account-defaults delivered during a step is
+ *   checked against findings-schema.json (the step fails otherwise).
  * - Templates: `synthesize((stack) => new ImdsInstanceUpgrade(stack, 'Upgrade', {...}))`;
  *   any Custom::<Name> backed by a function of the template runs that function
  *   (`t.resourceOf('Custom::ImdsInstanceUpgrade')` when a template holds
@@ -66,10 +76,51 @@ import { AutoScalingEmulator } from '../../support/autoscaling-emulator';
 import { CloudFormationEmulator } from '../../support/cloudformation-emulator';
 import { CloudWatchEmulator } from '../../support/cloudwatch-emulator';
 import { Ec2Emulator, RegionState } from '../../support/ec2-emulator';
+import { DeliveredEvent, EventBridgeEmulator } from '../../support/eventbridge-emulator';
 import { ResponseEndpoint } from '../../support/response-endpoint';
 import { SsmEmulator } from '../../support/ssm-emulator';
 
 export const REGION = 'eu-west-1';
+
+/** The organization every account of a scenario belongs to (aws:PrincipalOrgID of its callers). */
+export const E2E_ORGANIZATION_ID = 'o-e2eimds0001';
+
+/** The account and Region of the central bus `w.centralBus()` creates by default (a security account elsewhere). */
+export const CENTRAL_ACCOUNT = '210987654321';
+export const CENTRAL_REGION = 'us-east-1';
+
+/** The source of every finding (written out here, not imported from the library, so a change breaks this suite). */
+export const FINDINGS_SOURCE = 'cdk-imds-account-defaults';
+
+/**
+ * The resource policy of a central findings bus as the README's hub describes
+ * it: events:PutEvents from any principal of the organization, for the
+ * library's source only.
+ */
+export function centralBusPolicy(busArn: string, organizationId: string = E2E_ORGANIZATION_ID): object {
+  return {
+    Version: '2012-10-17',
+    Statement: [{
+      Sid: 'OrganizationPutsImdsFindings',
+      Effect: 'Allow',
+      Principal: '*',
+      Action: 'events:PutEvents',
+      Resource: busArn,
+      Condition: { StringEquals: { 'aws:PrincipalOrgID': organizationId, 'events:source': FINDINGS_SOURCE } },
+    }],
+  };
+}
+
+export interface CentralBusOptions {
+  /** @default CENTRAL_ACCOUNT */
+  readonly account?: string;
+  /** @default CENTRAL_REGION */
+  readonly region?: string;
+  /** @default 'imds-findings' */
+  readonly name?: string;
+  /** The bus's resource policy. @default centralBusPolicy(the bus's ARN) */
+  readonly policy?: object;
+}
 
 /** Where the handler keeps its claims (documented in the README; fixed for good). */
 export const CLAIMS_PATH = '/cdk-imds-account-defaults/claims';
@@ -131,10 +182,16 @@ export interface World {
   readonly cloudwatch: CloudWatchEmulator;
   /** The local Auto Scaling endpoint of the first account: launch configurations. */
   readonly autoscaling: AutoScalingEmulator;
+  /** The scenario's EventBridge endpoint: the buses of every account and Region, the events delivered to each. */
+  readonly eventbridge: EventBridgeEmulator;
   /** The local ResponseURL endpoint of this scenario. */
   readonly responses: ResponseEndpoint;
   /** The first account (ACCOUNT). */
   readonly main: AccountEndpoints;
+  /** Creates a central bus (by default CENTRAL_ACCOUNT's `imds-findings` in CENTRAL_REGION, with centralBusPolicy); returns its ARN. */
+  centralBus(options?: CentralBusOptions): string;
+  /** The events delivered to a bus (by ARN; the first account's default bus in REGION by default), oldest first. */
+  events(busArn?: string): DeliveredEvent[];
   /** Starts another account (its own EC2, SSM, CloudFormation, CloudWatch and Auto Scaling endpoints), or returns it if started. */
   account(id: string): Promise<AccountEndpoints>;
   /** A new stack (not yet created); by default ImdsE2e in REGION of the first account, run with the current SDK. */
@@ -164,8 +221,10 @@ export function scenario(name: string, body: (w: World) => Promise<void>, option
   registerHooks();
   const run = async () => {
     const accounts = new Map<string, Promise<AccountEndpoints>>();
+    const eventbridge = await EventBridgeEmulator.start();
     const account = (id: string) => {
       if (!accounts.has(id)) {
+        eventbridge.setOrganization(E2E_ORGANIZATION_ID, [id]);
         accounts.set(id, startAccount(id));
       }
       return accounts.get(id)!;
@@ -179,6 +238,15 @@ export function scenario(name: string, body: (w: World) => Promise<void>, option
         cfn: main.cfn,
         cloudwatch: main.cloudwatch,
         autoscaling: main.autoscaling,
+        eventbridge,
+        centralBus: (o = {}) => {
+          const region = o.region ?? CENTRAL_REGION;
+          const busAccount = o.account ?? CENTRAL_ACCOUNT;
+          const arn = EventBridgeEmulator.busArn(busAccount, region, o.name ?? 'imds-findings');
+          eventbridge.setOrganization(E2E_ORGANIZATION_ID, [busAccount]);
+          return eventbridge.addBus({ account: busAccount, region, name: o.name ?? 'imds-findings', policy: o.policy ?? centralBusPolicy(arn) });
+        },
+        events: (busArn = EventBridgeEmulator.busArn(main.id, REGION)) => eventbridge.events(busArn),
         responses,
         main,
         account,
@@ -190,6 +258,7 @@ export function scenario(name: string, body: (w: World) => Promise<void>, option
           timings,
           region: o.region ?? REGION,
           sdk: o.sdk ?? 'current',
+          eventbridge,
           stackName: o.name,
           slowestEventMs: o.slowestEventMs,
         }),
@@ -200,6 +269,7 @@ export function scenario(name: string, body: (w: World) => Promise<void>, option
       const started = await Promise.allSettled(accounts.values());
       await Promise.all([
         responses.stop(),
+        eventbridge.stop(),
         ...started.flatMap((a) => (a.status === 'fulfilled'
           ? [a.value.ec2, a.value.ssm, a.value.cfn, a.value.cloudwatch, a.value.autoscaling].map((e) => e.stop())
           : [])),

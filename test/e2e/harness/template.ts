@@ -376,7 +376,48 @@ export function functionConfig(t: StackTemplate, functionLogicalId: string, ctx:
     logGroupName: logGroup ? String(resolve(t, logGroup, ctx)) : `/aws/lambda/${functionName}`,
     // arn:aws:iam::<account>:role/<path><name>
     roleName: String(resolve(t, properties.Role, ctx)).split('/').pop()!,
+    roleArn: String(resolve(t, properties.Role, ctx)),
+    eventPolicies: roleEventPolicies(t, properties.Role, ctx),
   };
+}
+
+/**
+ * The policies of a function's execution role that may apply to
+ * events:PutEvents, resolved: the role's inline Policies, and the
+ * AWS::IAM::Policy and AWS::IAM::ManagedPolicy resources of the template
+ * attached to it (Roles, or the role's ManagedPolicyArns); its
+ * PermissionsBoundary when the template creates that policy. Only statements
+ * whose Action (as written) names events:PutEvents, events:* or * are kept.
+ * Undefined when the role is not a resource of the template. Simplification:
+ * AWS managed policies and policies of other stacks are not known here (the
+ * library's roles get events:PutEvents from their own template); an external
+ * permissions boundary is not evaluated.
+ */
+export function roleEventPolicies(t: StackTemplate, role: unknown, ctx: DeployContext): { identity: object[]; boundary?: object[] } | undefined {
+  const roleId = (role as any)?.['Fn::GetAtt']?.[0] ?? (typeof (role as any)?.['Fn::GetAtt'] === 'string' ? (role as any)['Fn::GetAtt'].split('.')[0] : undefined);
+  const resources = t.template.Resources;
+  if (!roleId || resources[roleId]?.Type !== 'AWS::IAM::Role') {
+    return undefined;
+  }
+  const refersToRole = (value: unknown) => Array.isArray(value) && value.some((r: any) => r?.Ref === roleId);
+  const mayPutEvents = (statement: any) => [statement.Action ?? statement.NotAction ?? []].flat()
+    .some((a: unknown) => typeof a !== 'string' || ['events:putevents', 'events:*', '*'].includes(a.toLowerCase()) || a.includes('?') || (a.includes('*') && 'events:putevents'.startsWith(a.toLowerCase().split('*')[0])));
+  const document = (doc: any) => ({
+    Version: doc?.Version,
+    Statement: [doc?.Statement ?? []].flat().filter(mayPutEvents).map((statement: any) => resolve(t, statement, ctx)),
+  });
+  const roleProps = resources[roleId].Properties ?? {};
+  const managed = new Set([roleProps.ManagedPolicyArns ?? []].flat().map((arn: any) => arn?.Ref).filter(Boolean));
+  const identity = [
+    ...[roleProps.Policies ?? []].flat().map((p: any) => document(p.PolicyDocument)),
+    ...Object.entries(resources)
+      .filter(([id, r]: [string, any]) => (r.Type === 'AWS::IAM::Policy' || r.Type === 'AWS::IAM::ManagedPolicy')
+        && (refersToRole(r.Properties?.Roles) || managed.has(id)))
+      .map(([, r]: [string, any]) => document(r.Properties.PolicyDocument)),
+  ].filter((d) => d.Statement.length > 0);
+  const boundaryId = roleProps.PermissionsBoundary?.Ref;
+  const boundary = boundaryId && resources[boundaryId]?.Type === 'AWS::IAM::ManagedPolicy' ? [document(resources[boundaryId].Properties.PolicyDocument)] : undefined;
+  return { identity, ...(boundary ? { boundary } : {}) };
 }
 
 function functionArn(t: StackTemplate, functionLogicalId: string, ctx: DeployContext): string {
