@@ -6,7 +6,8 @@
  *   and with ImdsInstanceUpgrade, and which form of the
  *   code it carries (plain, or the compressed loader);
  * - a stack holding ImdsAccountDefaults alone, and one holding ImdsInstanceUpgrade
- *   alone, as CloudFormation gets them (minified JSON).
+ *   alone, as CloudFormation gets them (minified JSON) when they are deployed without
+ *   an S3 bucket (BootstraplessSynthesizer: no BootstrapVersion parameter and rule).
  *
  * The library is passed in, so the same code measures the current tree (bench/run.ts
  * calls `templateSizes(require('../src'))`) and a previous release extracted from git
@@ -20,7 +21,7 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { App, Duration, RemovalPolicy, Stack, aws_logs as logs } from 'aws-cdk-lib';
+import { App, BootstraplessSynthesizer, Duration, RemovalPolicy, Stack, aws_logs as logs } from 'aws-cdk-lib';
 
 export interface TemplateSizes {
   /** Bytes of the StackSet's embedded template (`templateBody`). */
@@ -118,9 +119,11 @@ export function templateSizes(lib: any): TemplateSizes {
   const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'imds-bench-sizes-'));
   try {
     const app = new App({ outdir });
-    new lib.ImdsAccountDefaults(new Stack(app, 'Bench'), 'ImdsDefaults', props.accountDefaults);
+    // As sent without an S3 bucket (test/targets.test.ts): the synthesizer of an account without the bootstrap stack.
+    const synthesizer = () => new BootstraplessSynthesizer();
+    new lib.ImdsAccountDefaults(new Stack(app, 'Bench', { synthesizer: synthesizer() }), 'ImdsDefaults', props.accountDefaults);
     if (lib.ImdsInstanceUpgrade !== undefined) {
-      new lib.ImdsInstanceUpgrade(new Stack(app, 'BenchUpgrade'), 'Upgrade', { ...EVERY_UPGRADE_OPTION, ...props.upgradeRoleOptions });
+      new lib.ImdsInstanceUpgrade(new Stack(app, 'BenchUpgrade', { synthesizer: synthesizer() }), 'Upgrade', { ...EVERY_UPGRADE_OPTION, ...props.upgradeRoleOptions });
     }
     const assembly = app.synth();
     const template = assembly.getStackByName('Bench').template;
