@@ -27,8 +27,9 @@ export enum ImdsFindingType {
   /** The drift guard found a setting other than the template's, and says what it did. */
   DRIFT_DETECTED = 'IMDS Drift Detected',
   /**
-   * A readiness report (ImdsReadinessReport, or the readiness check of
-   * ImdsAccountDefaults before it enforces IMDSv2): what would stop launching, and what still allows IMDSv1.
+   * A run of `ImdsReadinessReport` (the dry run): what would stop launching under
+   * enforcement, and what still allows IMDSv1. (The readiness check of
+   * `ImdsAccountDefaults` reports in its `IMDS Defaults Changed` finding.)
    */
   READINESS_REPORT = 'IMDS Readiness Report',
   /** One run of ImdsInstanceUpgrade: what it switched, what failed, what it left and why. */

@@ -31,12 +31,12 @@ const FIXTURES_DIR = path.join(__dirname, 'fixtures', 'findings');
  * end-to-end run delivered it).
  */
 const FIXTURES: Record<string, { readonly file: string; readonly origin: 'contract' | 'captured' }> = {
-  'IMDS Defaults Changed': { file: 'defaults-changed.json', origin: 'contract' },
-  'IMDS Drift Detected': { file: 'drift-detected.json', origin: 'contract' },
+  'IMDS Defaults Changed': { file: 'defaults-changed.json', origin: 'captured' },
+  'IMDS Drift Detected': { file: 'drift-detected.json', origin: 'captured' },
   'IMDS Readiness Report': { file: 'readiness-report.json', origin: 'contract' },
   'IMDS Instance Upgrade Run': { file: 'instance-upgrade-run.json', origin: 'contract' },
   'IMDS Rejected Calls': { file: 'rejected-calls.json', origin: 'contract' },
-  'IMDS Security Warning': { file: 'security-warning.json', origin: 'contract' },
+  'IMDS Security Warning': { file: 'security-warning.json', origin: 'captured' },
 };
 
 function fixture(detailType: string): any {
@@ -205,20 +205,30 @@ describe.each(Object.keys(FIXTURES))('%s', (detailType) => {
 describe('each detail-type\'s own values', () => {
   const check = (detailType: string, mutate: (d: any) => void) => validateDetail(detailType, changed(fixture(detailType).detail, mutate));
 
-  test('Settings: the values EC2 takes; a found Settings has every field and managedBy, an expected one only those managed', () => {
-    expect(check('IMDS Defaults Changed', (d) => { d.expected.httpTokens = 'REQUIRED'; })).toEqual([expect.stringContaining('/expected/httpTokens must be equal to one of the allowed values')]);
+  test('Settings: EC2\'s own shape and values (a field EC2 shows no value for is absent); open to fields EC2 adds', () => {
+    expect(check('IMDS Defaults Changed', (d) => { d.expected.HttpTokens = 'REQUIRED'; })).toEqual([expect.stringContaining('/expected/HttpTokens must be equal to one of the allowed values')]);
     for (const hop of [0, 65, 2.5, '2']) {
-      expect(check('IMDS Defaults Changed', (d) => { d.expected.httpPutResponseHopLimit = hop; })).not.toEqual([]);
+      expect(check('IMDS Defaults Changed', (d) => { d.expected.HttpPutResponseHopLimit = hop; })).not.toEqual([]);
     }
     for (const hop of [-1, 1, 64]) {
-      expect(check('IMDS Defaults Changed', (d) => { d.expected.httpPutResponseHopLimit = hop; })).toEqual([]);
+      expect(check('IMDS Defaults Changed', (d) => { d.expected.HttpPutResponseHopLimit = hop; })).toEqual([]);
     }
-    expect(check('IMDS Defaults Changed', (d) => { d.expected = { instanceMetadataTags: 'enabled' }; })).toEqual([]);
-    expect(check('IMDS Defaults Changed', (d) => { d.expected.HttpTokens = 'required'; })).toEqual([expect.stringContaining('must NOT have additional properties')]);
-    expect(check('IMDS Defaults Changed', (d) => { d.found.managedBy = 'organization'; })).toEqual([expect.stringContaining('/found/managedBy must be equal to one of the allowed values')]);
-    expect(check('IMDS Defaults Changed', (d) => { delete d.previous.httpEndpoint; })).toEqual([expect.stringContaining('must have required property \'httpEndpoint\'')]);
-    // previous, found, expected and reason are optional.
-    expect(check('IMDS Defaults Changed', (d) => { delete d.previous; delete d.found; delete d.expected; delete d.reason; })).toEqual([]);
+    expect(check('IMDS Defaults Changed', (d) => { d.expected = { InstanceMetadataTags: 'enabled' }; })).toEqual([]);
+    expect(check('IMDS Defaults Changed', (d) => { d.found.ManagedBy = 'organization'; })).toEqual([expect.stringContaining('/found/ManagedBy must be equal to one of the allowed values')]);
+    expect(check('IMDS Drift Detected', (d) => { d.found.HttpTokensEnforced = 'on'; })).toEqual([expect.stringContaining('/found/HttpTokensEnforced must be equal to one of the allowed values')]);
+    // Nothing is required inside (EC2 leaves out what has no value); a field EC2 adds later passes.
+    expect(check('IMDS Defaults Changed', (d) => { d.previous = {}; d.found = { ManagedBy: 'declarative-policy', ManagedExceptionMessage: 'Ask the platform team', NewField: 1 }; })).toEqual([]);
+    // previous, expected, reason and readinessCheck are optional.
+    expect(check('IMDS Defaults Changed', (d) => { delete d.previous; delete d.expected; delete d.reason; delete d.readinessCheck; })).toEqual([]);
+  });
+
+  test('Defaults Changed: action (and found) only when the event succeeded, and then action always', () => {
+    expect(check('IMDS Defaults Changed', (d) => { delete d.action; })).toEqual([expect.stringContaining('must have required property \'action\'')]);
+    expect(check('IMDS Defaults Changed', (d) => { delete d.found; })).toEqual([]);
+    expect(check('IMDS Defaults Changed', (d) => { d.outcome = 'FAILED'; d.reason = 'x'; })).toEqual(expect.arrayContaining([
+      expect.stringContaining('/action boolean schema is false'), expect.stringContaining('/found boolean schema is false'),
+    ]));
+    expect(check('IMDS Defaults Changed', (d) => { d.outcome = 'FAILED'; d.reason = 'x'; delete d.action; delete d.found; })).toEqual([]);
   });
 
   test('enumerations of every detail-type refuse other values', () => {
@@ -226,10 +236,16 @@ describe('each detail-type\'s own values', () => {
       ['IMDS Defaults Changed', (d) => { d.requestType = 'Rollback'; }],
       ['IMDS Defaults Changed', (d) => { d.outcome = 'OK'; }],
       ['IMDS Defaults Changed', (d) => { d.action = 'changed'; }],
+      ['IMDS Defaults Changed', (d) => { d.readinessCheck.ReadinessCheckResult = 'NOT_CHECKED'; }],
+      ['IMDS Defaults Changed', (d) => { d.readinessCheck.InstancesAllowingImdsv1Count = 0; }],
+      ['IMDS Defaults Changed', (d) => { d.readinessCheck.LaunchTemplatesAllowingImdsv1Count = '1+'; }],
+      ['IMDS Defaults Changed', (d) => { d.readinessCheck.Other = '1'; }],
       ['IMDS Drift Detected', (d) => { d.trigger = 'deploy'; }],
       ['IMDS Drift Detected', (d) => { d.mode = 'REPAIR'; }],
       ['IMDS Drift Detected', (d) => { d.drifts[0].field = 'httpTokens'; }],
       ['IMDS Drift Detected', (d) => { d.drifts[0].action = 'fixed'; }],
+      ['IMDS Drift Detected', (d) => { d.drifts[0].action = 'skipped'; }],
+      ['IMDS Drift Detected', (d) => { d.drifts[0].other = 1; }],
       ['IMDS Drift Detected', (d) => { d.drifts[0].expected = true; }],
       ['IMDS Drift Detected', (d) => { d.counts.drifts = 0; }],
       ['IMDS Readiness Report', (d) => { d.origin = 'report'; }],

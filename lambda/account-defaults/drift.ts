@@ -29,7 +29,10 @@
  *   value waits for its cleanup (the old resource's guard would undo the new
  *   value). A field another claim manages with the same value is guarded by both.
  * - Each difference is one log line (`drift`: field, expected, found, action,
- *   and the CloudTrail caller and event id when the event carried them).
+ *   and the CloudTrail caller and event id when the event carried them), and a
+ *   run that found any puts one "IMDS Drift Detected" finding (shared/events.ts)
+ *   within the run's time: the differences as logged, the CloudTrail caller as
+ *   reported (`changedBy`: evidence, not proof), the template's values and EC2's.
  *
  * Metrics (namespace METRICS_NAMESPACE, no dimensions), put only when there is
  * something to say, so that a guard with nothing to report costs no custom-metric
@@ -57,6 +60,7 @@ import { Claim, Owner, claimName, createSsmClient, isOwnersName, stackNameOf } f
 import { createEc2Client, getDefaults, modifyDefaults, verifyApplied } from './ec2';
 import { CLAIM_PROBLEM_WARNING, readOwnership, resourceStatus } from './ownership';
 import { Settings, effectiveSettings, parseSettings } from './settings';
+import { ImdsFindingType } from '../../src/findings';
 import {
   CLAIM_PROBLEM_METRIC,
   DRIFT_CHECK_SKIPPED_METRIC,
@@ -72,6 +76,7 @@ import {
   SettingKey,
 } from '../../src/private/properties';
 import { createCloudFormationClient, describeStackStatus } from '../shared/cloudformation';
+import { putFindings } from '../shared/events';
 import { describeError, log } from '../shared/log';
 import { createCloudWatchClient, putMetrics } from '../shared/metrics';
 import { whileIamPropagates } from '../shared/sdk';
@@ -249,6 +254,8 @@ interface Drift {
   readonly found: unknown;
   /** Another live claim on the field with another value (`<stack name> (<StackId>)`). */
   readonly managedBy?: string;
+  /** What the run did about it (set once it is known). */
+  action?: DriftAction;
 }
 
 /** How far a run got: `compared` once EC2 was compared with the template's values, whatever followed. */
@@ -303,11 +310,11 @@ async function check(config: DriftConfig, trigger: Trigger, run: Run, signal: Ab
       failure = err;
     }
   }
-  for (const { field, expected: value, found, managedBy } of drifts) {
-    const action: DriftAction = managedBy !== undefined ? 'left-alone'
+  for (const drift of drifts) {
+    drift.action = drift.managedBy !== undefined ? 'left-alone'
       : mode !== REAPPLY ? 'reported'
         : failure === undefined ? 'reapplied' : 'reapply-failed';
-    log('drift', { field, expected: value, found, action, managedBy, ...trigger });
+    log('drift', { ...drift, ...trigger });
   }
   const reapplied = failure === undefined ? reapply.length : 0;
   log('drift check done', { mode, detected: drifts.length, reapplied });
@@ -316,6 +323,14 @@ async function check(config: DriftConfig, trigger: Trigger, run: Run, signal: Ab
       { name: DRIFT_DETECTED_METRIC, value: drifts.length },
       { name: DRIFT_REAPPLIED_METRIC, value: reapplied },
     ], signal);
+    await putFindings([{
+      type: ImdsFindingType.DRIFT_DETECTED,
+      ...self,
+      // Counts before lists: Logs Insights reads an event's first 200 fields.
+      detail: {
+        trigger: trigger.trigger, mode, changedBy: trigger.caller, counts: { drifts: drifts.length, reapplied }, drifts, expected, found: state,
+      },
+    }], signal);
   }
   if (failure !== undefined) {
     throw failure;

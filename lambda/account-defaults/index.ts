@@ -40,6 +40,10 @@
  *   changed before answering, so CloudFormation's rollback starts from the state
  *   before the event.
  * - The ResponseURL is presigned: it is never logged.
+ * - After the answer (shared/custom-resource.ts), a confirmed event is put as an
+ *   "IMDS Defaults Changed" finding: the answer's outcome, the settings it asked
+ *   for, EC2 before, the readiness check's Data when the check ran and, when it
+ *   succeeded, what it did and EC2 after (only reads the event made anyway).
  */
 import type { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import type { EC2Client } from '@aws-sdk/client-ec2';
@@ -49,7 +53,7 @@ import { ClaimOptions, ClaimedBefore, Owner, claimName, claimedBefore, createSsm
 import { onEvent } from './drift';
 import { createEc2Client, getDefaults, modifyDefaults, verifyApplied } from './ec2';
 import { CLAIM_PROBLEM_WARNING, Ownership, OwnershipUnknownError, conflicts, createCloudFormationClient, managedByOthers, protectedByRetained, readOwnership } from './ownership';
-import { ReadinessClients, checkReadiness, createAutoScalingClient, notChecked, parseReadinessCheck } from './readiness';
+import { ReadinessClients, ReadinessData, checkReadiness, createAutoScalingClient, notChecked, parseReadinessCheck } from './readiness';
 import {
   AccountLevel,
   Settings,
@@ -67,6 +71,7 @@ import {
   toData,
   valuesOf,
 } from './settings';
+import { ImdsFindingType } from '../../src/findings';
 import {
   CLAIM_PROBLEM_METRIC,
   MANAGED_BY_DECLARATIVE_POLICY,
@@ -78,6 +83,7 @@ import {
 } from '../../src/private/properties';
 import { Confirmed } from '../shared/confirm';
 import { Outcome, RESPONSE_RESERVE_MS, answerCustomResource, isCloudFormationEvent, logEvent, stablePhysicalId as accountRegionId } from '../shared/custom-resource';
+import { setFindingsOrigin } from '../shared/events';
 import { describeError, log } from '../shared/log';
 import { whileIamPropagates } from '../shared/sdk';
 import { reportSecurityWarning } from '../shared/security-warning';
@@ -106,19 +112,37 @@ const cfn = () => (cfnClient ??= createCloudFormationClient());
 let autoScalingClient: ReturnType<typeof createAutoScalingClient> | undefined;
 const readinessClients: ReadinessClients = { ec2, autoScaling: () => (autoScalingClient ??= createAutoScalingClient()) };
 
+/**
+ * The finding of the event being answered (reset by each): the settings it asks
+ * for, EC2 before, the readiness check's Data; and, put only when it succeeds,
+ * what it did (`did`) and EC2 after (`found`: as before until a write is read back).
+ */
+let change: { expected?: Settings; previous?: AccountLevel; readinessCheck?: ReadinessData };
+let did: string;
+let found: AccountLevel | undefined;
+
 /** The Lambda entry point. */
 export async function handler(event: CloudFormationCustomResourceEvent, context: Context): Promise<void> {
+  setFindingsOrigin(context.invokedFunctionArn);
   if (!isCloudFormationEvent(event)) {
     // EventBridge (the drift guard's schedule and CloudTrail rules): checked there, never answered.
     return onEvent(event, context);
   }
   // Everything but the ResponseURL; answered exactly once, also at the deadline (shared/custom-resource.ts).
   logEvent(event);
+  change = {};
+  did = 'none';
+  found = undefined;
   return answerCustomResource(event, context, {
     createFailedPrefix: CREATE_FAILED_PREFIX,
     timeoutReason: (requestType, seconds) => `${requestType} did not finish within ${seconds} s (the function's timeout less ${RESPONSE_RESERVE_MS / 1000} s to answer); the EC2 calls were stopped and the settings may be partially applied: compare GetInstanceMetadataDefaults with the resource's properties`,
     // The stack's status tells a rollback Delete from a deliberate one.
     confirm: { resourceType: RESOURCE_TYPE, cloudFormation: cfn, readStackStatusOn: ['Delete'] },
+    // A failed event put back what it wrote (or says otherwise in its reason): no action, nothing read after it.
+    finding: ({ status, reason }) => ({
+      type: ImdsFindingType.DEFAULTS_CHANGED,
+      detail: { requestType: event.RequestType, outcome: status, reason, ...change, ...(status === 'SUCCESS' && { action: did, found }) },
+    }),
   }, (budget, confirmed) => route(event, context, confirmed, budget.signal));
 }
 
@@ -136,14 +160,14 @@ function route(event: CloudFormationCustomResourceEvent, context: Context, confi
 }
 
 async function onCreate(event: CloudFormationCustomResourceEvent, signal: AbortSignal): Promise<Outcome> {
-  const desired = parseSettings(event.ResourceProperties);
+  const desired = change.expected = parseSettings(event.ResourceProperties);
   const skip = parseFlag(event.ResourceProperties, SKIP_FLAG);
   const readinessCheck = parseReadinessCheck(event.ResourceProperties);
   const retained = parseFlag(event.ResourceProperties, RETAINED_PROPERTY);
   parseOnDelete(event.ResourceProperties);
   const self = ownerOf(event);
 
-  const before = await whileIamPropagates('EC2', () => getDefaults(ec2(), signal), signal);
+  const before = change.previous = found = await whileIamPropagates('EC2', () => getDefaults(ec2(), signal), signal);
   if (isManagedByPolicy(before)) {
     return skipOrFail(before, skip, stablePhysicalId(event), 'Create');
   }
@@ -152,7 +176,7 @@ async function onCreate(event: CloudFormationCustomResourceEvent, signal: AbortS
   const ownership = await readOwnership(ssm(), cfn(), self, signal);
   assertNoConflict(ownership, self, desired);
   // Before any write: enabling enforcement may stop launches (readiness.ts).
-  const readiness = await checkReadiness(desired, before, readinessCheck, readinessClients, signal);
+  const readiness = await checkReadiness(desired, before, readinessCheck, readinessClients, signal, change);
   // No claim `before`: the physical id has the values before of every field managed since the Create.
   const after = await applyAndClaim(self, desired, desired, { retained }, before, signal);
   return { physicalResourceId, data: { ...toData(after, true), ...readiness } };
@@ -160,14 +184,14 @@ async function onCreate(event: CloudFormationCustomResourceEvent, signal: AbortS
 
 async function onUpdate(event: CloudFormationCustomResourceEvent & { RequestType: 'Update' }, context: Context, signal: AbortSignal): Promise<Outcome> {
   const physicalResourceId = event.PhysicalResourceId;
-  const desired = parseSettings(event.ResourceProperties);
+  const desired = change.expected = parseSettings(event.ResourceProperties);
   const skip = parseFlag(event.ResourceProperties, SKIP_FLAG);
   const readinessCheck = parseReadinessCheck(event.ResourceProperties);
   const retained = parseFlag(event.ResourceProperties, RETAINED_PROPERTY);
   parseOnDelete(event.ResourceProperties);
   const self = ownerOf(event);
 
-  const before = await getDefaults(ec2(), signal);
+  const before = change.previous = found = await getDefaults(ec2(), signal);
   if (isManagedByPolicy(before)) {
     return skipOrFail(before, skip, physicalResourceId, 'Update');
   }
@@ -183,7 +207,7 @@ async function onUpdate(event: CloudFormationCustomResourceEvent & { RequestType
   const target = { ...handedBack, ...desired };
   const claimBefore = await beforeToRecord(desired, old, ownership, before, fromPhysicalId, claimed);
   // Before any write: enabling enforcement (even by handing a field back) may stop launches (readiness.ts).
-  const readiness = await checkReadiness(target, before, readinessCheck, readinessClients, signal);
+  const readiness = await checkReadiness(target, before, readinessCheck, readinessClients, signal, change);
   const after = await applyAndClaim(self, target, desired, { retained, before: claimBefore }, before, signal);
   return { physicalResourceId, data: { ...toData(after, true), ...readiness } };
 }
@@ -210,19 +234,21 @@ async function onDelete(event: CloudFormationCustomResourceEvent & { RequestType
       throw err;
     }
     // The safe side: a setting that may still be someone else's stays (IMDSv2 stays required).
+    did = 'retained';
     log('Delete leaves the settings as they are: ownership could not be determined', { error: err.message, fields: keys });
     return { physicalResourceId };
   }
-  const before = await getDefaults(ec2(), signal);
+  const before = change.previous = found = await getDefaults(ec2(), signal);
   if (isManagedByPolicy(before)) {
     // Nothing a Delete may change, whatever SkipIfManagedByDeclarativePolicy says: the resource goes, its claim with it.
+    did = 'skipped';
     log('a declarative policy manages the settings; Delete changes nothing', { managedExceptionMessage: before.ManagedExceptionMessage });
     await removeOwnClaim(self, signal);
     return { physicalResourceId, data: { ...toData(before, false), ...notChecked() } };
   }
   const restoring = isRollback(confirmed.stackStatus) || deleteMode(properties) === ON_DELETE_RESTORE;
-  const target = deleteTarget(keys, properties, ownership, before, restoring ? beforeCreate(physicalResourceId) : undefined);
-  const { changed } = await apply(target, before, signal);
+  const target = change.expected = deleteTarget(keys, properties, ownership, before, restoring ? beforeCreate(physicalResourceId) : undefined);
+  const { changed } = await apply(target, before, signal, restoring ? 'restored' : 'reset');
   await removeOwnClaim(self, signal);
   if (!restoring) {
     await reapplyClaimedAfterReset(self, changed, before, signal);
@@ -261,9 +287,11 @@ function deleteTarget(
     }
   }
   if (others.length > 0) {
+    did = 'retained';
     log('fields another live resource manages are not reset', { fields: others });
   }
   if (retained.length > 0) {
+    did = 'retained';
     log('fields a retained resource manages, and EC2 still holds its values, are not reset', { fields: retained });
   }
   if (beforeCreateValues !== undefined) {
@@ -297,7 +325,8 @@ async function reapplyClaimedAfterReset(self: Owner, changed: Settings, before: 
       return;
     }
     log('another live resource claims fields this Delete reset: their values are put back', { fields: back });
-    await apply(back as Settings, await getDefaults(ec2(), signal), signal);
+    // The Delete's action stays what it was (reset).
+    await apply(back as Settings, await getDefaults(ec2(), signal), signal, did);
   } catch (err) {
     log('could not check the claims again after the reset', { error: describeError(err) });
   }
@@ -428,9 +457,9 @@ async function trustedClaimBefore(self: Owner, context: Context, signal: AbortSi
 
 /** Fails, naming the other stack and the field, when `desired` disagrees with another stack's live claim. */
 function assertNoConflict(ownership: Ownership, self: Owner, desired: Settings): void {
-  const found = conflicts(ownership, self, desired);
-  if (found.length > 0) {
-    throw new Error(`Another stack manages these instance metadata defaults of this account and Region with other values: ${found.join('; ')}. Nothing was changed. Make the values agree, or remove the setting from one of the stacks.`);
+  const conflicting = conflicts(ownership, self, desired);
+  if (conflicting.length > 0) {
+    throw new Error(`Another stack manages these instance metadata defaults of this account and Region with other values: ${conflicting.join('; ')}. Nothing was changed. Make the values agree, or remove the setting from one of the stacks.`);
   }
 }
 
@@ -454,8 +483,9 @@ async function applyAndClaim(
 /**
  * Writes the fields of `target` whose value differs from `before` (nothing at
  * all when none does), reads them back, and on failure puts back what it changed.
+ * A write read back is the event's `action` and `found`.
  */
-async function apply(target: Settings, before: AccountLevel, signal: AbortSignal): Promise<{ after: AccountLevel; changed: Settings }> {
+async function apply(target: Settings, before: AccountLevel, signal: AbortSignal, action = 'applied'): Promise<{ after: AccountLevel; changed: Settings }> {
   const changed = changesFrom(before, target);
   if (Object.keys(changed).length === 0) {
     log('the settings are already as requested: no EC2 write', { target });
@@ -465,7 +495,8 @@ async function apply(target: Settings, before: AccountLevel, signal: AbortSignal
   try {
     await modifyDefaults(ec2(), changed, signal);
     modifySucceeded = true;
-    return { after: await verifyApplied(ec2(), changed, signal), changed };
+    did = action;
+    return { after: found = await verifyApplied(ec2(), changed, signal), changed };
   } catch (err) {
     throw await restore(err, modifySucceeded || !isRejection(err), before, changed, signal);
   }
@@ -487,6 +518,7 @@ function isManagedByPolicy(state: AccountLevel): boolean {
 function skipOrFail(state: AccountLevel, skip: boolean, physicalResourceId: string, operation: string): Outcome {
   const message = state.ManagedExceptionMessage ? ` The policy's message: "${state.ManagedExceptionMessage}".` : '';
   if (skip) {
+    did = 'skipped';
     log(`a declarative policy manages the settings; ${operation} skipped (${SKIP_FLAG})`, { managedExceptionMessage: state.ManagedExceptionMessage });
     return { physicalResourceId, data: { ...toData(state, false), ...notChecked() } };
   }

@@ -26,7 +26,9 @@
  * `BLOCK` (the default) fails the event before any write when a launch template
  * or launch configuration allows IMDSv1, and also when either listing did not
  * finish: the check then cannot show that enforcing is safe. `ENFORCE_AND_REPORT` logs
- * and goes on. Either way one log line names what was found (capped).
+ * and goes on. Either way one log line names what was found (capped), and the
+ * Data attributes are also given to `out.readinessCheck` (the event's finding;
+ * a blocked event's too).
  */
 import type { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
 import { DescribeInstancesCommand, DescribeLaunchTemplateVersionsCommand, EC2Client } from '@aws-sdk/client-ec2';
@@ -136,11 +138,13 @@ export function notChecked(): ReadinessData {
 
 /**
  * Runs the check when `target` enables enforcement and `before` shows it is not
- * enabled yet; returns the Data attributes. In BLOCK mode, throws (the reason
- * for CloudFormation) when enforcing would break launches or cannot be shown safe.
+ * enabled yet; returns the Data attributes (also `out.readinessCheck` when the check
+ * ran). In BLOCK mode, throws (the reason for CloudFormation) when enforcing would
+ * break launches or cannot be shown safe.
  */
 export async function checkReadiness(
   target: Settings, before: AccountLevel, mode: ReadinessMode, clients: ReadinessClients, deadline: AbortSignal,
+  out: { readinessCheck?: ReadinessData },
 ): Promise<ReadinessData> {
   if (target.HttpTokensEnforced !== 'enabled' || effectiveSettings(before).HttpTokensEnforced === 'enabled') {
     return notChecked();
@@ -154,12 +158,9 @@ export async function checkReadiness(
     launchConfigurations: forLog(found.launchConfigurations),
     instances: forLog(found.instances),
   });
-  if (blocks && mode === 'BLOCK') {
-    throw new Error(reasonFor(found));
-  }
   const kinds = [found.launchTemplates, found.launchConfigurations, found.instances];
   const result: ReadinessResult = kinds.every((f) => f.complete) ? 'COMPLETE' : 'INCOMPLETE';
-  return {
+  const data = out.readinessCheck = {
     LaunchTemplatesAllowingImdsv1: count(found.launchTemplates),
     LaunchConfigurationsAllowingImdsv1: count(found.launchConfigurations),
     InstancesAllowingImdsv1: count(found.instances),
@@ -168,6 +169,10 @@ export async function checkReadiness(
     InstancesAllowingImdsv1Count: String(found.instances.count),
     [READINESS_RESULT_ATTRIBUTE]: result,
   };
+  if (blocks && mode === 'BLOCK') {
+    throw new Error(reasonFor(found));
+  }
+  return data;
 }
 
 /** Whether BLOCK stops the event: something would break, or the check cannot show that nothing would. */

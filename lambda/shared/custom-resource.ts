@@ -15,11 +15,17 @@
  *   (confirm.ts): an event that CloudFormation did not send changes nothing and
  *   is answered FAILED with a fixed reason, the physical id the caller sent (a
  *   Create: the marker) and no Data.
+ * - Findings (events.ts) are put only after the answer is sent, within the
+ *   function's time left less 1 s: the ones held while the event ran
+ *   (security-warning.ts `held`), then the event's own (options.finding).
+ *   Putting can neither delay nor change the answer.
  */
 import type { CloudFormationCustomResourceEvent, Context } from 'aws-lambda';
 import { Answer, DEFAULT_SEND_OPTIONS, sendResponse } from './cfn-response';
 import { ConfirmOptions, Confirmed, UNCONFIRMED_REASON, confirmEvent } from './confirm';
+import { Finding, putFindings } from './events';
 import { describeError, log } from './log';
+import { held } from './security-warning';
 
 /** Time kept back from the function's timeout to answer CloudFormation (the PUT and its retries). */
 export const RESPONSE_RESERVE_MS = 5_000;
@@ -91,6 +97,8 @@ export interface CustomResourceOptions {
   readonly timeoutReason: (requestType: string, budgetSeconds: number) => string;
   /** How the event is confirmed with CloudFormation before the work runs (confirm.ts). */
   readonly confirm: ConfirmOptions;
+  /** The finding of a confirmed event, from the answer sent: put after it. */
+  readonly finding?: (answer: Answer) => Finding;
 }
 
 /**
@@ -99,7 +107,8 @@ export interface CustomResourceOptions {
  * outcome, FAILED with the error's description (CloudFormation could not be
  * asked: CouldNotConfirmError), FAILED with UNCONFIRMED_REASON for an event
  * CloudFormation did not confirm (the work does not run), or FAILED at the
- * budget's end.
+ * budget's end. Then puts the findings (see the module's comment); the resource
+ * of each is the event's stack and logical id once CloudFormation confirmed them.
  */
 export async function answerCustomResource(
   event: CloudFormationCustomResourceEvent,
@@ -108,14 +117,18 @@ export async function answerCustomResource(
   work: (budget: Budget, confirmed: Confirmed) => Promise<Outcome>,
 ): Promise<void> {
   let answered: Promise<void> | undefined;
+  let sent: Answer;
+  // Set once CloudFormation confirmed the event: the resource of its findings.
+  let resource: Pick<Finding, 'stackId' | 'logicalResourceId'> | undefined;
   const functionEnd = Date.now() + context.getRemainingTimeInMillis();
   // The answer and its retries end with the function (the runtime would cut them off anyway).
   const answer = (a: Answer) => {
-    answered ??= sendResponse(event, a, { ...DEFAULT_SEND_OPTIONS, deadline: functionEnd })
+    answered ??= sendResponse(event, sent = a, { ...DEFAULT_SEND_OPTIONS, deadline: functionEnd })
       .catch((err) => log('giving up on answering CloudFormation', { error: describeError(err) }));
     return answered;
   };
   const failedId = failurePhysicalId(event, options.createFailedPrefix);
+  const findings: Finding[] = held.list = [];
   await withBudget(context, (budgetMs) => {
     void answer({ status: 'FAILED', physicalResourceId: failedId, reason: options.timeoutReason(event.RequestType, Math.round(budgetMs / 1000)) });
   }, async (budget) => {
@@ -126,6 +139,7 @@ export async function answerCustomResource(
         await answer({ status: 'FAILED', physicalResourceId: failedId, reason: UNCONFIRMED_REASON });
         return;
       }
+      resource = { stackId: event.StackId, logicalResourceId: event.LogicalResourceId };
       const outcome = await work(budget, { stackStatus: confirmation.stackStatus });
       await answer({ status: 'SUCCESS', ...outcome });
     } catch (err) {
@@ -133,6 +147,12 @@ export async function answerCustomResource(
       await answer({ status: 'FAILED', physicalResourceId: failedId, reason: describeError(err) });
     }
   });
+  held.list = undefined;
+  if (resource && options.finding) {
+    findings.push(options.finding(sent!));
+  }
+  // The put (and its FindingsNotPut metric) ends 1 s before the function does.
+  await putFindings(findings.map((f) => ({ ...resource, ...f })), AbortSignal.timeout(Math.max(0, functionEnd - Date.now() - 1_000)));
 }
 
 /** The physical id of a resource that exists once per account and Region: `<prefix>:<account>:<region>`, both read from the StackId. */

@@ -6,24 +6,37 @@
  * Each warning is one structured log line (`security warning`, with `warning`
  * naming its kind and fields saying what did not match; never a ResponseURL) and
  * one value (1) of its metric in the library's namespace, so users can alarm on
- * it. Putting the metric is bounded in time and never fails the caller: the log
- * line carries the same fact.
+ * it, and one "IMDS Security Warning" finding (events.ts: warning, metric, count and
+ * the entries, each the fields of its log line). Putting the metric and the finding
+ * is bounded in time and never fails the caller: the log line carries the same fact.
+ *
+ * While a CloudFormation event waits for its answer, findings are held (`held`) and
+ * put after the answer is sent (custom-resource.ts): putting never delays it.
  */
 import type { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
+import { Finding, putFindings } from './events';
 import { log } from './log';
 import { createCloudWatchClient, putMetrics } from './metrics';
+import { ImdsFindingType } from '../../src/findings';
 
 /** The longest a warning's metric may take to put. */
 export const SECURITY_METRIC_TIMEOUT_MS = 2_000;
 
 let cwClient: CloudWatchClient | undefined;
 
+/**
+ * The findings of the CloudFormation event being answered (`list` is set while it
+ * is: answerCustomResource puts them after the answer). Module state: a Lambda
+ * instance runs one invocation at a time.
+ */
+export const held: { list?: Finding[] } = {};
+
 /** The most `security warning` lines one report writes; the rest are counted in a last line. */
 export const SECURITY_WARNING_LINES_MAX = 20;
 
 /**
- * Logs a security warning and puts its metric (1). Never throws; returns once the
- * metric is put, has failed, or SECURITY_METRIC_TIMEOUT_MS (or `signal`) has passed.
+ * Logs a security warning and puts its metric (1) and finding. Never throws; returns once
+ * both are put (or held), have failed, or SECURITY_METRIC_TIMEOUT_MS (or `signal`) has passed.
  */
 export async function reportSecurityWarning(
   warning: string, metric: string, fields: Record<string, unknown>, signal?: AbortSignal,
@@ -34,8 +47,9 @@ export async function reportSecurityWarning(
 /**
  * Logs one security warning line per entry (at most SECURITY_WARNING_LINES_MAX, then
  * one line with the count of the others) and puts the metric once, with the number
- * of entries as its value: whoever can write the inputs (many junk claims, say)
- * cannot make the report take longer than one bounded metric put. Never throws.
+ * of entries as its value, and one finding with the entries the lines carry: whoever
+ * can write the inputs (many junk claims, say) cannot make the report take longer
+ * than one bounded put of each. Never throws.
  */
 export async function reportSecurityWarnings(
   warning: string, metric: string, entries: ReadonlyArray<Record<string, unknown>>, signal?: AbortSignal,
@@ -56,8 +70,12 @@ export async function reportSecurityWarnings(
   if (signal?.aborted) {
     abort();
   }
+  const finding = { type: ImdsFindingType.SECURITY_WARNING, detail: { warning, metric, count: entries.length, entries } };
   try {
-    await putMetrics((cwClient ??= createCloudWatchClient()), [{ name: metric, value: entries.length }], controller.signal);
+    await Promise.all([
+      held.list?.push(finding) ?? putFindings([finding], controller.signal),
+      putMetrics((cwClient ??= createCloudWatchClient()), [{ name: metric, value: entries.length }], controller.signal),
+    ]);
   } catch {
     // putMetrics logs its own failures; a client that cannot be made is no reason to fail either.
   } finally {

@@ -3,7 +3,8 @@
  * function's entry point (index.ts routes every event that is not
  * CloudFormation's to it) with EC2, SSM and CloudFormation mocked as in
  * aws-mocks.ts, CloudFormation's DescribeStacks answered from `stacks` here, and
- * CloudWatch's PutMetricData recorded here.
+ * CloudWatch's PutMetricData recorded here, EventBridge's PutEvents (the findings)
+ * accepted by aws-mocks.ts.
  *
  * The values the guard holds EC2 to are the function's environment
  * (`IMDS_SETTING_<field>`, as the construct writes them: strings); `guard(...)`
@@ -14,6 +15,7 @@ import {
 } from '@aws-sdk/client-cloudformation';
 import { CloudWatchClient, PutMetricDataCommand } from '@aws-sdk/client-cloudwatch';
 import { GetInstanceMetadataDefaultsCommand, ModifyInstanceMetadataDefaultsCommand } from '@aws-sdk/client-ec2';
+import { PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { GetParametersByPathCommand } from '@aws-sdk/client-ssm';
 import type { Context } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
@@ -29,7 +31,9 @@ import { isCloudFormationEvent } from '../../../lambda/shared/custom-resource';
 import { claimParameterName } from '../../../src/private/properties';
 import { ResponseEndpoint } from '../../support/response-endpoint';
 import { ACCOUNT, REGION, captureLogs, quickWaits } from '../support';
-import { World, addClaim, cfn, ec2, emulate, fakes, newWorld, serviceError, ssm, stackIdOf } from '../support/aws-mocks';
+import {
+  World, addClaim, cfn, ec2, emulate, eventBridge, expectPutEventsMatchSchema, fakes, newWorld, putEvents, serviceError, ssm, stackIdOf,
+} from '../support/aws-mocks';
 
 const cw = mockClient(CloudWatchClient);
 
@@ -92,7 +96,7 @@ const lines = () => logs.map((l) => JSON.parse(l));
 const linesOf = (message: string) => lines().filter((l) => l.message === message);
 const modifyCalls = () => ec2.commandCalls(ModifyInstanceMetadataDefaultsCommand).map((c) => c.args[0].input);
 const metricCalls = () => cw.commandCalls(PutMetricDataCommand).map((c) => c.args[0].input);
-const awsCalls = () => ec2.calls().length + ssm.calls().length + cfn.calls().length + cw.calls().length;
+const awsCalls = () => ec2.calls().length + ssm.calls().length + cfn.calls().length + cw.calls().length + eventBridge.calls().length;
 
 const NAMESPACE = 'CdkImdsAccountDefaults';
 const metric = (name: string, value: number) => ({ MetricName: name, Value: value, Unit: 'Count', Dimensions: [] });
@@ -881,4 +885,165 @@ test('the function\'s ARN decides its account and Region', () => {
   expect(triggerOf(schedule(), `arn:aws:lambda:${REGION}:${ACCOUNT}:function:f`)).toEqual({ trigger: 'schedule' });
   expect(triggerOf(schedule(), `arn:aws:lambda:us-east-1:${ACCOUNT}:function:f`)).toMatch(/are not this function's \(123456789012, us-east-1\)/);
   expect(triggerOf(schedule(), undefined)).toMatch(/are not this function's/);
+});
+
+describe('the finding: "IMDS Drift Detected"', () => {
+  /** What events.ts adds to every finding of the guard: the resource is the template's (the function's environment). */
+  const common = { version: '1', account: ACCOUNT, region: REGION, resource: { function: FUNCTION_NAME, stackId: SELF.stackId, logicalResourceId: LOGICAL_ID } };
+  const drifts = () => putEvents('IMDS Drift Detected');
+  afterEach(() => expectPutEventsMatchSchema());
+
+  test('one event per run that found a drift, to the default bus: the trigger, the mode, the counts, each drift as logged, the template\'s values and EC2\'s', async () => {
+    guard({ HttpTokens: 'required', HttpPutResponseHopLimit: 2 });
+    await run(schedule());
+    expect(putEvents()).toEqual([{
+      bus: 'default',
+      source: 'cdk-imds-account-defaults',
+      detailType: 'IMDS Drift Detected',
+      detail: {
+        ...common,
+        trigger: 'schedule',
+        mode: 'REAPPLY',
+        counts: { drifts: 1, reapplied: 1 },
+        drifts: [{ field: 'HttpTokens', expected: 'required', found: 'optional', action: 'reapplied' }],
+        // EC2's own shape: the template's values (the environment, parsed) and what EC2 showed when compared (before the set-back).
+        expected: { HttpTokens: 'required', HttpPutResponseHopLimit: 2 },
+        found: { HttpTokens: 'optional', HttpPutResponseHopLimit: 2, HttpEndpoint: 'disabled', ManagedBy: 'account' },
+      },
+    }]);
+    // The counts come before the lists (Logs Insights reads an event's first 200 fields).
+    const keys = Object.keys(drifts()[0].detail);
+    expect(keys.indexOf('counts')).toBeLessThan(keys.indexOf('drifts'));
+    // Each drift is the guard's `drift` log line, without the trigger's fields.
+    expect(linesOf('drift').map(({ message, trigger, ...drift }) => drift)).toEqual(drifts()[0].detail.drifts);
+  });
+
+  test('CloudTrail: the caller as CloudTrail reported it (changedBy: evidence, not proof)', async () => {
+    guard({ HttpTokens: 'required' });
+    await run(trail());
+    expect(drifts().map((e) => e.detail)).toEqual([{
+      ...common,
+      trigger: 'cloudtrail',
+      mode: 'REAPPLY',
+      changedBy: ALICE,
+      counts: { drifts: 1, reapplied: 1 },
+      drifts: [{ field: 'HttpTokens', expected: 'required', found: 'optional', action: 'reapplied' }],
+      expected: { HttpTokens: 'required' },
+      found: { HttpTokens: 'optional', HttpPutResponseHopLimit: 2, HttpEndpoint: 'disabled', ManagedBy: 'account' },
+    }]);
+  });
+
+  test('a CloudTrail event without a caller: no changedBy', async () => {
+    guard({ HttpTokens: 'required' });
+    await run(trail({ userIdentity: { type: 'AWSService' } }));
+    expect(drifts()).toHaveLength(1);
+    expect(drifts()[0].detail).not.toHaveProperty('changedBy');
+  });
+
+  test('REPORT_ONLY: every drift reported, none reapplied', async () => {
+    process.env.IMDS_DRIFT_GUARD = 'REPORT_ONLY';
+    guard({ HttpTokens: 'required', HttpPutResponseHopLimit: 1 });
+    await run(schedule());
+    expect(drifts()[0].detail).toMatchObject({
+      mode: 'REPORT_ONLY',
+      counts: { drifts: 2, reapplied: 0 },
+      drifts: [
+        { field: 'HttpTokens', expected: 'required', found: 'optional', action: 'reported' },
+        { field: 'HttpPutResponseHopLimit', expected: 1, found: 2, action: 'reported' },
+      ],
+    });
+  });
+
+  test('a field another stack manages is left alone (with that stack, as logged); the others reapplied', async () => {
+    world.state = { HttpTokens: 'optional', HttpEndpoint: 'disabled' };
+    guard({ HttpTokens: 'required', HttpEndpoint: 'enabled' });
+    addClaim(world, 'legacy', 'Imds', { HttpTokens: 'optional' });
+    await run(schedule());
+    expect(drifts()[0].detail).toMatchObject({
+      counts: { drifts: 2, reapplied: 1 },
+      drifts: [
+        { field: 'HttpTokens', expected: 'required', found: 'optional', action: 'left-alone', managedBy: `legacy (${stackIdOf('legacy')})` },
+        { field: 'HttpEndpoint', expected: 'enabled', found: 'disabled', action: 'reapplied' },
+      ],
+    });
+    expect(linesOf('drift').map(({ message, trigger, ...drift }) => drift)).toEqual(drifts()[0].detail.drifts);
+  });
+
+  test('a set-back that fails: the drift is put as reapply-failed, and the run still fails with the same error', async () => {
+    guard({ HttpTokens: 'required' });
+    ec2.on(ModifyInstanceMetadataDefaultsCommand).rejects(serviceError('UnauthorizedOperation', 'You are not authorized to perform this operation.', 403));
+    await expect(run(schedule())).rejects.toThrow('You are not authorized');
+    expect(drifts()[0].detail).toMatchObject({ counts: { drifts: 1, reapplied: 0 }, drifts: [{ field: 'HttpTokens', action: 'reapply-failed' }] });
+  });
+
+  test('no drift, a skipped run, an ignored event: no event', async () => {
+    guard({ HttpTokens: 'optional' });
+    await run(schedule());
+    stacks.set(SELF.stackId, 'UPDATE_IN_PROGRESS');
+    guard({ HttpTokens: 'required' });
+    await run(schedule());
+    await run(schedule({ source: 'my.app' }));
+    expect(eventBridge).not.toHaveReceivedCommand(PutEventsCommand);
+  });
+
+  test('a claim problem is put as an "IMDS Security Warning" at once (not held: no CloudFormation answer waits), beside the drift', async () => {
+    withoutClaim({ HttpTokens: 'required' });
+    await run(schedule());
+    expect(putEvents().map((e) => [e.detailType, e.detail.warning])).toEqual([['IMDS Security Warning', 'claim-problem'], ['IMDS Drift Detected', undefined]]);
+    expect(putEvents('IMDS Security Warning')[0].detail).toMatchObject({
+      metric: 'ClaimProblems', count: 1, entries: [expect.objectContaining({ problem: 'missing', stackId: SELF.stackId, logicalResourceId: LOGICAL_ID })],
+    });
+  });
+
+  test('a central bus (IMDS_EVENT_BUS): the same event to the default bus and to the central bus\'s ARN', async () => {
+    const central = 'arn:aws:events:us-east-1:210987654321:event-bus/imds-findings';
+    process.env.IMDS_EVENT_BUS = central;
+    guard({ HttpTokens: 'required' });
+    await run(schedule());
+    expect(drifts().map((e) => e.bus).sort()).toEqual([central, 'default'].sort());
+    expect(drifts()[0].detail).toEqual(drifts()[1].detail);
+  });
+
+  test.each([
+    ['denied', serviceError('AccessDeniedException', 'not authorized to perform events:PutEvents on the bus')],
+    ['throttled', serviceError('ThrottlingException', 'Rate exceeded')],
+  ])('a %s PutEvents changes no outcome: the same write, lines and metrics; the findings not put are counted', async (_kind, error) => {
+    guard({ HttpTokens: 'required' });
+    eventBridge.on(PutEventsCommand).rejects(error);
+    await expect(run(schedule())).resolves.toBeUndefined();
+    expect(modifyCalls()).toEqual([{ HttpTokens: 'required' }]);
+    expect(world.state.HttpTokens).toBe('required');
+    expect(linesOf('drift check done')).toEqual([{ message: 'drift check done', mode: 'REAPPLY', detected: 1, reapplied: 1 }]);
+    expect(metricCalls()).toEqual([...metrics(1, 1), { Namespace: NAMESPACE, MetricData: [metric('FindingsNotPut', 1)] }]);
+  });
+
+  test('an entry EventBridge refuses (FailedEntryCount) changes no outcome either', async () => {
+    guard({ HttpTokens: 'required' });
+    eventBridge.on(PutEventsCommand).resolves({ FailedEntryCount: 1, Entries: [{ ErrorCode: 'AccessDeniedException', ErrorMessage: 'denied' }] });
+    await expect(run(schedule())).resolves.toBeUndefined();
+    expect(world.state.HttpTokens).toBe('required');
+    expect(metricCalls()).toContainEqual({ Namespace: NAMESPACE, MetricData: [metric('FindingsNotPut', 1)] });
+  });
+
+  test('the put carries the run\'s signal: when the run\'s time is up, EventBridge is not waited for (the finding is counted as not put)', async () => {
+    guard({ HttpTokens: 'required' });
+    const signals: AbortSignal[] = [];
+    eventBridge.reset();
+    eventBridge.send.callsFake((_command: unknown, options: { abortSignal: AbortSignal }) => {
+      signals.push(options.abortSignal);
+      // As the SDK's: ends only when its signal fires.
+      return new Promise<never>((_resolve, reject) => {
+        const aborted = () => reject(Object.assign(new Error('aborted'), { name: 'AbortError' }));
+        if (options.abortSignal.aborted) aborted();
+        options.abortSignal.addEventListener('abort', aborted);
+      });
+    });
+    const started = Date.now();
+    // The run's deadline (DRIFT_RESERVE_MS before the function's timeout) fires at once here (quickWaits); the mocked calls go on.
+    await run(schedule(), DRIFT_RESERVE_MS + 500);
+    expect(Date.now() - started).toBeLessThan(1_000);
+    expect(signals).toHaveLength(1);
+    expect(signals[0].aborted).toBe(true);
+    expect(metricCalls()).toContainEqual({ Namespace: NAMESPACE, MetricData: [metric('FindingsNotPut', 1)] });
+  });
 });

@@ -588,7 +588,7 @@ describe('bounds, aborts and edges', () => {
   test('every call carries the check\'s abort signal, which follows the handler\'s deadline and is let go of afterwards', async () => {
     const deadline = new AbortController();
     ec2.on(DescribeInstancesCommand).callsFake(() => new Promise(() => undefined));
-    const checking = checkReadiness({ HttpTokensEnforced: 'enabled' }, {}, 'ENFORCE_AND_REPORT', clients, deadline.signal);
+    const checking = checkReadiness({ HttpTokensEnforced: 'enabled' }, {}, 'ENFORCE_AND_REPORT', clients, deadline.signal, {});
     await new Promise((resolve) => setImmediate(resolve));
     const pending = signalOf(ec2.commandCalls(DescribeInstancesCommand)[0]);
     expect(pending.aborted).toBe(false);
@@ -603,14 +603,14 @@ describe('bounds, aborts and edges', () => {
 
   test('a check that ends on its own leaves no listener on the deadline', async () => {
     const deadline = new AbortController();
-    expect(await checkReadiness({ HttpTokensEnforced: 'enabled' }, {}, 'BLOCK', clients, deadline.signal)).toEqual(checked(0, 0, 0));
+    expect(await checkReadiness({ HttpTokensEnforced: 'enabled' }, {}, 'BLOCK', clients, deadline.signal, {})).toEqual(checked(0, 0, 0));
     expect(getEventListeners(deadline.signal, 'abort')).toHaveLength(0);
   });
 
   test('a deadline already passed aborts the calls at once', async () => {
     const deadline = new AbortController();
     deadline.abort();
-    await checkReadiness({ HttpTokensEnforced: 'enabled' }, {}, 'ENFORCE_AND_REPORT', clients, deadline.signal);
+    await checkReadiness({ HttpTokensEnforced: 'enabled' }, {}, 'ENFORCE_AND_REPORT', clients, deadline.signal, {});
     expect(signalOf(ec2.commandCalls(DescribeInstancesCommand)[0]).aborted).toBe(true);
   });
 
@@ -619,7 +619,7 @@ describe('bounds, aborts and edges', () => {
     ec2.on(DescribeLaunchTemplateVersionsCommand).rejectsOnce(denied()).callsFake(fakes(world).describeLaunchTemplateVersions);
     ec2.on(DescribeInstancesCommand).rejectsOnce(denied()).callsFake(fakes(world).describeInstances);
     autoScaling.on(DescribeLaunchConfigurationsCommand).rejectsOnce(serviceError('AccessDenied', 'not yet', 403)).callsFake(fakes(world).describeLaunchConfigurations);
-    await checkReadiness({ HttpTokensEnforced: 'enabled' }, {}, 'ENFORCE_AND_REPORT', clients, new AbortController().signal);
+    await checkReadiness({ HttpTokensEnforced: 'enabled' }, {}, 'ENFORCE_AND_REPORT', clients, new AbortController().signal, {});
     for (const line of [
       { message: 'UnauthorizedOperation on the first EC2 DescribeLaunchTemplateVersions call: waiting for the role\'s policy to propagate', attempt: 1 },
       { message: 'AccessDenied on the first Auto Scaling DescribeLaunchConfigurations call: waiting for the role\'s policy to propagate', attempt: 1 },

@@ -1,16 +1,19 @@
 /**
  * The confirmation of custom resource events with CloudFormation
- * (lambda/shared/confirm.ts), with CloudFormation and CloudWatch mocked by
+ * (lambda/shared/confirm.ts), with CloudFormation, CloudWatch and EventBridge mocked by
  * aws-sdk-client-mock. Each handler's tests check that an unconfirmed event
  * changes nothing (test/lambda/<name>/index.test.ts).
  */
 import { CloudFormationClient, DescribeStackResourceCommand, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { CloudWatchClient, PutMetricDataCommand } from '@aws-sdk/client-cloudwatch';
+import { PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import type { CloudFormationCustomResourceEvent, Context } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-jest';
 import { CouldNotConfirmError, IN_PROGRESS, UNCONFIRMED_REASON, confirmEvent } from '../../../lambda/shared/confirm';
+import { setFindingsOrigin } from '../../../lambda/shared/events';
 import { ACCOUNT, REGION, SERVICE_TOKEN, STACK_ID, captureLogs, quickWaits } from '../support';
+import { acceptEvents, eventBridge, putEvents, putEventsText } from '../support/aws-mocks';
 import { CloudFormationView, emulateCloudFormation, newCloudFormationView, recordEvent } from '../support/cloudformation';
 
 const cfn = mockClient(CloudFormationClient);
@@ -47,11 +50,14 @@ const confirm = (e: CloudFormationCustomResourceEvent, opts: object = options, r
 beforeAll(() => {
   logs = captureLogs();
   quickWaits();
+  setFindingsOrigin(SERVICE_TOKEN);
 });
 beforeEach(() => {
   cfn.reset();
   cw.reset();
   cw.on(PutMetricDataCommand).resolves({});
+  eventBridge.reset();
+  eventBridge.on(PutEventsCommand).callsFake(acceptEvents);
   view = newCloudFormationView();
   emulateCloudFormation(cfn, view);
   logs.length = 0;
@@ -185,6 +191,21 @@ describe('mismatches', () => {
       RequestId: 'req-1',
     })]);
     expect(cw).toHaveReceivedCommandWith(PutMetricDataCommand, { Namespace: 'CdkImdsAccountDefaults', MetricData: [{ MetricName: 'UnconfirmedEvents', Value: 1, Unit: 'Count', Dimensions: [] }] });
+    // The same fields as a finding (not held: confirmEvent runs here outside answerCustomResource); never the ResponseURL.
+    expect(putEvents()).toEqual([expect.objectContaining({
+      detailType: 'IMDS Security Warning',
+      detail: {
+        version: '1',
+        account: ACCOUNT,
+        region: REGION,
+        resource: { function: 'imds-handler' },
+        warning: 'unconfirmed-event',
+        metric: 'UnconfirmedEvents',
+        count: 1,
+        entries: [{ mismatch: 'CloudFormation has no such stack or resource', RequestType: 'Delete', StackId: STACK_ID, LogicalResourceId: 'Thing', RequestId: 'req-1' }],
+      },
+    })]);
+    expect(putEventsText()).not.toMatch(/example\.invalid|secret/);
   });
 
   test('a metric that cannot be put does not change the outcome', async () => {

@@ -5,6 +5,7 @@
  */
 import { CloudFormationClient, DescribeStackResourceCommand, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { PutMetricDataCommand } from '@aws-sdk/client-cloudwatch';
+import { PutEventsCommand, PutEventsCommandInput } from '@aws-sdk/client-eventbridge';
 import type { CloudFormationCustomResourceEvent, Context } from 'aws-lambda';
 import 'aws-sdk-client-mock-jest';
 import { UNCONFIRMED_REASON } from '../../../lambda/shared/confirm';
@@ -12,9 +13,10 @@ import {
   Budget, CustomResourceOptions, Outcome, RESPONSE_RESERVE_MS,
   answerCustomResource, failurePhysicalId, isCloudFormationEvent, logEvent, stablePhysicalId, withBudget,
 } from '../../../lambda/shared/custom-resource';
+import { held, reportSecurityWarning } from '../../../lambda/shared/security-warning';
 import { ResponseEndpoint } from '../../support/response-endpoint';
 import { LOGICAL_ID, STACK_ID, answerOf, captureLogs, createEvent, deleteEvent, lambdaContext, quickWaits, updateEvent } from '../support';
-import { World, cfn, cw, emulate, newWorld } from '../support/aws-mocks';
+import { World, acceptEvents, cfn, cw, emulate, eventBridge, newWorld, putEvents } from '../support/aws-mocks';
 import { recordEvent } from '../support/cloudformation';
 
 let logs: string[];
@@ -276,5 +278,85 @@ describe('answerCustomResource: the event is confirmed before the work runs (sha
     } finally {
       endpoint.failNext(0);
     }
+  });
+
+  describe('findings: put after the answer', () => {
+    /** The answers the endpoint had for the event when each PutEvents call was made. */
+    let answeredBefore: number[];
+    let requestId: string;
+    const withFinding = (e: CloudFormationCustomResourceEvent, context: Context) => answerCustomResource(e, context, {
+      ...OPTIONS, finding: ({ status, reason }) => ({ type: 'IMDS Defaults Changed', detail: { outcome: status, reason } }),
+    }, work);
+    const runWithFinding = (e: CloudFormationCustomResourceEvent, timeoutMs?: number) => {
+      requestId = e.RequestId;
+      return answerOf(withFinding, endpoint, e, timeoutMs);
+    };
+
+    beforeEach(() => {
+      answeredBefore = [];
+      eventBridge.on(PutEventsCommand).callsFake((input: PutEventsCommandInput) => {
+        answeredBefore.push(endpoint.answersFor(requestId).length);
+        return acceptEvents(input);
+      });
+    });
+
+    test('what was held while the event ran, then the event\'s own finding, in one put after the answer, with the event\'s resource', async () => {
+      work.mockImplementation(async () => {
+        expect(held.list).toEqual([]);
+        await reportSecurityWarning('claim-problem', 'ClaimProblems', { name: '/p' });
+        return { physicalResourceId: 'thing-1' };
+      });
+      await runWithFinding(createEvent(endpoint, { HttpTokens: 'required' }));
+      expect(answeredBefore.length).toBeGreaterThan(0);
+      expect(answeredBefore.every((n) => n === 1)).toBe(true);
+      expect(putEvents().map((e) => [e.detailType, e.detail.resource])).toEqual([
+        ['IMDS Security Warning', expect.objectContaining({ stackId: STACK_ID, logicalResourceId: LOGICAL_ID })],
+        ['IMDS Defaults Changed', expect.objectContaining({ stackId: STACK_ID, logicalResourceId: LOGICAL_ID })],
+      ]);
+      expect(putEvents('IMDS Defaults Changed')[0].detail).toMatchObject({ outcome: 'SUCCESS' });
+      expect(held.list).toBeUndefined();
+    });
+
+    test('the finding gets the answer sent: FAILED and its reason when the work throws', async () => {
+      work.mockRejectedValue(Object.assign(new Error('no way'), { name: 'Nope' }));
+      await runWithFinding(createEvent(endpoint, { HttpTokens: 'required' }));
+      expect(putEvents('IMDS Defaults Changed')[0].detail).toMatchObject({ outcome: 'FAILED', reason: 'Nope: no way' });
+    });
+
+    test('an unconfirmed event: no finding of its own; its warning is put after the answer, without the stack it claims', async () => {
+      world.confirmEvents = false;
+      await runWithFinding(createEvent(endpoint, { HttpTokens: 'required' }));
+      expect(answeredBefore.length).toBeGreaterThan(0);
+      expect(answeredBefore.every((n) => n === 1)).toBe(true);
+      expect(putEvents().map((e) => e.detailType)).toEqual(['IMDS Security Warning']);
+      expect(putEvents()[0].detail.resource).not.toHaveProperty('stackId');
+      expect(putEvents()[0].detail.resource).not.toHaveProperty('logicalResourceId');
+    });
+
+    test('CloudFormation unreachable: no finding (nothing confirmed, nothing held), no put', async () => {
+      cfn.on(DescribeStackResourceCommand).rejects(Object.assign(new Error('Rate exceeded'), { name: 'Throttling', $metadata: { httpStatusCode: 400 } }));
+      await runWithFinding(createEvent(endpoint, { HttpTokens: 'required' }));
+      expect(eventBridge).not.toHaveReceivedCommand(PutEventsCommand);
+    });
+
+    test('the put is bounded by the function\'s time left less 1 s', async () => {
+      const signals: AbortSignal[] = [];
+      eventBridge.reset();
+      eventBridge.send.callsFake((_command: unknown, options: { abortSignal: AbortSignal }) => {
+        signals.push(options.abortSignal);
+        return new Promise<never>((_resolve, reject) => {
+          const aborted = () => reject(Object.assign(new Error('aborted'), { name: 'AbortError' }));
+          if (options.abortSignal.aborted) aborted();
+          options.abortSignal.addEventListener('abort', aborted);
+        });
+      });
+      const started = Date.now();
+      // 1.5 s: the put has (about) 0.5 s after the answer.
+      await runWithFinding(createEvent(endpoint, { HttpTokens: 'required' }), 1_500);
+      expect(signals).toHaveLength(1);
+      expect(signals[0].aborted).toBe(true);
+      // Well before events.ts's own budget (3 s) would have ended it.
+      expect(Date.now() - started).toBeLessThan(2_000);
+    });
   });
 });

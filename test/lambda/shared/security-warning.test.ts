@@ -1,15 +1,19 @@
 /**
  * Security warnings (lambda/shared/security-warning.ts): the log line, the
- * metric, and the bounds on putting it (its own timeout, the caller's signal);
- * it never throws. CloudWatch is mocked by aws-sdk-client-mock; a put that hangs
- * is a send that settles only when its abort signal fires (as the real client's does).
+ * metric, the finding ("IMDS Security Warning"), and the bounds on putting them
+ * (their own timeout, the caller's signal); it never throws. CloudWatch and
+ * EventBridge are mocked by aws-sdk-client-mock; a put that hangs is a send that
+ * settles only when its abort signal fires (as the real client's does).
  */
 import { getEventListeners } from 'events';
 import { CloudWatchClient, PutMetricDataCommand } from '@aws-sdk/client-cloudwatch';
+import { PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-jest';
-import { SECURITY_METRIC_TIMEOUT_MS, SECURITY_WARNING_LINES_MAX, reportSecurityWarning, reportSecurityWarnings } from '../../../lambda/shared/security-warning';
-import { captureLogs } from '../support';
+import { Finding, LIST_MAX, setFindingsOrigin } from '../../../lambda/shared/events';
+import { SECURITY_METRIC_TIMEOUT_MS, SECURITY_WARNING_LINES_MAX, held, reportSecurityWarning, reportSecurityWarnings } from '../../../lambda/shared/security-warning';
+import { ACCOUNT, REGION, SERVICE_TOKEN, captureLogs } from '../support';
+import { acceptEvents, eventBridge, expectPutEventsMatchSchema, putEvents, serviceError } from '../support/aws-mocks';
 
 const cw = mockClient(CloudWatchClient);
 let logs: string[];
@@ -18,6 +22,7 @@ const env = { ...process.env };
 beforeAll(() => {
   logs = captureLogs();
   process.env.AWS_REGION = 'eu-west-1';
+  setFindingsOrigin(SERVICE_TOKEN);
 });
 afterAll(() => {
   process.env = env;
@@ -26,6 +31,8 @@ beforeEach(() => {
   logs.length = 0;
   cw.reset();
   cw.on(PutMetricDataCommand).resolves({});
+  eventBridge.reset();
+  eventBridge.on(PutEventsCommand).callsFake(acceptEvents);
 });
 afterEach(() => {
   jest.useRealTimers();
@@ -135,12 +142,15 @@ test('a CloudWatch client that cannot be made does not throw either; the log lin
       },
       putMetrics: jest.fn(),
     }));
+    // This registry's client-eventbridge is not the mocked one: nothing may reach the network.
+    jest.doMock('../../../lambda/shared/events', () => ({ putFindings: jest.fn(async () => 0) }));
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     isolated = require('../../../lambda/shared/security-warning');
   });
   await expect(isolated!.reportSecurityWarning('w', 'M', { b: 2 })).resolves.toBeUndefined();
   expect(logs).toEqual([JSON.stringify({ message: 'security warning', warning: 'w', b: 2 })]);
   jest.dontMock('../../../lambda/shared/metrics');
+  jest.dontMock('../../../lambda/shared/events');
 });
 
 describe('reportSecurityWarnings: many at once', () => {
@@ -174,5 +184,85 @@ describe('reportSecurityWarnings: many at once', () => {
     await reportSecurityWarnings('claim-problem', 'ClaimProblems', []);
     expect(logs).toEqual([]);
     expect(cw).not.toHaveReceivedCommand(PutMetricDataCommand);
+  });
+});
+
+describe('the finding: "IMDS Security Warning"', () => {
+  /** The detail events.ts adds to every finding of this function. */
+  const common = { version: '1', account: ACCOUNT, region: REGION, resource: { function: 'imds-handler' } };
+  afterEach(() => expectPutEventsMatchSchema());
+
+  test('one event per report, to the default bus: warning, metric, count and the fields of the log line', async () => {
+    await reportSecurityWarning('unconfirmed-event', 'UnconfirmedEvents', { mismatch: 'x', RequestId: 'r-1' });
+    expect(putEvents()).toEqual([{
+      bus: 'default',
+      source: 'cdk-imds-account-defaults',
+      detailType: 'IMDS Security Warning',
+      detail: { ...common, warning: 'unconfirmed-event', metric: 'UnconfirmedEvents', count: 1, entries: [{ mismatch: 'x', RequestId: 'r-1' }] },
+    }]);
+  });
+
+  test(`many: one event with the full count and the first ${LIST_MAX} entries (a finding's list; the log writes ${SECURITY_WARNING_LINES_MAX} lines)`, async () => {
+    const entries = Array.from({ length: LIST_MAX + 5 }, (_, i) => ({ name: `p${i}` }));
+    await reportSecurityWarnings('claim-problem', 'ClaimProblems', entries);
+    expect(eventBridge).toHaveReceivedCommandTimes(PutEventsCommand, 1);
+    expect(putEvents()[0].detail).toEqual({
+      ...common, warning: 'claim-problem', metric: 'ClaimProblems', count: LIST_MAX + 5, entries: entries.slice(0, LIST_MAX),
+    });
+    expect(logs.filter((l) => JSON.parse(l).name !== undefined)).toHaveLength(SECURITY_WARNING_LINES_MAX);
+  });
+
+  test('none: no event', async () => {
+    await reportSecurityWarnings('claim-problem', 'ClaimProblems', []);
+    expect(eventBridge).not.toHaveReceivedCommand(PutEventsCommand);
+  });
+
+  test('while a CloudFormation event waits for its answer, the finding is held (put after the answer), the metric put at once', async () => {
+    const list: Finding[] = [];
+    held.list = list;
+    try {
+      await reportSecurityWarning('claim-problem', 'ClaimProblems', { name: '/p' });
+    } finally {
+      held.list = undefined;
+    }
+    expect(eventBridge).not.toHaveReceivedCommand(PutEventsCommand);
+    expect(list).toEqual([{ type: 'IMDS Security Warning', detail: { warning: 'claim-problem', metric: 'ClaimProblems', count: 1, entries: [{ name: '/p' }] } }]);
+    expect(cw).toHaveReceivedCommandTimes(PutMetricDataCommand, 1);
+  });
+
+  test.each([
+    ['denied', serviceError('AccessDeniedException', 'not authorized to perform events:PutEvents')],
+    ['throttled', serviceError('ThrottlingException', 'Rate exceeded')],
+  ])('a %s PutEvents changes nothing: the line is written, the metric put, nothing thrown; the failure is logged and counted', async (_kind, error) => {
+    eventBridge.on(PutEventsCommand).rejects(error);
+    await expect(reportSecurityWarning('w', 'M', { a: 1 })).resolves.toBeUndefined();
+    expect(logs[0]).toBe(JSON.stringify({ message: 'security warning', warning: 'w', a: 1 }));
+    expect(cw).toHaveReceivedCommandWith(PutMetricDataCommand, { MetricData: [expect.objectContaining({ MetricName: 'M', Value: 1 })] });
+    expect(cw).toHaveReceivedCommandWith(PutMetricDataCommand, { MetricData: [expect.objectContaining({ MetricName: 'FindingsNotPut', Value: 1 })] });
+    // events.ts logs what was not put (its detail types, never the detail).
+    expect(logs.slice(1).map((l) => JSON.parse(l).message)).toEqual([expect.stringMatching(/^findings .*not put/)]);
+  });
+
+  test('a PutEvents that hangs is abandoned with the metric, after SECURITY_METRIC_TIMEOUT_MS', async () => {
+    jest.useFakeTimers();
+    const signals: AbortSignal[] = [];
+    eventBridge.reset();
+    eventBridge.send.callsFake((_command: unknown, options: { abortSignal: AbortSignal }) => {
+      signals.push(options.abortSignal);
+      return new Promise((_resolve, reject) => {
+        options.abortSignal.addEventListener('abort', () => reject(Object.assign(new Error('aborted'), { name: 'AbortError' })));
+      });
+    });
+    let returned = false;
+    const reported = reportSecurityWarning('w', 'M', {}).then(() => {
+      returned = true;
+    });
+    await jest.advanceTimersByTimeAsync(SECURITY_METRIC_TIMEOUT_MS - 1);
+    expect(signals).toHaveLength(1);
+    expect(returned).toBe(false);
+    await jest.advanceTimersByTimeAsync(1);
+    await reported;
+    expect(signals[0].aborted).toBe(true);
+    expect(cw).toHaveReceivedCommandWith(PutMetricDataCommand, { MetricData: [expect.objectContaining({ MetricName: 'M' })] });
   });
 });

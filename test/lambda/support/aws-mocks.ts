@@ -14,6 +14,8 @@
  *   Every event sent through answerOf is recorded as CloudFormation shows it
  *   while it waits, so that the handler confirms it (unless confirmEvents is false).
  * - CloudWatch: PutMetricData accepted (the security warnings' metrics).
+ * - EventBridge: PutEvents accepts every entry (the findings, lambda/shared/events.ts);
+ *   `putEvents()` reads them back as a bus would deliver them.
  * - What the readiness check lists (EC2 DescribeLaunchTemplateVersions and
  *   DescribeInstances, Auto Scaling DescribeLaunchConfigurations): the world's
  *   launch template versions, instances and launch configurations, with the
@@ -39,6 +41,7 @@ import {
   ModifyInstanceMetadataDefaultsCommand,
   ModifyInstanceMetadataDefaultsCommandInput,
 } from '@aws-sdk/client-ec2';
+import { EventBridgeClient, PutEventsCommand, PutEventsCommandInput } from '@aws-sdk/client-eventbridge';
 import {
   DeleteParameterCommand,
   DeleteParameterCommandInput,
@@ -53,12 +56,49 @@ import { ACCOUNT, REGION } from '.';
 import { CloudFormationView, cloudFormationFakes, emulateCloudFormation, newCloudFormationView } from './cloudformation';
 import { claimName, formatClaim } from '../../../lambda/account-defaults/claims';
 import { Settings } from '../../../lambda/account-defaults/settings';
+import { expectMatchesFindingsSchema } from '../../support/findings-schema';
 
 export const ec2 = mockClient(EC2Client);
 export const ssm = mockClient(SSMClient);
 export const cfn = mockClient(CloudFormationClient);
 export const autoScaling = mockClient(AutoScalingClient);
 export const cw = mockClient(CloudWatchClient);
+export const eventBridge = mockClient(EventBridgeClient);
+
+/** PutEvents' answer when EventBridge takes every entry. */
+export function acceptEvents(input: PutEventsCommandInput) {
+  return { FailedEntryCount: 0, Entries: input.Entries!.map((_, i) => ({ EventId: `event-${i}` })) };
+}
+
+/** A finding as put: the bus ('default', or the ARN the entry named), its detail type, source and parsed detail. */
+export interface PutEvent {
+  readonly bus: string;
+  readonly source: string;
+  readonly detailType: string;
+  readonly detail: Record<string, any>;
+}
+
+/** Fails unless every entry of every PutEvents call matches findings-schema.json (test/support/findings-schema.ts). */
+export function expectPutEventsMatchSchema(): void {
+  for (const call of eventBridge.commandCalls(PutEventsCommand)) {
+    call.args[0].input.Entries!.forEach(expectMatchesFindingsSchema);
+  }
+}
+
+/** Everything the PutEvents calls sent, as text (to check what must never be in a finding, as the ResponseURL). */
+export function putEventsText(): string {
+  return JSON.stringify(eventBridge.commandCalls(PutEventsCommand).map((c) => c.args[0].input));
+}
+
+/** Every entry of every PutEvents call the mock received (`eventBridge`), in order; `detailType` keeps only those. */
+export function putEvents(detailType?: string): PutEvent[] {
+  return eventBridge.commandCalls(PutEventsCommand).flatMap((c) => c.args[0].input.Entries!.map((e) => ({
+    bus: e.EventBusName ?? 'default',
+    source: e.Source!,
+    detailType: e.DetailType!,
+    detail: JSON.parse(e.Detail!),
+  }))).filter((e) => detailType === undefined || e.detailType === detailType);
+}
 
 export type State = Record<string, string | number | undefined>;
 
@@ -101,6 +141,7 @@ export function emulate(world: World): void {
   cfn.reset();
   autoScaling.reset();
   cw.reset();
+  eventBridge.reset();
 
   ec2.on(GetInstanceMetadataDefaultsCommand).callsFake(() => ({ AccountLevel: { ...world.state, ...world.managedBy } }));
   ec2.on(ModifyInstanceMetadataDefaultsCommand).callsFake((input: ModifyInstanceMetadataDefaultsCommandInput) => {
@@ -124,6 +165,7 @@ export function emulate(world: World): void {
   });
   emulateCloudFormation(cfn, world);
   cw.on(PutMetricDataCommand).resolves({});
+  eventBridge.on(PutEventsCommand).callsFake(acceptEvents);
   ec2.on(DescribeLaunchTemplateVersionsCommand).callsFake(fakes(world).describeLaunchTemplateVersions);
   ec2.on(DescribeInstancesCommand).callsFake(fakes(world).describeInstances);
   autoScaling.on(DescribeLaunchConfigurationsCommand).callsFake(fakes(world).describeLaunchConfigurations);

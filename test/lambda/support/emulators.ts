@@ -1,6 +1,6 @@
 /**
- * The local EC2, SSM, CloudFormation and Auto Scaling (the readiness check's
- * DescribeLaunchConfigurations) emulators and the ResponseURL endpoint,
+ * The local EC2, SSM, CloudFormation, Auto Scaling (the readiness check's
+ * DescribeLaunchConfigurations) and EventBridge (the findings) emulators and the ResponseURL endpoint,
  * with the environment that points the real clients at them, for the handler
  * tests that run the real @aws-sdk clients (index.emulator.test.ts,
  * ownership.budget.test.ts).
@@ -11,6 +11,7 @@ import { IN_PROGRESS } from './cloudformation';
 import { AutoScalingEmulator } from '../../support/autoscaling-emulator';
 import { CloudFormationEmulator } from '../../support/cloudformation-emulator';
 import { Ec2Emulator, TEST_CREDENTIALS } from '../../support/ec2-emulator';
+import { EventBridgeEmulator } from '../../support/eventbridge-emulator';
 import { ResponseEndpoint } from '../../support/response-endpoint';
 import { SsmEmulator } from '../../support/ssm-emulator';
 
@@ -21,6 +22,7 @@ export interface Emulators {
   ssm: SsmEmulator;
   cfn: CloudFormationEmulator;
   autoScaling: AutoScalingEmulator;
+  eventBridge: EventBridgeEmulator;
   endpoint: ResponseEndpoint;
 }
 
@@ -45,14 +47,16 @@ export function useEmulators(): Emulators {
   const emulators = {} as Emulators;
   const env = { ...process.env };
   beforeAll(async () => {
-    [emulators.ec2, emulators.ssm, emulators.cfn, emulators.autoScaling, emulators.endpoint] = await Promise.all([
-      Ec2Emulator.start(), SsmEmulator.start(), CloudFormationEmulator.start(), AutoScalingEmulator.start(), ResponseEndpoint.start(),
+    [emulators.ec2, emulators.ssm, emulators.cfn, emulators.autoScaling, emulators.eventBridge, emulators.endpoint] = await Promise.all([
+      Ec2Emulator.start(), SsmEmulator.start(), CloudFormationEmulator.start(), AutoScalingEmulator.start(),
+      EventBridgeEmulator.start(), ResponseEndpoint.start(),
     ]);
     Object.assign(process.env, {
       AWS_ENDPOINT_URL_EC2: emulators.ec2.endpoint,
       AWS_ENDPOINT_URL_SSM: emulators.ssm.endpoint,
       AWS_ENDPOINT_URL_CLOUDFORMATION: emulators.cfn.endpoint,
       AWS_ENDPOINT_URL_AUTO_SCALING: emulators.autoScaling.endpoint,
+      AWS_ENDPOINT_URL_EVENTBRIDGE: emulators.eventBridge.endpoint,
       AWS_REGION: REGION,
       AWS_ACCESS_KEY_ID: TEST_CREDENTIALS.accessKeyId,
       AWS_SECRET_ACCESS_KEY: TEST_CREDENTIALS.secretAccessKey,
@@ -63,12 +67,13 @@ export function useEmulators(): Emulators {
   });
   afterAll(async () => {
     process.env = env;
-    const { ec2, ssm, cfn, autoScaling, endpoint } = emulators;
-    await Promise.all([ec2.stop(), ssm.stop(), cfn.stop(), autoScaling.stop(), endpoint.stop()]);
+    const { ec2, ssm, cfn, autoScaling, eventBridge, endpoint } = emulators;
+    await Promise.all([ec2.stop(), ssm.stop(), cfn.stop(), autoScaling.stop(), eventBridge.stop(), endpoint.stop()]);
   });
   beforeEach(() => {
-    const { ec2, ssm, cfn, autoScaling } = emulators;
-    for (const e of [ec2, ssm, cfn, autoScaling]) {
+    const { ec2, ssm, cfn, autoScaling, eventBridge } = emulators;
+    eventBridge.clearEvents();
+    for (const e of [ec2, ssm, cfn, autoScaling, eventBridge]) {
       e.requests.length = 0;
       e.clearFaults();
       e.hang = false;
