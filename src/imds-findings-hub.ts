@@ -153,11 +153,11 @@ const DIMENSIONS = { Account: '$.account', Region: '$.detail.region' };
 const METRICS = {
   /** Instances that allow IMDSv1 (`HttpTokens: optional`), per readiness report. */
   InstancesAllowingImdsv1: {
-    name: 'InstancesAllowingImdsv1', type: ImdsFindingType.READINESS_REPORT, value: '$.detail.counts.instancesAllowingImdsv1', statistic: 'Maximum',
+    name: 'InstancesAllowingImdsv1', type: ImdsFindingType.READINESS_REPORT, value: '$.detail.counts.InstancesAllowingImdsv1Count', statistic: 'Maximum',
   },
   /** Instances that made IMDSv1 calls in the lookback window, per instance upgrade run. */
   InstancesUsingImdsv1: {
-    name: 'InstancesUsingImdsv1', type: ImdsFindingType.UPGRADE_RUN, value: '$.detail.counts.usingImdsv1', statistic: 'Maximum',
+    name: 'InstancesUsingImdsv1', type: ImdsFindingType.UPGRADE_RUN, value: '$.detail.counts.InUse', statistic: 'Maximum',
   },
   /** IMDSv1 calls refused by instances the upgrade switched. */
   RejectedImdsv1Calls: {
@@ -166,9 +166,9 @@ const METRICS = {
   /** Fields found different from the template's by the drift guard. */
   Drifts: { name: 'Drifts', type: ImdsFindingType.DRIFT_DETECTED, value: '$.detail.counts.drifts', statistic: 'Sum' },
   /** Instances switched to IMDSv2 by the instance upgrade. */
-  InstancesUpgraded: { name: 'InstancesUpgraded', type: ImdsFindingType.UPGRADE_RUN, value: '$.detail.counts.switched', statistic: 'Sum' },
+  InstancesUpgraded: { name: 'InstancesUpgraded', type: ImdsFindingType.UPGRADE_RUN, value: '$.detail.counts.Upgraded', statistic: 'Sum' },
   /** Instances whose upgrade failed. */
-  UpgradeFailures: { name: 'UpgradeFailures', type: ImdsFindingType.UPGRADE_RUN, value: '$.detail.counts.failed', statistic: 'Sum' },
+  UpgradeFailures: { name: 'UpgradeFailures', type: ImdsFindingType.UPGRADE_RUN, value: '$.detail.counts.Failed', statistic: 'Sum' },
   /** Inputs that did not hold up (security warnings), as counted by the function. */
   SecurityWarnings: { name: 'SecurityWarnings', type: ImdsFindingType.SECURITY_WARNING, value: '$.detail.count', statistic: 'Sum' },
 } satisfies Record<string, HubMetric>;
@@ -176,9 +176,13 @@ const METRICS = {
 /** 1 while the account default `HttpTokensEnforced` was last seen `enabled`, else 0 (two filters). */
 const ENFORCEMENT_METRIC = 'EnforcementEnabled';
 
-/** A JSON filter pattern over the events of one detail type (hyphenated selectors are valid there). */
-function typePattern(type: string): string {
-  return `{ ($.source = "${ImdsFindings.SOURCE}") && ($.detail-type = "${type}") }`;
+/**
+ * A JSON filter pattern over the events of one detail type (hyphenated selectors are
+ * valid there) that carry `value`: the field a metric publishes is named in the pattern,
+ * as CloudWatch Logs asks of a metric value taken from the event.
+ */
+function typePattern(type: string, value: string): string {
+  return `{ ($.source = "${ImdsFindings.SOURCE}") && ($.detail-type = "${type}") && (${value} >= 0) }`;
 }
 
 /** Logs Insights: the events of one detail type. */
@@ -199,10 +203,10 @@ function typeFilter(type: ImdsFindingType): string {
  * - A rule sends every event of the library's source to the log group (the log
  *   group's resource policy lets EventBridge write to it from that rule only).
  * - Rules send to the topic: drift found (`IMDS Drift Detected`), enforcement
- *   turned off (`IMDS Defaults Changed` where `previous.httpTokensEnforced` was
- *   `enabled` and `found.httpTokensEnforced` is not), rejected IMDSv1 calls
+ *   turned off (`IMDS Defaults Changed` where `previous.HttpTokensEnforced` was
+ *   `enabled` and `found.HttpTokensEnforced` is not), rejected IMDSv1 calls
  *   (`IMDS Rejected Calls`), upgrade failures (`IMDS Instance Upgrade Run` with
- *   `counts.failed` above 0) and security warnings (`IMDS Security Warning`).
+ *   `counts.Failed` above 0) and security warnings (`IMDS Security Warning`).
  * - Metric filters publish the findings' counts per account and Region
  *   (`publishMetrics`), and the dashboard shows, per account and Region, the
  *   enforcement state, instances that allow IMDSv1, IMDSv1 use, drift and
@@ -428,12 +432,17 @@ export class ImdsFindingsHub extends Construct {
     };
     this.driftRule = toTopic('DriftRule', 'IMDS drift found', ImdsFindingType.DRIFT_DETECTED);
     this.enforcementOffRule = toTopic('EnforcementOffRule', 'IMDSv2 enforcement turned off', ImdsFindingType.DEFAULTS_CHANGED, {
-      previous: { httpTokensEnforced: ['enabled'] },
-      found: { httpTokensEnforced: [{ 'anything-but': 'enabled' }] },
+      // Only a change that succeeded has `found`; EC2 leaves out a field with no preference.
+      outcome: ['SUCCESS'],
+      previous: { HttpTokensEnforced: ['enabled'] },
+      $or: [
+        { found: { HttpTokensEnforced: [{ 'anything-but': 'enabled' }] } },
+        { found: { HttpTokensEnforced: [{ exists: false }] } },
+      ],
     });
     this.rejectedCallsRule = toTopic('RejectedCallsRule', 'IMDSv1 calls rejected', ImdsFindingType.REJECTED_CALLS);
     this.upgradeFailuresRule = toTopic('UpgradeFailuresRule', 'IMDSv2 instance upgrades failed', ImdsFindingType.UPGRADE_RUN, {
-      counts: { failed: [{ numeric: ['>', 0] }] },
+      counts: { Failed: [{ numeric: ['>', 0] }] },
     });
     this.securityWarningRule = toTopic('SecurityWarningRule', 'IMDS security warnings', ImdsFindingType.SECURITY_WARNING);
     const topicRules = [this.driftRule, this.enforcementOffRule, this.rejectedCallsRule, this.upgradeFailuresRule, this.securityWarningRule];
@@ -597,12 +606,14 @@ export class ImdsFindingsHub extends Construct {
       dimensions: DIMENSIONS,
       unit: cloudwatch.Unit.COUNT,
     });
-    // Every finding that carries found settings (a found Settings always has all five keys).
-    const foundEnforced = '($.source = "' + ImdsFindings.SOURCE + '") && ($.detail.found.httpTokensEnforced = ';
+    // Every finding that carries the settings EC2 showed (`found`, which always has ManagedBy;
+    // a field with no preference is absent).
+    const found = `($.source = "${ImdsFindings.SOURCE}") && (($.detail.found.ManagedBy = "account") || ($.detail.found.ManagedBy = "declarative-policy"))`;
     return [
-      ...Object.values(METRICS).map((m: HubMetric) => filter(`${m.name}Filter`, m.name, typePattern(m.type), m.value)),
-      filter('EnforcementEnabledFilter', ENFORCEMENT_METRIC, `{ ${foundEnforced}"enabled") }`, '1'),
-      filter('EnforcementNotEnabledFilter', ENFORCEMENT_METRIC, `{ ${foundEnforced}"disabled" || $.detail.found.httpTokensEnforced = "no-preference") }`, '0'),
+      ...Object.values(METRICS).map((m: HubMetric) => filter(`${m.name}Filter`, m.name, typePattern(m.type, m.value), m.value)),
+      filter('EnforcementEnabledFilter', ENFORCEMENT_METRIC, `{ ${found} && ($.detail.found.HttpTokensEnforced = "enabled") }`, '1'),
+      filter('EnforcementNotEnabledFilter', ENFORCEMENT_METRIC,
+        `{ ${found} && (($.detail.found.HttpTokensEnforced NOT EXISTS) || ($.detail.found.HttpTokensEnforced = "disabled")) }`, '0'),
     ];
   }
 
@@ -648,22 +659,24 @@ export class ImdsFindingsHub extends Construct {
       })],
       [
         this.query('Enforcement state (latest found settings, per account and Region)', [
-          `filter source = "${ImdsFindings.SOURCE}" and ispresent(detail.found.httpTokensEnforced)`,
-          `stats latest(detail.found.httpTokensEnforced) as httpTokensEnforced, latest(detail.found.httpTokens) as httpTokens, latest(detail.found.managedBy) as managedBy, max(@timestamp) as lastSeen ${by}`,
-          'sort httpTokensEnforced asc, account asc',
+          `filter source = "${ImdsFindings.SOURCE}" and ispresent(detail.found.ManagedBy)`,
+          // EC2 leaves out a field with no preference.
+          'fields coalesce(detail.found.HttpTokensEnforced, "no-preference") as enforced, coalesce(detail.found.HttpTokens, "no-preference") as tokens',
+          `stats latest(enforced) as HttpTokensEnforced, latest(tokens) as HttpTokens, latest(detail.found.ManagedBy) as ManagedBy, max(@timestamp) as lastSeen ${by}`,
+          'sort HttpTokensEnforced asc, account asc',
         ]),
         this.query('Allowing IMDSv1 (latest readiness report)', [
           typeFilter(ImdsFindingType.READINESS_REPORT),
-          'stats latest(detail.result) as result, latest(detail.counts.instancesAllowingImdsv1) as instances, '
-            + 'latest(detail.counts.launchTemplatesAllowingImdsv1) as launchTemplates, latest(detail.counts.launchConfigurationsAllowingImdsv1) as launchConfigurations, '
-            + `latest(detail.counts.autoScalingGroupsAllowingImdsv1) as autoScalingGroups, max(@timestamp) as lastReport ${by}`,
+          'stats latest(detail.result) as result, latest(detail.counts.InstancesAllowingImdsv1Count) as instances, '
+            + 'latest(detail.counts.LaunchTemplatesAllowingImdsv1Count) as launchTemplates, latest(detail.counts.LaunchConfigurationsAllowingImdsv1Count) as launchConfigurations, '
+            + `latest(detail.counts.AutoScalingGroupsAllowingImdsv1Count) as autoScalingGroups, max(@timestamp) as lastReport ${by}`,
           'sort instances desc',
         ]),
       ],
       [
         this.query('IMDSv1 use (latest instance upgrade run)', [
           typeFilter(ImdsFindingType.UPGRADE_RUN),
-          `stats latest(detail.counts.usingImdsv1) as instancesUsingImdsv1, latest(detail.counts.candidates) as candidates, latest(detail.mode) as mode, max(@timestamp) as lastRun ${by}`,
+          `stats latest(detail.counts.InUse) as instancesUsingImdsv1, latest(detail.counts.Candidates) as candidates, latest(detail.mode) as mode, max(@timestamp) as lastRun ${by}`,
           'sort instancesUsingImdsv1 desc',
         ]),
         this.query('Rejected IMDSv1 calls', [
@@ -697,7 +710,7 @@ export class ImdsFindingsHub extends Construct {
         ], cloudwatch.LogQueryVisualizationType.BAR),
         this.query('Upgrades over time', [
           typeFilter(ImdsFindingType.UPGRADE_RUN),
-          'stats sum(detail.counts.switched) as switched, sum(detail.counts.failed) as failed by bin(1d)',
+          'stats sum(detail.counts.Upgraded) as upgraded, sum(detail.counts.Failed) as failed by bin(1d)',
         ], cloudwatch.LogQueryVisualizationType.BAR),
       ],
       [
@@ -709,7 +722,7 @@ export class ImdsFindingsHub extends Construct {
         ]),
         this.query('Latest upgrade runs', [
           typeFilter(ImdsFindingType.UPGRADE_RUN),
-          'fields @timestamp, account, detail.region, detail.mode, detail.trigger, detail.counts.switched, detail.counts.failed, detail.counts.usingImdsv1, detail.stoppedEarly',
+          'fields @timestamp, account, detail.region, detail.mode, detail.trigger, detail.counts.Upgraded, detail.counts.Failed, detail.counts.InUse, detail.stoppedEarly',
           'sort @timestamp desc',
           'limit 100',
         ]),
@@ -717,7 +730,7 @@ export class ImdsFindingsHub extends Construct {
       [
         this.query('Changes of the account defaults', [
           typeFilter(ImdsFindingType.DEFAULTS_CHANGED),
-          'fields @timestamp, account, detail.region, detail.requestType, detail.outcome, detail.action, detail.previous.httpTokensEnforced, detail.found.httpTokensEnforced',
+          'fields @timestamp, account, detail.region, detail.requestType, detail.outcome, detail.action, detail.previous.HttpTokensEnforced, detail.found.HttpTokensEnforced',
           'sort @timestamp desc',
           'limit 100',
         ]),

@@ -10,6 +10,7 @@ import { App, Duration, RemovalPolicy, Stack, Token, aws_kms as kms, aws_logs as
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { ImdsFindingType, ImdsFindings } from '../src/findings';
 import { ImdsFindingsHub, ImdsFindingsHubProps } from '../src/imds-findings-hub';
+import { matchesPattern } from './e2e/harness/eventbridge';
 import { ALL_NAG_PACKS, declaredSuppressions, describeFindings, runNag, suppressionKey } from './support/nag-findings';
 
 const ORG = 'o-a1b2c3d4e5';
@@ -59,16 +60,16 @@ function dashboardOf(template: Template): { start: string; widgets: any[] } {
   return JSON.parse(joined(only(template, 'AWS::CloudWatch::Dashboard').Properties.DashboardBody));
 }
 
-/** The fields of the event contract (/tmp/design.md, findings-schema.json) that the hub may read. */
-const SETTINGS = ['httpTokens', 'httpTokensEnforced', 'httpPutResponseHopLimit', 'httpEndpoint', 'instanceMetadataTags', 'managedBy'];
+/** The fields of the event contract (findings-schema.json) that the hub may read: settings in EC2's own shape. */
+const SETTINGS = ['HttpTokens', 'HttpTokensEnforced', 'HttpPutResponseHopLimit', 'HttpEndpoint', 'InstanceMetadataTags', 'ManagedBy'];
 const CONTRACT_FIELDS = new Set([
   'detail.version', 'detail.account', 'detail.region', 'detail.resource.function', 'detail.resource.stackId', 'detail.resource.logicalResourceId', 'detail.truncated',
   ...['expected', 'previous', 'found'].flatMap((s) => SETTINGS.map((k) => `detail.${s}.${k}`)),
   'detail.requestType', 'detail.outcome', 'detail.action', 'detail.reason',
   'detail.trigger', 'detail.mode', 'detail.changedBy', 'detail.counts.drifts', 'detail.counts.reapplied',
-  'detail.origin', 'detail.result', 'detail.counts.launchTemplatesAllowingImdsv1', 'detail.counts.launchConfigurationsAllowingImdsv1',
-  'detail.counts.autoScalingGroupsAllowingImdsv1', 'detail.counts.instancesAllowingImdsv1',
-  ...['candidates', 'switched', 'failed', 'tooLittleData', 'usingImdsv1', 'excluded', 'notAttempted'].map((c) => `detail.counts.${c}`),
+  'detail.origin', 'detail.result', 'detail.counts.LaunchTemplatesAllowingImdsv1Count', 'detail.counts.LaunchConfigurationsAllowingImdsv1Count',
+  'detail.counts.AutoScalingGroupsAllowingImdsv1Count', 'detail.counts.InstancesAllowingImdsv1Count',
+  ...['Candidates', 'Eligible', 'Upgraded', 'Pending', 'InUse', 'Excluded', 'Unknown', 'TooLittleData', 'Failed', 'NotAttempted'].map((c) => `detail.counts.${c}`),
   'detail.stoppedEarly', 'detail.counts.instances', 'detail.counts.rejectedCalls', 'detail.counts.restored',
   'detail.warning', 'detail.metric', 'detail.count',
 ]);
@@ -260,10 +261,14 @@ describe('the findings that need a human, to the topic', () => {
     ['driftRule', { 'detail-type': [ImdsFindingType.DRIFT_DETECTED] }],
     ['enforcementOffRule', {
       'detail-type': [ImdsFindingType.DEFAULTS_CHANGED],
-      'detail': { previous: { httpTokensEnforced: ['enabled'] }, found: { httpTokensEnforced: [{ 'anything-but': 'enabled' }] } },
+      'detail': {
+        outcome: ['SUCCESS'],
+        previous: { HttpTokensEnforced: ['enabled'] },
+        $or: [{ found: { HttpTokensEnforced: [{ 'anything-but': 'enabled' }] } }, { found: { HttpTokensEnforced: [{ exists: false }] } }],
+      },
     }],
     ['rejectedCallsRule', { 'detail-type': [ImdsFindingType.REJECTED_CALLS] }],
-    ['upgradeFailuresRule', { 'detail-type': [ImdsFindingType.UPGRADE_RUN], 'detail': { counts: { failed: [{ numeric: ['>', 0] }] } } }],
+    ['upgradeFailuresRule', { 'detail-type': [ImdsFindingType.UPGRADE_RUN], 'detail': { counts: { Failed: [{ numeric: ['>', 0] }] } } }],
     ['securityWarningRule', { 'detail-type': [ImdsFindingType.SECURITY_WARNING] }],
   ] as const)('%s: its pattern on the hub\'s bus, the topic its only target', (name, pattern) => {
     const { stack, hub, template } = hubStack();
@@ -373,12 +378,12 @@ describe('the findings that need a human, to the topic', () => {
 
 describe('metrics', () => {
   const FILTERS: Array<[string, string, string, string]> = [
-    ['InstancesAllowingImdsv1', ImdsFindingType.READINESS_REPORT, '$.detail.counts.instancesAllowingImdsv1', 'Maximum'],
-    ['InstancesUsingImdsv1', ImdsFindingType.UPGRADE_RUN, '$.detail.counts.usingImdsv1', 'Maximum'],
+    ['InstancesAllowingImdsv1', ImdsFindingType.READINESS_REPORT, '$.detail.counts.InstancesAllowingImdsv1Count', 'Maximum'],
+    ['InstancesUsingImdsv1', ImdsFindingType.UPGRADE_RUN, '$.detail.counts.InUse', 'Maximum'],
     ['RejectedImdsv1Calls', ImdsFindingType.REJECTED_CALLS, '$.detail.counts.rejectedCalls', 'Sum'],
     ['Drifts', ImdsFindingType.DRIFT_DETECTED, '$.detail.counts.drifts', 'Sum'],
-    ['InstancesUpgraded', ImdsFindingType.UPGRADE_RUN, '$.detail.counts.switched', 'Sum'],
-    ['UpgradeFailures', ImdsFindingType.UPGRADE_RUN, '$.detail.counts.failed', 'Sum'],
+    ['InstancesUpgraded', ImdsFindingType.UPGRADE_RUN, '$.detail.counts.Upgraded', 'Sum'],
+    ['UpgradeFailures', ImdsFindingType.UPGRADE_RUN, '$.detail.counts.Failed', 'Sum'],
     ['SecurityWarnings', ImdsFindingType.SECURITY_WARNING, '$.detail.count', 'Sum'],
   ];
   const DIMENSIONS = [{ Key: 'Account', Value: '$.account' }, { Key: 'Region', Value: '$.detail.region' }];
@@ -387,20 +392,24 @@ describe('metrics', () => {
     const { stack, hub, template } = hubStack();
     template.hasResourceProperties('AWS::Logs::MetricFilter', {
       LogGroupName: { Ref: idOf(stack, hub.logGroup) },
-      FilterPattern: `{ ($.source = "${ImdsFindings.SOURCE}") && ($.detail-type = "${type}") }`,
+      // The value's field is named in the pattern, as CloudWatch Logs asks of a metric value taken from the event.
+      FilterPattern: `{ ($.source = "${ImdsFindings.SOURCE}") && ($.detail-type = "${type}") && (${value} >= 0) }`,
       MetricTransformations: [{ MetricNamespace: 'CdkImdsAccountDefaults/Findings', MetricName: name, MetricValue: value, Unit: 'Count', Dimensions: DIMENSIONS }],
     });
   });
 
   test('EnforcementEnabled: 1 from findings whose found settings have enforcement enabled, 0 from those that have it disabled or unset', () => {
+    // The findings that carry what EC2 showed: `found` always has ManagedBy.
+    const FOUND = `($.source = "${ImdsFindings.SOURCE}") && (($.detail.found.ManagedBy = "account") || ($.detail.found.ManagedBy = "declarative-policy"))`;
     const { template } = hubStack();
     const transformation = (value: string) => [{ MetricNamespace: 'CdkImdsAccountDefaults/Findings', MetricName: 'EnforcementEnabled', MetricValue: value, Unit: 'Count', Dimensions: DIMENSIONS }];
     template.hasResourceProperties('AWS::Logs::MetricFilter', {
-      FilterPattern: `{ ($.source = "${ImdsFindings.SOURCE}") && ($.detail.found.httpTokensEnforced = "enabled") }`,
+      FilterPattern: `{ ${FOUND} && ($.detail.found.HttpTokensEnforced = "enabled") }`,
       MetricTransformations: transformation('1'),
     });
     template.hasResourceProperties('AWS::Logs::MetricFilter', {
-      FilterPattern: `{ ($.source = "${ImdsFindings.SOURCE}") && ($.detail.found.httpTokensEnforced = "disabled" || $.detail.found.httpTokensEnforced = "no-preference") }`,
+      // No preference: EC2 leaves the field out.
+      FilterPattern: `{ ${FOUND} && (($.detail.found.HttpTokensEnforced NOT EXISTS) || ($.detail.found.HttpTokensEnforced = "disabled")) }`,
       MetricTransformations: transformation('0'),
     });
     template.resourceCountIs('AWS::Logs::MetricFilter', FILTERS.length + 2);
@@ -490,8 +499,8 @@ describe('the dashboard', () => {
     expect(perAccount.length).toBeGreaterThanOrEqual(4);
     const fields = new Set(queries.flatMap((q) => q.match(/\bdetail(\.[A-Za-z0-9]+)+/g) ?? []));
     expect([...fields].filter((f) => !CONTRACT_FIELDS.has(f))).toEqual([]);
-    expect(fields.has('detail.found.httpTokensEnforced')).toBe(true);
-    expect(fields.has('detail.counts.instancesAllowingImdsv1')).toBe(true);
+    expect(fields.has('detail.found.HttpTokensEnforced')).toBe(true);
+    expect(fields.has('detail.counts.InstancesAllowingImdsv1Count')).toBe(true);
     // Each detail type is read through its own value.
     for (const type of [ImdsFindingType.READINESS_REPORT, ImdsFindingType.UPGRADE_RUN, ImdsFindingType.REJECTED_CALLS, ImdsFindingType.DRIFT_DETECTED,
       ImdsFindingType.DEFAULTS_CHANGED, ImdsFindingType.SECURITY_WARNING]) {
@@ -604,5 +613,57 @@ describe('cdk-nag 2, every pack, the stricter setting (logGroupEncryptionKey) an
     expect([...new Set(result.suppressed.map((f) => f.ruleId))]).toEqual(['Serverless-EventBusDLQ']);
     const used = [...new Set(result.suppressed.map((f) => suppressionKey(f.path, f.ruleId, f.findingId)))].sort();
     expect(declaredSuppressions(app)).toEqual(used);
+  });
+});
+
+describe('the topic rules, evaluated as EventBridge matches them, on the functions\' real events', () => {
+  /** A fixture (an event captured from the shipped functions in the e2e suite), with its detail changed by `change`. */
+  const event = (file: string, change: (detail: any) => void = () => undefined) => {
+    const e = JSON.parse(fs.readFileSync(path.join(__dirname, 'fixtures', 'findings', `${file}.json`), 'utf8'));
+    change(e.detail);
+    return e;
+  };
+  const patternOf = (rule: (hub: ImdsFindingsHub) => unknown) => {
+    const { stack, hub, template } = hubStack();
+    return template.toJSON().Resources[idOf(stack, rule(hub) as any)].Properties.EventPattern;
+  };
+
+  test('enforcement turned off: matched when found shows it disabled or with no preference (left out), never when it stays enabled or the event failed', () => {
+    const pattern = patternOf((hub) => hub.enforcementOffRule);
+    const off = (found: Record<string, unknown>) => event('defaults-changed', (d) => {
+      d.outcome = 'SUCCESS';
+      d.previous = { ...d.previous, HttpTokensEnforced: 'enabled' };
+      d.found = { ManagedBy: 'account', ...found };
+    });
+    expect(matchesPattern(pattern, off({ HttpTokensEnforced: 'disabled' }))).toBe(true);
+    expect(matchesPattern(pattern, off({}))).toBe(true);
+    expect(matchesPattern(pattern, off({ HttpTokensEnforced: 'enabled' }))).toBe(false);
+    // Not enabled before: nothing was turned off.
+    expect(matchesPattern(pattern, event('defaults-changed', (d) => {
+      delete d.previous.HttpTokensEnforced;
+      d.found = { ManagedBy: 'account' };
+    }))).toBe(false);
+    // A failed event has no found: it changed nothing it did not put back.
+    expect(matchesPattern(pattern, event('defaults-changed', (d) => {
+      d.outcome = 'FAILED';
+      d.previous = { HttpTokensEnforced: 'enabled' };
+      delete d.found;
+      delete d.action;
+    }))).toBe(false);
+  });
+
+  test('drift, rejected calls, security warnings: every event of their type, and no other', () => {
+    expect(matchesPattern(patternOf((hub) => hub.driftRule), event('drift-detected'))).toBe(true);
+    expect(matchesPattern(patternOf((hub) => hub.driftRule), event('defaults-changed'))).toBe(false);
+    expect(matchesPattern(patternOf((hub) => hub.securityWarningRule), event('security-warning'))).toBe(true);
+    expect(matchesPattern(patternOf((hub) => hub.securityWarningRule), event('drift-detected'))).toBe(false);
+    expect(matchesPattern(patternOf((hub) => hub.rejectedCallsRule), event('rejected-calls'))).toBe(true);
+  });
+
+  test('upgrade failures: a run with failed upgrades, not one without', () => {
+    const pattern = patternOf((hub) => hub.upgradeFailuresRule);
+    expect(matchesPattern(pattern, event('instance-upgrade-run', (d) => { d.counts.Failed = 2; }))).toBe(true);
+    expect(matchesPattern(pattern, event('instance-upgrade-run', (d) => { d.counts.Failed = 0; }))).toBe(false);
+    expect(matchesPattern(pattern, event('instance-upgrade-run', (d) => { d.counts = {}; }))).toBe(false);
   });
 });
