@@ -20,6 +20,9 @@
  *
  * Each run ends with one summary log line and the same counts as CloudWatch
  * metrics (report.ts); metrics are not put when the instances could not be listed.
+ * Then its findings (report.ts): a scheduled run puts them within the function's
+ * time left; a CloudFormation event's are held and put after the answer
+ * (shared/custom-resource.ts). Putting them never changes an outcome.
  */
 import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
 import type { CloudFormationClient } from '@aws-sdk/client-cloudformation';
@@ -34,9 +37,11 @@ import { runUpgrade } from './upgrade';
 import { UPGRADE_PHYSICAL_ID_PREFIX, UPGRADE_RESOURCE_TYPE } from '../../src/private/properties';
 import { createCloudFormationClient } from '../shared/cloudformation';
 import { Budget, Outcome, RESPONSE_RESERVE_MS, answerCustomResource, isCloudFormationEvent, logEvent, stablePhysicalId, withBudget } from '../shared/custom-resource';
+import { putFindings, setFindingsOrigin } from '../shared/events';
 import { describeError, log } from '../shared/log';
 import { createCloudWatchClient, putMetrics } from '../shared/metrics';
 import { CLIENT_CONFIG } from '../shared/sdk';
+import { held } from '../shared/security-warning';
 
 /** The prefix of the physical id answered for a failed Create: the following Delete recognises it. */
 export const CREATE_FAILED_PREFIX = `${UPGRADE_PHYSICAL_ID_PREFIX}:CreateFailed:`;
@@ -61,6 +66,7 @@ const autoScaling = () => (autoScalingClient ??= new AutoScalingClient(CLIENT_CO
 
 /** The Lambda entry point. */
 export async function handler(event: unknown, context: Context): Promise<void> {
+  setFindingsOrigin(context.invokedFunctionArn);
   if (isCloudFormationEvent(event)) {
     logEvent(event);
     return answerCustomResource(event, context, {
@@ -119,6 +125,11 @@ async function run(trigger: Trigger, config: UpgradeConfig, budget: Budget): Pro
     metricsPut = await putMetrics(cw(), report.metricValues(), AbortSignal.timeout(timeout));
   }
   log(SUMMARY_MESSAGE, { ...report.summary(), metricsPut });
+  if (held.list) {
+    held.list.push(...report.findings());
+  } else {
+    await putFindings(report.findings(), AbortSignal.timeout(Math.max(1, budget.functionEnd - 500 - Date.now())));
+  }
   if (report.error !== undefined) {
     throw new Error(report.error);
   }

@@ -14,7 +14,9 @@
  */
 import type { UpgradeConfig } from './config';
 import type { GroupReport } from './groups';
+import { ImdsFindingType } from '../../src/findings';
 import { UPGRADE_ATTRIBUTE_KEYS, UPGRADE_METRIC_NAMES, UpgradeAttributeKey } from '../../src/private/properties';
+import type { Finding } from '../shared/events';
 import type { MetricValue } from '../shared/metrics';
 
 /** The most instance ids one list of the summary line carries; the rest are counted in `omitted`. */
@@ -37,11 +39,13 @@ export type Trigger = 'schedule' | 'Create' | 'Update';
 /** The counts: the custom resource's Data keys, and the ones only logged and put as metrics. */
 export type Counts = Record<UpgradeAttributeKey | 'NotAttempted' | 'RejectedCalls' | 'Restored' | 'RestoreRefused' | 'GroupsAllowingImdsv1', number>;
 
-/** An instance switched by this function that refused IMDSv1 calls since. */
+/** An instance switched by this function that refused IMDSv1 calls since, and what the watch did about it. */
 export interface Rejected {
   readonly instanceId: string;
   readonly upgradedAt: string;
   readonly rejectedCalls: number;
+  /** reported, restored (put back to optional), refused (EC2 refused the put-back) or forged-record (nothing shows it allowed IMDSv1 before the record). */
+  action: string;
 }
 
 /** Why the upgrades stopped before every eligible instance was tried. */
@@ -117,6 +121,36 @@ export class RunReport {
   public metricValues(): MetricValue[] {
     const counts = this.counts();
     return Object.entries(UPGRADE_METRIC_NAMES).map(([name, key]) => ({ name, value: counts[key] }));
+  }
+
+  /**
+   * The run's findings (shared/events.ts caps the lists; the counts are whole): its
+   * summary, and the rejected calls when an instance it switched refused IMDSv1 calls.
+   * What the run does not know is left out (stoppedEarly says why there are no counts).
+   */
+  public findings(): Finding[] {
+    const c = this.counts();
+    const r = this.rejected;
+    return [{
+      type: ImdsFindingType.UPGRADE_RUN,
+      detail: {
+        mode: this.config.mode,
+        trigger: this.trigger === 'schedule' ? 'schedule' : 'deploy',
+        expected: { HttpTokens: 'required' },
+        // None when the instances could not be listed; no group count when the groups could not all be read.
+        counts: this.error ? {} : { ...c, GroupsAllowingImdsv1: this.groupsIncomplete ? undefined : c.GroupsAllowingImdsv1 },
+        failures: this.failed,
+        usingImdsv1: this.inUse,
+        stoppedEarly: this.error ?? this.stoppedEarly,
+      },
+    }, ...r.length ? [{
+      type: ImdsFindingType.REJECTED_CALLS,
+      detail: {
+        action: this.config.rejectedCallsAction,
+        counts: { instances: r.length, rejectedCalls: r.reduce((n, x) => n + x.rejectedCalls, 0), restored: c.Restored },
+        instances: r,
+      },
+    }] : []];
   }
 
   /** The fields of the summary log line: the configuration, the counts, and the ids of each list, at most MAX_IDS_LOGGED each. */

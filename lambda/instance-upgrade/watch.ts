@@ -23,7 +23,7 @@ import type { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { EC2Client, ModifyInstanceMetadataOptionsCommand } from '@aws-sdk/client-ec2';
 import type { UpgradeConfig } from './config';
 import { Recorded, writeRecord } from './records';
-import type { RunReport } from './report';
+import type { Rejected, RunReport } from './report';
 import { Hourly, PERIOD_SECONDS, UsageCalls, metricWindow, readHourly } from './usage';
 import { UPGRADE_RECORD_TAGS } from '../../src/private/properties';
 import { describeError, log } from '../shared/log';
@@ -79,7 +79,8 @@ export async function watchUpgraded(config: UpgradeConfig, recorded: readonly Re
     }
     const upgradedAt = new Date(r.upgradedAt!).toISOString();
     log(REJECTED_MESSAGE, { instanceId: r.instanceId, upgradedAt, rejectedCalls: calls });
-    report.rejected.push({ instanceId: r.instanceId, upgradedAt, rejectedCalls: calls });
+    const entry: Rejected = { instanceId: r.instanceId, upgradedAt, rejectedCalls: calls, action: 'reported' };
+    report.rejected.push(entry);
     if (!restoring) {
       continue;
     }
@@ -87,6 +88,9 @@ export async function watchUpgraded(config: UpgradeConfig, recorded: readonly Re
     if (skip !== undefined) {
       log('not put back to optional', { instanceId: r.instanceId, reason: skip });
       report.restoreSkipped.push({ instanceId: r.instanceId, reason: skip });
+      if (skip === 'noImdsv1BeforeRecord') {
+        entry.action = 'forged-record';
+      }
       continue;
     }
     if (ctx.calls.signal.aborted || Date.now() >= ctx.calls.stopAt) {
@@ -101,6 +105,7 @@ export async function watchUpgraded(config: UpgradeConfig, recorded: readonly Re
       if (code === ENFORCED_CODE) {
         log('put-back to optional refused: HttpTokensEnforced is on for the account; not tried again', { instanceId: r.instanceId, error: describeError(err) });
         report.restoreRefused.push(r.instanceId);
+        entry.action = 'refused';
         await record(ctx, r.instanceId, UPGRADE_RECORD_TAGS.RESTORE_REFUSED_AT, report);
       } else {
         report.watchFailed.push({ instanceId: r.instanceId, action: 'RestoreOptional', code });
@@ -109,6 +114,7 @@ export async function watchUpgraded(config: UpgradeConfig, recorded: readonly Re
     }
     log('put back to optional (IMDSv1 allowed again)', { instanceId: r.instanceId, upgradedAt });
     report.restored.push(r.instanceId);
+    entry.action = 'restored';
     await record(ctx, r.instanceId, UPGRADE_RECORD_TAGS.RESTORED_AT, report);
   }
 }

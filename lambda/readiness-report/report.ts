@@ -23,7 +23,10 @@
  * REPORT_RESOURCE_TYPE) and answered with the counts and the result as Data; an
  * incomplete listing never fails the resource (the result says so). Delete
  * answers at once and touches nothing. Every run puts the counts as metrics
- * (REPORT_METRIC_NAMES) and writes one log line with the names found (capped).
+ * (REPORT_METRIC_NAMES) and writes one log line with the names found (capped),
+ * and its finding (shared/events.ts): put at the end of a scheduled run, held
+ * and put after the answer for a CloudFormation event (shared/custom-resource.ts).
+ * Putting it never changes an outcome.
  * A schedule event is checked as the drift guard checks its own (its account
  * and Region); anything else is ignored. An invocation by someone else can only
  * make the function read and put true values.
@@ -33,6 +36,7 @@ import type { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import type { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import type { EC2Client } from '@aws-sdk/client-ec2';
 import type { CloudFormationCustomResourceEvent, Context } from 'aws-lambda';
+import { ImdsFindingType } from '../../src/findings';
 import {
   REPORT_METRIC_NAMES,
   REPORT_PHYSICAL_ID_PREFIX,
@@ -50,9 +54,11 @@ import { ReadinessClients, createAutoScalingClient, forLog, listWithin } from '.
 import { AccountLevel, effectiveSettings } from '../account-defaults/settings';
 import { GroupLaunchPaths, describeGroupLaunchPaths } from '../shared/auto-scaling';
 import { Outcome, RESPONSE_RESERVE_MS, answerCustomResource, isCloudFormationEvent, logEvent, stablePhysicalId } from '../shared/custom-resource';
+import { Finding, putFindings, setFindingsOrigin } from '../shared/events';
 import { describeError, log } from '../shared/log';
 import { MetricValue, createCloudWatchClient, putMetrics } from '../shared/metrics';
 import { whileIamPropagates } from '../shared/sdk';
+import { held } from '../shared/security-warning';
 
 /** The prefix of the physical id answered for a failed Create: the following Delete does nothing (it never does). */
 export const REPORT_CREATE_FAILED_PREFIX = 'ImdsReadinessReport:CreateFailed:';
@@ -71,6 +77,8 @@ export interface Report {
   readonly result: ReportResult;
   readonly data: Record<typeof REPORT_RESULT_ATTRIBUTE | ReportCountAttributeKey | ReportDefaultsAttributeKey, string>;
   readonly metrics: MetricValue[];
+  /** The run's finding (its trigger set by the caller). */
+  readonly finding: Finding;
 }
 
 let ec2Client: EC2Client | undefined;
@@ -84,6 +92,7 @@ const clients: ReadinessClients = { ec2, autoScaling };
 
 /** The report function's entry point (index.ts): CloudFormation's events, and its schedule's. */
 export async function reportHandler(event: unknown, context: Context): Promise<void> {
+  setFindingsOrigin(context.invokedFunctionArn);
   if (!isCloudFormationEvent(event)) {
     return onSchedule(event, context);
   }
@@ -111,7 +120,9 @@ export async function reportHandler(event: unknown, context: Context): Promise<v
 }
 
 async function withReport(physicalResourceId: string, signal: AbortSignal, end: number): Promise<Outcome> {
-  const report = await runReport(signal, end);
+  const report = await runReport(signal, end, 'deploy');
+  // Put after the answer (custom-resource.ts).
+  held.list?.push(report.finding);
   await putMetrics((cwClient ??= createCloudWatchClient()), report.metrics, signal);
   return { physicalResourceId, data: report.data };
 }
@@ -127,8 +138,9 @@ async function onSchedule(event: unknown, context: Context): Promise<void> {
   const budgetMs = Math.max(0, context.getRemainingTimeInMillis() - RESPONSE_RESERVE_MS);
   const timer = setTimeout(() => controller.abort(), budgetMs);
   try {
-    const report = await runReport(controller.signal, Date.now() + budgetMs);
+    const report = await runReport(controller.signal, Date.now() + budgetMs, 'schedule');
     await putMetrics((cwClient ??= createCloudWatchClient()), report.metrics, controller.signal);
+    await putFindings([report.finding], controller.signal);
   } finally {
     clearTimeout(timer);
   }
@@ -139,7 +151,7 @@ async function onSchedule(event: unknown, context: Context): Promise<void> {
  * and `end` (less REPORT_METRICS_RESERVE_MS); logs one line; never throws for
  * an AWS error (what could not be read makes the result INCOMPLETE).
  */
-export async function runReport(signal: AbortSignal, end: number): Promise<Report> {
+export async function runReport(signal: AbortSignal, end: number, trigger: 'deploy' | 'schedule'): Promise<Report> {
   const budgetMs = Math.max(0, Math.min(REPORT_LISTING_BUDGET_MS, end - REPORT_METRICS_RESERVE_MS - Date.now()));
   let listed: GroupLaunchPaths | undefined;
   const defaults = readDefaults(signal);
@@ -182,11 +194,27 @@ export async function runReport(signal: AbortSignal, end: number): Promise<Repor
       { name: REPORT_METRIC_NAMES.WouldStopLaunches, value: result === 'WOULD_STOP_LAUNCHES' ? 1 : 0 },
       { name: REPORT_METRIC_NAMES.Incomplete, value: complete ? 0 : 1 },
     ],
+    finding: {
+      type: ImdsFindingType.READINESS_REPORT,
+      detail: {
+        origin: 'readiness-report',
+        result,
+        trigger,
+        found: current.state,
+        counts,
+        launchTemplates: found.launchTemplates.names,
+        launchConfigurations: found.launchConfigurations.names,
+        autoScalingGroups: allowing.map((g) => g.groupName),
+        instances: found.instances.names,
+      },
+    },
   };
 }
 
-/** The defaults as Data (effective values and ManagedBy), or REPORT_UNKNOWN for each when they cannot be read. */
-async function readDefaults(signal: AbortSignal): Promise<{ values: Record<ReportDefaultsAttributeKey, string>; read: boolean; error?: string }> {
+/** The defaults as Data (effective values and ManagedBy), or REPORT_UNKNOWN for each when they cannot be read; and as EC2 reported them. */
+async function readDefaults(signal: AbortSignal): Promise<{
+  values: Record<ReportDefaultsAttributeKey, string>; read: boolean; error?: string; state?: AccountLevel;
+}> {
   let state: AccountLevel;
   try {
     state = await whileIamPropagates('EC2 GetInstanceMetadataDefaults', () => getDefaults(ec2(), signal), signal);
@@ -195,7 +223,7 @@ async function readDefaults(signal: AbortSignal): Promise<{ values: Record<Repor
     return { values: unknown, read: false, error: describeError(err) };
   }
   const effective = effectiveSettings(state);
-  return { values: { HttpTokens: effective.HttpTokens, HttpTokensEnforced: effective.HttpTokensEnforced, ManagedBy: state.ManagedBy ?? 'account' }, read: true };
+  return { values: { HttpTokens: effective.HttpTokens, HttpTokensEnforced: effective.HttpTokensEnforced, ManagedBy: state.ManagedBy ?? 'account' }, read: true, state };
 }
 
 function groupsForLog(groups: GroupLaunchPaths, allowing: string[], unknown: string[]): Record<string, unknown> {

@@ -1,8 +1,9 @@
 /**
- * The ImdsInstanceUpgrade handler with the real @aws-sdk/client-ec2 and
- * client-cloudwatch against the local EC2 and CloudWatch emulators: what the
- * mocks cannot show (the requests as the SDK serializes them, the answers as it
- * parses them, the SDK's own retries) on a seeded fleet of 3,000 instances.
+ * The ImdsInstanceUpgrade handler with the real @aws-sdk/client-ec2,
+ * client-cloudwatch and client-eventbridge against the local EC2, CloudWatch and
+ * EventBridge emulators: what the mocks cannot show (the requests as the SDK
+ * serializes them, the answers as it parses them, the SDK's own retries) on a
+ * seeded fleet of 3,000 instances.
  */
 import type { CloudFormationCustomResourceEvent, Context } from 'aws-lambda';
 import { SUMMARY_MESSAGE, handler } from '../../../lambda/instance-upgrade/index';
@@ -11,6 +12,7 @@ import { AutoScalingEmulator } from '../../support/autoscaling-emulator';
 import { CloudFormationEmulator } from '../../support/cloudformation-emulator';
 import { CloudWatchEmulator } from '../../support/cloudwatch-emulator';
 import { Ec2Emulator, TEST_CREDENTIALS } from '../../support/ec2-emulator';
+import { EventBridgeEmulator } from '../../support/eventbridge-emulator';
 import { Fleet, seedFleet } from '../../support/fleet';
 import { ResponseEndpoint } from '../../support/response-endpoint';
 import { SsmEmulator } from '../../support/ssm-emulator';
@@ -26,6 +28,7 @@ let cloudwatch: CloudWatchEmulator;
 let cloudformation: CloudFormationEmulator;
 let ssm: SsmEmulator;
 let autoscaling: AutoScalingEmulator;
+let eventbridge: EventBridgeEmulator;
 let endpoint: ResponseEndpoint;
 let logs: string[];
 let fleet: Fleet;
@@ -41,9 +44,9 @@ const summary = () => {
 const optionsOf = (id: string) => ec2.instance(REGION, id)!.MetadataOptions;
 
 beforeAll(async () => {
-  [ec2, cloudwatch, cloudformation, endpoint, ssm, autoscaling] = await Promise.all([
+  [ec2, cloudwatch, cloudformation, endpoint, ssm, autoscaling, eventbridge] = await Promise.all([
     Ec2Emulator.start(), CloudWatchEmulator.start(), CloudFormationEmulator.start(), ResponseEndpoint.start(),
-    SsmEmulator.start(), AutoScalingEmulator.start(),
+    SsmEmulator.start(), AutoScalingEmulator.start(), EventBridgeEmulator.start(),
   ]);
   Object.assign(process.env, {
     AWS_ENDPOINT_URL_EC2: ec2.endpoint,
@@ -51,6 +54,7 @@ beforeAll(async () => {
     AWS_ENDPOINT_URL_CLOUDWATCH: cloudwatch.endpoint,
     AWS_ENDPOINT_URL_SSM: ssm.endpoint,
     AWS_ENDPOINT_URL_AUTO_SCALING: autoscaling.endpoint,
+    AWS_ENDPOINT_URL_EVENTBRIDGE: eventbridge.endpoint,
     AWS_REGION: REGION,
     AWS_ACCESS_KEY_ID: TEST_CREDENTIALS.accessKeyId,
     AWS_SECRET_ACCESS_KEY: TEST_CREDENTIALS.secretAccessKey,
@@ -61,14 +65,15 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   process.env = env;
-  await Promise.all([ec2.stop(), cloudwatch.stop(), cloudformation.stop(), endpoint.stop(), ssm.stop(), autoscaling.stop()]);
+  await Promise.all([ec2.stop(), cloudwatch.stop(), cloudformation.stop(), endpoint.stop(), ssm.stop(), autoscaling.stop(), eventbridge.stop()]);
 });
 beforeEach(() => {
   logs.length = 0;
-  for (const e of [ec2, cloudwatch]) {
+  for (const e of [ec2, cloudwatch, eventbridge]) {
     e.requests.length = 0;
     e.clearFaults();
   }
+  eventbridge.clearEvents();
   ec2.clearFleet(REGION);
   autoscaling.clearAutoScalingGroups(REGION);
   for (const name of ssm.parameters(REGION).keys()) ssm.deleteParameter(REGION, name);
@@ -133,6 +138,24 @@ test('a scheduled run on 3,000 instances: every category as the fleet holds it, 
     ['AutoScalingGroupsAllowingImdsv1', 0, 'Count'],
   ]);
   expect(s.metricsPut).toBe(true);
+  // The run as one event on the default bus: the full counts, the lists capped at 25.
+  expect(eventbridge.deliveries.map((d) => d.bus)).toEqual([EventBridgeEmulator.busArn(ACCOUNT, REGION)]);
+  const [event] = eventbridge.defaultBusEvents(ACCOUNT, REGION);
+  expect(event).toMatchObject({ 'source': 'cdk-imds-account-defaults', 'detail-type': 'IMDS Instance Upgrade Run', 'account': ACCOUNT });
+  expect(event.detail).toEqual({
+    version: '1',
+    account: ACCOUNT,
+    region: REGION,
+    resource: { function: 'imds-upgrade' },
+    mode: 'UPGRADE',
+    trigger: 'schedule',
+    expected: { HttpTokens: 'required' },
+    // The summary line's counts.
+    counts: s.counts,
+    failures: [],
+    usingImdsv1: fleet.inUse.slice(0, 25),
+    stoppedEarly: 'maxUpgradesPerRun',
+  });
 });
 
 test('throttling answered by EC2 and CloudWatch is retried by the SDK; a Modify EC2 refuses is failed with its code; pending stays pending', async () => {
@@ -150,6 +173,23 @@ test('throttling answered by EC2 and CloudWatch is retried by the SDK; a Modify 
   expect(s.instances.pending).toEqual([fleet.safe[2]]);
   expect(s.stoppedEarly).toBe('maxUpgradesPerRun');
   expect(ec2.faultsServed + cloudwatch.faultsServed).toBe(4);
+  expect(eventbridge.defaultBusEvents(ACCOUNT, REGION).map((e) => e.detail.failures))
+    .toEqual([[{ instanceId: fleet.safe[1], action: 'ModifyInstanceMetadataOptions', code: 'IncorrectInstanceState' }]]);
+});
+
+test.each([
+  ['ThrottlingException', 'retried by the SDK until its attempts or the 3 s are spent'],
+  ['AccessDeniedException', 'not retried'],
+])('PutEvents answering %s (%s) changes nothing of the run; the miss is counted (FindingsNotPut)', async (code) => {
+  process.env[UPGRADE_ENV.MAX_PER_RUN] = '5';
+  eventbridge.injectFault({ code, times: 10, action: 'PutEvents' });
+  await handler(schedule, context());
+  expect(summary().counts).toMatchObject({ Candidates: fleet.candidates.length, Upgraded: 5 });
+  expect(summary().metricsPut).toBe(true);
+  expect(fleet.safe.slice(0, 5).every((id) => optionsOf(id).HttpTokens === 'required')).toBe(true);
+  expect(eventbridge.requestsOf('PutEvents').length > 1).toBe(code === 'ThrottlingException');
+  expect(eventbridge.defaultBusEvents(ACCOUNT, REGION)).toEqual([]);
+  expect(cloudwatch.putMetricData(REGION, 'CdkImdsAccountDefaults').filter((d) => d.MetricName === 'FindingsNotPut').map((d) => d.Value)).toEqual([1]);
 });
 
 test('Create answers SUCCESS with the counts as Data (REPORT_ONLY: nothing changed)', async () => {
@@ -171,4 +211,6 @@ test('Create answers SUCCESS with the counts as Data (REPORT_ONLY: nothing chang
     TooLittleData: String(fleet.tooLittleData.length),
   });
   expect(ec2.requestsOf('ModifyInstanceMetadataOptions')).toHaveLength(0);
+  expect(eventbridge.defaultBusEvents(ACCOUNT, REGION).map((e) => [e.detail.mode, e.detail.trigger, e.detail.counts.NotAttempted]))
+    .toEqual([['REPORT_ONLY', 'deploy', fleet.safe.length]]);
 });

@@ -10,6 +10,7 @@ import { DescribeAutoScalingGroupsCommand } from '@aws-sdk/client-auto-scaling';
 import { CloudFormationClient, DescribeStackResourceCommand } from '@aws-sdk/client-cloudformation';
 import { GetMetricDataCommand, PutMetricDataCommand } from '@aws-sdk/client-cloudwatch';
 import { CreateTagsCommand, DescribeInstancesCommand, ModifyInstanceMetadataOptionsCommand } from '@aws-sdk/client-ec2';
+import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { DeleteParameterCommand, GetParameterCommand, PutParameterCommand } from '@aws-sdk/client-ssm';
 import type { CloudFormationCustomResourceEvent, Context } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
@@ -61,6 +62,10 @@ function scheduledEvent(fields: Record<string, unknown> = {}): Record<string, un
     ...fields,
   };
 }
+
+/** EventBridge (the findings, shared/events.ts): every entry accepted unless a test says otherwise; nothing reaches the network. */
+const eventBridge = mockClient(EventBridgeClient);
+const acceptAll = () => eventBridge.on(PutEventsCommand).callsFake((input) => ({ FailedEntryCount: 0, Entries: input.Entries.map((_: unknown, i: number) => ({ EventId: `e-${i}` })) }));
 
 /** CloudFormation, as it shows each event's resource while it waits for the answer (support/cloudformation.ts): the handler confirms its events. */
 const cfn = mockClient(CloudFormationClient);
@@ -159,6 +164,8 @@ beforeEach(() => {
   configure({ MODE: 'UPGRADE' });
   fleet = standardFleet();
   emulate(fleet);
+  eventBridge.reset();
+  acceptAll();
   cfn.reset();
   view = newCloudFormationView();
   emulateCloudFormation(cfn, view);
@@ -758,7 +765,8 @@ describe('metrics', () => {
     const timeout = jest.spyOn(AbortSignal, 'timeout');
     try {
       await runSchedule();
-      expect(timeout.mock.calls).toEqual([[4_000]]);
+      // The first: PutMetricData's (the findings' come after: see 'findings as events').
+      expect(timeout.mock.calls[0]).toEqual([4_000]);
       const f = fakes(fleet);
       for (const [advance, expected] of [[57_000, 2_500], [59_800, 1]]) {
         timeout.mockClear();
@@ -770,7 +778,7 @@ describe('metrics', () => {
           return f.describeInstances(input);
         }).callsFake(f.describeInstances);
         await runSchedule();
-        expect(timeout.mock.calls).toEqual([[expected]]);
+        expect(timeout.mock.calls[0]).toEqual([expected]);
       }
     } finally {
       timeout.mockRestore();
@@ -1324,7 +1332,7 @@ describe('watch after acting: MetadataNoTokenRejected of the recorded instances,
     fleet.push(switched('i-broken', [0, 4]), switched('i-fine', [0, 0]), switched('i-quiet', []));
     emulate(fleet);
     const s = await runSchedule();
-    expect(s.instances.rejected).toEqual([{ instanceId: 'i-broken', upgradedAt: byId('i-broken').tags[UPGRADED_AT], rejectedCalls: 4 }]);
+    expect(s.instances.rejected).toEqual([{ instanceId: 'i-broken', upgradedAt: byId('i-broken').tags[UPGRADED_AT], rejectedCalls: 4, action: 'reported' }]);
     expect(parsed()).toContainEqual({ message: REJECTED_MESSAGE, instanceId: 'i-broken', upgradedAt: byId('i-broken').tags[UPGRADED_AT], rejectedCalls: 4 });
     expect(metricValues()).toMatchObject({ InstancesWithRejectedImdsv1Calls: 1, InstancesRestoredToOptional: 0 });
     expect(optionalCalls()).toEqual([]);
@@ -1735,5 +1743,309 @@ describe('mutation-driven details: the claim, the watch, the records', () => {
     s = await runSchedule();
     expect(parsed()).toContainEqual({ message: 'the Auto Scaling groups could not all be read', reason: s.autoScalingGroupsIncomplete });
     expect(REJECTED_MESSAGE).toBe('IMDSv1 calls refused since the upgrade');
+  });
+});
+
+describe('findings as events (shared/events.ts)', () => {
+  const HOUR = 3_600_000;
+  const UPGRADED_AT = 'cdk-imds-account-defaults:upgraded-at';
+  const CENTRAL_BUS = 'arn:aws:events:us-east-1:222222222222:event-bus/imds-central';
+  /** What events.ts adds to every detail, for this function. */
+  const COMMON = { version: '1', account: ACCOUNT, region: REGION, resource: { function: 'imds-upgrade' } };
+  const entries = () => eventBridge.commandCalls(PutEventsCommand).flatMap((c) => c.args[0].input.Entries!);
+  /** The details put, by detail type (the default bus's, when a central bus has the same). */
+  const details = (type: string) => entries().filter((e) => e.DetailType === type && e.EventBusName === undefined).map((e) => JSON.parse(e.Detail!));
+  const runs = () => details('IMDS Instance Upgrade Run');
+  const notPut = () => metricValues().FindingsNotPut;
+
+  afterEach(() => {
+    delete process.env.IMDS_EVENT_BUS;
+  });
+
+  test('a scheduled run puts one IMDS Instance Upgrade Run to the default bus, with the run\'s numbers, after its summary and metrics', async () => {
+    ec2.on(ModifyInstanceMetadataOptionsCommand, { InstanceId: 'i-stopped' }).rejects(serviceError('IncorrectInstanceState'));
+    let loggedBefore = false;
+    eventBridge.on(PutEventsCommand).callsFake((input) => {
+      loggedBefore = parsed().some((l) => l.message === SUMMARY_MESSAGE) && cw.commandCalls(PutMetricDataCommand).length === 1;
+      return { FailedEntryCount: 0, Entries: input.Entries.map(() => ({ EventId: 'e' })) };
+    });
+    await runSchedule();
+    expect(loggedBefore).toBe(true);
+    expect(eventBridge.commandCalls(PutEventsCommand)).toHaveLength(1);
+    const [entry] = entries();
+    expect(entry).toEqual({ Source: 'cdk-imds-account-defaults', DetailType: 'IMDS Instance Upgrade Run', Detail: expect.any(String) });
+    expect(JSON.parse(entry.Detail!)).toEqual({
+      ...COMMON,
+      mode: 'UPGRADE',
+      trigger: 'schedule',
+      expected: { HttpTokens: 'required' },
+      // The summary line's counts, as they are.
+      counts: {
+        Candidates: 7,
+        Eligible: 3,
+        Upgraded: 2,
+        Pending: 0,
+        InUse: 2,
+        Excluded: 1,
+        Unknown: 1,
+        Failed: 1,
+        NotAttempted: 0,
+        TooLittleData: 0,
+        ...NO_WATCH_COUNTS,
+      },
+      failures: [{ instanceId: 'i-stopped', action: 'ModifyInstanceMetadataOptions', code: 'IncorrectInstanceState' }],
+      usingImdsv1: ['i-inuse', 'i-stopping'],
+    });
+    expect(JSON.parse(entry.Detail!).counts).toEqual(summary().counts);
+    // Put with a signal (the function's remaining time), and no FindingsNotPut.
+    expect(eventBridge.commandCalls(PutEventsCommand)[0].args[1]).toEqual({ abortSignal: expect.any(AbortSignal) });
+    expect(notPut()).toBeUndefined();
+  });
+
+  test('a deploy-time run (Create, Update) is put after CloudFormation has its answer: trigger deploy, nothing switched, the eligible not attempted', async () => {
+    const answeredBefore: number[] = [];
+    let event = create();
+    eventBridge.on(PutEventsCommand).callsFake((input) => {
+      answeredBefore.push(endpoint.answersFor(event.RequestId).length);
+      return { FailedEntryCount: 0, Entries: input.Entries.map(() => ({ EventId: 'e' })) };
+    });
+    expect(await answer(event)).toMatchObject({ Status: 'SUCCESS' });
+    event = update();
+    expect(await answer(event)).toMatchObject({ Status: 'SUCCESS' });
+    expect(answeredBefore).toEqual([1, 1]);
+    const expected = {
+      ...COMMON,
+      // Held while CloudFormation waits, put after the answer with the custom resource (shared/custom-resource.ts).
+      resource: { function: 'imds-upgrade', stackId: STACK_ID, logicalResourceId: 'ImdsDefaults' },
+      mode: 'UPGRADE',
+      trigger: 'deploy',
+      expected: { HttpTokens: 'required' },
+      counts: expect.objectContaining({ Candidates: 7, Upgraded: 0, InUse: 2, Excluded: 1, NotAttempted: 3 }),
+      failures: [],
+      usingImdsv1: ['i-inuse', 'i-stopping'],
+    };
+    expect(runs()).toEqual([expected, expected]);
+  });
+
+  test('REPORT_ONLY: the mode says so; a run stopped early says why; a fleet without candidates puts zeros', async () => {
+    configure({ MODE: 'REPORT_ONLY' });
+    await runSchedule();
+    expect(runs()[0]).toMatchObject({ mode: 'REPORT_ONLY', counts: { Upgraded: 0, NotAttempted: 3 } });
+    expect(runs()[0].stoppedEarly).toBeUndefined();
+
+    eventBridge.resetHistory();
+    logs.length = 0;
+    fleet.splice(0, fleet.length, ...instances(10, 'a', { usage: [0] }));
+    emulate(fleet);
+    configure({ MODE: 'UPGRADE', MAX_PER_RUN: '3' });
+    await runSchedule();
+    expect(runs()[0]).toMatchObject({ counts: { Candidates: 10, Upgraded: 3, NotAttempted: 7 }, stoppedEarly: 'maxUpgradesPerRun' });
+
+    eventBridge.resetHistory();
+    logs.length = 0;
+    fleet.splice(0, fleet.length);
+    emulate(fleet);
+    await runSchedule();
+    expect(runs()[0].counts).toEqual(summary().counts);
+    expect(Object.values(runs()[0].counts)).toEqual(Array(14).fill(0));
+  });
+
+  test('a count the run does not have is left out: no counts when the instances could not be listed (stoppedEarly says why), no group count when the groups could not all be read', async () => {
+    ec2.on(DescribeInstancesCommand).rejects(serviceError('InternalError', 'boom', 500));
+    await expect(handler(scheduledEvent(), context())).rejects.toThrow('could not be listed');
+    expect(runs()).toEqual([{
+      ...COMMON,
+      mode: 'UPGRADE',
+      trigger: 'schedule',
+      expected: { HttpTokens: 'required' },
+      counts: {},
+      failures: [],
+      usingImdsv1: [],
+      stoppedEarly: 'The instances allowing IMDSv1 could not be listed, so nothing was changed: InternalError: boom',
+    }]);
+
+    eventBridge.resetHistory();
+    logs.length = 0;
+    emulate(fleet);
+    autoScaling.on(DescribeAutoScalingGroupsCommand).rejects(serviceError('InternalFailure', 'no', 500));
+    await runSchedule();
+    const { GroupsAllowingImdsv1: _, ...known } = summary().counts;
+    expect(runs()[0].counts).toEqual(known);
+  });
+
+  test('nothing is put for what is not a run: an invalid configuration, a Delete, an ignored event, an event CloudFormation did not send', async () => {
+    configure({ MODE: 'SOMETIMES' });
+    await expect(handler(scheduledEvent(), context())).rejects.toThrow('Invalid configuration');
+    expect(await answer(create())).toMatchObject({ Status: 'FAILED' });
+    configure({ MODE: 'UPGRADE' });
+    expect(await answer(del())).toMatchObject({ Status: 'SUCCESS' });
+    await handler({ 'source': 'aws.events', 'detail-type': 'Scheduled Event', 'account': '999999999999', 'region': REGION }, context());
+    view.confirmEvents = false;
+    view.resources.set(`${STACK_ID}|ImdsDefaults`, { type: RESOURCE_TYPE, status: 'CREATE_COMPLETE' });
+    expect(await answer(create())).toMatchObject({ Status: 'FAILED', Reason: UNCONFIRMED_REASON });
+    expect(entries().filter((e) => e.DetailType !== 'IMDS Security Warning')).toEqual([]);
+  });
+
+  test('a central bus (IMDS_EVENT_BUS) gets the same events as the default bus, by its ARN', async () => {
+    process.env.IMDS_EVENT_BUS = CENTRAL_BUS;
+    await runSchedule();
+    const calls = eventBridge.commandCalls(PutEventsCommand).map((c) => c.args[0].input.Entries!);
+    expect(calls).toHaveLength(2);
+    expect(calls.map((c) => c.map((e) => [e.DetailType, e.EventBusName]))).toEqual(expect.arrayContaining([
+      [['IMDS Instance Upgrade Run', CENTRAL_BUS]],
+      [['IMDS Instance Upgrade Run', undefined]],
+    ]));
+    expect(calls[0][0].Detail).toBe(calls[1][0].Detail);
+  });
+
+  describe('IMDS Rejected Calls (the watch)', () => {
+    /** Switched two hours ago, used IMDSv1 (zeros) 3 days before, refusing `rejected` calls an hour ago. */
+    const switched = (id: string, rejected: number[], fields: Partial<FakeInstance> = {}) => {
+      const now = Date.now();
+      return instance(id, {
+        httpTokens: 'required',
+        usage: [0, 0],
+        usageTimes: [now - 72 * HOUR, now - 71 * HOUR],
+        rejected,
+        rejectedTimes: rejected.map(() => now - HOUR),
+        tags: { [UPGRADED_AT]: new Date(now - 2 * HOUR).toISOString() },
+        ...fields,
+      });
+    };
+    /** The recorded switch, as the summary line and the finding give it. */
+    const at = (id: string) => byId(id).tags[UPGRADED_AT];
+
+    test('RESTORE_OPTIONAL: each instance with refused calls and what was done: restored, refused (enforcement), forged-record, reported', async () => {
+      fleet.splice(0, fleet.length,
+        switched('i-broken', [2, 3]),
+        switched('i-enforced', [1]),
+        switched('i-forged', [4], { usage: [], usageTimes: [] }),
+        switched('i-optional', [5], { httpTokens: 'optional' }),
+        switched('i-fine', [0]),
+      );
+      emulate(fleet);
+      ec2.on(ModifyInstanceMetadataOptionsCommand, { InstanceId: 'i-enforced', HttpTokens: 'optional' }).rejects(serviceError('UnsupportedOperation'));
+      configure({ MODE: 'UPGRADE', REJECTED_CALLS_ACTION: 'RESTORE_OPTIONAL' });
+      // The records as the run read them (i-optional is switched again by this run: a new record).
+      const recorded = Object.fromEntries(fleet.map((i) => [i.id, at(i.id)]));
+      await runSchedule();
+      expect(entries().map((e) => e.DetailType)).toEqual(['IMDS Instance Upgrade Run', 'IMDS Rejected Calls']);
+      expect(details('IMDS Rejected Calls')).toEqual([{
+        ...COMMON,
+        action: 'RESTORE_OPTIONAL',
+        counts: { instances: 4, rejectedCalls: 15, restored: 1 },
+        instances: [
+          { instanceId: 'i-broken', upgradedAt: recorded['i-broken'], rejectedCalls: 5, action: 'restored' },
+          { instanceId: 'i-enforced', upgradedAt: recorded['i-enforced'], rejectedCalls: 1, action: 'refused' },
+          { instanceId: 'i-forged', upgradedAt: recorded['i-forged'], rejectedCalls: 4, action: 'forged-record' },
+          { instanceId: 'i-optional', upgradedAt: recorded['i-optional'], rejectedCalls: 5, action: 'reported' },
+        ],
+      }]);
+      // i-optional allowed IMDSv1 when the run listed its candidates (i-broken was put back after the listing).
+      expect(runs()[0].counts).toMatchObject({ Candidates: 1, InUse: 0 });
+    });
+
+    test('REPORT: every one reported, nothing changed; deploy-time runs report the same', async () => {
+      fleet.splice(0, fleet.length, switched('i-broken', [0, 4]), switched('i-fine', [0, 0]));
+      emulate(fleet);
+      await runSchedule();
+      const expected = {
+        ...COMMON,
+        action: 'REPORT',
+        counts: { instances: 1, rejectedCalls: 4, restored: 0 },
+        instances: [{ instanceId: 'i-broken', upgradedAt: at('i-broken'), rejectedCalls: 4, action: 'reported' }],
+      };
+      expect(details('IMDS Rejected Calls')).toEqual([expected]);
+      eventBridge.resetHistory();
+      configure({ MODE: 'UPGRADE', REJECTED_CALLS_ACTION: 'RESTORE_OPTIONAL' });
+      await answer(update());
+      expect(details('IMDS Rejected Calls')).toEqual([{
+        ...expected, resource: { function: 'imds-upgrade', stackId: STACK_ID, logicalResourceId: 'ImdsDefaults' }, action: 'RESTORE_OPTIONAL',
+      }]);
+    });
+
+    test('none when no switched instance refused calls', async () => {
+      fleet.splice(0, fleet.length, switched('i-fine', [0, 0]));
+      emulate(fleet);
+      await runSchedule();
+      expect(entries().map((e) => e.DetailType)).toEqual(['IMDS Instance Upgrade Run']);
+    });
+  });
+
+  test('a large fleet: lists of at most 25, the full counts beside them, the entry well under 256 KB', async () => {
+    fleet.splice(0, fleet.length, ...instances(40, 'u', { usage: [0, 9] }), ...instances(30, 'f', { usage: [0] }));
+    emulate(fleet);
+    ec2.on(ModifyInstanceMetadataOptionsCommand).rejects(serviceError('IncorrectInstanceState'));
+    await runSchedule();
+    const [run] = runs();
+    expect(run.counts).toMatchObject({ Candidates: 70, InUse: 40, Failed: 30, Upgraded: 0 });
+    expect(run.usingImdsv1).toEqual(fleet.slice(0, 25).map((i) => i.id));
+    expect(run.failures).toHaveLength(25);
+    expect(run.truncated).toBeUndefined();
+    expect(Buffer.byteLength(entries()[0].Detail!)).toBeLessThan(8_000);
+  });
+
+  describe('a put that fails changes no outcome', () => {
+    /** One run's observable outcome: the answer (or the schedule's), the summary, the instances switched, the metrics but FindingsNotPut. */
+    async function outcome(kind: 'create' | 'schedule'): Promise<unknown> {
+      logs.length = 0;
+      fleet = standardFleet();
+      emulate(fleet);
+      const answered = kind === 'create' ? await answer(create()) : await handler(scheduledEvent(), context()).then(() => 'returned', (err) => `threw ${err}`);
+      const { FindingsNotPut: _, ...metrics } = metricValues();
+      return { answered: kind === 'create' ? { ...(answered as object), RequestId: undefined } : answered, summary: summary(), modified: modifiedIds(), metrics };
+    }
+
+    test.each([
+      ['throttled throughout (the SDK\'s retries spent)', () => eventBridge.on(PutEventsCommand).rejects(serviceError('ThrottlingException', 'Rate exceeded'))],
+      ['denied', () => eventBridge.on(PutEventsCommand).rejects(serviceError('AccessDeniedException', 'not authorized to perform: events:PutEvents', 403))],
+      ['refused entry by entry', () => eventBridge.on(PutEventsCommand).resolves({ FailedEntryCount: 1, Entries: [{ ErrorCode: 'AccessDeniedException', ErrorMessage: 'no' }] })],
+    ])('%s: the same answer, summary, switches and metrics; FindingsNotPut counts it', async (_name, fail) => {
+      for (const kind of ['create', 'schedule'] as const) {
+        eventBridge.reset();
+        acceptAll();
+        const good = await outcome(kind);
+        expect(notPut()).toBeUndefined();
+        eventBridge.reset();
+        fail();
+        const bad = await outcome(kind);
+        expect(bad).toEqual(good);
+        expect(notPut()).toBe(1);
+      }
+    });
+
+    test('a run that fails still fails with its own error when the put fails too', async () => {
+      ec2.on(DescribeInstancesCommand).rejects(serviceError('InternalError', 'boom', 500));
+      eventBridge.on(PutEventsCommand).rejects(serviceError('AccessDeniedException', 'no', 403));
+      await expect(handler(scheduledEvent(), context())).rejects.toThrow('The instances allowing IMDSv1 could not be listed, so nothing was changed: InternalError: boom');
+      const event = create();
+      expect(await answer(event)).toMatchObject({ Status: 'FAILED', Reason: expect.stringMatching(/could not be listed/) });
+    });
+
+    test('an entry throttled once is put on the next try', async () => {
+      eventBridge.on(PutEventsCommand)
+        .resolvesOnce({ FailedEntryCount: 1, Entries: [{ ErrorCode: 'ThrottlingException', ErrorMessage: 'Rate exceeded' }] })
+        .resolves({ FailedEntryCount: 0, Entries: [{ EventId: 'e' }] });
+      await runSchedule();
+      expect(eventBridge.commandCalls(PutEventsCommand)).toHaveLength(2);
+      expect(notPut()).toBeUndefined();
+    });
+
+    test('the put never outlasts the function: its signal ends 500 ms before the timeout', async () => {
+      const timeout = jest.spyOn(AbortSignal, 'timeout');
+      try {
+        const clock = fakeClock();
+        const f = fakes(fleet);
+        ec2.on(DescribeInstancesCommand).callsFakeOnce((input) => {
+          clock.advance(50_000);
+          return f.describeInstances(input);
+        }).callsFake(f.describeInstances);
+        await handler(scheduledEvent(), context());
+        // PutMetricData's, then the findings' (remaining 10 s less 500 ms), then events.ts's own bound.
+        expect(timeout.mock.calls).toEqual([[4_000], [9_500], [3_000]]);
+      } finally {
+        timeout.mockRestore();
+      }
+    });
   });
 });

@@ -13,6 +13,7 @@ import {
   GetInstanceMetadataDefaultsCommand,
   ModifyInstanceMetadataDefaultsCommand,
 } from '@aws-sdk/client-ec2';
+import { PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import type { CloudFormationCustomResourceEvent } from 'aws-lambda';
 import 'aws-sdk-client-mock-jest';
 import { handler as accountDefaultsHandler } from '../../../lambda/account-defaults/index';
@@ -22,7 +23,7 @@ import { UNCONFIRMED_REASON } from '../../../lambda/shared/confirm';
 import { REPORT_METRIC_NAMES, REPORT_RESOURCE_TYPE } from '../../../src/private/properties';
 import { ResponseEndpoint } from '../../support/response-endpoint';
 import { ACCOUNT, REGION, answerOf, captureLogs, createEvent, deleteEvent, lambdaContext, quickWaits, updateEvent } from '../support';
-import { World, autoScaling, cfn, cw, ec2, emulate, newWorld, serviceError, ssm } from '../support/aws-mocks';
+import { World, autoScaling, cfn, cw, ec2, emulate, eventBridge, newWorld, putEvents, serviceError, ssm } from '../support/aws-mocks';
 import { recordEvent } from '../support/cloudformation';
 
 let endpoint: ResponseEndpoint;
@@ -346,16 +347,16 @@ describe('runReport', () => {
     const timers = setTimeout as unknown as jest.Mock;
     timers.mockClear();
     const controller = new AbortController();
-    await runReport(controller.signal, Date.now() + 120_000);
+    await runReport(controller.signal, Date.now() + 120_000, 'schedule');
     expect(timers.mock.calls.map((c) => c[1])).toContain(REPORT_LISTING_BUDGET_MS);
     timers.mockClear();
-    await runReport(controller.signal, Date.now() + 15_000);
+    await runReport(controller.signal, Date.now() + 15_000, 'schedule');
     const budgets = timers.mock.calls.map((c) => c[1] as number).filter((ms) => ms > 5_000);
     expect(budgets.length).toBeGreaterThan(0);
     expect(Math.max(...budgets)).toBeLessThanOrEqual(10_000);
     timers.mockClear();
     // No time at all: a budget of 0, the listings cut short.
-    const report = await runReport(controller.signal, Date.now() - 1);
+    const report = await runReport(controller.signal, Date.now() - 1, 'schedule');
     expect(report.result).toBe('INCOMPLETE');
   });
 });
@@ -463,5 +464,192 @@ describe('what the mutation run asked for', () => {
     } finally {
       clears.mockRestore();
     }
+  });
+});
+
+describe('the finding: one IMDS Readiness Report a run (shared/events.ts)', () => {
+  const reports = () => putEvents('IMDS Readiness Report');
+  const notPut = () => metricsPut().filter(([name]) => name === 'FindingsNotPut').map(([, value]) => value);
+  const scheduled = { 'detail-type': 'Scheduled Event', 'source': 'aws.events', 'account': ACCOUNT, 'region': REGION, 'id': 's1', 'detail': {} };
+  /** A fleet enforcement would break: two templates (one with two versions allowing IMDSv1), a configuration, instances, groups. */
+  function breakingFleet(): void {
+    launchTemplate('lt-0000000000000000a', 'web', ['optional']);
+    launchTemplate('lt-0000000000000000c', 'both', ['optional', 'optional'], 1);
+    launchConfiguration('lc-legacy', 'optional');
+    instance('i-00000000000000001', 'optional');
+    instance('i-00000000000000002', 'optional');
+    autoScaling.on(DescribeAutoScalingGroupsCommand).resolves(groups(
+      { AutoScalingGroupName: 'asg-lc', LaunchConfigurationName: 'lc-legacy' },
+      { AutoScalingGroupName: 'asg-fine', LaunchTemplate: { LaunchTemplateId: 'lt-0000000000000000a', Version: '$Latest' }, MixedInstancesPolicy: undefined },
+    ));
+  }
+
+  test('Create: put after CloudFormation has its answer, with the stack, the defaults found, the counts and the samples', async () => {
+    breakingFleet();
+    const event = asReport(createEvent(endpoint, {}));
+    let answeredBefore: number | undefined;
+    eventBridge.on(PutEventsCommand).callsFake((input) => {
+      answeredBefore = endpoint.answersFor(event.RequestId).length;
+      return { FailedEntryCount: 0, Entries: input.Entries.map(() => ({ EventId: 'e' })) };
+    });
+    expect((await run(event)).Status).toBe('SUCCESS');
+    expect(answeredBefore).toBe(1);
+    expect(putEvents()).toEqual([{
+      bus: 'default',
+      source: 'cdk-imds-account-defaults',
+      detailType: 'IMDS Readiness Report',
+      detail: {
+        version: '1',
+        account: ACCOUNT,
+        region: REGION,
+        resource: { function: 'imds-handler', stackId: event.StackId, logicalResourceId: event.LogicalResourceId },
+        origin: 'readiness-report',
+        result: 'WOULD_STOP_LAUNCHES',
+        trigger: 'deploy',
+        // The defaults as EC2 reported them (a field without a value: no preference).
+        found: { HttpEndpoint: 'enabled', ManagedBy: 'account' },
+        // The counts as answered (Data) and put as metrics.
+        counts: {
+          LaunchTemplatesAllowingImdsv1Count: 2,
+          LaunchConfigurationsAllowingImdsv1Count: 1,
+          AutoScalingGroupsAllowingImdsv1Count: 2,
+          InstancesAllowingImdsv1Count: 2,
+        },
+        // As the log line names them: id, name and the versions that allow IMDSv1.
+        launchTemplates: ['lt-0000000000000000a (web, version 1)', 'lt-0000000000000000c (both, version 1, 2)'],
+        launchConfigurations: ['lc-legacy'],
+        autoScalingGroups: ['asg-lc', 'asg-fine'],
+        instances: ['i-00000000000000001', 'i-00000000000000002'],
+      },
+    }]);
+  });
+
+  test('a scheduled run: trigger schedule, put after the metrics, with the run\'s time as its bound; a declarative policy is the found managedBy', async () => {
+    world.managedBy = { ManagedBy: 'declarative-policy' };
+    world.state = { HttpTokens: 'required', HttpPutResponseHopLimit: 2 };
+    let metricsBefore = 0;
+    eventBridge.on(PutEventsCommand).callsFake((input) => {
+      metricsBefore = cw.commandCalls(PutMetricDataCommand).length;
+      return { FailedEntryCount: 0, Entries: input.Entries.map(() => ({ EventId: 'e' })) };
+    });
+    await handler(scheduled as never, lambdaContext(60_000));
+    expect(metricsBefore).toBe(1);
+    expect(eventBridge.commandCalls(PutEventsCommand)[0].args[1]).toEqual({ abortSignal: expect.any(AbortSignal) });
+    expect(reports().map((r) => r.detail)).toEqual([{
+      version: '1',
+      account: ACCOUNT,
+      region: REGION,
+      resource: { function: 'imds-handler' },
+      origin: 'readiness-report',
+      result: 'READY',
+      trigger: 'schedule',
+      found: { HttpTokens: 'required', HttpPutResponseHopLimit: 2, ManagedBy: 'declarative-policy' },
+      counts: {
+        LaunchTemplatesAllowingImdsv1Count: 0,
+        LaunchConfigurationsAllowingImdsv1Count: 0,
+        AutoScalingGroupsAllowingImdsv1Count: 0,
+        InstancesAllowingImdsv1Count: 0,
+      },
+      launchTemplates: [],
+      launchConfigurations: [],
+      autoScalingGroups: [],
+      instances: [],
+    }]);
+  });
+
+  test('what the run could not read: no defaults found (the Data says unknown); counts as far as the listings got, the result saying so', async () => {
+    breakingFleet();
+    ec2.on(DescribeInstancesCommand).rejects(serviceError('UnauthorizedOperation', 'not allowed', 403));
+    ec2.on(GetInstanceMetadataDefaultsCommand).rejects(serviceError('InternalError', 'boom', 500));
+    autoScaling.on(DescribeAutoScalingGroupsCommand).rejects(serviceError('InternalFailure', 'boom', 500));
+    const answer = await run(asReport(updateEvent(endpoint, {}, {}, PHYSICAL_ID)));
+    const [{ detail }] = reports();
+    expect(detail).toMatchObject({ result: 'WOULD_STOP_LAUNCHES', trigger: 'deploy' });
+    // The same counts as the Data (and the metrics).
+    expect(Object.fromEntries(Object.entries(detail.counts).map(([k, v]) => [k, String(v)]))).toEqual({
+      LaunchTemplatesAllowingImdsv1Count: answer.Data!.LaunchTemplatesAllowingImdsv1Count,
+      LaunchConfigurationsAllowingImdsv1Count: answer.Data!.LaunchConfigurationsAllowingImdsv1Count,
+      AutoScalingGroupsAllowingImdsv1Count: answer.Data!.AutoScalingGroupsAllowingImdsv1Count,
+      InstancesAllowingImdsv1Count: answer.Data!.InstancesAllowingImdsv1Count,
+    });
+    expect(detail.found).toBeUndefined();
+    expect(answer.Data!.HttpTokens).toBe('unknown');
+    expect(detail.instances).toEqual([]);
+    expect(detail.autoScalingGroups).toEqual([]);
+  });
+
+  test('a large account: samples of 25, the full counts beside them', async () => {
+    for (let i = 0; i < 60; i++) {
+      launchTemplate(`lt-${String(i).padStart(17, '0')}`, `t${i}`, ['optional']);
+      launchConfiguration(`lc-${i}`, 'optional');
+      instance(`i-${String(i).padStart(17, '0')}`, 'optional');
+    }
+    autoScaling.on(DescribeAutoScalingGroupsCommand).resolves(groups(
+      ...Array.from({ length: 40 }, (_, i) => ({ AutoScalingGroupName: `asg-${i}`, LaunchConfigurationName: `lc-${i}` })),
+    ));
+    await handler(scheduled as never, lambdaContext(60_000));
+    const [{ detail }] = reports();
+    // The listings name 50 each (the log line's cap); the finding 25 (events.ts).
+    expect(detail.counts).toEqual({
+      LaunchTemplatesAllowingImdsv1Count: 60,
+      LaunchConfigurationsAllowingImdsv1Count: 60,
+      AutoScalingGroupsAllowingImdsv1Count: 40,
+      InstancesAllowingImdsv1Count: 60,
+    });
+    for (const list of ['launchTemplates', 'launchConfigurations', 'autoScalingGroups', 'instances']) expect(detail[list]).toHaveLength(25);
+    expect(detail.launchTemplates[24]).toBe('lt-00000000000000024 (t24, version 1)');
+  });
+
+  test('nothing is put for a Delete, an ignored event, or an event CloudFormation did not send (its security warning aside)', async () => {
+    await run(asReport(deleteEvent(endpoint, {}, PHYSICAL_ID)));
+    await handler({ ...scheduled, account: '999999999999' } as never, lambdaContext(60_000));
+    world.confirmEvents = false;
+    const event = asReport(createEvent(endpoint, {}));
+    world.resources.set(`${event.StackId}|${event.LogicalResourceId}`, 'CREATE_IN_PROGRESS');
+    await run(event);
+    expect(putEvents().filter((e) => e.detailType !== 'IMDS Security Warning')).toEqual([]);
+  });
+
+  test('a central bus (IMDS_EVENT_BUS) gets the same finding', async () => {
+    process.env.IMDS_EVENT_BUS = 'arn:aws:events:us-east-1:222222222222:event-bus/imds-central';
+    try {
+      await handler(scheduled as never, lambdaContext(60_000));
+    } finally {
+      delete process.env.IMDS_EVENT_BUS;
+    }
+    const put = reports();
+    expect(put.map((e) => e.bus).sort()).toEqual(['arn:aws:events:us-east-1:222222222222:event-bus/imds-central', 'default']);
+    expect(put[0].detail).toEqual(put[1].detail);
+  });
+
+  describe('a put that fails changes no outcome', () => {
+    test.each([
+      ['throttled throughout', () => serviceError('ThrottlingException', 'Rate exceeded')],
+      ['denied', () => serviceError('AccessDeniedException', 'not authorized to perform: events:PutEvents', 403)],
+    ])('%s: the same answer and metrics, on Create and on the schedule; FindingsNotPut 1', async (_name, error) => {
+      breakingFleet();
+      const outcome = async () => {
+        const answer = await run(asReport(createEvent(endpoint, {})));
+        await handler(scheduled as never, lambdaContext(60_000));
+        return { answer: { ...answer, RequestId: undefined }, metrics: metricsPut().filter(([name]) => name !== 'FindingsNotPut') };
+      };
+      const good = await outcome();
+      expect(notPut()).toEqual([]);
+      cw.resetHistory();
+      eventBridge.reset();
+      eventBridge.on(PutEventsCommand).rejects(error());
+      const bad = await outcome();
+      expect(bad).toEqual(good);
+      expect(notPut()).toEqual([1, 1]);
+    });
+
+    test('an entry refused as throttled once is put on the next try', async () => {
+      eventBridge.on(PutEventsCommand)
+        .resolvesOnce({ FailedEntryCount: 1, Entries: [{ ErrorCode: 'ThrottlingException', ErrorMessage: 'Rate exceeded' }] })
+        .resolves({ FailedEntryCount: 0, Entries: [{ EventId: 'e' }] });
+      await handler(scheduled as never, lambdaContext(60_000));
+      expect(eventBridge.commandCalls(PutEventsCommand)).toHaveLength(2);
+      expect(notPut()).toEqual([]);
+    });
   });
 });
