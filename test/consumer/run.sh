@@ -334,6 +334,16 @@ node -e '
   console.log(`consumer: the library (${path.relative(app, lib)}) uses the aws-cdk-lib ${version} and constructs; no node_modules of its own; no cdk-nag installed`);
 ' "$AWS_CDK_LIB" || fail "module resolution"
 
+# The findings' schema ships in the package, where the README says: an app can read it (no "exports" map hides it).
+node -e '
+  const schema = require("cdk-imds-account-defaults/findings-schema.json");
+  const types = Object.values(require("cdk-imds-account-defaults").ImdsFindingType);
+  const text = JSON.stringify(schema);
+  const missing = types.filter((t) => !text.includes(JSON.stringify(t)));
+  if (!/\/1\.json$/.test(schema.$id) || missing.length) { console.error(`findings-schema.json: $id ${schema.$id}, detail types missing: ${missing}`); process.exit(1); }
+  console.log(`consumer: findings-schema.json (${schema.$id}) names all ${types.length} detail types`);
+' || fail "findings-schema.json"
+
 # --- 4. cdk synth, twice -----------------------------------------------------------
 CDK=(npx --no-install cdk --no-notices --no-version-reporting)
 step "cdk synth ($(npx --no-install cdk --version 2>/dev/null))"
