@@ -30,6 +30,7 @@ import { ACCOUNT, functionConfig, synthesize } from '../test/e2e/harness/templat
 import { AutoScalingEmulator } from '../test/support/autoscaling-emulator';
 import { CloudWatchEmulator } from '../test/support/cloudwatch-emulator';
 import { Ec2Emulator, TEST_CREDENTIALS, TEST_SESSION_TOKEN } from '../test/support/ec2-emulator';
+import { EventBridgeEmulator } from '../test/support/eventbridge-emulator';
 import { Fleet, seedFleet } from '../test/support/fleet';
 import { SsmEmulator } from '../test/support/ssm-emulator';
 
@@ -62,6 +63,8 @@ export async function fleetBench(fleetSize: number): Promise<FleetBench> {
   // The interval claim (Parameter Store) and the Auto Scaling report: counted apart from EC2 and CloudWatch.
   const ssm = await SsmEmulator.start();
   const autoscaling = await AutoScalingEmulator.start();
+  // The run's findings (its summary event) go to the account's default bus, as in Lambda.
+  const eventbridge = await EventBridgeEmulator.start();
   const certDir = fs.mkdtempSync(path.join(os.tmpdir(), 'imds-bench-fleet-'));
   try {
     const caFile = makeCertificate(certDir).certFile;
@@ -92,7 +95,9 @@ export async function fleetBench(fleetSize: number): Promise<FleetBench> {
     for (const mode of [InstanceUpgradeMode.REPORT_ONLY, InstanceUpgradeMode.UPGRADE]) {
       fleet = reseed();
       count();
-      const endpoints = { ec2: ec2.endpoint, cloudwatch: cloudwatch.endpoint, ssm: ssm.endpoint, autoScaling: autoscaling.endpoint, caFile };
+      const endpoints = {
+        ec2: ec2.endpoint, cloudwatch: cloudwatch.endpoint, ssm: ssm.endpoint, autoScaling: autoscaling.endpoint, eventBridge: eventbridge.endpoint, caFile,
+      };
       const invocation = await runOurs(mode, endpoints);
       const calls = count();
       if (invocation.outcome !== 'returned') {
@@ -129,13 +134,14 @@ export async function fleetBench(fleetSize: number): Promise<FleetBench> {
     await cloudwatch.stop();
     await ssm.stop();
     await autoscaling.stop();
+    await eventbridge.stop();
     fs.rmSync(certDir, { recursive: true, force: true });
   }
 }
 
 /** One scheduled run of the shipped function (its template's ZipFile and environment), as Lambda runs it. */
 async function runOurs(
-  mode: InstanceUpgradeMode, endpoints: { ec2: string; cloudwatch: string; ssm: string; autoScaling: string; caFile: string },
+  mode: InstanceUpgradeMode, endpoints: { ec2: string; cloudwatch: string; ssm: string; autoScaling: string; eventBridge: string; caFile: string },
 ): Promise<Invocation> {
   const t = synthesize((stack) => new ImdsInstanceUpgrade(stack, 'Upgrade', { mode, maxUpgradesPerRun: 1000, lookback: Duration.days(14) }));
   const stackId = `arn:aws:cloudformation:${REGION}:${ACCOUNT}:stack/ImdsBench/${crypto.randomUUID()}`;
@@ -153,6 +159,7 @@ async function runOurs(
     cloudFormationEndpoint: unused,
     cloudWatchEndpoint: endpoints.cloudwatch,
     autoScalingEndpoint: endpoints.autoScaling,
+    eventBridgeEndpoint: endpoints.eventBridge,
     caFile: endpoints.caFile,
   });
 }
