@@ -96,7 +96,12 @@ export async function fleetBench(fleetSize: number): Promise<FleetBench> {
       fleet = reseed();
       count();
       const endpoints = {
-        ec2: ec2.endpoint, cloudwatch: cloudwatch.endpoint, ssm: ssm.endpoint, autoScaling: autoscaling.endpoint, eventBridge: eventbridge.endpoint, caFile,
+        ec2: ec2.endpoint,
+        cloudwatch: cloudwatch.endpoint,
+        ssm: ssm.endpoint,
+        autoScaling: autoscaling.endpoint,
+        eventBridge: eventbridge.endpoint,
+        caFile,
       };
       const invocation = await runOurs(mode, endpoints);
       const calls = count();
