@@ -98,8 +98,8 @@ describe('ImdsMetrics', () => {
     });
     // The handlers' side (src/private/properties.ts).
     const handlerNames = [
-      DRIFT_DETECTED_METRIC, DRIFT_REAPPLIED_METRIC, DRIFT_CHECK_SKIPPED_METRIC, UNCONFIRMED_EVENT_METRIC, CLAIM_PROBLEM_METRIC, FINDINGS_NOT_PUT_METRIC,
-      ...Object.keys(UPGRADE_METRIC_NAMES),
+      DRIFT_DETECTED_METRIC, DRIFT_REAPPLIED_METRIC, DRIFT_CHECK_SKIPPED_METRIC, UNCONFIRMED_EVENT_METRIC, CLAIM_PROBLEM_METRIC,
+      FINDINGS_NOT_PUT_METRIC, ...Object.keys(UPGRADE_METRIC_NAMES),
     ];
     expect(handlerNames).toEqual(ALL_NAMES);
   });
