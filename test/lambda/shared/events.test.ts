@@ -206,6 +206,21 @@ test('a denied call (the role may not put): never throws, returns how many were 
   expect(logs.join('\n')).not.toContain(secret);
 });
 
+test('a call denied after the first finding was put: only the findings not yet put count (the first is on the bus)', async () => {
+  eventBridge.injectFault({ code: 'AccessDeniedException', times: 5, after: 1 });
+  await expect(putFindings([warning([{ n: 1 }]), warning([{ n: 2 }]), warning([{ n: 3 }])])).resolves.toBe(2);
+  expect(defaultBus().map((e) => e.detail.entries[0].n)).toEqual([1]);
+  expect(notPutMetric()).toEqual([2]);
+  expect(logLines()).toEqual([expect.objectContaining({ message: 'findings not put as events', bus: 'default', count: 2 })]);
+});
+
+test('a string of exactly STRING_MAX characters is kept whole; one more and it is clipped', async () => {
+  expect(await putFindings([warning([{ exact: 'x'.repeat(STRING_MAX), over: 'y'.repeat(STRING_MAX + 1) }])])).toBe(0);
+  const [entry] = defaultBus()[0].detail.entries;
+  expect(entry.exact).toBe('x'.repeat(STRING_MAX));
+  expect(entry.over).toBe(`${'y'.repeat(STRING_MAX)}…`);
+});
+
 test('strings are clipped to STRING_MAX characters and lists to LIST_MAX items, at any depth (an input someone else wrote, a forged StackId)', async () => {
   const long = 'x'.repeat(5_000);
   const entries = Array.from({ length: 30 }, (_, i) => ({ i, value: long, nested: { list: Array.from({ length: 30 }, () => 'y') } }));
