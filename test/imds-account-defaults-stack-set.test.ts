@@ -331,6 +331,7 @@ describe('the embedded template', () => {
       rolePath: '/platform/',
       driftGuard: DriftGuardMode.REPORT_ONLY,
       driftCheckInterval: Duration.minutes(30),
+      centralEventBusArn: 'arn:aws:events:us-east-1:111111111111:event-bus/cdk-imds-findings',
     };
     // settingsOnDelete needs the members' custom resources to be deleted on removal.
     const { stackSet } = synth({ ...every, target: TARGET, memberRemovalPolicy: RemovalPolicy.DESTROY });
@@ -343,7 +344,13 @@ describe('the embedded template', () => {
     inner.hasResourceProperties('AWS::IAM::Role', Match.objectLike({ Path: '/platform/' }));
     inner.hasResourceProperties('AWS::Events::Rule', Match.objectLike({ ScheduleExpression: 'rate(30 minutes)' }));
     inner.hasResourceProperties('AWS::Lambda::Function', Match.objectLike({
-      Environment: { Variables: Match.objectLike({ IMDS_DRIFT_GUARD: 'REPORT_ONLY', IMDS_SETTING_HttpEndpoint: { Ref: 'HttpEndpoint' } }) },
+      Environment: {
+        Variables: Match.objectLike({
+          IMDS_DRIFT_GUARD: 'REPORT_ONLY',
+          IMDS_SETTING_HttpEndpoint: { Ref: 'HttpEndpoint' },
+          IMDS_EVENT_BUS: 'arn:aws:events:us-east-1:111111111111:event-bus/cdk-imds-findings',
+        }),
+      },
     }));
   });
 

@@ -22,19 +22,10 @@
  * are those of CloudTrail's record format (eventVersion 1.09).
  */
 import * as crypto from 'crypto';
+import type { DeliveredEvent } from '../../support/eventbridge-emulator';
 
-/** An event as EventBridge delivers it to a Lambda target. */
-export interface EventBridgeEvent {
-  readonly 'version': string;
-  readonly 'id': string;
-  readonly 'detail-type': string;
-  readonly 'source': string;
-  readonly 'account': string;
-  readonly 'time': string;
-  readonly 'region': string;
-  readonly 'resources': readonly string[];
-  readonly 'detail': Record<string, any>;
-}
+/** An event as EventBridge delivers it to a Lambda target: the shape the local EventBridge endpoint delivers too. */
+export type EventBridgeEvent = DeliveredEvent;
 
 /** EventBridge's event times: ISO 8601 to the second, UTC. */
 function eventTime(time: Date = new Date()): string {
