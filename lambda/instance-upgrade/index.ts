@@ -37,11 +37,10 @@ import { runUpgrade } from './upgrade';
 import { UPGRADE_PHYSICAL_ID_PREFIX, UPGRADE_RESOURCE_TYPE } from '../../src/private/properties';
 import { createCloudFormationClient } from '../shared/cloudformation';
 import { Budget, Outcome, RESPONSE_RESERVE_MS, answerCustomResource, isCloudFormationEvent, logEvent, stablePhysicalId, withBudget } from '../shared/custom-resource';
-import { putFindings, setFindingsOrigin } from '../shared/events';
+import { held, putFindings, setFindingsOrigin } from '../shared/events';
 import { describeError, log } from '../shared/log';
 import { createCloudWatchClient, putMetrics } from '../shared/metrics';
 import { CLIENT_CONFIG } from '../shared/sdk';
-import { held } from '../shared/security-warning';
 
 /** The prefix of the physical id answered for a failed Create: the following Delete recognises it. */
 export const CREATE_FAILED_PREFIX = `${UPGRADE_PHYSICAL_ID_PREFIX}:CreateFailed:`;

@@ -54,11 +54,10 @@ import { ReadinessClients, createAutoScalingClient, forLog, listWithin } from '.
 import { AccountLevel, effectiveSettings } from '../account-defaults/settings';
 import { GroupLaunchPaths, describeGroupLaunchPaths } from '../shared/auto-scaling';
 import { Outcome, RESPONSE_RESERVE_MS, answerCustomResource, isCloudFormationEvent, logEvent, stablePhysicalId } from '../shared/custom-resource';
-import { Finding, putFindings, setFindingsOrigin } from '../shared/events';
+import { Finding, held, putFindings, setFindingsOrigin } from '../shared/events';
 import { describeError, log } from '../shared/log';
 import { MetricValue, createCloudWatchClient, putMetrics } from '../shared/metrics';
 import { whileIamPropagates } from '../shared/sdk';
-import { held } from '../shared/security-warning';
 
 /** The prefix of the physical id answered for a failed Create: the following Delete does nothing (it never does). */
 export const REPORT_CREATE_FAILED_PREFIX = 'ImdsReadinessReport:CreateFailed:';

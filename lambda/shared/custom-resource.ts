@@ -17,15 +17,14 @@
  *   Create: the marker) and no Data.
  * - Findings (events.ts) are put only after the answer is sent, within the
  *   function's time left less 1 s: the ones held while the event ran
- *   (security-warning.ts `held`), then the event's own (options.finding).
+ *   (events.ts `held`), then the event's own (options.finding).
  *   Putting can neither delay nor change the answer.
  */
 import type { CloudFormationCustomResourceEvent, Context } from 'aws-lambda';
 import { Answer, DEFAULT_SEND_OPTIONS, sendResponse } from './cfn-response';
 import { ConfirmOptions, Confirmed, UNCONFIRMED_REASON, confirmEvent } from './confirm';
-import { Finding, putFindings } from './events';
+import { Finding, held, putFindings } from './events';
 import { describeError, log } from './log';
-import { held } from './security-warning';
 
 /** Time kept back from the function's timeout to answer CloudFormation (the PUT and its retries). */
 export const RESPONSE_RESERVE_MS = 5_000;

@@ -58,6 +58,14 @@ export interface Finding {
   readonly logicalResourceId?: string;
 }
 
+/**
+ * The findings of the CloudFormation event being answered (`list` is set while it
+ * is): every function's findings wait there, and answerCustomResource puts them after
+ * the answer (custom-resource.ts). Module state: a Lambda instance runs one
+ * invocation at a time.
+ */
+export const held: { list?: Finding[] } = {};
+
 /** The invoked function's ARN, which Lambda writes: the origin of the findings (its Region, account and name). */
 let functionArn = '';
 const clients: Record<string, EventBridgeClient> = {};

@@ -10,11 +10,11 @@
  * the entries, each the fields of its log line). Putting the metric and the finding
  * is bounded in time and never fails the caller: the log line carries the same fact.
  *
- * While a CloudFormation event waits for its answer, findings are held (`held`) and
- * put after the answer is sent (custom-resource.ts): putting never delays it.
+ * While a CloudFormation event waits for its answer, findings are held (events.ts `held`)
+ * and put after the answer is sent (custom-resource.ts): putting never delays it.
  */
 import type { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
-import { Finding, putFindings } from './events';
+import { held, putFindings } from './events';
 import { log } from './log';
 import { createCloudWatchClient, putMetrics } from './metrics';
 import { ImdsFindingType } from '../../src/findings';
@@ -23,13 +23,6 @@ import { ImdsFindingType } from '../../src/findings';
 export const SECURITY_METRIC_TIMEOUT_MS = 2_000;
 
 let cwClient: CloudWatchClient | undefined;
-
-/**
- * The findings of the CloudFormation event being answered (`list` is set while it
- * is: answerCustomResource puts them after the answer). Module state: a Lambda
- * instance runs one invocation at a time.
- */
-export const held: { list?: Finding[] } = {};
 
 /** The most `security warning` lines one report writes; the rest are counted in a last line. */
 export const SECURITY_WARNING_LINES_MAX = 20;

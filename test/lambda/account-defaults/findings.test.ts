@@ -22,7 +22,7 @@ import { GetParametersByPathCommand, PutParameterCommand } from '@aws-sdk/client
 import 'aws-sdk-client-mock-jest';
 import { claimName } from '../../../lambda/account-defaults/claims';
 import { CREATE_FAILED_PREFIX, handler } from '../../../lambda/account-defaults/index';
-import { held } from '../../../lambda/shared/security-warning';
+import { held } from '../../../lambda/shared/events';
 import { CfnResponse, ResponseEndpoint } from '../../support/response-endpoint';
 import {
   ACCOUNT, LOGICAL_ID, PHYSICAL_ID, REGION, SERVICE_TOKEN, STACK_ID,

@@ -13,7 +13,8 @@ import {
   Budget, CustomResourceOptions, Outcome, RESPONSE_RESERVE_MS,
   answerCustomResource, failurePhysicalId, isCloudFormationEvent, logEvent, stablePhysicalId, withBudget,
 } from '../../../lambda/shared/custom-resource';
-import { held, reportSecurityWarning } from '../../../lambda/shared/security-warning';
+import { held } from '../../../lambda/shared/events';
+import { reportSecurityWarning } from '../../../lambda/shared/security-warning';
 import { ResponseEndpoint } from '../../support/response-endpoint';
 import { LOGICAL_ID, STACK_ID, answerOf, captureLogs, createEvent, deleteEvent, lambdaContext, quickWaits, updateEvent } from '../support';
 import { World, acceptEvents, cfn, cw, emulate, eventBridge, newWorld, putEvents } from '../support/aws-mocks';

@@ -10,8 +10,8 @@ import { CloudWatchClient, PutMetricDataCommand } from '@aws-sdk/client-cloudwat
 import { PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-jest';
-import { Finding, LIST_MAX, setFindingsOrigin } from '../../../lambda/shared/events';
-import { SECURITY_METRIC_TIMEOUT_MS, SECURITY_WARNING_LINES_MAX, held, reportSecurityWarning, reportSecurityWarnings } from '../../../lambda/shared/security-warning';
+import { Finding, LIST_MAX, held, setFindingsOrigin } from '../../../lambda/shared/events';
+import { SECURITY_METRIC_TIMEOUT_MS, SECURITY_WARNING_LINES_MAX, reportSecurityWarning, reportSecurityWarnings } from '../../../lambda/shared/security-warning';
 import { ACCOUNT, REGION, SERVICE_TOKEN, captureLogs } from '../support';
 import { acceptEvents, eventBridge, expectPutEventsMatchSchema, putEvents, serviceError } from '../support/aws-mocks';
 
